@@ -1,0 +1,3 @@
+"""PowerFL federated learning provider for Apache Airflow."""
+
+__version__ = "0.1.0"
