@@ -1,0 +1,33 @@
+# One-command set-up: every target installs what it needs first.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+KAFKA   := scripts/kafka
+BROKERS := guest host host2
+
+.PHONY: install test demo kafka-up kafka-down bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip uv
+	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[test]'
+	touch $(STAMP)
+
+# Starts the brokers the tests need, runs the whole suite, stops what it started.
+test: install
+	$(KAFKA) up $(BROKERS)
+	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; $(KAFKA) down $(BROKERS); exit $$status
+
+demo: install
+	$(PY) -m airflow_provider_powerfl.demo
+
+kafka-up: install
+	$(KAFKA) up guest host
+
+kafka-down:
+	$(KAFKA) down $(BROKERS)
+
+clean: kafka-down
+	rm -rf .run .cache $(VENV)
