@@ -93,6 +93,7 @@ class PowerFLPartyHook(BaseHook):
             admin = KafkaAdminClient(
                 bootstrap_servers=party.bootstrap_servers.split(","),
                 request_timeout_ms=5000,
+                api_version_auto_timeout_ms=5000,
                 **party.kafka_security,
             )
             admin.list_topics()
