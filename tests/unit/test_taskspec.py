@@ -1,0 +1,207 @@
+"""Task spec: round trips, and each bad field named by its exact path."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.taskspec import DataSpec, MissingPolicy, TaskSpec, parse_party_roles
+
+PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"
+
+
+def good() -> dict:
+    return {
+        "job_id": "job-42",
+        "attempt": 1,
+        "party_id": "10000",
+        "role": "guest",
+        "private_key": "/keys/10000.pem",
+        "parties": [
+            {"id": "10000", "role": "guest", "bootstrap_servers": ["kafka-a:9092"], "public_key": "/keys/10000.pub"},
+            {
+                "id": "20000",
+                "role": "host",
+                "bootstrap_servers": "kafka-b:9093,kafka-b2:9093",
+                "public_key": PEM,
+                "security": {
+                    "security_protocol": "SASL_SSL",
+                    "sasl_mechanism": "SCRAM-SHA-512",
+                    "sasl_plain_username": "powerfl",
+                    "sasl_plain_password": "s3cret",
+                    "ssl_cafile": "/etc/ca.pem",
+                },
+            },
+        ],
+        "inputs": {
+            "train": {"uri": "file:///data/guest.csv", "format": "csv", "label_column": "y", "missing": "fill:0"},
+            "extra": {"uri": "hdfs:///a9a.guest", "format": "libsvm", "label_column": "label", "num_features": 49},
+        },
+        "outputs": {"dir": "file:///out/job-42/10000"},
+        "params": {"max_iter": 10, "learning_rate": 0.15},
+    }
+
+
+def error_of(data: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        TaskSpec.from_dict(data)
+    return str(info.value)
+
+
+def test_good_spec_reads_and_round_trips(tmp_path):
+    spec = TaskSpec.from_dict(good())
+    assert spec.me.role == "guest"
+    assert [p.id for p in spec.peers()] == ["20000"]
+    host = spec.party("20000")
+    assert host.bootstrap_servers == ("kafka-b:9093", "kafka-b2:9093")
+    assert host.public_key_is_pem and not spec.me.public_key_is_pem
+    assert host.security.client_kwargs()["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert "s3cret" not in repr(spec)
+    train = spec.input("train")
+    assert train.missing == MissingPolicy("fill", 0.0)
+    assert train.id_column == "id" and train.header is True
+    assert spec.input("extra").index_base == 1
+    assert TaskSpec.from_dict(spec.to_dict()) == spec
+    for name in ("spec.yaml", "spec.json"):
+        spec.dump(tmp_path / name)
+        assert TaskSpec.load(tmp_path / name) == spec
+    assert json.loads((tmp_path / "spec.json").read_text())["job_id"] == "job-42"
+
+
+def test_role_is_taken_from_parties_and_int_ids_accepted():
+    data = good()
+    del data["role"]
+    data["party_id"] = 20000
+    data["parties"][1]["id"] = 20000
+    spec = TaskSpec.from_dict(data)
+    assert (spec.party_id, spec.role) == ("20000", "host")
+
+
+def mutate(path_value):
+    path, value = path_value
+    data = good()
+    node = data
+    keys = path[:-1]
+    for key in keys:
+        node = node[key]
+    if value is KeyError:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return data
+
+
+BAD = [
+    ((["parties", 1, "role"], "hots"), "parties[1].role: expected guest|host|arbiter, got 'hots'"),
+    ((["inputs", "train", "uri"], KeyError), "inputs.train.uri: missing"),
+    ((["inputs", "train", "colour"], "red"), "inputs.train.colour: unknown field"),
+    ((["surprise"], 1), "surprise: unknown field"),
+    ((["job_id"], KeyError), "job_id: missing"),
+    ((["job_id"], 42), "job_id: expected a string, got int 42"),
+    ((["attempt"], 0), "attempt: must be >= 1, got 0"),
+    ((["attempt"], True), "attempt: expected an integer"),
+    ((["party_id"], "30000"), "party_id: '30000' is not among the parties (10000, 20000)"),
+    ((["role"], "host"), "role: 'host' but parties[0] says '10000' is 'guest'"),
+    ((["private_key"], ""), "private_key: must not be empty"),
+    ((["parties"], []), "parties: expected a non-empty list"),
+    ((["parties", 1, "id"], "10000"), "parties[1].id: duplicate party id '10000' (also parties[0])"),
+    ((["parties", 1, "role"], "guest"), "parties: expected exactly one guest, got 2"),
+    ((["parties", 0, "bootstrap_servers"], ["kafka-a"]), "parties[0].bootstrap_servers[0]: expected 'host:port', got 'kafka-a'"),
+    ((["parties", 0, "bootstrap_servers"], KeyError), "parties[0].bootstrap_servers: missing"),
+    ((["parties", 0, "public_key"], KeyError), "parties[0].public_key: missing"),
+    ((["parties", 1, "security", "sasl_mechanism"], KeyError), "parties[1].security.sasl_mechanism: missing (required with security_protocol SASL_SSL)"),
+    ((["parties", 1, "security", "security_protocol"], "TLS"), "parties[1].security.security_protocol: expected PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL, got 'TLS'"),
+    ((["parties", 1, "security", "sasl_password"], "x"), "parties[1].security.sasl_password: unknown field"),
+    ((["inputs", "train", "format"], "xlsx"), "inputs.train.format: expected csv|libsvm|parquet, got 'xlsx'"),
+    ((["inputs", "train", "missing"], "zero"), "inputs.train.missing: expected error|drop|fill:<number>, got 'zero'"),
+    ((["inputs", "train", "missing"], "fill:abc"), "inputs.train.missing: fill value is not a number in 'fill:abc'"),
+    ((["inputs", "train", "missing"], "fill:nan"), "inputs.train.missing: fill value must be finite"),
+    ((["inputs", "train", "delimiter"], "||"), "inputs.train.delimiter: expected one character, got '||'"),
+    ((["inputs", "train", "header"], "yes"), "inputs.train.header: expected true or false, got 'yes'"),
+    ((["inputs", "train", "features"], ["x0", "x0"]), "inputs.train.features[1]: duplicate 'x0'"),
+    ((["inputs", "train", "features"], ["x0", "y"]), "inputs.train.features[1]: 'y' is the id or label column"),
+    ((["inputs", "train", "features"], "x0"), "inputs.train.features: expected a list of strings, got 'x0'"),
+    ((["inputs", "train", "exclude"], ["x1"]), None),  # fine alone
+    ((["inputs", "train", "columns"], ["id", "y"]), "inputs.train.columns: only for files without a header (header: false)"),
+    ((["inputs", "train", "index_base"], 0), "inputs.train.index_base: not used with format csv"),
+    ((["inputs", "extra", "delimiter"], " "), "inputs.extra.delimiter: not used with format libsvm"),
+    ((["inputs", "extra", "index_base"], 2), "inputs.extra.index_base: expected 0 or 1, got 2"),
+    ((["inputs", "extra", "num_features"], 0), "inputs.extra.num_features: must be >= 1, got 0"),
+    ((["inputs", "train"], "file:///x.csv"), "inputs.train: expected a mapping, got str"),
+    ((["outputs", "dir"], KeyError), "outputs.dir: missing"),
+    ((["outputs"], KeyError), "outputs: missing"),
+    ((["params"], [1, 2]), "params: expected a mapping, got list"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD, ids=[m or "ok" for _, m in BAD])
+def test_bad_field_is_named(change, message):
+    data = mutate(change)
+    if message is None:
+        TaskSpec.from_dict(data)
+        return
+    assert error_of(data).startswith(message)
+
+
+def test_features_and_exclude_together_refused():
+    data = good()
+    data["inputs"]["train"].update(features=["x0"], exclude=["x1"])
+    assert error_of(data) == "inputs.train.exclude: give features or exclude, not both"
+
+
+def test_headerless_columns_must_name_the_id():
+    spec = {"uri": "a.csv", "format": "csv", "header": False, "columns": ["key", "x0"]}
+    with pytest.raises(ConfigError, match=r"^in\.columns: does not name column 'id'$"):
+        DataSpec.from_dict(spec, "in")
+    assert DataSpec.from_dict({**spec, "id_column": "key"}, "in").columns == ("key", "x0")
+
+
+def test_missing_input_is_named():
+    spec = TaskSpec.from_dict(good())
+    with pytest.raises(ConfigError, match=r"^inputs\.predict: missing \(this spec has: extra, train\)$"):
+        spec.input("predict")
+
+
+def test_load_names_the_file(tmp_path):
+    bad = tmp_path / "spec.yaml"
+    data = copy.deepcopy(good())
+    data["parties"][1]["role"] = "hots"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=r"spec\.yaml: parties\[1\]\.role: expected guest\|host\|arbiter, got 'hots'"):
+        TaskSpec.load(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        TaskSpec.load(tmp_path / "absent.yaml")
+    broken = tmp_path / "spec.json"
+    broken.write_text("{not json")
+    with pytest.raises(ConfigError, match=r"spec\.json: not valid JSON"):
+        TaskSpec.load(broken)
+
+
+def test_parse_party_roles():
+    assert parse_party_roles(["10000=guest", "20000=host"]) == {"10000": "guest", "20000": "host"}
+    assert parse_party_roles("10000=guest, 20000=host,30000=arbiter") == {
+        "10000": "guest",
+        "20000": "host",
+        "30000": "arbiter",
+    }
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (["10000=guest", "20000"], "parties[1]: expected '<party id>=<role>', got '20000'"),
+        (["10000=guest", "20000=hots"], "parties[1]: expected guest|host|arbiter, got 'hots'"),
+        (["10000=guest", "10000=host"], "parties[1]: duplicate party id '10000'"),
+        (["=guest"], "parties[0]: empty party id in '=guest'"),
+        (["a=b=c"], "parties[0]: expected '<party id>=<role>', got 'a=b=c'"),
+        ([], "parties: no parties"),
+        ({"10000": "guest"}, "parties: expected a list like"),
+    ],
+)
+def test_parse_party_roles_errors(items, message):
+    with pytest.raises(ConfigError) as info:
+        parse_party_roles(items)
+    assert str(info.value).startswith(message)
