@@ -1,0 +1,24 @@
+"""Errors of the federation channel; each names the peer, job, tag or file at fault."""
+
+from __future__ import annotations
+
+from airflow_provider_powerfl.exceptions import FederationError
+
+
+class RecvTimeout(FederationError, TimeoutError):
+    """No message arrived from a peer for a tag within the timeout."""
+
+    def __init__(self, src: str, dst: str, job_id: str, attempt: int, tag: str, timeout: float) -> None:
+        super().__init__(
+            f"party {dst} waited {timeout:g}s for tag {tag!r} from party {src} "
+            f"in job {job_id!r} attempt {attempt} and got nothing"
+        )
+        self.src = src
+        self.job_id = job_id
+        self.attempt = attempt
+        self.tag = tag
+
+
+class MalformedMessage(FederationError, ValueError):
+    """Bytes that are not a well-formed wire message or encoded object."""
+

@@ -1,0 +1,137 @@
+"""The receiving side's checks: who may talk to us, about which job, and in what order.
+
+`Inbox.accept` never raises: a refused chunk is logged with its reason and
+counted in `rejected`, so a forged or replayed message cannot stop a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from airflow_provider_powerfl.federation import codec
+from airflow_provider_powerfl.federation.envelope import Buffer, Envelope, open_envelope
+from airflow_provider_powerfl.federation.errors import MalformedMessage
+from airflow_provider_powerfl.federation.keys import VerifyKey
+
+log = logging.getLogger(__name__)
+
+# Messages can wait in the receiver's Kafka while it computes or before its
+# task starts, so the age limit must exceed any such gap; replay is stopped by
+# job, attempt and sequence numbers, the age limit only bounds old captures.
+DEFAULT_MAX_AGE = 3600.0
+MAX_CLOCK_SKEW = 300.0
+
+
+@dataclass
+class _Partial:
+    buffer: bytearray
+    chunk_count: int
+    seen: set[int] = field(default_factory=set)
+
+
+class Inbox:
+    """Verifies, de-duplicates and reassembles chunks addressed to one party in one job attempt."""
+
+    def __init__(
+        self,
+        party_id: str,
+        job_id: str,
+        attempt: int,
+        verify_keys: Mapping[str, VerifyKey],
+        max_age: float = DEFAULT_MAX_AGE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.party_id = party_id
+        self.job_id = job_id
+        self.attempt = attempt
+        self._keys = dict(verify_keys)
+        self._max_age = max_age
+        self._clock = clock
+        self.rejected: Counter[str] = Counter()  # reason -> chunks refused
+        self.duplicates = 0  # redelivered chunks dropped silently
+        self._next_seq: dict[tuple[str, str], int] = {}
+        self._partial: dict[tuple[str, str, int], _Partial] = {}
+        self._ready: dict[tuple[str, str], dict[int, bytearray]] = {}
+
+    def accept(self, wire: Buffer) -> None:
+        """Take one wire message in; refuse it (log and count) if any check fails."""
+        try:
+            envelope = open_envelope(wire)
+        except MalformedMessage as exc:
+            self._reject("malformed", f"{exc}")
+            return
+        reason = self._check(envelope)
+        if reason is not None:
+            h = envelope.header
+            self._reject(reason, f"from {h.sender!r} job {h.job_id!r} attempt {h.attempt} tag {h.tag!r} seq {h.seq}")
+            return
+        self._store(envelope)
+
+    def pop(self, src: str, tag: str) -> tuple[bool, object]:
+        """Return (True, obj) for the next message in order from src with tag, or (False, None)."""
+        key = (src, tag)
+        ready = self._ready.get(key)
+        seq = self._next_seq.get(key, 0)
+        if not ready or seq not in ready:
+            return False, None
+        data = ready.pop(seq)
+        self._next_seq[key] = seq + 1
+        try:
+            return True, codec.decode(data)
+        except MalformedMessage as exc:
+            raise MalformedMessage(
+                f"message {seq} with tag {tag!r} from party {src} in job {self.job_id!r} cannot be decoded: {exc}"
+            ) from exc
+
+    def _check(self, envelope: Envelope) -> str | None:
+        h = envelope.header
+        key = self._keys.get(h.sender)
+        if key is None:
+            return "unknown sender"
+        if not envelope.verify(key):
+            return "bad signature"
+        if h.receiver != self.party_id:
+            return "wrong receiver"
+        if h.job_id != self.job_id:
+            return "wrong job"
+        if h.attempt < self.attempt:
+            return "stale attempt"
+        if h.attempt > self.attempt:
+            return "newer attempt"
+        age = self._clock() - h.timestamp
+        if age > self._max_age:
+            return "too old"
+        if age < -MAX_CLOCK_SKEW:
+            return "from the future"
+        return None
+
+    def _store(self, envelope: Envelope) -> None:
+        h = envelope.header
+        stream = (h.sender, h.tag)
+        if h.seq < self._next_seq.get(stream, 0) or h.seq in self._ready.get(stream, ()):
+            self.duplicates += 1
+            return
+        partial_key = (h.sender, h.tag, h.seq)
+        partial = self._partial.get(partial_key)
+        if partial is None:
+            partial = _Partial(bytearray(h.total_size), h.chunk_count)
+            self._partial[partial_key] = partial
+        elif partial.chunk_count != h.chunk_count or len(partial.buffer) != h.total_size:
+            self._reject("inconsistent chunk", f"from {h.sender!r} tag {h.tag!r} seq {h.seq}")
+            return
+        if h.chunk_index in partial.seen:
+            self.duplicates += 1
+            return
+        partial.buffer[h.offset : h.offset + len(envelope.payload)] = envelope.payload
+        partial.seen.add(h.chunk_index)
+        if len(partial.seen) == partial.chunk_count:
+            del self._partial[partial_key]
+            self._ready.setdefault(stream, {})[h.seq] = partial.buffer
+
+    def _reject(self, reason: str, detail: str) -> None:
+        self.rejected[reason] += 1
+        log.warning("party %s refused a message (%s): %s", self.party_id, reason, detail)

@@ -1,0 +1,95 @@
+"""In-process transport: parties of one job in one Python process, for protocol unit tests.
+
+Everything but Kafka is real: keys, codec, signatures and the receiver's checks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE
+from airflow_provider_powerfl.federation.keys import SigningKey
+from airflow_provider_powerfl.federation.party import DEFAULT_CHUNK_SIZE, Party
+from airflow_provider_powerfl.federation.transport import Transport
+
+
+class MemoryHub:
+    """The inboxes of all parties; `capture` receives a copy of every wire message published."""
+
+    def __init__(self, party_ids: Iterable[str], capture: list[bytes] | None = None) -> None:
+        self._inboxes: dict[str, deque[bytes]] = {party_id: deque() for party_id in party_ids}
+        self._ready = threading.Condition()
+        self.capture = capture
+
+    def deliver(self, dst: str, value: bytes) -> None:
+        """Put `value` in `dst`'s inbox (tests use it to inject forged or replayed bytes)."""
+        inbox = self._inboxes.get(dst)
+        if inbox is None:
+            raise ConfigError(f"party {dst!r} has no inbox in this in-memory job")
+        with self._ready:
+            if self.capture is not None:
+                self.capture.append(value)
+            inbox.append(value)
+            self._ready.notify_all()
+
+    def take(self, party_id: str, timeout: float) -> list[bytes]:
+        inbox = self._inboxes[party_id]
+        with self._ready:
+            self._ready.wait_for(lambda: inbox, timeout=max(timeout, 0.0))
+            out = list(inbox)
+            inbox.clear()
+        return out
+
+
+class MemoryTransport(Transport):
+    def __init__(self, hub: MemoryHub, party_id: str) -> None:
+        self.hub = hub
+        self._party_id = party_id
+
+    def publish(self, dst: str, value: bytes) -> None:
+        self.hub.deliver(dst, value)
+
+    def flush(self) -> None:
+        pass  # delivery is immediate
+
+    def poll(self, timeout: float) -> list[bytes]:
+        return self.hub.take(self._party_id, timeout)
+
+    def close(self) -> None:
+        pass
+
+
+def memory_parties(
+    job_id: str,
+    roles: Mapping[str, str],
+    attempt: int = 1,
+    *,
+    capture: list[bytes] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_age: float = DEFAULT_MAX_AGE,
+) -> dict[str, Party]:
+    """Connected Party objects keyed by party id, e.g. memory_parties("job", {"10000": "guest", "20000": "host"}).
+
+    Each party gets a fresh signing key and knows the others' public keys.
+    Pass a list as `capture` to collect every wire message sent.
+    """
+    hub = MemoryHub(roles, capture)
+    keys = {party_id: SigningKey.generate() for party_id in roles}
+    verify_keys = {party_id: key.public_key for party_id, key in keys.items()}
+    return {
+        party_id: Party(
+            party_id,
+            roles,
+            job_id,
+            attempt,
+            MemoryTransport(hub, party_id),
+            keys[party_id],
+            verify_keys,
+            chunk_size=chunk_size,
+            max_age=max_age,
+        )
+        for party_id in roles
+    }

@@ -1,0 +1,144 @@
+"""A party's view of one job: the only object protocols use to talk to other parties."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation import codec
+from airflow_provider_powerfl.federation.envelope import Header, seal, split
+from airflow_provider_powerfl.federation.errors import RecvTimeout
+from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE, Inbox
+from airflow_provider_powerfl.federation.keys import SigningKey, VerifyKey
+from airflow_provider_powerfl.federation.transport import Transport
+
+if TYPE_CHECKING:
+    from airflow_provider_powerfl.federation.registry import PartyRegistry
+
+log = logging.getLogger(__name__)
+
+# Large enough that per-chunk signing and Kafka request overhead vanish,
+# small enough to stay far below the brokers' 16 MiB message limit.
+DEFAULT_CHUNK_SIZE = 4 << 20
+_POLL_SLICE = 1.0  # seconds; recv without timeout polls in slices of this
+
+
+class Party:
+    """One party in one job attempt: sends signed objects to peers and receives theirs in order."""
+
+    def __init__(
+        self,
+        party_id: str,
+        roles: Mapping[str, str],
+        job_id: str,
+        attempt: int,
+        transport: Transport,
+        signing_key: SigningKey,
+        verify_keys: Mapping[str, VerifyKey],
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_age: float = DEFAULT_MAX_AGE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if party_id not in roles:
+            raise ConfigError(f"party {party_id!r} is not among the parties of job {job_id!r}: {sorted(roles)}")
+        missing = sorted(set(roles) - set(verify_keys) - {party_id})
+        if missing:
+            raise ConfigError(f"job {job_id!r} has no public key for parties {missing}")
+        if chunk_size <= 0:
+            raise ConfigError(f"chunk_size must be positive, got {chunk_size}")
+        self.party_id = party_id
+        self.role = roles[party_id]
+        self.job_id = job_id
+        self.attempt = attempt
+        self.transport = transport
+        self._roles = dict(roles)
+        self._key = signing_key
+        self._chunk_size = chunk_size
+        self._clock = clock
+        peer_keys = {p: k for p, k in verify_keys.items() if p in roles and p != party_id}
+        self.inbox = Inbox(party_id, job_id, attempt, peer_keys, max_age=max_age, clock=clock)
+        self._next_seq: dict[tuple[str, str], int] = {}
+        self._unflushed = False
+
+    @classmethod
+    def from_registry(
+        cls,
+        registry: PartyRegistry,
+        party_id: str,
+        signing_key: SigningKey,
+        job_id: str,
+        attempt: int,
+        roles: Mapping[str, str] | None = None,
+        **options: object,
+    ) -> Party:
+        """A Kafka-backed party; `roles` picks the job's parties (default: every registry party, its first role)."""
+        from airflow_provider_powerfl.federation.kafka_transport import KafkaTransport
+
+        roles = dict(roles) if roles is not None else registry.roles()
+        for peer in roles:
+            registry.get(peer)  # names an unknown party
+        transport = KafkaTransport(registry, party_id, job_id, [p for p in roles if p != party_id])
+        verify_keys = {p: registry.get(p).verify_key() for p in roles if p != party_id}
+        return cls(party_id, roles, job_id, attempt, transport, signing_key, verify_keys, **options)  # type: ignore[arg-type]
+
+    def peers(self, role: str | None = None) -> list[str]:
+        """The other parties of the job, sorted; only those with `role` if given."""
+        return sorted(p for p, r in self._roles.items() if p != self.party_id and (role is None or r == role))
+
+    def role_of(self, party_id: str) -> str:
+        try:
+            return self._roles[party_id]
+        except KeyError:
+            raise ConfigError(f"party {party_id!r} is not among the parties of job {self.job_id!r}") from None
+
+    def send(self, dst: str, tag: str, obj: object) -> None:
+        """Encode, chunk, sign and publish `obj` to `dst`; returns once queued, not delivered."""
+        self._check_peer(dst)
+        parts, total = codec.encode(obj)
+        stream = (dst, tag)
+        seq = self._next_seq.get(stream, 0)
+        self._next_seq[stream] = seq + 1
+        count = max(1, -(-total // self._chunk_size))
+        now = self._clock()
+        for index, (offset, chunk) in enumerate(split(parts, total, self._chunk_size)):
+            header = Header(self.job_id, self.attempt, tag, seq, index, count, offset, total, self.party_id, dst, now)
+            self.transport.publish(dst, seal(header, chunk, self._key))
+        self._unflushed = True
+
+    def recv(self, src: str, tag: str, timeout: float | None = None) -> object:
+        """The next object `src` sent with `tag`, in send order; RecvTimeout after `timeout` seconds."""
+        self._check_peer(src)
+        if self._unflushed:  # a peer may be waiting for what we sent before answering
+            self.transport.flush()
+            self._unflushed = False
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            found, obj = self.inbox.pop(src, tag)
+            if found:
+                return obj
+            remaining = _POLL_SLICE if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                raise RecvTimeout(src, self.party_id, self.job_id, self.attempt, tag, timeout or 0.0)
+            for wire in self.transport.poll(min(remaining, _POLL_SLICE)):
+                self.inbox.accept(wire)
+
+    def close(self) -> None:
+        """Deliver pending messages and release the transport."""
+        self.transport.close()
+
+    def __enter__(self) -> Party:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _check_peer(self, party_id: str) -> None:
+        if party_id == self.party_id or party_id not in self._roles:
+            raise ConfigError(f"party {party_id!r} is not a peer of party {self.party_id} in job {self.job_id!r}")
+
+    def __repr__(self) -> str:
+        return f"Party({self.party_id!r}, role={self.role!r}, job={self.job_id!r}, attempt={self.attempt})"

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import numpy as np
+import pytest
+
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
+from airflow_provider_powerfl.federation.errors import MalformedMessage, RecvTimeout
+from airflow_provider_powerfl.federation.keys import SigningKey
+from airflow_provider_powerfl.federation.memory import memory_parties
+from airflow_provider_powerfl.federation.party import Party
+
+GUEST, HOST, ARBITER = "10000", "20000", "30000"
+
+
+@pytest.fixture
+def capture() -> list[bytes]:
+    return []
+
+
+@pytest.fixture
+def parties(capture: list[bytes]) -> dict[str, Party]:
+    return memory_parties("job-1", {GUEST: "guest", HOST: "host", ARBITER: "arbiter"}, capture=capture, chunk_size=64)
+
+
+def hub_of(party: Party):
+    return party.transport.hub  # type: ignore[attr-defined]
+
+
+def test_identity_peers_and_roles(parties: dict[str, Party]) -> None:
+    guest = parties[GUEST]
+    assert (guest.party_id, guest.role, guest.job_id, guest.attempt) == (GUEST, "guest", "job-1", 1)
+    assert guest.peers() == [HOST, ARBITER]
+    assert guest.peers("host") == [HOST]
+    assert guest.role_of(ARBITER) == "arbiter"
+    with pytest.raises(ConfigError, match="99999"):
+        guest.role_of("99999")
+    with pytest.raises(ConfigError, match="99999"):
+        guest.send("99999", "t", 1)
+
+
+def test_messages_arrive_in_order_per_sender_and_tag(parties: dict[str, Party]) -> None:
+    guest, host, arbiter = parties[GUEST], parties[HOST], parties[ARBITER]
+    for i in range(5):
+        guest.send(HOST, "a", i)
+        guest.send(HOST, "b", -i)
+        arbiter.send(HOST, "a", f"arbiter {i}")
+    assert [host.recv(GUEST, "b") for _ in range(5)] == [0, -1, -2, -3, -4]
+    assert [host.recv(ARBITER, "a") for _ in range(5)] == [f"arbiter {i}" for i in range(5)]
+    assert [host.recv(GUEST, "a") for _ in range(5)] == list(range(5))
+
+
+def test_large_objects_are_chunked_and_reassembled(parties: dict[str, Party], capture: list[bytes]) -> None:
+    array = np.random.default_rng(0).random((50, 7))
+    parties[GUEST].send(HOST, "x", {"w": array, "note": "chunked"})
+    assert len(capture) > 10
+    out = parties[HOST].recv(GUEST, "x")
+    np.testing.assert_array_equal(out["w"], array)
+    assert out["note"] == "chunked"
+
+
+def test_parties_in_threads_exchange_replies() -> None:
+    guest, host = memory_parties("job-2", {GUEST: "guest", HOST: "host"}).values()
+
+    def serve() -> None:
+        for _ in range(20):
+            host.send(GUEST, "pong", host.recv(GUEST, "ping", timeout=10) * 2)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    replies = []
+    for i in range(20):
+        guest.send(HOST, "ping", i)
+        replies.append(guest.recv(HOST, "pong", timeout=10))
+    thread.join()
+    assert replies == [2 * i for i in range(20)]
+
+
+def test_timeout_names_peer_job_tag_and_attempt(parties: dict[str, Party]) -> None:
+    with pytest.raises(RecvTimeout) as info:
+        parties[HOST].recv(GUEST, "gradients", timeout=0.05)
+    message = str(info.value)
+    for word in (GUEST, HOST, "job-1", "gradients", "attempt 1"):
+        assert word in message
+
+
+def test_wire_carries_no_plaintext_of_a_marker(parties: dict[str, Party], capture: list[bytes]) -> None:
+    parties[GUEST].send(HOST, "t", "visible-marker")
+    assert any(b"visible-marker" in wire for wire in capture)  # the channel signs, it does not encrypt
+    header = open_envelope(capture[-1]).header
+    assert (header.sender, header.receiver, header.job_id, header.tag) == (GUEST, HOST, "job-1", "t")
+
+
+def test_replayed_bytes_are_delivered_once(parties: dict[str, Party], capture: list[bytes]) -> None:
+    guest, host = parties[GUEST], parties[HOST]
+    guest.send(HOST, "t", list(range(100)))
+    sent = list(capture)
+    for wire in sent:
+        hub_of(host).deliver(HOST, wire)
+    assert host.recv(GUEST, "t") == list(range(100))
+    for wire in sent:
+        hub_of(host).deliver(HOST, wire)
+    with pytest.raises(RecvTimeout):
+        host.recv(GUEST, "t", timeout=0.05)
+    assert host.inbox.duplicates == 2 * len(sent)
+    assert not host.inbox.rejected
+
+
+def _resealed(wire: bytes, key: SigningKey, **changes: object) -> bytes:
+    envelope = open_envelope(wire)
+    return seal(dataclasses.replace(envelope.header, **changes), [envelope.payload], key)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"job_id": "job-other"}, "wrong job"),
+        ({"receiver": ARBITER}, "wrong receiver"),
+        ({"attempt": 0}, "stale attempt"),
+        ({"attempt": 2}, "newer attempt"),
+        ({"timestamp": 1.0}, "too old"),
+        ({"timestamp": 4e9}, "from the future"),
+    ],
+)
+def test_checked_fields_reject_even_when_correctly_signed(
+    capture: list[bytes], changes: dict[str, object], reason: str
+) -> None:
+    keys = {GUEST: SigningKey.generate(), HOST: SigningKey.generate()}
+    parties = _keyed_parties(keys, capture)
+    parties[GUEST].send(HOST, "t", "real")
+    wire = capture.pop()
+    forged = _resealed(wire, keys[GUEST], seq=1, **changes)
+    hub_of(parties[HOST]).deliver(HOST, forged)
+    hub_of(parties[HOST]).deliver(HOST, wire)
+    assert parties[HOST].recv(GUEST, "t", timeout=1) == "real"
+    with pytest.raises(RecvTimeout):
+        parties[HOST].recv(GUEST, "t", timeout=0.05)
+    assert parties[HOST].inbox.rejected == {reason: 1}
+
+
+def _keyed_parties(keys: dict[str, SigningKey], capture: list[bytes]) -> dict[str, Party]:
+    from airflow_provider_powerfl.federation.memory import MemoryHub, MemoryTransport
+
+    roles = {GUEST: "guest", HOST: "host"}
+    hub = MemoryHub(roles, capture)
+    public = {p: k.public_key for p, k in keys.items()}
+    return {p: Party(p, roles, "job-1", 1, MemoryTransport(hub, p), keys[p], public) for p in roles}
+
+
+def test_forged_signature_and_unknown_sender_are_rejected(parties: dict[str, Party], capture: list[bytes]) -> None:
+    guest, host = parties[GUEST], parties[HOST]
+    guest.send(HOST, "t", "real")
+    wire = capture[-1]
+    intruder = SigningKey.generate()
+    hub = hub_of(host)
+    hub.deliver(HOST, _resealed(wire, intruder, seq=1))  # claims to be the guest
+    hub.deliver(HOST, _resealed(wire, intruder, seq=1, sender="66666"))
+    tampered = bytearray(wire)
+    tampered[-1] ^= 1
+    hub.deliver(HOST, bytes(tampered))
+    assert host.recv(GUEST, "t", timeout=1) == "real"
+    with pytest.raises(RecvTimeout):
+        host.recv(GUEST, "t", timeout=0.05)
+    assert host.inbox.rejected == {"bad signature": 2, "unknown sender": 1}
+
+
+def test_malformed_wire_bytes_are_counted_not_raised(parties: dict[str, Party]) -> None:
+    host = parties[HOST]
+    for junk in (b"", b"PFL1", b"garbage" * 10, b"PFL1\xff\xff" + bytes(100)):
+        hub_of(host).deliver(HOST, junk)
+    parties[GUEST].send(HOST, "t", 7)
+    assert host.recv(GUEST, "t", timeout=1) == 7
+    assert host.inbox.rejected == {"malformed": 4}
+
+
+def test_undecodable_payload_from_a_real_peer_names_it(capture: list[bytes]) -> None:
+    keys = {GUEST: SigningKey.generate(), HOST: SigningKey.generate()}
+    parties = _keyed_parties(keys, capture)
+    header = Header("job-1", 1, "t", 0, 0, 1, 0, 3, GUEST, HOST, __import__("time").time())
+    hub_of(parties[HOST]).deliver(HOST, seal(header, [b"???"], keys[GUEST]))
+    with pytest.raises(MalformedMessage, match=f"tag 't' from party {GUEST}"):
+        parties[HOST].recv(GUEST, "t", timeout=1)
+
+
+def test_party_must_know_every_peer_key() -> None:
+    from airflow_provider_powerfl.federation.memory import MemoryHub, MemoryTransport
+
+    roles = {GUEST: "guest", HOST: "host"}
+    with pytest.raises(ConfigError, match=HOST):
+        Party(GUEST, roles, "j", 1, MemoryTransport(MemoryHub(roles), GUEST), SigningKey.generate(), {})
