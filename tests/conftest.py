@@ -1,0 +1,112 @@
+"""Fixtures shared by the whole test suite.
+
+Kafka: integration tests talk to real Apache Kafka brokers that ``scripts/kafka``
+starts (see docs/kafka.md). They are never mocked and never skipped: if Java,
+Maven or a broker fails, the fixture fails the test with the reason and the
+broker log tail.
+
+Several pytest sessions may share one checkout (and so one set of brokers). Each
+session holds a lease file under ``.run/kafka/pytest-leases/``; brokers a session
+started are stopped by the last session to leave, so nobody pulls a broker from
+under another run. ``POWERFL_KAFKA_KEEP=1`` leaves them running for the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+KAFKA_SCRIPT = REPO / "scripts" / "kafka"
+#: The brokers of the default two-organisation federation plus a third party.
+KAFKA_BROKERS = ("guest", "host", "host2")
+_LEASES = REPO / ".run" / "kafka" / "pytest-leases"
+_STARTED = _LEASES / "started"  # names test sessions started, one a line
+
+
+def _kafka(*args: str) -> subprocess.CompletedProcess[str]:
+    # 600 s: the first `up` on a fresh machine also fetches the jars through Maven.
+    return subprocess.run(
+        [str(KAFKA_SCRIPT), *args], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+
+
+def _kafka_or_fail(*args: str) -> str:
+    try:
+        proc = _kafka(*args)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pytest.fail(f"scripts/kafka {' '.join(args)} could not run: {e}", pytrace=False)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"scripts/kafka {' '.join(args)} exited {proc.returncode}\n"
+            f"{proc.stdout}\n{proc.stderr}",
+            pytrace=False,
+        )
+    return proc.stdout
+
+
+@contextmanager
+def _leases_locked() -> Iterator[None]:
+    _LEASES.mkdir(parents=True, exist_ok=True)
+    with open(_LEASES / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@pytest.fixture(scope="session")
+def kafka_brokers() -> Iterator[dict[str, str]]:
+    """``{"guest": "127.0.0.1:19092", "host": ..., "host2": ...}``, brokers up and answering.
+
+    Reuses brokers already up (e.g. from ``make kafka-up``) and leaves those running.
+    """
+    lease = _LEASES / str(os.getpid())
+    with _leases_locked():
+        lease.touch()
+        new = [n for n in KAFKA_BROKERS if _kafka("status", n).returncode != 0]
+        if new:
+            with open(_STARTED, "a") as f:
+                f.writelines(f"{n}\n" for n in new)
+        _kafka_or_fail("up", *KAFKA_BROKERS)
+    addrs = _kafka_or_fail("addr", *KAFKA_BROKERS).split()
+    try:
+        yield dict(zip(KAFKA_BROKERS, addrs, strict=True))
+    finally:
+        with _leases_locked():
+            lease.unlink(missing_ok=True)
+            others = [p for p in _LEASES.iterdir() if p.name.isdigit() and _pid_alive(int(p.name))]
+            if not others and _STARTED.exists() and os.environ.get("POWERFL_KAFKA_KEEP") != "1":
+                started = sorted(set(_STARTED.read_text().split()))
+                _kafka("down", *started)
+                _STARTED.unlink()
+
+
+@pytest.fixture
+def kafka_broker_restart(kafka_brokers: dict[str, str]) -> Callable[[str], str]:
+    """``restart(name) -> "host:port"``: stop broker ``name`` and start it again on its data.
+
+    Restarting a shared broker disturbs every test using it; tests of restart
+    behaviour that need no particular broker should restart ``scratch`` (a
+    broker only they use; start it with ``restart("scratch")`` too).
+    """
+
+    def restart(name: str) -> str:
+        _kafka_or_fail("restart", name)
+        return _kafka_or_fail("addr", name).strip()
+
+    return restart
