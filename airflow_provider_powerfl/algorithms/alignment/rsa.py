@@ -37,7 +37,7 @@ def recv_public_key(party: Party, src: str, tag: str, timeout: float | None, min
     return key
 
 
-def recv_ints(party: Party, src: str, tag: str, length: int, modulus: int, timeout: float | None) -> list[int]:
+def recvint_vector(party: Party, src: str, tag: str, length: int, modulus: int, timeout: float | None) -> list[int]:
     """A vector of `length` integers in (0, modulus)."""
     vec = party.recv(src, tag, timeout=timeout)
     if not isinstance(vec, np.ndarray) or vec.dtype != object or vec.ndim != 1 or len(vec) != length:
@@ -48,7 +48,8 @@ def recv_ints(party: Party, src: str, tag: str, length: int, modulus: int, timeo
     return values
 
 
-def _ints(values: list[int]) -> np.ndarray:
+def int_vector(values: list[int]) -> np.ndarray:
+    """Big integers as the object array the codec sends as fixed-width ints."""
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
@@ -69,14 +70,14 @@ def guest(
     def send_next(k: int) -> None:
         chunk = digests[starts[k] : starts[k] + batch_size]
         blinded, r_inverses = rsa_blind.blind(rsa_blind.full_domain_hash(chunk, public), public)
-        party.send(host, _T + "blind", _ints(blinded))
+        party.send(host, _T + "blind", int_vector(blinded))
         pending.append((len(chunk), r_inverses))
 
     for k in range(min(_WINDOW, len(starts))):
         send_next(k)
     for k, start in enumerate(starts):
         count, r_inverses = pending.pop(0)
-        signed = recv_ints(party, host, _T + "signed", count, public.n, timeout)
+        signed = recvint_vector(party, host, _T + "signed", count, public.n, timeout)
         mine[start : start + count] = rsa_blind.tokens(rsa_blind.unblind(signed, r_inverses, public), public)
         if k + _WINDOW < len(starts):
             send_next(k + _WINDOW)
@@ -113,7 +114,7 @@ def host(
         if any(not 0 < v < public.n for v in values):
             raise ProtocolViolation(party, guest_id, _T + "blind", "a blinded value lies outside (0, n)")
         remaining -= len(values)
-        party.send(guest_id, _T + "signed", _ints(workers.sign(key, values)))
+        party.send(guest_id, _T + "signed", int_vector(workers.sign(key, values)))
     if remaining:
         raise ProtocolViolation(party, guest_id, _T + "blind", f"{remaining} announced rows never came")
     streams.send_header(party, guest_id, _T + "y", len(digests), W)

@@ -1,0 +1,160 @@
+"""Joint (hidden) query: fetch a host's feature rows for chosen ids without showing the ids.
+
+The host's RSA key turns every id into F(id) = FDH(H(id))^d mod n, an oblivious
+PRF: the querier gets F(q) for its ids by blind signatures and never for any
+other id. Each host row is sealed with AES-GCM under a key derived from F(id)
+and listed under a tag derived from F(id); the querier derives tags and keys
+for its ids only, so it opens exactly the rows it asked for. The host sees
+only blinded values: it learns how many ids were asked (pad with `pad_to`).
+The querier learns the table size (pad with `pad_to`) and which of its ids
+the host has. See docs/protocols/joint_query.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from airflow_provider_powerfl.algorithms.alignment import streams
+from airflow_provider_powerfl.algorithms.alignment.align import DEFAULT_BATCH_SIZE, DEFAULT_TIMEOUT
+from airflow_provider_powerfl.algorithms.alignment.errors import ProtocolViolation
+from airflow_provider_powerfl.algorithms.alignment.ids import as_keys, dedupe, domain, hash_ids, match
+from airflow_provider_powerfl.algorithms.alignment.parallel import Workers, default_workers
+from airflow_provider_powerfl.algorithms.alignment.rsa import int_vector, recvint_vector, recv_public_key
+from airflow_provider_powerfl.crypto import rsa_blind
+from airflow_provider_powerfl.exceptions import ConfigError, CryptoError, DataError
+from airflow_provider_powerfl.federation.party import Party
+
+TAG_BYTES = 16
+NONCE_BYTES = 12
+_T = "query/"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """rows[i] is the host's row for the i-th asked id (NaN where `found[i]` is False)."""
+
+    rows: np.ndarray
+    found: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.found.sum())
+
+
+def _derive(signatures: Sequence[int], public: rsa_blind.RsaPublicKey) -> tuple[np.ndarray, list[bytes]]:
+    """Tag and AES key of each F(id); domain-separated so a tag says nothing about its key."""
+    width = public.byte_length
+    tags, keys = [], []
+    for s in signatures:
+        raw = int(s).to_bytes(width, "big")
+        tags.append(hashlib.sha256(b"powerfl/query-tag/v1\x00" + raw).digest()[:TAG_BYTES])
+        keys.append(hashlib.sha256(b"powerfl/query-key/v1\x00" + raw).digest())
+    return np.frombuffer(b"".join(tags), dtype=np.uint8).reshape(-1, TAG_BYTES).copy(), keys
+
+
+def serve_rows(
+    party: Party,
+    querier: str,
+    ids: Sequence[object] | np.ndarray,
+    rows: np.ndarray,
+    *,
+    pad_to: int | None = None,
+    key_bits: int = rsa_blind.DEFAULT_KEY_BITS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+) -> int:
+    """Answer one joint query from `querier` over the table (ids, rows); returns how many ids were asked."""
+    rows = np.asarray(rows, dtype=np.float64)
+    if rows.ndim != 2 or len(rows) != len(ids):
+        raise DataError(f"rows must be a 2-D array with one row per id, got shape {rows.shape} for {len(ids)} ids")
+    if pad_to is not None and pad_to < len(ids):
+        raise ConfigError(f"pad_to={pad_to} is smaller than the table's {len(ids)} rows")
+    digests = hash_ids(ids, domain(party.job_id, "joint_query"))
+    first = dedupe(digests)
+    key = rsa_blind.RsaSigningKey.generate(key_bits)
+    public = key.public_key
+    party.send(querier, _T + "key", {"n": public.n, "e": public.e})
+    width = rows.shape[1] * 8
+    sealed_width = NONCE_BYTES + width + 16
+    total = max(len(first), pad_to or 0)
+    with Workers(workers if workers is not None else default_workers(len(first))) as pool:
+        tags, keys = _derive(pool.sign(key, rsa_blind.full_domain_hash(digests[first], public)), public)
+        sealed = np.empty((total, sealed_width), dtype=np.uint8)
+        for k, (row, aes_key) in enumerate(zip(rows[first], keys)):
+            nonce = os.urandom(NONCE_BYTES)
+            sealed[k] = np.frombuffer(nonce + AESGCM(aes_key).encrypt(nonce, row.tobytes(), None), dtype=np.uint8)
+        if total > len(first):  # dummies: random tags and bytes, indistinguishable from real entries
+            tags = np.concatenate([tags, np.frombuffer(os.urandom((total - len(first)) * TAG_BYTES), np.uint8).reshape(-1, TAG_BYTES)])
+            sealed[len(first) :] = np.frombuffer(os.urandom((total - len(first)) * sealed_width), np.uint8).reshape(-1, sealed_width)
+        order = np.argsort(as_keys(tags), kind="stable")  # hides the table's own order
+        party.send(querier, _T + "table", {"rows": total, "width": rows.shape[1]})
+        streams.send_rows(party, querier, _T + "tags", tags[order], batch_size)
+        streams.send_rows(party, querier, _T + "sealed", sealed[order], batch_size)
+        head = party.recv(querier, _T + "blind", timeout=timeout)
+        count = head.get("rows") if isinstance(head, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= streams.MAX_ROWS:
+            raise ProtocolViolation(party, querier, _T + "blind", "expected {'rows': int}")
+        blinded = recvint_vector(party, querier, _T + "blind", count, public.n, timeout)
+        party.send(querier, _T + "signed", int_vector(pool.sign(key, blinded)))
+    return count
+
+
+def query_rows(
+    party: Party,
+    host: str,
+    ids: Sequence[object] | np.ndarray,
+    *,
+    pad_to: int | None = None,
+    min_key_bits: int = rsa_blind.DEFAULT_KEY_BITS,
+    timeout: float | None = DEFAULT_TIMEOUT,
+) -> QueryResult:
+    """The host's rows for `ids` (in the order asked; duplicates get the same row)."""
+    digests = hash_ids(ids, domain(party.job_id, "joint_query"))
+    first = dedupe(digests)
+    if pad_to is not None and pad_to < len(first):
+        raise ConfigError(f"pad_to={pad_to} is smaller than the {len(first)} distinct ids asked")
+    public = recv_public_key(party, host, _T + "key", timeout, min_key_bits)
+    head = party.recv(host, _T + "table", timeout=timeout)
+    if not isinstance(head, dict) or set(head) != {"rows", "width"} or not all(
+        isinstance(head[k], int) and 0 <= head[k] <= streams.MAX_ROWS for k in head
+    ):
+        raise ProtocolViolation(party, host, _T + "table", "expected {'rows': int, 'width': int}")
+    width = head["width"]
+    tags = streams.recv_rows(party, host, _T + "tags", TAG_BYTES, timeout, rows=head["rows"])
+    sealed = streams.recv_rows(party, host, _T + "sealed", NONCE_BYTES + 8 * width + 16, timeout, rows=head["rows"])
+    fdh = rsa_blind.full_domain_hash(digests[first], public)
+    dummies = [secrets.randbelow(public.n - 1) + 1 for _ in range((pad_to or 0) - len(first))]
+    blinded, r_inverses = rsa_blind.blind(fdh, public)
+    party.send(host, _T + "blind", {"rows": len(blinded) + len(dummies)})
+    party.send(host, _T + "blind", int_vector(blinded + dummies))
+    signed = recvint_vector(party, host, _T + "signed", len(blinded) + len(dummies), public.n, timeout)[: len(blinded)]
+    prf = rsa_blind.unblind(signed, r_inverses, public)
+    if not rsa_blind.verify(prf, fdh, public):
+        raise CryptoError(f"host {host} answered the joint query of job {party.job_id!r} with a signature that does not verify")
+    my_tags, keys = _derive(prf, public)
+    qi, tj = match(my_tags, tags)
+    distinct_rows = np.full((len(first), width), np.nan)
+    distinct_found = np.zeros(len(first), dtype=bool)
+    for i, j in zip(qi, tj):
+        blob = sealed[j].tobytes()
+        try:
+            plain = AESGCM(keys[i]).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None)
+        except InvalidTag as err:
+            raise CryptoError(f"host {host} sent a row for an asked id that does not decrypt (job {party.job_id!r})") from err
+        distinct_rows[i] = np.frombuffer(plain, dtype=np.float64)
+        distinct_found[i] = True
+    # every asked id (duplicates too) reads its distinct id's slot
+    _, inverse = np.unique(as_keys(digests), return_inverse=True)
+    slot_of_class = np.empty(len(first), dtype=np.int64)
+    slot_of_class[inverse[first]] = np.arange(len(first))
+    slot = slot_of_class[inverse]
+    return QueryResult(rows=distinct_rows[slot], found=distinct_found[slot])
