@@ -1,0 +1,1 @@
+"""Small public data sets the demo and tests split into parties (no download needed)."""
