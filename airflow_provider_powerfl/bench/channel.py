@@ -1,0 +1,158 @@
+"""Channel throughput: signed, chunked Party messages vs plain kafka-python, guest -> host broker, same run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from airflow_provider_powerfl.federation.kafka_transport import CONSUMER_CONFIG, PRODUCER_CONFIG, ensure_topic
+from airflow_provider_powerfl.federation.keys import SigningKey
+from airflow_provider_powerfl.federation.party import DEFAULT_CHUNK_SIZE, Party
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+
+MB = 1 << 20
+_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kafka"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mb", type=int, default=256, help="megabytes sent each way of measuring")
+    parser.add_argument("--message-mb", type=int, default=16, help="size of each object the channel sends")
+    parser.add_argument("--chunk-mb", type=float, default=DEFAULT_CHUNK_SIZE / MB, help="wire chunk = raw record size")
+    parser.add_argument("--rounds", type=int, default=2, help="raw/channel pairs, alternating; best of each reported")
+    parser.add_argument("--guest", default="127.0.0.1:19092", help="guest broker")
+    parser.add_argument("--host", default="127.0.0.1:29092", help="host broker (the receiver's inbox)")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # its event-loop timing warnings are noise here
+    _ensure_brokers({"guest": args.guest, "host": args.host})
+    chunk = int(args.chunk_mb * MB)
+    message = args.message_mb * MB
+    count = max(1, args.mb * MB // message)
+    source = np.frombuffer(os.urandom(message), dtype=np.uint8)
+    total_mb = count * message / MB
+    print(f"sending {total_mb:.0f} MB guest ({args.guest}) -> host ({args.host}): "
+          f"{count} x {args.message_mb} MB objects, {chunk / MB:g} MB chunks/records")
+    raw_times, channel_times = [], []
+    for round_ in range(args.rounds):
+        raw_times.append(_raw(args.host, source, count, chunk))
+        print(f"round {round_ + 1}: raw kafka-python  {total_mb / raw_times[-1]:7.1f} MB/s")
+        channel_times.append(_channel(args.guest, args.host, source, count, chunk))
+        print(f"round {round_ + 1}: powerfl channel   {total_mb / channel_times[-1]:7.1f} MB/s")
+    raw, channel = total_mb / min(raw_times), total_mb / min(channel_times)
+    print(f"best: channel {channel:.1f} MB/s, raw {raw:.1f} MB/s, ratio {channel / raw:.2f}")
+    return {
+        "bench": "channel",
+        "mb": total_mb,
+        "chunk_mb": chunk / MB,
+        "message_mb": args.message_mb,
+        "rounds": args.rounds,
+        "channel_mb_per_s": round(channel, 1),
+        "raw_mb_per_s": round(raw, 1),
+        "ratio": round(channel / raw, 3),
+        "channel_mb_per_s_all": [round(total_mb / t, 1) for t in channel_times],
+        "raw_mb_per_s_all": [round(total_mb / t, 1) for t in raw_times],
+    }
+
+
+def _raw(host: str, source: np.ndarray, count: int, chunk: int) -> float:
+    """Plain producer -> consumer of the same bytes in records of the chunk size; every byte checked."""
+    topic = f"powerfl-bench-raw-{uuid.uuid4().hex[:8]}"
+    config = {"bootstrap_servers": [host]}
+    ensure_topic(config, topic)
+    data = source.tobytes()
+    records = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    consumer = KafkaConsumer(**config, **CONSUMER_CONFIG)
+    partition = TopicPartition(topic, 0)
+    consumer.assign([partition])
+    consumer.seek_to_beginning(partition)
+    producer = KafkaProducer(**config, **PRODUCER_CONFIG)
+    expected = count * len(data)
+
+    def produce() -> None:
+        for _ in range(count):
+            for record in records:
+                producer.send(topic, value=record, partition=0)
+        producer.flush()
+
+    start = time.perf_counter()
+    sender = threading.Thread(target=produce)
+    sender.start()
+    received = 0
+    last = b""
+    while received < expected:
+        for batch in consumer.poll(timeout_ms=1000).values():
+            for record in batch:
+                received += len(record.value)
+                last = record.value
+    elapsed = time.perf_counter() - start
+    sender.join()
+    producer.close()
+    consumer.close()
+    if received != expected or last != records[-1]:
+        raise RuntimeError(f"raw consumer got {received} bytes, expected {expected}")
+    return elapsed
+
+
+def _channel(guest: str, host: str, source: np.ndarray, count: int, chunk: int) -> float:
+    """Guest Party sends `count` arrays to host Party over the two brokers; each checked after timing."""
+    keys = {"10000": SigningKey.generate(), "20000": SigningKey.generate()}
+    registry = PartyRegistry.from_dict(
+        {
+            "parties": {
+                "10000": {"role": "guest", "bootstrap_servers": guest, "public_key": keys["10000"].public_key.pem()},
+                "20000": {"role": "host", "bootstrap_servers": host, "public_key": keys["20000"].public_key.pem()},
+            }
+        }
+    )
+    job = f"bench-{uuid.uuid4().hex[:8]}"
+    sender = Party.from_registry(registry, "10000", keys["10000"], job, 1, chunk_size=chunk)
+    receiver = Party.from_registry(registry, "20000", keys["20000"], job, 1, chunk_size=chunk)
+    sender.transport._open_producer("20000", sender.transport._topics["20000"])  # connect before timing
+
+    def produce() -> None:
+        for _ in range(count):
+            sender.send("20000", "bench", source)
+        sender.transport.flush()
+
+    start = time.perf_counter()
+    thread = threading.Thread(target=produce)
+    thread.start()
+    got = [receiver.recv("10000", "bench", timeout=300) for _ in range(count)]
+    elapsed = time.perf_counter() - start
+    thread.join()
+    sender.close()
+    receiver.close()
+    if not all(np.array_equal(array, source) for array in got):
+        raise RuntimeError("channel delivered an array that differs from the one sent")
+    if receiver.inbox.rejected or receiver.inbox.duplicates:
+        raise RuntimeError(f"channel refused chunks: {dict(receiver.inbox.rejected)}, {receiver.inbox.duplicates} dups")
+    return elapsed
+
+
+def _ensure_brokers(brokers: dict[str, str]) -> None:
+    down = [name for name, addr in brokers.items() if not _answers(addr)]
+    if not down:
+        return
+    print(f"brokers {down} not answering; starting them with {_SCRIPT} up {' '.join(down)}")
+    subprocess.run([str(_SCRIPT), "up", *down], check=True)
+
+
+def _answers(addr: str) -> bool:
+    host, port = addr.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,158 @@
+"""Kafka transport: each party reads only its own broker; senders produce into the receiver's broker.
+
+A party's inbox for a job is one single-partition topic on its own broker,
+so Kafka keeps the order of everything sent to it. The receiver reads the
+topic from the beginning, without a consumer group: a restarted reader sees
+everything again and the Inbox drops what it already has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from airflow_provider_powerfl.exceptions import FederationError
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.federation.transport import Transport
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 16 << 20  # the brokers' message.max.bytes
+_TOPIC_ILLEGAL = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_TOPIC_LEN = 249
+
+PRODUCER_CONFIG: Mapping[str, Any] = {
+    "acks": "all",
+    "enable_idempotence": True,  # retries keep order and never duplicate
+    "retries": 2**31 - 1,
+    "delivery_timeout_ms": 300_000,
+    "linger_ms": 5,
+    "batch_size": 1 << 20,
+    "max_request_size": MAX_MESSAGE_BYTES,
+    "max_block_ms": 120_000,
+    "compression_type": None,  # ciphertexts and floats do not compress
+}
+CONSUMER_CONFIG: Mapping[str, Any] = {
+    "group_id": None,
+    "enable_auto_commit": False,
+    "auto_offset_reset": "earliest",
+    "fetch_max_bytes": 64 << 20,
+    "max_partition_fetch_bytes": 64 << 20,
+    "fetch_max_wait_ms": 100,
+    "receive_buffer_bytes": 4 << 20,
+}
+
+
+def topic_name(job_id: str, party_id: str) -> str:
+    """The inbox topic of `party_id` for `job_id`; illegal characters become '_' plus a hash to stay unique."""
+    raw = f"powerfl.{job_id}.{party_id}"
+    name = _TOPIC_ILLEGAL.sub("_", raw)
+    if name != raw or len(name) > _MAX_TOPIC_LEN:
+        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
+        name = f"{name[: _MAX_TOPIC_LEN - 13]}.{digest}"
+    return name
+
+
+def ensure_topic(config: Mapping[str, Any], topic: str) -> None:
+    """Create `topic` (one partition, replication 1) on the broker `config` points at, if missing."""
+    admin = KafkaAdminClient(**config, client_id=f"powerfl-admin-{topic}")
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+        log.info("created inbox topic %s on %s", topic, config["bootstrap_servers"])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+class KafkaTransport(Transport):
+    """Reads `party_id`'s inbox topic on its own broker; publishes into each peer's inbox on the peer's broker."""
+
+    def __init__(
+        self,
+        registry: PartyRegistry,
+        party_id: str,
+        job_id: str,
+        peers: Sequence[str],
+        *,
+        producer_config: Mapping[str, Any] | None = None,
+        consumer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._registry = registry
+        self._job_id = job_id
+        self._producer_config = {**PRODUCER_CONFIG, **(producer_config or {})}
+        self._producers: dict[str, KafkaProducer] = {}
+        self._topics = {peer: topic_name(job_id, peer) for peer in peers}
+        self._ready_topics: set[str] = set()
+        self._error: BaseException | None = None
+        self._error_lock = threading.Lock()
+        own = registry.get(party_id).kafka_config()
+        self.topic = topic_name(job_id, party_id)
+        try:
+            ensure_topic(own, self.topic)
+            self._consumer = KafkaConsumer(
+                **own, **{**CONSUMER_CONFIG, **(consumer_config or {})}, client_id=f"powerfl-{party_id}"
+            )
+        except KafkaError as exc:
+            raise FederationError(
+                f"party {party_id} cannot open its inbox {self.topic} on {own['bootstrap_servers']}: {exc}"
+            ) from exc
+        partition = TopicPartition(self.topic, 0)
+        self._consumer.assign([partition])
+        self._consumer.seek_to_beginning(partition)
+
+    def publish(self, dst: str, value: bytes) -> None:
+        self._raise_failure()
+        topic = self._topics.get(dst)
+        if topic is None:
+            raise FederationError(f"party {dst} is not a peer of this transport (job {self._job_id!r})")
+        producer = self._producers.get(dst) or self._open_producer(dst, topic)
+        future = producer.send(topic, value=value, partition=0)
+        future.add_errback(self._failed, dst)
+
+    def flush(self) -> None:
+        for producer in self._producers.values():
+            producer.flush()
+        self._raise_failure()
+
+    def poll(self, timeout: float) -> Iterable[bytes]:
+        batches = self._consumer.poll(timeout_ms=max(int(timeout * 1000), 0))
+        return [record.value for records in batches.values() for record in records]
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            for producer in self._producers.values():
+                producer.close()
+            self._consumer.close()
+
+    def _open_producer(self, dst: str, topic: str) -> KafkaProducer:
+        config = self._registry.get(dst).kafka_config()
+        try:
+            ensure_topic(config, topic)
+        except KafkaError as exc:  # the receiver creates its own inbox too; we may lack the right
+            log.warning("could not create inbox %s of party %s (%s); relying on the receiver", topic, dst, exc)
+        try:
+            producer = KafkaProducer(**config, **self._producer_config)
+        except KafkaError as exc:
+            raise FederationError(f"cannot reach party {dst}'s broker {config['bootstrap_servers']}: {exc}") from exc
+        self._producers[dst] = producer
+        return producer
+
+    def _failed(self, exc: BaseException, dst: str) -> None:
+        with self._error_lock:
+            if self._error is None:
+                self._error = FederationError(f"delivery to party {dst} in job {self._job_id!r} failed: {exc!r}")
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise self._error
