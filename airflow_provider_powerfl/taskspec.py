@@ -326,8 +326,8 @@ class DataSpec:
             raise _fail(_sub(path, "exclude"), "give features or exclude, not both")
         if features is not None and not features:
             raise _fail(_sub(path, "features"), "must not be empty")
-        delimiter = _str(data, "delimiter", path, ",")
-        if len(delimiter) != 1:
+        delimiter = data.get("delimiter", ",")  # may be whitespace ("\t"), so not read with _str
+        if not isinstance(delimiter, str) or len(delimiter) != 1:
             raise _fail(_sub(path, "delimiter"), f"expected one character, got {delimiter!r}")
         header = _bool(data, "header", path, True)
         columns = _str_list(data, "columns", path)

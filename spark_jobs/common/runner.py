@@ -1,0 +1,80 @@
+"""The life of every Spark step: args -> spec -> session -> step -> exit code.
+
+Exit codes are the contract with the Airflow operator: 0 done; 2 a
+:class:`PowerFLError` (bad spec, bad data, a peer's refusal...), reported as
+one ``POWERFL-ERROR: <message>`` line on stderr for the operator to surface;
+anything else is a bug or an infrastructure failure and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+
+from pyspark.sql import SparkSession
+
+from airflow_provider_powerfl.exceptions import PowerFLError
+from airflow_provider_powerfl.taskspec import TaskSpec
+from spark_jobs.common.session import build_session
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_POWERFL_ERROR = 2
+ERROR_PREFIX = "POWERFL-ERROR: "
+
+Step = Callable[[SparkSession, TaskSpec], None]
+
+# "package.module.SomeError: message" as the last lines of an executor's traceback
+_RAISED = re.compile(r"^(?P<cls>[A-Za-z_][\w.]*\.[A-Za-z_]\w*): (?P<msg>.+)$", re.MULTILINE)
+
+
+def run_step(name: str, step: Step, argv: Sequence[str] | None = None) -> int:
+    """Run ``step`` for the spec given as ``--spec``; return the process exit code."""
+    parser = argparse.ArgumentParser(prog=f"spark-submit spark_jobs/{name}.py", description=step.__doc__)
+    parser.add_argument("--spec", required=True, help="task spec file (YAML, or JSON when it ends in .json)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        spec = TaskSpec.load(args.spec)
+        spark = build_session(f"powerfl-{name}-{spec.job_id}-{spec.party_id}")
+        try:
+            step(spark, spec)
+        finally:
+            spark.stop()
+    except PowerFLError as exc:
+        return _report(exc)
+    except Exception as exc:
+        raised = powerfl_error_in(exc)
+        if raised is None:
+            raise
+        return _report(raised)
+    log.info("%s done", name)
+    return EXIT_OK
+
+
+def powerfl_error_in(exc: BaseException) -> PowerFLError | None:
+    """The PowerFLError an executor raised, recovered from the Spark exception that wraps it."""
+    found = None
+    for match in _RAISED.finditer(str(exc)):
+        module, _, cls_name = match["cls"].rpartition(".")
+        if not module.startswith(("airflow_provider_powerfl", "spark_jobs")):
+            continue
+        try:
+            cls = getattr(importlib.import_module(module), cls_name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(cls, type) and issubclass(cls, PowerFLError):
+            found = cls(match["msg"])
+    return found
+
+
+def _report(exc: PowerFLError) -> int:
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    sys.stderr.write(f"{ERROR_PREFIX}{message}\n")
+    sys.stderr.flush()
+    return EXIT_POWERFL_ERROR

@@ -1,0 +1,92 @@
+"""Inspect a party's inputs: validate them and write per-feature statistics.
+
+    spark-submit spark_jobs/inspect_data.py --spec spec.yaml
+
+Writes ``statistics.json`` into the spec's outputs dir. Every input of the
+spec is read, or only those listed in ``params.inputs``. The statistics are
+of the values a step would use (after the input's missing policy);
+``missing_rate`` is the share of the file's rows whose value was missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file by spark-submit: make the repo root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from typing import Any  # noqa: E402
+
+from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+
+from airflow_provider_powerfl.exceptions import ConfigError  # noqa: E402
+from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
+from spark_jobs.common.io import LABEL, Table, read_input  # noqa: E402
+from spark_jobs.common.output import atomic_output  # noqa: E402
+from spark_jobs.common.runner import run_step  # noqa: E402
+
+MAX_CLASSES = 32
+
+
+def inspect_data(spark: SparkSession, spec: TaskSpec) -> None:
+    """Validate this party's inputs and write per-feature statistics."""
+    names = spec.params.get("inputs", sorted(spec.inputs))
+    if not isinstance(names, list) or not names:
+        raise ConfigError(f"params.inputs: expected a non-empty list of input names, got {names!r}")
+    report = {"job_id": spec.job_id, "attempt": spec.attempt, "party_id": spec.party_id, "role": spec.role, "inputs": {}}
+    for name in names:
+        table = read_input(spark, spec.input(name), name=name)
+        report["inputs"][name] = statistics(table)
+    with atomic_output(spark, spec.outputs.dir) as out:
+        out.write_json("statistics.json", report)
+
+
+def statistics(table: Table) -> dict[str, Any]:
+    """count, mean, sample std, min, max and missing rate of every feature (and the label)."""
+    columns = list(table.feature_names) + ([LABEL] if table.has_label else [])
+    aggs = []
+    for i, name in enumerate(columns):
+        col = F.col(f"`{name}`")
+        aggs += [
+            F.count(col).alias(f"n{i}"),
+            F.avg(col).alias(f"mean{i}"),
+            F.stddev_samp(col).alias(f"std{i}"),
+            F.min(col).alias(f"min{i}"),
+            F.max(col).alias(f"max{i}"),
+        ]
+    row = table.df.agg(*aggs).first()
+
+    def summary(i: int, name: str) -> dict[str, Any]:
+        std = row[f"std{i}"]
+        return {
+            "count": row[f"n{i}"],
+            "mean": row[f"mean{i}"],
+            "std": None if std is None or std != std else std,
+            "min": row[f"min{i}"],
+            "max": row[f"max{i}"],
+            "missing_rate": table.missing_counts.get(name, 0) / table.rows_read,
+        }
+
+    out: dict[str, Any] = {
+        "uri": table.uri,
+        "rows_read": table.rows_read,
+        "rows": table.rows,
+        "features": {name: summary(i, name) for i, name in enumerate(table.feature_names)},
+    }
+    if table.has_label:
+        label = summary(len(table.feature_names), LABEL)
+        classes = table.df.groupBy(LABEL).count().orderBy(LABEL).limit(MAX_CLASSES + 1).collect()
+        if len(classes) <= MAX_CLASSES:
+            label["classes"] = {repr(r[LABEL]): r["count"] for r in classes}
+        out["label"] = label
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_step("inspect_data", inspect_data, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
