@@ -55,15 +55,22 @@ def read_input(spark: SparkSession, data: DataSpec, *, require_label: bool = Fal
     if require_label and data.label_column is None:
         raise ConfigError(f"inputs.{name}.label_column: missing (this party's step needs the label)")
     reader = _read_libsvm if data.format == "libsvm" else _read_tabular
-    source, raw, features, missing, rows_read = reader(spark, data)
-    df = raw.persist()
-    rows = df.count()
-    source.unpersist()
-    if rows == 0:
-        raise DataError(f"{data.uri}: no rows left after dropping rows with missing values")
-    dup = df.groupBy(ID).count().filter(F.col("count") > 1).orderBy(ID).first()
-    if dup is not None:
-        raise DataError(f"{data.uri}: duplicate id {dup[ID]!r} ({dup['count']} rows)")
+    cached: list[DataFrame] = []  # unpersisted when the input is refused
+    try:
+        source, raw, features, missing, rows_read = reader(spark, data, cached)
+        df = raw.persist()
+        cached.append(df)
+        rows = df.count()
+        source.unpersist()
+        if rows == 0:
+            raise DataError(f"{data.uri}: no rows left after dropping rows with missing values")
+        dup = df.groupBy(ID).count().filter(F.col("count") > 1).orderBy(ID).first()
+        if dup is not None:
+            raise DataError(f"{data.uri}: duplicate id {dup[ID]!r} ({dup['count']} rows)")
+    except DataError:
+        for frame in cached:
+            frame.unpersist()
+        raise
     log.info("read %s (%s): %d rows, %d features", data.uri, data.format, rows, len(features))
     return Table(df, tuple(features), data.label_column is not None, data.uri, rows_read, rows, missing)
 
@@ -177,9 +184,10 @@ def _numeric(df: DataFrame, name: str, data: DataSpec) -> tuple[Column, Column, 
     return value, missing, bad
 
 
-def _read_tabular(spark: SparkSession, data: DataSpec) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
+def _read_tabular(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
     """Returns (persisted source, normalised frame, features, missing counts, rows read)."""
     raw = _load_tabular(spark, data).persist()
+    cached.append(raw)
     columns = [c for c in raw.columns if c not in (_FILE, _CORRUPT)]
     features = _pick_columns(data, columns)
     id_raw = _col(data.id_column).cast("string")
@@ -319,7 +327,7 @@ def _parse_partition(has_label: bool, index_base: int, rows: Iterable[Any]) -> I
         yield path, row_id, label, indices, values, None
 
 
-def _read_libsvm(spark: SparkSession, data: DataSpec) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
+def _read_libsvm(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
     """Returns (persisted source, dense frame, features, missing counts, rows read)."""
     try:
         text = spark.read.text(data.uri).select("value", F.col("_metadata.file_path").alias(_FILE))
@@ -328,6 +336,7 @@ def _read_libsvm(spark: SparkSession, data: DataSpec) -> tuple[DataFrame, DataFr
     has_label = data.label_column is not None
     rdd = text.rdd.mapPartitions(partial(_parse_partition, has_label, data.index_base))
     parsed = spark.createDataFrame(rdd, _LIBSVM_SCHEMA).persist()
+    cached.append(parsed)
     stats = parsed.agg(
         F.count(F.lit(1)).alias("rows"),
         F.sum(F.col("error").isNotNull().cast("int")).alias("errors"),

@@ -334,3 +334,16 @@ def test_spark_submit_inspect_data(datasets, tmp_path):
     assert sparse["features"]["x5"]["mean"] == pytest.approx(
         sum(" 5:1.0" in f" {line}" for line in a9a.read_text().splitlines()) / 50
     )
+
+
+def test_py_files_zip_is_importable_alone(tmp_path):
+    archive = tmp_path / "spark_jobs.zip"
+    out = subprocess.run(
+        [sys.executable, str(REPO / "spark_jobs" / "package.py"), str(archive)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == str(archive)
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import spark_jobs.common.io as io, spark_jobs.common.session as s; "
+        "assert '.zip' in io.__file__ and not s.PACKAGE_DIR.is_dir(); import spark_jobs.inspect_data"
+    )
+    subprocess.run([sys.executable, "-c", probe, str(archive)], cwd=tmp_path, check=True, timeout=120)
