@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Buffer, Envelope, open_envelope
 from airflow_provider_powerfl.federation.errors import MalformedMessage
@@ -126,7 +128,10 @@ class Inbox:
         if h.chunk_index in partial.seen:
             self.duplicates += 1
             return
-        partial.buffer[h.offset : h.offset + len(envelope.payload)] = envelope.payload
+        # numpy copies without holding the GIL, so the Kafka I/O thread keeps fetching meanwhile
+        if len(envelope.payload):
+            target = np.frombuffer(partial.buffer, dtype=np.uint8, count=len(envelope.payload), offset=h.offset)
+            target[:] = np.frombuffer(envelope.payload, dtype=np.uint8)
         partial.seen.add(h.chunk_index)
         if len(partial.seen) == partial.chunk_count:
             del self._partial[partial_key]
