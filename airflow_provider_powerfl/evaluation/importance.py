@@ -51,7 +51,7 @@ def importance_report(importance: Mapping[str, Mapping[str, float]], method: str
     for party_id, features in importance.items():
         names = [str(name) for name in features]
         values = checks.vector(f"importance[{party_id!r}]", list(features.values())) if names else []
-        ranked = sorted(zip(names, values), key=lambda item: -item[1])
+        ranked = sorted(zip(names, values, strict=True), key=lambda item: -item[1])
         by_party[str(party_id)] = [
             {"feature": name, "importance": float(value), "rank": rank}
             for rank, (name, value) in enumerate(ranked, start=1)

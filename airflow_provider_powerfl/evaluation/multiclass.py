@@ -17,7 +17,9 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _class_labels(y_true: np.ndarray, y_pred: np.ndarray | None, labels: Sequence[Any] | None, k: int | None) -> np.ndarray:
+def _class_labels(
+    y_true: np.ndarray, y_pred: np.ndarray | None, labels: Sequence[Any] | None, k: int | None
+) -> np.ndarray:
     if labels is None:
         seen = np.unique(y_true if y_pred is None else np.concatenate([y_true, y_pred]))
         if k is not None and seen.size != k:
@@ -105,7 +107,7 @@ def evaluate_multiclass(
     }
     if scores is not None:
         aucs = [_ovr_auc(actual == i, scores[:, i]) for i in range(k)]
-        for row, value in zip(per_class, aucs):
+        for row, value in zip(per_class, aucs, strict=True):
             row["auc_ovr"] = value
         known = [a for a in aucs if a is not None]
         metrics["auc_ovr_macro"] = float(np.mean(known)) if len(known) == k else None
