@@ -16,7 +16,6 @@ from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto import encoding, parallel
 from airflow_provider_powerfl.crypto.errors import KeyMismatchError, MalformedCiphertextError
-from airflow_provider_powerfl.crypto.multiexp import multiexp_columns
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
 from airflow_provider_powerfl.exceptions import CryptoError
 
