@@ -145,20 +145,20 @@ def test_receiver_broker_restart_mid_stream_loses_and_duplicates_nothing(
     parties, _, _ = make_parties({GUEST: kafka_brokers["guest"], HOST: scratch}, chunk_size=256 << 10)
     guest, host = parties[GUEST], parties[HOST]
     count = 40
-    started = threading.Event()
+    restarting = threading.Event()
 
     def stream() -> None:
         for i in range(count):
             guest.send(HOST, "stream", np.full(100_000, i, dtype=np.int64))  # 800 kB: four chunks each
-            if i == 9:
-                started.set()
+            if i == 9:  # the rest is produced while the receiver's broker goes down and comes back
+                assert restarting.wait(60)
             time.sleep(0.05)
         guest.transport.flush()
 
     thread, errors = in_thread(stream)
     try:
         got = [host.recv(GUEST, "stream", timeout=60) for _ in range(5)]
-        assert started.wait(60)
+        restarting.set()
         kafka_broker_restart("scratch")
         got += [host.recv(GUEST, "stream", timeout=180) for _ in range(count - 5)]
         thread.join(180)
