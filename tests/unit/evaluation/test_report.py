@@ -83,3 +83,15 @@ def test_bad_report_inputs(tmp_path: Path, metrics: dict, y: list, s: list, matc
     with pytest.raises(DataError, match=match):
         write_report(tmp_path / "r", metrics, y, s)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_metrics_alone_do_not_import_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, airflow_provider_powerfl.evaluation as e; e.evaluate_binary([0, 1], [0.2, 0.9]); "
+        "print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
