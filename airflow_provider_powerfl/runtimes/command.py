@@ -1,0 +1,69 @@
+"""The one spark-submit command of a step, shared by every runtime so they cannot drift.
+
+The command names the spec as ``spec.json`` relative to the working
+directory: the local runtime runs it in a private temporary directory, the
+pod in its own working directory, so both argv lists are equal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from airflow_provider_powerfl.exceptions import ConfigError
+
+SPEC_FILE = "spec.json"
+STEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|yarn|k8s://\S+|spark://\S+)$")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How spark-submit is called: master, deploy mode, extra ``--conf`` pairs and where the entry points are."""
+
+    master: str = "local[*]"
+    deploy_mode: str = "client"
+    conf: Mapping[str, str] = field(default_factory=dict)
+    jobs_dir: str | None = None  # directory holding spark_jobs/<step>.py; default: next to this package
+    spark_submit: str = "spark-submit"
+
+    def check(self) -> SparkSettings:
+        if not _MASTER.match(self.master):
+            raise ConfigError(f"spark master {self.master!r}: expected local[*], local[N], yarn, k8s://... or spark://...")
+        if self.deploy_mode not in ("client", "cluster"):
+            raise ConfigError(f"spark deploy_mode {self.deploy_mode!r}: expected client or cluster")
+        for key in self.conf:
+            if not isinstance(key, str) or not key.startswith("spark."):
+                raise ConfigError(f"spark conf key {key!r}: expected a spark.* setting")
+        return self
+
+
+def step_command(step: str, app_name: str, settings: SparkSettings) -> list[str]:
+    """argv of ``spark-submit <jobs_dir>/<step>.py --spec spec.json`` for any runtime."""
+    if not STEP_NAME.match(step):
+        raise ConfigError(f"step {step!r}: expected a spark_jobs entry point name like 'align'")
+    settings.check()
+    argv = [settings.spark_submit, "--master", settings.master, "--deploy-mode", settings.deploy_mode, "--name", app_name]
+    for key, value in sorted(settings.conf.items()):
+        argv += ["--conf", f"{key}={value}"]
+    jobs_dir = settings.jobs_dir or str(default_jobs_dir())
+    argv += [f"{jobs_dir.rstrip('/')}/{step}.py", "--spec", SPEC_FILE]
+    return argv
+
+
+def default_jobs_dir() -> Path:
+    """``$POWERFL_SPARK_JOBS``, else the ``spark_jobs`` directory beside the installed package."""
+    if os.environ.get("POWERFL_SPARK_JOBS"):
+        return Path(os.environ["POWERFL_SPARK_JOBS"])
+    return Path(__file__).resolve().parents[2] / "spark_jobs"
+
+
+def local_path(environ: Mapping[str, str]) -> str:
+    """PATH for a local step: ``$SPARK_HOME/bin`` and this Python's bin (pyspark's spark-submit) first."""
+    dirs = [str(Path(environ["SPARK_HOME"]) / "bin")] if environ.get("SPARK_HOME") else []
+    dirs.append(str(Path(sys.executable).parent))
+    return os.pathsep.join([*dirs, environ.get("PATH", os.defpath)])

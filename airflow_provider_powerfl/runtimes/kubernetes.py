@@ -1,0 +1,154 @@
+"""The kubernetes runtime: the step's spark-submit as a pod through KubernetesPodOperator.
+
+The pod gets the runtime image, the task spec in ``POWERFL_TASK_SPEC``
+(written to ``spec.json`` in its working directory before spark-submit
+runs), Hadoop's configuration from a ConfigMap as ``HADOOP_CONF_DIR``, and
+the party's signing key from a Secret. Its arguments are exactly
+:func:`~airflow_provider_powerfl.runtimes.command.step_command`'s argv, the
+same the local runtime runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.runtimes.command import SPEC_FILE
+from airflow_provider_powerfl.runtimes.local import ERROR_PREFIX, StepFailed
+
+SPEC_ENV = "POWERFL_TASK_SPEC"
+# $0 is a name for the shell, "$@" the spark-submit argv given as the container's args.
+ENTRYPOINT = (
+    'set -e; mkdir -p "$POWERFL_WORK_DIR"; cd "$POWERFL_WORK_DIR"; '
+    f'printf "%s" "${SPEC_ENV}" > {SPEC_FILE}; exec "$@"'
+)
+_LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """Where and how the step's pod runs; ``pod_options`` go to KubernetesPodOperator unchanged."""
+
+    image: str = "powerfl/runtime:0.1.0"
+    namespace: str = "default"
+    service_account: str | None = None
+    resources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # {"requests": {...}, "limits": {...}}
+    hadoop_config_map: str | None = "hadoop"  # None: no Hadoop configuration
+    hadoop_conf_dir: str = "/etc/hadoop/conf"
+    keys_secret: str = "powerfl-keys"
+    keys_secret_key: str = "private.pem"
+    keys_dir: str = "/etc/powerfl/keys"
+    work_dir: str = "/var/run/powerfl"
+    kubernetes_conn_id: str | None = None
+    pod_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_value(cls, value: KubernetesSettings | Mapping[str, Any] | None, where: str = "kubernetes") -> KubernetesSettings:
+        if value is None:
+            return cls()
+        if isinstance(value, KubernetesSettings):
+            return value
+        return cls().updated(value, where)
+
+    def updated(self, data: Mapping[str, Any] | None, where: str) -> KubernetesSettings:
+        """A copy with the fields of ``data`` (e.g. the DAG run conf's ``kubernetes`` mapping) replaced."""
+        if not data:
+            return self
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: expected a mapping of kubernetes settings")
+        known = {f.name for f in fields(self)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(f"{where}.{key}: unknown kubernetes setting (known: {', '.join(sorted(known))})")
+        for key in ("requests", "limits"):
+            if key in (data.get("resources") or {}) and not isinstance(data["resources"][key], Mapping):
+                raise ConfigError(f"{where}.resources.{key}: expected a mapping like {{cpu: '2', memory: 4Gi}}")
+        return replace(self, **dict(data))
+
+    @property
+    def private_key_path(self) -> str:
+        return f"{self.keys_dir.rstrip('/')}/{self.keys_secret_key}"
+
+
+def pod_operator(
+    task_id: str,
+    argv: Sequence[str],
+    spec_json: str,
+    settings: KubernetesSettings,
+    labels: Mapping[str, str],
+) -> Any:
+    """A KubernetesPodOperator (not part of any DAG) that runs ``argv`` with the spec in its working dir."""
+    from kubernetes.client import models as k8s
+
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    volumes = [
+        k8s.V1Volume(name="powerfl-work", empty_dir=k8s.V1EmptyDirVolumeSource()),
+        k8s.V1Volume(
+            name="powerfl-keys",
+            secret=k8s.V1SecretVolumeSource(
+                secret_name=settings.keys_secret,
+                items=[k8s.V1KeyToPath(key=settings.keys_secret_key, path=settings.keys_secret_key)],
+                default_mode=0o400,
+            ),
+        ),
+    ]
+    mounts = [
+        k8s.V1VolumeMount(name="powerfl-work", mount_path=settings.work_dir),
+        k8s.V1VolumeMount(name="powerfl-keys", mount_path=settings.keys_dir, read_only=True),
+    ]
+    env = [k8s.V1EnvVar(name=SPEC_ENV, value=spec_json), k8s.V1EnvVar(name="POWERFL_WORK_DIR", value=settings.work_dir)]
+    if settings.hadoop_config_map:
+        volumes.append(
+            k8s.V1Volume(name="hadoop-conf", config_map=k8s.V1ConfigMapVolumeSource(name=settings.hadoop_config_map))
+        )
+        mounts.append(k8s.V1VolumeMount(name="hadoop-conf", mount_path=settings.hadoop_conf_dir, read_only=True))
+        env.append(k8s.V1EnvVar(name="HADOOP_CONF_DIR", value=settings.hadoop_conf_dir))
+    options: dict[str, Any] = {
+        "get_logs": True,
+        "do_xcom_push": False,
+        "on_finish_action": "delete_pod",
+        # the container's last log lines become its termination message: the POWERFL-ERROR line reaches us
+        "termination_message_policy": "FallbackToLogsOnError",
+        **settings.pod_options,
+    }
+    if settings.kubernetes_conn_id:
+        options["kubernetes_conn_id"] = settings.kubernetes_conn_id
+    if settings.resources:
+        options["container_resources"] = k8s.V1ResourceRequirements(
+            requests=dict(settings.resources.get("requests") or {}) or None,
+            limits=dict(settings.resources.get("limits") or {}) or None,
+        )
+    return KubernetesPodOperator(
+        task_id=task_id,
+        namespace=settings.namespace,
+        image=settings.image,
+        name=f"powerfl-{task_id}".replace("_", "-").lower(),
+        cmds=["/bin/sh", "-c", ENTRYPOINT, "powerfl-step"],
+        arguments=list(argv),
+        env_vars=env,
+        volumes=volumes,
+        volume_mounts=mounts,
+        service_account_name=settings.service_account,
+        labels={k: label_value(v) for k, v in labels.items()},
+        **options,
+    )
+
+
+def label_value(text: str) -> str:
+    """A Kubernetes label value: at most 63 of [A-Za-z0-9._-], alphanumeric at both ends."""
+    value = _LABEL_VALUE.sub("_", text)[:63].strip("._-")
+    return value or "none"
+
+
+def step_failure(exc: BaseException, what: str) -> StepFailed | None:
+    """The job's own POWERFL-ERROR message from a failed pod's termination message, if it is there."""
+    found = None
+    for line in str(exc).splitlines():
+        position = line.find(ERROR_PREFIX)
+        if position >= 0:
+            found = line[position + len(ERROR_PREFIX) :].strip()
+    return StepFailed(f"{what} failed: {found}", 2) if found else None

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.runtimes.command import SparkSettings, default_jobs_dir, step_command
+
+
+def test_command_names_master_conf_entry_point_and_relative_spec():
+    argv = step_command(
+        "align", "powerfl-align-J-10000", SparkSettings(master="yarn", conf={"spark.b": "2", "spark.a": "1"}, jobs_dir="/opt/jobs/")
+    )
+    assert argv == [
+        "spark-submit", "--master", "yarn", "--deploy-mode", "client", "--name", "powerfl-align-J-10000",
+        "--conf", "spark.a=1", "--conf", "spark.b=2", "/opt/jobs/align.py", "--spec", "spec.json",
+    ]  # fmt: skip
+
+
+def test_default_jobs_dir_is_the_repositorys_spark_jobs():
+    assert (default_jobs_dir() / "inspect_data.py").is_file()
+    assert step_command("inspect_data", "n", SparkSettings())[-3] == f"{default_jobs_dir()}/inspect_data.py"
+
+
+@pytest.mark.parametrize(
+    ("step", "settings", "message"),
+    [
+        ("Train", SparkSettings(), r"step 'Train': expected a spark_jobs entry point"),
+        ("train", SparkSettings(master="mesos://x"), r"spark master 'mesos://x'"),
+        ("train", SparkSettings(deploy_mode="remote"), r"deploy_mode 'remote'"),
+        ("train", SparkSettings(conf={"executor.memory": "2g"}), r"spark conf key 'executor.memory'"),
+    ],
+)
+def test_bad_settings_are_named(step, settings, message):
+    with pytest.raises(ConfigError, match=message):
+        step_command(step, "n", settings)
