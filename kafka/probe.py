@@ -71,6 +71,7 @@ def answers(t: Target) -> str | None:
             bootstrap_servers=f"{t.host}:{t.port}",
             client_id="powerfl-probe",
             request_timeout_ms=5000,
+            bootstrap_timeout_ms=5000,
             **_sasl_kwargs(t.security),
         )
         brokers = admin.describe_cluster().get("brokers") or []

@@ -69,31 +69,53 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@contextmanager
+def _brokers_up(names: tuple[str, ...]) -> Iterator[dict[str, str]]:
+    """Start (or reuse) ``names`` under this session's lease; ``{name: "host:port"}``."""
+    lease = _LEASES / str(os.getpid())
+    with _leases_locked():
+        lease.touch()
+        new = [n for n in names if _kafka("status", n).returncode != 0]
+        if new:
+            with open(_STARTED, "a") as f:
+                f.writelines(f"{n}\n" for n in new)
+        _kafka_or_fail("up", *names)
+    addrs = _kafka_or_fail("addr", *names).split()
+    try:
+        yield dict(zip(names, addrs, strict=True))
+    finally:
+        with _leases_locked():
+            lease.unlink(missing_ok=True)
+            others = [p for p in _LEASES.iterdir() if p.name.isdigit() and _pid_alive(int(p.name))]
+            if not others and _STARTED.exists() and os.environ.get("POWERFL_KAFKA_KEEP") != "1":
+                _kafka("down", *sorted(set(_STARTED.read_text().split())))
+                _STARTED.unlink()
+
+
 @pytest.fixture(scope="session")
 def kafka_brokers() -> Iterator[dict[str, str]]:
     """``{"guest": "127.0.0.1:19092", "host": ..., "host2": ...}``, brokers up and answering.
 
     Reuses brokers already up (e.g. from ``make kafka-up``) and leaves those running.
     """
-    lease = _LEASES / str(os.getpid())
-    with _leases_locked():
-        lease.touch()
-        new = [n for n in KAFKA_BROKERS if _kafka("status", n).returncode != 0]
-        if new:
-            with open(_STARTED, "a") as f:
-                f.writelines(f"{n}\n" for n in new)
-        _kafka_or_fail("up", *KAFKA_BROKERS)
-    addrs = _kafka_or_fail("addr", *KAFKA_BROKERS).split()
-    try:
-        yield dict(zip(KAFKA_BROKERS, addrs, strict=True))
-    finally:
-        with _leases_locked():
-            lease.unlink(missing_ok=True)
-            others = [p for p in _LEASES.iterdir() if p.name.isdigit() and _pid_alive(int(p.name))]
-            if not others and _STARTED.exists() and os.environ.get("POWERFL_KAFKA_KEEP") != "1":
-                started = sorted(set(_STARTED.read_text().split()))
-                _kafka("down", *started)
-                _STARTED.unlink()
+    with _brokers_up(KAFKA_BROKERS) as addrs:
+        yield addrs
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl_broker() -> Iterator[dict[str, str]]:
+    """kafka-python client settings for the ``secure`` broker (SASL_PLAINTEXT, SCRAM-SHA-256).
+
+    Its user is created when scripts/kafka formats it (POWERFL_KAFKA_SASL_USER/PASSWORD).
+    """
+    with _brokers_up(("secure",)) as addrs:
+        yield {
+            "bootstrap_servers": addrs["secure"],
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-256",
+            "sasl_plain_username": os.environ.get("POWERFL_KAFKA_SASL_USER", "powerfl"),
+            "sasl_plain_password": os.environ.get("POWERFL_KAFKA_SASL_PASSWORD", "powerfl-secret"),
+        }
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The real brokers scripts/kafka starts: they answer, carry 10 MB records, keep data over a restart."""
+"""The real brokers scripts/kafka starts: they answer, carry 10 MB records, survive restarts."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +23,10 @@ MiB = 1 << 20
 BIG = 16 * MiB  # the brokers' message.max.bytes
 
 
-def _consume(addr: str, topic: str, n: int, timeout_s: float = 60.0) -> list[bytes]:
+def _consume(addr: str, topic: str, n: int, timeout_s: float = 60.0, **client: str) -> list[bytes]:
     consumer = KafkaConsumer(
         bootstrap_servers=addr,
+        **client,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -43,8 +45,8 @@ def _consume(addr: str, topic: str, n: int, timeout_s: float = 60.0) -> list[byt
         consumer.close()
 
 
-def _produce(addr: str, topic: str, values: list[bytes]) -> None:
-    producer = KafkaProducer(bootstrap_servers=addr, max_request_size=BIG, acks="all")
+def _produce(addr: str, topic: str, values: list[bytes], **client: str) -> None:
+    producer = KafkaProducer(bootstrap_servers=addr, max_request_size=BIG, acks="all", **client)
     try:
         for v in values:
             producer.send(topic, v).get(timeout=60)
@@ -99,3 +101,16 @@ def test_restart_keeps_a_topics_messages(
 
     assert addr == scratch_broker
     assert _consume(addr, topic, len(values)) == values
+
+
+def test_sasl_broker_serves_its_scram_user_only(kafka_sasl_broker: dict[str, str]) -> None:
+    client = dict(kafka_sasl_broker)
+    addr = client.pop("bootstrap_servers")
+    topic = f"test-sasl-{uuid.uuid4().hex[:8]}"
+
+    _produce(addr, topic, [b"over SCRAM"], **client)
+    assert _consume(addr, topic, 1, **client) == [b"over SCRAM"]
+
+    wrong = {**client, "sasl_plain_password": "wrong"}
+    with pytest.raises(KafkaError):
+        KafkaAdminClient(bootstrap_servers=addr, bootstrap_timeout_ms=3000, **wrong)
