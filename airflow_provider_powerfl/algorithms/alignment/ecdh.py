@@ -27,19 +27,29 @@ def _raise_stream(
     party: Party, src: str, tag: str, scalar: bytes, workers: Workers, timeout: float | None, rows: int | None = None
 ) -> np.ndarray:
     """Receive a token stream and multiply every row by `scalar`, batch by batch."""
-    parts = [workers.multiply(scalar, batch) for batch in streams.iter_rows(party, src, tag, W, timeout, rows)]
-    return np.concatenate(parts) if parts else np.empty((0, W), dtype=np.uint8)
+    total = streams.recv_header(party, src, tag, W, timeout)
+    if rows is not None and total != rows:
+        raise ProtocolViolation(party, src, tag, f"announced {total} rows where {rows} were due")
+    out = np.empty((total, W), dtype=np.uint8)
+    offset = 0
+    for batch in streams.batches(party, src, tag, W, total, timeout):
+        out[offset : offset + len(batch)] = workers.multiply(scalar, batch)
+        offset += len(batch)
+    return out
 
 
 def _send_raised(
-    party: Party, dst: str, tag: str, scalar: bytes, digests: np.ndarray, workers: Workers, batch_size: int
-) -> np.ndarray:
+    party: Party, dst: str, tag: str, scalar: bytes, digests: np.ndarray, workers: Workers, batch_size: int,
+    keep: bool = True,
+) -> np.ndarray | None:
     """Multiply `digests` by `scalar` batch by batch, sending each batch as soon as it is done."""
     streams.send_header(party, dst, tag, len(digests), W)
-    out = np.empty_like(digests)
+    out = np.empty_like(digests) if keep else None
     for start in range(0, len(digests), batch_size):
-        out[start : start + batch_size] = workers.multiply(scalar, digests[start : start + batch_size])
-        streams.send_batch(party, dst, tag, out[start : start + batch_size])
+        batch = workers.multiply(scalar, digests[start : start + batch_size])
+        streams.send_batch(party, dst, tag, batch)
+        if out is not None:
+            out[start : start + len(batch)] = batch
     return out
 
 
@@ -62,7 +72,7 @@ def guest_two_party(
     """Positions into `digests` of the intersection in the agreed order (None for reveal='size'), and its size."""
     a = x25519.generate_scalar()
     t = time.perf_counter()
-    _send_raised(party, host, _T + "x", a, digests, workers, batch_size)
+    _send_raised(party, host, _T + "x", a, digests, workers, batch_size, keep=False)
     host_ab = _raise_stream(party, host, _T + "y", a, workers, timeout)
     guest_ab = streams.recv_rows(party, host, _T + "xb", W, timeout, rows=len(digests))
     stats["encrypt_s"] = time.perf_counter() - t
@@ -82,7 +92,7 @@ def host_two_party(
 ) -> tuple[np.ndarray | None, int]:
     b = x25519.generate_scalar()
     t = time.perf_counter()
-    _send_raised(party, guest, _T + "y", b, digests, workers, batch_size)
+    _send_raised(party, guest, _T + "y", b, digests, workers, batch_size, keep=False)
     if reveal == "size":  # sorted, so the guest cannot tell which of its ids matched
         guest_ab = _raise_stream(party, guest, _T + "x", b, workers, timeout)
         _send_sorted(party, guest, _T + "xb", guest_ab, batch_size)
@@ -144,7 +154,7 @@ def host_multi_party(
     prev = guest if index == 0 else hosts[index - 1]
     nxt = hosts[index + 1] if index + 1 < len(hosts) else None
     t = time.perf_counter()
-    _send_raised(party, guest, _T + "y", b, digests, workers, batch_size)
+    _send_raised(party, guest, _T + "y", b, digests, workers, batch_size, keep=False)
     # filter: the candidates (guest ids in every earlier host's set) that are also in mine
     cand = _raise_stream(party, prev, _T + "cand", b, workers, timeout)
     cand_pos = recv_positions(party, prev, _T + "cand/pos", 1 << 62, timeout, length=len(cand))

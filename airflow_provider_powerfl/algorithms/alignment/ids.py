@@ -75,16 +75,38 @@ def as_keys(rows: np.ndarray) -> np.ndarray:
     return rows.view(np.dtype((np.void, rows.shape[1]))).ravel()
 
 
+def _prefix(rows: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each row as uint64: sorting these is ~10x faster than sorting 32-byte voids."""
+    rows = np.ascontiguousarray(rows, dtype=np.uint8)
+    return rows[:, :8].copy().view("<u8").ravel()
+
+
+def _all_distinct(sorted_values: np.ndarray) -> bool:
+    return not bool(np.any(sorted_values[1:] == sorted_values[:-1]))
+
+
 def dedupe(digests: np.ndarray) -> np.ndarray:
     """Positions of the first occurrence of each distinct digest, in input order."""
     if len(digests) == 0:
         return np.empty(0, dtype=np.int64)
+    prefix = _prefix(digests)
+    if _all_distinct(np.sort(prefix)):  # the usual case: no duplicate, not even of a prefix
+        return np.arange(len(digests), dtype=np.int64)
     _, first = np.unique(as_keys(digests), return_index=True)
     first.sort()
     return first.astype(np.int64)
 
 
 def match(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (i, j) with left[i] == right[j] for (n, k) uint8 rows without duplicates."""
-    _, i, j = np.intersect1d(as_keys(left), as_keys(right), assume_unique=True, return_indices=True)
-    return i.astype(np.int64), j.astype(np.int64)
+    """Positions (i, j) with left[i] == right[j], for (n, k) uint8 rows each without duplicates.
+
+    Pairs come sorted by row value, an order no party can steer. Rows are
+    compared on an 8-byte prefix first (fast), then confirmed in full.
+    """
+    lp, rp = _prefix(left), _prefix(right)
+    if not (_all_distinct(np.sort(lp)) and _all_distinct(np.sort(rp))):
+        _, i, j = np.intersect1d(as_keys(left), as_keys(right), assume_unique=True, return_indices=True)
+        return i.astype(np.int64), j.astype(np.int64)
+    _, i, j = np.intersect1d(lp, rp, assume_unique=True, return_indices=True)
+    same = np.all(left[i] == right[j], axis=1)  # a shared prefix of different rows is not a match
+    return i[same].astype(np.int64), j[same].astype(np.int64)
