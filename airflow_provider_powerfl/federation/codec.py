@@ -4,7 +4,7 @@ Arrays travel as their raw buffer (no per-element work), big-int vectors such
 as Paillier ciphertexts as fixed-width big-endian integers, one width per
 vector, so a ciphertext costs exactly its size. `encode` returns a list of
 buffers (array data is not copied); `decode` reads arrays zero-copy from the
-buffer it is given, so decode from a bytearray to get writable arrays.
+buffer it is given, so decode from a writable buffer to get writable arrays.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def encode_bytes(obj: object) -> bytes:
     return b"".join(parts)
 
 
-def decode(buf: bytes | bytearray | memoryview) -> object:
+def decode(buf: bytes | bytearray | memoryview | np.ndarray) -> object:
     """Decode one object that fills `buf` exactly; malformed input raises MalformedMessage."""
     decoder = _Decoder(memoryview(buf).cast("B"))
     obj = decoder.read(0)

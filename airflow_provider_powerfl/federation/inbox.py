@@ -30,9 +30,18 @@ MAX_CLOCK_SKEW = 300.0
 
 @dataclass
 class _Partial:
-    buffer: bytearray
+    buffer: np.ndarray  # uint8, uninitialised: freshly zeroed pages cost more than the copy into them
     chunk_count: int
-    seen: set[int] = field(default_factory=set)
+    spans: dict[int, tuple[int, int]] = field(default_factory=dict)  # chunk index -> (offset, length)
+
+    def covers_all(self) -> bool:
+        """True when the chunks tile the buffer exactly, so no uninitialised byte reaches decode."""
+        end = 0
+        for offset, length in sorted(self.spans.values()):
+            if offset != end:
+                return False
+            end += length
+        return end == len(self.buffer)
 
 
 class Inbox:
@@ -57,7 +66,7 @@ class Inbox:
         self.duplicates = 0  # redelivered chunks dropped silently
         self._next_seq: dict[tuple[str, str], int] = {}
         self._partial: dict[tuple[str, str, int], _Partial] = {}
-        self._ready: dict[tuple[str, str], dict[int, bytearray]] = {}
+        self._ready: dict[tuple[str, str], dict[int, np.ndarray]] = {}
 
     def accept(self, wire: Buffer) -> None:
         """Take one wire message in; refuse it (log and count) if any check fails."""
@@ -120,21 +129,24 @@ class Inbox:
         partial_key = (h.sender, h.tag, h.seq)
         partial = self._partial.get(partial_key)
         if partial is None:
-            partial = _Partial(bytearray(h.total_size), h.chunk_count)
+            partial = _Partial(np.empty(h.total_size, dtype=np.uint8), h.chunk_count)
             self._partial[partial_key] = partial
         elif partial.chunk_count != h.chunk_count or len(partial.buffer) != h.total_size:
             self._reject("inconsistent chunk", f"from {h.sender!r} tag {h.tag!r} seq {h.seq}")
             return
-        if h.chunk_index in partial.seen:
+        if h.chunk_index in partial.spans:
             self.duplicates += 1
             return
         # numpy copies without holding the GIL, so the Kafka I/O thread keeps fetching meanwhile
-        if len(envelope.payload):
-            target = np.frombuffer(partial.buffer, dtype=np.uint8, count=len(envelope.payload), offset=h.offset)
-            target[:] = np.frombuffer(envelope.payload, dtype=np.uint8)
-        partial.seen.add(h.chunk_index)
-        if len(partial.seen) == partial.chunk_count:
+        size = len(envelope.payload)
+        if size:
+            partial.buffer[h.offset : h.offset + size] = np.frombuffer(envelope.payload, dtype=np.uint8)
+        partial.spans[h.chunk_index] = (h.offset, size)
+        if len(partial.spans) == partial.chunk_count:
             del self._partial[partial_key]
+            if not partial.covers_all():
+                self._reject("inconsistent chunk", f"chunks of {h.sender!r} tag {h.tag!r} seq {h.seq} do not tile it")
+                return
             self._ready.setdefault(stream, {})[h.seq] = partial.buffer
 
     def _reject(self, reason: str, detail: str) -> None:

@@ -118,6 +118,11 @@ class KafkaTransport(Transport):
         future = producer.send(topic, value=value, partition=0)
         future.add_errback(self._failed, dst)
 
+    def connect(self, dst: str) -> None:
+        """Open the producer into `dst`'s broker now rather than on the first publish."""
+        if dst not in self._producers:
+            self._open_producer(dst, self._topics[dst])
+
     def flush(self) -> None:
         for producer in self._producers.values():
             producer.flush()
