@@ -1,0 +1,76 @@
+"""Fixed-point scales of the hetero-LR protocol and the bounds that keep every sum inside the key.
+
+Residual parts (0.25 u, 0.5 - y) travel at 2^-D_FRAC_BITS; with class weights each row
+weight is encoded at 2^-WEIGHT_FRAC_BITS and the residual carries both scales. Feature
+columns become multi-exponentiation exponents: integer-valued columns (e.g. one-hot
+0/1) are used as they are, so X^T [[d]] is a product of ciphertexts; other columns are
+encoded at 2^-X_FRAC_BITS. A party refuses to encrypt a partial score with |0.25 u| of
+2^U_BOUND_BITS or more (diverged weights), which bounds every later sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS
+from airflow_provider_powerfl.exceptions import DataError
+
+D_FRAC_BITS = 40  # 2^-40 ~ 9e-13 absolute precision of residuals
+WEIGHT_FRAC_BITS = 16  # class weights are used rounded to 2^-16
+X_FRAC_BITS = 20  # non-integer features rounded to 2^-20 ~ 1e-6 in the gradient products
+U_BOUND_BITS = 20  # |0.25 u| per party must stay below 2^20
+WEIGHT_BOUND_BITS = 16  # class weights must stay below 2^16
+
+
+def column_frac_bits(X: np.ndarray) -> np.ndarray:
+    """0 for integer-valued columns, X_FRAC_BITS otherwise."""
+    integral = np.all(X == np.rint(X), axis=0)
+    return np.where(integral, 0, X_FRAC_BITS).astype(np.int64)
+
+
+def encode_columns(X: np.ndarray, frac_bits: np.ndarray) -> np.ndarray:
+    """int64 exponents round(X * 2^frac_bits_j); columns too large for the multi-exponentiation are refused."""
+    scaled = np.rint(np.ldexp(X, frac_bits[np.newaxis, :]))
+    too_big = np.flatnonzero(np.max(np.abs(scaled), axis=0, initial=0.0) >= 2.0**MAX_EXPONENT_BITS)
+    if too_big.size:
+        raise DataError(f"feature column {int(too_big[0])} is too large to encode (|x| * 2^{int(frac_bits[too_big[0]])} >= 2^{MAX_EXPONENT_BITS})")
+    return scaled.astype(np.int64)
+
+
+def exponent_bits(exponents: np.ndarray) -> int:
+    return int(np.max(np.abs(exponents), initial=0)).bit_length()
+
+
+def encode(values: np.ndarray, frac_bits: int) -> list[int]:
+    return np.rint(np.ldexp(np.asarray(values, dtype=np.float64), frac_bits)).astype(np.int64).tolist()
+
+
+def check_partial_score(u: np.ndarray, party: str) -> None:
+    """Refuse partial scores the protocol's bounds do not cover (|0.25 u| >= 2^U_BOUND_BITS)."""
+    if u.size and not np.max(np.abs(u)) < 2.0 ** (U_BOUND_BITS + 2):
+        raise DataError(
+            f"party {party}: a partial score |0.25 u| reached 2^{U_BOUND_BITS}; the weights diverged "
+            "(lower learning_rate or standardise the features)"
+        )
+
+
+def encode_quarter_u(u: np.ndarray, party: str) -> list[int]:
+    """0.25 u at 2^-D_FRAC_BITS after the bound check."""
+    u = np.asarray(u, dtype=np.float64)
+    check_partial_score(u, party)
+    return encode(0.25 * u, D_FRAC_BITS)
+
+
+def residual_bits(n_hosts: int, weighted: bool) -> int:
+    """Bits of |d| at its scale: each of n_hosts + 1 parts below 2^U_BOUND_BITS, plus |0.5 - y|, times a weight."""
+    weight_bits = WEIGHT_BOUND_BITS + WEIGHT_FRAC_BITS if weighted else 0
+    return D_FRAC_BITS + U_BOUND_BITS + (n_hosts + 2).bit_length() + weight_bits
+
+
+def residual_frac_bits(weighted: bool) -> int:
+    return D_FRAC_BITS + (WEIGHT_FRAC_BITS if weighted else 0)
+
+
+def batch_sum_bits(batch_rows: int, factor_bits: int, residual: int) -> int:
+    """Bits of |sum_i x_i d_i| over a batch with |x_i| < 2^factor_bits."""
+    return max(batch_rows, 1).bit_length() + factor_bits + residual

@@ -1,0 +1,308 @@
+"""Hetero (vertical) logistic regression as a scikit-learn style estimator over the Party API.
+
+Every party builds the same estimator around its own Party and calls ``fit`` with its own
+columns (labels only at the guest); the parties meet through the messages of
+hetero_lr_protocol. Each party ends with its own weights only. See docs/protocols/hetero_lr.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from airflow_provider_powerfl.algorithms import fixed_point as fp
+from airflow_provider_powerfl.algorithms.hetero_lr_protocol import (
+    BatchPlan,
+    GuestSession,
+    HostSession,
+    new_seed,
+    tag,
+)
+from airflow_provider_powerfl.algorithms.optimizers import OPTIMIZERS, PENALTIES, LocalUpdate
+from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
+from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
+from airflow_provider_powerfl.federation.party import Party
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "powerfl.hetero_lr/1"
+MIN_KEY_LENGTH = 1024  # below 2048 bits only for tests (a warning is logged)
+
+
+class HeteroLogisticRegression:
+    """Binary logistic regression over columns split between a guest (labels) and hosts.
+
+    :param party: this party's view of the job (role "guest" or "host").
+    :param max_iter: epochs at most (the guest's value rules).
+    :param batch_size: rows per mini-batch (the guest's value rules); batches are near-equal
+        splits of the epoch's shuffled rows, each at least ``batch_size`` rows, or all rows if fewer.
+    :param learning_rate: step size of the local optimizer.
+    :param optimizer: "adam" or "sgd".
+    :param penalty: "l2", "l1" or None, applied by each party to its own weights (not the intercept).
+    :param alpha: penalty strength (objective: mean Taylor loss + alpha/2 ||w||^2, or alpha ||w||_1).
+    :param tol: stop when the epoch loss changes by less than this (the guest's value rules).
+    :param class_weight: None, "balanced" or {0: w0, 1: w1}; guest only.
+    :param min_batch_size: this party refuses to train on batches smaller than this: a gradient
+        over few rows reveals too much of the residual (and so of labels and peers' scores).
+    :param key_length: bits of this party's Paillier key; peers' keys must be at least as long.
+    :param random_state: seed of the batch order (guest); masks and keys always use the OS CSPRNG.
+    :param executor: None (in-process), a concurrent.futures.Executor, or a ``map(fn, items)``
+        callable that runs the Paillier chunk kernels (e.g. over Spark partitions).
+    """
+
+    def __init__(
+        self,
+        *,
+        party: Party | None = None,
+        max_iter: int = 10,
+        batch_size: int = 1024,
+        learning_rate: float = 0.05,
+        optimizer: str = "adam",
+        penalty: str | None = "l2",
+        alpha: float = 0.01,
+        tol: float = 1e-4,
+        class_weight: str | Mapping[int, float] | None = None,
+        min_batch_size: int = 64,
+        key_length: int = 2048,
+        random_state: int | None = None,
+        executor: Any = None,
+    ) -> None:
+        self.party = party
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.penalty = penalty
+        self.alpha = alpha
+        self.tol = tol
+        self.class_weight = class_weight
+        self.min_batch_size = min_batch_size
+        self.key_length = key_length
+        self.random_state = random_state
+        self.executor = executor
+
+    _PARAMS = (
+        "max_iter", "batch_size", "learning_rate", "optimizer", "penalty", "alpha", "tol",
+        "class_weight", "min_batch_size", "key_length", "random_state", "executor",
+    )  # fmt: skip
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {"party": self.party, **{name: getattr(self, name) for name in self._PARAMS}}
+
+    def set_params(self, **params: Any) -> HeteroLogisticRegression:
+        for name, value in params.items():
+            if name != "party" and name not in self._PARAMS:
+                raise ConfigError(f"HeteroLogisticRegression has no parameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+    # -- validation ---------------------------------------------------------------------------
+    def _validate(self) -> None:
+        if not isinstance(self.party, Party) or self.party.role not in ("guest", "host"):
+            raise ConfigError(f"party must be a Party with role 'guest' or 'host', got {self.party!r}")
+        _check_int("max_iter", self.max_iter, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("min_batch_size", self.min_batch_size, 1)
+        _check_int("key_length", self.key_length, MIN_KEY_LENGTH)
+        if self.key_length % 2:
+            raise ConfigError(f"key_length must be even, got {self.key_length}")
+        if self.batch_size < self.min_batch_size:
+            raise ConfigError(f"batch_size={self.batch_size} is below min_batch_size={self.min_batch_size}")
+        _check_real("learning_rate", self.learning_rate, positive=True)
+        _check_real("alpha", self.alpha, positive=False)
+        _check_real("tol", self.tol, positive=False)
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.penalty not in PENALTIES:
+            raise ConfigError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
+        if self.random_state is not None and not _is_int(self.random_state):
+            raise ConfigError(f"random_state must be None or an int, got {self.random_state!r}")
+        if self.class_weight is not None and self.party.role != "guest":
+            raise ConfigError("class_weight is a guest parameter (it depends on labels); leave it None at a host")
+        as_chunk_map(self.executor)  # names a bad executor
+
+    def _row_weights(self, y: np.ndarray) -> np.ndarray | None:
+        cw = self.class_weight
+        if cw is None:
+            return None
+        if cw == "balanced":
+            counts = np.bincount(y.astype(np.int64), minlength=2)
+            per_class = len(y) / (2.0 * counts)
+        elif isinstance(cw, Mapping) and set(cw) <= {0, 1}:
+            per_class = np.array([cw.get(0, 1.0), cw.get(1, 1.0)], dtype=np.float64)
+        else:
+            raise ConfigError(f"class_weight must be None, 'balanced' or a dict over classes {{0, 1}}, got {cw!r}")
+        limit = 2.0**fp.WEIGHT_BOUND_BITS
+        if not np.all((per_class >= 2.0**-fp.WEIGHT_FRAC_BITS) & (per_class < limit)):
+            raise ConfigError(f"class_weight values must lie in [2^-{fp.WEIGHT_FRAC_BITS}, 2^{fp.WEIGHT_BOUND_BITS}), got {per_class.tolist()}")
+        return per_class[y.astype(np.int64)]
+
+    # -- training -----------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> HeteroLogisticRegression:
+        """Train jointly with the peers; y (0/1 labels) only at the guest."""
+        self._validate()
+        party = self.party
+        X = self._check_X(X, reset=True)
+        kernels = Kernels(self.executor)
+        if party.role == "guest":
+            y = _check_y(y, len(X))
+            n_rows = len(X)
+            if n_rows < self.min_batch_size:
+                raise DataError(f"{n_rows} rows are fewer than min_batch_size={self.min_batch_size}")
+            seed = self.random_state if self.random_state is not None else new_seed()
+            row_weights = self._row_weights(y)
+            plan = BatchPlan(n_rows, min(self.batch_size, n_rows), self.max_iter, float(self.tol), int(seed), row_weights is not None)
+            penalized = np.r_[np.ones(X.shape[1]), 0.0]
+            session = GuestSession(party, X, y, row_weights, plan, self._update(penalized), self.min_batch_size, self.key_length, kernels)
+            result = session.fit()
+            self.coef_ = result.weights[:-1]
+            self.intercept_ = float(result.weights[-1])
+        else:
+            if y is not None:
+                raise ConfigError(f"y must be None at host {party.party_id}: labels live at the guest")
+            session = HostSession(party, X, self._update(np.ones(X.shape[1])), self.min_batch_size, self.key_length, kernels)
+            result = session.fit()
+            self.coef_ = result.weights
+            self.intercept_ = None
+        self.role_ = party.role
+        self.n_iter_ = result.n_iter
+        self.loss_history_ = result.loss_history
+        self.x_frac_bits_ = session.frac_bits[: X.shape[1]].tolist()
+        return self
+
+    def _update(self, penalized: np.ndarray) -> LocalUpdate:
+        return LocalUpdate(self.optimizer, float(self.learning_rate), self.penalty, float(self.alpha), penalized)
+
+    def _check_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        columns = getattr(X, "columns", None)
+        arr = np.asarray(X, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+            raise DataError(f"X must be a non-empty 2-D array (rows x features), got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise DataError("X contains NaN or infinite values")
+        if reset:
+            self.n_features_in_ = arr.shape[1]
+            if columns is not None:
+                self.feature_names_in_ = np.asarray([str(c) for c in columns], dtype=object)
+        elif arr.shape[1] != self.n_features_in_:
+            raise DataError(f"X has {arr.shape[1]} features, the model was fitted with {self.n_features_in_}")
+        return arr
+
+    # -- prediction ---------------------------------------------------------------------------
+    def decision_function(self, X: Any) -> np.ndarray | None:
+        """Guest: u = u_G + sum of hosts' partial scores; hosts send theirs and return None."""
+        self._check_fitted()
+        X = self._check_X(X, reset=False)
+        party = self.party
+        if not isinstance(party, Party):
+            raise ConfigError("party must be set (set_params(party=...)) to predict jointly")
+        partial = X @ self.coef_
+        if self.role_ == "host":
+            party.send(party.peers("guest")[0], tag("predict"), partial)
+            return None
+        for host in party.peers("host"):
+            scores = party.recv(host, tag("predict"))
+            if not isinstance(scores, np.ndarray) or scores.shape != partial.shape:
+                raise FederationError(f"host {host} sent partial scores for {getattr(scores, 'shape', '?')} rows, the guest has {partial.shape}")
+            partial = partial + scores
+        return partial + self.intercept_
+
+    def predict_proba(self, X: Any) -> np.ndarray | None:
+        """Guest: (n, 2) probabilities of classes 0 and 1; hosts: None."""
+        u = self.decision_function(X)
+        if u is None:
+            return None
+        p1 = 1.0 / (1.0 + np.exp(-u))
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict(self, X: Any) -> np.ndarray | None:
+        proba = self.predict_proba(X)
+        return None if proba is None else (proba[:, 1] > 0.5).astype(np.int64)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise ConfigError("this HeteroLogisticRegression is not fitted yet: call fit or from_dict first")
+
+    # -- model state --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """This party's model state only (own weights, feature names, fixed-point encoding); JSON-ready."""
+        self._check_fitted()
+        names = getattr(self, "feature_names_in_", None)
+        return {
+            "format": MODEL_FORMAT,
+            "role": self.role_,
+            "coef": [float(v) for v in self.coef_],
+            "intercept": self.intercept_,
+            "feature_names": None if names is None else [str(n) for n in names],
+            "n_iter": self.n_iter_,
+            "loss_history": [float(v) for v in self.loss_history_],
+            "fixed_point": {
+                "residual_frac_bits": fp.D_FRAC_BITS,
+                "class_weight_frac_bits": fp.WEIGHT_FRAC_BITS,
+                "feature_frac_bits": list(self.x_frac_bits_),
+            },
+            "params": {name: getattr(self, name) for name in self._PARAMS if name != "executor"},
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any], *, party: Party | None = None) -> HeteroLogisticRegression:
+        """A fitted estimator from ``to_dict`` output; pass ``party`` to predict jointly."""
+        if state.get("format") != MODEL_FORMAT:
+            raise DataError(f"model state format must be {MODEL_FORMAT!r}, got {state.get('format')!r}")
+        try:
+            params = dict(state["params"])
+            params["class_weight"] = _class_weight_from_json(params.get("class_weight"))
+            model = cls(party=party, **params)
+            model.role_ = str(state["role"])
+            model.coef_ = np.asarray(state["coef"], dtype=np.float64)
+            model.intercept_ = None if state["intercept"] is None else float(state["intercept"])
+            model.n_iter_ = int(state["n_iter"])
+            model.loss_history_ = [float(v) for v in state["loss_history"]]
+            model.x_frac_bits_ = [int(v) for v in state["fixed_point"]["feature_frac_bits"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"model state is incomplete or malformed: {exc!r}") from exc
+        model.n_features_in_ = len(model.coef_)
+        if state.get("feature_names") is not None:
+            model.feature_names_in_ = np.asarray(state["feature_names"], dtype=object)
+        if (model.role_ == "guest") != (model.intercept_ is not None):
+            raise DataError(f"model state of role {model.role_!r} has intercept {model.intercept_!r}")
+        return model
+
+
+def _class_weight_from_json(value: Any) -> Any:
+    """JSON turns {0: w} keys into "0"; undo that."""
+    if isinstance(value, Mapping):
+        return {int(k): float(v) for k, v in value.items()}
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if not _is_int(value) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_real(name: str, value: Any, *, positive: bool) -> None:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or (value <= 0 if positive else value < 0):
+        raise ConfigError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+
+
+def _check_y(y: Any, n_rows: int) -> np.ndarray:
+    if y is None:
+        raise DataError("y (0/1 labels) is required at the guest")
+    arr = np.asarray(y, dtype=np.float64).ravel()
+    if arr.shape != (n_rows,):
+        raise DataError(f"y has {arr.shape[0]} labels for {n_rows} rows of X")
+    if not np.all((arr == 0) | (arr == 1)):
+        raise DataError("y must hold only the labels 0 and 1")
+    if arr.min() == arr.max():
+        raise DataError("y holds a single class; logistic regression needs both 0 and 1")
+    return arr

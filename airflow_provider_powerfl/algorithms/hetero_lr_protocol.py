@@ -1,0 +1,394 @@
+"""The messages of hetero logistic regression without a third party (docs/protocols/hetero_lr.md).
+
+Each party holds its own Paillier key. Per mini-batch the guest sends its residual part
+encrypted under its own key; every host completes the residual with its partial score and
+gets its gradient back through a masked decryption by the guest; the guest gets its own
+gradient (and the batch loss) through a masked decryption by the first host, using the
+hosts' partial scores encrypted under that host's key. Nobody sees another party's
+features, labels, weights or partial scores in the clear.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from airflow_provider_powerfl.algorithms import fixed_point as fp
+from airflow_provider_powerfl.algorithms import masking
+from airflow_provider_powerfl.algorithms import paillier_kernels as pk
+from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
+from airflow_provider_powerfl.crypto.paillier import (
+    MIN_KEY_BITS,
+    PaillierPrivateKey,
+    PaillierPublicKey,
+    generate_keypair,
+)
+from airflow_provider_powerfl.exceptions import ConfigError, CryptoError, DataError, FederationError
+from airflow_provider_powerfl.federation.party import Party
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+_LOG2 = math.log(2.0)
+
+
+def tag(name: str) -> str:
+    return f"hetero_lr.{name}"
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """The guest's batching, shared with hosts: every party draws the same row order per epoch."""
+
+    n_rows: int
+    batch_size: int
+    max_iter: int
+    tol: float
+    seed: int
+    weighted: bool
+
+    @property
+    def n_batches(self) -> int:
+        return max(1, self.n_rows // self.batch_size)
+
+    @property
+    def smallest_batch(self) -> int:
+        """Batches are near-equal splits, so none is smaller than n_rows // n_batches (>= batch_size if n_rows allows)."""
+        return self.n_rows // self.n_batches
+
+    @property
+    def largest_batch(self) -> int:
+        return -(-self.n_rows // self.n_batches)
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        order = np.random.default_rng([self.seed, epoch]).permutation(self.n_rows)
+        return np.array_split(order, self.n_batches)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "n_rows": self.n_rows,
+            "batch_size": self.batch_size,
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            "seed": self.seed,
+            "weighted": self.weighted,
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    weights: np.ndarray  # this party's own, guest's intercept last
+    loss_history: list[float]
+    n_iter: int
+
+
+def new_keypair(key_length: int) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
+    if key_length < MIN_KEY_BITS:
+        log.warning("Paillier key of %d bits is below %d bits: acceptable for tests only", key_length, MIN_KEY_BITS)
+    return generate_keypair(key_length, allow_insecure_key_length=key_length < MIN_KEY_BITS)
+
+
+def peer_key(hex_n: object, party: str, key_length: int) -> PaillierPublicKey:
+    """A peer's public key, refused if shorter than this party's own ``key_length``."""
+    if not isinstance(hex_n, str):
+        raise CryptoError(f"party {party} sent no Paillier public key")
+    key = PaillierPublicKey(int(hex_n, 16), allow_insecure_key_length=True)
+    if key.n_bits < key_length:
+        raise CryptoError(f"party {party} uses a {key.n_bits}-bit Paillier key, shorter than key_length={key_length}")
+    return key
+
+
+def _recv_dict(party: Party, src: str, name: str) -> dict:
+    obj = party.recv(src, tag(name))
+    if not isinstance(obj, dict):
+        raise FederationError(f"party {src} sent {type(obj).__name__} as {tag(name)}, expected a dict")
+    return obj
+
+
+def _recv_ints(party: Party, src: str, name: str, length: int) -> list[int]:
+    obj = party.recv(src, tag(name))
+    if not isinstance(obj, np.ndarray) or obj.shape != (length,):
+        raise FederationError(f"party {src} sent a malformed {tag(name)}: expected {length} integers")
+    return [int(v) for v in obj]
+
+
+def _decode_sums(values: Sequence[int], frac_bits: np.ndarray) -> np.ndarray:
+    return np.array([v / (1 << int(f)) for v, f in zip(values, frac_bits)], dtype=np.float64)
+
+
+def _check_plan(plan: BatchPlan, min_batch_size: int, who: str) -> str | None:
+    if plan.smallest_batch < min_batch_size:
+        return (
+            f"party {who} refuses batches of {plan.smallest_batch} rows (n_rows={plan.n_rows}, "
+            f"batch_size={plan.batch_size}): below its min_batch_size={min_batch_size}"
+        )
+    return None
+
+
+class _Side:
+    """What guest and host share: own key, kernels, encoded features, local update."""
+
+    def __init__(self, party: Party, X: np.ndarray, update: LocalUpdate, key_length: int, kernels: pk.Kernels) -> None:
+        self.party = party
+        self.X = X
+        self.update = update
+        self.key_length = key_length
+        self.kernels = kernels
+        self.frac_bits = fp.column_frac_bits(X)
+        self.exponents = fp.encode_columns(X, self.frac_bits)
+        self.public, self.private = new_keypair(key_length)
+
+    def masked_sum(self, public: PaillierPublicKey, ciphertexts: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """[[v + r]] with fresh randomness, ready for the key owner, and the masks r."""
+        masks = masking.draw(len(ciphertexts), public.n_bits)
+        return pk.rerandomize(public, pk.add_plain(public, ciphertexts, masks)), masks
+
+
+class GuestSession(_Side):
+    """The guest: labels, its features (with a ones column for the intercept) and the loss."""
+
+    def __init__(
+        self,
+        party: Party,
+        X: np.ndarray,
+        y: np.ndarray,
+        row_weights: np.ndarray | None,
+        plan: BatchPlan,
+        update: LocalUpdate,
+        min_batch_size: int,
+        key_length: int,
+        kernels: pk.Kernels,
+    ) -> None:
+        super().__init__(party, np.hstack([X, np.ones((len(X), 1))]), update, key_length, kernels)
+        self.y = y.astype(np.float64)
+        self.plan = plan
+        self.min_batch_size = min_batch_size
+        self.hosts = party.peers("host")
+        if not self.hosts:
+            raise ConfigError(f"job {party.job_id!r} has no host party for hetero logistic regression")
+        self.decryptor = self.hosts[0]
+        self.weighted = row_weights is not None
+        self.weight_ints = fp.encode(row_weights, fp.WEIGHT_FRAC_BITS) if self.weighted else None
+        self.row_weights = (
+            np.ldexp(np.asarray(self.weight_ints, dtype=np.float64), -fp.WEIGHT_FRAC_BITS)
+            if self.weighted
+            else np.ones(len(X))
+        )
+        self.d_frac = fp.residual_frac_bits(self.weighted)
+        # loss exponents e_i = -w_i y'_i: 0.5 * A_H = sum_i e_i [[0.25 u_H,i]]
+        signs = np.where(self.y > 0.5, -1, 1)
+        self.loss_exponents = (signs * (np.asarray(self.weight_ints) if self.weighted else 1)).astype(np.int64)
+
+    def setup(self) -> dict[str, PaillierPublicKey]:
+        refusal = _check_plan(self.plan, self.min_batch_size, self.party.party_id)
+        if refusal:
+            raise DataError(refusal)
+        offer = {
+            "version": PROTOCOL_VERSION,
+            "plan": self.plan.to_dict(),
+            "public_key": format(self.public.n, "x"),
+            "decryptor": self.decryptor,
+            "n_sums": self.X.shape[1] + 1,  # gradient with intercept, then the loss
+        }
+        for host in self.hosts:
+            self.party.send(host, tag("setup"), offer)
+        keys, self.host_features = {}, {}
+        for host in self.hosts:
+            hello = _recv_dict(self.party, host, "hello")
+            if hello.get("refused"):
+                raise FederationError(f"host {host} refused the training plan: {hello['refused']}")
+            if hello.get("n_rows") != self.plan.n_rows:
+                raise DataError(f"host {host} has {hello.get('n_rows')} rows, the guest {self.plan.n_rows}: align ids first")
+            keys[host] = peer_key(hello.get("public_key"), host, self.key_length)
+            self.host_features[host] = int(hello.get("n_features", -1))
+        self.decryptor_key = keys[self.decryptor]
+        bound = fp.batch_sum_bits(
+            self.plan.largest_batch,
+            fp.exponent_bits(self.exponents) + fp.U_BOUND_BITS + 3,
+            fp.residual_bits(len(self.hosts), self.weighted),
+        )
+        masking.check_hidden(bound, self.decryptor_key.n_bits, "the guest's gradient and loss sums")
+        if self.weighted:
+            weights = self.kernels.encrypt(self.private, self.weight_ints)
+            for host in self.hosts:
+                self.party.send(host, tag("row_weights"), weights)
+        return keys
+
+    def fit(self) -> Result:
+        self.setup()
+        w = np.zeros(self.X.shape[1])
+        history: list[float] = []
+        for epoch in range(self.plan.max_iter):
+            total = 0.0
+            for rows in self.plan.batches(epoch):
+                grad, loss = self._batch(rows, w)
+                w = self.update.step(w, grad)
+                total += loss
+            history.append(total / self.plan.n_rows)
+            stop = epoch + 1 == self.plan.max_iter or (epoch > 0 and abs(history[-2] - history[-1]) < self.plan.tol)
+            log.info("hetero_lr guest epoch %d: loss %.6f", epoch + 1, history[-1])
+            for host in self.hosts:
+                self.party.send(host, tag("epoch"), {"loss": history[-1], "stop": stop})
+            if stop:
+                break
+        return Result(w, history, len(history))
+
+    def _batch(self, rows: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+        party, key = self.party, self.decryptor_key
+        u = self.X[rows] @ w
+        weights = self.row_weights[rows]
+        fp.check_partial_score(u, party.party_id)
+        own = weights * (0.25 * u + 0.5 - self.y[rows])
+        own_ints = fp.encode(own, self.d_frac)
+        d_guest = self.kernels.encrypt(self.private, own_ints)
+        for host in self.hosts:
+            party.send(host, tag("d_guest"), d_guest)
+
+        quarter_uh = None
+        for host in self.hosts:
+            part = pk.check_ciphertexts(key, party.recv(host, tag("u_host")), len(rows), f"u_host from {host}")
+            quarter_uh = part if quarter_uh is None else pk.add(key, quarter_uh, part)
+        if self.weighted:
+            weighted_uh = pk.power(key, quarter_uh, [self.weight_ints[i] for i in rows])
+        else:
+            weighted_uh = quarter_uh
+        d = pk.add_plain(key, weighted_uh, own_ints)
+        grad_cts = self.kernels.xt_dot(key, d, self.exponents[rows])
+        loss_ct = self.kernels.xt_dot(key, quarter_uh, self.loss_exponents[rows][:, np.newaxis])
+
+        for host in self.hosts:
+            masked = pk.check_ciphertexts(
+                self.public, party.recv(host, tag("host_gradient")), self.host_features[host], f"host_gradient from {host}"
+            )
+            party.send(host, tag("host_gradient_masked"), pk.object_array(self.kernels.decrypt(self.private, masked)))
+        for host in self.hosts:
+            part = pk.check_ciphertexts(key, party.recv(host, tag("host_loss")), 1, f"host_loss from {host}")
+            loss_ct = pk.add(key, loss_ct, part)
+
+        sums = np.concatenate([grad_cts, loss_ct])
+        masked, masks = self.masked_sum(key, sums)
+        party.send(self.decryptor, tag("guest_gradient"), masked)
+        plain = _recv_ints(party, self.decryptor, "guest_gradient_masked", len(sums))
+        values = [p - r for p, r in zip(plain, masks)]
+        grad_sum = _decode_sums(values[:-1], self.d_frac + self.frac_bits)
+        hosts_loss = values[-1] / (1 << self.d_frac)  # 0.5 * (A_H + D_H)
+
+        a_guest = float(np.sum(weights * (0.5 - self.y[rows]) * u))
+        d_guest_dot = float(w @ grad_sum)  # D_G = u_G^T d = w^T X^T d
+        loss = _LOG2 * float(np.sum(weights)) + 0.5 * a_guest + 0.5 * d_guest_dot + hosts_loss
+        return grad_sum / len(rows), loss
+
+
+class HostSession(_Side):
+    """A host: its features only; the first host also decrypts the guest's masked sums."""
+
+    def __init__(
+        self, party: Party, X: np.ndarray, update: LocalUpdate, min_batch_size: int, key_length: int, kernels: pk.Kernels
+    ) -> None:
+        super().__init__(party, X, update, key_length, kernels)
+        self.min_batch_size = min_batch_size
+        guests = party.peers("guest")
+        if len(guests) != 1:
+            raise ConfigError(f"job {party.job_id!r} needs exactly one guest for hetero logistic regression, has {guests}")
+        self.guest = guests[0]
+        self.others = party.peers("host")
+
+    def setup(self) -> None:
+        party = self.party
+        offer = _recv_dict(party, self.guest, "setup")
+        if offer.get("version") != PROTOCOL_VERSION:
+            raise FederationError(f"guest {self.guest} speaks hetero_lr protocol {offer.get('version')}, this host {PROTOCOL_VERSION}")
+        self.plan = BatchPlan(**offer["plan"])
+        self.decryptor = str(offer["decryptor"])
+        self.is_decryptor = self.decryptor == party.party_id
+        self.guest_sums = int(offer["n_sums"])
+        refusal = _check_plan(self.plan, self.min_batch_size, party.party_id)
+        if self.plan.n_rows != len(self.X):
+            refusal = refusal or f"host {party.party_id} has {len(self.X)} rows, the guest {self.plan.n_rows}: align ids first"
+        hello = {
+            "n_rows": len(self.X),
+            "n_features": self.X.shape[1],
+            "public_key": format(self.public.n, "x"),
+            "refused": refusal,
+        }
+        for peer in [self.guest, *self.others]:
+            party.send(peer, tag("hello"), hello)
+        if refusal:
+            raise DataError(refusal)
+        self.guest_key = peer_key(offer.get("public_key"), self.guest, self.key_length)
+        host_keys = {}
+        for other in self.others:
+            other_hello = _recv_dict(party, other, "hello")
+            if other_hello.get("refused"):
+                raise FederationError(f"host {other} refused the training plan: {other_hello['refused']}")
+            host_keys[other] = peer_key(other_hello.get("public_key"), other, self.key_length)
+        # to the guest under the decryptor's key: the decryptor encrypts as owner (CRT)
+        self.to_guest_key = self.private if self.is_decryptor else host_keys[self.decryptor]
+        bound = fp.batch_sum_bits(
+            self.plan.largest_batch, fp.exponent_bits(self.exponents), fp.residual_bits(len(self.others) + 1, self.plan.weighted)
+        )
+        masking.check_hidden(bound, self.guest_key.n_bits, f"host {party.party_id}'s gradient sums")
+        self.d_frac = fp.residual_frac_bits(self.plan.weighted)
+        self.row_weights = (
+            pk.check_ciphertexts(self.guest_key, party.recv(self.guest, tag("row_weights")), self.plan.n_rows, "row_weights")
+            if self.plan.weighted
+            else None
+        )
+
+    def fit(self) -> Result:
+        self.setup()
+        w = np.zeros(self.X.shape[1])
+        history: list[float] = []
+        for epoch in range(self.plan.max_iter):
+            for rows in self.plan.batches(epoch):
+                grad = self._batch(rows, w)
+                w = self.update.step(w, grad)
+            status = _recv_dict(self.party, self.guest, "epoch")
+            history.append(float(status["loss"]))
+            if status.get("stop"):
+                break
+        return Result(w, history, len(history))
+
+    def _batch(self, rows: np.ndarray, w: np.ndarray) -> np.ndarray:
+        party, gkey = self.party, self.guest_key
+        u = self.X[rows] @ w
+        quarter = fp.encode_quarter_u(u, party.party_id)
+        party.send(self.guest, tag("u_host"), self.kernels.encrypt(self.to_guest_key, quarter))
+        if self.plan.weighted:  # [[w_i * 0.25 u_i]]_G from the guest's encrypted row weights
+            own = pk.power(gkey, self.row_weights[rows], quarter)
+            share = pk.rerandomize(gkey, own) if self.others else None
+        else:
+            own = None
+            share = self.kernels.encrypt(gkey, quarter) if self.others else None
+        for other in self.others:
+            party.send(other, tag("u_host_shared"), share)
+
+        d = pk.check_ciphertexts(gkey, party.recv(self.guest, tag("d_guest")), len(rows), "d_guest")
+        d = pk.add_plain(gkey, d, quarter) if own is None else pk.add(gkey, d, own)
+        for other in self.others:
+            part = pk.check_ciphertexts(gkey, party.recv(other, tag("u_host_shared")), len(rows), f"u_host_shared from {other}")
+            d = pk.add(gkey, d, part)
+        grad_cts = self.kernels.xt_dot(gkey, d, self.exponents[rows])
+        masked, masks = self.masked_sum(gkey, grad_cts)
+        party.send(self.guest, tag("host_gradient"), masked)
+        plain = _recv_ints(party, self.guest, "host_gradient_masked", len(masks))
+        grad_sum = _decode_sums([p - r for p, r in zip(plain, masks)], self.d_frac + self.frac_bits)
+
+        half_dot = 0.5 * float(w @ grad_sum)  # 0.5 * D_H = 0.5 * u_H^T d
+        party.send(self.guest, tag("host_loss"), self.kernels.encrypt(self.to_guest_key, fp.encode([half_dot], self.d_frac)))
+        if self.is_decryptor:
+            masked_guest = pk.check_ciphertexts(
+                self.public, party.recv(self.guest, tag("guest_gradient")), self.guest_sums, "guest_gradient"
+            )
+            plain = self.kernels.decrypt(self.private, masked_guest)
+            party.send(self.guest, tag("guest_gradient_masked"), pk.object_array(plain))
+        return grad_sum / len(rows)
+
+
+def new_seed() -> int:
+    return secrets.randbits(63)

@@ -1,0 +1,150 @@
+"""The heavy Paillier loops of a protocol, split into row chunks and run through an injectable map.
+
+Why: the protocol must stay Spark-free, yet a Spark job should be able to spread the
+encryptions, decryptions and multi-exponentiations of one party over its executors. A
+"chunk map" is any ``map(fn, items) -> iterable`` (the builtin in-process, a
+``concurrent.futures.Executor`` such as a process pool, or a function the Spark job
+passes that maps the items over partitions). Kernels are module-level functions of
+picklable arguments. Keys are cached per worker by fingerprint so the fixed-base
+tables (seconds to build for 2048-bit keys) are built once per worker, not per chunk.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import gmpy2
+import numpy as np
+from gmpy2 import mpz
+
+from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
+from airflow_provider_powerfl.crypto.multiexp import multiexp_columns
+from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
+from airflow_provider_powerfl.exceptions import ConfigError
+
+ChunkMap = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
+Key = PaillierPublicKey | PaillierPrivateKey
+
+CHUNK_ROWS = 1024  # rows per task when an executor is given: enough work to amortise shipping the key
+_KEY_CACHE_SIZE = 4
+_worker_keys: OrderedDict[tuple[str, str], Key] = OrderedDict()
+
+
+def as_chunk_map(executor: object) -> tuple[ChunkMap, int | None]:
+    """(map function, rows per chunk or None for a single chunk) for an ``executor`` argument."""
+    if executor is None:
+        return (lambda fn, items: [fn(item) for item in items]), None
+    if isinstance(executor, Executor):
+        return (lambda fn, items: executor.map(fn, items)), CHUNK_ROWS
+    if callable(executor):
+        return executor, CHUNK_ROWS  # type: ignore[return-value]
+    raise ConfigError(
+        f"executor must be None, a concurrent.futures.Executor or a map(fn, items) callable, got {type(executor).__name__}"
+    )
+
+
+def object_array(values: Iterable[Any]) -> np.ndarray:
+    items = list(values)
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def _cached(key: Key) -> Key:
+    """The worker's copy of ``key`` that already holds its tables (same key, found by fingerprint)."""
+    ident = (type(key).__name__, key.fingerprint)
+    found = _worker_keys.get(ident)
+    if found is None:
+        _worker_keys[ident] = found = key
+        while len(_worker_keys) > _KEY_CACHE_SIZE:
+            _worker_keys.popitem(last=False)
+    else:
+        _worker_keys.move_to_end(ident)
+    return found
+
+
+def _encrypt_chunk(args: tuple[Key, list[int]]) -> list[mpz]:
+    key, residues = args
+    return _cached(key).raw_encrypt_many(residues)
+
+
+def _decrypt_chunk(args: tuple[PaillierPrivateKey, list[mpz]]) -> list[mpz]:
+    key, ciphertexts = args
+    return _cached(key).raw_decrypt_many(ciphertexts)
+
+
+def _multiexp_chunk(args: tuple[mpz, list[mpz], np.ndarray]) -> list[mpz]:
+    modulus, bases, exponents = args
+    return multiexp_columns(bases, exponents, modulus)
+
+
+class Kernels:
+    """Chunked encrypt / decrypt / X^T c for one party, through its chunk map."""
+
+    def __init__(self, executor: object = None) -> None:
+        self._map, self._chunk_rows = as_chunk_map(executor)
+
+    def _slices(self, n: int) -> list[slice]:
+        size = n if self._chunk_rows is None else self._chunk_rows
+        return [slice(i, i + size) for i in range(0, n, max(size, 1))] or [slice(0, 0)]
+
+    def encrypt(self, key: Key, values: Sequence[int]) -> np.ndarray:
+        """Ciphertexts of signed integers; the owner passes its private key for CRT encryption."""
+        public = key.public_key if isinstance(key, PaillierPrivateKey) else key
+        residues = [public.encode_int(v) for v in values]
+        parts = self._map(_encrypt_chunk, [(key, residues[s]) for s in self._slices(len(residues))])
+        return object_array(c for part in parts for c in part)
+
+    def decrypt(self, key: PaillierPrivateKey, ciphertexts: np.ndarray) -> list[int]:
+        """Signed integers; an overflowed value raises EncodingOverflowError."""
+        cts = list(ciphertexts)
+        parts = self._map(_decrypt_chunk, [(key, cts[s]) for s in self._slices(len(cts))])
+        public = key.public_key
+        return [public.decode_int(m) for part in parts for m in part]
+
+    def xt_dot(self, public: PaillierPublicKey, ciphertexts: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+        """[prod_i c_i^{E_ij}]_j = [[E^T m]] for int64 exponents E (rows x columns), by bucket multi-exp."""
+        nsq = public.nsquare
+        cts = list(ciphertexts)
+        parts = list(self._map(_multiexp_chunk, [(nsq, cts[s], exponents[s]) for s in self._slices(len(cts))]))
+        out = parts[0]
+        for part in parts[1:]:
+            out = [a * b % nsq for a, b in zip(out, part)]
+        return object_array(out)
+
+
+def check_ciphertexts(public: PaillierPublicKey, obj: object, length: int, what: str) -> np.ndarray:
+    """A received ciphertext vector: an object array of ``length`` values in (0, n^2)."""
+    if not isinstance(obj, np.ndarray) or obj.dtype != object or obj.shape != (length,):
+        shape = getattr(obj, "shape", type(obj).__name__)
+        raise MalformedCiphertextError(f"{what}: expected {length} ciphertexts, got {shape}")
+    nsq = public.nsquare
+    for c in obj:
+        if not 0 < c < nsq:
+            raise MalformedCiphertextError(f"{what}: a ciphertext is not in (0, n^2) of key {public.fingerprint}")
+    return obj
+
+
+def add_plain(public: PaillierPublicKey, ciphertexts: np.ndarray, values: Sequence[int]) -> np.ndarray:
+    """[[m + v]] = c * (1 + v n) mod n^2: one multiplication per element, no exponentiation."""
+    n, nsq = public.n, public.nsquare
+    return object_array(c * (1 + public.encode_int(v) * n) % nsq for c, v in zip(ciphertexts, values))
+
+
+def add(public: PaillierPublicKey, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    nsq = public.nsquare
+    return object_array(x * y % nsq for x, y in zip(a, b))
+
+
+def power(public: PaillierPublicKey, ciphertexts: np.ndarray, exponents: Sequence[int]) -> np.ndarray:
+    """[[m_i * e_i]] element-wise (negative exponents invert)."""
+    nsq = public.nsquare
+    return object_array(gmpy2.powmod(c, int(e), nsq) for c, e in zip(ciphertexts, exponents))
+
+
+def rerandomize(public: PaillierPublicKey, ciphertexts: np.ndarray) -> np.ndarray:
+    """Fresh randomness, so the key owner cannot relate a result to the ciphertexts it came from."""
+    return object_array(public.rerandomize(list(ciphertexts)))
