@@ -1,0 +1,73 @@
+"""The helpers under hetero LR: chunked Paillier kernels, masks, local updates."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from airflow_provider_powerfl.algorithms import fixed_point as fp
+from airflow_provider_powerfl.algorithms import masking
+from airflow_provider_powerfl.algorithms import paillier_kernels as pk
+from airflow_provider_powerfl.algorithms.hetero_lr_protocol import BatchPlan, new_keypair
+from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
+from airflow_provider_powerfl.exceptions import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return new_keypair(1024)
+
+
+def test_chunked_kernels_through_an_executor_match_in_process(keys, monkeypatch):
+    public, private = keys
+    monkeypatch.setattr(pk, "CHUNK_ROWS", 7)
+    values = list(range(-20, 20))
+    X = np.random.default_rng(1).normal(size=(40, 3))
+    exps = fp.encode_columns(X, fp.column_frac_bits(X))
+    with ThreadPoolExecutor(2) as pool:
+        chunked = pk.Kernels(pool)
+        cts = chunked.encrypt(private, values)
+        assert chunked.decrypt(private, cts) == values
+        sums = chunked.xt_dot(public, cts, exps)
+    assert pk.Kernels().decrypt(private, sums) == (exps.T @ np.array(values)).tolist()
+
+
+def test_add_plain_power_and_rerandomize(keys):
+    public, private = keys
+    k = pk.Kernels()
+    cts = k.encrypt(public, [5, -7])
+    assert k.decrypt(private, pk.add_plain(public, cts, [10, 3])) == [15, -4]
+    assert k.decrypt(private, pk.power(public, cts, [3, -2])) == [15, 14]
+    fresh = pk.rerandomize(public, cts)
+    assert list(fresh) != list(cts) and k.decrypt(private, fresh) == [5, -7]
+
+
+def test_masks_hide_values_within_the_key_and_refuse_too_large_ones():
+    assert all(0 <= r < 2 ** (1024 - 4) for r in masking.draw(10, 1024))
+    masking.check_hidden(1024 - 4 - masking.STATISTICAL_BITS, 1024, "x")
+    with pytest.raises(ConfigError, match="key_length"):
+        masking.check_hidden(1024 - 3 - masking.STATISTICAL_BITS, 1024, "x")
+
+
+def test_partial_scores_beyond_the_bound_are_refused():
+    with pytest.raises(DataError, match="diverged"):
+        fp.encode_quarter_u(np.array([0.0, 2.0 ** (fp.U_BOUND_BITS + 2)]), "20000")
+
+
+def test_batch_plan_is_shared_and_batches_are_never_smaller_than_batch_size():
+    plan = BatchPlan(1000, 300, 2, 0.0, 5, False)
+    batches = plan.batches(0)
+    assert [len(b) for b in batches] == [334, 333, 333] and plan.smallest_batch == 333
+    assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(1000))
+    assert all(np.array_equal(a, b) for a, b in zip(batches, BatchPlan(1000, 300, 2, 0.0, 5, False).batches(0)))
+    assert not np.array_equal(np.concatenate(plan.batches(1)), np.concatenate(batches))
+
+
+def test_l1_is_proximal_under_sgd_and_the_intercept_is_not_penalised():
+    update = LocalUpdate("sgd", 0.1, "l1", 1.0, np.array([1.0, 1.0, 0.0]))
+    w = update.step(np.array([0.05, 0.5, 0.05]), np.zeros(3))
+    np.testing.assert_allclose(w, [0.0, 0.4, 0.05])
+    l2 = LocalUpdate("sgd", 0.1, "l2", 1.0, np.array([1.0, 0.0]))
+    np.testing.assert_allclose(l2.step(np.array([1.0, 1.0]), np.zeros(2)), [0.9, 1.0])
