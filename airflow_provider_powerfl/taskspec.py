@@ -31,6 +31,10 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBE
 DEFAULT_MISSING_VALUES = ("", "NA", "NaN", "nan", "null", "NULL", "None")
 _PEM_MARK = "-----BEGIN "
 
+# The exit contract of every Spark step (spark_jobs/common/runner.py), read by the operators.
+EXIT_STEP_ERROR = 2
+STEP_ERROR_PREFIX = "POWERFL-ERROR: "
+
 
 # ---------------------------------------------------------------- field readers
 def _fail(path: str, message: str) -> ConfigError:
@@ -114,6 +118,16 @@ def _str_list(data: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] |
             raise _fail(f"{where}[{i}]", f"duplicate {item!r}")
         seen.add(item)
     return tuple(value)
+
+
+def step_error_in(log_text: str) -> str | None:
+    """The message of the last ``POWERFL-ERROR:`` line a step wrote to stderr, if any."""
+    found = None
+    for line in log_text.splitlines():
+        start = line.find(STEP_ERROR_PREFIX)
+        if start >= 0:
+            found = line[start + len(STEP_ERROR_PREFIX) :].strip()
+    return found
 
 
 # ---------------------------------------------------------------- PowerFL list form

@@ -18,14 +18,12 @@ from collections.abc import Callable, Sequence
 from pyspark.sql import SparkSession
 
 from airflow_provider_powerfl.exceptions import PowerFLError
-from airflow_provider_powerfl.taskspec import TaskSpec
+from airflow_provider_powerfl.taskspec import EXIT_STEP_ERROR, STEP_ERROR_PREFIX, TaskSpec
 from spark_jobs.common.session import build_session
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
-EXIT_POWERFL_ERROR = 2
-ERROR_PREFIX = "POWERFL-ERROR: "
 
 Step = Callable[[SparkSession, TaskSpec], None]
 
@@ -75,6 +73,6 @@ def powerfl_error_in(exc: BaseException) -> PowerFLError | None:
 
 def _report(exc: PowerFLError) -> int:
     message = " ".join(str(exc).split()) or type(exc).__name__
-    sys.stderr.write(f"{ERROR_PREFIX}{message}\n")
+    sys.stderr.write(f"{STEP_ERROR_PREFIX}{message}\n")
     sys.stderr.flush()
-    return EXIT_POWERFL_ERROR
+    return EXIT_STEP_ERROR

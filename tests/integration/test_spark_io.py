@@ -13,7 +13,7 @@ import pyspark
 import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, PowerFLError
-from airflow_provider_powerfl.taskspec import DataSpec, TaskSpec
+from airflow_provider_powerfl.taskspec import DataSpec, TaskSpec, step_error_in
 from spark_jobs.common import runner
 from spark_jobs.common.io import collect_arrays, parse_libsvm_line, read_input
 from spark_jobs.common.output import atomic_output
@@ -293,6 +293,30 @@ def test_runner_reports_bad_data_and_writes_nothing(spark, tmp_path, capsys, mon
     assert not (tmp_path / "out").exists()
 
 
+def spark_submit(tmp_path: Path, spec: Path) -> subprocess.CompletedProcess[str]:
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable}
+    cmd = [
+        f"{venv_bin}/spark-submit",
+        "--master", "local[2]",
+        "--conf", "spark.ui.enabled=false",
+        "--conf", "spark.sql.shuffle.partitions=4",
+        "--driver-memory", "1g",
+        str(REPO / "spark_jobs" / "inspect_data.py"),
+        "--spec", str(spec),
+    ]  # fmt: skip
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_spark_submit_passes_exit_2_and_the_error_line(tmp_path):
+    spec = write(tmp_path, "spec.yaml", "job_id: j\nattempt: 1\nparty_id: 1\nsurprise: 1\n")
+    proc = spark_submit(tmp_path, spec)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    # spark-submit's PythonRunner merges the driver's stderr into its stdout
+    assert step_error_in(proc.stdout + proc.stderr) == f"task spec {spec}: surprise: unknown field (known: attempt, inputs, job_id, " \
+        "outputs, params, parties, party_id, private_key, role)"
+
+
 def test_spark_submit_inspect_data(datasets, tmp_path):
     guest = head(datasets / "fate" / "breast_hetero_guest.csv", tmp_path / "guest.csv", 51)
     a9a = head(datasets / "a9a" / "a9a.host", tmp_path / "a9a.host", 50)
@@ -303,18 +327,7 @@ def test_spark_submit_inspect_data(datasets, tmp_path):
             "sparse": {"uri": str(a9a), "format": "libsvm", "index_base": 0, "num_features": 74},
         },
     )
-    venv_bin = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable}
-    cmd = [
-        f"{venv_bin}/spark-submit",
-        "--master", "local[2]",
-        "--conf", "spark.ui.enabled=false",
-        "--conf", "spark.sql.shuffle.partitions=4",
-        "--driver-memory", "1g",
-        str(REPO / "spark_jobs" / "inspect_data.py"),
-        "--spec", str(path),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = spark_submit(tmp_path, path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     stats = json.loads((tmp_path / "out" / "job-7" / "statistics.json").read_text())
     assert (stats["job_id"], stats["attempt"], stats["party_id"], stats["role"]) == ("job-7", 2, "10000", "guest")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.taskspec import DataSpec, MissingPolicy, TaskSpec, parse_party_roles
+from airflow_provider_powerfl.taskspec import DataSpec, MissingPolicy, TaskSpec, parse_party_roles, step_error_in
 
 PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"
 
@@ -205,3 +205,9 @@ def test_parse_party_roles_errors(items, message):
     with pytest.raises(ConfigError) as info:
         parse_party_roles(items)
     assert str(info.value).startswith(message)
+
+
+def test_step_error_in_finds_the_last_error_line():
+    log = "26/01/01 WARN x\n[2026-01-01] {subprocess} POWERFL-ERROR: first\nPOWERFL-ERROR: file:/d.csv: duplicate id '1' (2 rows)\nbye\n"
+    assert step_error_in(log) == "file:/d.csv: duplicate id '1' (2 rows)"
+    assert step_error_in("all fine\n") is None
