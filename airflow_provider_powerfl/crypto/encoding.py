@@ -45,6 +45,33 @@ def encode(values: float | Sequence[float] | np.ndarray, frac_bits: int = DEFAUL
     return [int(v) for v in scaled.tolist()]
 
 
+def encode_int64(values: np.ndarray, frac_bits: int, limit_bits: int) -> np.ndarray:
+    """Like ``encode`` but an int64 array of the same shape, refusing |v| >= 2^limit_bits (limit_bits <= 62).
+
+    For multi-exponentiation exponents: no per-element Python objects on the hot path.
+    """
+    if frac_bits < 0:
+        raise CryptoError(f"frac_bits must be >= 0, got {frac_bits}")
+    arr = np.asarray(values)
+    if arr.dtype == object:
+        arr = np.array(encode(arr, frac_bits), dtype=object).reshape(arr.shape)
+        if arr.size and max(abs(v) for v in arr.ravel().tolist()) >> limit_bits:
+            raise EncodingOverflowError(f"encoded values must satisfy |v| < 2^{limit_bits}")
+        return arr.astype(np.int64)
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
+        if arr.size and (max(abs(int(arr.max())), abs(int(arr.min()))) << frac_bits) >> limit_bits:
+            raise EncodingOverflowError(f"encoded values must satisfy |v| < 2^{limit_bits}")
+        return arr.astype(np.int64) << frac_bits
+    floats = arr.astype(np.float64)
+    if not np.all(np.isfinite(floats)):
+        raise EncodingOverflowError("cannot encode NaN or infinite values")
+    with np.errstate(over="ignore"):
+        scaled = np.rint(np.ldexp(floats, frac_bits))
+    if scaled.size and not np.max(np.abs(scaled)) < 2.0**limit_bits:
+        raise EncodingOverflowError(f"encoded values must satisfy |v| < 2^{limit_bits} (frac_bits={frac_bits})")
+    return scaled.astype(np.int64)
+
+
 def decode(integers: Sequence[int], frac_bits: int) -> np.ndarray:
     """Floats v / 2^frac_bits (correctly rounded even for integers beyond 2^53)."""
     scale = 1 << frac_bits

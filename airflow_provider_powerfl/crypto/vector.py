@@ -16,6 +16,7 @@ from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto import encoding, parallel
 from airflow_provider_powerfl.crypto.errors import KeyMismatchError, MalformedCiphertextError
+from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
 from airflow_provider_powerfl.exceptions import CryptoError
 
@@ -171,12 +172,13 @@ class EncryptedVector:
 
         X is encoded at 2^frac_bits (ints pass through unscaled when frac_bits=0), needing
         |X * 2^frac_bits| < 2^61; the result has scale self.frac_bits + frac_bits. Uses the
-        bucket multi-exponentiation; rerandomize() the result before sending it to the key owner.
+        sort-and-prefix multi-exponentiation (integer columns cost one multiplication per nonzero
+        entry); rerandomize() the result before sending it to the key owner.
         """
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] != len(self):
             raise ValueError(f"X must have shape ({len(self)}, n_features), got {X.shape}")
-        exps = np.asarray(encoding.encode(X, frac_bits), dtype=object).reshape(X.shape)
+        exps = encoding.encode_int64(X, frac_bits, MAX_EXPONENT_BITS)
         out = parallel.multiexp(list(self.ciphertexts), exps, self.public_key.nsquare, n_jobs)
         return EncryptedVector(self.public_key, _object_array(out), self.frac_bits + frac_bits)
 

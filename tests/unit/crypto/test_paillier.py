@@ -197,6 +197,28 @@ def test_xt_dot_matches_plaintext_and_rerandomize(keys):
     np.testing.assert_array_equal(again.decrypt(sk), out.decrypt(sk))
 
 
+def test_xt_dot_integer_and_boolean_features_exact(keys):
+    pk, sk = keys
+    rng = np.random.default_rng(4)
+    r = rng.integers(-1000, 1000, 80)
+    X = (rng.random((80, 3)) < 0.2).astype(np.int8)
+    X[:, 2] = rng.integers(-3, 4, 80)
+    enc = EncryptedVector.encrypt(pk, r, frac_bits=0)
+    assert enc.xt_dot(X, frac_bits=0).decrypt_ints(sk) == (X.T.astype(np.int64) @ r).tolist()
+    assert enc.xt_dot(X[:, :2].astype(bool), frac_bits=0).decrypt_ints(sk) == (X[:, :2].T.astype(np.int64) @ r).tolist()
+    assert enc.xt_dot(X, frac_bits=3).decrypt_ints(sk) == ((X.T.astype(np.int64) @ r) << 3).tolist()
+
+
+def test_xt_dot_exponent_limits(keys):
+    pk, _ = keys
+    enc = EncryptedVector.encrypt(pk, [1.0, 2.0])
+    for X in (np.array([[2.0**46], [0.0]]), np.array([[2**46], [0]]), np.array([[2**46], [0]], dtype=object)):
+        with pytest.raises(EncodingOverflowError):
+            enc.xt_dot(X, frac_bits=16)
+    with pytest.raises(EncodingOverflowError):
+        enc.xt_dot(np.array([[np.nan], [0.0]]))
+
+
 def test_process_pool_matches_serial(keys):
     pk, sk = keys
     values = np.linspace(-5, 5, 24)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gmpy2 import mpz
 
-from airflow_provider_powerfl.crypto.errors import EncodingOverflowError
+from airflow_provider_powerfl.crypto.errors import EncodingOverflowError, MalformedCiphertextError
 from airflow_provider_powerfl.crypto.fixedbase import FixedBase
 from airflow_provider_powerfl.crypto.multiexp import multiexp_columns
 from airflow_provider_powerfl.crypto.packing import Packer
@@ -36,6 +36,26 @@ def test_multiexp_matches_naive(bits):
     exps[0, 0] = 0
     exps[:, 2] = np.abs(exps[:, 2])  # a column that needs no offset
     assert multiexp_columns(bases, exps, MODULUS) == _naive(bases, exps, MODULUS)
+
+
+def test_multiexp_many_rows_wide_and_binary_columns():
+    # enough rows for several sort-and-prefix levels; 0/1, +-1, duplicates, one outlier
+    rng = np.random.default_rng(7)
+    rows = 600
+    bases = [mpz(int(v)) | 1 for v in rng.integers(3, 2**62, rows)]
+    exps = np.zeros((rows, 5), dtype=np.int64)
+    exps[:, 0] = rng.integers(-(2**30), 2**30, rows)
+    exps[:, 1] = rng.random(rows) < 0.1
+    exps[:, 2] = rng.integers(-1, 2, rows)
+    exps[:, 3] = rng.integers(0, 4, rows) << 16
+    exps[:, 4] = rng.integers(0, 3, rows)
+    exps[5, 4] = 2**60
+    assert multiexp_columns(bases, exps, MODULUS) == _naive(bases, exps, MODULUS)
+
+
+def test_multiexp_non_invertible_base_is_malformed():
+    with pytest.raises(MalformedCiphertextError):
+        multiexp_columns([mpz(2**127 - 1), mpz(3)], np.array([[-1], [1]]), MODULUS)
 
 
 def test_multiexp_zero_and_limits():
