@@ -7,7 +7,6 @@ hetero_lr_protocol. Each party ends with its own weights only. See docs/protocol
 
 from __future__ import annotations
 
-import logging
 import numbers
 from collections.abc import Mapping
 from typing import Any
@@ -26,8 +25,6 @@ from airflow_provider_powerfl.algorithms.optimizers import OPTIMIZERS, PENALTIES
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
-
-log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "powerfl.hetero_lr/1"
 MIN_KEY_LENGTH = 1024  # below 2048 bits only for tests (a warning is logged)

@@ -184,7 +184,7 @@ class GuestSession(_Side):
         signs = np.where(self.y > 0.5, -1, 1)
         self.loss_exponents = (signs * (np.asarray(self.weight_ints) if self.weighted else 1)).astype(np.int64)
 
-    def setup(self) -> dict[str, PaillierPublicKey]:
+    def setup(self) -> None:
         refusal = _check_plan(self.plan, self.min_batch_size, self.party.party_id)
         if refusal:
             raise DataError(refusal)
@@ -197,7 +197,8 @@ class GuestSession(_Side):
         }
         for host in self.hosts:
             self.party.send(host, tag("setup"), offer)
-        keys, self.host_features = {}, {}
+        keys: dict[str, PaillierPublicKey] = {}
+        self.host_features: dict[str, int] = {}
         for host in self.hosts:
             hello = _recv_dict(self.party, host, "hello")
             if hello.get("refused"):
@@ -217,7 +218,6 @@ class GuestSession(_Side):
             weights = self.kernels.encrypt(self.private, self.weight_ints)
             for host in self.hosts:
                 self.party.send(host, tag("row_weights"), weights)
-        return keys
 
     def fit(self) -> Result:
         self.setup()
