@@ -13,6 +13,7 @@ BENCHMARKS = {
     "channel": "channel",
     "paillier": "paillier",
     "psi": "psi",
+    "hetero-lr": "hetero_lr",
 }
 
 
