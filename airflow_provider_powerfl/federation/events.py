@@ -1,0 +1,209 @@
+"""Signed job and task status events between parties ("party 20000 finished task train of job J").
+
+An event travels like every other message: sealed in a signed envelope by its
+sender and produced into the receiver's own broker, on one single-partition
+topic per job and receiver. A reader reads its own topic from the beginning,
+drops whatever fails the signature or names another job or receiver, and
+keeps per (party, task) the event of the highest attempt, newest last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from airflow_provider_powerfl.exceptions import ConfigError, FederationError
+from airflow_provider_powerfl.federation import codec
+from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
+from airflow_provider_powerfl.federation.errors import MalformedMessage
+from airflow_provider_powerfl.federation.kafka_transport import ensure_topic
+from airflow_provider_powerfl.federation.keys import SigningKey
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+
+log = logging.getLogger(__name__)
+
+EVENT_TAG = "powerfl.event"
+STATUSES = ("running", "success", "failed")
+_TOPIC_ILLEGAL = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_TOPIC_LEN = 249
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """One party's news about one of its tasks in one job attempt."""
+
+    job_id: str
+    party_id: str
+    task: str
+    status: str
+    attempt: int
+    reason: str | None = None
+    timestamp: float = 0.0
+
+    def describe(self) -> str:
+        text = f"party {self.party_id} task {self.task!r} of job {self.job_id!r} attempt {self.attempt}: {self.status}"
+        return f"{text} ({self.reason})" if self.reason else text
+
+
+def event_topic(job_id: str, party_id: str) -> str:
+    """The topic on `party_id`'s broker where the other parties post events of `job_id`."""
+    raw = f"powerfl-events.{job_id}.{party_id}"
+    name = _TOPIC_ILLEGAL.sub("_", raw)
+    if name != raw or len(name) > _MAX_TOPIC_LEN:
+        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
+        name = f"{name[: _MAX_TOPIC_LEN - 13]}.{digest}"
+    return name
+
+
+def publish_event(
+    registry: PartyRegistry,
+    signing_key: SigningKey,
+    event: StatusEvent,
+    receivers: Sequence[str],
+    *,
+    timeout: float = 30.0,
+) -> None:
+    """Sign `event` and deliver it to each receiver's broker; FederationError names a party it could not reach."""
+    if event.status not in STATUSES:
+        raise ConfigError(f"event status {event.status!r}: expected {'|'.join(STATUSES)}")
+    payload = codec.encode_bytes(
+        {"task": event.task, "status": event.status, "reason": event.reason, "attempt": event.attempt}
+    )
+    for receiver in receivers:
+        config = registry.get(receiver).kafka_config()
+        topic = event_topic(event.job_id, receiver)
+        header = Header(
+            event.job_id, event.attempt, EVENT_TAG, 0, 0, 1, 0, len(payload), event.party_id, receiver, event.timestamp or time.time()
+        )
+        wire = seal(header, [payload], signing_key)
+        try:
+            ensure_topic(config, topic)
+            producer = KafkaProducer(**config, acks="all", max_block_ms=int(timeout * 1000))
+            try:
+                producer.send(topic, value=wire, partition=0).get(timeout=timeout)
+            finally:
+                producer.close(timeout=timeout)
+        except KafkaError as exc:
+            raise FederationError(
+                f"cannot deliver event to party {receiver} at {config['bootstrap_servers']} ({event.describe()}): {exc}"
+            ) from exc
+        log.info("sent to party %s: %s", receiver, event.describe())
+
+
+class EventReader:
+    """Reads this party's event topic of one job from its own broker and verifies every event."""
+
+    def __init__(self, registry: PartyRegistry, party_id: str, job_id: str) -> None:
+        self.party_id = party_id
+        self.job_id = job_id
+        self._registry = registry
+        self.topic = event_topic(job_id, party_id)
+        config = registry.get(party_id).kafka_config()
+        try:
+            ensure_topic(config, self.topic)
+            self._consumer = KafkaConsumer(
+                **config, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=200
+            )
+        except KafkaError as exc:
+            raise FederationError(f"party {party_id} cannot read events {self.topic} at {config['bootstrap_servers']}: {exc}") from exc
+        self._partition = TopicPartition(self.topic, 0)
+        self._consumer.assign([self._partition])
+        self._consumer.seek_to_beginning(self._partition)
+
+    def poll(self, timeout: float) -> list[StatusEvent]:
+        """The verified events that arrive within `timeout` seconds."""
+        batches = self._consumer.poll(timeout_ms=max(int(timeout * 1000), 0))
+        events = []
+        for records in batches.values():
+            for record in records:
+                event = self._verify(record.value)
+                if event is not None:
+                    events.append(event)
+        return events
+
+    def read_all(self, timeout: float = 10.0) -> list[StatusEvent]:
+        """Every event on the topic now (reads up to the end offset seen at the start)."""
+        end = self._consumer.end_offsets([self._partition])[self._partition]
+        deadline = time.monotonic() + timeout
+        events: list[StatusEvent] = []
+        while self._consumer.position(self._partition) < end:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FederationError(f"party {self.party_id} could not read events {self.topic} within {timeout:g}s")
+            events += self.poll(min(remaining, 1.0))
+        return events
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __enter__(self) -> EventReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _verify(self, wire: bytes) -> StatusEvent | None:
+        try:
+            envelope = open_envelope(wire)
+            h = envelope.header
+            if h.tag != EVENT_TAG or h.receiver != self.party_id or h.job_id != self.job_id:
+                raise MalformedMessage(f"event for party {h.receiver!r} job {h.job_id!r} tag {h.tag!r}")
+            if h.sender not in self._registry:
+                raise MalformedMessage(f"event from unknown party {h.sender!r}")
+            if not envelope.verify(self._registry.get(h.sender).verify_key()):
+                raise MalformedMessage(f"event from party {h.sender} has a bad signature")
+            body = codec.decode(envelope.payload)
+            if not isinstance(body, dict) or body.get("status") not in STATUSES or not isinstance(body.get("task"), str):
+                raise MalformedMessage(f"event from party {h.sender} has a malformed body")
+        except (MalformedMessage, ConfigError) as exc:
+            log.warning("party %s dropped an event on %s: %s", self.party_id, self.topic, exc)
+            return None
+        return StatusEvent(h.job_id, h.sender, body["task"], body["status"], h.attempt, body.get("reason"), h.timestamp)
+
+
+@dataclass(frozen=True)
+class WaitState:
+    """Where waiting for `status` of `task` at some parties stands."""
+
+    pending: tuple[str, ...]
+    failed: StatusEvent | None = None
+
+    @property
+    def done(self) -> bool:
+        return not self.pending and self.failed is None
+
+
+def latest(events: Iterable[StatusEvent], into: Mapping[tuple[str, str], StatusEvent] | None = None) -> dict[tuple[str, str], StatusEvent]:
+    """Per (party, task) the event of the highest attempt, the newest of that attempt."""
+    out = dict(into or {})
+    for event in events:
+        key = (event.party_id, event.task)
+        known = out.get(key)
+        if known is None or (event.attempt, event.timestamp) >= (known.attempt, known.timestamp):
+            out[key] = event
+    return out
+
+
+def wait_state(known: Mapping[tuple[str, str], StatusEvent], parties: Sequence[str], task: str, status: str) -> WaitState:
+    """Done when every party's latest event for `task` has `status`; failed as soon as one says failed."""
+    pending = []
+    for party_id in parties:
+        event = known.get((party_id, task))
+        if event is not None and event.status == status:
+            continue
+        if event is not None and event.status == "failed":
+            return WaitState(tuple(parties), event)
+        pending.append(party_id)
+    return WaitState(tuple(pending))
+
+
+def event_from_dict(data: Mapping[str, Any]) -> StatusEvent:
+    return StatusEvent(**{k: data[k] for k in StatusEvent.__dataclass_fields__ if k in data})

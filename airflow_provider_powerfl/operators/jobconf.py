@@ -1,0 +1,181 @@
+"""From a DAG run's PowerFL job conf, the party connection and the registry to one party's TaskSpec.
+
+Job conf (the DAG run conf)::
+
+    job_id: credit-2024-06            # default: the run id (must be equal at every party)
+    parties: ["10000=guest", "20000=host"]
+    common-args: {max_iter: 10, train: {learning_rate: 0.15}}
+    parties-args:
+      "10000": {align: {inputs: {data: {uri: /data/guest.csv, format: csv, label_column: y}}}}
+      "20000": {align: {inputs: {data: {uri: /data/host.csv, format: csv}}}}
+
+Args are layered, later wins: operator arguments, the ``outputs`` of the
+upstream tasks named in ``inputs_from``, ``common-args``, ``common-args.<step>``,
+``parties-args.<party>``, ``parties-args.<party>.<step>``. In each layer
+``inputs`` merges by input name, ``output_dir`` replaces, ``work_dir`` sets the
+root of default output dirs, every other key is a step parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.hooks.party import PartyConnection
+from airflow_provider_powerfl.taskspec import KafkaSecurity, TaskSpec, parse_party_roles
+
+STEPS = ("inspect_data", "align", "feature_engineering", "train", "predict", "evaluate")
+_RESERVED = ("inputs", "output_dir", "work_dir")
+_KAFKA_SECURITY_FIELDS = frozenset(KafkaSecurity.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class StepArgs:
+    """One party's merged arguments of one step."""
+
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    output_dir: str | None = None
+    work_dir: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def layer(self, data: Any, where: str) -> StepArgs:
+        """These args updated by one layer of the conf (the step-scoped sub-mappings are not read here)."""
+        if data is None:
+            return self
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+        inputs = {name: dict(spec) for name, spec in self.inputs.items()}
+        raw_inputs = data.get("inputs") or {}
+        if not isinstance(raw_inputs, Mapping):
+            raise ConfigError(f"{where}.inputs: expected a mapping of input name -> data spec")
+        for name, spec in raw_inputs.items():
+            if not isinstance(spec, Mapping):
+                raise ConfigError(f"{where}.inputs.{name}: expected a mapping (uri, format, ...), got {spec!r}")
+            inputs[str(name)] = {**inputs.get(str(name), {}), **spec}
+        params = dict(self.params)
+        params.update({k: v for k, v in data.items() if k not in _RESERVED and k not in STEPS})
+        return StepArgs(
+            inputs=inputs,
+            output_dir=data.get("output_dir") or self.output_dir,
+            work_dir=data.get("work_dir") or self.work_dir,
+            params=params,
+        )
+
+
+@dataclass(frozen=True)
+class JobConf:
+    """The PowerFL job conf of one DAG run."""
+
+    job_id: str
+    parties: dict[str, str]  # party id -> role, in conf order
+    common_args: Mapping[str, Any] = field(default_factory=dict)
+    parties_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_conf(cls, conf: Mapping[str, Any] | None, default_job_id: str) -> JobConf:
+        conf = conf or {}
+        if "parties" not in conf:
+            raise ConfigError("dag_run.conf.parties: missing (e.g. ['10000=guest', '20000=host'])")
+        parties = parse_party_roles(conf["parties"], "dag_run.conf.parties")
+        job_id = str(conf.get("job_id") or default_job_id).strip()
+        if not job_id:
+            raise ConfigError("dag_run.conf.job_id: must not be empty")
+        common = conf.get("common-args") or {}
+        if not isinstance(common, Mapping):
+            raise ConfigError("dag_run.conf.common-args: expected a mapping")
+        per_party = conf.get("parties-args") or {}
+        if not isinstance(per_party, Mapping):
+            raise ConfigError("dag_run.conf.parties-args: expected a mapping of party id -> args")
+        for party_id in per_party:
+            if str(party_id) not in parties:
+                raise ConfigError(
+                    f"dag_run.conf.parties-args.{party_id}: party {party_id} is not among the job's parties "
+                    f"({', '.join(parties)})"
+                )
+        return cls(job_id, parties, common, {str(k): v for k, v in per_party.items()})
+
+    def role_of(self, party: PartyConnection) -> str:
+        """This party's role in the job; ConfigError when the job does not include it."""
+        role = self.parties.get(party.party_id)
+        if role is None:
+            listed = ", ".join(f"{p}={r}" for p, r in self.parties.items())
+            raise ConfigError(
+                f"party {party.party_id} (connection {party.conn_id!r}) is not among the parties of job "
+                f"{self.job_id!r} ({listed}); check dag_run.conf.parties"
+            )
+        return role
+
+    def step_args(self, party_id: str, step: str, base: StepArgs) -> StepArgs:
+        args = base
+        mine = self.parties_args.get(party_id) or {}
+        layers = [
+            (self.common_args, "common-args"),
+            (_scoped(self.common_args, step, "common-args"), f"common-args.{step}"),
+            (mine, f"parties-args.{party_id}"),
+            (_scoped(mine, step, f"parties-args.{party_id}"), f"parties-args.{party_id}.{step}"),
+        ]
+        for data, where in layers:
+            args = args.layer(data, f"dag_run.conf.{where}")
+        return args
+
+
+def _scoped(data: Any, step: str, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"dag_run.conf.{where}: expected a mapping")
+    return data.get(step)
+
+
+def build_task_spec(
+    job: JobConf,
+    party: PartyConnection,
+    registry: PartyRegistry,
+    *,
+    args: StepArgs,
+    attempt: int,
+    default_output_dir: str,
+    private_key: str | None = None,
+) -> TaskSpec:
+    """This party's spec: roles from the job, brokers and public keys (inlined PEM) from the registry."""
+    role = job.role_of(party)
+    key = private_key or party.private_key_path
+    if not key:
+        raise ConfigError(f"connection {party.conn_id!r} field 'private_key_path': must be set to sign messages")
+    parties = []
+    for party_id, party_role in job.parties.items():
+        try:
+            info = registry.get(party_id)
+        except ConfigError as exc:
+            raise ConfigError(f"job {job.job_id!r}: {exc}") from exc
+        entry: dict[str, Any] = {
+            "id": party_id,
+            "role": party_role,
+            "bootstrap_servers": info.bootstrap_servers,
+            "public_key": info.verify_key().pem(),
+        }
+        security = {k: v for k, v in info.security.items() if k in _KAFKA_SECURITY_FIELDS}
+        if security:
+            entry["security"] = security
+        parties.append(entry)
+    return TaskSpec.from_dict(
+        {
+            "job_id": job.job_id,
+            "attempt": attempt,
+            "party_id": party.party_id,
+            "role": role,
+            "private_key": key,
+            "parties": parties,
+            "inputs": args.inputs,
+            "outputs": {"dir": args.output_dir or default_output_dir},
+            "params": args.params,
+        }
+    )
+
+
+def default_output_dir(work_dir: str, job_id: str, party_id: str, task_id: str) -> str:
+    """``<work_dir>/<job>/<party>/<task>``; job ids are made path-safe."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in job_id)
+    return str(Path(work_dir) / safe / party_id / task_id) if "://" not in work_dir else f"{work_dir.rstrip('/')}/{safe}/{party_id}/{task_id}"

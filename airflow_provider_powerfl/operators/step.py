@@ -1,0 +1,250 @@
+"""The operator every federated step shares: job conf -> task spec -> spark-submit -> result in XCom."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
+from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
+from airflow_provider_powerfl.federation.keys import SigningKey
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.hooks.party import RUNTIMES, PartyConnection, PowerFLPartyHook
+from airflow_provider_powerfl.operators.jobconf import JobConf, StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.runtimes.command import SPEC_FILE, STEP_NAME, SparkSettings, step_command
+from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings, label_value, pod_operator, step_failure
+from airflow_provider_powerfl.runtimes.local import LocalProcess
+from airflow_provider_powerfl.taskspec import TaskSpec
+
+RESULT_FILE = "result.json"
+DEFAULT_WORK_DIR = str(Path(tempfile.gettempdir()) / "powerfl")
+
+
+class FederatedStepOperator(BaseOperator):
+    """
+    Run this party's side of one federated Spark step (``spark_jobs/<step>.py``).
+
+    The task spec is built from the arguments, the DAG run's PowerFL job conf
+    and the party connection (see ``docs/operators.md``); the step runs as a
+    local process or a Kubernetes pod. Returns (XCom) the step's result: output
+    dir, outputs, model and metrics from its ``result.json``. Each party tells
+    the others its task's outcome with a signed event (see FederatedPeerSensor).
+
+    :param step: entry point name, e.g. ``inspect_data``; subclasses fix it.
+    :param inputs: input name -> data spec (uri, format, ...). (templated)
+    :param inputs_from: upstream task ids whose result ``outputs`` become inputs (and ``model`` a param).
+    :param output_dir: where the step writes; default ``<work_dir>/<job>/<party>/<task_id>``. (templated)
+    :param step_params: the step's parameters. (templated)
+    :param job_id: default ``dag_run.conf.job_id``, else the run id. (templated)
+    :param work_dir: root of default output dirs (default ``$TMPDIR/powerfl``). (templated)
+    :param powerfl_conn_id: this party's ``powerfl`` connection.
+    :param runtime: ``local`` or ``kubernetes``; default the connection's.
+    :param spark: SparkSettings or a mapping of its fields (master, deploy_mode, conf, jobs_dir).
+    :param kubernetes: KubernetesSettings or a mapping of its fields; ``dag_run.conf.kubernetes`` overrides.
+    :param publish_events: tell the other parties this task's outcome.
+    """
+
+    template_fields: Sequence[str] = ("inputs", "output_dir", "step_params", "job_id", "work_dir")
+    template_fields_renderers = {"inputs": "json", "step_params": "json"}
+    ui_color = "#f0e4ec"
+    step: str = ""
+
+    def __init__(
+        self,
+        *,
+        step: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        inputs_from: Sequence[str] = (),
+        output_dir: str | None = None,
+        step_params: Mapping[str, Any] | None = None,
+        job_id: str | None = None,
+        work_dir: str | None = None,
+        powerfl_conn_id: str = PowerFLPartyHook.default_conn_name,
+        runtime: str | None = None,
+        spark: SparkSettings | Mapping[str, Any] | None = None,
+        kubernetes: KubernetesSettings | Mapping[str, Any] | None = None,
+        publish_events: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.step = step or type(self).step
+        if not STEP_NAME.match(self.step or ""):
+            raise ConfigError(f"{self.task_id}: step {self.step!r}: expected a spark_jobs entry point name like 'align'")
+        if runtime is not None and runtime not in RUNTIMES:
+            raise ConfigError(f"{self.task_id}: runtime {runtime!r}: expected one of {'|'.join(RUNTIMES)}")
+        self.inputs = dict(inputs or {})
+        self.inputs_from = [inputs_from] if isinstance(inputs_from, str) else list(inputs_from)
+        self.output_dir = output_dir
+        self.step_params = dict(step_params or {})
+        self.job_id = job_id
+        self.work_dir = work_dir
+        self.powerfl_conn_id = powerfl_conn_id
+        self.runtime = runtime
+        self.spark = spark if isinstance(spark, SparkSettings) else SparkSettings(**dict(spark or {}))
+        self.kubernetes = KubernetesSettings.from_value(kubernetes, f"{self.task_id}.kubernetes")
+        self.publish_events = publish_events
+        self._process: LocalProcess | None = None
+        self._pod_operator: Any = None
+
+    # ------------------------------------------------------------ spec
+    def step_params_for(self, context: Any) -> dict[str, Any]:
+        """The step's own parameters before the job conf's; subclasses add theirs."""
+        return dict(self.step_params)
+
+    def build_spec(self, context: Any, party: PartyConnection, runtime: str) -> tuple[TaskSpec, PartyRegistry]:
+        """This party's task spec for this try of the task."""
+        dag_run = context["dag_run"]
+        job = JobConf.from_conf(dag_run.conf, self.job_id or dag_run.run_id)
+        job.role_of(party)
+        if not party.registry_path:
+            raise ConfigError(f"connection {party.conn_id!r} field 'registry_path': must name the party registry")
+        registry = PartyRegistry.from_yaml(party.registry_path)
+        base = StepArgs(params=self.step_params_for(context)).layer(
+            {"inputs": self._upstream_inputs(context), **self._upstream_model(context)}, f"{self.task_id}.inputs_from"
+        )
+        base = base.layer({"inputs": self.inputs, "output_dir": self.output_dir, "work_dir": self.work_dir}, self.task_id)
+        args = job.step_args(party.party_id, self.step, base)
+        out_default = default_output_dir(args.work_dir or DEFAULT_WORK_DIR, job.job_id, party.party_id, self.task_id)
+        key = self.kubernetes.private_key_path if runtime == "kubernetes" else None
+        attempt = max(1, int(context["ti"].try_number or 1))
+        spec = build_task_spec(job, party, registry, args=args, attempt=attempt, default_output_dir=out_default, private_key=key)
+        return spec, registry
+
+    def _upstream_results(self, context: Any) -> list[tuple[str, Mapping[str, Any]]]:
+        results = []
+        for task_id in self.inputs_from:
+            result = context["ti"].xcom_pull(task_ids=task_id)
+            if not isinstance(result, Mapping):
+                raise ConfigError(f"{self.task_id}: inputs_from {task_id!r} left no step result in XCom")
+            results.append((task_id, result))
+        return results
+
+    def _upstream_inputs(self, context: Any) -> dict[str, Any]:
+        inputs: dict[str, Any] = {}
+        for task_id, result in self._upstream_results(context):
+            for name, data in (result.get("outputs") or {}).items():
+                if name in inputs:
+                    raise ConfigError(f"{self.task_id}: input {name!r} comes from two upstream tasks ({task_id} and another)")
+                inputs[name] = data
+        return inputs
+
+    def _upstream_model(self, context: Any) -> dict[str, Any]:
+        models = [result["model"] for _, result in self._upstream_results(context) if result.get("model")]
+        return {"model": models[-1]} if models else {}
+
+    # ------------------------------------------------------------ run
+    def execute(self, context: Any) -> dict[str, Any]:
+        party = PowerFLPartyHook(self.powerfl_conn_id).get_party()
+        runtime = self.runtime or party.runtime
+        spec, registry = self.build_spec(context, party, runtime)
+        what = f"step {self.step} (task {self.task_id}) of job {spec.job_id!r} at party {spec.party_id}"
+        signer = self._signer(party)
+        try:
+            argv = step_command(self.step, f"powerfl-{self.step}-{spec.job_id}-{spec.party_id}", self.spark)
+            if runtime == "kubernetes":
+                k8s = self.kubernetes.updated(context["dag_run"].conf.get("kubernetes"), "dag_run.conf.kubernetes")
+                self._run_pod(context, argv, spec, k8s, what)
+            else:
+                self._run_local(argv, spec, what)
+            result = self.read_result(spec)
+        except PowerFLError as exc:
+            self._tell_peers(registry, signer, spec, "failed", str(exc))
+            raise
+        except BaseException as exc:
+            self._tell_peers(registry, signer, spec, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        self._tell_peers(registry, signer, spec, "success", None, strict=True)
+        return result
+
+    def _run_local(self, argv: list[str], spec: TaskSpec, what: str) -> None:
+        with tempfile.TemporaryDirectory(prefix=f"powerfl-{self.task_id}-") as tmp:
+            spec.dump(Path(tmp) / SPEC_FILE)
+            self._process = LocalProcess(argv, tmp)
+            self._process.run(self.log, what)
+
+    def _run_pod(self, context: Any, argv: list[str], spec: TaskSpec, settings: KubernetesSettings, what: str) -> None:
+        labels = {"powerfl.job": spec.job_id, "powerfl.party": spec.party_id, "powerfl.step": self.step}
+        self._pod_operator = pod_operator(self.task_id, argv, json.dumps(spec.to_dict()), settings, labels)
+        try:
+            self._pod_operator.execute(context)
+        except Exception as exc:
+            failed = step_failure(exc, what)
+            if failed is None:
+                raise
+            raise failed from exc
+
+    def on_kill(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+        if self._pod_operator is not None:
+            self._pod_operator.on_kill()
+
+    # ------------------------------------------------------------ results and events
+    def read_result(self, spec: TaskSpec) -> dict[str, Any]:
+        """The XCom value: who/what/where plus the step's ``result.json`` (outputs, model, metrics)."""
+        out = {
+            "job_id": spec.job_id,
+            "party_id": spec.party_id,
+            "role": spec.role,
+            "step": self.step,
+            "attempt": spec.attempt,
+            "output_dir": spec.outputs.dir,
+            "outputs": {},
+            "model": None,
+            "metrics": {},
+        }
+        path = local_file(spec.outputs.dir, RESULT_FILE)
+        if path is None:
+            self.log.info("%s is not on a local file system; XCom carries the output dir only", spec.outputs.dir)
+            return out
+        if not path.exists():
+            self.log.info("step %s wrote no %s", self.step, RESULT_FILE)
+            return out
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise PowerFLError(f"{path}: not valid JSON: {exc}") from exc
+        if not isinstance(result, Mapping):
+            raise PowerFLError(f"{path}: expected a JSON object")
+        out["outputs"] = dict(result.get("outputs") or {})
+        out["model"] = result.get("model")
+        out["metrics"] = {k: v for k, v in (result.get("metrics") or {}).items() if isinstance(v, (int, float, str))}
+        if out["metrics"]:
+            self.log.info("metrics of %s: %s", self.task_id, out["metrics"])
+        return out
+
+    def _signer(self, party: PartyConnection) -> SigningKey | None:
+        if not self.publish_events:
+            return None
+        if not party.private_key_path:
+            raise ConfigError(f"connection {party.conn_id!r} field 'private_key_path': must be set to sign events")
+        return SigningKey.from_file(party.private_key_path)
+
+    def _tell_peers(
+        self, registry: PartyRegistry, signer: SigningKey | None, spec: TaskSpec, status: str, reason: str | None, strict: bool = False
+    ) -> None:
+        """Publish this task's outcome to every other party; a lost success event fails the task (peers would wait)."""
+        if signer is None:
+            return
+        event = StatusEvent(spec.job_id, spec.party_id, self.task_id, status, spec.attempt, reason, time.time())
+        try:
+            publish_event(registry, signer, event, [p.id for p in spec.peers()])
+        except PowerFLError:
+            if strict:
+                raise
+            self.log.exception("could not tell the other parties that %s", event.describe())
+
+
+def local_file(directory: str, name: str) -> Path | None:
+    """``directory/name`` as a local path when ``directory`` is a plain path or ``file:`` URI, else None."""
+    parsed = urlparse(directory)
+    if parsed.scheme in ("", "file"):
+        return Path(parsed.path if parsed.scheme else directory) / name
+    return None

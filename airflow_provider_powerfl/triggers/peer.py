@@ -1,0 +1,103 @@
+"""Waits in the triggerer for other parties' status events of one job."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_powerfl.federation.events import EventReader, StatusEvent, latest, wait_state
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.hooks.party import PowerFLPartyHook
+
+
+def open_reader(powerfl_conn_id: str, job_id: str) -> EventReader:
+    """This party's verified event reader for `job_id` (blocking: connection, registry, broker)."""
+    party = PowerFLPartyHook(powerfl_conn_id).get_party()
+    if not party.registry_path:
+        raise ConfigError(f"connection {powerfl_conn_id!r} field 'registry_path': must be set to verify peers' events")
+    return EventReader(PartyRegistry.from_yaml(party.registry_path), party.party_id, job_id)
+
+
+class FederatedPeerTrigger(BaseTrigger):
+    """
+    Fire when every party in ``parties`` reports ``status`` for ``peer_task`` of ``job_id``, or one reports failure.
+
+    :param powerfl_conn_id: this party's ``powerfl`` connection (its broker and registry).
+    :param job_id: the job whose events are read.
+    :param peer_task: the peers' task name, e.g. ``train``.
+    :param parties: the party ids to wait for.
+    :param status: the awaited status (``success`` by default).
+    :param deadline: epoch seconds after which the trigger fires a timeout event.
+    :param poll_interval: seconds per Kafka poll.
+    """
+
+    def __init__(
+        self,
+        *,
+        powerfl_conn_id: str,
+        job_id: str,
+        peer_task: str,
+        parties: Sequence[str],
+        status: str = "success",
+        deadline: float | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.powerfl_conn_id = powerfl_conn_id
+        self.job_id = job_id
+        self.peer_task = peer_task
+        self.parties = list(parties)
+        self.status = status
+        self.deadline = deadline
+        self.poll_interval = poll_interval
+        self._reader: EventReader | None = None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "powerfl_conn_id": self.powerfl_conn_id,
+                "job_id": self.job_id,
+                "peer_task": self.peer_task,
+                "parties": list(self.parties),
+                "status": self.status,
+                "deadline": self.deadline,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            self._reader = await asyncio.to_thread(open_reader, self.powerfl_conn_id, self.job_id)
+        except Exception as exc:  # reported to the task, which fails with it
+            yield TriggerEvent({"status": "error", "job_id": self.job_id, "message": f"{type(exc).__name__}: {exc}"})
+            return
+        known: dict[tuple[str, str], StatusEvent] = {}
+        try:
+            while True:
+                events = await asyncio.to_thread(self._reader.poll, self.poll_interval)
+                known = latest(events, known)
+                state = wait_state(known, self.parties, self.peer_task, self.status)
+                if state.failed is not None:
+                    yield TriggerEvent({"status": "peer_failed", "job_id": self.job_id, "event": asdict(state.failed)})
+                    return
+                if state.done:
+                    events = [asdict(known[(p, self.peer_task)]) for p in self.parties]
+                    yield TriggerEvent({"status": "done", "job_id": self.job_id, "events": events})
+                    return
+                if self.deadline is not None and time.time() >= self.deadline:
+                    yield TriggerEvent({"status": "timeout", "job_id": self.job_id, "pending": list(state.pending)})
+                    return
+        finally:
+            await self.cleanup()
+
+    async def cleanup(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await asyncio.to_thread(reader.close)
