@@ -1,9 +1,11 @@
-"""Fixed-base windowed exponentiation: g^r for a fixed g and fresh short random r, using only multiplications.
+"""Fixed-base exponentiation g^r by a Lim-Lee comb: fresh short random r, few multiplications per power.
 
-Why: Paillier obfuscators h_s^r reuse one base millions of times. With a table of
-g^(d * 2^(w*i)) for every w-bit digit d at every window position i, a power costs one
-modular multiplication per window (no squarings). For 2048-bit keys (modulus n^2, 4096
-bits) and 1024-bit exponents, w=10 was fastest per megabyte here (see docs/crypto/paillier.md).
+Why: Paillier obfuscators h_s^r reuse one base millions of times. The exponent's bits are laid
+out in ``teeth`` rows of a = tables * steps bits; table j holds, for every ``teeth``-bit digit u,
+the product of g^(2^(i*a + j*steps)) over the set bits i of u. A power then costs
+tables * steps multiplications and steps - 1 squarings (Lim and Lee, "More flexible
+exponentiation with precomputation", CRYPTO '94). steps = 1 is the plain radix-2^teeth table;
+a few squarings buy much wider digits for the same memory (see docs/crypto/paillier.md).
 """
 
 from __future__ import annotations
@@ -13,47 +15,82 @@ import os
 import numpy as np
 from gmpy2 import mpz
 
-DEFAULT_WINDOW = 10
+DEFAULT_TEETH = 15
+DEFAULT_TABLES = 7
 
 
 class FixedBase:
-    """Powers of one base modulo one modulus, for exponents of at most ``exp_bits`` bits."""
+    """Powers of one base modulo one modulus, for exponents of at least ``exp_bits`` bits.
 
-    def __init__(self, base: int, modulus: int, exp_bits: int, window: int = DEFAULT_WINDOW) -> None:
-        if not 1 <= window <= 16:
-            raise ValueError(f"window must be 1..16 bits, got {window}")
+    Random exponents are drawn as digit matrices (steps x tables digits of ``teeth`` bits):
+    uniform digits are exactly a uniform exponent below 2**self.exp_bits.
+    """
+
+    def __init__(
+        self, base: int, modulus: int, exp_bits: int, teeth: int = DEFAULT_TEETH, tables: int = DEFAULT_TABLES
+    ) -> None:
+        if not 1 <= teeth <= 16:
+            raise ValueError(f"teeth must be 1..16 bits, got {teeth}")
+        if tables < 1:
+            raise ValueError(f"tables must be >= 1, got {tables}")
         self.modulus = mpz(modulus)
-        self.window = window
-        self.n_windows = -(-exp_bits // window)
-        # exponents drawn by random_power() are uniform below 2**exp_bits (a multiple of the window)
-        self.exp_bits = self.n_windows * window
+        self.teeth = teeth
+        self.tables = tables
+        self.steps = -(-(-(-exp_bits // teeth)) // tables)
+        self.row_bits = self.tables * self.steps  # a: bits per tooth row
+        self.exp_bits = teeth * self.row_bits
+        self.n_digits = self.steps * self.tables
         self._rows = self._build(mpz(base) % self.modulus)
+
+    @property
+    def entries(self) -> int:
+        """Table size in modulus-sized numbers (memory ~ entries * modulus bytes)."""
+        return self.tables << self.teeth
 
     def _build(self, base: mpz) -> list[list[mpz]]:
         mod = self.modulus
+        squares = [base]  # base^(2^k)
+        for _ in range(self.exp_bits - 1):
+            squares.append(squares[-1] * squares[-1] % mod)
         rows = []
-        step = base
-        for _ in range(self.n_windows):
-            row = [mpz(1), step]
-            for _ in range(2, 1 << self.window):
-                row.append(row[-1] * step % mod)
+        for j in range(self.tables):
+            row = [mpz(1)]
+            for i in range(self.teeth):
+                b = squares[i * self.row_bits + j * self.steps]
+                row += [b] + [x * b % mod for x in row[1:]]
             rows.append(row)
-            step = row[-1] * step % mod  # base^(2^(w*(i+1)))
         return rows
+
+    def digits_of(self, exponent: int) -> list[int]:
+        """The digit matrix of 0 <= exponent < 2**exp_bits, flat in pow_digits order."""
+        if exponent < 0 or exponent >> self.exp_bits:
+            raise ValueError(f"exponent must be in [0, 2^{self.exp_bits})")
+        e = int(exponent)
+        digits = []
+        for t in range(self.steps):
+            for j in range(self.tables):
+                shift = j * self.steps + t
+                digits.append(sum(((e >> (i * self.row_bits + shift)) & 1) << i for i in range(self.teeth)))
+        return digits
+
+    def exponent_of(self, digits: list[int]) -> int:
+        """Inverse of digits_of."""
+        e = 0
+        for index, u in enumerate(digits):
+            t, j = divmod(index, self.tables)
+            for i in range(self.teeth):
+                if u >> i & 1:
+                    e |= 1 << (i * self.row_bits + j * self.steps + t)
+        return e
 
     def pow(self, exponent: int) -> mpz:
         """base^exponent mod modulus for 0 <= exponent < 2**exp_bits."""
-        if exponent < 0 or exponent >> self.exp_bits:
-            raise ValueError(f"exponent must be in [0, 2^{self.exp_bits})")
-        mask = (1 << self.window) - 1
-        e = int(exponent)
-        digits = [(e >> (self.window * i)) & mask for i in range(self.n_windows)]
-        return self.pow_digits(digits)
+        return self.pow_digits(self.digits_of(exponent))
 
     def random_digits(self, count: int) -> np.ndarray:
-        """``count`` x n_windows uniform w-bit digits from the OS CSPRNG (one uniform exponent per row)."""
-        raw = np.frombuffer(os.urandom(2 * count * self.n_windows), dtype="<u2")
-        return (raw & ((1 << self.window) - 1)).reshape(count, self.n_windows)
+        """``count`` x n_digits uniform digits from the OS CSPRNG (one uniform exponent per row)."""
+        raw = np.frombuffer(os.urandom(2 * count * self.n_digits), dtype="<u2")
+        return (raw & ((1 << self.teeth) - 1)).reshape(count, self.n_digits)
 
     def random_power(self) -> mpz:
         """base^r for a fresh uniform r in [0, 2**exp_bits)."""
@@ -63,11 +100,13 @@ class FixedBase:
         return [self.pow_digits(row) for row in self.random_digits(count).tolist()]
 
     def pow_digits(self, digits: list[int]) -> mpz:
-        """base^(sum digits[i] * 2^(w*i)); the owner applies one digit row to its p^2 and q^2 tables."""
-        mod = self.modulus
+        """base^exponent_of(digits); the owner applies one digit matrix to its p^2 and q^2 tables."""
+        mod, rows, v = self.modulus, self._rows, self.tables
         acc = None
-        for row, d in zip(self._rows, digits):
-            if d:
-                acc = row[d] if acc is None else acc * row[d] % mod
+        for t in range(self.steps - 1, -1, -1):
+            if acc is not None:
+                acc = acc * acc % mod
+            for row, d in zip(rows, digits[t * v : t * v + v]):
+                if d:
+                    acc = row[d] if acc is None else acc * row[d] % mod
         return mpz(1) if acc is None else acc
-

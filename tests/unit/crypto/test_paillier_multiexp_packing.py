@@ -77,16 +77,18 @@ def test_multiexp_on_ciphertexts_decrypts_to_matvec():
     assert got == (X.T.astype(object) @ r.astype(object)).tolist()
 
 
-def test_fixed_base_table_matches_powmod():
-    table = FixedBase(7, MODULUS, exp_bits=100, window=6)
-    assert table.exp_bits == 102
-    for e in (0, 1, 2**101 + 12345, 2**102 - 1):
+@pytest.mark.parametrize("teeth, tables", [(6, 17), (5, 3), (4, 1), (1, 1)])
+def test_fixed_base_comb_matches_powmod(teeth, tables):
+    table = FixedBase(7, MODULUS, exp_bits=100, teeth=teeth, tables=tables)
+    assert table.exp_bits >= 100 and table.exp_bits == teeth * table.steps * tables
+    for e in (0, 1, 2**99 + 12345, 2**table.exp_bits - 1):
         assert table.pow(e) == gmpy2.powmod(7, e, MODULUS)
+        assert table.exponent_of(table.digits_of(e)) == e
     with pytest.raises(ValueError):
-        table.pow(2**102)
+        table.pow(2**table.exp_bits)
     digits = table.random_digits(1)[0].tolist()
-    exponent = sum(d << (6 * i) for i, d in enumerate(digits))
-    assert table.pow_digits(digits) == gmpy2.powmod(7, exponent, MODULUS)
+    assert len(digits) == table.n_digits and max(digits) < 2**teeth
+    assert table.pow_digits(digits) == gmpy2.powmod(7, table.exponent_of(digits), MODULUS)
 
 
 def test_packing_round_trip_and_sums_under_encryption():
