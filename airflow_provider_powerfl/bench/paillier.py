@@ -1,15 +1,18 @@
 """Paillier throughput, ours vs python-paillier (phe) on the same key, single process.
 
 Reports encryptions/s (public key, and owner CRT), decryptions/s, gradient rows/s for
-X^T [[r]] (ours: bucket multi-exponentiation over all rows; phe: its naive
-sum(x_ij * enc_r_i) loop on fewer rows, whose cost is linear in rows, so rows/s carries
-over per row), and the floor gmpy2.powmod(r, n, n^2)/s of textbook encryption.
-Measurements of ours and phe alternate in rounds so a busy machine affects both alike.
+X^T [[r]] (ours: sort-and-prefix multi-exponentiation over a whole mini-batch; phe: its
+naive sum(x_ij * enc_r_i) loop on fewer rows, whose cost is linear in rows, so rows/s
+carries over per row), and the floor gmpy2.powmod(r, n, n^2)/s of textbook encryption.
+The headline gradient shape is hetero LR's (algorithms/hetero_lr.py: 1024-row mini-batches,
+real-valued features at 2^-20); other shapes are reported beside it. Measurements of ours
+and phe alternate in rounds so a busy machine affects both alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -27,10 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus size (default 2048)")
     parser.add_argument("--encryptions", type=int, default=400, help="values encrypted by us per round")
     parser.add_argument("--phe-encryptions", type=int, default=30, help="values encrypted by phe per round")
-    parser.add_argument("--rows", type=int, default=1000, help="rows of X for our X^T [[r]]")
+    parser.add_argument("--rows", type=int, default=1024, help="rows of X for our X^T [[r]] (hetero LR's batch_size)")
     parser.add_argument("--phe-rows", type=int, default=30, help="rows of X for phe's naive loop")
     parser.add_argument("--features", type=int, default=10, help="columns of X")
-    parser.add_argument("--feature-frac-bits", type=int, default=16, help="fixed-point scale 2^-k of X")
+    parser.add_argument(
+        "--feature-frac-bits", type=int, default=20, help="fixed-point scale 2^-k of X (hetero LR's X_FRAC_BITS)"
+    )
+    parser.add_argument("--no-extra-shapes", action="store_true", help="only the headline gradient shape")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (rates use the total time)")
 
 
@@ -49,17 +55,84 @@ def _rounds(rounds: int, tasks: dict[str, tuple[int, Callable[[], Any]]]) -> dic
     return {name: rounds * tasks[name][0] / spent[name] for name in tasks}
 
 
+def _load() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def _gradient_case(
+    pk: Any, sk: Any, rng: np.random.Generator, rows: int, phe_rows: int, features: int, frac_bits: int,
+    binary: bool, rounds: int,
+) -> dict[str, Any]:
+    """Ours over ``rows`` rows vs phe's naive loop over ``phe_rows``, alternating; results checked after timing.
+
+    binary: 0/1 features at density 0.11 (a9a-like), used by us unscaled and given to phe as Python
+    ints (phe's cheapest case); otherwise standard-normal features, phe gets floats.
+    """
+    if binary:
+        X = (rng.random((rows, features)) < 0.11).astype(np.int64)
+        frac_bits = 0
+        phe_X = X[:phe_rows].tolist()
+    else:
+        X = rng.normal(size=(rows, features))
+        phe_X = X[:phe_rows].tolist()
+    residual = rng.normal(scale=0.5, size=rows)
+    enc_r = EncryptedVector.encrypt(sk, residual)
+    phe_pk, phe_sk = pk.to_phe(), sk.to_phe()
+    phe_r = [phe_pk.encrypt(float(v)) for v in residual[:phe_rows]]
+
+    def phe_gradient() -> list[Any]:
+        out = []
+        for j in range(features):
+            acc = phe_r[0] * phe_X[0][j]
+            for i in range(1, phe_rows):
+                acc = acc + phe_r[i] * phe_X[i][j]
+            out.append(acc)
+        return out
+
+    load = _load()
+    rates = _rounds(
+        rounds,
+        {
+            "ours": (rows, lambda: enc_r.xt_dot(X, frac_bits=frac_bits)),
+            "phe": (phe_rows, phe_gradient),
+        },
+    )
+    # correctness of what was timed: both agree with numpy (ours on X as quantised)
+    got = enc_r.xt_dot(X, frac_bits=frac_bits).decrypt(sk)
+    X_quantised = np.ldexp(np.array(encode(X, frac_bits), dtype=np.float64), -frac_bits).reshape(X.shape)
+    np.testing.assert_allclose(got, X_quantised.T @ residual, rtol=1e-6, atol=1e-6)
+    phe_got = [phe_sk.decrypt(c) for c in phe_gradient()]
+    np.testing.assert_allclose(phe_got, X[:phe_rows].T @ residual[:phe_rows], rtol=1e-9, atol=1e-9)
+    return {
+        "rows": rows,
+        "features": features,
+        "features_kind": "binary 0/1, density 0.11" if binary else "standard normal",
+        "feature_frac_bits": frac_bits,
+        "rows_per_s": round(rates["ours"], 1),
+        "phe_rows": phe_rows,
+        "phe_rows_per_s": round(rates["phe"], 1),
+        "ratio_vs_phe": round(rates["ours"] / rates["phe"], 2),
+        "load_before": load,
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     insecure = args.key_bits < 2048
     pk, sk = generate_keypair(args.key_bits, allow_insecure_key_length=insecure)
     phe_pk, phe_sk = pk.to_phe(), sk.to_phe()
-    print(f"key: {pk.n_bits} bits, obfuscator exponent {pk.obfuscator_bits} bits, window {pk.window}")
+    teeth, tables = pk.comb
+    print(f"key: {pk.n_bits} bits, obfuscator exponent >= {pk.obfuscator_bits} bits, comb {teeth}-bit teeth x {tables} tables")
+    print(f"load average (1/5/15 min) at start: {_load()}")
 
     start = time.perf_counter()
-    pk.hs_table  # noqa: B018  (build the public fixed-base table outside the timed loops)
+    hs_table = pk.hs_table
     table_s = time.perf_counter() - start
     sk.raw_encrypt(0)  # builds the owner's CRT tables
-    print(f"fixed-base table built in {table_s:.2f} s")
+    print(
+        f"fixed-base comb built in {table_s:.2f} s: {hs_table.exp_bits}-bit exponents, "
+        f"{hs_table.n_digits} multiplications + {hs_table.steps - 1} squarings per power, "
+        f"{hs_table.entries} entries (~{hs_table.entries * pk.ciphertext_bytes / 2**20:.0f} MiB)"
+    )
 
     rng = np.random.default_rng(0)
     values = rng.normal(size=args.encryptions)
@@ -69,6 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     nsq = pk.nsquare
     floor_bases = [gmpy2.mpz(secrets.randbelow(int(pk.n))) for _ in range(20)]
 
+    load_enc = _load()
     rates = _rounds(
         args.rounds,
         {
@@ -80,61 +154,47 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "powmod_floor": (len(floor_bases), lambda: [gmpy2.powmod(r, pk.n, nsq) for r in floor_bases]),
         },
     )
+    for key in ("encrypt", "encrypt_owner_crt", "decrypt"):
+        print(f"{key:>18}: {rates[key]:10.1f}/s   phe {rates['phe_' + key.split('_')[0]]:8.1f}/s")
+    print(f"{'powmod floor':>18}: {rates['powmod_floor']:10.1f}/s   (load before: {load_enc})")
 
-    X = rng.normal(size=(args.rows, args.features))
-    residual = rng.normal(scale=0.5, size=args.rows)
-    enc_r = EncryptedVector.encrypt(sk, residual)
-    phe_r = [phe_pk.encrypt(float(v)) for v in residual[: args.phe_rows]]
-    phe_X = X[: args.phe_rows].tolist()
-
-    def phe_gradient() -> list[Any]:
-        out = []
-        for j in range(args.features):
-            acc = phe_r[0] * phe_X[0][j]
-            for i in range(1, args.phe_rows):
-                acc = acc + phe_r[i] * phe_X[i][j]
-            out.append(acc)
-        return out
-
-    grad = _rounds(
-        args.rounds,
-        {
-            "gradient": (args.rows, lambda: enc_r.xt_dot(X, frac_bits=args.feature_frac_bits)),
-            "phe_gradient": (args.phe_rows, phe_gradient),
-        },
-    )
-    rates.update(grad)
-    # correctness of what was timed: both gradients agree with numpy (ours on X as quantised)
-    got = enc_r.xt_dot(X, frac_bits=args.feature_frac_bits).decrypt(sk)
-    X_quantised = np.ldexp(np.array(encode(X, args.feature_frac_bits), dtype=np.float64), -args.feature_frac_bits)
-    np.testing.assert_allclose(got, X_quantised.reshape(X.shape).T @ residual, rtol=1e-6, atol=1e-6)
-    phe_got = [phe_sk.decrypt(c) for c in phe_gradient()]
-    np.testing.assert_allclose(phe_got, X[: args.phe_rows].T @ residual[: args.phe_rows], rtol=1e-9)
-
-    result: dict[str, Any] = {
+    shapes = [(args.rows, args.features, args.feature_frac_bits, False)]
+    if not args.no_extra_shapes:
+        shapes += [(4096, 10, 20, False), (1000, 10, 16, False), (1024, 10, 0, True)]
+    cases = []
+    for rows, features, frac_bits, binary in shapes:
+        case = _gradient_case(pk, sk, rng, rows, args.phe_rows, features, frac_bits, binary, args.rounds)
+        cases.append(case)
+        print(
+            f"gradient {rows} x {features} {case['features_kind']} at 2^-{frac_bits}: "
+            f"{case['rows_per_s']:10.1f} rows/s   phe {case['phe_rows_per_s']:8.1f} rows/s   "
+            f"x{case['ratio_vs_phe']}   (load before: {case['load_before']})"
+        )
+    head = cases[0]
+    return {
         "bench": "paillier",
         "key_bits": pk.n_bits,
-        "obfuscator_bits": pk.obfuscator_bits,
-        "window": pk.window,
+        "obfuscator_bits": hs_table.exp_bits,
+        "comb_teeth": teeth,
+        "comb_tables": tables,
         "table_build_s": round(table_s, 3),
+        "load_at_encrypt": load_enc,
         "encrypt_per_s": round(rates["encrypt"], 1),
         "encrypt_owner_crt_per_s": round(rates["encrypt_owner_crt"], 1),
         "phe_encrypt_per_s": round(rates["phe_encrypt"], 1),
         "decrypt_per_s": round(rates["decrypt"], 1),
         "phe_decrypt_per_s": round(rates["phe_decrypt"], 1),
         "powmod_floor_per_s": round(rates["powmod_floor"], 1),
-        "gradient_rows": args.rows,
-        "gradient_features": args.features,
-        "gradient_feature_frac_bits": args.feature_frac_bits,
-        "gradient_rows_per_s": round(rates["gradient"], 1),
-        "phe_gradient_rows": args.phe_rows,
-        "phe_gradient_rows_per_s": round(rates["phe_gradient"], 1),
+        "gradient_rows": head["rows"],
+        "gradient_features": head["features"],
+        "gradient_feature_frac_bits": head["feature_frac_bits"],
+        "gradient_rows_per_s": head["rows_per_s"],
+        "phe_gradient_rows": head["phe_rows"],
+        "phe_gradient_rows_per_s": head["phe_rows_per_s"],
         "encrypt_ratio_vs_phe": round(rates["encrypt"] / rates["phe_encrypt"], 2),
         "encrypt_owner_crt_ratio_vs_phe": round(rates["encrypt_owner_crt"] / rates["phe_encrypt"], 2),
         "decrypt_ratio_vs_phe": round(rates["decrypt"] / rates["phe_decrypt"], 2),
-        "gradient_ratio_vs_phe": round(rates["gradient"] / rates["phe_gradient"], 2),
+        "gradient_ratio_vs_phe": head["ratio_vs_phe"],
+        "gradient_shapes": cases,
+        "load_at_end": _load(),
     }
-    for key in ("encrypt", "encrypt_owner_crt", "decrypt", "gradient"):
-        print(f"{key:>18}: {rates[key]:10.1f}/s   phe {rates['phe_' + key.split('_')[0]]:8.1f}/s")
-    print(f"{'powmod floor':>18}: {rates['powmod_floor']:10.1f}/s")
-    return result
