@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation.keys import generate_party_keys
+from airflow_provider_powerfl.hooks.party import PartyConnection
+from airflow_provider_powerfl.operators import (
+    FederatedAlignOperator,
+    FederatedPredictOperator,
+    FederatedStepOperator,
+    FederatedTrainOperator,
+)
+
+
+@pytest.fixture
+def registry(tmp_path):
+    parties = {}
+    for party_id, role, port in (("10000", "guest", 19092), ("20000", "host", 29092)):
+        _, public = generate_party_keys(tmp_path, party_id)
+        parties[party_id] = {"role": role, "bootstrap_servers": f"127.0.0.1:{port}", "public_key": str(public)}
+    path = tmp_path / "parties.yaml"
+    path.write_text(yaml.safe_dump({"parties": parties}))
+    return path
+
+
+def party(registry, party_id="10000") -> PartyConnection:
+    return PartyConnection("powerfl_default", party_id, "guest", "127.0.0.1:19092", str(registry), str(registry.parent / f"{party_id}.key"))
+
+
+def context(conf, xcoms=None, try_number=1):
+    xcoms = xcoms or {}
+    return {
+        "dag_run": SimpleNamespace(conf=conf, run_id="manual__1"),
+        "ti": SimpleNamespace(try_number=try_number, xcom_pull=lambda task_ids: xcoms.get(task_ids)),
+    }
+
+
+CONF = {"job_id": "J", "parties": ["10000=guest", "20000=host"], "common-args": {"work_dir": "/w"}}
+
+
+def test_unknown_algorithm_fails_when_the_dag_is_parsed():
+    with pytest.raises(ConfigError, match=r"train: unknown algorithm 'xgboost' \(known: hetero_lr\)"):
+        FederatedTrainOperator(task_id="train", algorithm="xgboost")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"step": "Inspect"}, r"step 'Inspect': expected a spark_jobs entry point"),
+        ({"step": "align", "runtime": "docker"}, r"runtime 'docker': expected one of local\|kubernetes"),
+        ({"step": "align", "kubernetes": {"namespce": "x"}}, r"kubernetes\.namespce: unknown kubernetes setting"),
+    ],
+)
+def test_bad_operator_arguments_fail_at_parse(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        FederatedStepOperator(task_id="t", **kwargs)
+
+
+def test_templated_fields_are_what_users_set_per_run():
+    assert {"inputs", "output_dir", "step_params", "job_id", "work_dir"} <= set(FederatedAlignOperator.template_fields)
+
+
+def test_a_party_not_in_the_job_fails_at_task_start(registry):
+    op = FederatedAlignOperator(task_id="align")
+    with pytest.raises(ConfigError, match=r"party 30000 \(connection 'powerfl_default'\) is not among the parties of job 'J'"):
+        op.build_spec(context(CONF), party(registry, "30000"), "local")
+
+
+def test_train_spec_carries_algorithm_attempt_and_upstream_outputs(registry):
+    aligned = {"outputs": {"train": {"uri": "/w/J/10000/align/aligned", "format": "parquet"}}, "model": None}
+    op = FederatedTrainOperator(task_id="train", inputs_from=["align"], step_params={"max_iter": 3})
+    spec, _ = op.build_spec(context(CONF, {"align": aligned}, try_number=3), party(registry), "local")
+    assert spec.params == {"max_iter": 3, "algorithm": "hetero_lr"}
+    assert spec.attempt == 3 and spec.job_id == "J"
+    assert spec.input("train").format == "parquet"
+    assert spec.outputs.dir == "/w/J/10000/train"
+    assert spec.private_key == str(registry.parent / "10000.key")
+
+
+def test_predict_gets_the_upstream_model_and_kubernetes_the_pod_key_path(registry):
+    trained = {"outputs": {}, "model": {"id": "m-1", "uri": "/w/J/10000/train/model"}}
+    data = {"outputs": {"data": {"uri": "/d.parquet", "format": "parquet"}}}
+    op = FederatedPredictOperator(task_id="predict", inputs_from=["align", "train"])
+    spec, _ = op.build_spec(context(CONF, {"align": data, "train": trained}), party(registry), "kubernetes")
+    assert spec.params["model"] == {"id": "m-1", "uri": "/w/J/10000/train/model"}
+    assert spec.private_key == "/etc/powerfl/keys/private.pem"
+
+
+def test_missing_upstream_result_is_named(registry):
+    op = FederatedPredictOperator(task_id="predict", inputs_from=["train"])
+    with pytest.raises(ConfigError, match=r"predict: inputs_from 'train' left no step result in XCom"):
+        op.build_spec(context(CONF), party(registry), "local")
+
+
+def test_result_json_feeds_xcom(registry, tmp_path):
+    op = FederatedPredictOperator(task_id="predict", output_dir=str(tmp_path / "out"))
+    spec, _ = op.build_spec(context(CONF), party(registry), "local")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "result.json").write_text(
+        json.dumps({"outputs": {"scores": {"uri": "x", "format": "parquet"}}, "metrics": {"auc": 0.97, "ks": 0.81, "roc": [1, 2]}})
+    )
+    result = op.read_result(spec)
+    assert result["metrics"] == {"auc": 0.97, "ks": 0.81}
+    assert result["outputs"] == {"scores": {"uri": "x", "format": "parquet"}}
+    assert (result["job_id"], result["party_id"], result["role"], result["step"]) == ("J", "10000", "guest", "predict")
