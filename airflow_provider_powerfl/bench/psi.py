@@ -1,8 +1,9 @@
 """PSI through real Kafka: guest and host as two processes, each reading its own broker.
 
 Ids overlap by half; the result is checked against Python's set intersection.
-Reports wall time, ids/s and each party's peak memory (its own ru_maxrss and
-that of its crypto worker processes).
+Reports wall time, ids/s, each party's peak memory (its own ru_maxrss; its
+crypto workers' VmHWM summed) and CPU seconds: on a shared machine wall time
+depends on the load, CPU seconds do not.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def _party_main(party_id: str, registry_data: dict, key_dir: str, job_id: str, a
     stats = dict(result.stats)
     stats["party_wall_s"] = wall
     stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    stats["workers_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    me, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    stats["cpu_s"] = me.ru_utime + me.ru_stime + workers.ru_utime + workers.ru_stime
     np.save(Path(out_dir) / f"{party_id}.stats.npy", np.array([stats], dtype=object), allow_pickle=True)
 
 
@@ -104,6 +106,8 @@ def run(args: argparse.Namespace) -> dict:
         "correct": bool(correct),
         "wall_s": round(wall, 2),
         "ids_per_s": round(2 * args.rows / wall, 1),
+        # CPU both parties and their workers used: wall time on 2 idle cores is about half of it
+        "cpu_s": round(sum(stats[p]["cpu_s"] for p in parties), 1),
     }
     for p, role in ((GUEST, "guest"), (HOST, "host")):
         s = stats[p]
@@ -112,10 +116,11 @@ def run(args: argparse.Namespace) -> dict:
         out[f"{role}_encrypt_s"] = round(s.get("encrypt_s", 0.0), 2)
         out[f"{role}_hash_s"] = round(s["hash_s"], 2)
         out[f"{role}_workers"] = s["workers"]
+        out[f"{role}_cpu_s"] = round(s["cpu_s"], 1)
         print(
             f"{role} {p}: {s['distinct_ids']} ids, {s['size']} aligned, align {s['total_s']:.1f}s "
             f"(hash {s['hash_s']:.1f}s, encrypt+exchange {s.get('encrypt_s', 0.0):.1f}s), "
-            f"peak RSS {s['peak_rss_mb']:.0f} MB, workers' peak {s['workers_peak_rss_mb']:.0f} MB"
+            f"peak RSS {s['peak_rss_mb']:.0f} MB, workers' peak {s['workers_peak_rss_mb']:.0f} MB, CPU {s['cpu_s']:.0f}s"
         )
-    print(f"wall {wall:.1f}s, {out['ids_per_s']:.0f} ids/s, intersection {out['intersection']} (expected {expected_size}), correct={correct}")
+    print(f"wall {wall:.1f}s, {out['ids_per_s']:.0f} ids/s, CPU {out['cpu_s']:.0f}s, intersection {out['intersection']} (expected {expected_size}), correct={correct}")
     return out

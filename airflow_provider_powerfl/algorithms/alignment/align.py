@@ -85,6 +85,7 @@ def align(
     with Workers(workers if workers is not None else default_workers(len(unique))) as pool:
         stats["workers"] = pool.workers
         found, size = _run(party, digests, protocol, reveal, batch_size, pool, timeout, stats)
+        stats["workers_peak_rss_mb"] = pool.peak_rss_mb()
     stats["total_s"] = time.perf_counter() - t0
     stats["size"] = size
     log.info("party %s aligned %d of %d distinct ids in %.1fs", party.party_id, size, len(unique), stats["total_s"])

@@ -42,6 +42,17 @@ class Workers:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def peak_rss_mb(self) -> float:
+        """Sum of the workers' peak resident memory (Linux VmHWM), 0 without workers."""
+        total = 0.0
+        for pid in list(getattr(self._pool, "_processes", None) or {}):
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    total += next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+            except (OSError, StopIteration, ValueError):
+                continue
+        return total
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
