@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from airflow_provider_powerfl.exceptions import ConfigError
@@ -176,6 +175,6 @@ def build_task_spec(
 
 
 def default_output_dir(work_dir: str, job_id: str, party_id: str, task_id: str) -> str:
-    """``<work_dir>/<job>/<party>/<task>``; job ids are made path-safe."""
+    """``<work_dir>/<job>/<party>/<task>`` (a path or a URI); job ids are made path-safe."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in job_id)
-    return str(Path(work_dir) / safe / party_id / task_id) if "://" not in work_dir else f"{work_dir.rstrip('/')}/{safe}/{party_id}/{task_id}"
+    return f"{work_dir.rstrip('/')}/{safe}/{party_id}/{task_id}"

@@ -19,7 +19,7 @@ from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import RUNTIMES, PartyConnection, PowerFLPartyHook
 from airflow_provider_powerfl.operators.jobconf import JobConf, StepArgs, build_task_spec, default_output_dir
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE, STEP_NAME, SparkSettings, step_command
-from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings, label_value, pod_operator, step_failure
+from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings, pod_operator, step_failure
 from airflow_provider_powerfl.runtimes.local import LocalProcess
 from airflow_provider_powerfl.taskspec import TaskSpec
 
@@ -146,6 +146,7 @@ class FederatedStepOperator(BaseOperator):
         spec, registry = self.build_spec(context, party, runtime)
         what = f"step {self.step} (task {self.task_id}) of job {spec.job_id!r} at party {spec.party_id}"
         signer = self._signer(party)
+        self._tell_peers(registry, signer, spec, "running", None)
         try:
             argv = step_command(self.step, f"powerfl-{self.step}-{spec.job_id}-{spec.party_id}", self.spark)
             if runtime == "kubernetes":
