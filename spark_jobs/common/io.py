@@ -13,9 +13,8 @@ from __future__ import annotations
 import csv
 import logging
 import math
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial, reduce
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -78,35 +77,20 @@ def read_input(spark: SparkSession, data: DataSpec, *, require_label: bool = Fal
 def collect_arrays(table: Table, *, sort_by_id: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Bring a table to the driver as ``(ids, X, y)``: object array of str, float64 (n, d), float64 or None.
 
-    Each partition is turned into numpy blocks on its executor, so only
-    compact arrays cross to the driver, not one Python Row per sample.
+    Collected as Arrow record batches, one stream per partition in partition
+    order, so only columnar buffers cross to the driver, not a Python Row per sample.
     """
-    width = len(table.feature_names)
-    blocks = table.df.rdd.mapPartitions(partial(_to_block, width, table.has_label)).collect()
-    if blocks:
-        ids = np.concatenate([b[0] for b in blocks])
-        x = np.concatenate([b[1] for b in blocks])
-        y = np.concatenate([b[2] for b in blocks]) if table.has_label else None
-    else:
-        ids, x = np.empty(0, dtype=object), np.empty((0, width))
-        y = np.empty(0) if table.has_label else None
+    arrow = table.df.toArrow()
+    ids = np.empty(arrow.num_rows, dtype=object)
+    ids[:] = arrow.column(ID).to_pylist()
+    columns = [arrow.column(name).to_numpy().astype(np.float64, copy=False) for name in table.feature_names]
+    x = np.column_stack(columns) if columns else np.empty((arrow.num_rows, 0))
+    y = arrow.column(LABEL).to_numpy().astype(np.float64, copy=False) if table.has_label else None
     if sort_by_id:
         order = np.argsort(ids, kind="stable")
         ids, x = ids[order], x[order]
         y = None if y is None else y[order]
     return ids, x, y
-
-
-def _to_block(width: int, has_label: bool, rows: Iterable[Any]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    rows = list(rows)
-    if not rows:
-        return
-    first = 2 if has_label else 1
-    ids = np.empty(len(rows), dtype=object)
-    ids[:] = [r[0] for r in rows]
-    x = np.array([r[first:] for r in rows], dtype=np.float64).reshape(len(rows), width)
-    y = np.array([r[1] for r in rows], dtype=np.float64) if has_label else np.empty(0)
-    yield ids, x, y
 
 
 # ------------------------------------------------------------------ csv / parquet
@@ -257,25 +241,15 @@ def _read_tabular(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) 
 
 
 # ------------------------------------------------------------------ libsvm
-_LIBSVM_SCHEMA = T.StructType(
-    [
-        T.StructField(_FILE, T.StringType()),
-        T.StructField(ID, T.StringType()),
-        T.StructField(LABEL, T.DoubleType()),
-        T.StructField("indices", T.ArrayType(T.IntegerType())),
-        T.StructField("values", T.ArrayType(T.DoubleType())),
-        T.StructField("error", T.StringType()),
-    ]
-)
-
-
 def parse_libsvm_line(line: str, has_label: bool, index_base: int) -> tuple[str, float | None, list[int], list[float]]:
     """Parse PowerFL's ``[@]<id> [<label>] idx:val ...`` line into (id, label, 0-based indices, values).
 
-    Raises ValueError with a message naming the id and token at fault.
+    The reader parses in the JVM; this is the same grammar in Python, used to
+    explain the first line the JVM refused. Raises ValueError naming the id
+    and token at fault.
     """
     tokens = line.split()
-    row_id = tokens[0][1:] if tokens[0].startswith("@") else tokens[0]
+    row_id = tokens[0][1:] if tokens and tokens[0].startswith("@") else (tokens[0] if tokens else "")
     if not row_id:
         raise ValueError("empty id")
     rest = tokens[1:]
@@ -292,10 +266,9 @@ def parse_libsvm_line(line: str, has_label: bool, index_base: int) -> tuple[str,
         if not sep:
             hint = "" if has_label else " (if the lines carry a label, set label_column on the input)"
             raise ValueError(f"row id {row_id!r}: token {token!r} is not index:value{hint}")
-        try:
-            index = int(idx_text)
-        except ValueError:
-            raise ValueError(f"row id {row_id!r}: feature index {idx_text!r} is not an integer") from None
+        if not idx_text.lstrip("+-").isdigit():
+            raise ValueError(f"row id {row_id!r}: feature index {idx_text!r} is not an integer")
+        index = int(idx_text)
         if index < index_base:
             raise ValueError(f"row id {row_id!r}: feature index {index} is below index_base {index_base}")
         indices.append(index - index_base)
@@ -307,6 +280,8 @@ def parse_libsvm_line(line: str, has_label: bool, index_base: int) -> tuple[str,
 
 def _finite(text: str, what: str) -> float:
     try:
+        if "_" in text:  # Python's float() takes "1_0"; the JVM does not
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise ValueError(f"{what} {text!r} is not a number") from None
@@ -315,16 +290,33 @@ def _finite(text: str, what: str) -> float:
     return value
 
 
-def _parse_partition(has_label: bool, index_base: int, rows: Iterable[Any]) -> Iterator[tuple]:
-    for line, path in rows:
-        if not line or not line.strip():
-            continue
-        try:
-            row_id, label, indices, values = parse_libsvm_line(line, has_label, index_base)
-        except ValueError as exc:
-            yield path, None, None, None, None, f"{exc} in line {line.strip()[:60]!r}"
-            continue
-        yield path, row_id, label, indices, values, None
+def _not_finite(value: Column) -> Column:
+    return value.isNull() | F.isnan(value) | (F.abs(value) == F.lit(_INF))
+
+
+def _parse_libsvm(text: DataFrame, has_label: bool, index_base: int) -> DataFrame:
+    """Columns _file, line, id, label, indices (0-based), values, bad (whether the line breaks the grammar)."""
+    tokens = F.split(F.trim(F.col("value")), r"\s+")
+    first = 2 if has_label else 1  # 0-based position of the first idx:val token
+    pairs = F.transform(F.slice(tokens, first + 1, F.greatest(F.size(tokens) - first, F.lit(0))), lambda t: F.split(t, ":"))
+    indices = F.transform(pairs, lambda p: F.try_element_at(p, F.lit(1)).try_cast("int") - F.lit(index_base))
+    values = F.transform(pairs, lambda p: F.try_element_at(p, F.lit(2)).try_cast("double"))
+    label = F.try_element_at(tokens, F.lit(2)).try_cast("double") if has_label else F.lit(None).cast("double")
+    row_id = F.regexp_replace(F.element_at(tokens, 1), "^@", "")
+    parsed = text.select(
+        F.col(_FILE), F.col("value").alias("line"), row_id.alias(ID), label.alias(LABEL),
+        pairs.alias("pairs"), indices.alias("indices"), values.alias("values"),
+    )  # fmt: skip
+    bad = (
+        (F.col(ID) == "")
+        | F.exists("pairs", lambda p: F.size(p) != 2)
+        | F.exists("indices", lambda i: i.isNull() | (i < 0))
+        | F.exists("values", _not_finite)
+        | (F.size(F.array_distinct("indices")) != F.size("indices"))
+    )
+    if has_label:
+        bad = bad | _not_finite(F.col(LABEL))
+    return parsed.withColumn("bad", bad).drop("pairs")
 
 
 def _read_libsvm(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
@@ -334,19 +326,24 @@ def _read_libsvm(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -
     except AnalysisException as exc:
         raise DataError(f"{data.uri}: cannot read as libsvm: {str(exc).splitlines()[0]}") from exc
     has_label = data.label_column is not None
-    rdd = text.rdd.mapPartitions(partial(_parse_partition, has_label, data.index_base))
-    parsed = spark.createDataFrame(rdd, _LIBSVM_SCHEMA).persist()
+    text = text.filter(F.trim(F.col("value")) != "")
+    parsed = _parse_libsvm(text, has_label, data.index_base).persist()
     cached.append(parsed)
     stats = parsed.agg(
         F.count(F.lit(1)).alias("rows"),
-        F.sum(F.col("error").isNotNull().cast("int")).alias("errors"),
+        F.sum(F.col("bad").cast("int")).alias("bad"),
         F.max(F.array_max("indices")).alias("top"),
     ).first()
     if not stats["rows"]:
         raise DataError(f"{data.uri}: empty input (no data lines)")
-    if stats["errors"]:
-        bad = parsed.filter(F.col("error").isNotNull()).select(_FILE, "error").first()
-        raise DataError(f"{bad[_FILE]}: {bad['error']} ({stats['errors']} bad lines)")
+    if stats["bad"]:
+        row = parsed.filter("bad").select(_FILE, "line").first()
+        try:
+            parse_libsvm_line(row["line"], has_label, data.index_base)
+            reason = "malformed line"
+        except ValueError as exc:
+            reason = str(exc)
+        raise DataError(f"{row[_FILE]}: {reason} in line {row['line'].strip()[:60]!r} ({stats['bad']} bad lines)")
     top = stats["top"]
     if data.num_features is not None:
         width = data.num_features

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -60,8 +62,9 @@ def ship_package(spark: SparkSession) -> None:
     sc = spark.sparkContext
     if getattr(sc, "_powerfl_shipped", False):
         return
-    archive = Path(tempfile.mkdtemp(prefix="powerfl-spark-jobs-")) / "spark_jobs.zip"
-    build_zip(archive)
+    workdir = tempfile.mkdtemp(prefix="powerfl-spark-jobs-")
+    atexit.register(shutil.rmtree, workdir, True)  # Spark keeps its own copy once added
+    archive = build_zip(Path(workdir) / "spark_jobs.zip")
     sc.addPyFile(str(archive))
     sc._powerfl_shipped = True  # type: ignore[attr-defined]
 

@@ -190,6 +190,10 @@ def test_bad_csv_is_named(spark, tmp_path, text, options, message):
         ("@1 1 60:1\n", {"num_features": 49}, "row id '1' has feature index 60 beyond num_features 49 (index_base 1)"),
         ("@1 1 2:1\n@1 1 3:1\n", {}, "duplicate id '1' (2 rows)"),
         ("\n\n", {}, "empty input (no data lines)"),
+        ("@1 nan 1:1\n", {}, "row id '1': label 'nan' is not a finite number"),
+        ("@1 1 3:\n", {}, "row id '1': value of feature index 3 '' is not a number"),
+        ("@1 1 a:1\n", {}, "row id '1': feature index 'a' is not an integer"),
+        ("@1 1 2:1e999\n", {}, "row id '1': value of feature index 2 '1e999' is not a finite number"),
     ],
 )
 def test_bad_libsvm_is_named(spark, tmp_path, text, options, message):
@@ -197,6 +201,12 @@ def test_bad_libsvm_is_named(spark, tmp_path, text, options, message):
     spec = DataSpec.from_dict({"uri": str(src), "format": "libsvm", "label_column": "y", **options}, "in")
     message_got = read_error(spark, spec)
     assert "bad.libsvm" in message_got and message in message_got
+
+
+def test_libsvm_label_token_without_label_column_is_explained(spark, tmp_path):
+    src = write(tmp_path, "a9a.guest", "@0 -1 3:1.0\n@1 1 5:1.0\n")
+    spec = DataSpec.from_dict({"uri": str(src), "format": "libsvm"}, "in")
+    assert "token '-1' is not index:value (if the lines carry a label, set label_column" in read_error(spark, spec)
 
 
 def test_libsvm_without_label_hints_at_label_column():
