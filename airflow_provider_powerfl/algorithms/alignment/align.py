@@ -63,7 +63,7 @@ def align(
     ids: ints or strs (1 and "1" are one id); duplicates keep their first position.
     protocol: "ecdh" (X25519, any number of hosts) or "rsa" (blind signatures, one host).
     reveal: "ids" (every party learns the intersection) or "size" (only its size; ecdh only).
-    workers: processes for the exponentiations (default: 2 from 100k ids up, else 1).
+    workers: processes for the exponentiations (default 2 from 100k ids for ecdh, 5k for rsa; else 1).
     """
     if protocol not in PROTOCOLS:
         raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
@@ -82,7 +82,7 @@ def align(
     digests = digests[unique]
     stats["distinct_ids"] = len(unique)
     stats["hash_s"] = time.perf_counter() - t0
-    with Workers(workers if workers is not None else default_workers(len(unique))) as pool:
+    with Workers(workers if workers is not None else default_workers(len(unique), protocol)) as pool:
         stats["workers"] = pool.workers
         found, size = _run(party, digests, protocol, reveal, batch_size, pool, timeout, stats)
         stats["workers_peak_rss_mb"] = pool.peak_rss_mb()

@@ -86,7 +86,7 @@ def serve_rows(
     width = rows.shape[1] * 8
     sealed_width = NONCE_BYTES + width + 16
     total = max(len(first), pad_to or 0)
-    with Workers(workers if workers is not None else default_workers(len(first))) as pool:
+    with Workers(workers if workers is not None else default_workers(len(first), "rsa")) as pool:
         tags, keys = _derive(pool.sign(key, rsa_blind.full_domain_hash(digests[first], public)), public)
         sealed = np.empty((total, sealed_width), dtype=np.uint8)
         for k, (row, aes_key) in enumerate(zip(rows[first], keys)):

@@ -18,11 +18,12 @@ import numpy as np
 from airflow_provider_powerfl.crypto import rsa_blind, x25519
 
 T = TypeVar("T")
-PARALLEL_THRESHOLD = 100_000  # fewer ids than this: spawning workers costs more than it saves
+# fewer ids than this: spawning workers (~1 s) costs more than it saves
+PARALLEL_THRESHOLD = {"ecdh": 100_000, "rsa": 5_000}
 
 
-def default_workers(n_ids: int) -> int:
-    return 1 if n_ids < PARALLEL_THRESHOLD else max(1, min(2, os.cpu_count() or 1))
+def default_workers(n_ids: int, protocol: str = "ecdh") -> int:
+    return 1 if n_ids < PARALLEL_THRESHOLD[protocol] else max(1, min(2, os.cpu_count() or 1))
 
 
 class Workers:
