@@ -1,0 +1,49 @@
+"""This party's Kafka-backed :class:`Party` for one job attempt, built from the task spec alone.
+
+The spec carries every party's broker, security settings and public key, so a
+step needs no registry file: the spec is turned into a :class:`PartyRegistry`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation.keys import SigningKey
+from airflow_provider_powerfl.federation.party import Party
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.taskspec import TaskSpec
+
+DEFAULT_TIMEOUT = 600.0  # seconds a step waits for any one message of a peer
+
+
+def registry_from_spec(spec: TaskSpec) -> PartyRegistry:
+    """Every party of the spec as a registry entry (broker, security, public key)."""
+    entries: dict[str, Any] = {}
+    for party in spec.parties:
+        entry: dict[str, Any] = {
+            "role": party.role,
+            "bootstrap_servers": list(party.bootstrap_servers),
+            "public_key": party.public_key,
+        }
+        if party.security is not None:
+            entry["security"] = party.security.client_kwargs()
+        entries[party.id] = entry
+    return PartyRegistry.from_dict({"parties": entries})
+
+
+def build_party(spec: TaskSpec) -> Party:
+    """This party of the spec's job and attempt, talking to every other party of the spec."""
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # its per-connection INFO lines bury the step's log
+    roles = {p.id: p.role for p in spec.parties}
+    signing_key = SigningKey.from_file(spec.private_key)
+    return Party.from_registry(registry_from_spec(spec), spec.party_id, signing_key, spec.job_id, spec.attempt, roles)
+
+
+def recv_timeout(spec: TaskSpec) -> float:
+    """``params.timeout``: seconds to wait for one message of a peer before failing (RecvTimeout)."""
+    value = spec.params.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"params.timeout: expected a number of seconds > 0, got {value!r}")
+    return float(value)
