@@ -49,6 +49,8 @@ class HeteroLogisticRegression:
     :param random_state: seed of the batch order (guest); masks and keys always use the OS CSPRNG.
     :param executor: None (in-process), a concurrent.futures.Executor, or a ``map(fn, items)``
         callable that runs the Paillier chunk kernels (e.g. over Spark partitions).
+    :param timeout: seconds to wait for any one message of a peer (None: forever); a dead peer then
+        fails the job with the federation's RecvTimeout naming peer, job and tag instead of hanging.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class HeteroLogisticRegression:
         key_length: int = 2048,
         random_state: int | None = None,
         executor: Any = None,
+        timeout: float | None = 600.0,
     ) -> None:
         self.party = party
         self.max_iter = max_iter
@@ -81,10 +84,11 @@ class HeteroLogisticRegression:
         self.key_length = key_length
         self.random_state = random_state
         self.executor = executor
+        self.timeout = timeout
 
     _PARAMS = (
         "max_iter", "batch_size", "learning_rate", "optimizer", "penalty", "alpha", "tol",
-        "class_weight", "min_batch_size", "key_length", "random_state", "executor",
+        "class_weight", "min_batch_size", "key_length", "random_state", "executor", "timeout",
     )  # fmt: skip
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -116,6 +120,8 @@ class HeteroLogisticRegression:
             raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.penalty not in PENALTIES:
             raise ConfigError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
+        if self.timeout is not None:
+            _check_real("timeout", self.timeout, positive=True)
         if self.random_state is not None and not _is_int(self.random_state):
             raise ConfigError(f"random_state must be None or an int, got {self.random_state!r}")
         if self.class_weight is not None and self.party.role != "guest":
@@ -142,7 +148,7 @@ class HeteroLogisticRegression:
     def fit(self, X: Any, y: Any = None) -> HeteroLogisticRegression:
         """Train jointly with the peers; y (0/1 labels) only at the guest."""
         self._validate()
-        party = self.party
+        party = _TimedParty(self.party, self.timeout)
         X = self._check_X(X, reset=True)
         kernels = Kernels(self.executor)
         if party.role == "guest":
@@ -194,9 +200,9 @@ class HeteroLogisticRegression:
         """Guest: u = u_G + sum of hosts' partial scores; hosts send theirs and return None."""
         self._check_fitted()
         X = self._check_X(X, reset=False)
-        party = self.party
-        if not isinstance(party, Party):
+        if not isinstance(self.party, Party):
             raise ConfigError("party must be set (set_params(party=...)) to predict jointly")
+        party = _TimedParty(self.party, self.timeout)
         partial = X @ self.coef_
         if self.role_ == "host":
             party.send(party.peers("guest")[0], tag("predict"), partial)
@@ -268,6 +274,20 @@ class HeteroLogisticRegression:
         if (model.role_ == "guest") != (model.intercept_ is not None):
             raise DataError(f"model state of role {model.role_!r} has intercept {model.intercept_!r}")
         return model
+
+
+class _TimedParty:
+    """The estimator's party, with its ``timeout`` as the default of every ``recv`` of the protocol."""
+
+    def __init__(self, party: Party, timeout: float | None) -> None:
+        self._party = party
+        self._timeout = timeout
+
+    def recv(self, src: str, tag: str, timeout: float | None = None) -> object:
+        return self._party.recv(src, tag, timeout=self._timeout if timeout is None else timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._party, name)
 
 
 def _class_weight_from_json(value: Any) -> Any:
