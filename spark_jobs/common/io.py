@@ -38,7 +38,10 @@ _INF = float("inf")
 
 @dataclass(frozen=True)
 class Table:
-    """A validated input: ``df`` has columns ``id``, [``label``], then ``feature_names`` in order."""
+    """A validated input: ``df`` has columns ``id``, [``label``], then ``feature_names`` in order.
+
+    ``df`` is persisted (the checks already computed it); unpersist it when done.
+    """
 
     df: DataFrame
     feature_names: tuple[str, ...]
@@ -208,7 +211,7 @@ def _read_tabular(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) 
         raise DataError(f"{row[_FILE]}: {counts['id_missing']} rows have no value in id column {data.id_column!r}")
     named = [(data.label_column, label, "label_m", "label_b")] if label is not None else []
     named += [(name, checked[name], f"m{i}", f"b{i}") for i, name in enumerate(features)]
-    for name, (_, miss, bad), m_key, b_key in named:
+    for name, (_v, _m, bad), _mk, b_key in named:
         if counts[b_key]:
             row = example(bad, name)
             raise DataError(
