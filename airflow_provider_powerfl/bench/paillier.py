@@ -28,16 +28,18 @@ from airflow_provider_powerfl.crypto.vector import EncryptedVector
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus size (default 2048)")
-    parser.add_argument("--encryptions", type=int, default=400, help="values encrypted by us per round")
-    parser.add_argument("--phe-encryptions", type=int, default=30, help="values encrypted by phe per round")
+    parser.add_argument("--encryptions", type=int, default=150, help="values encrypted by us per round")
+    parser.add_argument("--phe-encryptions", type=int, default=10, help="values encrypted by phe per round")
     parser.add_argument("--rows", type=int, default=1024, help="rows of X for our X^T [[r]] (hetero LR's batch_size)")
-    parser.add_argument("--phe-rows", type=int, default=30, help="rows of X for phe's naive loop")
+    parser.add_argument("--phe-rows", type=int, default=16, help="rows of X for phe's naive loop")
     parser.add_argument("--features", type=int, default=10, help="columns of X")
     parser.add_argument(
         "--feature-frac-bits", type=int, default=20, help="fixed-point scale 2^-k of X (hetero LR's X_FRAC_BITS)"
     )
     parser.add_argument("--no-extra-shapes", action="store_true", help="only the headline gradient shape")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (rates use the total time)")
+    parser.add_argument(
+        "--rounds", type=int, default=6, help="alternating rounds of short slices (rates use the total time)"
+    )
 
 
 def _rate(count: int, fn: Callable[[], Any]) -> float:

@@ -67,6 +67,19 @@ def test_raw_encrypt_matches_phe_both_ways(keys):
     assert sk.raw_decrypt_many([phe_pk.raw_encrypt(m) for m in residues]) == residues
 
 
+def test_small_comb_key_and_pickled_key_encrypt_correctly(keys):
+    import pickle
+
+    pk, sk = keys
+    small = PaillierPublicKey(pk.n, allow_insecure_key_length=True, comb=(4, 3))
+    residues = [0, 1, int(pk.max_int), int(pk.n - 1)]
+    assert sk.raw_decrypt_many(small.raw_encrypt_many(residues)) == residues
+    assert small.hs_table.exp_bits >= small.obfuscator_bits and small.hs_table.teeth == 4
+    clone = pickle.loads(pickle.dumps(sk))  # tables are dropped and rebuilt with fresh bases
+    assert clone._crt_tables is None and clone.public_key._hs_table is None
+    assert sk.raw_decrypt_many(clone.raw_encrypt_many(residues) + clone.public_key.raw_encrypt_many(residues)) == residues * 2
+
+
 def test_encryption_is_randomised(keys):
     pk, sk = keys
     a, b = pk.raw_encrypt_many([7, 7])
