@@ -191,3 +191,16 @@ def test_party_must_know_every_peer_key() -> None:
     roles = {GUEST: "guest", HOST: "host"}
     with pytest.raises(ConfigError, match=HOST):
         Party(GUEST, roles, "j", 1, MemoryTransport(MemoryHub(roles), GUEST), SigningKey.generate(), {})
+
+
+def test_chunks_that_do_not_tile_their_object_are_refused(capture: list[bytes]) -> None:
+    import time
+
+    keys = {GUEST: SigningKey.generate(), HOST: SigningKey.generate()}
+    parties = _keyed_parties(keys, capture)
+    for index in (0, 1):  # both claim offset 0, so bytes 4..7 would stay uninitialised
+        header = Header("job-1", 1, "t", 0, index, 2, 0, 8, GUEST, HOST, time.time())
+        hub_of(parties[HOST]).deliver(HOST, seal(header, [b"abcd"], keys[GUEST]))
+    with pytest.raises(RecvTimeout):
+        parties[HOST].recv(GUEST, "t", timeout=0.05)
+    assert parties[HOST].inbox.rejected == {"inconsistent chunk": 1}
