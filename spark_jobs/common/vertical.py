@@ -94,3 +94,29 @@ def param(spec: TaskSpec, name: str, default: Any, kind: type | tuple[type, ...]
         names = kind.__name__ if isinstance(kind, type) else "|".join(k.__name__ for k in kind)
         raise ConfigError(f"params.{name}: expected {names}, got {value!r}")
     return value
+
+
+def binary_labels(y: np.ndarray, uri: str) -> tuple[np.ndarray, str]:
+    """Labels as 0/1 and how they were read: ``0/1``, or ``-1/+1`` (LIBSVM's, -1 becomes 0)."""
+    values = set(np.unique(y).tolist())
+    if values <= {0.0, 1.0}:
+        return y, "0/1"
+    if values <= {-1.0, 1.0}:
+        return (y > 0).astype(np.float64), "-1/+1"
+    shown = ", ".join(f"{v:g}" for v in sorted(values)[:5])
+    raise DataError(f"{uri}: label column must hold 0/1 (or -1/+1), found {shown}")
+
+
+def fit_scaler(X: np.ndarray, enabled: bool) -> dict[str, Any]:
+    """This party's own standardization (mean/std of its training columns; constant columns kept as they are)."""
+    if not enabled:
+        return {"standardize": False}
+    std = X.std(axis=0)
+    std[std == 0] = 1.0
+    return {"standardize": True, "mean": X.mean(axis=0).tolist(), "std": std.tolist()}
+
+
+def apply_scaler(X: np.ndarray, encoding: dict[str, Any]) -> np.ndarray:
+    if not encoding.get("standardize"):
+        return X
+    return (X - np.asarray(encoding["mean"])) / np.asarray(encoding["std"])
