@@ -14,6 +14,8 @@ BENCHMARKS = {
     "paillier": "paillier",
     "psi": "psi",
     "hetero-lr": "hetero_lr",
+    "secureboost": "secureboost",
+    "woe-iv": "woe_iv",
 }
 
 
