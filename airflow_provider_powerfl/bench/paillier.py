@@ -123,7 +123,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pk, sk = generate_keypair(args.key_bits, allow_insecure_key_length=insecure)
     phe_pk, phe_sk = pk.to_phe(), sk.to_phe()
     teeth, tables = pk.comb
-    print(f"key: {pk.n_bits} bits, obfuscator exponent >= {pk.obfuscator_bits} bits, comb {teeth}-bit teeth x {tables} tables")
+    print(
+        f"key: {pk.n_bits} bits, obfuscator exponent >= {pk.obfuscator_bits} bits, "
+        f"comb {teeth}-bit teeth x {tables} tables"
+    )
     print(f"load average (1/5/15 min) at start: {_load()}")
 
     start = time.perf_counter()

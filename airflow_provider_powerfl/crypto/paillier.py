@@ -145,7 +145,8 @@ class PaillierPublicKey:
             if not 0 <= m < n:
                 raise EncodingOverflowError(f"plaintext residue must be in [0, n), got {m.bit_length()}-bit value")
         # (1 + m n) * obf = obf + n * (m * obf mod n)  (mod n^2): a half-size product instead of a full one
-        return [(obf + n * (m * obf % n)) % nsq if m else obf for m, obf in zip(residues, self.obfuscators(len(residues)))]
+        obfuscators = self.obfuscators(len(residues))
+        return [(obf + n * (m * obf % n)) % nsq if m else obf for m, obf in zip(residues, obfuscators)]
 
     def rerandomize(self, ciphertexts: Sequence[mpz]) -> list[mpz]:
         """Same plaintexts, fresh randomness: apply before sending results derived from a peer's ciphertexts."""
