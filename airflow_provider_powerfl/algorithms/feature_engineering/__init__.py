@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from airflow_provider_powerfl.algorithms.feature_engineering.binning import Binner
 from airflow_provider_powerfl.algorithms.feature_engineering.hetero_binning import HeteroFeatureBinning
+from airflow_provider_powerfl.algorithms.feature_engineering.pipeline import FeaturePipeline
 from airflow_provider_powerfl.algorithms.feature_engineering.scaling import MinMaxScaler, OneHotEncoder, StandardScaler
 from airflow_provider_powerfl.algorithms.feature_engineering.selection import HeteroIVSelector, StatisticSelector, select_by_iv
 from airflow_provider_powerfl.algorithms.feature_engineering.statistics import feature_statistics
@@ -15,6 +16,7 @@ from airflow_provider_powerfl.algorithms.feature_engineering.woe import woe_iv
 
 __all__ = [
     "Binner",
+    "FeaturePipeline",
     "HeteroFeatureBinning",
     "HeteroIVSelector",
     "MinMaxScaler",

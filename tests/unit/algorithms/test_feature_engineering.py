@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Callable, Mapping
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airflow_provider_powerfl.algorithms.feature_engineering import Binner, HeteroFeatureBinning, HeteroIVSelector
+from airflow_provider_powerfl.algorithms.feature_engineering import Binner, FeaturePipeline, HeteroFeatureBinning, HeteroIVSelector
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.memory import memory_parties
 
@@ -193,3 +194,53 @@ def test_bad_parameters_are_named_at_fit(credit, param, value):
     model = HeteroFeatureBinning(party=parties[GUEST], **{"key_length": KEY, param: value})
     with pytest.raises(ConfigError, match=param):
         model.fit(credit["guest"], credit["y"])
+
+
+@pytest.mark.parametrize("transform", ["woe", "bin", "standard", "minmax", "onehot"])
+def test_pipeline_fit_then_apply_from_state_gives_the_same_output(credit, transform):
+    parties = memory_parties(f"fe-pipe-{transform}", {GUEST: "guest", HOST: "host"})
+    columns = {GUEST: credit["guest"], HOST: np.nan_to_num(credit["host"], nan=-9.0)}
+    names = {pid: [f"{pid}_x{j}" for j in range(columns[pid].shape[1])] for pid in parties}
+    settings = dict(
+        filter={"unique_min": 2},
+        binning={"n_bins": 5, "key_length": KEY},
+        select={"method": "top_k", "k": 8},
+        transform=transform,
+        transform_options={"max_categories": 16} if transform == "onehot" else None,
+    )
+    source = {pid: (columns[pid][:, :4] if transform == "onehot" else columns[pid]) for pid in parties}
+    if transform == "onehot":  # one-hot of a few low-cardinality columns only: no selection
+        settings.update(select=None, filter={"unique_min": 2})
+        source = {pid: np.round(columns[pid][:, :3]) for pid in parties}
+        names = {pid: n[:3] for pid, n in names.items()}
+    fns = {
+        pid: (lambda pid=pid: FeaturePipeline(party=parties[pid], **settings).fit(
+            source[pid], credit["y"] if pid == GUEST else None, names[pid]))
+        for pid in parties
+    }  # fmt: skip
+    pipelines = run_parties(fns)
+    kept = sum(len(p.feature_names_out_) for p in pipelines.values())
+    if transform != "onehot":
+        assert kept == 8
+    for pid, pipe in pipelines.items():
+        out = pipe.apply(source[pid])
+        again = FeaturePipeline.from_dict(json.loads(json.dumps(pipe.to_dict())))
+        np.testing.assert_array_equal(again.apply(source[pid]), out)
+        assert out.shape == (ROWS, len(pipe.feature_names_out_))
+        if transform == "woe":
+            report = pipe.report()
+            chosen = [n for n, f in report["features"].items() if f["selected"]]
+            assert chosen == pipe.feature_names_out_
+    if transform == "woe":
+        ivs = sorted([*pipelines[GUEST].binning_.iv_, *pipelines[HOST].binning_.iv_], reverse=True)
+        assert min(pipelines[GUEST].report()["features"][n]["iv"] for n in pipelines[GUEST].feature_names_out_) >= ivs[7]
+
+
+def test_pipeline_names_the_stage_of_a_bad_setting(credit):
+    parties = memory_parties("fe-pipe-bad", {GUEST: "guest", HOST: "host"})
+    with pytest.raises(ConfigError, match=r"params\.binning: n_bins"):
+        FeaturePipeline(party=parties[GUEST], binning={"n_bins": 0}).fit(credit["guest"], credit["y"], [f"x{j}" for j in range(13)])
+    with pytest.raises(ConfigError, match=r"params\.binning: needed by params\.transform=woe"):
+        FeaturePipeline(transform="woe").fit(credit["guest"], credit["y"], [f"x{j}" for j in range(13)])
+    with pytest.raises(ConfigError, match=r"params\.select\.top"):
+        FeaturePipeline(binning={}, select={"top": 3}).fit(credit["guest"], credit["y"], [f"x{j}" for j in range(13)])
