@@ -1,0 +1,92 @@
+"""The boosting loop both paths share: rounds, row subsampling, quantization, early stopping."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from airflow_provider_powerfl.algorithms.secureboost import encoding
+from airflow_provider_powerfl.algorithms.secureboost.objectives import Objective
+from airflow_provider_powerfl.algorithms.secureboost.tree import Source, Tree, TreeParams, grow_tree
+
+log = logging.getLogger(__name__)
+
+# leaves of one round's trees on the validation rows, (n_outputs, n_eval_rows)
+EvalRoute = Callable[[list[Tree]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class BoostParams:
+    n_estimators: int
+    tree: TreeParams
+    subsample: float
+    early_stopping_rounds: int | None
+    random_state: int | None
+
+
+@dataclass
+class BoostResult:
+    rounds: list[list[Tree]]  # per round, one tree per output
+    init_score: np.ndarray
+    eval_history: list[float]
+    best_iteration: int | None
+    tree_seconds: list[float]
+
+
+def boost(
+    sources: Sequence[Source],
+    y: np.ndarray,
+    objective: Objective,
+    params: BoostParams,
+    eval_set: tuple[EvalRoute, np.ndarray] | None = None,
+) -> BoostResult:
+    n_rows, k = len(y), objective.n_outputs
+    init = objective.init_score(y)
+    score = np.tile(init, (n_rows, 1))
+    seed = params.random_state if params.random_state is not None else secrets.randbits(64)
+    rng = np.random.default_rng(seed)
+    rounds: list[list[Tree]] = []
+    history: list[float] = []
+    seconds: list[float] = []
+    best, best_round = np.inf, None
+    if eval_set is not None:
+        eval_route, y_eval = eval_set
+        eval_score = np.tile(init, (len(y_eval), 1))
+    for r in range(params.n_estimators):
+        sample = rng.random(n_rows) < params.subsample if params.subsample < 1.0 else np.ones(n_rows, dtype=bool)
+        if not sample.any():
+            sample[rng.integers(n_rows)] = True
+        g_all, h_all = objective.grad_hess(y, score)
+        trees = []
+        for c in range(k):
+            start = time.perf_counter()
+            g, h = g_all[:, c], h_all[:, c]
+            fg = encoding.frac_bits_for(g[sample], int(sample.sum()))
+            fh = encoding.frac_bits_for(h[sample], int(sample.sum()))
+            gq, hq = encoding.quantize(g, fg), encoding.quantize(h, fh)
+            tree, leaves = grow_tree(sources, gq, hq, (2.0**-fg, 2.0**-fh), sample, params.tree)
+            score[:, c] += np.asarray(tree.value)[leaves]
+            trees.append(tree)
+            seconds.append(time.perf_counter() - start)
+            log.info("round %d output %d: %d nodes, depth %d, %.2f s", r, c, len(tree.left), tree.depth, seconds[-1])
+        rounds.append(trees)
+        if eval_set is not None:
+            leaves = eval_route(trees)
+            for c, tree in enumerate(trees):
+                eval_score[:, c] += np.asarray(tree.value)[leaves[c]]
+            history.append(objective.loss(y_eval, eval_score))
+            if history[-1] < best:
+                best, best_round = history[-1], r
+            elif params.early_stopping_rounds is not None and r - best_round >= params.early_stopping_rounds:
+                log.info("early stop at round %d: best %d (%.6f)", r, best_round, best)
+                rounds = rounds[: best_round + 1]
+                break
+    if eval_set is not None and params.early_stopping_rounds is not None and best_round is not None:
+        rounds = rounds[: best_round + 1]  # as XGBoost predicts with best_iteration
+        return BoostResult(rounds, init, history, best_round, seconds)
+    return BoostResult(rounds, init, history, None, seconds)

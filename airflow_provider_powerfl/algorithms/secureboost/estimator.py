@@ -1,0 +1,475 @@
+"""SecureBoost estimators: the federated one over the Party API, and the plaintext one on joined data.
+
+Both run boosting.boost and tree.grow_tree; the federated guest's histogram sources are
+its own columns plus one RemoteHost per host, the plaintext model's is all the columns.
+With the same bins, parameters and random_state they grow the same trees.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
+from airflow_provider_powerfl.algorithms.secureboost import encoding
+from airflow_provider_powerfl.algorithms.secureboost.binning import QuantileBinner
+from airflow_provider_powerfl.algorithms.secureboost.boosting import BoostParams, BoostResult, boost
+from airflow_provider_powerfl.algorithms.secureboost.local import LocalSource
+from airflow_provider_powerfl.algorithms.secureboost.objectives import OBJECTIVES, Objective
+from airflow_provider_powerfl.algorithms.secureboost.protocol import CMD, PROTOCOL_VERSION, REPLY, HostServer, RemoteHost, TreeCipher
+from airflow_provider_powerfl.algorithms.secureboost.tree import LOCAL, Tree, TreeParams, route
+from airflow_provider_powerfl.crypto.paillier import MIN_KEY_BITS, PaillierPublicKey, generate_keypair
+from airflow_provider_powerfl.exceptions import ConfigError, CryptoError, DataError, FederationError
+from airflow_provider_powerfl.federation.party import Party
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "powerfl.secureboost/1"
+MIN_KEY_LENGTH = 512  # below 2048 bits only for tests (a warning is logged)
+_BOOST_PARAMS = (
+    "n_estimators", "max_depth", "learning_rate", "max_bin", "min_child_weight", "reg_lambda", "gamma",
+    "subsample", "early_stopping_rounds", "objective", "random_state",
+)  # fmt: skip
+
+
+class _Params:
+    """XGBoost-style parameters shared by both estimators; checked at fit, each error naming its parameter."""
+
+    _PARAMS: tuple[str, ...] = _BOOST_PARAMS
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params: Any) -> _Params:
+        for name, value in params.items():
+            if name not in self._PARAMS:
+                raise ConfigError(f"{type(self).__name__} has no parameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+    def _validate_boost(self) -> None:
+        _check_int("n_estimators", self.n_estimators, 1)
+        _check_int("max_depth", self.max_depth, 1)
+        _check_int("max_bin", self.max_bin, 2)
+        if self.max_bin > 65535:
+            raise ConfigError(f"max_bin must be <= 65535, got {self.max_bin}")
+        _check_real("learning_rate", self.learning_rate, low=0.0, open_low=True)
+        _check_real("min_child_weight", self.min_child_weight, low=0.0)
+        _check_real("reg_lambda", self.reg_lambda, low=0.0)
+        _check_real("gamma", self.gamma, low=0.0)
+        _check_real("subsample", self.subsample, low=0.0, open_low=True, high=1.0)
+        if self.early_stopping_rounds is not None:
+            _check_int("early_stopping_rounds", self.early_stopping_rounds, 1)
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.random_state is not None and not _is_int(self.random_state):
+            raise ConfigError(f"random_state must be None or an int, got {self.random_state!r}")
+
+    def _boost_params(self) -> BoostParams:
+        tree = TreeParams(int(self.max_depth), float(self.reg_lambda), float(self.gamma), float(self.min_child_weight), float(self.learning_rate))
+        return BoostParams(int(self.n_estimators), tree, float(self.subsample), self.early_stopping_rounds, self.random_state)
+
+    # -- fitted state shared by the guest and the plaintext model -----------------------------
+    def _keep(self, objective: Objective, result: BoostResult) -> None:
+        self.objective_ = objective
+        self.trees_ = result.rounds
+        self.init_score_ = result.init_score
+        self.evals_result_ = result.eval_history
+        self.best_iteration_ = result.best_iteration
+        self.tree_seconds_ = result.tree_seconds
+        split = np.zeros(self.n_features_in_, dtype=np.int64)
+        gain = np.zeros(self.n_features_in_)
+        remote: dict[str, dict[int, float]] = {}
+        for trees in result.rounds:
+            for tree in trees:
+                for n in range(len(tree.left)):
+                    if tree.is_leaf(n):
+                        continue
+                    if tree.owner[n] == LOCAL:
+                        split[tree.split[n][0]] += 1
+                        gain[tree.split[n][0]] += tree.gain[n]
+                    else:
+                        remote.setdefault(tree.owner[n], {})[int(tree.split[n])] = tree.gain[n]
+        self.feature_importance_ = {"split": split, "gain": gain}
+        self.host_split_gain_ = remote
+
+    def _raw(self, X: np.ndarray, routers: Mapping[str, Any]) -> np.ndarray:
+        flat = [t for trees in self.trees_ for t in trees]
+        k = len(self.trees_[0]) if self.trees_ else 1
+        leaves = route(flat, len(X), lambda f, thr, rows: X[rows, f] <= thr, routers)
+        score = np.tile(self.init_score_, (len(X), 1))
+        for i, tree in enumerate(flat):
+            score[:, i % k] += np.asarray(tree.value)[leaves[i]]
+        return score
+
+    def _predict_from_raw(self, raw: np.ndarray) -> np.ndarray:
+        out = self.objective_.transform(raw)
+        if self.objective_.name == "binary:logistic":
+            return (out > 0.5).astype(np.int64)
+        if self.objective_.name == "multi:softprob":
+            return out.argmax(axis=1)
+        return out
+
+    def _proba_from_raw(self, raw: np.ndarray) -> np.ndarray:
+        if self.objective_.name == "reg:squarederror":
+            raise ConfigError("predict_proba needs a classification objective, this model uses reg:squarederror")
+        out = self.objective_.transform(raw)
+        return np.column_stack([1.0 - out, out]) if out.ndim == 1 else out
+
+    def _model_dict(self) -> dict[str, Any]:
+        return {
+            "objective": self.objective_.name,
+            "n_classes": self.objective_.n_classes,
+            "init_score": self.init_score_.tolist(),
+            "trees": [[t.to_dict() for t in trees] for trees in self.trees_],
+            "best_iteration": self.best_iteration_,
+            "evals_result": list(self.evals_result_),
+            "feature_importance": {k: v.tolist() for k, v in self.feature_importance_.items()},
+        }
+
+    def _load_model(self, state: Mapping[str, Any]) -> None:
+        self.objective_ = Objective(str(state["objective"]), int(state["n_classes"]))
+        self.init_score_ = np.asarray(state["init_score"], dtype=np.float64)
+        self.trees_ = [[Tree.from_dict(t) for t in trees] for trees in state["trees"]]
+        self.best_iteration_ = state["best_iteration"]
+        self.evals_result_ = [float(v) for v in state["evals_result"]]
+        self.feature_importance_ = {k: np.asarray(v) for k, v in state["feature_importance"].items()}
+        self.n_features_in_ = len(self.feature_importance_["split"])
+
+
+class GradientBoostedTrees(_Params):
+    """Plaintext GBDT on all columns: the reference the federated run must match (same trees, same predictions).
+
+    Parameters as in XGBoost: n_estimators, max_depth, learning_rate, max_bin, min_child_weight,
+    reg_lambda, gamma (XGBoost's unhalved gain must exceed it), subsample, early_stopping_rounds
+    (needs eval_set in fit), objective ("binary:logistic", "reg:squarederror", "multi:softprob"),
+    random_state (row subsampling).
+    """
+
+    def __init__(
+        self, *, n_estimators: int = 100, max_depth: int = 6, learning_rate: float = 0.3, max_bin: int = 256,
+        min_child_weight: float = 1.0, reg_lambda: float = 1.0, gamma: float = 0.0, subsample: float = 1.0,
+        early_stopping_rounds: int | None = None, objective: str = "binary:logistic", random_state: int | None = None,
+    ) -> None:  # fmt: skip
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.max_bin = max_bin
+        self.min_child_weight = min_child_weight
+        self.reg_lambda = reg_lambda
+        self.gamma = gamma
+        self.subsample = subsample
+        self.early_stopping_rounds = early_stopping_rounds
+        self.objective = objective
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> GradientBoostedTrees:
+        self._validate_boost()
+        X = _check_X(X, "X")
+        self.n_features_in_ = X.shape[1]
+        y = _check_y(y, len(X))
+        objective = Objective.for_labels(self.objective, y)
+        binner = QuantileBinner.fit(X, int(self.max_bin))
+        source = LocalSource(binner.transform(X), binner.n_bins, binner.edges)
+        evaluation = None
+        if eval_set is not None:
+            X_eval, y_eval = _check_eval(eval_set, X.shape[1])
+            evaluation = (lambda trees: route(trees, len(X_eval), lambda f, t, r: X_eval[r, f] <= t, {}), y_eval)
+        elif self.early_stopping_rounds is not None:
+            raise ConfigError("early_stopping_rounds needs an eval_set in fit")
+        self._keep(objective, boost([source], y, objective, self._boost_params(), evaluation))
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Raw scores (n, outputs)."""
+        _check_fitted(self)
+        return self._raw(_check_X(X, "X", self.n_features_in_), {})
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self._predict_from_raw(self.decision_function(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self._proba_from_raw(self.decision_function(X))
+
+
+class HeteroSecureBoost(_Params):
+    """SecureBoost over columns split between a guest (labels) and hosts; see docs/protocols/secureboost.md.
+
+    Every party builds it around its own Party and calls ``fit`` with its own columns (y and
+    the labels of eval_set only at the guest; a host passes eval_set=X_eval or None, as the guest
+    does). The boosting parameters that matter are the guest's; each party bins its own columns
+    with its own ``max_bin``. Extra parameters:
+
+    :param party: this party's view of the job (role "guest" or "host").
+    :param key_length: bits of the guest's Paillier key; a host refuses keys shorter than its own value.
+    :param executor: None, a concurrent.futures.Executor or a ``map(fn, items)`` callable running the
+        chunked crypto (guest: encryption and decryption; host: histogram products), e.g. over Spark partitions.
+    :param timeout: seconds to wait for any one message of a peer (None: forever).
+    """
+
+    _PARAMS = ("party", *_BOOST_PARAMS, "key_length", "executor", "timeout")
+
+    def __init__(
+        self, *, party: Party | None = None, n_estimators: int = 100, max_depth: int = 6, learning_rate: float = 0.3,
+        max_bin: int = 256, min_child_weight: float = 1.0, reg_lambda: float = 1.0, gamma: float = 0.0,
+        subsample: float = 1.0, early_stopping_rounds: int | None = None, objective: str = "binary:logistic",
+        random_state: int | None = None, key_length: int = 2048, executor: Any = None, timeout: float | None = 600.0,
+    ) -> None:  # fmt: skip
+        self.party = party
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.max_bin = max_bin
+        self.min_child_weight = min_child_weight
+        self.reg_lambda = reg_lambda
+        self.gamma = gamma
+        self.subsample = subsample
+        self.early_stopping_rounds = early_stopping_rounds
+        self.objective = objective
+        self.random_state = random_state
+        self.key_length = key_length
+        self.executor = executor
+        self.timeout = timeout
+
+    def _validate(self) -> None:
+        if not isinstance(self.party, Party) or self.party.role not in ("guest", "host"):
+            raise ConfigError(f"party must be a Party with role 'guest' or 'host', got {self.party!r}")
+        self._validate_boost()
+        _check_int("key_length", self.key_length, MIN_KEY_LENGTH)
+        if self.key_length % 2:
+            raise ConfigError(f"key_length must be even, got {self.key_length}")
+        if self.timeout is not None:
+            _check_real("timeout", self.timeout, low=0.0, open_low=True)
+        as_chunk_map(self.executor)  # names a bad executor
+        if self.party.role == "host" and not self.party.peers("guest"):
+            raise ConfigError(f"host {self.party.party_id} has no guest among the parties of job {self.party.job_id}")
+
+    # -- training -----------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, eval_set: Any = None) -> HeteroSecureBoost:
+        """Train jointly; y only at the guest. eval_set: (X_eval, y_eval) at the guest, X_eval at a host."""
+        self._validate()
+        party = _TimedParty(self.party, self.timeout)
+        X = _check_X(X, "X")
+        self.n_features_in_ = X.shape[1]
+        binner = QuantileBinner.fit(X, int(self.max_bin))
+        bins = binner.transform(X)
+        self.role_ = party.role
+        if party.role == "guest":
+            self._fit_guest(party, X, bins, binner, y, eval_set)
+        else:
+            if y is not None:
+                raise ConfigError(f"y must be None at host {party.party_id}: labels live at the guest")
+            self._fit_host(party, X, bins, binner, eval_set)
+        return self
+
+    def _fit_guest(self, party: Any, X: np.ndarray, bins: np.ndarray, binner: QuantileBinner, y: Any, eval_set: Any) -> None:
+        y = _check_y(y, len(X))
+        objective = Objective.for_labels(self.objective, y)
+        X_eval = y_eval = None
+        if eval_set is not None:
+            X_eval, y_eval = _check_eval(eval_set, X.shape[1])
+        elif self.early_stopping_rounds is not None:
+            raise ConfigError("early_stopping_rounds needs an eval_set in fit")
+        if self.key_length < MIN_KEY_BITS:
+            log.warning("Paillier key of %d bits is below %d bits: acceptable for tests only", self.key_length, MIN_KEY_BITS)
+        public, private = generate_keypair(int(self.key_length), allow_insecure_key_length=self.key_length < MIN_KEY_BITS)
+        per_ct = encoding.per_ciphertext(public.max_int.bit_length() - 1)
+        kernels = Kernels(self.executor)
+        cipher = TreeCipher(private, kernels)
+        hosts = party.peers("host")
+        setup = {"op": "setup", "version": PROTOCOL_VERSION, "n_rows": len(X), "public_key": format(public.n, "x"),
+                 "per_ciphertext": per_ct, "n_eval_rows": -1 if X_eval is None else len(X_eval)}  # fmt: skip
+        for host in hosts:
+            party.send(host, CMD, setup)
+        remotes = {}
+        for host in hosts:
+            reply = party.recv(host, REPLY)
+            if not isinstance(reply, dict) or reply.get("op") != "setup" or not _is_int(reply.get("n_candidates")):
+                raise FederationError(f"host {host} did not accept the SecureBoost setup: {reply!r}"[:300])
+            remotes[host] = RemoteHost(party, host, cipher, int(reply["n_candidates"]), per_ct)
+        sources = [LocalSource(bins, binner.n_bins, binner.edges), *remotes.values()]
+        evaluation = None
+        if X_eval is not None:
+            for remote in remotes.values():
+                remote.data = "eval"
+            evaluation = (lambda trees: route(trees, len(X_eval), lambda f, t, r: X_eval[r, f] <= t, remotes), y_eval)
+        result = boost(sources, y, objective, self._boost_params(), evaluation)
+        self._keep(objective, result)
+        for host, remote in remotes.items():
+            remote.finish("finish", keep=np.asarray(sorted(self.host_split_gain_.get(host, {})), dtype=np.int64))
+
+    def _fit_host(self, party: Any, X: np.ndarray, bins: np.ndarray, binner: QuantileBinner, eval_set: Any) -> None:
+        guest = party.peers("guest")[0]
+        setup = party.recv(guest, CMD)
+        if not isinstance(setup, dict) or setup.get("op") != "setup" or setup.get("version") != PROTOCOL_VERSION:
+            raise FederationError(f"guest {guest} sent no SecureBoost setup of protocol version {PROTOCOL_VERSION}: {setup!r}"[:300])
+        if setup.get("n_rows") != len(X):
+            raise DataError(f"guest {guest} trains on {setup.get('n_rows')} rows, host {party.party_id} holds {len(X)}: align the inputs first")
+        public = _peer_key(setup.get("public_key"), guest, int(self.key_length))
+        per_ct = setup.get("per_ciphertext")
+        if not _is_int(per_ct) or not 1 <= per_ct <= encoding.per_ciphertext(public.max_int.bit_length() - 1):
+            raise FederationError(f"guest {guest} asked for {per_ct!r} sums per ciphertext, more than its key holds")
+        server = HostServer(party, guest, self.executor)
+        server.setup_training(bins, binner.n_bins, binner.edges, public, int(per_ct))
+        n_eval = setup.get("n_eval_rows")
+        if n_eval != -1:
+            if eval_set is None:
+                raise ConfigError(f"the guest validates on {n_eval} rows: pass eval_set=X_eval at host {party.party_id}")
+            X_eval = _check_X(eval_set[0] if isinstance(eval_set, tuple) else eval_set, "eval_set", X.shape[1])
+            if len(X_eval) != n_eval:
+                raise DataError(f"guest {guest} validates on {n_eval} rows, host {party.party_id} holds {len(X_eval)}")
+            server.data["eval"] = X_eval
+        party.send(guest, REPLY, {"op": "setup", "n_candidates": len(server.layout)})
+        done = server.serve(stop="finish")
+        keep = done.get("keep")
+        if not isinstance(keep, np.ndarray):
+            raise FederationError(f"guest {guest} ended training without the list of kept splits")
+        self.splits_ = {int(i): server.splits[int(i)] for i in keep.tolist() if int(i) in server.splits}
+        split = np.zeros(self.n_features_in_, dtype=np.int64)
+        for f, _ in self.splits_.values():
+            split[f] += 1
+        self.feature_importance_ = {"split": split}
+
+    # -- prediction ---------------------------------------------------------------------------
+    def decision_function(self, X: Any) -> np.ndarray | None:
+        """Guest: raw scores (n, outputs), asking the hosts per depth; hosts answer and return None."""
+        _check_fitted(self)
+        X = _check_X(X, "X", self.n_features_in_)
+        if not isinstance(self.party, Party):
+            raise ConfigError("party must be set (set_params(party=...)) to predict jointly")
+        party = _TimedParty(self.party, self.timeout)
+        if self.role_ == "host":
+            guest = party.peers("guest")[0]
+            server = HostServer(party, guest, None)
+            server.splits, server.data["predict"] = self.splits_, X
+            start = party.recv(guest, CMD)
+            if not isinstance(start, dict) or start.get("op") != "predict":
+                raise FederationError(f"guest {guest} sent {start!r} to start prediction"[:200])
+            if start.get("n_rows") != len(X):
+                raise DataError(f"guest {guest} predicts {start.get('n_rows')} rows, host {party.party_id} holds {len(X)}")
+            server.serve(stop="end")
+            return None
+        hosts = {h: RemoteHost(party, h, None, 0, 1) for h in party.peers("host")}  # type: ignore[arg-type]
+        for remote in hosts.values():
+            remote.finish("predict", n_rows=len(X))
+        raw = self._raw(X, hosts)
+        for remote in hosts.values():
+            remote.finish("end")
+        return raw
+
+    def predict(self, X: Any) -> np.ndarray | None:
+        raw = self.decision_function(X)
+        return None if raw is None else self._predict_from_raw(raw)
+
+    def predict_proba(self, X: Any) -> np.ndarray | None:
+        raw = self.decision_function(X)
+        return None if raw is None else self._proba_from_raw(raw)
+
+    # -- model state --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """This party's state only: the guest's trees (host nodes hold a party id and split id), a host's split table."""
+        _check_fitted(self)
+        params = {name: getattr(self, name) for name in self._PARAMS if name not in ("party", "executor")}
+        state: dict[str, Any] = {"format": MODEL_FORMAT, "role": self.role_, "n_features": self.n_features_in_, "params": params}
+        if self.role_ == "guest":
+            state["model"] = self._model_dict()
+            state["host_split_gain"] = {h: {str(i): g for i, g in d.items()} for h, d in self.host_split_gain_.items()}
+        else:
+            state["splits"] = {str(i): [f, t] for i, (f, t) in self.splits_.items()}
+            state["feature_importance"] = {"split": self.feature_importance_["split"].tolist()}
+        return state
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any], *, party: Party | None = None) -> HeteroSecureBoost:
+        if state.get("format") != MODEL_FORMAT:
+            raise DataError(f"model state format must be {MODEL_FORMAT!r}, got {state.get('format')!r}")
+        try:
+            model = cls(party=party, **state["params"])
+            model.role_ = str(state["role"])
+            if model.role_ == "guest":
+                model._load_model(state["model"])
+                model.host_split_gain_ = {h: {int(i): float(g) for i, g in d.items()} for h, d in state["host_split_gain"].items()}
+            else:
+                model.splits_ = {int(i): (int(v[0]), float(v[1])) for i, v in state["splits"].items()}
+                model.feature_importance_ = {"split": np.asarray(state["feature_importance"]["split"], dtype=np.int64)}
+            model.n_features_in_ = int(state["n_features"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"model state is incomplete or malformed: {exc!r}") from exc
+        return model
+
+
+class _TimedParty:
+    """The estimator's party, with its ``timeout`` as the default of every ``recv``."""
+
+    def __init__(self, party: Party, timeout: float | None) -> None:
+        self._party = party
+        self._timeout = timeout
+
+    def recv(self, src: str, tag: str, timeout: float | None = None) -> object:
+        return self._party.recv(src, tag, timeout=self._timeout if timeout is None else timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._party, name)
+
+
+def _peer_key(hex_n: object, party: str, key_length: int) -> PaillierPublicKey:
+    if not isinstance(hex_n, str):
+        raise CryptoError(f"party {party} sent no Paillier public key")
+    key = PaillierPublicKey(int(hex_n, 16), allow_insecure_key_length=True)
+    if key.n_bits < key_length:
+        raise CryptoError(f"party {party} uses a {key.n_bits}-bit Paillier key, shorter than key_length={key_length}")
+    return key
+
+
+def _check_fitted(model: Any) -> None:
+    if not hasattr(model, "feature_importance_"):
+        raise ConfigError(f"this {type(model).__name__} is not fitted yet: call fit or from_dict first")
+
+
+def _check_X(X: Any, name: str, n_features: int | None = None) -> np.ndarray:
+    arr = np.asarray(X, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise DataError(f"{name} must be a non-empty 2-D array (rows x features), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise DataError(f"{name} contains NaN or infinite values")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise DataError(f"{name} has {arr.shape[1]} features, the model was fitted with {n_features}")
+    return arr
+
+
+def _check_y(y: Any, n_rows: int) -> np.ndarray:
+    if y is None:
+        raise DataError("y is required at the guest")
+    arr = np.asarray(y, dtype=np.float64).ravel()
+    if arr.shape != (n_rows,):
+        raise DataError(f"y has {arr.shape[0]} values for {n_rows} rows of X")
+    if not np.all(np.isfinite(arr)):
+        raise DataError("y contains NaN or infinite values")
+    return arr
+
+
+def _check_eval(eval_set: Any, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(eval_set, tuple | list) or len(eval_set) != 2:
+        raise ConfigError("eval_set must be a pair (X_eval, y_eval) at the guest")
+    X_eval = _check_X(eval_set[0], "eval_set", n_features)
+    return X_eval, _check_y(eval_set[1], len(X_eval))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if not _is_int(value) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_real(name: str, value: Any, *, low: float, open_low: bool = False, high: float | None = None) -> None:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or (value <= low if open_low else value < low) or (high is not None and value > high):
+        bound = f"{'>' if open_low else '>='} {low}" + ("" if high is None else f" and <= {high}")
+        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")

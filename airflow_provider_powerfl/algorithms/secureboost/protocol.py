@@ -1,0 +1,297 @@
+"""The SecureBoost messages between the guest and each host (docs/protocols/secureboost.md).
+
+The guest drives; a host runs a command loop. Per tree the guest sends the packed (g, h)
+of the sampled rows encrypted under its own key; per level it sends the rows' node
+assignment and the nodes to build; the host answers with encrypted, shuffled, compressed
+cumulative bin sums; the guest sends the (node, opaque candidate) pairs it chose at this
+host and the host answers with a split id and which of the node's rows go left. Prediction
+asks, per depth, which (split id, row) pairs go left.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import gmpy2
+import numpy as np
+from gmpy2 import mpz
+
+from airflow_provider_powerfl.algorithms.paillier_kernels import ChunkMap, Kernels, as_chunk_map, check_ciphertexts, object_array
+from airflow_provider_powerfl.algorithms.secureboost import encoding
+from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayout
+from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
+from airflow_provider_powerfl.exceptions import FederationError
+from airflow_provider_powerfl.federation.party import Party
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+CMD, REPLY = "secureboost.cmd", "secureboost.reply"
+
+
+# -- guest side ------------------------------------------------------------------------------
+class TreeCipher:
+    """The guest's per-tree encryption of packed (g, h), shared by all hosts (encrypted once per tree)."""
+
+    def __init__(self, private_key: PaillierPrivateKey, kernels: Kernels) -> None:
+        self.private_key = private_key
+        self.kernels = kernels
+        self._inputs: tuple[np.ndarray, np.ndarray] | None = None
+        self._rows = np.zeros(0, dtype=np.int64)
+        self._cts = object_array([])
+
+    def encrypt(self, g: np.ndarray, h: np.ndarray, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(sampled rows, their ciphertexts); the second host of a tree gets the first one's."""
+        if self._inputs is None or self._inputs[0] is not g or self._inputs[1] is not h:
+            self._rows = np.flatnonzero(sample)
+            self._cts = self.kernels.encrypt(self.private_key, encoding.pack_rows(g[self._rows], h[self._rows]))
+            self._inputs = (g, h)
+        return self._rows, self._cts
+
+
+class RemoteHost:
+    """One host as a tree.Source and tree.Router at the guest."""
+
+    def __init__(self, party: Party, host: str, cipher: TreeCipher, n_candidates: int, per_ciphertext: int) -> None:
+        self.party, self.owner, self.cipher = party, host, cipher
+        self.n_candidates, self.per_ciphertext = n_candidates, per_ciphertext
+        self.groups = -(-n_candidates // per_ciphertext)
+        self._n_nodes = 0
+        self._n_splits = 0
+
+    def _send(self, op: str, **fields: Any) -> None:
+        self.party.send(self.owner, CMD, {"op": op, **fields})
+
+    def _recv(self, op: str) -> dict[str, Any]:
+        obj = self.party.recv(self.owner, REPLY)
+        if not isinstance(obj, dict) or obj.get("op") != op:
+            raise FederationError(f"host {self.owner} sent {_describe(obj)} as {REPLY}, expected the answer to {op!r}")
+        return obj
+
+    def start_tree(self, g: np.ndarray, h: np.ndarray, sample: np.ndarray) -> None:
+        rows, cts = self.cipher.encrypt(g, h, sample)
+        self._send("tree", rows=rows.astype(np.int64), gh=cts)
+
+    def request_histograms(self, assign: np.ndarray, nodes: np.ndarray) -> None:
+        self._n_nodes = len(nodes)
+        self._send("hist", assign=assign.astype(np.int32), nodes=nodes.astype(np.int64))
+
+    def collect_histograms(self) -> np.ndarray:
+        reply = self._recv("hist")
+        key = self.cipher.private_key
+        sums = check_ciphertexts(key.public_key, reply.get("sums"), self._n_nodes * self.groups, f"histograms of host {self.owner}")
+        values = self.cipher.kernels.decrypt(key, sums)
+        out = np.empty((self._n_nodes, self.n_candidates, 2))
+        for k in range(self._n_nodes):
+            digits: list[int] = []
+            for j in range(self.groups):
+                count = min(self.per_ciphertext, self.n_candidates - j * self.per_ciphertext)
+                digits += encoding.split_digits(values[k * self.groups + j], count)
+            out[k] = [encoding.unpack_sum(d) for d in digits]  # ints < 2^52: exact in float64
+        return out
+
+    def request_splits(self, nodes: np.ndarray, candidates: np.ndarray) -> None:
+        self._n_splits = len(nodes)
+        if len(nodes):
+            self._send("split", nodes=nodes, candidates=candidates)
+
+    def collect_splits(self) -> list[tuple[Any, np.ndarray]]:
+        if not self._n_splits:
+            return []
+        reply = self._recv("split")
+        ids, left, sizes = reply.get("split_ids"), reply.get("left"), reply.get("sizes")
+        if not all(isinstance(a, np.ndarray) for a in (ids, left, sizes)) or len(ids) != self._n_splits or len(sizes) != self._n_splits:
+            raise FederationError(f"host {self.owner} sent a malformed split answer")
+        bounds = np.r_[0, np.cumsum(sizes)]
+        if bounds[-1] != len(left):
+            raise FederationError(f"host {self.owner} sent split directions for {len(left)} rows, announced {bounds[-1]}")
+        return [(int(ids[i]), left[bounds[i] : bounds[i + 1]].astype(bool)) for i in range(self._n_splits)]
+
+    # Router: ``data`` names the host's data set the rows index ("eval" while training, "predict")
+    data = "predict"
+
+    def ask(self, split_ids: np.ndarray, rows: np.ndarray) -> None:
+        self._asked = len(rows)
+        self._send("route", data=self.data, split_ids=split_ids.astype(np.int64), rows=rows.astype(np.int64))
+
+    def answer(self) -> np.ndarray:
+        reply = self._recv("route")
+        left = reply.get("left")
+        if not isinstance(left, np.ndarray) or left.shape != (self._asked,):
+            raise FederationError(f"host {self.owner} answered {_describe(left)} for {self._asked} routing questions")
+        return left.astype(bool)
+
+    def finish(self, op: str, **fields: Any) -> None:
+        self._send(op, **fields)
+
+
+# -- host side -------------------------------------------------------------------------------
+class HostServer:
+    """A host's side of training or prediction: answers the guest's commands until told to stop."""
+
+    def __init__(self, party: Party, guest: str, executor: object) -> None:
+        self.party, self.guest = party, guest
+        self._map, self._chunk_rows = as_chunk_map(executor)
+        self.public_key: PaillierPublicKey | None = None
+        self.splits: dict[int, tuple[int, float]] = {}  # split id -> (feature, threshold): never sent
+        self.data: dict[str, np.ndarray] = {}
+
+    def setup_training(self, bins: np.ndarray, n_bins: np.ndarray, edges: Sequence[np.ndarray], public_key: PaillierPublicKey, per_ciphertext: int) -> None:
+        self.bins, self.edges, self.public_key = bins, edges, public_key
+        self.layout = CandidateLayout(n_bins)
+        self.per_ciphertext = per_ciphertext
+        # the most frequent bin of each feature is never summed: it is the node total minus the others
+        self.default_bin = np.array([np.bincount(bins[:, f]).argmax() for f in range(bins.shape[1])], dtype=np.int64)
+
+    def serve(self, stop: str) -> dict[str, Any]:
+        """Answer commands until ``stop`` arrives; returns that command."""
+        while True:
+            cmd = self.party.recv(self.guest, CMD)
+            if not isinstance(cmd, dict) or not isinstance(cmd.get("op"), str):
+                raise FederationError(f"guest {self.guest} sent {_describe(cmd)} as {CMD}, expected a command")
+            op = cmd["op"]
+            if op == stop:
+                return cmd
+            handler = getattr(self, f"_on_{op}", None)
+            if handler is None:
+                raise FederationError(f"guest {self.guest} sent unknown or out-of-place command {op!r}")
+            reply = handler(cmd)
+            if reply is not None:
+                self.party.send(self.guest, REPLY, {"op": op, **reply})
+
+    def _on_tree(self, cmd: dict[str, Any]) -> None:
+        rows, gh = cmd.get("rows"), cmd.get("gh")
+        n = len(self.bins)
+        if not isinstance(rows, np.ndarray) or rows.ndim != 1 or (len(rows) and (rows.min() < 0 or rows.max() >= n)):
+            raise FederationError(f"guest {self.guest} sent sampled rows outside 0..{n - 1}")
+        self.rows = rows
+        self.gh = check_ciphertexts(self.public_key, gh, len(rows), f"gradients of guest {self.guest}")
+        self.sample = np.zeros(n, dtype=bool)
+        self.sample[rows] = True
+        self.row_ct = np.full(n, -1, dtype=np.int64)
+        self.row_ct[rows] = np.arange(len(rows))
+        rng = np.random.default_rng(secrets.randbits(128))
+        self.perm = rng.permutation(len(self.layout))  # opaque candidate ids for this tree
+
+    def _on_hist(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        assign, nodes = cmd.get("assign"), cmd.get("nodes")
+        if not isinstance(assign, np.ndarray) or assign.shape != (len(self.bins),) or not isinstance(nodes, np.ndarray):
+            raise FederationError(f"guest {self.guest} sent a malformed histogram request")
+        self.assign = assign
+        sums = [self._node_sums(np.flatnonzero((assign == n) & self.sample)) for n in nodes.tolist()]
+        flat = [c for node in sums for c in node]
+        return {"sums": object_array(self.public_key.rerandomize(flat))}
+
+    def _node_sums(self, rows: np.ndarray) -> list[mpz]:
+        """Compressed, shuffled left sums of every candidate over ``rows`` (all encrypted)."""
+        nsq = self.public_key.nsquare
+        products = _bin_products(self._map, self._chunk_rows, nsq, [self.gh[i] for i in self.row_ct[rows].tolist()], self.bins[rows], self.default_bin)
+        total, per_bin = products
+        lefts: list[mpz] = []
+        for f, n_bins in enumerate(self.layout.n_bins.tolist()):
+            if n_bins < 2:
+                continue
+            got = per_bin[f]
+            others = mpz(1)
+            for c in got.values():
+                others = others * c % nsq
+            cells = [got.get(b, mpz(1)) for b in range(n_bins)]
+            cells[self.default_bin[f]] = total * gmpy2.invert(others, nsq) % nsq
+            acc = mpz(1)
+            for b in range(n_bins - 1):
+                acc = acc * cells[b] % nsq
+                lefts.append(acc)
+        shuffled = [lefts[i] for i in self.perm.tolist()]
+        return _compress(shuffled, self.per_ciphertext, nsq)
+
+    def _on_split(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        nodes, cands = cmd.get("nodes"), cmd.get("candidates")
+        if not isinstance(nodes, np.ndarray) or not isinstance(cands, np.ndarray) or nodes.shape != cands.shape:
+            raise FederationError(f"guest {self.guest} sent a malformed split command")
+        if len(cands) and (cands.min() < 0 or cands.max() >= len(self.perm)):
+            raise FederationError(f"guest {self.guest} chose a candidate outside 0..{len(self.perm) - 1}")
+        ids, lefts, sizes = [], [], []
+        for n, c in zip(nodes.tolist(), cands.tolist()):
+            original = int(self.perm[c])
+            f, t = int(self.layout.feature[original]), int(self.layout.threshold[original])
+            rows = np.flatnonzero(self.assign == n)
+            ids.append(len(self.splits))
+            self.splits[len(self.splits)] = (f, float(self.edges[f][t]))
+            lefts.append((self.bins[rows, f] <= t).astype(np.uint8))
+            sizes.append(len(rows))
+        return {"split_ids": np.asarray(ids, dtype=np.int64), "left": np.concatenate(lefts), "sizes": np.asarray(sizes, dtype=np.int64)}
+
+    def _on_route(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        X = self.data.get(cmd.get("data"))  # type: ignore[arg-type]
+        ids, rows = cmd.get("split_ids"), cmd.get("rows")
+        if X is None or not isinstance(ids, np.ndarray) or not isinstance(rows, np.ndarray) or ids.shape != rows.shape:
+            raise FederationError(f"guest {self.guest} sent a malformed routing question (data {cmd.get('data')!r})")
+        if len(rows) and (rows.min() < 0 or rows.max() >= len(X)):
+            raise FederationError(f"guest {self.guest} asked about rows outside 0..{len(X) - 1}")
+        unique, inverse = np.unique(ids, return_inverse=True)
+        try:
+            table = np.array([self.splits[i] for i in unique.tolist()], dtype=np.float64).reshape(-1, 2)
+        except KeyError as exc:
+            raise FederationError(f"guest {self.guest} asked about split id {exc.args[0]}, which this host does not hold") from None
+        feats, thr = table[inverse, 0].astype(np.int64), table[inverse, 1]
+        return {"left": (X[rows, feats] <= thr).astype(np.uint8)}
+
+
+def _bin_chunk(args: tuple[mpz, list[mpz], np.ndarray, np.ndarray]) -> tuple[mpz, list[dict[int, mpz]]]:
+    """Product of all ciphertexts, and per feature the product per non-default bin (zero bins cost nothing)."""
+    nsq, cts, bins, default = args
+    total = mpz(1)
+    for c in cts:
+        total = total * c % nsq
+    per_bin: list[dict[int, mpz]] = []
+    for f in range(bins.shape[1]):
+        col = bins[:, f].astype(np.int64)
+        idx = np.flatnonzero(col != default[f])
+        out: dict[int, mpz] = {}
+        if len(idx):
+            order = idx[np.argsort(col[idx], kind="stable")]
+            keys = col[order].tolist()
+            for r, b in zip(order.tolist(), keys):
+                c = cts[r]
+                prev = out.get(b)
+                out[b] = c if prev is None else prev * c % nsq
+        per_bin.append(out)
+    return total, per_bin
+
+
+def _bin_products(
+    chunk_map: ChunkMap, chunk_rows: int | None, nsq: mpz, cts: list[mpz], bins: np.ndarray, default: np.ndarray
+) -> tuple[mpz, list[dict[int, mpz]]]:
+    """_bin_chunk over row chunks through the party's chunk map, partial products multiplied."""
+    size = max(len(cts) if chunk_rows is None else chunk_rows, 1)
+    slices = [slice(i, i + size) for i in range(0, len(cts), size)] or [slice(0, 0)]
+    parts = list(chunk_map(_bin_chunk, [(nsq, cts[s], bins[s], default) for s in slices]))
+    total, per_bin = parts[0]
+    for t, pb in parts[1:]:
+        total = total * t % nsq
+        for mine, theirs in zip(per_bin, pb):
+            for b, c in theirs.items():
+                mine[b] = c if b not in mine else mine[b] * c % nsq
+    return total, per_bin
+
+
+def _compress(values: list[mpz], per_ciphertext: int, nsq: mpz) -> list[mpz]:
+    """Fold groups of sums into one ciphertext each: sum_i s_i 2^(i SLOT_BITS) by Horner (SLOT_BITS squarings per step)."""
+    shift = mpz(1) << encoding.SLOT_BITS
+    out = []
+    for start in range(0, len(values), per_ciphertext):
+        group = values[start : start + per_ciphertext]
+        acc = group[-1]
+        for c in reversed(group[:-1]):
+            acc = gmpy2.powmod(acc, shift, nsq) * c % nsq
+        out.append(acc)
+    return out
+
+
+def _describe(obj: object) -> str:
+    if isinstance(obj, dict):
+        return f"a dict with op {obj.get('op')!r}"
+    return type(obj).__name__
