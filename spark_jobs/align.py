@@ -63,7 +63,7 @@ def align_step(spark: SparkSession, spec: TaskSpec) -> None:
     tables = {name: read_input(spark, spec.input(name), name=name) for name in names}
     aligned: dict[str, tuple[Table, np.ndarray]] = {}
     stats: dict[str, Any] = {}
-    with build_party(spec) as party:
+    with build_party(spec, "align") as party:
         for name in names:
             table = tables[name]
             ids = np.asarray(table.df.select(ID).toArrow().column(ID).to_pylist(), dtype=object)

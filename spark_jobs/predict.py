@@ -81,7 +81,7 @@ def predict_step(spark: SparkSession, spec: TaskSpec) -> None:
     X = apply_scaler(X, loaded.encoding)
     if y is not None:
         y, _ = binary_labels(y, table.uri)
-    with build_party(spec) as party:
+    with build_party(spec, "predict") as party:
         check_same_rows(party, ids, name, timeout)
         model = HeteroLogisticRegression.from_dict(loaded.state, party=party)
         model.set_params(timeout=timeout)
@@ -94,7 +94,7 @@ def predict_step(spark: SparkSession, spec: TaskSpec) -> None:
         text = io.StringIO()
         text.write("id,probability" + (",label" if y is not None else "") + "\n")
         for i, row_id in enumerate(ids):
-            text.write(f"{row_id},{score[i]!r}" + (f",{int(y[i])}" if y is not None else "") + "\n")
+            text.write(f"{row_id},{float(score[i])!r}" + (f",{int(y[i])}" if y is not None else "") + "\n")
         out.write_text("predictions.csv", text.getvalue())
         predictions: dict[str, Any] = {"uri": output_uri(spec, "predictions.csv"), "format": "csv", "id_column": "id", "features": ["probability"]}
         summary: dict[str, Any] = {"rows": len(ids)}

@@ -88,7 +88,7 @@ def train_step(spark: SparkSession, spec: TaskSpec) -> None:
     Xs = apply_scaler(X, encoding)
     names = list(table.feature_names)
 
-    with build_party(spec) as party:
+    with build_party(spec, "train") as party:
         check_same_rows(party, ids, name, timeout)
         model = HeteroLogisticRegression(party=party, executor=spark_chunk_map(spark.sparkContext), timeout=timeout, **estimator_params(spec))
         start = time.perf_counter()

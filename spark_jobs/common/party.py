@@ -33,12 +33,27 @@ def registry_from_spec(spec: TaskSpec) -> PartyRegistry:
     return PartyRegistry.from_dict({"parties": entries})
 
 
-def build_party(spec: TaskSpec) -> Party:
-    """This party of the spec's job and attempt, talking to every other party of the spec."""
+def channel_name(spec: TaskSpec, step: str) -> str:
+    """The federation job id of one step: ``<job_id>.<step>``, or ``<job_id>.<params.channel>``.
+
+    Every step of a job gets its own inbox topics and message sequences: the
+    steps of one job (and attempt) would otherwise share them, and a later
+    step would read an earlier step's messages of the same tag first. Two
+    runs of one step in one job (e.g. predict on two data sets) set
+    ``params.channel`` to tell them apart; it must be equal at every party.
+    """
+    channel = spec.params.get("channel", step)
+    if not isinstance(channel, str) or not channel:
+        raise ConfigError(f"params.channel: expected a non-empty string, got {channel!r}")
+    return f"{spec.job_id}.{channel}"
+
+
+def build_party(spec: TaskSpec, step: str) -> Party:
+    """This party of the spec's job and attempt on the step's channel, talking to every other party of the spec."""
     logging.getLogger("kafka").setLevel(logging.WARNING)  # its per-connection INFO lines bury the step's log
     roles = {p.id: p.role for p in spec.parties}
     signing_key = SigningKey.from_file(spec.private_key)
-    return Party.from_registry(registry_from_spec(spec), spec.party_id, signing_key, spec.job_id, spec.attempt, roles)
+    return Party.from_registry(registry_from_spec(spec), spec.party_id, signing_key, channel_name(spec, step), spec.attempt, roles)
 
 
 def recv_timeout(spec: TaskSpec) -> float:
