@@ -1,0 +1,1 @@
+"""``make demo``: two parties, each with its own Kafka and Airflow, run a hetero-LR job started through REST."""

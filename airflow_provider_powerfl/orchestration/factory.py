@@ -1,0 +1,104 @@
+"""DAG factory: pipeline definitions -> Airflow DAGs, plus each party's listener DAG."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, BaseOperator
+
+from airflow_provider_powerfl.orchestration.listener import LISTENER_DAG_ID, InvitationListenerOperator
+from airflow_provider_powerfl.orchestration.params import job_params
+from airflow_provider_powerfl.orchestration.pipeline import INVITE_TASK, PipelineDef, TaskDef
+from airflow_provider_powerfl.orchestration.sensor import JobPeerSensor
+from airflow_provider_powerfl.orchestration.tasks import (
+    GuardedAlignOperator,
+    GuardedFeatureEngineeringOperator,
+    GuardedPredictOperator,
+    GuardedStepOperator,
+    GuardedTrainOperator,
+    InviteOperator,
+    JobSummaryOperator,
+    end_job_on_failure,
+)
+
+_STEP_CLASSES = {
+    "align": GuardedAlignOperator,
+    "train": GuardedTrainOperator,
+    "predict": GuardedPredictOperator,
+    "feature_engineering": GuardedFeatureEngineeringOperator,
+    "step": GuardedStepOperator,
+}
+
+
+def build_operator(task: TaskDef) -> BaseOperator:
+    """One pipeline task as an operator; every task ends the job everywhere when it fails for good."""
+    common: dict[str, Any] = {"task_id": task.task_id, "retries": task.retries, "on_failure_callback": end_job_on_failure}
+    if task.timeout is not None:
+        common["execution_timeout"] = timedelta(seconds=task.timeout)
+    params = dict(task.parameters)
+    if task.component in _STEP_CLASSES:
+        kwargs: dict[str, Any] = {"inputs_from": list(task.inputs_from), "step_params": params, "spark": dict(task.spark) or None}
+        if task.component == "train":
+            kwargs["algorithm"] = params.pop("algorithm", "hetero_lr")
+            kwargs["step_params"] = params
+        if task.component == "step":
+            kwargs["step"] = task.step
+        return _STEP_CLASSES[task.component](**common, **kwargs)
+    if task.component == "wait_peers":
+        return JobPeerSensor(
+            **common,
+            peer_task=params.pop("peer_task", task.task_id),
+            status=params.pop("status", "success"),
+            deferrable=params.pop("deferrable", True),
+            timeout=params.pop("timeout", 3600),
+            poll_interval=params.pop("poll_interval", 1.0),
+        )
+    return JobSummaryOperator(**common, **params)  # summary
+
+
+def build_pipeline_dag(pipeline: PipelineDef) -> DAG:
+    """The DAG of one pipeline: ``invite`` first, then the pipeline's tasks in dependency order."""
+    with DAG(
+        dag_id=pipeline.dag_id,
+        schedule=None,
+        description=pipeline.description or None,
+        doc_md=f"PowerFL pipeline from `{pipeline.source}`.\n\n{pipeline.description}",
+        tags=["powerfl", "pipeline", *pipeline.tags],
+        params=job_params(list(pipeline.parties)),
+        max_active_runs=16,
+        is_paused_upon_creation=False,
+    ) as dag:
+        invite = InviteOperator(task_id=INVITE_TASK, accept_timeout=pipeline.accept_timeout, on_failure_callback=end_job_on_failure)
+        operators = {task.task_id: build_operator(task) for task in pipeline.tasks}
+        for task in pipeline.tasks:
+            upstream = sorted(set(task.depends_on) | set(task.inputs_from))
+            if upstream:
+                for dep in upstream:
+                    operators[dep] >> operators[task.task_id]
+            else:
+                invite >> operators[task.task_id]
+    return dag
+
+
+def build_listener_dag(
+    pipelines: Sequence[PipelineDef], allowed_parties: Sequence[str] | None = None, idle_timeout: float = 600.0
+) -> DAG:
+    """This party's listener: a continuous DAG whose runs wait for invitations and start the invited pipelines."""
+    with DAG(
+        dag_id=LISTENER_DAG_ID,
+        schedule="@continuous",
+        max_active_runs=1,
+        catchup=False,
+        tags=["powerfl", "listener"],
+        doc_md=__doc__,
+        is_paused_upon_creation=False,
+    ) as dag:
+        InvitationListenerOperator(
+            task_id="listen",
+            pipelines=[p.dag_id for p in pipelines],
+            allowed_parties=allowed_parties,
+            idle_timeout=idle_timeout,
+        )
+    return dag

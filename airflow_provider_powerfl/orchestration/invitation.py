@@ -1,0 +1,154 @@
+"""Signed job invitations: the initiating party asks every other party to start the same job.
+
+An invitation travels like every wire message (signed envelope, produced into
+the receiver's own broker) on one single-partition topic per receiver,
+``powerfl-invitations.<party>``. The receiver checks the signature against
+the registry, its allow-list of parties and its known pipelines before it
+starts anything; whatever it decides goes back to the initiator as a signed
+status event of the pseudo task ``invitation``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from airflow_provider_powerfl.exceptions import ConfigError, FederationError
+from airflow_provider_powerfl.federation import codec
+from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
+from airflow_provider_powerfl.federation.errors import MalformedMessage
+from airflow_provider_powerfl.federation.kafka_transport import ensure_topic
+from airflow_provider_powerfl.federation.keys import SigningKey
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.taskspec import parse_party_roles
+
+log = logging.getLogger(__name__)
+
+INVITATION_TAG = "powerfl.invitation"
+INVITATION_TASK = "invitation"  # the status-event task name of accept/refuse answers
+MAX_AGE = 3600.0  # seconds; an older invitation is refused (a job nobody waits for any more)
+
+
+class InvitationRefused(FederationError):
+    """An invitation failed a check; `sender` is the claimed initiator (None if unreadable)."""
+
+    def __init__(self, message: str, sender: str | None = None, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.sender = sender
+        self.job_id = job_id
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """Start pipeline `dag_id` for job `job_id` with this conf, as party `receiver`."""
+
+    job_id: str
+    dag_id: str
+    conf: Mapping[str, Any]
+    initiator: str
+    receiver: str
+    timestamp: float = field(default=0.0)
+
+    def describe(self) -> str:
+        return f"invitation of party {self.initiator} to party {self.receiver}: job {self.job_id!r}, pipeline {self.dag_id!r}"
+
+
+def invitation_topic(party_id: str) -> str:
+    """The topic on `party_id`'s own broker where others post invitations to it."""
+    return f"powerfl-invitations.{party_id}"
+
+
+def seal_invitation(invitation: Invitation, signing_key: SigningKey) -> bytes:
+    payload = codec.encode_bytes({"dag_id": invitation.dag_id, "conf": _plain(invitation.conf)})
+    header = Header(
+        invitation.job_id, 1, INVITATION_TAG, 0, 0, 1, 0, len(payload),
+        invitation.initiator, invitation.receiver, invitation.timestamp or time.time(),
+    )  # fmt: skip
+    return seal(header, [payload], signing_key)
+
+
+def send_invitation(registry: PartyRegistry, signing_key: SigningKey, invitation: Invitation, *, timeout: float = 30.0) -> None:
+    """Deliver a signed invitation into the receiver's broker; FederationError names the party it could not reach."""
+    config = registry.get(invitation.receiver).kafka_config()
+    topic = invitation_topic(invitation.receiver)
+    wire = seal_invitation(invitation, signing_key)
+    try:
+        ensure_topic(config, topic)
+        producer = KafkaProducer(**config, acks="all", max_block_ms=int(timeout * 1000))
+        try:
+            producer.send(topic, value=wire, partition=0).get(timeout=timeout)
+        finally:
+            producer.close(timeout=timeout)
+    except KafkaError as exc:
+        raise FederationError(f"cannot deliver the {invitation.describe()} at {config['bootstrap_servers']}: {exc}") from exc
+    log.info("sent the %s", invitation.describe())
+
+
+def open_invitation(
+    wire: bytes,
+    registry: PartyRegistry,
+    me: str,
+    *,
+    allowed_parties: Collection[str] | None,
+    pipelines: Collection[str],
+    now: float | None = None,
+) -> Invitation:
+    """Verify one wire invitation for party `me`; InvitationRefused says why and who sent it."""
+    try:
+        envelope = open_envelope(wire)
+    except MalformedMessage as exc:
+        raise InvitationRefused(f"unreadable invitation: {exc}") from exc
+    h = envelope.header
+    sender, job_id = h.sender, h.job_id
+    if h.tag != INVITATION_TAG or h.receiver != me:
+        raise InvitationRefused(f"message with tag {h.tag!r} for party {h.receiver!r} is no invitation to party {me}", None, job_id)
+    if sender not in registry:
+        raise InvitationRefused(f"invitation to job {job_id!r} from unknown party {sender!r} (not in the registry)", None, job_id)
+    try:
+        key = registry.get(sender).verify_key()
+    except ConfigError as exc:
+        raise InvitationRefused(f"cannot check the invitation of party {sender}: {exc}", None, job_id) from exc
+    if not envelope.verify(key):
+        # the claimed sender did not sign it: tell nobody, the claim is worthless
+        raise InvitationRefused(f"invitation to job {job_id!r} claiming party {sender} has a bad signature", None, job_id)
+    if allowed_parties is not None and sender not in allowed_parties:
+        raise InvitationRefused(f"party {sender} may not start jobs at party {me} (allow-list: {sorted(allowed_parties)})", sender, job_id)
+    age = (time.time() if now is None else now) - h.timestamp
+    if age > MAX_AGE:
+        raise InvitationRefused(f"invitation to job {job_id!r} is {age:.0f}s old (limit {MAX_AGE:.0f}s)", sender, job_id)
+    try:
+        body = codec.decode(envelope.payload)
+    except MalformedMessage as exc:
+        raise InvitationRefused(f"invitation to job {job_id!r} has an unreadable body: {exc}", sender, job_id) from exc
+    if not isinstance(body, dict) or not isinstance(body.get("dag_id"), str) or not isinstance(body.get("conf"), dict):
+        raise InvitationRefused(f"invitation to job {job_id!r} has a malformed body", sender, job_id)
+    dag_id, conf = body["dag_id"], body["conf"]
+    if dag_id not in pipelines:
+        raise InvitationRefused(
+            f"party {me} does not run pipeline {dag_id!r} (known: {', '.join(sorted(pipelines)) or 'none'})", sender, job_id
+        )
+    try:
+        roles = parse_party_roles(conf.get("parties", []), "conf.parties")
+    except ConfigError as exc:
+        raise InvitationRefused(f"invitation to job {job_id!r}: {exc}", sender, job_id) from exc
+    for party_id in (me, sender):
+        if party_id not in roles:
+            raise InvitationRefused(f"party {party_id} is not among the parties of job {job_id!r} ({', '.join(roles)})", sender, job_id)
+    if str(conf.get("job_id") or job_id) != job_id:
+        raise InvitationRefused(f"invitation names job {job_id!r} but its conf says {conf.get('job_id')!r}", sender, job_id)
+    return Invitation(job_id, dag_id, conf, sender, me, h.timestamp)
+
+
+def _plain(value: Any) -> Any:
+    """Mappings and sequences as dict/list (the codec's types); Airflow may hand in its own."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,94 @@
+"""Job-wide failure and stop: one party's "the job is over" reaches every other party within seconds.
+
+A party publishes a ``failed`` status event of the pseudo task ``__job__``
+when one of its tasks fails for good or its run is stopped; every running
+step of the other parties watches for it (JobGuard), kills its Spark job and
+fails for good with the failing party and reason in its log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from airflow_provider_powerfl.exceptions import FederationError, PowerFLError
+from airflow_provider_powerfl.federation.events import EventReader, StatusEvent, publish_event
+from airflow_provider_powerfl.federation.keys import SigningKey
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+
+log = logging.getLogger(__name__)
+
+JOB_TASK = "__job__"
+
+
+class JobFailedElsewhere(FederationError):
+    """Another party ended the job (a task failed for good there, or its run was stopped)."""
+
+    def __init__(self, event: StatusEvent) -> None:
+        super().__init__(f"job {event.job_id!r} ended by party {event.party_id}: {event.reason or 'no reason given'}")
+        self.event = event
+
+
+def job_failure(events: Iterable[StatusEvent], me: str) -> StatusEvent | None:
+    """The first job-wide failure another party reports among `events`."""
+    for event in events:
+        if event.task == JOB_TASK and event.status == "failed" and event.party_id != me:
+            return event
+    return None
+
+
+def announce_job_failure(
+    registry: PartyRegistry, signing_key: SigningKey, job_id: str, me: str, peers: Sequence[str], reason: str
+) -> None:
+    """Tell every peer that this party ended the job; best effort, a peer that cannot be reached is logged."""
+    event = StatusEvent(job_id, me, JOB_TASK, "failed", 1, reason, time.time())
+    for peer in peers:
+        try:
+            publish_event(registry, signing_key, event, [peer], timeout=10.0)
+        except PowerFLError:
+            log.exception("could not tell party %s that job %r ended", peer, job_id)
+
+
+class JobGuard:
+    """Background reader of this party's job events; calls `on_failure` once when a peer ends the job."""
+
+    def __init__(
+        self, registry: PartyRegistry, me: str, job_id: str, on_failure: Callable[[StatusEvent], None], poll: float = 0.5
+    ) -> None:
+        self._registry = registry
+        self._me = me
+        self._job_id = job_id
+        self._on_failure = on_failure
+        self._poll = poll
+        self._stop = threading.Event()
+        self.failure: StatusEvent | None = None
+        self._thread = threading.Thread(target=self._run, name=f"powerfl-job-guard-{job_id}", daemon=True)
+
+    def start(self) -> JobGuard:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:
+            reader = EventReader(self._registry, self._me, self._job_id)
+        except PowerFLError:
+            log.exception("job guard of %r cannot read events; peers' failures will not stop this task", self._job_id)
+            return
+        try:
+            while not self._stop.is_set():
+                failure = job_failure(reader.poll(self._poll), self._me)
+                if failure is not None:
+                    self.failure = failure
+                    log.error("%s", JobFailedElsewhere(failure))
+                    self._on_failure(failure)
+                    return
+        except Exception:  # never kill the task from the guard thread itself
+            log.exception("job guard of %r stopped reading events", self._job_id)
+        finally:
+            reader.close()

@@ -1,0 +1,221 @@
+"""The listener DAG: each party waits for invitations on its own broker and starts the invited pipeline.
+
+Why a listener DAG and not an AssetWatcher: an asset-triggered run has no
+conf and a generated run id, and the scheduler may fold several asset events
+into one run, while a job needs its conf, its job id as run id and exactly
+one run per invitation. The listener (a ``@continuous`` DAG, one run per
+batch of invitations) starts ``dag_id`` with run id = job id, so a
+redelivered invitation finds its run and changes nothing; it moves its read
+offset (an Airflow Variable) only after every invitation of the batch was
+answered, so a crash in between re-reads them instead of losing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator, Collection, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator, Variable
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
+from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
+from airflow_provider_powerfl.federation.keys import SigningKey
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook
+from airflow_provider_powerfl.orchestration.invitation import (
+    INVITATION_TASK,
+    Invitation,
+    InvitationRefused,
+    invitation_topic,
+    open_invitation,
+)
+
+LISTENER_DAG_ID = "powerfl_listener"
+
+
+def offset_variable(party_id: str) -> str:
+    return f"powerfl_listener_offset_{party_id}"
+
+
+def _party(powerfl_conn_id: str) -> tuple[PartyConnection, PartyRegistry]:
+    party = PowerFLPartyHook(powerfl_conn_id).get_party()
+    if not party.registry_path:
+        raise ConfigError(f"connection {party.conn_id!r} field 'registry_path': must name the party registry")
+    return party, PartyRegistry.from_yaml(party.registry_path)
+
+
+def _read_from(powerfl_conn_id: str, offset: int, wait: float, poll: float) -> list[tuple[int, bytes]]:
+    """Invitations at `offset` onwards on this party's own broker; waits up to `wait` seconds for the first."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from airflow_provider_powerfl.federation.kafka_transport import ensure_topic
+
+    party, registry = _party(powerfl_conn_id)
+    config = registry.get(party.party_id).kafka_config()
+    topic = invitation_topic(party.party_id)
+    ensure_topic(config, topic)
+    consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=200)
+    try:
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        consumer.seek(partition, offset)
+        deadline = time.monotonic() + wait
+        while True:
+            records = consumer.poll(timeout_ms=int(poll * 1000)).get(partition, [])
+            if records or time.monotonic() >= deadline:
+                return [(r.offset, r.value) for r in records]
+    finally:
+        consumer.close()
+
+
+class InvitationTrigger(BaseTrigger):
+    """
+    Fire with the invitations on this party's broker from ``offset`` on, or ``idle`` after ``idle_timeout`` seconds.
+
+    :param powerfl_conn_id: this party's ``powerfl`` connection.
+    :param offset: the first offset of the invitation topic not yet answered.
+    :param idle_timeout: seconds without an invitation before the trigger fires ``idle``.
+    :param poll_interval: seconds per Kafka poll.
+    """
+
+    def __init__(self, *, powerfl_conn_id: str, offset: int, idle_timeout: float = 600.0, poll_interval: float = 1.0) -> None:
+        super().__init__()
+        self.powerfl_conn_id = powerfl_conn_id
+        self.offset = offset
+        self.idle_timeout = idle_timeout
+        self.poll_interval = poll_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "powerfl_conn_id": self.powerfl_conn_id,
+                "offset": self.offset,
+                "idle_timeout": self.idle_timeout,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            found = await asyncio.to_thread(_read_from, self.powerfl_conn_id, self.offset, self.idle_timeout, self.poll_interval)
+        except Exception as exc:  # reported to the task, which fails with it
+            yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
+            return
+        if not found:
+            yield TriggerEvent({"status": "idle", "offset": self.offset})
+            return
+        messages = [{"offset": offset, "wire": base64.b64encode(wire).decode("ascii")} for offset, wire in found]
+        yield TriggerEvent({"status": "invitations", "messages": messages})
+
+
+class InvitationListenerOperator(BaseOperator):
+    """
+    Wait (deferred) for invitations to this party, verify each and start the invited pipeline run.
+
+    An invitation is accepted when its signature matches the registry key of its
+    sender, the sender is in ``allowed_parties`` and the pipeline in
+    ``pipelines``; the run starts with run id = job id and the invitation's
+    conf plus ``initiator``. The answer (accepted, or refused with the reason)
+    goes back to the initiator as a signed event.
+
+    :param pipelines: DAG ids this party runs on invitation.
+    :param allowed_parties: party ids that may start jobs here; None: every party in the registry.
+    :param idle_timeout: seconds a listener run waits before it ends empty (the next run waits again).
+    :param powerfl_conn_id: this party's ``powerfl`` connection.
+    """
+
+    ui_color = "#d9ead3"
+
+    def __init__(
+        self,
+        *,
+        pipelines: Collection[str],
+        allowed_parties: Sequence[str] | None = None,
+        idle_timeout: float = 600.0,
+        powerfl_conn_id: str = PowerFLPartyHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.pipelines = sorted(pipelines)
+        self.allowed_parties = None if allowed_parties is None else [str(p) for p in allowed_parties]
+        self.idle_timeout = idle_timeout
+        self.powerfl_conn_id = powerfl_conn_id
+
+    def execute(self, context: Any) -> None:
+        party, _ = _party(self.powerfl_conn_id)
+        offset = int(Variable.get(offset_variable(party.party_id), default=0))
+        self.log.info("party %s listens for invitations from offset %d", party.party_id, offset)
+        self.defer(
+            trigger=InvitationTrigger(powerfl_conn_id=self.powerfl_conn_id, offset=offset, idle_timeout=self.idle_timeout),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> list[dict[str, Any]]:
+        status = event.get("status")
+        if status == "idle":
+            self.log.info("no invitation within %gs", self.idle_timeout)
+            return []
+        if status != "invitations":
+            raise PowerFLError(f"reading invitations failed: {event.get('message', event)}")
+        party, registry = _party(self.powerfl_conn_id)
+        if not party.private_key_path:
+            raise ConfigError(f"connection {party.conn_id!r} field 'private_key_path': must be set to answer invitations")
+        signing_key = SigningKey.from_file(party.private_key_path)
+        allowed = self.allowed_parties if self.allowed_parties is not None else list(registry)
+        outcomes = []
+        for message in event["messages"]:
+            wire = base64.b64decode(message["wire"])
+            outcomes.append(self._answer(wire, party.party_id, registry, signing_key, allowed))
+            Variable.set(offset_variable(party.party_id), str(message["offset"] + 1))
+        return outcomes
+
+    def _answer(self, wire: bytes, me: str, registry: PartyRegistry, signing_key: SigningKey, allowed: Sequence[str]) -> dict[str, Any]:
+        try:
+            invitation = open_invitation(wire, registry, me, allowed_parties=allowed, pipelines=self.pipelines)
+            run_id = self._start(invitation)
+        except InvitationRefused as exc:
+            self.log.error("refused: %s", exc)
+            if exc.sender is not None and exc.job_id:
+                self._tell(registry, signing_key, me, exc.sender, exc.job_id, "failed", f"party {me} refused: {exc}")
+            return {"job_id": exc.job_id, "sender": exc.sender, "accepted": False, "reason": str(exc)}
+        self._tell(registry, signing_key, me, invitation.initiator, invitation.job_id, "success", f"run {run_id} of {invitation.dag_id}")
+        return {"job_id": invitation.job_id, "sender": invitation.initiator, "accepted": True, "dag_id": invitation.dag_id, "run_id": run_id}
+
+    def _start(self, invitation: Invitation) -> str:
+        """Trigger the pipeline run (run id = job id) through the task's Execution API channel; idempotent."""
+        from airflow.sdk.exceptions import ErrorType
+        from airflow.sdk.execution_time import task_runner
+        from airflow.sdk.execution_time.comms import ErrorResponse, TriggerDagRun
+
+        conf = {**dict(invitation.conf), "job_id": invitation.job_id, "initiator": invitation.initiator}
+        reply = task_runner.SUPERVISOR_COMMS.send(
+            TriggerDagRun(
+                dag_id=invitation.dag_id,
+                run_id=invitation.job_id,
+                conf=conf,
+                note=f"PowerFL job {invitation.job_id} started by party {invitation.initiator}'s invitation",
+            )
+        )
+        if isinstance(reply, ErrorResponse):
+            if reply.error == ErrorType.DAGRUN_ALREADY_EXISTS:
+                self.log.info("run %s of %s exists already (invitation seen before)", invitation.job_id, invitation.dag_id)
+                return invitation.job_id
+            raise InvitationRefused(
+                f"party {invitation.receiver} could not start {invitation.dag_id} for job {invitation.job_id!r}: {reply.detail or reply.error}",
+                invitation.initiator,
+                invitation.job_id,
+            )
+        self.log.info("accepted the %s: started run %s", invitation.describe(), invitation.job_id)
+        return invitation.job_id
+
+    def _tell(self, registry: PartyRegistry, key: SigningKey, me: str, to: str, job_id: str, status: str, reason: str) -> None:
+        event = StatusEvent(job_id, me, INVITATION_TASK, status, 1, reason, time.time())
+        try:
+            publish_event(registry, key, event, [to], timeout=15.0)
+        except PowerFLError:
+            self.log.exception("could not answer party %s about job %r", to, job_id)
