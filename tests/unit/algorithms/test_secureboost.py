@@ -240,3 +240,17 @@ def test_bad_inputs_are_named(breast: dict[str, np.ndarray]) -> None:
         GradientBoostedTrees(early_stopping_rounds=2).fit(breast["guest"], breast["y"])
     with pytest.raises(DataError, match="binary:logistic"):
         GradientBoostedTrees().fit(breast["guest"], breast["y"] + 1)
+
+
+def test_chunked_executor_gives_the_same_model(breast: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encryption, decryption and host bin products split into row chunks (as over Spark partitions) change nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airflow_provider_powerfl.algorithms import paillier_kernels
+
+    monkeypatch.setattr(paillier_kernels, "CHUNK_ROWS", 100)
+    d = breast
+    with ThreadPoolExecutor(2) as pool:
+        _, raw = federated({GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, executor=pool, **BINARY)
+    plain = _plain(np.hstack([d["guest"], d["host"]]), d["y"], **BINARY)
+    np.testing.assert_allclose(raw, plain.decision_function(np.hstack([d["guest_test"], d["host_test"]])), rtol=0, atol=1e-9)
