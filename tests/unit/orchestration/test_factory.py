@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airflow.sdk.definitions.param import ParamsDict
+
+from airflow_provider_powerfl.orchestration.factory import build_listener_dag, build_pipeline_dag
+from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, job_failure
+from airflow_provider_powerfl.orchestration.pipeline import load_pipelines
+from airflow_provider_powerfl.orchestration.tasks import GuardedTrainOperator, is_initiator
+from airflow_provider_powerfl.federation.events import StatusEvent
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def dag():
+    (pipeline,) = load_pipelines(REPO / "dags" / "pipelines")
+    return build_pipeline_dag(pipeline)
+
+
+def test_the_pipeline_dag_starts_with_invite_and_guards_every_step(dag):
+    assert dag.get_task("align").upstream_task_ids == {"invite"}
+    assert dag.get_task("predict").upstream_task_ids == {"align", "train"}
+    train = dag.get_task("train")
+    assert isinstance(train, GuardedTrainOperator) and train.algorithm == "hetero_lr"
+    assert all(t.on_failure_callback for t in dag.tasks)
+
+
+def test_the_listener_is_continuous_and_knows_the_pipelines(dag):
+    (pipeline,) = load_pipelines(REPO / "dags" / "pipelines")
+    listener = build_listener_dag([pipeline], allowed_parties=["10000"])
+    listen = listener.get_task("listen")
+    assert listen.pipelines == [pipeline.dag_id] and listen.allowed_parties == ["10000"]
+
+
+def _validate(dag, conf):
+    params = ParamsDict(dag.params)
+    params.update(conf)
+    return params.validate()
+
+
+def test_a_good_conf_passes_the_params(dag):
+    conf = {"job_id": "j-1", "parties": ["10000=guest", "20000=host"], "common-args": {"train": {"max_iter": 3}},
+            "parties-args": {"10000": {"align": {"inputs": {"train": {"uri": "/d.csv", "format": "csv"}}}}}}  # fmt: skip
+    assert _validate(dag, conf)["job_id"] == "j-1"
+
+
+@pytest.mark.parametrize(
+    ("conf", "field"),
+    [
+        ({"parties": ["10000:guest", "20000=host"]}, "parties"),
+        ({"common-args": {"train": 5}}, "common-args"),
+        ({"parties-args": {"10000": {"align": {"inputs": {"train": {"uri": 7}}}}}}, "parties-args"),
+        ({"job_id": "bad id with spaces"}, "job_id"),
+    ],
+)
+def test_a_wrong_field_is_refused_naming_it(dag, conf, field):
+    with pytest.raises(Exception, match=field):
+        _validate(dag, conf)
+
+
+def test_job_failure_is_another_partys_job_event():
+    mine = StatusEvent("j", "10000", JOB_TASK, "failed", 1, "x")
+    task = StatusEvent("j", "20000", "train", "failed", 1, "y")
+    theirs = StatusEvent("j", "20000", JOB_TASK, "failed", 1, "z")
+    assert job_failure([mine, task], "10000") is None
+    assert job_failure([mine, task, theirs], "10000") is theirs
+
+
+def test_only_a_run_without_initiator_invites():
+    assert is_initiator({}, "10000") and is_initiator({"initiator": "10000"}, "10000")
+    assert not is_initiator({"initiator": "20000"}, "10000")

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.orchestration.pipeline import PipelineDef, load_pipelines
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_the_shipped_pipelines_load():
+    (pipeline,) = load_pipelines(REPO / "dags" / "pipelines")
+    assert pipeline.dag_id == "powerfl_pipeline_hetero_lr"
+    assert [t.task_id for t in pipeline.tasks] == ["align", "train", "predict", "peers_predicted", "summary"]
+    assert pipeline.tasks[1].spark["conf"]["spark.ui.enabled"] == "false"  # defaults reach every task
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"dag_id": "p", "tasks": {"a": {"component": "nope"}}}, r"tasks.a.component: expected one of"),
+        ({"dag_id": "p", "tasks": {"a": {"component": "align", "depends": ["b"]}}}, r"tasks.a: unknown fields \['depends'\]"),
+        ({"dag_id": "p", "tasks": {"a": {"component": "train", "inputs_from": ["zz"]}}}, "depends on unknown task 'zz'"),
+        ({"dag_id": "p", "tasks": {"a": {"component": "align", "depends_on": ["b"]}, "b": {"component": "align", "depends_on": ["a"]}}}, "cycle"),
+        ({"dag_id": "p", "tasks": {"invite": {"component": "align"}}}, "reserved"),
+        ({"dag_id": "p p", "tasks": {"a": {"component": "align"}}}, "dag_id"),
+        ({"dag_id": "p", "tasks": {"a": {"component": "step"}}}, r"tasks.a.step"),
+    ],
+)
+def test_a_bad_pipeline_names_the_field(data, message):
+    with pytest.raises(ConfigError, match=message):
+        PipelineDef.from_dict(data, "x.yaml")
