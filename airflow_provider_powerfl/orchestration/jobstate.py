@@ -52,7 +52,7 @@ def announce_job_failure(
 
 
 class JobGuard:
-    """Background reader of this party's job events; calls `on_failure` once when a peer ends the job."""
+    """Background reader of this party's job events; once a peer ends the job, calls `on_failure` every second until stopped."""
 
     def __init__(
         self, registry: PartyRegistry, me: str, job_id: str, on_failure: Callable[[StatusEvent], None], poll: float = 0.5
@@ -86,8 +86,11 @@ class JobGuard:
                 if failure is not None:
                     self.failure = failure
                     log.error("%s", JobFailedElsewhere(failure))
-                    self._on_failure(failure)
-                    return
+                    break
+            # repeat: a step process started just after the first call must not outlive the job
+            while self.failure is not None and not self._stop.is_set():
+                self._on_failure(self.failure)
+                self._stop.wait(1.0)
         except Exception:  # never kill the task from the guard thread itself
             log.exception("job guard of %r stopped reading events", self._job_id)
         finally:

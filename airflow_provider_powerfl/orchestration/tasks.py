@@ -103,9 +103,16 @@ class GuardedStepMixin:
         return result
 
     def _peer_ended_job(self, event: StatusEvent) -> None:
-        self._ended_by = event
-        self.log.error("party %s ended job %r: %s; stopping this step", event.party_id, event.job_id, event.reason)
+        """Called by the guard thread every second once a peer ended the job: kill whatever step process runs."""
+        if self._ended_by is None:
+            self._ended_by = event
+            self.log.error("party %s ended job %r: %s; stopping this step", event.party_id, event.job_id, event.reason)
         super().on_kill()  # type: ignore[misc]
+
+    def _run_local(self, *args: Any, **kwargs: Any) -> None:
+        if getattr(self, "_ended_by", None) is not None:
+            raise AirflowFailException(str(JobFailedElsewhere(self._ended_by)))
+        super()._run_local(*args, **kwargs)  # type: ignore[misc]
 
     def on_kill(self) -> None:
         """The run was stopped here (UI, REST, timeout): stop the step and tell every other party."""
