@@ -2,24 +2,29 @@
 
 Layout (integers little-endian)::
 
-    magic b"PFL1" | u16 header length | header | 64-byte Ed25519 signature | chunk payload
+    head    = magic b"PFL2" | u16 header length | header | 64-byte Ed25519 signature
+    payload = the chunk
 
-The signature covers SHA-256(magic | length | header | payload), so nothing
-on the wire but the signature itself is unsigned.
+The signature covers BLAKE3(magic | length | header | payload), so nothing
+but the signature itself is unsigned. Kafka carries the head as a record
+header and the payload as the record value, so a chunk goes to the producer as
+a slice of the sender's buffer, never joined; `seal` returns head + payload
+joined, which is the same signed bytes in one buffer.
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
+import blake3
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.keys import SigningKey, VerifyKey
 
-MAGIC = b"PFL1"
+MAGIC = b"PFL2"  # PFL1 signed a SHA-256 digest
 SIGNATURE_SIZE = 64
 _PREFIX = struct.Struct("<4sH")
 # attempt, seq, chunk index, chunk count, offset, total size, timestamp (s)
@@ -86,26 +91,29 @@ class Envelope:
     payload: memoryview
 
     def digest(self) -> bytes:
-        hasher = hashlib.sha256(self.signed_prefix)
-        hasher.update(self.payload)
-        return hasher.digest()
+        return _digest(self.signed_prefix, [self.payload])
 
     def verify(self, key: VerifyKey) -> bool:
         return key.verify(self.digest(), self.signature)
 
 
-def seal(header: Header, payload: Sequence[Buffer], key: SigningKey) -> bytes:
-    """Build the signed wire message of one chunk; payload buffers are joined once."""
+def sign_head(header: Header, payload: Sequence[Buffer], key: SigningKey) -> bytes:
+    """The head (magic, header, signature) of one chunk whose payload is the concatenation of `payload`."""
     packed = header.pack()
     prefix = _PREFIX.pack(MAGIC, len(packed)) + packed
-    hasher = hashlib.sha256(prefix)
-    for part in payload:
-        hasher.update(part)
-    return b"".join([prefix, key.sign(hasher.digest()), *payload])
+    return prefix + key.sign(_digest(prefix, payload))
 
 
-def open_envelope(wire: Buffer) -> Envelope:
-    """Parse a wire message without trusting it; malformed bytes raise MalformedMessage."""
+def seal(header: Header, payload: Sequence[Buffer], key: SigningKey) -> bytes:
+    """The signed wire message of one chunk in one buffer: head + payload."""
+    return b"".join([sign_head(header, payload, key), *payload])
+
+
+def open_envelope(wire: Buffer, payload: Buffer | None = None) -> Envelope:
+    """Parse a wire message without trusting it; malformed bytes raise MalformedMessage.
+
+    With `payload` given, `wire` is exactly the head; otherwise the payload follows the head in `wire`.
+    """
     view = memoryview(wire).cast("B")
     if len(view) < _PREFIX.size:
         raise MalformedMessage(f"wire message of {len(view)} bytes is too short")
@@ -115,33 +123,58 @@ def open_envelope(wire: Buffer) -> Envelope:
     end = _PREFIX.size + header_len
     if end + SIGNATURE_SIZE > len(view):
         raise MalformedMessage("wire message truncated before its signature")
+    if payload is None:
+        body = view[end + SIGNATURE_SIZE :]
+    elif end + SIGNATURE_SIZE == len(view):
+        body = memoryview(payload).cast("B")
+    else:
+        raise MalformedMessage(f"wire head has {len(view) - end - SIGNATURE_SIZE} bytes after its signature")
     header = Header.unpack(view[_PREFIX.size : end])
-    if header.offset + len(view) - end - SIGNATURE_SIZE > header.total_size or header.chunk_index >= header.chunk_count:
+    if header.offset + len(body) > header.total_size or header.chunk_index >= header.chunk_count:
         raise MalformedMessage(f"chunk {header.chunk_index}/{header.chunk_count} does not fit its object")
-    return Envelope(header, view[:end], bytes(view[end : end + SIGNATURE_SIZE]), view[end + SIGNATURE_SIZE :])
+    return Envelope(header, view[:end], bytes(view[end : end + SIGNATURE_SIZE]), body)
 
 
 def split(parts: Sequence[Buffer], total: int, chunk_size: int) -> Iterator[tuple[int, list[Buffer]]]:
-    """Yield (offset, buffers) chunks of at most chunk_size bytes without copying; at least one chunk."""
+    """Yield (offset, buffers) chunks of at most chunk_size bytes without copying; at least one chunk.
+
+    A part of at least a quarter chunk (array data) is cut into chunks of its
+    own, so each of those is one slice the producer takes as it is; smaller
+    parts share chunks, which the sender joins.
+    """
     if total == 0:
         yield 0, []
         return
+    big = max(1, chunk_size // 4)
     chunk: list[Buffer] = []
     room = chunk_size
     offset = 0
     for part in parts:
         view = memoryview(part).cast("B")
+        alone = len(view) >= big
+        if alone and chunk:
+            yield offset, chunk
+            offset += chunk_size - room
+            chunk, room = [], chunk_size
         while len(view):
             piece = view[:room]
             chunk.append(piece)
             view = view[len(piece) :]
             room -= len(piece)
-            if room == 0:
+            if room == 0 or (alone and not len(view)):
                 yield offset, chunk
-                offset += chunk_size
+                offset += chunk_size - room
                 chunk, room = [], chunk_size
     if chunk:
         yield offset, chunk
+
+
+def _digest(prefix: Buffer, payload: Sequence[Buffer]) -> bytes:
+    # BLAKE3: 0.18 ms/MB here against 0.59 for SHA-256 (with SHA extensions) and 1.1 for BLAKE2b
+    hasher = blake3.blake3(prefix)
+    for part in payload:
+        hasher.update(part)
+    return hasher.digest()
 
 
 def _pack_str(text: str) -> bytes:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from airflow_provider_powerfl.federation import codec
-from airflow_provider_powerfl.federation.envelope import Buffer, Envelope, open_envelope
+from airflow_provider_powerfl.federation.envelope import Buffer, Envelope, Header, open_envelope
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.keys import VerifyKey
 
@@ -68,16 +68,26 @@ class Inbox:
         self._partial: dict[tuple[str, str, int], _Partial] = {}
         self._ready: dict[tuple[str, str], dict[int, np.ndarray]] = {}
 
-    def accept(self, wire: Buffer) -> None:
-        """Take one wire message in; refuse it (log and count) if any check fails."""
+    def accept(self, wire: Buffer, payload: Buffer | None = None) -> None:
+        """Take one wire message in (head and `payload`, or both in `wire`); refuse it (log, count) if a check fails.
+
+        Header checks come first and a chunk already accepted is dropped
+        before hashing: the signature costs a pass over the payload, and a
+        claimed duplicate cannot change what was accepted.
+        """
         try:
-            envelope = open_envelope(wire)
+            envelope = open_envelope(wire, payload)
         except MalformedMessage as exc:
             self._reject("malformed", f"{exc}")
             return
-        reason = self._check(envelope)
+        h = envelope.header
+        reason = self._check(h)
+        if reason is None and self._is_duplicate(h):
+            self.duplicates += 1
+            return
+        if reason is None and not envelope.verify(self._keys[h.sender]):
+            reason = "bad signature"
         if reason is not None:
-            h = envelope.header
             self._reject(reason, f"from {h.sender!r} job {h.job_id!r} attempt {h.attempt} tag {h.tag!r} seq {h.seq}")
             return
         self._store(envelope)
@@ -98,13 +108,9 @@ class Inbox:
                 f"message {seq} with tag {tag!r} from party {src} in job {self.job_id!r} cannot be decoded: {exc}"
             ) from exc
 
-    def _check(self, envelope: Envelope) -> str | None:
-        h = envelope.header
-        key = self._keys.get(h.sender)
-        if key is None:
+    def _check(self, h: Header) -> str | None:
+        if h.sender not in self._keys:
             return "unknown sender"
-        if not envelope.verify(key):
-            return "bad signature"
         if h.receiver != self.party_id:
             return "wrong receiver"
         if h.job_id != self.job_id:
@@ -120,12 +126,16 @@ class Inbox:
             return "from the future"
         return None
 
+    def _is_duplicate(self, h: Header) -> bool:
+        stream = (h.sender, h.tag)
+        if h.seq < self._next_seq.get(stream, 0) or h.seq in self._ready.get(stream, ()):
+            return True
+        partial = self._partial.get((h.sender, h.tag, h.seq))
+        return partial is not None and h.chunk_index in partial.spans
+
     def _store(self, envelope: Envelope) -> None:
         h = envelope.header
         stream = (h.sender, h.tag)
-        if h.seq < self._next_seq.get(stream, 0) or h.seq in self._ready.get(stream, ()):
-            self.duplicates += 1
-            return
         partial_key = (h.sender, h.tag, h.seq)
         partial = self._partial.get(partial_key)
         if partial is None:
@@ -133,9 +143,6 @@ class Inbox:
             self._partial[partial_key] = partial
         elif partial.chunk_count != h.chunk_count or len(partial.buffer) != h.total_size:
             self._reject("inconsistent chunk", f"from {h.sender!r} tag {h.tag!r} seq {h.seq}")
-            return
-        if h.chunk_index in partial.spans:
-            self.duplicates += 1
             return
         # numpy copies without holding the GIL, so the Kafka I/O thread keeps fetching meanwhile
         size = len(envelope.payload)

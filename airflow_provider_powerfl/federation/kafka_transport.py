@@ -20,12 +20,14 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from airflow_provider_powerfl.exceptions import FederationError
+from airflow_provider_powerfl.federation.envelope import Buffer
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.federation.transport import Transport
+from airflow_provider_powerfl.federation.transport import Transport, Wire
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 16 << 20  # the brokers' message.max.bytes
+HEAD_HEADER = "powerfl"  # record header holding the wire head; the record value is the payload
 _TOPIC_ILLEGAL = re.compile(r"[^A-Za-z0-9._-]")
 _MAX_TOPIC_LEN = 249
 
@@ -73,6 +75,14 @@ def ensure_topic(config: Mapping[str, Any], topic: str) -> None:
         admin.close()
 
 
+def _wire(headers: Sequence[tuple[str, bytes | None]] | None, value: bytes | None) -> Wire:
+    """(head, payload) of a record; a record without the head header carries the whole wire message."""
+    for key, head in headers or ():
+        if key == HEAD_HEADER:
+            return head or b"", value or b""
+    return value or b"", None
+
+
 class KafkaTransport(Transport):
     """Reads `party_id`'s inbox topic on its own broker; publishes into each peer's inbox on the peer's broker."""
 
@@ -109,13 +119,14 @@ class KafkaTransport(Transport):
         self._consumer.assign([partition])
         self._consumer.seek_to_beginning(partition)
 
-    def publish(self, dst: str, value: bytes) -> None:
+    def publish(self, dst: str, head: bytes, payload: Buffer) -> None:
         self._raise_failure()
         topic = self._topics.get(dst)
         if topic is None:
             raise FederationError(f"party {dst} is not a peer of this transport (job {self._job_id!r})")
         producer = self._producers.get(dst) or self._open_producer(dst, topic)
-        future = producer.send(topic, value=value, partition=0)
+        # kafka-python copies the value into its batch before send returns, so `payload` may be a view
+        future = producer.send(topic, value=payload, headers=[(HEAD_HEADER, head)], partition=0)
         future.add_errback(self._failed, dst)
 
     def connect(self, dst: str) -> None:
@@ -128,9 +139,9 @@ class KafkaTransport(Transport):
             producer.flush()
         self._raise_failure()
 
-    def poll(self, timeout: float) -> Iterable[bytes]:
+    def poll(self, timeout: float) -> Iterable[Wire]:
         batches = self._consumer.poll(timeout_ms=max(int(timeout * 1000), 0))
-        return [record.value for records in batches.values() for record in records]
+        return [_wire(record.headers, record.value) for records in batches.values() for record in records]
 
     def close(self) -> None:
         try:

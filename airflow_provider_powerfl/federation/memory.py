@@ -10,10 +10,11 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation.envelope import Buffer
 from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.party import DEFAULT_CHUNK_SIZE, Party
-from airflow_provider_powerfl.federation.transport import Transport
+from airflow_provider_powerfl.federation.transport import Transport, Wire
 
 
 class MemoryHub:
@@ -49,14 +50,14 @@ class MemoryTransport(Transport):
         self.hub = hub
         self._party_id = party_id
 
-    def publish(self, dst: str, value: bytes) -> None:
-        self.hub.deliver(dst, value)
+    def publish(self, dst: str, head: bytes, payload: Buffer) -> None:
+        self.hub.deliver(dst, b"".join([head, payload]))  # joined: a copy, as Kafka makes one
 
     def flush(self) -> None:
         pass  # delivery is immediate
 
-    def poll(self, timeout: float) -> list[bytes]:
-        return self.hub.take(self._party_id, timeout)
+    def poll(self, timeout: float) -> list[Wire]:
+        return [(wire, None) for wire in self.hub.take(self._party_id, timeout)]
 
     def close(self) -> None:
         pass

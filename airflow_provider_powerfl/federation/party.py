@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation import codec
-from airflow_provider_powerfl.federation.envelope import Header, seal, split
+from airflow_provider_powerfl.federation.envelope import Header, sign_head, split
 from airflow_provider_powerfl.federation.errors import RecvTimeout
 from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE, Inbox
 from airflow_provider_powerfl.federation.keys import SigningKey, VerifyKey
@@ -102,11 +102,15 @@ class Party:
         stream = (dst, tag)
         seq = self._next_seq.get(stream, 0)
         self._next_seq[stream] = seq + 1
-        count = max(1, -(-total // self._chunk_size))
+        chunks = list(split(parts, total, self._chunk_size))
         now = self._clock()
-        for index, (offset, chunk) in enumerate(split(parts, total, self._chunk_size)):
-            header = Header(self.job_id, self.attempt, tag, seq, index, count, offset, total, self.party_id, dst, now)
-            self.transport.publish(dst, seal(header, chunk, self._key))
+        for index, (offset, pieces) in enumerate(chunks):
+            # a slice of array data goes out as it is; only runs of small parts are joined
+            payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            header = Header(
+                self.job_id, self.attempt, tag, seq, index, len(chunks), offset, total, self.party_id, dst, now
+            )
+            self.transport.publish(dst, sign_head(header, [payload], self._key), payload)
         self._unflushed = True
 
     def recv(self, src: str, tag: str, timeout: float | None = None) -> object:
@@ -123,8 +127,8 @@ class Party:
             remaining = _POLL_SLICE if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 raise RecvTimeout(src, self.party_id, self.job_id, self.attempt, tag, timeout or 0.0)
-            for wire in self.transport.poll(min(remaining, _POLL_SLICE)):
-                self.inbox.accept(wire)
+            for wire, payload in self.transport.poll(min(remaining, _POLL_SLICE)):
+                self.inbox.accept(wire, payload)
 
     def close(self) -> None:
         """Deliver pending messages and release the transport."""

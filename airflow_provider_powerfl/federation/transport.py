@@ -5,20 +5,26 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
+from airflow_provider_powerfl.federation.envelope import Buffer
+
+# (head, payload) as sent; (whole wire message, None) when the head starts the buffer
+Wire = tuple[bytes, bytes | None]
+
 
 class Transport(ABC):
     """Delivers opaque wire messages to a party's inbox and reads this party's own inbox."""
 
     @abstractmethod
-    def publish(self, dst: str, value: bytes) -> None:
-        """Queue `value` for party `dst`'s inbox; may return before it is delivered."""
+    def publish(self, dst: str, head: bytes, payload: Buffer) -> None:
+        """Queue one wire message for party `dst`'s inbox; may return before delivery, but never
+        keeps a reference to `payload` (the sender may reuse its buffer)."""
 
     @abstractmethod
     def flush(self) -> None:
         """Block until everything published has been delivered; raise if something could not be."""
 
     @abstractmethod
-    def poll(self, timeout: float) -> Iterable[bytes]:
+    def poll(self, timeout: float) -> Iterable[Wire]:
         """Return the wire messages that arrive in this party's inbox within `timeout` seconds."""
 
     @abstractmethod

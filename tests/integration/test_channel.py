@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from airflow_provider_powerfl.federation.envelope import open_envelope, seal
+from airflow_provider_powerfl.federation.envelope import open_envelope, seal, sign_head
 from airflow_provider_powerfl.federation.errors import RecvTimeout
-from airflow_provider_powerfl.federation.kafka_transport import topic_name
+from airflow_provider_powerfl.federation.kafka_transport import HEAD_HEADER, topic_name
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.party import Party
 from airflow_provider_powerfl.federation.registry import PartyRegistry
@@ -79,6 +79,7 @@ def test_64_mb_array_crosses_two_brokers_intact(kafka_brokers: dict[str, str]) -
 
 
 def _topic_records(address: str, topic: str) -> list[bytes]:
+    """Every record of `topic` as one joined wire message (head header + payload value)."""
     consumer = KafkaConsumer(bootstrap_servers=[address], group_id=None, auto_offset_reset="earliest")
     partition = TopicPartition(topic, 0)
     consumer.assign([partition])
@@ -87,7 +88,7 @@ def _topic_records(address: str, topic: str) -> list[bytes]:
     records: list[bytes] = []
     while consumer.position(partition) < end:
         for batch in consumer.poll(timeout_ms=1000).values():
-            records.extend(record.value for record in batch)
+            records.extend(dict(record.headers).get(HEAD_HEADER, b"") + record.value for record in batch)
     consumer.close()
     return records
 
@@ -114,8 +115,10 @@ def test_forged_replayed_and_stale_messages_injected_into_the_topic_are_refused(
             b"not a wire message",
         ]
         raw = KafkaProducer(bootstrap_servers=[host_broker], max_request_size=16 << 20)
-        for value in injected:
+        for value in injected:  # joined wire messages in the record value
             raw.send(topic, value=value, partition=0)
+        forged_head = sign_head(dataclasses.replace(header, seq=1), payload, intruder)  # head in a record header
+        raw.send(topic, value=bytes(payload[0]), headers=[(HEAD_HEADER, forged_head)], partition=0)
         raw.flush()
         raw.close()
         guest.send(HOST, "t", "real-2")
@@ -126,7 +129,7 @@ def test_forged_replayed_and_stale_messages_injected_into_the_topic_are_refused(
             host.recv(GUEST, "t", timeout=1)
         assert host.inbox.duplicates == 1
         assert host.inbox.rejected == {
-            "bad signature": 1,
+            "bad signature": 2,
             "unknown sender": 1,
             "stale attempt": 1,
             "wrong job": 1,
@@ -149,7 +152,7 @@ def test_receiver_broker_restart_mid_stream_loses_and_duplicates_nothing(
 
     def stream() -> None:
         for i in range(count):
-            guest.send(HOST, "stream", np.full(100_000, i, dtype=np.int64))  # 800 kB: four chunks each
+            guest.send(HOST, "stream", np.full(100_000, i, dtype=np.int64))  # 800 kB: 4 slices + header
             if i == 9:  # the rest is produced while the receiver's broker goes down and comes back
                 assert restarting.wait(60)
             time.sleep(0.05)

@@ -12,3 +12,12 @@ def test_topic_names_are_legal_and_unique() -> None:
         assert re.fullmatch(r"[A-Za-z0-9._-]{1,249}", name)
     assert len(set(odd)) == 3
     assert topic_name("job_1", "10000") != topic_name("job/1", "10000")
+
+
+def test_a_record_carries_the_head_in_a_header_or_the_whole_wire_message_in_its_value() -> None:
+    from airflow_provider_powerfl.federation.kafka_transport import HEAD_HEADER, _wire
+
+    assert _wire([("other", b"x"), (HEAD_HEADER, b"HEAD")], b"payload") == (b"HEAD", b"payload")
+    assert _wire([(HEAD_HEADER, b"HEAD")], None) == (b"HEAD", b"")
+    assert _wire([], b"head+payload") == (b"head+payload", None)
+    assert _wire(None, None) == (b"", None)

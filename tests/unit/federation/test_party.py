@@ -154,17 +154,34 @@ def test_forged_signature_and_unknown_sender_are_rejected(parties: dict[str, Par
     guest, host = parties[GUEST], parties[HOST]
     guest.send(HOST, "t", "real")
     wire = capture[-1]
-    intruder = SigningKey.generate()
     hub = hub_of(host)
+    hub.take(HOST, 0)  # hold the real message back: the forgeries arrive first
+    intruder = SigningKey.generate()
     hub.deliver(HOST, _resealed(wire, intruder, seq=1))  # claims to be the guest
     hub.deliver(HOST, _resealed(wire, intruder, seq=1, sender="66666"))
     tampered = bytearray(wire)
     tampered[-1] ^= 1
     hub.deliver(HOST, bytes(tampered))
+    hub.deliver(HOST, wire)
     assert host.recv(GUEST, "t", timeout=1) == "real"
     with pytest.raises(RecvTimeout):
         host.recv(GUEST, "t", timeout=0.05)
     assert host.inbox.rejected == {"bad signature": 2, "unknown sender": 1}
+
+
+def test_a_tampered_copy_of_an_accepted_chunk_is_dropped_as_a_duplicate(
+    parties: dict[str, Party], capture: list[bytes]
+) -> None:
+    guest, host = parties[GUEST], parties[HOST]
+    guest.send(HOST, "t", "real")
+    assert host.recv(GUEST, "t", timeout=1) == "real"
+    tampered = bytearray(capture[-1])
+    tampered[-1] ^= 1
+    hub_of(host).deliver(HOST, bytes(tampered))  # not hashed: it cannot replace what was accepted
+    with pytest.raises(RecvTimeout):
+        host.recv(GUEST, "t", timeout=0.05)
+    assert host.inbox.duplicates == 1
+    assert not host.inbox.rejected
 
 
 def test_malformed_wire_bytes_are_counted_not_raised(parties: dict[str, Party]) -> None:
@@ -204,3 +221,27 @@ def test_chunks_that_do_not_tile_their_object_are_refused(capture: list[bytes]) 
     with pytest.raises(RecvTimeout):
         parties[HOST].recv(GUEST, "t", timeout=0.05)
     assert parties[HOST].inbox.rejected == {"inconsistent chunk": 1}
+
+
+def test_array_data_reaches_the_transport_as_slices_and_is_accepted_as_head_and_payload() -> None:
+    from airflow_provider_powerfl.federation.memory import MemoryHub, MemoryTransport
+
+    class Recording(MemoryTransport):
+        def publish(self, dst: str, head: bytes, payload: object) -> None:
+            sent.append((head, payload))
+
+    sent: list[tuple[bytes, object]] = []
+    keys = {GUEST: SigningKey.generate(), HOST: SigningKey.generate()}
+    roles = {GUEST: "guest", HOST: "host"}
+    public = {p: k.public_key for p, k in keys.items()}
+    hub = MemoryHub(roles)
+    guest = Party(GUEST, roles, "job-1", 1, Recording(hub, GUEST), keys[GUEST], public, chunk_size=1024)
+    host = Party(HOST, roles, "job-1", 1, MemoryTransport(hub, HOST), keys[HOST], public)
+    array = np.arange(1000, dtype=np.float64)
+    guest.send(HOST, "w", array)
+    slices = [payload for _, payload in sent if isinstance(payload, memoryview) and len(payload) == 1024]
+    assert len(slices) == 7 and all(np.shares_memory(np.frombuffer(s, dtype=np.uint8), array) for s in slices)
+    for head, payload in reversed(sent):  # out of order, as (head, payload) like Kafka records
+        host.inbox.accept(head, bytes(payload))
+    np.testing.assert_array_equal(host.recv(GUEST, "w", timeout=1), array)
+    assert not host.inbox.rejected and not host.inbox.duplicates
