@@ -59,6 +59,8 @@ class HeteroFeatureBinning:
         (FATE's default 0.5); the guest's value rules.
     :param shuffle_bins: host only: send the bin sums of each feature in a fresh random order, so
         the guest learns the per-bin counts but not which value range each belongs to.
+    :param return_woe: guest only: send each host the WOE of its bins (so it can WOE-transform its
+        features; it then learns its bins' label counts, see the protocol page) or only the IVs.
     :param key_length: guest: bits of its Paillier key; host: the least it accepts from the guest.
     :param executor: None, a concurrent.futures.Executor or a ``map(fn, items)`` callable running
         the encryption (guest) and per-bin sums (host) in chunks, e.g. over Spark partitions.
@@ -73,6 +75,7 @@ class HeteroFeatureBinning:
         n_bins: int = 10,
         adjustment_factor: float = DEFAULT_ADJUSTMENT_FACTOR,
         shuffle_bins: bool = True,
+        return_woe: bool = True,
         key_length: int = 2048,
         executor: Any = None,
         timeout: float | None = 600.0,
@@ -82,11 +85,12 @@ class HeteroFeatureBinning:
         self.n_bins = n_bins
         self.adjustment_factor = adjustment_factor
         self.shuffle_bins = shuffle_bins
+        self.return_woe = return_woe
         self.key_length = key_length
         self.executor = executor
         self.timeout = timeout
 
-    _PARAMS = ("method", "n_bins", "adjustment_factor", "shuffle_bins", "key_length", "timeout")
+    _PARAMS = ("method", "n_bins", "adjustment_factor", "shuffle_bins", "return_woe", "key_length", "timeout")
 
     def _validate(self) -> None:
         if not isinstance(self.party, Party) or self.party.role not in ("guest", "host"):
@@ -94,8 +98,9 @@ class HeteroFeatureBinning:
         check_choice("method", self.method, METHODS)
         check_int("n_bins", self.n_bins, 2)
         check_real("adjustment_factor", self.adjustment_factor, 0.0, None, open_low=True)
-        if not isinstance(self.shuffle_bins, bool):
-            raise ConfigError(f"shuffle_bins must be true or false, got {self.shuffle_bins!r}")
+        for name in ("shuffle_bins", "return_woe"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         check_int("key_length", self.key_length, MIN_KEY_LENGTH)
         if self.key_length % 2:
             raise ConfigError(f"key_length must be even, got {self.key_length}")
@@ -167,7 +172,7 @@ class HeteroFeatureBinning:
                 ivs.append(iv)
                 es.append(e)
                 nes.append(ne)
-            self.party.send(host, tag("result"), {"woe": woes, "iv": np.asarray(ivs)})
+            self.party.send(host, tag("result"), {"woe": woes if self.return_woe else None, "iv": np.asarray(ivs)})
             self.host_iv_[host] = np.asarray(ivs)
             self.host_event_counts_[host] = es
             self.host_non_event_counts_[host] = nes
@@ -191,19 +196,22 @@ class HeteroFeatureBinning:
         sent = [rerandomize(public, s[order]) for s, order in zip(sums, orders)]
         self.party.send(guest, tag("sums"), sent)
         result = self._recv(guest, "result")
-        if not isinstance(result, dict) or not isinstance(result.get("woe"), list) or len(result["woe"]) != len(n_bins):
+        woes = result.get("woe", ()) if isinstance(result, dict) else ()
+        if not (woes is None or (isinstance(woes, list) and len(woes) == len(n_bins))):
             raise FederationError(f"guest {guest} sent a malformed {tag('result')} message in job {self.party.job_id!r}")
-        self.woe_ = []
-        for j, (woe, order) in enumerate(zip(result["woe"], orders)):
+        self.iv_ = np.asarray(result["iv"], dtype=np.float64)
+        if self.iv_.shape != (len(n_bins),):
+            raise FederationError(f"guest {guest} sent {self.iv_.shape} IV values for {len(n_bins)} features")
+        self.woe_ = None if woes is None else []
+        if woes is None:
+            return
+        for j, (woe, order) in enumerate(zip(woes, orders)):
             woe = np.asarray(woe, dtype=np.float64)
             if woe.shape != (int(n_bins[j]),):
                 raise FederationError(f"guest {guest} sent {woe.shape} WOE values for feature {j}, which has {n_bins[j]} bins")
             own = np.empty_like(woe)
             own[order] = woe
             self.woe_.append(own)
-        self.iv_ = np.asarray(result["iv"], dtype=np.float64)
-        if self.iv_.shape != (len(n_bins),):
-            raise FederationError(f"guest {guest} sent {self.iv_.shape} IV values for {len(n_bins)} features")
 
     # -- transforms ---------------------------------------------------------------------------
     def transform(self, X: Any) -> np.ndarray:
@@ -214,6 +222,8 @@ class HeteroFeatureBinning:
     def woe_transform(self, X: Any) -> np.ndarray:
         """Each value replaced by the WOE of its bin (0 for bins that were empty at fit)."""
         check_fitted(self, "woe_")
+        if self.woe_ is None:
+            raise ConfigError("no WOE values to transform with: the guest returned IVs only (return_woe=False)")
         bins = self.binner_.transform(X)
         out = np.empty(bins.shape, dtype=np.float64)
         for j, woe in enumerate(self.woe_):
@@ -228,7 +238,7 @@ class HeteroFeatureBinning:
             "format": FORMAT,
             "role": self.role_,
             "binning": self.binner_.to_dict(),
-            "woe": [w.tolist() for w in self.woe_],
+            "woe": None if self.woe_ is None else [w.tolist() for w in self.woe_],
             "iv": self.iv_.tolist(),
             "params": {name: getattr(self, name) for name in self._PARAMS},
         }
@@ -247,7 +257,7 @@ class HeteroFeatureBinning:
             model = cls(party=party, **dict(state["params"]))
             model.role_ = str(state["role"])
             model.binner_ = Binner.from_dict(state["binning"])
-            model.woe_ = [np.asarray(w, dtype=np.float64) for w in state["woe"]]
+            model.woe_ = None if state["woe"] is None else [np.asarray(w, dtype=np.float64) for w in state["woe"]]
             model.iv_ = np.asarray(state["iv"], dtype=np.float64)
             if model.role_ == "guest":
                 model.event_counts_ = [np.asarray(c, dtype=np.int64) for c in state["event_counts"]]
@@ -260,7 +270,8 @@ class HeteroFeatureBinning:
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"binning state is incomplete or malformed: {exc!r}") from exc
         n_bins = model.binner_.bin_counts()
-        if len(model.woe_) != len(n_bins) or any(w.shape != (int(n),) for w, n in zip(model.woe_, n_bins)):
+        woes = model.woe_
+        if woes is not None and (len(woes) != len(n_bins) or any(w.shape != (int(n),) for w, n in zip(woes, n_bins))):
             raise DataError("binning state: the WOE values do not match the bins")
         return model
 

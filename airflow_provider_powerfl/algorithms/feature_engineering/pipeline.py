@@ -23,7 +23,7 @@ FORMAT = "powerfl.feature_engineering/1"
 TRANSFORMS = ("none", "woe", "bin", "standard", "minmax", "onehot")
 _LOCAL = {"standard": StandardScaler, "minmax": MinMaxScaler, "onehot": OneHotEncoder}
 _FILTER_KEYS = ("missing_rate_max", "variance_min", "unique_min")
-_BINNING_KEYS = ("method", "n_bins", "adjustment_factor", "shuffle_bins", "key_length")
+_BINNING_KEYS = ("method", "n_bins", "adjustment_factor", "shuffle_bins", "return_woe", "key_length")
 _SELECT_KEYS = ("method", "threshold", "k", "percentile")
 _TRANSFORM_KEYS = {"minmax": ("clip",), "onehot": ("max_categories",), "standard": ()}
 
@@ -34,7 +34,7 @@ class FeaturePipeline:
     :param party: needed to fit ``binning`` or ``select`` (both federated), not to transform.
     :param filter: StatisticSelector settings (missing_rate_max, variance_min, unique_min) or None.
     :param binning: HeteroFeatureBinning settings (method, n_bins, adjustment_factor, shuffle_bins,
-        key_length) or None; gives WOE/IV of every party's features.
+        return_woe, key_length) or None; gives WOE/IV of every party's features.
     :param select: HeteroIVSelector settings (method, threshold, k, percentile) or None; needs binning.
     :param transform: what the kept columns become: "none", "woe", "bin" (need binning),
         "standard", "minmax" or "onehot".
@@ -136,9 +136,10 @@ class FeaturePipeline:
         if self.binning_ is not None:
             names = [n for n, k in zip(self.feature_names_in_, self.filter_.support_) if k] if self.filter_ is not None else self.feature_names_in_
             kept = set(self._kept_names())
+            woes = self.binning_.woe_
             out["features"] = {
-                name: {"iv": float(iv), "woe": woe.tolist(), "selected": name in kept}
-                for name, iv, woe in zip(names, self.binning_.iv_, self.binning_.woe_)
+                name: {"iv": float(iv), "woe": None if woes is None else woes[j].tolist(), "selected": name in kept}
+                for j, (name, iv) in enumerate(zip(names, self.binning_.iv_))
             }
             if self.binning_.role_ == "guest":
                 out["hosts"] = {h: {"iv": v.tolist()} for h, v in self.binning_.host_iv_.items()}

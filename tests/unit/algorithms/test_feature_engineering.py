@@ -244,3 +244,17 @@ def test_pipeline_names_the_stage_of_a_bad_setting(credit):
         FeaturePipeline(transform="woe").fit(credit["guest"], credit["y"], [f"x{j}" for j in range(13)])
     with pytest.raises(ConfigError, match=r"params\.select\.top"):
         FeaturePipeline(binning={}, select={"top": 3}).fit(credit["guest"], credit["y"], [f"x{j}" for j in range(13)])
+
+
+def test_guest_can_return_ivs_only(credit):
+    parties = memory_parties("fe-iv-only", {GUEST: "guest", HOST: "host"})
+    columns = {GUEST: credit["guest"], HOST: credit["host"]}
+    fns = {
+        GUEST: lambda: HeteroFeatureBinning(party=parties[GUEST], key_length=KEY, n_bins=4, return_woe=False).fit(columns[GUEST], credit["y"]),
+        HOST: lambda: HeteroFeatureBinning(party=parties[HOST], key_length=KEY, n_bins=4).fit(columns[HOST]),
+    }
+    models = run_parties(fns)
+    host = HeteroFeatureBinning.from_dict(models[HOST].to_dict())
+    assert host.woe_ is None and host.iv_.tolist() == models[GUEST].host_iv_[HOST].tolist()
+    with pytest.raises(ConfigError, match="return_woe"):
+        host.woe_transform(columns[HOST])
