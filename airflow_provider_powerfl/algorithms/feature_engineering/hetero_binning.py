@@ -287,9 +287,10 @@ def _order(n_bins: int, shuffle: bool) -> np.ndarray:
 
 
 def _check_sums(answer: object, public: PaillierPublicKey, host: str) -> list[np.ndarray]:
-    if not isinstance(answer, list) or not answer:
-        raise FederationError(f"host {host} sent malformed bin sums ({type(answer).__name__})")
-    return [check_ciphertexts(public, s, len(s) if isinstance(s, np.ndarray) else -1, f"host {host}'s bin sums of feature {j}") for j, s in enumerate(answer)]
+    """A host's bin sums: a non-empty list with one ciphertext vector per feature."""
+    if not isinstance(answer, list) or not answer or not all(isinstance(s, np.ndarray) and s.ndim == 1 for s in answer):
+        raise FederationError(f"host {host} sent malformed bin sums: expected a list of ciphertext vectors, one per feature")
+    return [check_ciphertexts(public, s, len(s), f"host {host}'s bin sums of feature {j}") for j, s in enumerate(answer)]
 
 
 def _check_y(y: Any, n_rows: int) -> np.ndarray:

@@ -196,44 +196,46 @@ def test_bad_parameters_are_named_at_fit(credit, param, value):
         model.fit(credit["guest"], credit["y"])
 
 
-@pytest.mark.parametrize("transform", ["woe", "bin", "standard", "minmax", "onehot"])
-def test_pipeline_fit_then_apply_from_state_gives_the_same_output(credit, transform):
-    parties = memory_parties(f"fe-pipe-{transform}", {GUEST: "guest", HOST: "host"})
-    columns = {GUEST: credit["guest"], HOST: np.nan_to_num(credit["host"], nan=-9.0)}
-    names = {pid: [f"{pid}_x{j}" for j in range(columns[pid].shape[1])] for pid in parties}
-    settings = dict(
-        filter={"unique_min": 2},
-        binning={"n_bins": 5, "key_length": KEY},
-        select={"method": "top_k", "k": 8},
-        transform=transform,
-        transform_options={"max_categories": 16} if transform == "onehot" else None,
-    )
-    source = {pid: (columns[pid][:, :4] if transform == "onehot" else columns[pid]) for pid in parties}
-    if transform == "onehot":  # one-hot of a few low-cardinality columns only: no selection
-        settings.update(select=None, filter={"unique_min": 2})
-        source = {pid: np.round(columns[pid][:, :3]) for pid in parties}
-        names = {pid: n[:3] for pid, n in names.items()}
+def fit_pipelines(job: str, columns, y, names, **settings) -> dict[str, FeaturePipeline]:
+    parties = memory_parties(job, {GUEST: "guest", HOST: "host"})
     fns = {
-        pid: (lambda pid=pid: FeaturePipeline(party=parties[pid], **settings).fit(
-            source[pid], credit["y"] if pid == GUEST else None, names[pid]))
+        pid: (lambda pid=pid: FeaturePipeline(party=parties[pid], **settings).fit(columns[pid], y if pid == GUEST else None, names[pid]))
         for pid in parties
-    }  # fmt: skip
-    pipelines = run_parties(fns)
-    kept = sum(len(p.feature_names_out_) for p in pipelines.values())
-    if transform != "onehot":
-        assert kept == 8
+    }
+    return run_parties(fns)  # type: ignore[return-value]
+
+
+def assert_round_trip(pipelines, columns) -> None:
     for pid, pipe in pipelines.items():
-        out = pipe.apply(source[pid])
+        out = pipe.apply(columns[pid])
         again = FeaturePipeline.from_dict(json.loads(json.dumps(pipe.to_dict())))
-        np.testing.assert_array_equal(again.apply(source[pid]), out)
+        np.testing.assert_array_equal(again.apply(columns[pid]), out)
         assert out.shape == (ROWS, len(pipe.feature_names_out_))
-        if transform == "woe":
-            report = pipe.report()
-            chosen = [n for n, f in report["features"].items() if f["selected"]]
-            assert chosen == pipe.feature_names_out_
-    if transform == "woe":
-        ivs = sorted([*pipelines[GUEST].binning_.iv_, *pipelines[HOST].binning_.iv_], reverse=True)
-        assert min(pipelines[GUEST].report()["features"][n]["iv"] for n in pipelines[GUEST].feature_names_out_) >= ivs[7]
+
+
+@pytest.mark.parametrize("transform", ["woe", "bin", "standard", "minmax"])
+def test_pipeline_fit_then_apply_from_state_gives_the_same_output(credit, transform):
+    columns = {GUEST: credit["guest"], HOST: credit["host"]}
+    names = {pid: [f"{pid}_x{j}" for j in range(columns[pid].shape[1])] for pid in columns}
+    pipelines = fit_pipelines(
+        f"fe-pipe-{transform}", columns, credit["y"], names,
+        filter={"unique_min": 2}, binning={"n_bins": 5, "key_length": KEY}, select={"method": "top_k", "k": 8}, transform=transform,
+    )  # fmt: skip
+    assert sum(len(p.feature_names_out_) for p in pipelines.values()) == 8
+    assert_round_trip(pipelines, columns)
+    ivs = sorted([*pipelines[GUEST].binning_.iv_, *pipelines[HOST].binning_.iv_], reverse=True)
+    for pipe in pipelines.values():
+        report = pipe.report()
+        assert [n for n, f in report["features"].items() if f["selected"]] == pipe.feature_names_out_
+        assert all(report["features"][n]["iv"] >= ivs[7] for n in pipe.feature_names_out_)
+
+
+def test_pipeline_one_hot_of_low_cardinality_columns(credit):
+    columns = {GUEST: np.round(credit["guest"][:, :3]), HOST: np.round(credit["host"][:, :3])}
+    names = {pid: ["a", "b", "c"] for pid in columns}
+    pipelines = fit_pipelines("fe-pipe-onehot", columns, credit["y"], names, transform="onehot", transform_options={"max_categories": 40})
+    assert_round_trip(pipelines, columns)
+    assert pipelines[HOST].feature_names_out_[0].startswith("a_")
 
 
 def test_pipeline_names_the_stage_of_a_bad_setting(credit):
