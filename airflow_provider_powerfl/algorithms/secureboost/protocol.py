@@ -181,15 +181,14 @@ class HostServer:
         if not isinstance(assign, np.ndarray) or assign.shape != (len(self.bins),) or not isinstance(nodes, np.ndarray):
             raise FederationError(f"guest {self.guest} sent a malformed histogram request")
         self.assign = assign
-        sums = [self._node_sums(np.flatnonzero((assign == n) & self.sample)) for n in nodes.tolist()]
-        flat = [c for node in sums for c in node]
+        row_sets = [np.flatnonzero((assign == n) & self.sample) for n in nodes.tolist()]
+        products = _bin_products(self._map, self._chunk_rows, self.public_key.nsquare, self.gh, self.row_ct, self.bins, row_sets, self.default_bin)
+        flat = [c for total, per_bin in products for c in self._node_sums(total, per_bin)]
         return {"sums": object_array(self.public_key.rerandomize(flat))}
 
-    def _node_sums(self, rows: np.ndarray) -> list[mpz]:
-        """Compressed, shuffled left sums of every candidate over ``rows`` (all encrypted)."""
+    def _node_sums(self, total: mpz, per_bin: list[dict[int, mpz]]) -> list[mpz]:
+        """Compressed, shuffled left sums of every candidate of one node (all encrypted)."""
         nsq = self.public_key.nsquare
-        products = _bin_products(self._map, self._chunk_rows, nsq, [self.gh[i] for i in self.row_ct[rows].tolist()], self.bins[rows], self.default_bin)
-        total, per_bin = products
         lefts: list[mpz] = []
         for f, n_bins in enumerate(self.layout.n_bins.tolist()):
             if n_bins < 2:
@@ -263,19 +262,28 @@ def _bin_chunk(args: tuple[mpz, list[mpz], np.ndarray, np.ndarray]) -> tuple[mpz
 
 
 def _bin_products(
-    chunk_map: ChunkMap, chunk_rows: int | None, nsq: mpz, cts: list[mpz], bins: np.ndarray, default: np.ndarray
-) -> tuple[mpz, list[dict[int, mpz]]]:
-    """_bin_chunk over row chunks through the party's chunk map, partial products multiplied."""
-    size = max(len(cts) if chunk_rows is None else chunk_rows, 1)
-    slices = [slice(i, i + size) for i in range(0, len(cts), size)] or [slice(0, 0)]
-    parts = list(chunk_map(_bin_chunk, [(nsq, cts[s], bins[s], default) for s in slices]))
-    total, per_bin = parts[0]
-    for t, pb in parts[1:]:
-        total = total * t % nsq
-        for mine, theirs in zip(per_bin, pb):
+    chunk_map: ChunkMap, chunk_rows: int | None, nsq: mpz, gh: np.ndarray, row_ct: np.ndarray,
+    bins: np.ndarray, row_sets: Sequence[np.ndarray], default: np.ndarray,
+) -> list[tuple[mpz, list[dict[int, mpz]]]]:
+    """_bin_chunk for every node of a level in one pass of the chunk map (one Spark job per level); partials multiplied."""
+    items, owners = [], []
+    for k, rows in enumerate(row_sets):
+        size = max(len(rows) if chunk_rows is None else chunk_rows, 1)
+        for start in range(0, max(len(rows), 1), size):
+            part = rows[start : start + size]
+            items.append((nsq, [gh[i] for i in row_ct[part].tolist()], bins[part], default))
+            owners.append(k)
+    out: list[tuple[mpz, list[dict[int, mpz]]] | None] = [None] * len(row_sets)
+    for k, (total, per_bin) in zip(owners, chunk_map(_bin_chunk, items)):
+        if out[k] is None:
+            out[k] = (total, per_bin)
+            continue
+        mine_total, mine = out[k]  # type: ignore[misc]
+        for acc, theirs in zip(mine, per_bin):
             for b, c in theirs.items():
-                mine[b] = c if b not in mine else mine[b] * c % nsq
-    return total, per_bin
+                acc[b] = c if b not in acc else acc[b] * c % nsq
+        out[k] = (mine_total * total % nsq, mine)
+    return out  # type: ignore[return-value]
 
 
 def _compress(values: list[mpz], per_ciphertext: int, nsq: mpz) -> list[mpz]:
