@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_powerfl.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-iter", type=int, default=5, help="training epochs (default 5)")
     parser.add_argument("--start-timeout", type=float, default=240, help="seconds for each Airflow to become healthy")
-    parser.add_argument("--job-timeout", type=float, default=300, help="seconds for the job to finish at both parties")
+    parser.add_argument("--job-timeout", type=float, default=900, help="seconds for the job to finish at both parties (default 900)")
     parser.add_argument("--keep-kafka", action="store_true", help="leave the brokers running")
     args = parser.parse_args(argv)
 
