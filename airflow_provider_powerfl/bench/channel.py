@@ -48,14 +48,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
           f"alternating rounds of {per_round} x {args.message_mb} MB objects; {chunk / MB:g} MB chunks/records")
     _raw(args.host, source, 1, chunk)  # warm both paths up (broker page cache, connections)
     _channel(args.guest, args.host, source, 1, chunk)
-    raw_times, channel_times = [], []
+    raw_times, channel_times, raw_cpu, channel_cpu = [], [], 0.0, 0.0
     for round_ in range(rounds):
-        raw_times.append(_raw(args.host, source, per_round, chunk))
-        channel_times.append(_channel(args.guest, args.host, source, per_round, chunk))
+        elapsed, cpu = _raw(args.host, source, per_round, chunk)
+        raw_times.append(elapsed)
+        raw_cpu += cpu
+        elapsed, cpu = _channel(args.guest, args.host, source, per_round, chunk)
+        channel_times.append(elapsed)
+        channel_cpu += cpu
         print(f"round {round_ + 1}: raw kafka-python {round_mb / raw_times[-1]:6.1f} MB/s, "
               f"powerfl channel {round_mb / channel_times[-1]:6.1f} MB/s")
     raw, channel = total_mb / sum(raw_times), total_mb / sum(channel_times)
-    print(f"total: channel {channel:.1f} MB/s, raw {raw:.1f} MB/s, ratio {channel / raw:.2f}")
+    print(f"total: channel {channel:.1f} MB/s, raw {raw:.1f} MB/s, ratio {channel / raw:.2f}; this process's CPU "
+          f"(both ends, without the brokers): channel {channel_cpu / total_mb * 1e3:.2f} ms/MB, "
+          f"raw {raw_cpu / total_mb * 1e3:.2f} ms/MB")
     return {
         "bench": "channel",
         "mb": total_mb,
@@ -67,15 +73,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ratio": round(channel / raw, 3),
         "channel_mb_per_s_rounds": [round(round_mb / t, 1) for t in channel_times],
         "raw_mb_per_s_rounds": [round(round_mb / t, 1) for t in raw_times],
+        "channel_cpu_ms_per_mb": round(channel_cpu / total_mb * 1e3, 2),
+        "raw_cpu_ms_per_mb": round(raw_cpu / total_mb * 1e3, 2),
     }
 
 
-def _raw(host: str, source: np.ndarray, count: int, chunk: int) -> float:
-    """Plain producer -> consumer of the same bytes in records of the chunk size; every byte checked."""
+def _raw(host: str, source: np.ndarray, count: int, chunk: int) -> tuple[float, float]:
+    """Plain producer -> consumer of the same bytes in records of the chunk size; (seconds, CPU seconds)."""
     topic = f"powerfl-bench-raw-{uuid.uuid4().hex[:8]}"
     config = {"bootstrap_servers": [host]}
     ensure_topic(config, topic)
-    data = source.tobytes()
+    data = memoryview(source)  # slices of it go to the producer, like the channel's chunks
     records = [data[i : i + chunk] for i in range(0, len(data), chunk)]
     consumer = KafkaConsumer(**config, **CONSUMER_CONFIG)
     partition = TopicPartition(topic, 0)
@@ -90,7 +98,7 @@ def _raw(host: str, source: np.ndarray, count: int, chunk: int) -> float:
                 producer.send(topic, value=record, partition=0)
         producer.flush()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     sender = threading.Thread(target=produce)
     sender.start()
     received = 0
@@ -100,17 +108,17 @@ def _raw(host: str, source: np.ndarray, count: int, chunk: int) -> float:
             for record in batch:
                 received += len(record.value)
                 last = record.value
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     sender.join()
     producer.close()
     consumer.close()
     if received != expected or last != records[-1]:
         raise RuntimeError(f"raw consumer got {received} bytes, expected {expected}")
-    return elapsed
+    return elapsed, cpu
 
 
-def _channel(guest: str, host: str, source: np.ndarray, count: int, chunk: int) -> float:
-    """Guest Party sends `count` arrays to host Party over the two brokers; each checked after timing."""
+def _channel(guest: str, host: str, source: np.ndarray, count: int, chunk: int) -> tuple[float, float]:
+    """Guest Party sends `count` arrays to host Party over the two brokers; (seconds, CPU seconds)."""
     keys = {"10000": SigningKey.generate(), "20000": SigningKey.generate()}
     registry = PartyRegistry.from_dict(
         {
@@ -130,14 +138,14 @@ def _channel(guest: str, host: str, source: np.ndarray, count: int, chunk: int) 
             sender.send("20000", "bench", source)
         sender.transport.flush()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     thread = threading.Thread(target=produce)
     thread.start()
     sizes = []
     for _ in range(count):  # like the raw consumer: count every byte, compare the last object in full
         last = receiver.recv("10000", "bench", timeout=300)
         sizes.append(last.nbytes)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     thread.join()
     sender.close()
     receiver.close()
@@ -145,7 +153,7 @@ def _channel(guest: str, host: str, source: np.ndarray, count: int, chunk: int) 
         raise RuntimeError("channel delivered arrays that differ from the ones sent")
     if receiver.inbox.rejected or receiver.inbox.duplicates:
         raise RuntimeError(f"channel refused chunks: {dict(receiver.inbox.rejected)}, {receiver.inbox.duplicates} dups")
-    return elapsed
+    return elapsed, cpu
 
 
 def _ensure_brokers(brokers: dict[str, str]) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from airflow_provider_powerfl.federation import codec
+from airflow_provider_powerfl.federation.buffers import POOL
 from airflow_provider_powerfl.federation.envelope import Buffer, Envelope, Header, open_envelope
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.keys import VerifyKey
@@ -139,7 +140,7 @@ class Inbox:
         partial_key = (h.sender, h.tag, h.seq)
         partial = self._partial.get(partial_key)
         if partial is None:
-            partial = _Partial(np.empty(h.total_size, dtype=np.uint8), h.chunk_count)
+            partial = _Partial(POOL.take(h.total_size), h.chunk_count)
             self._partial[partial_key] = partial
         elif partial.chunk_count != h.chunk_count or len(partial.buffer) != h.total_size:
             self._reject("inconsistent chunk", f"from {h.sender!r} tag {h.tag!r} seq {h.seq}")
