@@ -1,0 +1,95 @@
+"""The vertical Spark steps end to end: each party a spark-submit process, real Kafka between them.
+
+Lean on purpose: every spark-submit starts a JVM (~10 s idle, far more on a loaded machine).
+Small Paillier keys (1024 bits) are set explicitly in the test params only.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from airflow_provider_powerfl.bench.hetero_lr import run_parties, write_job
+from airflow_provider_powerfl.datasets.breast import write_breast_split
+from airflow_provider_powerfl.models import load_model
+
+GUEST, HOST = "10000", "20000"
+ROLES = {GUEST: "guest", HOST: "host"}
+TEST_KEY_BITS = 1024  # tests only
+LR = {"key_length": TEST_KEY_BITS, "max_iter": 10, "batch_size": 128, "learning_rate": 0.15, "random_state": 0, "timeout": 300}
+
+
+def brokers_of(kafka_brokers: dict[str, str]) -> dict[str, str]:
+    return {GUEST: kafka_brokers["guest"], HOST: kafka_brokers["host"]}
+
+
+def assert_ok(runs):
+    for run in runs.values():
+        assert run.returncode == 0, f"party {run.party_id}: {run.error or run.log[-4000:]}"
+
+
+@pytest.mark.timeout(1800)
+def test_two_parties_align_train_predict_on_breast(kafka_brokers, tmp_path: Path):
+    split = write_breast_split(tmp_path / "data")
+    brokers, job = brokers_of(kafka_brokers), f"sj-e2e-{uuid.uuid4().hex[:8]}"
+    inputs = {
+        GUEST: {"train": {"uri": str(split.guest_train), "format": "csv", "label_column": "y"},
+                "test": {"uri": str(split.guest_test), "format": "csv", "label_column": "y"}},
+        HOST: {"train": {"uri": str(split.host_train), "format": "csv"},
+               "test": {"uri": str(split.host_test), "format": "csv"}},
+    }  # fmt: skip
+
+    aligned = run_parties("align", write_job(tmp_path, job, brokers, ROLES, inputs, "align", {"timeout": 300}))
+    assert_ok(aligned)
+    outputs = {pid: run.result["outputs"] for pid, run in aligned.items()}
+    for name, shared in (("train", split.shared_train_ids), ("test", split.shared_test_ids)):
+        guest = pq.read_table(outputs[GUEST][name]["uri"]).column("id").to_pylist()
+        host = pq.read_table(outputs[HOST][name]["uri"]).column("id").to_pylist()
+        assert guest == host and len(guest) == shared  # the same ids in the same order at both parties
+        assert aligned[GUEST].result["metrics"][f"{name}_intersection"] == shared
+    stats = json.loads((tmp_path / HOST / "align" / "intersection.json").read_text())
+    assert stats["inputs"]["train"]["intersection"] == split.shared_train_ids
+
+    train_inputs = {pid: {"train": out["train"]} for pid, out in outputs.items()}
+    trained = run_parties("train", write_job(tmp_path, job, brokers, ROLES, train_inputs, "train", LR))
+    assert_ok(trained)
+    loss = json.loads((tmp_path / GUEST / "train" / "loss.json").read_text())
+    assert len(loss["loss_history"]) == 10 and loss["loss_history"][-1] < loss["loss_history"][0]
+    assert (tmp_path / GUEST / "train" / "report" / "loss.png").is_file()
+    refs = {pid: run.result["model"] for pid, run in trained.items()}
+    host_model = load_model(refs[HOST]["root"], refs[HOST]["model_id"], refs[HOST]["version"])
+    assert len(host_model.state["coef"]) == 20 and host_model.state["intercept"] is None  # own weights only
+    assert host_model.feature_names[0] == "radius_error"
+
+    predict_inputs = {pid: {"test": out["test"]} for pid, out in outputs.items()}
+    models = {pid: {"model": ref} for pid, ref in refs.items()}
+    predicted = run_parties("predict", write_job(tmp_path, job, brokers, ROLES, predict_inputs, "predict", {"timeout": 300}, models))
+    assert_ok(predicted)
+    metrics = predicted[GUEST].result["metrics"]
+    assert metrics["auc"] >= 0.98 and metrics["n"] == split.shared_test_ids
+    report = tmp_path / GUEST / "predict" / "report"
+    assert {p.name for p in report.iterdir()} >= {"metrics.json", "roc.png", "ks.png", "loss.png"}
+    rows = np.genfromtxt(tmp_path / GUEST / "predict" / "predictions.csv", delimiter=",", names=True, dtype=None, encoding="utf-8")
+    assert len(rows) == split.shared_test_ids and np.all((rows["probability"] > 0) & (rows["probability"] < 1))
+    assert predicted[HOST].result == {"outputs": {}, "model": None, "metrics": {}}
+
+
+@pytest.mark.timeout(900)
+def test_bad_input_fails_that_party_and_the_peer_times_out(kafka_brokers, tmp_path: Path):
+    split = write_breast_split(tmp_path / "data")
+    brokers, job = brokers_of(kafka_brokers), f"sj-bad-{uuid.uuid4().hex[:8]}"
+    inputs = {
+        GUEST: {"train": {"uri": str(split.guest_train), "format": "csv", "label_column": "y", "id_column": "customer"}},
+        HOST: {"train": {"uri": str(split.host_train), "format": "csv"}},
+    }
+    runs = run_parties("align", write_job(tmp_path, job, brokers, ROLES, inputs, "align", {"timeout": 30}))
+    assert runs[GUEST].returncode == 2
+    assert runs[GUEST].error.startswith(f"{split.guest_train}: missing id column 'customer' (columns: id, y, mean_radius")
+    assert runs[HOST].returncode == 2  # not hanging: the guest published nothing, the host's wait ran out
+    assert f"waited 30s for tag 'psi/hello' from party {GUEST} in job '{job}.align'" in runs[HOST].error
+    assert not (tmp_path / GUEST / "align").exists() and not (tmp_path / HOST / "align").exists()
