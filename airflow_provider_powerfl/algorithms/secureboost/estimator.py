@@ -302,7 +302,7 @@ class HeteroSecureBoost(_Params):
         result = boost(sources, y, objective, self._boost_params(), evaluation)
         self._keep(objective, result)
         for host, remote in remotes.items():
-            remote.finish("finish", keep=np.asarray(sorted(self.host_split_gain_.get(host, {})), dtype=np.int64))
+            remote.command("finish", keep=np.asarray(sorted(self.host_split_gain_.get(host, {})), dtype=np.int64))
 
     def _fit_host(self, party: Any, X: np.ndarray, bins: np.ndarray, binner: QuantileBinner, eval_set: Any) -> None:
         guest = party.peers("guest")[0]
@@ -357,10 +357,10 @@ class HeteroSecureBoost(_Params):
             return None
         hosts = {h: RemoteHost(party, h, None, 0, 1) for h in party.peers("host")}  # type: ignore[arg-type]
         for remote in hosts.values():
-            remote.finish("predict", n_rows=len(X))
+            remote.command("predict", n_rows=len(X))
         raw = self._raw(X, hosts)
         for remote in hosts.values():
-            remote.finish("end")
+            remote.command("end")
         return raw
 
     def predict(self, X: Any) -> np.ndarray | None:

@@ -10,7 +10,6 @@ asks, per depth, which (split id, row) pairs go left.
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -25,8 +24,6 @@ from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayou
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
 from airflow_provider_powerfl.exceptions import FederationError
 from airflow_provider_powerfl.federation.party import Party
-
-log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 CMD, REPLY = "secureboost.cmd", "secureboost.reply"
@@ -124,7 +121,8 @@ class RemoteHost:
             raise FederationError(f"host {self.owner} answered {_describe(left)} for {self._asked} routing questions")
         return left.astype(bool)
 
-    def finish(self, op: str, **fields: Any) -> None:
+    def command(self, op: str, **fields: Any) -> None:
+        """A command without an answer (prediction start and end, end of training)."""
         self._send(op, **fields)
 
 
