@@ -95,8 +95,11 @@ def build_listener_dag(
         doc_md=__doc__,
         is_paused_upon_creation=False,
     ) as dag:
+        # retries: a listen task started before the API server answers must not end the continuous DAG
         InvitationListenerOperator(
             task_id="listen",
+            retries=10,
+            retry_delay=timedelta(seconds=10),
             pipelines=[p.dag_id for p in pipelines],
             allowed_parties=allowed_parties,
             idle_timeout=idle_timeout,
