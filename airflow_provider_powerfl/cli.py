@@ -1,4 +1,4 @@
-"""The `powerfl` command line: party keys and benchmarks."""
+"""The `powerfl` command line: party keys, jobs and benchmarks."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import importlib
 import json
 import logging
 import sys
+
+from airflow_provider_powerfl.cli_job import add_job_commands
 
 # bench name on the command line -> module under airflow_provider_powerfl.bench
 BENCHMARKS = {
@@ -45,6 +47,8 @@ def build_parser(bench_name: str | None = None) -> argparse.ArgumentParser:
     keys.add_argument("--out", default=".", help="directory for <party>.key and <party>.pub")
     keys.add_argument("--force", action="store_true", help="overwrite existing key files")
     keys.set_defaults(func=_keys)
+
+    add_job_commands(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark; the last line printed is JSON")
     benches = bench.add_subparsers(dest="bench", required=True)
