@@ -210,7 +210,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="breast", choices=("a9a", "default_credit", "breast"))
     parser.add_argument("--epochs", type=int, default=10, help="max_iter")
     parser.add_argument("--key-length", type=int, default=2048, help="Paillier key bits of each party")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: 4096 (a9a), 1024 (default_credit), 256 (breast)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 4096 (a9a), 1024 (default_credit), 128 (breast)")
     parser.add_argument("--learning-rate", type=float, default=0.15)
     parser.add_argument("--alpha", type=float, default=1e-3, help="L2 strength (same for scikit-learn)")
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
@@ -224,7 +224,7 @@ def _brokers() -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    batch = args.batch_size or {"a9a": 4096, "default_credit": 1024, "breast": 256}[args.dataset]
+    batch = args.batch_size or {"a9a": 4096, "default_credit": 1024, "breast": 128}[args.dataset]
     with tempfile.TemporaryDirectory(prefix="powerfl-bench-") as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
