@@ -3,11 +3,18 @@
 Why a listener DAG and not an AssetWatcher: an asset-triggered run has no
 conf and a generated run id, and the scheduler may fold several asset events
 into one run, while a job needs its conf, its job id as run id and exactly
-one run per invitation. The listener (a ``@continuous`` DAG, one run per
-batch of invitations) starts ``dag_id`` with run id = job id, so a
-redelivered invitation finds its run and changes nothing; it moves its read
-offset (an Airflow Variable) only after every invitation of the batch was
-answered, so a crash in between re-reads them instead of losing them.
+one run per invitation. The listener starts ``dag_id`` with run id = job id,
+so a redelivered invitation finds its run and changes nothing; it moves its
+read offset (an Airflow Variable) after each answered invitation, so a crash
+in between re-reads it instead of losing it.
+
+Why a run every minute and not ``@continuous``: a failed continuous run left
+the DAG stuck ("run already exists", no next run), so one bad start (e.g. the
+API server not up yet) silenced the party for good. A cron-scheduled run
+listens for ``listen_for`` seconds (deferred, re-deferring after each batch)
+and then ends; whether it ended well or failed, the next minute brings the
+next run. With no saved offset a party starts ``LOOKBACK`` seconds back in
+time, not at the topic's start: old invitations are for jobs nobody waits for.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from airflow_provider_powerfl.orchestration.invitation import (
 )
 
 LISTENER_DAG_ID = "powerfl_listener"
+LOOKBACK = 300.0  # seconds; with no saved offset, invitations younger than this are still answered
+_KEEP_OUTCOMES = 50  # outcomes a listener run keeps for its XCom
 
 
 def offset_variable(party_id: str) -> str:
@@ -48,8 +57,11 @@ def _party(powerfl_conn_id: str) -> tuple[PartyConnection, PartyRegistry]:
     return party, PartyRegistry.from_yaml(party.registry_path)
 
 
-def _read_from(powerfl_conn_id: str, offset: int, wait: float, poll: float) -> list[tuple[int, bytes]]:
-    """Invitations at `offset` onwards on this party's own broker; waits up to `wait` seconds for the first."""
+def _read_from(powerfl_conn_id: str, offset: int | None, since: float, wait: float, poll: float) -> tuple[list[tuple[int, bytes]], int]:
+    """Invitations on this party's own broker from `offset` (None: the first at or after time `since`) and the next offset.
+
+    Waits up to `wait` seconds for the first one.
+    """
     from kafka import KafkaConsumer, TopicPartition
 
     from airflow_provider_powerfl.federation.kafka_transport import ensure_topic
@@ -62,12 +74,15 @@ def _read_from(powerfl_conn_id: str, offset: int, wait: float, poll: float) -> l
     try:
         partition = TopicPartition(topic, 0)
         consumer.assign([partition])
+        if offset is None:
+            found = consumer.offsets_for_times({partition: int(since * 1000)}).get(partition)
+            offset = found.offset if found is not None else consumer.end_offsets([partition])[partition]
         consumer.seek(partition, offset)
         deadline = time.monotonic() + wait
         while True:
             records = consumer.poll(timeout_ms=int(poll * 1000)).get(partition, [])
             if records or time.monotonic() >= deadline:
-                return [(r.offset, r.value) for r in records]
+                return [(r.offset, r.value) for r in records], (records[-1].offset + 1 if records else offset)
     finally:
         consumer.close()
 
@@ -77,15 +92,19 @@ class InvitationTrigger(BaseTrigger):
     Fire with the invitations on this party's broker from ``offset`` on, or ``idle`` after ``idle_timeout`` seconds.
 
     :param powerfl_conn_id: this party's ``powerfl`` connection.
-    :param offset: the first offset of the invitation topic not yet answered.
+    :param offset: the first offset of the invitation topic not yet answered; None: the first at or after ``since``.
+    :param since: epoch seconds; where to start when ``offset`` is None.
     :param idle_timeout: seconds without an invitation before the trigger fires ``idle``.
     :param poll_interval: seconds per Kafka poll.
     """
 
-    def __init__(self, *, powerfl_conn_id: str, offset: int, idle_timeout: float = 600.0, poll_interval: float = 1.0) -> None:
+    def __init__(
+        self, *, powerfl_conn_id: str, offset: int | None, since: float = 0.0, idle_timeout: float = 600.0, poll_interval: float = 1.0
+    ) -> None:
         super().__init__()
         self.powerfl_conn_id = powerfl_conn_id
         self.offset = offset
+        self.since = since
         self.idle_timeout = idle_timeout
         self.poll_interval = poll_interval
 
@@ -95,6 +114,7 @@ class InvitationTrigger(BaseTrigger):
             {
                 "powerfl_conn_id": self.powerfl_conn_id,
                 "offset": self.offset,
+                "since": self.since,
                 "idle_timeout": self.idle_timeout,
                 "poll_interval": self.poll_interval,
             },
@@ -102,30 +122,33 @@ class InvitationTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
-            found = await asyncio.to_thread(_read_from, self.powerfl_conn_id, self.offset, self.idle_timeout, self.poll_interval)
+            found, next_offset = await asyncio.to_thread(
+                _read_from, self.powerfl_conn_id, self.offset, self.since, self.idle_timeout, self.poll_interval
+            )
         except Exception as exc:  # reported to the task, which fails with it
             yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
             return
         if not found:
-            yield TriggerEvent({"status": "idle", "offset": self.offset})
+            yield TriggerEvent({"status": "idle", "offset": next_offset})
             return
         messages = [{"offset": offset, "wire": base64.b64encode(wire).decode("ascii")} for offset, wire in found]
-        yield TriggerEvent({"status": "invitations", "messages": messages})
+        yield TriggerEvent({"status": "invitations", "messages": messages, "offset": next_offset})
 
 
 class InvitationListenerOperator(BaseOperator):
     """
-    Wait (deferred) for invitations to this party, verify each and start the invited pipeline run.
+    Wait (deferred) for invitations to this party for ``listen_for`` seconds, verify each and start the invited pipeline run.
 
     An invitation is accepted when its signature matches the registry key of its
     sender, the sender is in ``allowed_parties`` and the pipeline in
     ``pipelines``; the run starts with run id = job id and the invitation's
     conf plus ``initiator``. The answer (accepted, or refused with the reason)
-    goes back to the initiator as a signed event.
+    goes back to the initiator as a signed event. The task's XCom lists the
+    outcomes (the last 50).
 
     :param pipelines: DAG ids this party runs on invitation.
     :param allowed_parties: party ids that may start jobs here; None: every party in the registry.
-    :param idle_timeout: seconds a listener run waits before it ends empty (the next run waits again).
+    :param listen_for: seconds one listener run waits for invitations before it ends (the next run listens again).
     :param powerfl_conn_id: this party's ``powerfl`` connection.
     """
 
@@ -136,43 +159,59 @@ class InvitationListenerOperator(BaseOperator):
         *,
         pipelines: Collection[str],
         allowed_parties: Sequence[str] | None = None,
-        idle_timeout: float = 600.0,
+        listen_for: float = 300.0,
         powerfl_conn_id: str = PowerFLPartyHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.pipelines = sorted(pipelines)
         self.allowed_parties = None if allowed_parties is None else [str(p) for p in allowed_parties]
-        self.idle_timeout = idle_timeout
+        self.listen_for = listen_for
         self.powerfl_conn_id = powerfl_conn_id
 
-    def execute(self, context: Any) -> None:
+    def execute(self, context: Any) -> list[dict[str, Any]]:
         party, _ = _party(self.powerfl_conn_id)
-        offset = int(Variable.get(offset_variable(party.party_id), default=0))
-        self.log.info("party %s listens for invitations from offset %d", party.party_id, offset)
+        saved = Variable.get(offset_variable(party.party_id), default=None)
+        offset = None if saved is None else int(saved)
+        if offset is None:
+            self.log.info("party %s has no saved invitation offset: answering invitations of the last %gs on", party.party_id, LOOKBACK)
+        else:
+            self.log.info("party %s listens for invitations from offset %d", party.party_id, offset)
+        return self._listen(offset, time.time() + self.listen_for, [])
+
+    def _listen(self, offset: int | None, deadline: float, outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Defer until the next invitations or `deadline`; past the deadline the run ends with its outcomes."""
+        remaining = deadline - time.time()
+        if remaining < 5.0:
+            return outcomes
         self.defer(
-            trigger=InvitationTrigger(powerfl_conn_id=self.powerfl_conn_id, offset=offset, idle_timeout=self.idle_timeout),
+            trigger=InvitationTrigger(
+                powerfl_conn_id=self.powerfl_conn_id, offset=offset, since=time.time() - LOOKBACK, idle_timeout=remaining
+            ),
             method_name="execute_complete",
+            kwargs={"deadline": deadline, "outcomes": outcomes[-_KEEP_OUTCOMES:]},
         )
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> list[dict[str, Any]]:
+    def execute_complete(
+        self, context: Any, event: dict[str, Any], deadline: float = 0.0, outcomes: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        outcomes = list(outcomes or [])
         status = event.get("status")
-        if status == "idle":
-            self.log.info("no invitation within %gs", self.idle_timeout)
-            return []
-        if status != "invitations":
+        if status not in ("idle", "invitations"):
             raise PowerFLError(f"reading invitations failed: {event.get('message', event)}")
         party, registry = _party(self.powerfl_conn_id)
-        if not party.private_key_path:
-            raise ConfigError(f"connection {party.conn_id!r} field 'private_key_path': must be set to answer invitations")
-        signing_key = SigningKey.from_file(party.private_key_path)
-        allowed = self.allowed_parties if self.allowed_parties is not None else list(registry)
-        outcomes = []
-        for message in event["messages"]:
-            wire = base64.b64decode(message["wire"])
-            outcomes.append(self._answer(wire, party.party_id, registry, signing_key, allowed))
-            Variable.set(offset_variable(party.party_id), str(message["offset"] + 1))
-        return outcomes
+        if status == "invitations":
+            if not party.private_key_path:
+                raise ConfigError(f"connection {party.conn_id!r} field 'private_key_path': must be set to answer invitations")
+            signing_key = SigningKey.from_file(party.private_key_path)
+            allowed = self.allowed_parties if self.allowed_parties is not None else list(registry)
+            for message in event["messages"]:
+                wire = base64.b64decode(message["wire"])
+                outcomes.append(self._answer(wire, party.party_id, registry, signing_key, allowed))
+                Variable.set(offset_variable(party.party_id), str(message["offset"] + 1))
+        else:
+            Variable.set(offset_variable(party.party_id), str(event["offset"]))
+        return self._listen(int(event["offset"]), deadline, outcomes)
 
     def _answer(self, wire: bytes, me: str, registry: PartyRegistry, signing_key: SigningKey, allowed: Sequence[str]) -> dict[str, Any]:
         try:
