@@ -37,6 +37,8 @@ def build_operator(task: TaskDef) -> BaseOperator:
     common: dict[str, Any] = {"task_id": task.task_id, "retries": task.retries, "on_failure_callback": end_job_on_failure}
     if task.timeout is not None:
         common["execution_timeout"] = timedelta(seconds=task.timeout)
+    if task.retry_delay is not None:
+        common["retry_delay"] = timedelta(seconds=task.retry_delay)
     params = dict(task.parameters)
     if task.component in _STEP_CLASSES:
         kwargs: dict[str, Any] = {"inputs_from": list(task.inputs_from), "step_params": params, "spark": dict(task.spark) or None}
@@ -83,25 +85,29 @@ def build_pipeline_dag(pipeline: PipelineDef) -> DAG:
 
 
 def build_listener_dag(
-    pipelines: Sequence[PipelineDef], allowed_parties: Sequence[str] | None = None, idle_timeout: float = 600.0
+    pipelines: Sequence[PipelineDef], allowed_parties: Sequence[str] | None = None, listen_for: float = 300.0
 ) -> DAG:
-    """This party's listener: a continuous DAG whose runs wait for invitations and start the invited pipelines."""
+    """This party's listener: a run every minute (one at a time) waits `listen_for` seconds for invitations.
+
+    Not ``@continuous``: one failed continuous run stopped all later ones; a
+    failed cron run is simply followed by the next (see orchestration.listener).
+    """
     with DAG(
         dag_id=LISTENER_DAG_ID,
-        schedule="@continuous",
+        schedule="* * * * *",
         max_active_runs=1,
         catchup=False,
+        dagrun_timeout=timedelta(seconds=listen_for + 300),
         tags=["powerfl", "listener"],
         doc_md=__doc__,
         is_paused_upon_creation=False,
     ) as dag:
-        # retries: a listen task started before the API server answers must not end the continuous DAG
         InvitationListenerOperator(
             task_id="listen",
-            retries=10,
-            retry_delay=timedelta(seconds=10),
+            retries=1,
+            retry_delay=timedelta(seconds=5),
             pipelines=[p.dag_id for p in pipelines],
             allowed_parties=allowed_parties,
-            idle_timeout=idle_timeout,
+            listen_for=listen_for,
         )
     return dag

@@ -32,7 +32,7 @@ from airflow_provider_powerfl.exceptions import ConfigError
 
 STEP_COMPONENTS = ("align", "train", "predict", "feature_engineering", "step")
 COMPONENTS = (*STEP_COMPONENTS, "wait_peers", "summary")
-_TASK_FIELDS = {"component", "parameters", "depends_on", "inputs_from", "step", "spark", "retries", "timeout"}
+_TASK_FIELDS = {"component", "parameters", "depends_on", "inputs_from", "step", "spark", "retries", "retry_delay", "timeout"}
 _PIPELINE_FIELDS = {"dag_id", "description", "parties", "defaults", "tasks", "tags", "accept_timeout"}
 INVITE_TASK = "invite"
 
@@ -48,6 +48,7 @@ class TaskDef:
     spark: Mapping[str, Any] = field(default_factory=dict)
     retries: int = 0
     timeout: float | None = None
+    retry_delay: float | None = None  # seconds; None: Airflow's default (300 s)
 
 
 @dataclass(frozen=True)
@@ -136,9 +137,10 @@ def _task(task_id: str, raw: Any, defaults: Mapping[str, Any], where: str) -> Ta
     spark = {**(defaults.get("spark") or {}), **(raw.get("spark") or {})}
     retries = raw.get("retries", defaults.get("retries", 0))
     timeout = raw.get("timeout", defaults.get("timeout"))
+    retry_delay = raw.get("retry_delay", defaults.get("retry_delay"))
     return TaskDef(
         task_id, component, dict(params), names("depends_on"), names("inputs_from"), raw.get("step"), spark, int(retries),
-        None if timeout is None else float(timeout),
+        None if timeout is None else float(timeout), None if retry_delay is None else float(retry_delay),
     )  # fmt: skip
 
 
