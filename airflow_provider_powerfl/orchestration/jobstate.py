@@ -4,6 +4,11 @@ A party publishes a ``failed`` status event of the pseudo task ``__job__``
 when one of its tasks fails for good or its run is stopped; every running
 step of the other parties watches for it (JobGuard), kills its Spark job and
 fails for good with the failing party and reason in its log.
+
+A retried step re-joins the protocol: its ``running`` event carries the new
+attempt, and a peer still running an older attempt of that step kills it and
+fails with a retryable PeerRestarted, so its own retry runs the same attempt
+(protocol messages carry the attempt; an older attempt's are ignored).
 """
 
 from __future__ import annotations
@@ -31,6 +36,25 @@ class JobFailedElsewhere(FederationError):
         self.event = event
 
 
+class PeerRestarted(FederationError):
+    """Another party started a newer attempt of this step; this attempt stops so that its retry joins that one."""
+
+    def __init__(self, event: StatusEvent, attempt: int) -> None:
+        super().__init__(
+            f"party {event.party_id} restarted task {event.task!r} of job {event.job_id!r} at attempt {event.attempt}; "
+            f"stopping attempt {attempt} here so that the retry joins it"
+        )
+        self.event = event
+
+
+def peer_restart(events: Iterable[StatusEvent], me: str, task: str, attempt: int) -> StatusEvent | None:
+    """The first newer attempt of `task` another party reports running among `events`."""
+    for event in events:
+        if event.task == task and event.status == "running" and event.party_id != me and event.attempt > attempt:
+            return event
+    return None
+
+
 def job_failure(events: Iterable[StatusEvent], me: str) -> StatusEvent | None:
     """The first job-wide failure another party reports among `events`."""
     for event in events:
@@ -52,16 +76,31 @@ def announce_job_failure(
 
 
 class JobGuard:
-    """Background reader of this party's job events; once a peer ends the job, calls `on_failure` every second until stopped."""
+    """
+    Background reader of this party's job events; once a peer ends the job, calls `on_failure` every second until stopped.
+
+    With `task` set, a peer running a newer attempt than `attempt` of that task
+    calls `on_failure` too (with that ``running`` event).
+    """
 
     def __init__(
-        self, registry: PartyRegistry, me: str, job_id: str, on_failure: Callable[[StatusEvent], None], poll: float = 0.5
+        self,
+        registry: PartyRegistry,
+        me: str,
+        job_id: str,
+        on_failure: Callable[[StatusEvent], None],
+        poll: float = 0.5,
+        *,
+        task: str | None = None,
+        attempt: int = 1,
     ) -> None:
         self._registry = registry
         self._me = me
         self._job_id = job_id
         self._on_failure = on_failure
         self._poll = poll
+        self._task = task
+        self._attempt = attempt
         self._stop = threading.Event()
         self.failure: StatusEvent | None = None
         self._thread = threading.Thread(target=self._run, name=f"powerfl-job-guard-{job_id}", daemon=True)
@@ -82,10 +121,13 @@ class JobGuard:
             return
         try:
             while not self._stop.is_set():
-                failure = job_failure(reader.poll(self._poll), self._me)
+                events = reader.poll(self._poll)
+                failure = job_failure(events, self._me)
+                if failure is None and self._task is not None:
+                    failure = peer_restart(events, self._me, self._task, self._attempt)
                 if failure is not None:
                     self.failure = failure
-                    log.error("%s", JobFailedElsewhere(failure))
+                    log.error("%s", failure.describe())
                     break
             # repeat: a step process started just after the first call must not outlive the job
             while self.failure is not None and not self._stop.is_set():

@@ -25,7 +25,7 @@ from airflow_provider_powerfl.operators.federated import (
 from airflow_provider_powerfl.operators.jobconf import JobConf
 from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.orchestration.invitation import INVITATION_TASK, Invitation, send_invitation
-from airflow_provider_powerfl.orchestration.jobstate import JobFailedElsewhere, JobGuard, announce_job_failure
+from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, JobFailedElsewhere, JobGuard, PeerRestarted, announce_job_failure
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,12 @@ def end_job_on_failure(context: Any) -> None:
 
 
 class GuardedStepMixin:
-    """Runs a step under a JobGuard: a peer ending the job kills the step; a stop here is announced to the peers."""
+    """
+    Runs a step under a JobGuard: a peer ending the job kills the step; a stop here is announced to the peers.
+
+    A peer running a newer attempt of this step kills this attempt too, which
+    then fails with the retryable PeerRestarted: its retry joins the peer's.
+    """
 
     powerfl_conn_id: str
     task_id: str
@@ -89,29 +94,38 @@ class GuardedStepMixin:
         self._job_ctx: JobContext | None = job_context(context, self.powerfl_conn_id)
         self._ended_by: StatusEvent | None = None
         jc = self._job_ctx
-        guard = JobGuard(jc.registry, jc.party.party_id, jc.job.job_id, self._peer_ended_job).start()
+        self._attempt = max(1, int(context["ti"].try_number or 1))
+        guard = JobGuard(jc.registry, jc.party.party_id, jc.job.job_id, self._peer_ended_job, task=self.task_id, attempt=self._attempt)
+        guard.start()
         try:
             result = super().execute(context)  # type: ignore[misc]
         except BaseException as exc:
             if self._ended_by is not None:
-                raise AirflowFailException(str(JobFailedElsewhere(self._ended_by))) from exc
+                raise self._ending_error() from exc
             raise
         finally:
             guard.stop()
         if self._ended_by is not None:
-            raise AirflowFailException(str(JobFailedElsewhere(self._ended_by)))
+            raise self._ending_error()
         return result
 
+    def _ending_error(self) -> Exception:
+        """Why this attempt stopped: the job ended elsewhere (for good) or a peer restarted the step (retryable)."""
+        assert self._ended_by is not None
+        if self._ended_by.task == JOB_TASK:
+            return AirflowFailException(str(JobFailedElsewhere(self._ended_by)))
+        return PeerRestarted(self._ended_by, self._attempt)
+
     def _peer_ended_job(self, event: StatusEvent) -> None:
-        """Called by the guard thread every second once a peer ended the job: kill whatever step process runs."""
+        """Called by the guard thread every second once a peer ended the job or restarted the step: kill the step process."""
         if self._ended_by is None:
             self._ended_by = event
-            self.log.error("party %s ended job %r: %s; stopping this step", event.party_id, event.job_id, event.reason)
+            self.log.error("stopping this step: %s", event.describe())
         super().on_kill()  # type: ignore[misc]
 
     def _run_local(self, *args: Any, **kwargs: Any) -> None:
         if getattr(self, "_ended_by", None) is not None:
-            raise AirflowFailException(str(JobFailedElsewhere(self._ended_by)))
+            raise self._ending_error()
         super()._run_local(*args, **kwargs)  # type: ignore[misc]
 
     def on_kill(self) -> None:
