@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ class LocalAirflow:
     An Airflow for one party under `home` (``airflow.db``, logs, passwords file), API on 127.0.0.1:`port`.
 
     :param env: extra environment, e.g. ``AIRFLOW_CONN_POWERFL_DEFAULT``.
+    :param log_ports: ports of the worker's and the triggerer's log servers; default `port` + 100 and + 200.
     """
 
     name: str
@@ -44,6 +46,7 @@ class LocalAirflow:
     env: Mapping[str, str] = field(default_factory=dict)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     parallelism: int = 6
+    log_ports: tuple[int, int] | None = None
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
     @property
@@ -53,6 +56,7 @@ class LocalAirflow:
     def environ(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
         bin_dir = str(Path(sys.executable).parent)
+        worker_log_port, trigger_log_port = self.log_ports or (self.port + 100, self.port + 200)
         env.update(
             PATH=os.pathsep.join([bin_dir, env.get("PATH", "")]),
             AIRFLOW_HOME=str(self.home),
@@ -70,8 +74,8 @@ class LocalAirflow:
             AIRFLOW__API__BASE_URL=self.url,
             AIRFLOW__API_AUTH__JWT_SECRET=self._secret("jwt"),
             AIRFLOW__API__SECRET_KEY=self._secret("api"),
-            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(self.port + 100),
-            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(self.port + 200),
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(worker_log_port),
+            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(trigger_log_port),
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="10",
             AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT="600",
@@ -142,7 +146,11 @@ class LocalAirflow:
         return self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}" / f"attempt={attempt}.log"
 
     def stop(self, grace: float = 15.0) -> None:
-        """TERM every component's process group, then KILL what is left after `grace` seconds."""
+        """TERM every component's process group, KILL what is left after `grace` seconds, then any straggler of this home.
+
+        Spark steps run in their own process group (so a task can kill its
+        step); they are found by the AIRFLOW_HOME they inherited.
+        """
         for proc in self._procs.values():
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace
@@ -158,6 +166,49 @@ class LocalAirflow:
             except subprocess.TimeoutExpired:
                 pass
         self._procs.clear()
+        for pid in self.stragglers():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def stragglers(self) -> list[int]:
+        """Processes still running with this Airflow's AIRFLOW_HOME in their environment."""
+        marker = f"AIRFLOW_HOME={self.home}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marker in environ:
+                found.append(int(entry.name))
+        return found
+
+
+def listening(client: AirflowRestClient) -> bool:
+    """True once a ``powerfl_listener`` run waits (deferred) for invitations, so an invitation is answered in seconds."""
+    try:
+        runs = client.get("/dags/powerfl_listener/dagRuns", state="running", limit=5)["dag_runs"]
+        return any(ti["state"] == "deferred" for run in runs for ti in client.task_instances("powerfl_listener", run["dag_run_id"]))
+    except AirflowApiError:
+        return False
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports free on 127.0.0.1 right now (for sessions that must not collide with others)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:

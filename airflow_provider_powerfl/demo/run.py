@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from airflow_provider_powerfl.demo.airflow import LocalAirflow, tail
+from airflow_provider_powerfl.demo.airflow import LocalAirflow, listening, tail
 from airflow_provider_powerfl.exceptions import PowerFLError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,6 +172,8 @@ def run_demo(args: argparse.Namespace) -> int:
                     timeout=180,
                 )
             say("both parties parsed the pipeline and their invitation listener")
+            wait_for("the host's powerfl_listener run to wait for invitations", lambda: listening(hc), timeout=240, poll=2.0)
+            say("the host's listener waits for invitations (a run every minute, deferred in its triggerer)")
 
             job_id = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
             conf = job_conf(job_id, data, root / "work", args.max_iter)
