@@ -3,13 +3,21 @@
 One pair of Airflows serves the whole module. Jobs are posted to the guest's
 REST API only; the host's runs are started by its listener from the guest's
 signed invitation. The pipeline is align (PSI, real Spark) then a wait for
-the peer, on a slice of the breast data, so each job is short.
+the peer, so each job is short.
+
+Each session uses its own party ids (so its own invitation topics on the
+shared brokers) and free ports: other sessions running this module at the
+same time, and old invitations left on the brokers, cannot reach it. Every
+wait is bounded and says what it waited for.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -17,21 +25,31 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_provider_powerfl.demo.airflow import LocalAirflow
+from airflow_provider_powerfl.demo.airflow import LocalAirflow, free_ports, listening
 from airflow_provider_powerfl.orchestration.rest import AirflowApiError
+
+pytestmark = pytest.mark.timeout(1200)  # the first test also starts both Airflows; every wait below is bounded
 
 REPO = Path(__file__).resolve().parents[2]
 PIPELINE = "powerfl_it_align"
-PARTIES = {"10000": ("guest", "guest", 8181), "20000": ("host", "host", 8182)}
+_SESSION = secrets.randbelow(90000) + 10000
+GUEST, HOST = f"1{_SESSION}", f"2{_SESSION}"
+PARTIES = {GUEST: ("guest", "guest"), HOST: ("host", "host")}
 PIPELINE_YAML = {
     "dag_id": PIPELINE,
-    "parties": ["10000=guest", "20000=host"],
+    "parties": [f"{GUEST}=guest", f"{HOST}=host"],
     "defaults": {"spark": {"master": "local[1]", "conf": {"spark.ui.enabled": "false", "spark.driver.memory": "512m"}}},
     "accept_timeout": 300,
     "tasks": {
         "align": {"component": "align"},
         "peers_aligned": {"component": "wait_peers", "parameters": {"peer_task": "align", "timeout": 900}, "depends_on": ["align"]},
     },
+}
+RETRY_PIPELINE = "powerfl_it_align_retry"
+RETRY_PIPELINE_YAML = {
+    **PIPELINE_YAML,
+    "dag_id": RETRY_PIPELINE,
+    "tasks": {**PIPELINE_YAML["tasks"], "align": {"component": "align", "retries": 1, "retry_delay": 5}},
 }
 
 
@@ -43,7 +61,7 @@ def parties(tmp_path_factory, kafka_brokers):
 
     root = tmp_path_factory.mktemp("orchestration")
     entries = {}
-    for party_id, (role, broker, _) in PARTIES.items():
+    for party_id, (role, broker) in PARTIES.items():
         _, public = generate_party_keys(root / "keys", party_id)
         entries[party_id] = {"role": role, "bootstrap_servers": kafka_brokers[broker], "public_key": str(public)}
     registry = root / "parties.yaml"
@@ -52,10 +70,12 @@ def parties(tmp_path_factory, kafka_brokers):
     (dags / "pipelines").mkdir(parents=True)
     shutil.copy(REPO / "dags" / "powerfl_pipeline_factory.py", dags)
     (dags / "pipelines" / "it_align.yaml").write_text(yaml.safe_dump(PIPELINE_YAML))
+    (dags / "pipelines" / "it_align_retry.yaml").write_text(yaml.safe_dump(RETRY_PIPELINE_YAML))
     data = write_breast_split(root / "data")
 
     airflows = {}
-    for party_id, (role, _, port) in PARTIES.items():
+    ports = iter(free_ports(3 * len(PARTIES)))
+    for party_id, (role, _) in PARTIES.items():
         conn = {
             "conn_type": "powerfl",
             "host": entries[party_id]["bootstrap_servers"],
@@ -63,7 +83,9 @@ def parties(tmp_path_factory, kafka_brokers):
                       "private_key_path": str(root / "keys" / f"{party_id}.key")},
         }  # fmt: skip
         env = {"AIRFLOW_CONN_POWERFL_DEFAULT": json.dumps(conn), "PYTHONPATH": str(REPO)}
-        airflows[role] = LocalAirflow(name=f"{role} {party_id}", home=root / role, port=port, dags_folder=dags, env=env)
+        airflows[role] = LocalAirflow(
+            name=f"{role} {party_id}", home=root / role, port=next(ports), dags_folder=dags, env=env, log_ports=(next(ports), next(ports))
+        )
     airflows["guest"].prepare()
     airflows["host"].prepare(template_db=airflows["guest"].home / "airflow.db")
     try:
@@ -73,6 +95,8 @@ def parties(tmp_path_factory, kafka_brokers):
             airflow.wait_healthy(timeout=300)
             with airflow.client() as client:
                 _until(lambda c=client: _has_dags(c), 240, f"{airflow.name} to parse the DAGs:\n{airflow.log_tail('dag-processor')}")
+        with airflows["host"].client() as client:
+            _until(lambda: listening(client), 240, f"the host's listener to wait for invitations:\n{airflows['host'].log_tail('scheduler')}")
         yield {**airflows, "root": root, "data": data, "registry": registry}
     finally:
         for airflow in airflows.values():
@@ -82,6 +106,7 @@ def parties(tmp_path_factory, kafka_brokers):
 def _has_dags(client) -> bool:
     try:
         client.dag(PIPELINE)
+        client.dag(RETRY_PIPELINE)
         client.dag("powerfl_listener")
     except AirflowApiError:
         return False
@@ -102,34 +127,47 @@ def _conf(parties, job_id, host_uri=None):
     data = parties["data"]
     return {
         "job_id": job_id,
-        "parties": ["10000=guest", "20000=host"],
+        "parties": [f"{GUEST}=guest", f"{HOST}=host"],
         "common-args": {"work_dir": str(parties["root"] / "work")},
         "parties-args": {
-            "10000": {"align": {"inputs": {"train": {"uri": str(data.guest_train), "format": "csv", "label_column": "y"}}}},
-            "20000": {"align": {"inputs": {"train": {"uri": host_uri or str(data.host_train), "format": "csv"}}}},
+            GUEST: {"align": {"inputs": {"train": {"uri": str(data.guest_train), "format": "csv", "label_column": "y"}}}},
+            HOST: {"align": {"inputs": {"train": {"uri": host_uri or str(data.host_train), "format": "csv"}}}},
         },
     }
 
 
-def _log_text(airflow: LocalAirflow, run_id: str, task_id: str) -> str:
-    path = airflow.task_log(PIPELINE, run_id, task_id)
+def _log_text(airflow: LocalAirflow, run_id: str, task_id: str, dag_id: str = PIPELINE, attempt: int = 1) -> str:
+    path = airflow.task_log(dag_id, run_id, task_id, attempt)
     return path.read_text(errors="replace") if path.exists() else f"(no log {path})"
 
 
-def _job(parties, conf):
+def _job(parties, conf, dag_id=PIPELINE):
     with parties["guest"].client() as client:
-        run = client.trigger(PIPELINE, conf, run_id=conf["job_id"])
+        run = client.trigger(dag_id, conf, run_id=conf["job_id"])
     assert run["dag_run_id"] == conf["job_id"]
     return conf["job_id"]
 
 
-def _wait_both(parties, job_id, timeout=900):
+def _wait_both(parties, job_id, timeout=900, dag_id=PIPELINE):
     states = {}
     for role in ("guest", "host"):
         with parties[role].client() as client:
-            _until(lambda c=client: c.find_run(PIPELINE, job_id), 300, f"the {role}'s run of {job_id}")
-            states[role] = client.wait_run(PIPELINE, job_id, timeout=timeout, poll=3.0)["state"]
+            _until(lambda c=client: c.find_run(dag_id, job_id), 300, f"the {role}'s run of {job_id}")
+            states[role] = client.wait_run(dag_id, job_id, timeout=timeout, poll=3.0)["state"]
     return states
+
+
+def _step_processes(airflow: LocalAirflow, step: str) -> list[int]:
+    """This party's running Spark step processes (spark-submit JVM and Python driver) of `step`."""
+    found = []
+    for pid in airflow.stragglers():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if f"spark_jobs/{step}.py".encode() in cmdline:
+            found.append(pid)
+    return found
 
 
 def test_a_job_triggered_through_rest_succeeds_at_both_parties(parties):
@@ -142,11 +180,11 @@ def test_a_job_triggered_through_rest_succeeds_at_both_parties(parties):
     with parties["host"].client() as client:
         run = client.run(PIPELINE, job_id)
         invite = client.xcom(PIPELINE, job_id, "invite")
-    assert run["conf"]["initiator"] == "10000" and invite["initiator"] == "10000"
+    assert run["conf"]["initiator"] == GUEST and invite["initiator"] == GUEST
     with parties["guest"].client() as client:
         invite = client.xcom(PIPELINE, job_id, "invite")
         aligned = client.xcom(PIPELINE, job_id, "align")
-    assert invite["invited"] == ["20000"] and invite["answers"]["20000"].startswith("run ")
+    assert invite["invited"] == [HOST] and invite["answers"][HOST].startswith("run ")
     assert aligned["metrics"]["train_intersection"] > 300
 
 
@@ -157,7 +195,7 @@ def test_a_host_task_made_to_fail_fails_both_runs_with_the_hosts_reason(parties)
     states = _wait_both(parties, job_id, timeout=600)
     assert states == {"guest": "failed", "host": "failed"}
     guest_log = _log_text(parties["guest"], job_id, "align")
-    assert "ended by party 20000" in guest_log and "no-such-host-file.csv" in guest_log, guest_log[-4000:]
+    assert f"ended by party {HOST}" in guest_log and "no-such-host-file.csv" in guest_log, guest_log[-4000:]
 
 
 def test_a_stop_at_the_guest_stops_the_host(parties):
@@ -181,11 +219,34 @@ def test_a_stop_at_the_guest_stops_the_host(parties):
         state = client.wait_run(PIPELINE, job_id, timeout=300, poll=2.0)["state"]
     host_log = _log_text(parties["host"], job_id, "align")
     assert state == "failed"
-    assert "run stopped at party 10000" in host_log, host_log[-4000:]
+    assert f"run stopped at party {GUEST}" in host_log, host_log[-4000:]
+
+
+def test_a_step_killed_mid_run_and_retried_completes_the_job(parties):
+    job_id = f"it-retry-{uuid.uuid4().hex[:6]}"
+    _job(parties, _conf(parties, job_id), dag_id=RETRY_PIPELINE)
+    _until(
+        lambda: _step_processes(parties["guest"], "align") and _step_processes(parties["host"], "align"),
+        420, "both parties' Spark align step of the first attempt", poll=1.0,
+    )  # fmt: skip
+    time.sleep(3)  # mid-run: both drivers are up and talking
+    victims = _step_processes(parties["host"], "align")
+    assert victims, "the host's align step ended before it could be killed"
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    states = _wait_both(parties, job_id, dag_id=RETRY_PIPELINE)
+    tries = {}
+    for role in ("guest", "host"):
+        with parties[role].client() as client:
+            tries[role] = {ti["task_id"]: ti["try_number"] for ti in client.task_instances(RETRY_PIPELINE, job_id)}["align"]
+    guest_first = _log_text(parties["guest"], job_id, "align", RETRY_PIPELINE, attempt=1)
+    assert states == {"guest": "success", "host": "success"}, (states, guest_first[-3000:])
+    assert tries == {"guest": 2, "host": 2}
+    assert f"party {HOST} restarted task 'align'" in guest_first, guest_first[-3000:]
 
 
 def test_a_conf_with_a_wrong_field_is_refused_at_trigger_time_naming_it(parties):
-    conf = {**_conf(parties, f"it-bad-{uuid.uuid4().hex[:6]}"), "parties": ["10000:guest", "20000=host"]}
+    conf = {**_conf(parties, f"it-bad-{uuid.uuid4().hex[:6]}"), "parties": [f"{GUEST}:guest", f"{HOST}=host"]}
     with parties["guest"].client() as client, pytest.raises(AirflowApiError) as err:
         client.trigger(PIPELINE, conf, run_id=conf["job_id"])
     assert err.value.status == 400 and "parties" in str(err.value), str(err.value)
@@ -200,20 +261,23 @@ def test_invitations_signed_by_an_unknown_key_or_for_an_unknown_pipeline_are_ref
     registry = PartyRegistry.from_yaml(parties["registry"])
     forged_job, unknown_job = f"it-forged-{uuid.uuid4().hex[:6]}", f"it-nopipe-{uuid.uuid4().hex[:6]}"
     conf = _conf(parties, forged_job)
-    send_invitation(registry, SigningKey.generate(), Invitation(forged_job, PIPELINE, conf, "10000", "20000", time.time()))
-    guest_key = SigningKey.from_file(parties["root"] / "keys" / "10000.key")
-    send_invitation(registry, guest_key, Invitation(unknown_job, "no_such_pipeline", {**conf, "job_id": unknown_job}, "10000", "20000", time.time()))
+    send_invitation(registry, SigningKey.generate(), Invitation(forged_job, PIPELINE, conf, GUEST, HOST, time.time()))
+    guest_key = SigningKey.from_file(parties["root"] / "keys" / f"{GUEST}.key")
+    send_invitation(registry, guest_key, Invitation(unknown_job, "no_such_pipeline", {**conf, "job_id": unknown_job}, GUEST, HOST, time.time()))
 
-    with EventReader(registry, "10000", unknown_job) as reader:
+    with EventReader(registry, GUEST, unknown_job) as reader:
         def refusal():
-            return [e for e in reader.poll(1.0) if e.task == INVITATION_TASK and e.party_id == "20000"]
+            return [e for e in reader.poll(1.0) if e.task == INVITATION_TASK and e.party_id == HOST]
 
         (answer,) = _until(refusal, 300, "the host's answer to the invitation for an unknown pipeline", poll=0)
     assert answer.status == "failed" and "no_such_pipeline" in answer.reason
+    # a forged invitation gets no answer (its claimed sender did not send it): the host's listener logs the refusal
+    listener_logs = parties["host"].home / "logs" / "dag_id=powerfl_listener"
+
+    def forged_refused():
+        return any(forged_job in text and "bad signature" in text for text in (p.read_text(errors="replace") for p in listener_logs.rglob("*.log*")))
+
+    _until(forged_refused, 60, f"the host's listener log to refuse {forged_job} for its bad signature")
     with parties["host"].client() as client:
         assert client.find_run(PIPELINE, forged_job) is None
-        assert client.find_run("no_such_pipeline", unknown_job) is None
-        runs = client.get("/dags/powerfl_listener/dagRuns", order_by="-start_date", limit=20)["dag_runs"]
-        outcomes = [o for r in runs for o in (client.xcom("powerfl_listener", r["dag_run_id"], "listen") or []) if r["state"] == "success"]
-    forged = [o for o in outcomes if o["job_id"] == forged_job]
-    assert forged and not forged[0]["accepted"] and "bad signature" in forged[0]["reason"], outcomes
+        assert client.find_run(PIPELINE, unknown_job) is None
