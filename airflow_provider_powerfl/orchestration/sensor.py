@@ -58,6 +58,11 @@ class JobPeerSensor(FederatedPeerSensor):
             return super().execute(context)
         self._job_id, parties = self._resolve(context)
         self._parties = self._pending = tuple(parties)
+        # look once before deferring: a trigger that fires within seconds of the deferral races the
+        # scheduler (it may take the deferral's exit for the end of the resumed try and fail the task)
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
         self.defer(
             trigger=JobPeerTrigger(
                 powerfl_conn_id=self.powerfl_conn_id,

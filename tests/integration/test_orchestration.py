@@ -157,6 +157,15 @@ def _wait_both(parties, job_id, timeout=900, dag_id=PIPELINE):
     return states
 
 
+def _task_states(parties, job_id, dag_id=PIPELINE) -> dict[str, dict[str, str]]:
+    """Per party, the state of each task of the job's run (for failure messages)."""
+    out = {}
+    for role in ("guest", "host"):
+        with parties[role].client() as client:
+            out[role] = {ti["task_id"]: ti["state"] for ti in client.task_instances(dag_id, job_id)}
+    return out
+
+
 def _step_processes(airflow: LocalAirflow, step: str) -> list[int]:
     """This party's running Spark step processes (spark-submit JVM and Python driver) of `step`."""
     found = []
@@ -175,7 +184,7 @@ def test_a_job_triggered_through_rest_succeeds_at_both_parties(parties):
     _job(parties, _conf(parties, job_id))
     states = _wait_both(parties, job_id)
     assert states == {"guest": "success", "host": "success"}, (
-        f"{states}\n{_log_text(parties['guest'], job_id, 'align')[-3000:]}\n{_log_text(parties['host'], job_id, 'align')[-3000:]}"
+        f"{states} {_task_states(parties, job_id)}\n{_log_text(parties['guest'], job_id, 'align')[-3000:]}\n{_log_text(parties['host'], job_id, 'align')[-3000:]}"
     )
     with parties["host"].client() as client:
         run = client.run(PIPELINE, job_id)
@@ -240,7 +249,7 @@ def test_a_step_killed_mid_run_and_retried_completes_the_job(parties):
         with parties[role].client() as client:
             tries[role] = {ti["task_id"]: ti["try_number"] for ti in client.task_instances(RETRY_PIPELINE, job_id)}["align"]
     guest_first = _log_text(parties["guest"], job_id, "align", RETRY_PIPELINE, attempt=1)
-    assert states == {"guest": "success", "host": "success"}, (states, guest_first[-3000:])
+    assert states == {"guest": "success", "host": "success"}, (states, _task_states(parties, job_id, RETRY_PIPELINE), guest_first[-3000:])
     assert tries == {"guest": 2, "host": 2}
     assert f"party {HOST} restarted task 'align'" in guest_first, guest_first[-3000:]
 
