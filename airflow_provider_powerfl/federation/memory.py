@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.envelope import Buffer
@@ -94,3 +94,28 @@ def memory_parties(
         )
         for party_id in roles
     }
+
+
+def run_parties(fns: Mapping[str, Callable[[], object]], timeout: float = 120.0) -> dict[str, object]:
+    """Run one function per party in its own thread; each party's result, or the exception it raised.
+
+    In-process parties block on each other's messages, so they must run concurrently.
+    A party still running after `timeout` seconds is reported as a deadlock.
+    """
+    out: dict[str, object] = {}
+
+    def target(party_id: str) -> None:
+        try:
+            out[party_id] = fns[party_id]()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            out[party_id] = exc
+
+    threads = [threading.Thread(target=target, args=(party_id,), daemon=True) for party_id in fns]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    missing = [party_id for party_id in fns if party_id not in out]
+    if missing:
+        raise TimeoutError(f"parties {missing} did not finish within {timeout}s (deadlock?); finished: {sorted(out)}")
+    return out

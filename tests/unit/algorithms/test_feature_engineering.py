@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from airflow_provider_powerfl.algorithms.feature_engineering import Binner, FeaturePipeline, HeteroFeatureBinning, HeteroIVSelector
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation import memory
 from airflow_provider_powerfl.federation.memory import memory_parties
 
 DATA = Path("/work/shared/datasets/fate")
@@ -21,22 +21,8 @@ KEY = 1024  # test-only key length, set explicitly
 ROWS = 600
 
 
-def run_parties(fns: Mapping[str, Callable[[], object]], timeout: float = 120.0) -> dict[str, object]:
-    out: dict[str, object] = {}
-
-    def target(pid: str) -> None:
-        try:
-            out[pid] = fns[pid]()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            out[pid] = exc
-
-    threads = [threading.Thread(target=target, args=(pid,), daemon=True) for pid in fns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
-    missing = [pid for pid in fns if pid not in out]
-    assert not missing, f"parties {missing} did not finish (deadlock?); finished: {out}"
+def run_parties(fns: Mapping[str, Callable[[], object]]) -> dict[str, object]:
+    out = memory.run_parties(fns)
     for pid, value in out.items():
         if isinstance(value, BaseException):
             raise AssertionError(f"party {pid} failed") from value

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
-from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegressi
 from airflow_provider_powerfl.algorithms.hetero_lr_protocol import BatchPlan
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
-from airflow_provider_powerfl.federation.memory import memory_parties
+from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 
 DATA = Path("/work/shared/datasets/fate")
 GUEST, HOST, HOST2 = "10000", "20000", "30000"
@@ -32,26 +30,6 @@ def breast() -> dict[str, np.ndarray]:
     h = np.genfromtxt(DATA / "breast_hetero_host.csv", delimiter=",", skip_header=1)
     assert np.array_equal(g[:, 0], h[:, 0])
     return {"y": g[:, 1], "guest": g[:, 2:], "host": h[:, 1:]}
-
-
-def run_parties(fns: Mapping[str, Callable[[], object]], timeout: float = 120.0) -> dict[str, object]:
-    """Run one function per party in threads; results or exceptions by party id."""
-    out: dict[str, object] = {}
-
-    def target(pid: str) -> None:
-        try:
-            out[pid] = fns[pid]()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            out[pid] = exc
-
-    threads = [threading.Thread(target=target, args=(pid,), daemon=True) for pid in fns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
-    missing = [pid for pid in fns if pid not in out]
-    assert not missing, f"parties {missing} did not finish (deadlock?); finished: {out}"
-    return out
 
 
 def fit_all(parties, columns, y, **params) -> dict[str, HeteroLogisticRegression]:

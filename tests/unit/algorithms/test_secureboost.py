@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees, HeteroSecureBoost
 from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.exceptions import ConfigError, DataError
-from airflow_provider_powerfl.federation.memory import memory_parties
+from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 
 DATA = Path("/work/shared/datasets/fate")
 GUEST, HOST, HOST2 = "10000", "20000", "30000"
@@ -40,26 +39,6 @@ def breast() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def vehicle() -> dict[str, np.ndarray]:
     return _load("vehicle_scale")
-
-
-def run_parties(fns: Mapping[str, Callable[[], object]], timeout: float = 120.0) -> dict[str, Any]:
-    """One function per party in threads; results (or the exception raised) by party id."""
-    out: dict[str, object] = {}
-
-    def target(pid: str) -> None:
-        try:
-            out[pid] = fns[pid]()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            out[pid] = exc
-
-    threads = [threading.Thread(target=target, args=(pid,), daemon=True) for pid in fns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
-    missing = [pid for pid in fns if pid not in out]
-    assert not missing, f"parties {missing} did not finish (deadlock?); finished: {out}"
-    return out
 
 
 def federated(columns: Mapping[str, np.ndarray], y: np.ndarray, tests: Mapping[str, np.ndarray], *,
