@@ -34,7 +34,6 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make the repo ro
 
 import logging  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Mapping  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -43,7 +42,7 @@ from pyspark.sql import SparkSession  # noqa: E402
 
 from airflow_provider_powerfl.algorithms.feature_engineering import FeaturePipeline, feature_statistics  # noqa: E402
 from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
-from airflow_provider_powerfl.models import LoadedModel, load_model, save_model  # noqa: E402
+from airflow_provider_powerfl.models import save_model  # noqa: E402
 from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
 from spark_jobs.common.executor import spark_chunk_map  # noqa: E402
 from spark_jobs.common.io import ID, LABEL, collect_arrays, read_input  # noqa: E402
@@ -53,6 +52,7 @@ from spark_jobs.common.runner import run_step  # noqa: E402
 from spark_jobs.common.vertical import (  # noqa: E402
     binary_labels,
     check_same_rows,
+    load_own_model,
     local_path,
     output_uri,
     param,
@@ -133,7 +133,7 @@ def _fit(spark: SparkSession, spec: TaskSpec) -> None:
 
 
 def _apply(spark: SparkSession, spec: TaskSpec) -> None:
-    loaded = _load_own_model(spec)
+    loaded = load_own_model(spec, ALGORITHM)
     pipeline = FeaturePipeline.from_dict(loaded.state)
     names = _input_names(spec, sorted(spec.inputs))
     with atomic_output(spark, spec.outputs.dir) as out:
@@ -141,17 +141,6 @@ def _apply(spark: SparkSession, spec: TaskSpec) -> None:
         ref = spec.params["model"]
         write_result(out, outputs=outputs, model=dict(ref), metrics={"features_out": len(pipeline.feature_names_out_), "inputs": len(names)})
 
-
-def _load_own_model(spec: TaskSpec) -> LoadedModel:
-    ref = spec.params.get("model")
-    if not isinstance(ref, Mapping) or not all(isinstance(ref.get(k), str) for k in ("root", "model_id")):
-        raise ConfigError(f"params.model: expected this party's model reference {{root, model_id, version}} from a fit run, got {ref!r}")
-    model = load_model(ref["root"], ref["model_id"], ref.get("version") or "latest")
-    if model.party_id != spec.party_id or model.role != spec.role:
-        raise ConfigError(f"params.model: {model.ref} belongs to party {model.party_id} ({model.role}), not to {spec.party_id} ({spec.role})")
-    if model.algorithm != ALGORITHM:
-        raise ConfigError(f"params.model: {model.ref} is a {model.algorithm!r} model, not {ALGORITHM!r}")
-    return model
 
 
 def _write_transformed(

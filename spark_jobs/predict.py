@@ -27,15 +27,13 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make the repo ro
 
 import io  # noqa: E402
 import logging  # noqa: E402
-from collections.abc import Mapping  # noqa: E402
 from typing import Any  # noqa: E402
 
 from pyspark.sql import SparkSession  # noqa: E402
 
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression  # noqa: E402
 from airflow_provider_powerfl.evaluation import evaluate_binary, write_report  # noqa: E402
-from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
-from airflow_provider_powerfl.models import LoadedModel, load_model  # noqa: E402
+from airflow_provider_powerfl.exceptions import DataError  # noqa: E402
 from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
 from spark_jobs.common.io import collect_arrays, read_input  # noqa: E402
 from spark_jobs.common.output import atomic_output  # noqa: E402
@@ -45,6 +43,7 @@ from spark_jobs.common.vertical import (  # noqa: E402
     apply_scaler,
     binary_labels,
     check_same_rows,
+    load_own_model,
     local_path,
     output_uri,
     param,
@@ -55,16 +54,6 @@ log = logging.getLogger(__name__)
 
 SUMMARY = ("auc", "ks", "accuracy", "precision", "recall", "f1", "n", "positives")
 
-
-def load_own_model(spec: TaskSpec) -> LoadedModel:
-    """This party's model named by ``params.model`` (a train step's ``result.json`` ``model``)."""
-    ref = spec.params.get("model")
-    if not isinstance(ref, Mapping) or not all(isinstance(ref.get(k), str) for k in ("root", "model_id")):
-        raise ConfigError(f"params.model: expected this party's model reference {{root, model_id, version}} from train, got {ref!r}")
-    model = load_model(ref["root"], ref["model_id"], ref.get("version") or "latest")
-    if model.party_id != spec.party_id or model.role != spec.role:
-        raise ConfigError(f"params.model: {model.ref} belongs to party {model.party_id} ({model.role}), not to {spec.party_id} ({spec.role})")
-    return model
 
 
 def predict_step(spark: SparkSession, spec: TaskSpec) -> None:

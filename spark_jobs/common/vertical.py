@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,6 +18,7 @@ import numpy as np
 
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
+from airflow_provider_powerfl.models import LoadedModel, load_model
 from airflow_provider_powerfl.taskspec import TaskSpec
 from spark_jobs.common.output import Staging
 
@@ -120,3 +122,16 @@ def apply_scaler(X: np.ndarray, encoding: dict[str, Any]) -> np.ndarray:
     if not encoding.get("standardize"):
         return X
     return (X - np.asarray(encoding["mean"])) / np.asarray(encoding["std"])
+
+
+def load_own_model(spec: TaskSpec, algorithm: str | None = None) -> LoadedModel:
+    """This party's model named by ``params.model`` (the ``model`` of the saving step's ``result.json``)."""
+    ref = spec.params.get("model")
+    if not isinstance(ref, Mapping) or not all(isinstance(ref.get(k), str) for k in ("root", "model_id")):
+        raise ConfigError(f"params.model: expected this party's model reference {{root, model_id, version}} from the step that saved it, got {ref!r}")
+    model = load_model(ref["root"], ref["model_id"], ref.get("version") or "latest")
+    if model.party_id != spec.party_id or model.role != spec.role:
+        raise ConfigError(f"params.model: {model.ref} belongs to party {model.party_id} ({model.role}), not to {spec.party_id} ({spec.role})")
+    if algorithm is not None and model.algorithm != algorithm:
+        raise ConfigError(f"params.model: {model.ref} is a {model.algorithm!r} model, not {algorithm!r}")
+    return model
