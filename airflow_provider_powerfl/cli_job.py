@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
+from airflow_provider_powerfl.operators.jobconf import check_conf_fields
 from airflow_provider_powerfl.orchestration.rest import AirflowRestClient
 
 DEFAULT_PIPELINE = "powerfl_pipeline_hetero_lr"
@@ -70,6 +71,10 @@ def load_job_file(path: Path) -> tuple[str | None, dict[str, Any]]:
     if not isinstance(data, dict):
         raise ConfigError(f"job file {path}: expected a mapping (job_id, parties, common-args, parties-args)")
     pipeline = data.pop("pipeline", None)
+    try:
+        check_conf_fields(data)
+    except ConfigError as exc:
+        raise ConfigError(f"job file {path}: {exc}") from exc
     return (str(pipeline) if pipeline else None), data
 
 

@@ -28,6 +28,8 @@ from airflow_provider_powerfl.hooks.party import PartyConnection
 from airflow_provider_powerfl.taskspec import KafkaSecurity, TaskSpec, parse_party_roles
 
 STEPS = ("inspect_data", "align", "feature_engineering", "train", "predict", "evaluate")
+# every top-level field of a job conf; "initiator" is set by the listener, "kubernetes" overrides pod settings
+CONF_FIELDS = ("job_id", "parties", "common-args", "parties-args", "initiator", "kubernetes")
 _RESERVED = ("inputs", "output_dir", "work_dir")
 _KAFKA_SECURITY_FIELDS = frozenset(KafkaSecurity.__dataclass_fields__)
 
@@ -77,6 +79,7 @@ class JobConf:
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any] | None, default_job_id: str) -> JobConf:
         conf = conf or {}
+        check_conf_fields(conf)
         if "parties" not in conf:
             raise ConfigError("dag_run.conf.parties: missing (e.g. ['10000=guest', '20000=host'])")
         parties = parse_party_roles(conf["parties"], "dag_run.conf.parties")
@@ -120,6 +123,13 @@ class JobConf:
         for data, where in layers:
             args = args.layer(data, f"dag_run.conf.{where}")
         return args
+
+
+def check_conf_fields(conf: Mapping[str, Any]) -> None:
+    """Refuse a misspelt top-level field (``common_args``, ``party-args``) instead of silently ignoring it."""
+    unknown = sorted(str(key) for key in conf if key not in CONF_FIELDS)
+    if unknown:
+        raise ConfigError(f"dag_run.conf.{unknown[0]}: unknown field; a job conf has {', '.join(CONF_FIELDS)}")
 
 
 def _scoped(data: Any, step: str, where: str) -> Any:

@@ -49,6 +49,7 @@ def test_job_id_defaults_to_the_run_id():
         ({"parties": ["10000=guest", "20000=hots"]}, r"dag_run\.conf\.parties\[1\]: expected guest\|host\|arbiter"),
         ({"parties": ["10000=guest"], "parties-args": {"30000": {}}}, r"parties-args\.30000: party 30000 is not among"),
         ({"parties": ["10000=guest"], "common-args": [1]}, r"common-args: expected a mapping"),
+        ({"parties": ["10000=guest"], "common_args": {}}, r"dag_run\.conf\.common_args: unknown field; a job conf has job_id, parties, common-args"),
     ],
 )
 def test_bad_job_conf_names_the_field(conf, message):
