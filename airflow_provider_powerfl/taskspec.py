@@ -159,6 +159,9 @@ def parse_party_roles(items: Iterable[str] | str, path: str = "parties") -> dict
 
 
 # ---------------------------------------------------------------- spec classes
+PASSWORD_FIELDS = ("ssl_password", "sasl_plain_password")
+
+
 @dataclass(frozen=True)
 class KafkaSecurity:
     """kafka-python security settings of one party's broker (names as kafka-python's)."""
@@ -173,6 +176,9 @@ class KafkaSecurity:
     sasl_plain_username: str | None = None
     sasl_plain_password: str | None = field(default=None, repr=False)
     sasl_kerberos_service_name: str | None = None
+    # not kafka-python's: files read at connect time (a mounted Kubernetes Secret), so no password sits in the spec
+    ssl_password_file: str | None = None
+    sasl_plain_password_file: str | None = None
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "security") -> KafkaSecurity:
@@ -184,7 +190,7 @@ class KafkaSecurity:
             _choice(mechanism, SASL_MECHANISMS, _sub(path, "sasl_mechanism"))
         if protocol.startswith("SASL_") and mechanism is None:
             raise _fail(_sub(path, "sasl_mechanism"), f"missing (required with security_protocol {protocol})")
-        return cls(
+        security = cls(
             security_protocol=protocol,
             ssl_cafile=_str(data, "ssl_cafile", path, None),
             ssl_certfile=_str(data, "ssl_certfile", path, None),
@@ -195,14 +201,28 @@ class KafkaSecurity:
             sasl_plain_username=_str(data, "sasl_plain_username", path, None),
             sasl_plain_password=_str(data, "sasl_plain_password", path, None),
             sasl_kerberos_service_name=_str(data, "sasl_kerberos_service_name", path, None),
+            ssl_password_file=_str(data, "ssl_password_file", path, None),
+            sasl_plain_password_file=_str(data, "sasl_plain_password_file", path, None),
         )
+        for name in PASSWORD_FIELDS:
+            if getattr(security, name) is not None and getattr(security, f"{name}_file") is not None:
+                raise _fail(_sub(path, f"{name}_file"), f"give either {name} or a file holding it, not both")
+        return security
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__ if getattr(self, k) is not None}
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for kafka-python's producer/consumer."""
-        return self.to_dict()
+        """Keyword arguments for kafka-python's producer/consumer, passwords read from their files."""
+        kwargs = self.to_dict()
+        for name in PASSWORD_FIELDS:
+            path = kwargs.pop(f"{name}_file", None)
+            if path is not None:
+                try:
+                    kwargs[name] = Path(path).read_text().rstrip("\n")
+                except OSError as exc:
+                    raise ConfigError(f"security.{name}_file: cannot read {path}: {exc.strerror}") from exc
+        return kwargs
 
 
 @dataclass(frozen=True)

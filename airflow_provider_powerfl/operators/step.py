@@ -19,7 +19,7 @@ from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import RUNTIMES, PartyConnection, PowerFLPartyHook
 from airflow_provider_powerfl.operators.jobconf import JobConf, StepArgs, build_task_spec, default_output_dir
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE, STEP_NAME, SparkSettings, step_command
-from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings, pod_operator, step_failure
+from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings, pod_operator, spec_for_pod, step_failure
 from airflow_provider_powerfl.runtimes.local import LocalProcess
 from airflow_provider_powerfl.taskspec import TaskSpec
 
@@ -172,7 +172,8 @@ class FederatedStepOperator(BaseOperator):
 
     def _run_pod(self, context: Any, argv: list[str], spec: TaskSpec, settings: KubernetesSettings, what: str) -> None:
         labels = {"powerfl.job": spec.job_id, "powerfl.party": spec.party_id, "powerfl.step": self.step}
-        self._pod_operator = pod_operator(self.task_id, argv, json.dumps(spec.to_dict()), settings, labels)
+        spec_json = json.dumps(spec_for_pod(spec, settings).to_dict())
+        self._pod_operator = pod_operator(self.task_id, argv, spec_json, settings, labels)
         try:
             self._pod_operator.execute(context)
         except Exception as exc:

@@ -3,7 +3,8 @@
 The pod gets the runtime image, the task spec in ``POWERFL_TASK_SPEC``
 (written to ``spec.json`` in its working directory before spark-submit
 runs), Hadoop's configuration from a ConfigMap as ``HADOOP_CONF_DIR``, and
-the party's signing key from a Secret. Its arguments are exactly
+the party's signing key from a Secret, Kafka passwords (if the registry has
+any) as files of another Secret, never in the pod's environment. Its arguments are exactly
 :func:`~airflow_provider_powerfl.runtimes.command.step_command`'s argv, the
 same the local runtime runs.
 """
@@ -18,6 +19,7 @@ from typing import Any
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE
 from airflow_provider_powerfl.runtimes.local import ERROR_PREFIX, StepFailed
+from airflow_provider_powerfl.taskspec import PASSWORD_FIELDS, TaskSpec
 
 SPEC_ENV = "POWERFL_TASK_SPEC"
 # $0 is a name for the shell, "$@" the spark-submit argv given as the container's args.
@@ -42,6 +44,8 @@ class KubernetesSettings:
     keys_secret_key: str = "private.pem"
     keys_dir: str = "/etc/powerfl/keys"
     work_dir: str = "/var/run/powerfl"
+    kafka_secret: str | None = None  # Secret with keys "<party id>.sasl_plain_password" / ".ssl_password"
+    kafka_secret_dir: str = "/etc/powerfl/kafka"
     kubernetes_conn_id: str | None = None
     pod_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -73,6 +77,33 @@ class KubernetesSettings:
         return f"{self.keys_dir.rstrip('/')}/{self.keys_secret_key}"
 
 
+def spec_for_pod(spec: TaskSpec, settings: KubernetesSettings) -> TaskSpec:
+    """The spec with every Kafka password replaced by its file in the ``kafka_secret`` mount.
+
+    The spec travels in the pod's environment, which anyone allowed to read the
+    pod (``kubectl get pod -o yaml``) can see; a Secret is readable only by those
+    allowed to read Secrets.
+    """
+    parties = []
+    for party in spec.parties:
+        security = party.security
+        found = [name for name in PASSWORD_FIELDS if security is not None and getattr(security, name) is not None]
+        if found:
+            if not settings.kafka_secret:
+                raise ConfigError(
+                    f"kubernetes.kafka_secret: party {party.id}'s Kafka {found[0]} must not travel in the pod's "
+                    f"environment; name the Secret holding it under the key '{party.id}.{found[0]}'"
+                )
+            directory = settings.kafka_secret_dir.rstrip("/")
+            security = replace(
+                security,
+                **{name: None for name in found},
+                **{f"{name}_file": f"{directory}/{party.id}.{name}" for name in found},
+            )
+        parties.append(replace(party, security=security))
+    return replace(spec, parties=tuple(parties))
+
+
 def pod_operator(
     task_id: str,
     argv: Sequence[str],
@@ -100,6 +131,13 @@ def pod_operator(
         k8s.V1VolumeMount(name="powerfl-work", mount_path=settings.work_dir),
         k8s.V1VolumeMount(name="powerfl-keys", mount_path=settings.keys_dir, read_only=True),
     ]
+    if settings.kafka_secret:
+        volumes.append(
+            k8s.V1Volume(
+                name="kafka-secret", secret=k8s.V1SecretVolumeSource(secret_name=settings.kafka_secret, default_mode=0o400)
+            )
+        )
+        mounts.append(k8s.V1VolumeMount(name="kafka-secret", mount_path=settings.kafka_secret_dir, read_only=True))
     env = [k8s.V1EnvVar(name=SPEC_ENV, value=spec_json), k8s.V1EnvVar(name="POWERFL_WORK_DIR", value=settings.work_dir)]
     if settings.hadoop_config_map:
         volumes.append(

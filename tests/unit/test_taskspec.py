@@ -211,3 +211,9 @@ def test_step_error_in_finds_the_last_error_line():
     log = "26/01/01 WARN x\n[2026-01-01] {subprocess} POWERFL-ERROR: first\nPOWERFL-ERROR: file:/d.csv: duplicate id '1' (2 rows)\nbye\n"
     assert step_error_in(log) == "file:/d.csv: duplicate id '1' (2 rows)"
     assert step_error_in("all fine\n") is None
+
+
+def test_a_password_and_its_file_together_are_refused():
+    data = good()
+    data["parties"][1]["security"]["sasl_plain_password_file"] = "/etc/powerfl/kafka/20000.sasl_plain_password"
+    assert "parties[1].security.sasl_plain_password_file: give either sasl_plain_password or a file" in error_of(data)

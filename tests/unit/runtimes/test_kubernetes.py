@@ -13,8 +13,10 @@ from airflow_provider_powerfl.runtimes.kubernetes import (
     KubernetesSettings,
     label_value,
     pod_operator,
+    spec_for_pod,
     step_failure,
 )
+from airflow_provider_powerfl.taskspec import TaskSpec
 
 SPEC = {"job_id": "job:1", "party_id": "10000"}
 
@@ -82,3 +84,58 @@ def test_pod_failure_surfaces_the_jobs_own_error():
 def test_label_values_are_legal():
     assert label_value("a" * 70 + "+") == "a" * 63
     assert label_value("::") == "none"
+
+
+def sasl_spec() -> TaskSpec:
+    party = {"role": "guest", "bootstrap_servers": ["kafka-a:9092"], "public_key": "/keys/10000.pub"}
+    security = {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "powerfl",
+        "sasl_plain_password": "pw-of-20000",
+    }
+    return TaskSpec.from_dict(
+        {
+            "job_id": "job-1",
+            "party_id": "10000",
+            "role": "guest",
+            "private_key": "/etc/powerfl/keys/private.pem",
+            "parties": [
+                {"id": "10000", **party},
+                {**party, "id": "20000", "role": "host", "bootstrap_servers": ["kafka-b:9092"], "security": security},
+            ],
+            "inputs": {},
+            "outputs": {"dir": "/out"},
+        }
+    )
+
+
+def test_a_kafka_password_needs_a_secret_in_the_kubernetes_runtime():
+    with pytest.raises(ConfigError, match=r"kubernetes\.kafka_secret: party 20000's Kafka sasl_plain_password"):
+        spec_for_pod(sasl_spec(), KubernetesSettings())
+
+
+def test_kafka_passwords_reach_the_pod_as_secret_files_only(tmp_path):
+    settings = KubernetesSettings(kafka_secret="powerfl-kafka", kafka_secret_dir=str(tmp_path))
+    spec = spec_for_pod(sasl_spec(), settings)
+    op = pod_operator("train", ["spark-submit"], json.dumps(spec.to_dict()), settings, {})
+    pod = ApiClient().sanitize_for_serialization(op.build_pod_request_obj(None, dry_run=True))
+    kubernetes_validate.validate(pod, "1.31", strict=True)
+    assert "pw-of-20000" not in json.dumps(pod)
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["kafka-secret"]["secret"]["secretName"] == "powerfl-kafka"
+    (container,) = pod["spec"]["containers"]
+    assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["kafka-secret"] == str(tmp_path)
+
+    # in the pod: the spec from the environment, the password from the mounted Secret
+    (tmp_path / "20000.sasl_plain_password").write_text("pw-of-20000\n")
+    env = {e["name"]: e["value"] for e in container["env"]}
+    in_pod = TaskSpec.from_dict(json.loads(env[SPEC_ENV]))
+    kwargs = in_pod.party("20000").security.client_kwargs()
+    assert kwargs["sasl_plain_password"] == "pw-of-20000" and "sasl_plain_password_file" not in kwargs
+
+
+def test_an_unreadable_password_file_is_named():
+    spec = spec_for_pod(sasl_spec(), KubernetesSettings(kafka_secret="powerfl-kafka", kafka_secret_dir="/nonexistent"))
+    with pytest.raises(ConfigError, match=r"security\.sasl_plain_password_file: cannot read /nonexistent/20000\.sasl_plain_password"):
+        spec.party("20000").security.client_kwargs()
