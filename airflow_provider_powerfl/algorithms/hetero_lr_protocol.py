@@ -143,10 +143,19 @@ class _Side:
         self.exponents = fp.encode_columns(X, self.frac_bits)
         self.public, self.private = new_keypair(key_length)
 
-    def masked_sum(self, public: PaillierPublicKey, ciphertexts: np.ndarray) -> tuple[np.ndarray, list[int]]:
-        """[[v + r]] with fresh randomness, ready for the key owner, and the masks r."""
-        masks = masking.draw(len(ciphertexts), public.n_bits)
-        return pk.rerandomize(public, pk.add_plain(public, ciphertexts, masks)), masks
+    def masked_sums(self, public: PaillierPublicKey, ciphertexts: np.ndarray, peer: str, name: str) -> list[int]:
+        """The sums behind ``ciphertexts`` (under ``peer``'s key), decrypted by ``peer`` as packed masked slots."""
+        masked, masks = masking.pack_masked(public, ciphertexts, self.sum_bits)
+        self.party.send(peer, tag(name), masked)
+        plain = _recv_ints(self.party, peer, f"{name}_masked", len(masked))
+        return masking.unpack(plain, masks, self.sum_bits, public.n_bits, peer)
+
+    def decrypt_for(self, peer: str, name: str, n_values: int) -> None:
+        """Decrypt the packed masked sums ``peer`` sends (at most one plaintext per value) and send them back."""
+        obj = self.party.recv(peer, tag(name))
+        length = obj.shape[0] if isinstance(obj, np.ndarray) and obj.ndim == 1 and 1 <= len(obj) <= n_values else n_values
+        masked = pk.check_ciphertexts(self.public, obj, length, f"{name} from {peer}")
+        self.party.send(peer, tag(f"{name}_masked"), pk.object_array(self.kernels.decrypt(self.private, masked)))
 
 
 class GuestSession(_Side):
@@ -208,12 +217,12 @@ class GuestSession(_Side):
             keys[host] = peer_key(hello.get("public_key"), host, self.key_length)
             self.host_features[host] = int(hello.get("n_features", -1))
         self.decryptor_key = keys[self.decryptor]
-        bound = fp.batch_sum_bits(
+        self.sum_bits = fp.batch_sum_bits(
             self.plan.largest_batch,
             fp.exponent_bits(self.exponents) + fp.U_BOUND_BITS + 3,
             fp.residual_bits(len(self.hosts), self.weighted),
         )
-        masking.check_hidden(bound, self.decryptor_key.n_bits, "the guest's gradient and loss sums")
+        masking.check_hidden(self.sum_bits, self.decryptor_key.n_bits, "the guest's gradient and loss sums")
         if self.weighted:
             weights = self.kernels.encrypt(self.private, self.weight_ints)
             for host in self.hosts:
@@ -262,19 +271,12 @@ class GuestSession(_Side):
         loss_ct = self.kernels.xt_dot(key, quarter_uh, self.loss_exponents[rows][:, np.newaxis])
 
         for host in self.hosts:
-            masked = pk.check_ciphertexts(
-                self.public, party.recv(host, tag("host_gradient")), self.host_features[host], f"host_gradient from {host}"
-            )
-            party.send(host, tag("host_gradient_masked"), pk.object_array(self.kernels.decrypt(self.private, masked)))
+            self.decrypt_for(host, "host_gradient", self.host_features[host])
         for host in self.hosts:
             part = pk.check_ciphertexts(key, party.recv(host, tag("host_loss")), 1, f"host_loss from {host}")
             loss_ct = pk.add(key, loss_ct, part)
 
-        sums = np.concatenate([grad_cts, loss_ct])
-        masked, masks = self.masked_sum(key, sums)
-        party.send(self.decryptor, tag("guest_gradient"), masked)
-        plain = _recv_ints(party, self.decryptor, "guest_gradient_masked", len(sums))
-        values = [p - r for p, r in zip(plain, masks)]
+        values = self.masked_sums(key, np.concatenate([grad_cts, loss_ct]), self.decryptor, "guest_gradient")
         grad_sum = _decode_sums(values[:-1], self.d_frac + self.frac_bits)
         hosts_loss = values[-1] / (1 << self.d_frac)  # 0.5 * (A_H + D_H)
 
@@ -329,10 +331,10 @@ class HostSession(_Side):
             host_keys[other] = peer_key(other_hello.get("public_key"), other, self.key_length)
         # to the guest under the decryptor's key: the decryptor encrypts as owner (CRT)
         self.to_guest_key = self.private if self.is_decryptor else host_keys[self.decryptor]
-        bound = fp.batch_sum_bits(
+        self.sum_bits = fp.batch_sum_bits(
             self.plan.largest_batch, fp.exponent_bits(self.exponents), fp.residual_bits(len(self.others) + 1, self.plan.weighted)
         )
-        masking.check_hidden(bound, self.guest_key.n_bits, f"host {party.party_id}'s gradient sums")
+        masking.check_hidden(self.sum_bits, self.guest_key.n_bits, f"host {party.party_id}'s gradient sums")
         self.d_frac = fp.residual_frac_bits(self.plan.weighted)
         self.row_weights = (
             pk.check_ciphertexts(self.guest_key, party.recv(self.guest, tag("row_weights")), self.plan.n_rows, "row_weights")
@@ -374,19 +376,12 @@ class HostSession(_Side):
             part = pk.check_ciphertexts(gkey, party.recv(other, tag("u_host_shared")), len(rows), f"u_host_shared from {other}")
             d = pk.add(gkey, d, part)
         grad_cts = self.kernels.xt_dot(gkey, d, self.exponents[rows])
-        masked, masks = self.masked_sum(gkey, grad_cts)
-        party.send(self.guest, tag("host_gradient"), masked)
-        plain = _recv_ints(party, self.guest, "host_gradient_masked", len(masks))
-        grad_sum = _decode_sums([p - r for p, r in zip(plain, masks)], self.d_frac + self.frac_bits)
+        grad_sum = _decode_sums(self.masked_sums(gkey, grad_cts, self.guest, "host_gradient"), self.d_frac + self.frac_bits)
 
         half_dot = 0.5 * float(w @ grad_sum)  # 0.5 * D_H = 0.5 * u_H^T d
         party.send(self.guest, tag("host_loss"), self.kernels.encrypt(self.to_guest_key, fp.encode([half_dot], self.d_frac)))
         if self.is_decryptor:
-            masked_guest = pk.check_ciphertexts(
-                self.public, party.recv(self.guest, tag("guest_gradient")), self.guest_sums, "guest_gradient"
-            )
-            plain = self.kernels.decrypt(self.private, masked_guest)
-            party.send(self.guest, tag("guest_gradient_masked"), pk.object_array(plain))
+            self.decrypt_for(self.guest, "guest_gradient", self.guest_sums)
         return grad_sum / len(rows)
 
 

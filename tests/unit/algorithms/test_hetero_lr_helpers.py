@@ -12,7 +12,7 @@ from airflow_provider_powerfl.algorithms import masking
 from airflow_provider_powerfl.algorithms import paillier_kernels as pk
 from airflow_provider_powerfl.algorithms.hetero_lr_protocol import BatchPlan, new_keypair
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
-from airflow_provider_powerfl.exceptions import ConfigError, DataError
+from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +57,23 @@ def test_add_plain_power_and_rerandomize(keys):
     assert list(fresh) != list(cts) and k.decrypt(private, fresh) == [5, -7]
 
 
-def test_masks_hide_values_within_the_key_and_refuse_too_large_ones():
-    assert all(0 <= r < 2 ** (1024 - 4) for r in masking.draw(10, 1024))
-    masking.check_hidden(1024 - 4 - masking.STATISTICAL_BITS, 1024, "x")
+def test_masked_sums_pack_into_few_plaintexts_and_unpack_exactly(keys):
+    public, private = keys
+    bound = 100
+    per = masking.slots_per_plaintext(bound, public.n_bits)
+    assert per == (1024 - 3) // (bound + masking.STATISTICAL_BITS + 1) == 4
+    values = [2**bound - 1, -(2**bound) + 1, 0, 5, -7, 123456789, -1]
+    k = pk.Kernels()
+    packed, masks = masking.pack_masked(public, k.encrypt(public, values), bound)
+    assert len(packed) == masking.packed_count(len(values), bound, public.n_bits) == 2
+    plain = k.decrypt(private, packed)
+    assert all(0 <= v < 2 ** (1024 - 3) for v in plain)  # what the key owner sees: masked slots, never negative
+    assert masking.unpack(plain, masks, bound, public.n_bits, "20000") == values
+    with pytest.raises(FederationError, match="20000"):
+        masking.unpack(plain[:1], masks, bound, public.n_bits, "20000")
+    masking.check_hidden(1024 - 3 - masking.STATISTICAL_BITS - 1, 1024, "x")
     with pytest.raises(ConfigError, match="key_length"):
-        masking.check_hidden(1024 - 3 - masking.STATISTICAL_BITS, 1024, "x")
+        masking.check_hidden(1024 - 2 - masking.STATISTICAL_BITS - 1, 1024, "x")
 
 
 def test_partial_scores_beyond_the_bound_are_refused():
