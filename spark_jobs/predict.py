@@ -6,13 +6,17 @@ Needs aligned input (``params.input``, default ``test``): give it the outputs of
 an align step run on the scoring data (the rows are checked to match across
 parties before anything is scored). ``params.model`` is this party's model
 reference from its train step's ``result.json`` (``{root, model_id, version}``;
-the operators pass it on). Each party scores its own columns; hosts send their
-partial scores to the guest, which combines them. The guest writes into ``outputs.dir``:
+the operators pass it on); the model's algorithm (hetero LR or SecureBoost) picks
+the scoring. Each party scores its own columns or answers for its own splits; the
+guest combines. The guest writes into ``outputs.dir``:
 
-* ``predictions.csv``: ``id,probability[,label]`` in the aligned order;
-* with labels, ``report/``: ``metrics.json`` (AUC, KS, accuracy, P/R/F1, lift, confusion matrix,
-  loss curve of training) and ROC/KS/loss PNGs (evaluation.write_report);
-* ``result.json``: ``outputs.predictions`` and the metrics summary (auc, ks, ...).
+* ``predictions.csv``: ``id``, then ``probability`` (binary), ``prediction`` and
+  ``probability_<k>`` per class (multiclass) or ``prediction`` (regression), then
+  ``label`` when the input has labels; rows in the aligned order;
+* with labels, ``report/``: ``metrics.json`` (binary: AUC, KS, accuracy, P/R/F1, lift,
+  confusion matrix and ROC/KS/loss PNGs; multiclass: accuracy, per-class P/R/F1,
+  confusion matrix; regression: RMSE, MAE, R2; see docs/evaluation.md);
+* ``result.json``: ``outputs.predictions`` and the metrics summary (auc, ks, ... / accuracy / rmse, ...).
 
 A host writes only ``result.json``. ``params.timeout`` as for train.
 """
@@ -25,40 +29,65 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file by spark-submit: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import io  # noqa: E402
 import logging  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
+import numpy as np  # noqa: E402
 from pyspark.sql import SparkSession  # noqa: E402
 
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression  # noqa: E402
-from airflow_provider_powerfl.evaluation import evaluate_binary, write_report  # noqa: E402
-from airflow_provider_powerfl.exceptions import DataError  # noqa: E402
+from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost  # noqa: E402
+from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
+from airflow_provider_powerfl.federation.party import Party  # noqa: E402
+from airflow_provider_powerfl.models import LoadedModel  # noqa: E402
 from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
+from spark_jobs.common.evaluation import evaluate, output_columns, predictions_csv, summary, task_labels, write_evaluation  # noqa: E402
 from spark_jobs.common.io import collect_arrays, read_input  # noqa: E402
 from spark_jobs.common.output import atomic_output  # noqa: E402
 from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
 from spark_jobs.common.runner import run_step  # noqa: E402
-from spark_jobs.common.vertical import (  # noqa: E402
-    apply_scaler,
-    binary_labels,
-    check_same_rows,
-    load_own_model,
-    local_path,
-    output_uri,
-    param,
-    write_result,
-)
+from spark_jobs.common.secureboost import TASK_OF  # noqa: E402
+from spark_jobs.common.vertical import apply_scaler, check_same_rows, load_own_model, output_uri, param, write_result  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-SUMMARY = ("auc", "ks", "accuracy", "precision", "recall", "f1", "n", "positives")
 
+@dataclass(frozen=True)
+class Scores:
+    """The guest's joint output: P(y=1), (n, K) class probabilities or values, for ``task``."""
+
+    task: str
+    output: np.ndarray
+    loss_history: list[float] | None
+
+
+def score_hetero_lr(loaded: LoadedModel, party: Party, X: np.ndarray, timeout: float) -> Scores | None:
+    model = HeteroLogisticRegression.from_dict(loaded.state, party=party)
+    model.set_params(timeout=timeout)
+    proba = model.predict_proba(apply_scaler(X, loaded.encoding))
+    return None if proba is None else Scores("binary", proba[:, 1], loaded.state["loss_history"])
+
+
+def score_secureboost(loaded: LoadedModel, party: Party, X: np.ndarray, timeout: float) -> Scores | None:
+    model = HeteroSecureBoost.from_dict(loaded.state, party=party)
+    model.set_params(timeout=timeout)
+    raw = model.decision_function(X)
+    return None if raw is None else Scores(TASK_OF[model.objective_.name], model.objective_.transform(raw), None)
+
+
+SCORERS: dict[str, Callable[[LoadedModel, Party, np.ndarray, float], Scores | None]] = {
+    "hetero_lr": score_hetero_lr,
+    "secureboost": score_secureboost,
+}
 
 
 def predict_step(spark: SparkSession, spec: TaskSpec) -> None:
     """Score aligned rows jointly; the guest writes predictions and, with labels, the evaluation report."""
     loaded = load_own_model(spec)
+    if loaded.algorithm not in SCORERS:
+        raise ConfigError(f"params.model: {loaded.ref} is a {loaded.algorithm!r} model; this step scores {'|'.join(SCORERS)}")
     name = param(spec, "input", "test", str)
     timeout = recv_timeout(spec)
     table = read_input(spark, spec.input(name), name=name)
@@ -67,33 +96,26 @@ def predict_step(spark: SparkSession, spec: TaskSpec) -> None:
             f"{table.uri}: features {list(table.feature_names)[:8]} do not match model {loaded.ref}'s {loaded.feature_names[:8]}"
         )
     ids, X, y = collect_arrays(table, sort_by_id=True)
-    X = apply_scaler(X, loaded.encoding)
-    if y is not None:
-        y, _ = binary_labels(y, table.uri)
     with build_party(spec, "predict") as party:
         check_same_rows(party, ids, name, timeout)
-        model = HeteroLogisticRegression.from_dict(loaded.state, party=party)
-        model.set_params(timeout=timeout)
-        proba = model.predict_proba(X)
+        scores = SCORERS[loaded.algorithm](loaded, party, X, timeout)
     with atomic_output(spark, spec.outputs.dir) as out:
-        if proba is None:  # a host: its partial scores went to the guest
+        if scores is None:  # a host: it answered for its own part
             write_result(out)
             return
-        score = proba[:, 1]
-        text = io.StringIO()
-        text.write("id,probability" + (",label" if y is not None else "") + "\n")
-        for i, row_id in enumerate(ids):
-            text.write(f"{row_id},{float(score[i])!r}" + (f",{int(y[i])}" if y is not None else "") + "\n")
-        out.write_text("predictions.csv", text.getvalue())
-        predictions: dict[str, Any] = {"uri": output_uri(spec, "predictions.csv"), "format": "csv", "id_column": "id", "features": ["probability"]}
-        summary: dict[str, Any] = {"rows": len(ids)}
+        if y is not None:
+            y, _ = task_labels(scores.task, y, table.uri)
+        columns = output_columns(scores.task, scores.output)
+        out.write_text("predictions.csv", predictions_csv(ids, columns, y))
+        predictions: dict[str, Any] = {"uri": output_uri(spec, "predictions.csv"), "format": "csv", "id_column": "id", "features": list(columns)}
+        result: dict[str, Any] = {"rows": len(ids)}
         if y is not None:
             predictions["label_column"] = "label"
-            metrics = evaluate_binary(y, score, loss_history=loaded.state["loss_history"])
-            write_report(local_path(out, "report"), metrics, y, score, loaded.state["loss_history"])
-            summary.update({k: metrics[k] for k in SUMMARY})
-            log.info("evaluation of %d rows: auc %.4f ks %.4f", len(ids), metrics["auc"], metrics["ks"])
-        write_result(out, outputs={"predictions": predictions}, metrics=summary)
+            metrics = evaluate(scores.task, y, scores.output, loss_history=scores.loss_history)
+            write_evaluation(out, scores.task, metrics, y, scores.output, scores.loss_history)
+            result.update(summary(scores.task, metrics))
+            log.info("evaluation of %d rows: %s", len(ids), {k: v for k, v in result.items() if isinstance(v, float)})
+        write_result(out, outputs={"predictions": predictions}, metrics=result)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,18 +5,27 @@
 Reads input ``params.input`` (default ``train``): the aligned rows of the
 align step (every party must hold the same ids in the same order; checked
 before training). The protocol runs in the driver; its Paillier chunks
-(encryption, decryption, X^T c) run as Spark tasks. Writes into ``outputs.dir``:
+(encryption, decryption, the hosts' X^T c or histogram products) run as Spark tasks. Writes into ``outputs.dir``:
 
-* ``model/``: this party's model artifact (own weights, feature names, scaler; models.save_model);
-* ``loss.json``: loss per epoch and timings;
-* guest: ``report/`` with ``metrics.json`` and ROC/KS/loss PNGs on the training rows;
+* ``model/``: this party's model artifact (models.save_model; an artifact holds only its party's state);
+* guest: ``report/`` with ``metrics.json`` on the training rows (binary: and ROC/KS/loss PNGs);
 * ``result.json``: ``model`` (root, model_id, version) for the predict step, metrics.
 
-Params: ``algorithm`` (``hetero_lr``), ``standardize`` (true: each party scales
-its own columns), ``timeout`` (seconds per peer message, default 600), and
-the estimator's: ``max_iter``, ``batch_size``, ``learning_rate``, ``optimizer``,
-``penalty``, ``alpha``, ``tol``, ``class_weight``, ``min_batch_size``,
-``key_length``, ``random_state``.
+``params.algorithm`` picks the model (default ``hetero_lr``); ``params.timeout``
+(seconds per peer message, default 600) holds for both.
+
+``hetero_lr`` also writes ``loss.json`` (loss per epoch, timings). Params:
+``standardize`` (true: each party scales its own columns) and the estimator's:
+``max_iter``, ``batch_size``, ``learning_rate``, ``optimizer``, ``penalty``,
+``alpha``, ``tol``, ``class_weight``, ``min_batch_size``, ``key_length``, ``random_state``.
+
+``secureboost`` also writes ``boosting.json`` (seconds per tree, validation loss)
+and ``feature_importance.json`` (this party's own features: split count, and gain
+at the guest). Params: ``objective`` (``binary``, ``multiclass`` with labels
+0..K-1, ``regression``), ``validation`` (name of an aligned input for
+``early_stopping_rounds``) and the estimator's: ``n_estimators``, ``max_depth``,
+``learning_rate``, ``max_bin``, ``min_child_weight``, ``reg_lambda``, ``gamma``,
+``subsample``, ``early_stopping_rounds``, ``random_state``, ``key_length``.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make the repo ro
 
 import logging  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -36,12 +46,14 @@ from pyspark.sql import SparkSession  # noqa: E402
 
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression  # noqa: E402
 from airflow_provider_powerfl.evaluation import evaluate_binary, lr_feature_importance, write_report  # noqa: E402
-from airflow_provider_powerfl.exceptions import ConfigError  # noqa: E402
+from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
 from airflow_provider_powerfl.models import save_model  # noqa: E402
 from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
+from spark_jobs.common import secureboost as sbt  # noqa: E402
+from spark_jobs.common.evaluation import evaluate, summary, task_labels, write_evaluation  # noqa: E402
 from spark_jobs.common.executor import spark_chunk_map  # noqa: E402
-from spark_jobs.common.io import collect_arrays, read_input  # noqa: E402
-from spark_jobs.common.output import atomic_output  # noqa: E402
+from spark_jobs.common.io import Table, collect_arrays, read_input  # noqa: E402
+from spark_jobs.common.output import Staging, atomic_output  # noqa: E402
 from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
 from spark_jobs.common.runner import run_step  # noqa: E402
 from spark_jobs.common.vertical import (  # noqa: E402
@@ -57,30 +69,41 @@ from spark_jobs.common.vertical import (  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-ALGORITHMS = ("hetero_lr",)
-ESTIMATOR_PARAMS = (
+HETERO_LR_PARAMS = (
     "max_iter", "batch_size", "learning_rate", "optimizer", "penalty", "alpha", "tol",
     "class_weight", "min_batch_size", "key_length", "random_state",
 )  # fmt: skip
 
 
-def estimator_params(spec: TaskSpec) -> dict[str, Any]:
-    params = {name: spec.params[name] for name in ESTIMATOR_PARAMS if name in spec.params}
+def hetero_lr_params(spec: TaskSpec) -> dict[str, Any]:
+    params = {name: spec.params[name] for name in HETERO_LR_PARAMS if name in spec.params}
     if isinstance(params.get("class_weight"), dict):  # JSON/YAML keys may be "0"/"1"
         params["class_weight"] = {int(k): float(v) for k, v in params["class_weight"].items()}
     return params
 
 
-def train_step(spark: SparkSession, spec: TaskSpec) -> None:
+def aligned_arrays(spark: SparkSession, spec: TaskSpec, name: str) -> tuple[Table, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(table, ids, X, y) of an aligned input, sorted by id: the same order at every party (labels at the guest)."""
+    table = read_input(spark, spec.input(name), require_label=spec.role == "guest", name=name)
+    return (table, *collect_arrays(table, sort_by_id=True))
+
+
+def save_own_model(out: Staging, spec: TaskSpec, algorithm: str, model_state: dict[str, Any], names: list[str],
+                   encoding: dict[str, Any], metrics: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+    """Save this party's part into ``model/``; its reference for result.json (the predict step's ``params.model``)."""
+    ref = save_model(
+        local_path(out, "model"), job_id=spec.job_id, party_id=spec.party_id, role=spec.role, algorithm=algorithm,
+        model_state=model_state, feature_names=names, encoding=encoding, metrics=metrics,
+    )  # fmt: skip
+    return {"root": output_uri(spec, "model"), "model_id": ref.model_id, "version": ref.version, "algorithm": algorithm}
+
+
+def train_hetero_lr(spark: SparkSession, spec: TaskSpec) -> None:
     """Fit hetero LR with the other parties and save this party's own model."""
-    algorithm = param(spec, "algorithm", "hetero_lr", str)
-    if algorithm not in ALGORITHMS:
-        raise ConfigError(f"params.algorithm: expected {'|'.join(ALGORITHMS)}, got {algorithm!r}")
     name = param(spec, "input", "train", str)
     timeout = recv_timeout(spec)
     guest = spec.role == "guest"
-    table = read_input(spark, spec.input(name), require_label=guest, name=name)
-    ids, X, y = collect_arrays(table, sort_by_id=True)  # the same order at every party of an aligned input
+    table, ids, X, y = aligned_arrays(spark, spec, name)
     label_encoding = None
     if guest:
         y, label_encoding = binary_labels(y, table.uri)
@@ -90,12 +113,12 @@ def train_step(spark: SparkSession, spec: TaskSpec) -> None:
 
     with build_party(spec, "train") as party:
         check_same_rows(party, ids, name, timeout)
-        model = HeteroLogisticRegression(party=party, executor=spark_chunk_map(spark.sparkContext), timeout=timeout, **estimator_params(spec))
+        model = HeteroLogisticRegression(party=party, executor=spark_chunk_map(spark.sparkContext), timeout=timeout, **hetero_lr_params(spec))
         start = time.perf_counter()
         model.fit(Xs, y if guest else None)
         fit_seconds = time.perf_counter() - start
         proba = model.predict_proba(Xs)  # joint scores of the training rows: the guest's report
-    log.info("trained %s in %.1f s (%d epochs), loss %s", algorithm, fit_seconds, model.n_iter_, model.loss_history_)
+    log.info("trained hetero_lr in %.1f s (%d epochs), loss %s", fit_seconds, model.n_iter_, model.loss_history_)
 
     metrics: dict[str, Any] | None = None
     if guest:
@@ -109,17 +132,76 @@ def train_step(spark: SparkSession, spec: TaskSpec) -> None:
         "rows": len(ids),
     }
     with atomic_output(spark, spec.outputs.dir) as out:
-        ref = save_model(
-            local_path(out, "model"), job_id=spec.job_id, party_id=spec.party_id, role=spec.role, algorithm=algorithm,
-            model_state=model.to_dict(), feature_names=names, encoding=encoding, metrics=metrics,
-        )  # fmt: skip
+        model_ref = save_own_model(out, spec, "hetero_lr", model.to_dict(), names, encoding, metrics)
         out.write_json("loss.json", loss)
         summary: dict[str, Any] = {"loss": model.loss_history_[-1], "n_iter": model.n_iter_, "fit_seconds": round(fit_seconds, 3)}
         if metrics is not None:
             write_report(local_path(out, "report"), metrics, y, proba[:, 1], model.loss_history_)
             summary.update(train_auc=metrics["auc"], train_ks=metrics["ks"])
-        model_ref = {"root": output_uri(spec, "model"), "model_id": ref.model_id, "version": ref.version, "algorithm": algorithm}
         write_result(out, model=model_ref, metrics=summary)
+
+
+def train_secureboost(spark: SparkSession, spec: TaskSpec) -> None:
+    """Grow SecureBoost trees with the other parties; save this party's part (a host's own thresholds stay here)."""
+    name = param(spec, "input", "train", str)
+    validation = param(spec, "validation", None, (str, type(None)))
+    timeout = recv_timeout(spec)
+    guest = spec.role == "guest"
+    model = sbt.build_estimator(spec, spark_chunk_map(spark.sparkContext), timeout)
+    _, task = sbt.objective_param(spec)
+    table, ids, X, y = aligned_arrays(spark, spec, name)
+    names = list(table.feature_names)
+    label_encoding = None
+    if guest:
+        y, label_encoding = task_labels(task, y, table.uri)
+    eval_set: Any = None
+    if validation is not None:
+        v_table, v_ids, X_eval, y_eval = aligned_arrays(spark, spec, validation)
+        if list(v_table.feature_names) != names:
+            raise DataError(f"{v_table.uri}: features {list(v_table.feature_names)[:8]} differ from input {name!r}'s {names[:8]}")
+        eval_set = (X_eval, task_labels(task, y_eval, v_table.uri)[0]) if guest else X_eval
+
+    with build_party(spec, "train") as party:
+        check_same_rows(party, ids, name, timeout)
+        if validation is not None:
+            check_same_rows(party, v_ids, validation, timeout)
+        model.set_params(party=party)
+        start = time.perf_counter()
+        model.fit(X, y if guest else None, eval_set=eval_set)
+        fit_seconds = time.perf_counter() - start
+        raw = model.decision_function(X)  # joint scores of the training rows: the guest's report
+    n_trees = sum(len(trees) for trees in model.trees_) if guest else None
+    log.info("trained secureboost in %.1f s", fit_seconds)
+
+    metrics: dict[str, Any] | None = None
+    if guest:
+        output = model.objective_.transform(raw)
+        importance = sbt.report_importance(model, spec.party_id, names)
+        metrics = evaluate(task, y, output, importance=importance, importance_method=sbt.IMPORTANCE_METHOD)
+    with atomic_output(spark, spec.outputs.dir) as out:
+        model_ref = save_own_model(out, spec, "secureboost", model.to_dict(), names, {"labels": label_encoding}, metrics)
+        out.write_json("feature_importance.json", sbt.own_importance(model, names))
+        result: dict[str, Any] = {"fit_seconds": round(fit_seconds, 3), "rows": len(ids)}
+        if metrics is not None:
+            out.write_json("boosting.json", {
+                **result, "objective": model.objective_.name, "rounds": len(model.trees_), "trees": n_trees,
+                "tree_seconds": [round(t, 3) for t in model.tree_seconds_], "validation_loss": model.evals_result_,
+                "best_iteration": model.best_iteration_,
+            })  # fmt: skip
+            write_evaluation(out, task, metrics, y, output)
+            result.update(trees=n_trees, seconds_per_tree=round(fit_seconds / n_trees, 3), **summary(task, metrics, "train_"))
+        write_result(out, model=model_ref, metrics=result)
+
+
+TRAINERS: dict[str, Callable[[SparkSession, TaskSpec], None]] = {"hetero_lr": train_hetero_lr, "secureboost": train_secureboost}
+
+
+def train_step(spark: SparkSession, spec: TaskSpec) -> None:
+    """Fit the ``params.algorithm`` model with the other parties and save this party's own part."""
+    algorithm = param(spec, "algorithm", "hetero_lr", str)
+    if algorithm not in TRAINERS:
+        raise ConfigError(f"params.algorithm: expected {'|'.join(TRAINERS)}, got {algorithm!r}")
+    TRAINERS[algorithm](spark, spec)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from airflow_provider_powerfl.operators.step import FederatedStepOperator
 # algorithm name -> the step's default parameters; spark_jobs/train.py dispatches on params.algorithm
 ALGORITHMS: Mapping[str, Mapping[str, Any]] = {
     "hetero_lr": {},
+    "secureboost": {},
 }
 
 
@@ -24,7 +25,7 @@ class FederatedTrainOperator(FederatedStepOperator):
     """
     Train a vertical federated model (``spark_jobs/train.py``).
 
-    :param algorithm: one of ``ALGORITHMS`` (``hetero_lr``); checked when the DAG is parsed.
+    :param algorithm: one of ``ALGORITHMS`` (``hetero_lr``, ``secureboost``); checked when the DAG is parsed.
     """
 
     step = "train"

@@ -237,9 +237,8 @@ class HeteroSecureBoost(_Params):
         self.executor = executor
         self.timeout = timeout
 
-    def _validate(self) -> None:
-        if not isinstance(self.party, Party) or self.party.role not in ("guest", "host"):
-            raise ConfigError(f"party must be a Party with role 'guest' or 'host', got {self.party!r}")
+    def check_params(self) -> None:
+        """Raise a ConfigError naming the first bad parameter (fit does this too; a job calls it before talking to peers)."""
         self._validate_boost()
         _check_int("key_length", self.key_length, MIN_KEY_LENGTH)
         if self.key_length % 2:
@@ -247,6 +246,11 @@ class HeteroSecureBoost(_Params):
         if self.timeout is not None:
             _check_real("timeout", self.timeout, low=0.0, open_low=True)
         as_chunk_map(self.executor)  # names a bad executor
+
+    def _validate(self) -> None:
+        if not isinstance(self.party, Party) or self.party.role not in ("guest", "host"):
+            raise ConfigError(f"party must be a Party with role 'guest' or 'host', got {self.party!r}")
+        self.check_params()
         if self.party.role == "host" and not self.party.peers("guest"):
             raise ConfigError(f"host {self.party.party_id} has no guest among the parties of job {self.party.job_id}")
 

@@ -44,7 +44,7 @@ CONF = {"job_id": "J", "parties": ["10000=guest", "20000=host"], "common-args": 
 
 
 def test_unknown_algorithm_fails_when_the_dag_is_parsed():
-    with pytest.raises(ConfigError, match=r"train: unknown algorithm 'xgboost' \(known: hetero_lr\)"):
+    with pytest.raises(ConfigError, match=r"train: unknown algorithm 'xgboost' \(known: hetero_lr, secureboost\)"):
         FederatedTrainOperator(task_id="train", algorithm="xgboost")
 
 
@@ -80,6 +80,12 @@ def test_train_spec_carries_algorithm_attempt_and_upstream_outputs(registry):
     assert spec.input("train").format == "parquet"
     assert spec.outputs.dir == "/w/J/10000/train"
     assert spec.private_key == str(registry.parent / "10000.key")
+
+
+def test_secureboost_train_spec_carries_its_params(registry):
+    op = FederatedTrainOperator(task_id="train", algorithm="secureboost", step_params={"objective": "multiclass", "max_depth": 3})
+    spec, _ = op.build_spec(context(CONF), party(registry), "local")
+    assert spec.params == {"objective": "multiclass", "max_depth": 3, "algorithm": "secureboost"}
 
 
 def test_predict_gets_the_upstream_model_and_kubernetes_the_pod_key_path(registry):
