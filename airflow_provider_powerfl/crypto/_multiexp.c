@@ -5,12 +5,13 @@
  * layer (mpn_mul_n / mpn_sqr + our own REDC with mpn_addmul_1), and the loop runs without the GIL.
  *
  * Algorithm per column (a batched Bos-Coster reduction, the "sort-and-prefix" method):
- *   signed exponents are shifted to x + K >= 0 (K = -min of the column), with the extra term
- *   Q^K where Q = (prod_i c_i)^{-1} is computed once per call; then repeat: sort the terms by
+ *   the column is shifted by a value s (its minimum, or its most frequent value: see
+ *   column_shift) using prod c^x = P^s prod c^(x - s), P = prod_i c_i computed once per call; the
+ *   rows below s, if any, form a second product that is inverted. Each product: sort the terms by
  *   exponent, take running products of the bases in that order, so prod b^v becomes
- *   prod_k R_k^{v_k - v_{k+1}} over the distinct values (gaps ~log2(rows) bits narrower); each
- *   level costs one product per nonzero term. The last few terms share one square-and-multiply
- *   chain.
+ *   prod_k R_k^{v_k - v_{k+1}} over the distinct values (gaps ~log2(rows) bits narrower); repeat.
+ *   Each level costs one product per nonzero term. The last few terms share one
+ *   square-and-multiply chain.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -19,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_EXPONENT_BITS 61 /* |x| < 2^61, so x + K < 2^62 and sums of gaps fit in uint64 */
+#define MAX_EXPONENT_BITS 61 /* |x| < 2^61, so |x - s| < 2^62 fits int64 */
 #define FINISH_TERMS 8       /* at or below this many terms one shared chain beats another level */
 
 typedef struct {
@@ -118,66 +119,116 @@ static void limbs_to_bytes(unsigned char *dst, size_t len, const mp_limb_t *src)
     for (size_t i = 0; i < len; i++) dst[i] = (unsigned char)(src[i / 8] >> (8 * (i % 8)));
 }
 
-/* Runs without the GIL; returns 0, -1 if the product of the bases is not invertible, -2 out of memory. */
-static int compute(const mont_t *M, const mp_limb_t *r2, const mp_limb_t *one, mp_limb_t *bases,
-                   size_t rows, const int64_t *x, size_t cols, mp_limb_t *results) {
+/* r = a^{-1} mod m, both in Montgomery form; returns -1 if a is not a unit. */
+static int mont_invert(const mont_t *M, const mp_limb_t *r2, mp_limb_t *r, const mp_limb_t *a) {
+    mp_size_t n = M->n;
+    mpn_zero(M->t, 2 * n);
+    mpn_copyi(M->t, a, n);
+    redc(M, r, M->t);
+    mpz_t v, mod;
+    mpz_init(v);
+    mpz_import(v, n, -1, sizeof(mp_limb_t), 0, 0, r);
+    mpz_roinit_n(mod, M->m, n);
+    int ok = mpz_invert(v, v, mod);
+    if (ok) {
+        mpn_zero(r, n);
+        mpz_export(r, NULL, -1, sizeof(mp_limb_t), 0, 0, v);
+        mont_mul(M, r, r, r2);
+    }
+    mpz_clear(v);
+    return ok ? 0 : -1;
+}
+
+static int int64_asc(const void *x, const void *y) {
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* The value s subtracted from column j: rows equal to s cost nothing. The minimum makes every
+ * exponent >= 0 (no inversion); the most frequent value wins when it holds rows/16 more rows
+ * (e.g. 0/1 features after standardization), paying one inversion for the rows below it. */
+static int64_t column_shift(const int64_t *x, size_t rows, size_t cols, size_t j, int64_t *sorted) {
+    if (!rows) return 0;
+    for (size_t i = 0; i < rows; i++) sorted[i] = x[i * cols + j];
+    qsort(sorted, rows, sizeof(int64_t), int64_asc);
+    size_t min_count = 0, best_count = 0, run = 0;
+    int64_t best = sorted[0];
+    for (size_t i = 0; i < rows; i++) {
+        run = (i && sorted[i] == sorted[i - 1]) ? run + 1 : 1;
+        if (sorted[i] == sorted[0]) min_count = run;
+        if (run > best_count) {
+            best_count = run;
+            best = sorted[i];
+        }
+    }
+    return best_count > min_count + rows / 16 ? best : sorted[0];
+}
+
+/* Runs without the GIL; returns 0, -1 if an inversion failed (a base is not a unit), -2 out of memory. */
+static int compute(const mont_t *M, const mp_limb_t *r2, const mp_limb_t *one, mp_limb_t *bases, size_t rows,
+                   const int64_t *x, size_t cols, mp_limb_t *results) {
     mp_size_t n = M->n;
     int status = 0;
-    int any_negative = 0;
-    for (size_t k = 0; k < rows * cols; k++) any_negative |= x[k] < 0;
-    mp_limb_t *q = malloc(n * sizeof(mp_limb_t));
+    int64_t *shifts = malloc((cols + 1) * sizeof(int64_t));
+    int64_t *sorted = malloc((rows + 1) * sizeof(int64_t));
+    mp_limb_t *p = malloc(n * sizeof(mp_limb_t)), *q = malloc(n * sizeof(mp_limb_t));
+    mp_limb_t *negative = malloc(n * sizeof(mp_limb_t));
     mp_limb_t *pool = malloc(2 * (rows + 1) * n * sizeof(mp_limb_t));
     term_t *terms = malloc((rows + 1) * sizeof(term_t));
-    if (!q || !pool || !terms) {
-        free(q);
-        free(pool);
-        free(terms);
-        return -2;
+    if (!shifts || !sorted || !p || !q || !negative || !pool || !terms) {
+        status = -2;
+        goto done;
     }
     mp_limb_t *pools[2] = {pool, pool + (rows + 1) * n};
-    for (size_t i = 0; i < rows; i++) mont_mul(M, bases + i * n, bases + i * n, r2);
-    if (any_negative) {
-        /* Q = (prod_i c_i)^{-1}: prod c^x = prod c^(x + K) * Q^K */
-        mpn_copyi(q, one, n);
-        for (size_t i = 0; i < rows; i++) mont_mul(M, q, q, bases + i * n);
-        mpn_zero(M->t, 2 * n);
-        mpn_copyi(M->t, q, n);
-        redc(M, q, M->t);
-        mpz_t p, mod;
-        mpz_init(p);
-        mpz_import(p, n, -1, sizeof(mp_limb_t), 0, 0, q);
-        mpz_roinit_n(mod, M->m, n);
-        if (!mpz_invert(p, p, mod)) {
-            status = -1;
-        } else {
-            mpn_zero(q, n);
-            mpz_export(q, NULL, -1, sizeof(mp_limb_t), 0, 0, p);
-            mont_mul(M, q, q, r2);
-        }
-        mpz_clear(p);
+    int any_shift = 0, any_negative_shift = 0;
+    for (size_t j = 0; j < cols; j++) {
+        shifts[j] = column_shift(x, rows, cols, j, sorted);
+        any_shift |= shifts[j] != 0;
+        any_negative_shift |= shifts[j] < 0;
     }
-    for (size_t j = 0; j < cols && status == 0; j++) {
-        int64_t low = 0;
-        for (size_t i = 0; i < rows; i++)
-            if (x[i * cols + j] < low) low = x[i * cols + j];
-        uint64_t shift = (uint64_t)(-low);
-        for (size_t i = 0; i < rows; i++) {
-            terms[i].v = (uint64_t)x[i * cols + j] + shift;
-            terms[i].b = bases + i * n;
+    for (size_t i = 0; i < rows; i++) mont_mul(M, bases + i * n, bases + i * n, r2);
+    if (any_shift) {
+        /* prod c^x = P^s prod c^(x - s) with P = prod_i c_i, shared by all columns; Q = P^{-1} */
+        mpn_copyi(p, one, n);
+        for (size_t i = 0; i < rows; i++) mont_mul(M, p, p, bases + i * n);
+        if (any_negative_shift && mont_invert(M, r2, q, p)) {
+            status = -1;
+            goto done;
         }
-        size_t count = rows;
-        if (shift) {
-            terms[count].v = shift;
-            terms[count].b = q;
-            count++;
-        }
+    }
+    for (size_t j = 0; j < cols; j++) {
+        int64_t s = shifts[j];
         mp_limb_t *out = results + j * n;
+        size_t count = 0;
+        for (size_t i = 0; i < rows; i++) {
+            int64_t v = x[i * cols + j] - s;
+            if (v > 0) terms[count++] = (term_t){(uint64_t)v, bases + i * n};
+        }
+        if (s) terms[count++] = (term_t){s > 0 ? (uint64_t)s : -(uint64_t)s, s > 0 ? p : q};
         power_product(M, terms, count, pools, one, out);
+        count = 0;
+        for (size_t i = 0; i < rows; i++) {
+            int64_t v = x[i * cols + j] - s;
+            if (v < 0) terms[count++] = (term_t){-(uint64_t)v, bases + i * n};
+        }
+        if (count) {
+            power_product(M, terms, count, pools, one, negative);
+            if (mont_invert(M, r2, negative, negative)) {
+                status = -1;
+                goto done;
+            }
+            mont_mul(M, out, out, negative);
+        }
         mpn_zero(M->t, 2 * n);
         mpn_copyi(M->t, out, n);
         redc(M, out, M->t);
     }
+done:
+    free(shifts);
+    free(sorted);
+    free(p);
     free(q);
+    free(negative);
     free(pool);
     free(terms);
     return status;

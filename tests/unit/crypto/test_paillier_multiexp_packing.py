@@ -1,15 +1,17 @@
-"""Bucket multi-exponentiation against naive powmods, fixed-base tables, and slot packing."""
+"""Native multi-exponentiation against naive powmods and phe, fixed-base tables, and slot packing."""
 
 from __future__ import annotations
 
 import gmpy2
 import numpy as np
+import phe
 import pytest
 from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto.errors import EncodingOverflowError, MalformedCiphertextError
 from airflow_provider_powerfl.crypto.fixedbase import FixedBase
-from airflow_provider_powerfl.crypto.multiexp import multiexp_columns
+from airflow_provider_powerfl.crypto import _multiexp
+from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
 from airflow_provider_powerfl.crypto.packing import Packer
 from airflow_provider_powerfl.crypto.paillier import generate_keypair
 from airflow_provider_powerfl.exceptions import CryptoError
@@ -53,9 +55,36 @@ def test_multiexp_many_rows_wide_and_binary_columns():
     assert multiexp_columns(bases, exps, MODULUS) == _naive(bases, exps, MODULUS)
 
 
+def test_multiexp_edge_exponents_and_shapes():
+    top = 2**MAX_EXPONENT_BITS - 1
+    rng = np.random.default_rng(3)
+    bases = [mpz(int(v)) | 1 for v in rng.integers(3, 2**62, 9)]
+    exps = np.array(
+        [[0, top, -top, 1, 0], [0, -top, -top, -1, 0], [0, 0, top, 0, 5]] + [[0, 1, -1, 2, 5]] * 6, dtype=np.int64
+    )
+    assert multiexp_columns(bases, exps, MODULUS) == _naive(bases, exps, MODULUS)
+    assert multiexp_columns(bases[:1], exps[:1], MODULUS) == _naive(bases[:1], exps[:1], MODULUS)
+    assert multiexp_columns(bases[:1], [-top], MODULUS) == [gmpy2.powmod(bases[0], -top, MODULUS)]  # 1-D: one column
+    assert multiexp_columns([], np.zeros((0, 3), dtype=np.int64), MODULUS) == [1, 1, 1]
+    assert multiexp_columns(bases, np.zeros((9, 0), dtype=np.int64), MODULUS) == []
+
+
+def test_multiexp_columns_dominated_by_one_value():
+    # standardized 0/1 features: most rows share one value, the others lie above or below it
+    rng = np.random.default_rng(5)
+    rows = 300
+    bases = [mpz(int(v)) | 1 for v in rng.integers(3, 2**62, rows)]
+    rare = rng.random((rows, 3)) < 0.1
+    exps = np.where(rare, [7_000_000, -3_000_000, 0], [-800_000, 250_000, 12]).astype(np.int64)
+    assert multiexp_columns(bases, exps, MODULUS) == _naive(bases, exps, MODULUS)
+
+
 def test_multiexp_non_invertible_base_is_malformed():
     with pytest.raises(MalformedCiphertextError):
         multiexp_columns([mpz(2**127 - 1), mpz(3)], np.array([[-1], [1]]), MODULUS)
+    # positive exponents never need an inverse
+    got = multiexp_columns([mpz(2**127 - 1), mpz(3)], np.array([[2], [1]]), MODULUS)
+    assert got == [gmpy2.powmod(2**127 - 1, 2, MODULUS) * 3 % MODULUS]
 
 
 def test_multiexp_zero_and_limits():
@@ -63,8 +92,49 @@ def test_multiexp_zero_and_limits():
     assert multiexp_columns(bases, np.zeros((2, 2), dtype=np.int64), MODULUS) == [1, 1]
     with pytest.raises(EncodingOverflowError):
         multiexp_columns(bases, np.array([[2**62], [1]], dtype=object), MODULUS)
+    with pytest.raises(EncodingOverflowError):
+        multiexp_columns(bases, np.array([[-(2**61)], [1]], dtype=np.int64), MODULUS)
     with pytest.raises(ValueError, match="rows"):
         multiexp_columns(bases, np.zeros((3, 1), dtype=np.int64), MODULUS)
+
+
+def test_multiexp_rejects_bad_inputs_clearly():
+    bases = [mpz(3), mpz(5)]
+    with pytest.raises(ValueError, match="1-D or 2-D"):
+        multiexp_columns(bases, np.zeros((2, 1, 1), dtype=np.int64), MODULUS)
+    with pytest.raises(ValueError, match="dtype float64"):
+        multiexp_columns(bases, np.zeros((2, 1)), MODULUS)
+    with pytest.raises(ValueError, match="odd"):
+        multiexp_columns(bases, np.ones((2, 1), dtype=np.int64), MODULUS + 1)
+    with pytest.raises(ValueError, match="base 1 is not reduced"):
+        multiexp_columns([mpz(3), MODULUS], np.ones((2, 1), dtype=np.int64), MODULUS)
+    with pytest.raises(ValueError, match=r"bases must be integers in \[0, modulus\)"):
+        multiexp_columns([mpz(3), mpz(-5)], np.ones((2, 1), dtype=np.int64), MODULUS)
+    # the extension itself checks what the wrapper normally guarantees
+    width = (MODULUS.bit_length() + 7) // 8
+    blob, mod = b"".join(b.to_bytes(width, "little") for b in bases), MODULUS.to_bytes(width, "little")
+    with pytest.raises(TypeError, match="int64"):
+        _multiexp.multiexp_columns(blob, np.ones((2, 1), dtype=np.int32), mod)
+    with pytest.raises(TypeError, match="2-D"):
+        _multiexp.multiexp_columns(blob, np.ones(2, dtype=np.int64), mod)
+    with pytest.raises(OverflowError, match="row 1, column 0"):
+        _multiexp.multiexp_columns(blob, np.array([[1], [2**61]], dtype=np.int64), mod)
+    with pytest.raises(ValueError, match="expected 3 rows"):
+        _multiexp.multiexp_columns(blob, np.ones((3, 1), dtype=np.int64), mod)
+
+
+def test_multiexp_on_phe_ciphertexts_decrypts_with_phe():
+    phe_pk, phe_sk = phe.generate_paillier_keypair(n_length=512)  # SPEED
+    rng = np.random.default_rng(13)
+    r = rng.integers(-(2**40), 2**40, 40).tolist()
+    X = rng.integers(-(2**23), 2**23, (40, 6))
+    X[:, 0] = 0
+    X[0, 1], X[1, 1] = 2**MAX_EXPONENT_BITS - 1, -(2**MAX_EXPONENT_BITS - 1)
+    X[:, 2] = rng.random(40) < 0.1
+    cts = [mpz(phe_pk.encrypt(v).ciphertext()) for v in r]
+    got = multiexp_columns(cts, X, mpz(phe_pk.nsquare))
+    decrypted = [phe_sk.decrypt(phe.EncryptedNumber(phe_pk, int(c))) for c in got]
+    assert decrypted == (X.T.astype(object) @ np.array(r, dtype=object)).tolist()
 
 
 def test_multiexp_on_ciphertexts_decrypts_to_matvec():
