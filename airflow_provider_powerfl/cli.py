@@ -18,6 +18,7 @@ BENCHMARKS = {
     "hetero-lr": "hetero_lr",
     "secureboost": "secureboost",
     "woe-iv": "woe_iv",
+    "fate": "fate",
 }
 
 
