@@ -29,7 +29,11 @@ from airflow_provider_powerfl.taskspec import step_error_in
 
 REPO = Path(__file__).resolve().parents[2]
 DATASETS = Path(os.environ.get("POWERFL_DATASETS", "/work/shared/datasets"))
-GUEST, HOST = "10000", "20000"
+GUEST, HOST, HOST2 = "10000", "20000", "30000"
+BROKERS = {GUEST: "guest", HOST: "host", HOST2: "host2"}
+# (batch_size, optimizer, learning_rate) per data set, chosen by a numpy simulation of the protocol's
+# update (docs/benchmarks/hetero_lr.md): plain SGD gets closest to the Taylor loss's optimum in 10 epochs
+SETTINGS = {"a9a": (4096, "sgd", 0.05), "default_credit": (1024, "sgd", 0.05), "breast": (128, "adam", 0.15)}
 SPARK_CONF = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
@@ -156,6 +160,36 @@ def _dataset(name: str, work: Path) -> tuple[dict[str, dict[str, Any]], dict[str
     raise ConfigError(f"--dataset: expected a9a|default_credit|breast, got {name!r}")
 
 
+def split_host(inputs: dict[str, dict[str, Any]], work: Path) -> dict[str, dict[str, Any]]:
+    """Three parties: the host's columns split in two halves between HOST and HOST2 (same rows)."""
+    out: dict[str, dict[str, Any]] = {GUEST: inputs[GUEST], HOST: {}, HOST2: {}}
+    for split, data in inputs[HOST].items():
+        lines = Path(data["uri"]).read_text().splitlines()
+        parts: dict[str, list[str]] = {HOST: [], HOST2: []}
+        if data["format"] == "libsvm":
+            half = data["num_features"] // 2
+            for line in lines:
+                row_id, *cells = line.split()
+                pairs = [(int(i) - data["index_base"], v) for i, v in (c.split(":") for c in cells)]
+                first = [f"{i + data['index_base']}:{v}" for i, v in pairs if i < half]
+                second = [f"{i - half}:{v}" for i, v in pairs if i >= half]
+                parts[HOST].append(" ".join([row_id, *first]))
+                parts[HOST2].append(" ".join([row_id, *second]))
+            sizes = {HOST: {"num_features": half}, HOST2: {"num_features": data["num_features"] - half, "index_base": 0}}
+        else:
+            rows = [line.split(",") for line in lines]
+            half = 1 + (len(rows[0]) - 1) // 2
+            parts[HOST] = [",".join(r[:half]) for r in rows]
+            parts[HOST2] = [",".join([r[0], *r[half:]]) for r in rows]
+            sizes = {HOST: {}, HOST2: {}}
+        for pid, content in parts.items():
+            path = work / "data" / pid / f"{split}.{data['format']}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(content) + "\n")
+            out[pid][split] = {**data, "uri": str(path), **sizes[pid]}
+    return out
+
+
 def _csv(path: Path, label: str | None = None) -> dict[str, Any]:
     return {"uri": str(path), "format": "csv", **({"label_column": label} if label else {})}
 
@@ -178,25 +212,27 @@ def _split_by_id(work: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _joined(work: Path, step_dir: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Centralized view: the aligned rows of both parties side by side (same order), and the labels."""
+def _joined(work: Path, hosts: list[str], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Centralized view: the aligned rows of all parties side by side (same order), and the labels."""
     import pyarrow.parquet as pq
 
-    guest = pq.read_table(work / GUEST / step_dir / "aligned" / name).to_pandas()
-    host = pq.read_table(work / HOST / step_dir / "aligned" / name).to_pandas()
-    if list(guest["id"]) != list(host["id"]):
-        raise PowerFLError(f"aligned {name} rows differ between guest and host")
-    X = np.hstack([guest.drop(columns=["id", "label"]).to_numpy(), host.drop(columns=["id"]).to_numpy()])
-    return X, (guest["label"].to_numpy() > 0).astype(int)
+    guest = pq.read_table(work / GUEST / "align" / "aligned" / name).to_pandas()
+    columns = [guest.drop(columns=["id", "label"]).to_numpy()]
+    for host in hosts:
+        table = pq.read_table(work / host / "align" / "aligned" / name).to_pandas()
+        if list(guest["id"]) != list(table["id"]):
+            raise PowerFLError(f"aligned {name} rows differ between guest and host {host}")
+        columns.append(table.drop(columns=["id"]).to_numpy())
+    return np.hstack(columns), (guest["label"].to_numpy() > 0).astype(int)
 
 
-def _centralized(work: Path, alpha: float, max_iter: int) -> float:
+def _centralized(work: Path, hosts: list[str], alpha: float, max_iter: int) -> float:
     """scikit-learn on the joined aligned data, standardized like the federated steps, same L2 strength."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    X, y = _joined(work, "align", "train")
-    T, y_test = _joined(work, "align", "test")
+    X, y = _joined(work, hosts, "train")
+    T, y_test = _joined(work, hosts, "test")
     mean, std = X.mean(axis=0), X.std(axis=0)
     std[std == 0] = 1.0
     # our objective: mean loss + alpha/2 ||w||^2  ==  sklearn's C = 1 / (alpha * n)
@@ -205,36 +241,117 @@ def _centralized(work: Path, alpha: float, max_iter: int) -> float:
     return float(roc_auc_score(y_test, model.predict_proba((T - mean) / std)[:, 1]))
 
 
+# ------------------------------------------------------------------ plaintext simulation
+def _read_party(data: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+    """(ids, features, labels or None) of one party's bench input, without Spark."""
+    lines = Path(data["uri"]).read_text().splitlines()
+    label = "label_column" in data
+    if data["format"] == "csv":
+        rows = [line.split(",") for line in lines[1:]]
+        values = np.array([r[1:] for r in rows], dtype=np.float64)
+        return [r[0] for r in rows], values[:, 1:] if label else values, values[:, 0] if label else None
+    ids, X, y = [], np.zeros((len(lines), data["num_features"])), []
+    for row, line in enumerate(lines):
+        row_id, *cells = line.split()
+        ids.append(row_id)
+        if label:
+            y.append(float(cells.pop(0)))
+        for cell in cells:
+            index, value = cell.split(":")
+            X[row, int(index) - data["index_base"]] = float(value)
+    return ids, X, np.array(y) if label else None
+
+
+def _simulation_data(inputs: dict[str, dict[str, Any]], split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Guest then host columns of the ids every party holds, sorted by id like the train step."""
+    parties = [_read_party(inputs[pid][split]) for pid in inputs]
+    shared = sorted(set.intersection(*(set(ids) for ids, _, _ in parties)))
+    rows = [[position[i] for i in shared] for position in ({v: k for k, v in enumerate(ids)} for ids, _, _ in parties)]
+    X = np.hstack([X[r] for r, (_, X, _) in zip(rows, parties)])
+    return X, (parties[0][2][rows[0]] > 0).astype(np.float64)
+
+
+def simulate(args: argparse.Namespace, batch: int, optimizer: str, learning_rate: float) -> dict[str, Any]:
+    """The protocol's update in plaintext: Taylor residual, fixed-point rounding, the local optimizer, L2."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from airflow_provider_powerfl.algorithms import fixed_point as fp
+    from airflow_provider_powerfl.algorithms.hetero_lr_protocol import BatchPlan
+    from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
+
+    with tempfile.TemporaryDirectory(prefix="powerfl-sim-") as tmp:
+        inputs, _ = _dataset(args.dataset, Path(tmp))
+        X, y = _simulation_data(inputs, "train")
+        T, y_test = _simulation_data(inputs, "test")
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    std[std == 0] = 1.0
+    X, T = np.c_[(X - mean) / std, np.ones(len(X))], np.c_[(T - mean) / std, np.ones(len(T))]
+    Xq = np.ldexp(np.rint(np.ldexp(X, fp.X_FRAC_BITS)), -fp.X_FRAC_BITS)  # the exponents' rounding
+    penalized = np.r_[np.ones(X.shape[1] - 1), 0.0]
+    update = LocalUpdate(optimizer, learning_rate, "l2", args.alpha, penalized)
+    plan = BatchPlan(len(y), min(batch, len(y)), args.epochs, 0.0, 0, False)
+    w = np.zeros(X.shape[1])
+    for epoch in range(args.epochs):
+        for rows in plan.batches(epoch):
+            d = np.ldexp(np.rint(np.ldexp(0.25 * (X[rows] @ w) + 0.5 - y[rows], fp.D_FRAC_BITS)), -fp.D_FRAC_BITS)
+            w = update.step(w, Xq[rows].T @ d / len(rows))
+    # the Taylor objective's exact minimum: 0.25 X^T X w + alpha P w = X^T (y - 0.5)
+    n = len(y)
+    optimum = np.linalg.solve(0.25 * X.T @ X / n + args.alpha * np.diag(penalized), X.T @ (y - 0.5) / n)
+    central = LogisticRegression(C=1.0 / (args.alpha * n), max_iter=1000).fit(X[:, :-1], y)
+    auc, best = roc_auc_score(y_test, T @ w), roc_auc_score(y_test, T @ optimum)
+    central_auc = roc_auc_score(y_test, central.decision_function(T[:, :-1]))
+    print(f"simulated {args.dataset}: AUC {auc:.4f} after {args.epochs} epochs, Taylor optimum {best:.4f}, scikit-learn {central_auc:.4f}")
+    return {
+        "bench": "hetero_lr_simulation", "dataset": args.dataset, "batch_size": batch, "optimizer": optimizer,
+        "learning_rate": learning_rate, "epochs": args.epochs, "simulated_auc": round(auc, 4),
+        "taylor_optimum_auc": round(best, 4), "centralized_auc": round(central_auc, 4),
+        "auc_difference": round(auc - central_auc, 4),
+    }  # fmt: skip
+
+
 # ------------------------------------------------------------------ CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="breast", choices=("a9a", "default_credit", "breast"))
     parser.add_argument("--epochs", type=int, default=10, help="max_iter")
     parser.add_argument("--key-length", type=int, default=2048, help="Paillier key bits of each party")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 4096 (a9a), 1024 (default_credit), 128 (breast)")
-    parser.add_argument("--learning-rate", type=float, default=0.15)
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default: sgd (a9a, default_credit), adam (breast)")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: 0.05 (a9a, default_credit), 0.15 (breast)")
+    parser.add_argument("--hosts", type=int, choices=(1, 2), default=1, help="2: the host's columns split between two hosts")
     parser.add_argument("--alpha", type=float, default=1e-3, help="L2 strength (same for scikit-learn)")
+    parser.add_argument("--simulate", action="store_true", help="only the plaintext simulation of the update (no crypto, no Spark)")
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
 
 
-def _brokers() -> dict[str, str]:
-    script = REPO / "scripts" / "kafka"
-    subprocess.run([str(script), "up", "guest", "host"], check=True, capture_output=True, text=True, timeout=600)
-    addrs = subprocess.run([str(script), "addr", "guest", "host"], check=True, capture_output=True, text=True).stdout.split()
-    return {GUEST: addrs[0], HOST: addrs[1]}
+def _brokers(parties: list[str]) -> dict[str, str]:
+    script, names = REPO / "scripts" / "kafka", [BROKERS[pid] for pid in parties]
+    subprocess.run([str(script), "up", *names], check=True, capture_output=True, text=True, timeout=600)
+    addrs = subprocess.run([str(script), "addr", *names], check=True, capture_output=True, text=True).stdout.split()
+    return dict(zip(parties, addrs))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    batch = args.batch_size or {"a9a": 4096, "default_credit": 1024, "breast": 128}[args.dataset]
+    batch, optimizer, learning_rate = SETTINGS[args.dataset]
+    batch, optimizer = args.batch_size or batch, args.optimizer or optimizer
+    learning_rate = args.learning_rate or learning_rate
+    hosts = [HOST, HOST2][: args.hosts]
+    if args.simulate:
+        return simulate(args, batch, optimizer, learning_rate)
     with tempfile.TemporaryDirectory(prefix="powerfl-bench-") as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         inputs, info = _dataset(args.dataset, work)
-        brokers = _brokers()
-        roles = {GUEST: "guest", HOST: "host"}
+        if args.hosts == 2:
+            inputs = split_host(inputs, work)
+        brokers = _brokers([GUEST, *hosts])
+        roles = {GUEST: "guest", **{host: "host" for host in hosts}}
         job = f"bench-hetero-lr-{args.dataset}-{int(time.time())}"
         lr_params = {
-            "algorithm": "hetero_lr", "max_iter": args.epochs, "batch_size": batch, "learning_rate": args.learning_rate,
-            "alpha": args.alpha, "penalty": "l2", "tol": 0.0, "key_length": args.key_length, "random_state": 0,
+            "algorithm": "hetero_lr", "max_iter": args.epochs, "batch_size": batch, "optimizer": optimizer,
+            "learning_rate": learning_rate, "alpha": args.alpha, "penalty": "l2", "tol": 0.0,
+            "key_length": args.key_length, "random_state": 0,
         }  # fmt: skip
         seconds: dict[str, float] = {}
         total = time.perf_counter()
@@ -257,11 +374,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         train_metrics = trained[GUEST].result["metrics"]
         auc = predicted[GUEST].result["metrics"]["auc"]
-        central = _centralized(work, args.alpha, args.epochs)
+        central = _centralized(work, hosts, args.alpha, args.epochs)
     epochs = int(train_metrics["n_iter"])
     per_epoch = train_metrics["fit_seconds"] / epochs
     print(f"{args.dataset}: rows train {aligned[GUEST].result['metrics']['train_intersection']}, "
-          f"test {aligned[GUEST].result['metrics']['test_intersection']}; {args.key_length}-bit keys, batch {batch}")  # fmt: skip
+          f"test {aligned[GUEST].result['metrics']['test_intersection']}; {len(hosts)} host(s), {args.key_length}-bit keys, "
+          f"batch {batch}, {optimizer} at {learning_rate}")  # fmt: skip
     print(f"wall {wall:.1f} s (align {seconds['align']} s, train {seconds['train']} s, predict+evaluate {seconds['predict']} s)")
     print(f"per epoch {per_epoch:.1f} s over {epochs} epochs; loss {train_metrics['loss']:.5f}")
     print(f"federated test AUC {auc:.4f}, centralized {central:.4f}, difference {auc - central:+.4f}")
@@ -270,7 +388,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "dataset": args.dataset,
         "split": info["split"],
         "key_length": args.key_length,
+        "hosts": len(hosts),
         "batch_size": batch,
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
         "epochs": epochs,
         "wall_seconds": round(wall, 1),
         "step_seconds": seconds,
