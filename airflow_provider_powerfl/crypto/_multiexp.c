@@ -3,6 +3,7 @@
  * Why native: the hetero-LR gradient spends its time here; in Python each modular product pays
  * interpreter overhead and an mpz division. Here products are Montgomery products on GMP's mpn
  * layer (mpn_mul_n / mpn_sqr + our own REDC with mpn_addmul_1), and the loop runs without the GIL.
+ * The bases are not converted to Montgomery form (see restore_radix_powers).
  *
  * Algorithm per column (a batched Bos-Coster reduction, the "sort-and-prefix" method):
  *   the column is shifted by a value s (its minimum, or its most frequent value: see
@@ -139,6 +140,28 @@ static int mont_invert(const mont_t *M, const mp_limb_t *r2, mp_limb_t *r, const
     return ok ? 0 : -1;
 }
 
+/* out = out * R^sum mod m on plain values. Why: the bases enter the Montgomery loop unconverted, so
+ * each stands for c R^{-1} and the column's product carries R^{-sum of its exponents}; one short
+ * powm per column is cheaper than converting every base (one product per row). */
+static void restore_radix_powers(const mont_t *M, const mp_limb_t *one, mp_limb_t *out, __int128 sum) {
+    mp_size_t n = M->n;
+    unsigned __int128 mag = sum < 0 ? -(unsigned __int128)sum : (unsigned __int128)sum;
+    uint64_t e_limbs[2] = {(uint64_t)mag, (uint64_t)(mag >> 64)};
+    mpz_t v, r, e, mod;
+    mpz_roinit_n(mod, M->m, n);
+    mpz_inits(v, r, e, NULL);
+    mpz_import(e, 2, -1, sizeof(uint64_t), 0, 0, e_limbs);
+    mpz_import(r, n, -1, sizeof(mp_limb_t), 0, 0, one); /* R mod m, a unit since m is odd */
+    if (sum < 0) mpz_invert(r, r, mod);
+    mpz_powm(r, r, e, mod);
+    mpz_import(v, n, -1, sizeof(mp_limb_t), 0, 0, out);
+    mpz_mul(v, v, r);
+    mpz_mod(v, v, mod);
+    mpn_zero(out, n);
+    mpz_export(out, NULL, -1, sizeof(mp_limb_t), 0, 0, v);
+    mpz_clears(v, r, e, NULL);
+}
+
 static int int64_asc(const void *x, const void *y) {
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
     return (a > b) - (a < b);
@@ -165,7 +188,7 @@ static int64_t column_shift(const int64_t *x, size_t rows, size_t cols, size_t j
 }
 
 /* Runs without the GIL; returns 0, -1 if an inversion failed (a base is not a unit), -2 out of memory. */
-static int compute(const mont_t *M, const mp_limb_t *r2, const mp_limb_t *one, mp_limb_t *bases, size_t rows,
+static int compute(const mont_t *M, const mp_limb_t *r2, const mp_limb_t *one, const mp_limb_t *bases, size_t rows,
                    const int64_t *x, size_t cols, mp_limb_t *results) {
     mp_size_t n = M->n;
     int status = 0;
@@ -186,7 +209,6 @@ static int compute(const mont_t *M, const mp_limb_t *r2, const mp_limb_t *one, m
         any_shift |= shifts[j] != 0;
         any_negative_shift |= shifts[j] < 0;
     }
-    for (size_t i = 0; i < rows; i++) mont_mul(M, bases + i * n, bases + i * n, r2);
     if (any_shift) {
         /* prod c^x = P^s prod c^(x - s) with P = prod_i c_i, shared by all columns; Q = P^{-1} */
         mpn_copyi(p, one, n);
@@ -222,6 +244,9 @@ static int compute(const mont_t *M, const mp_limb_t *r2, const mp_limb_t *one, m
         mpn_zero(M->t, 2 * n);
         mpn_copyi(M->t, out, n);
         redc(M, out, M->t);
+        __int128 sum = 0;
+        for (size_t i = 0; i < rows; i++) sum += x[i * cols + j];
+        restore_radix_powers(M, one, out, sum);
     }
 done:
     free(shifts);
