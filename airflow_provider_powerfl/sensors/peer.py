@@ -47,6 +47,7 @@ class FederatedPeerSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("peer_task", "parties", "job_id")
     ui_color = "#c9e4f6"
+    trigger_class: type[FederatedPeerTrigger] = FederatedPeerTrigger
 
     def __init__(
         self,
@@ -98,8 +99,13 @@ class FederatedPeerSensor(BaseSensorOperator):
         self._job_id, parties = self._resolve(context)
         self._parties = self._pending = tuple(parties)
         if self.deferrable:
+            # look once before deferring: a trigger that fires within seconds of the deferral races the
+            # scheduler (it may take the deferral's exit for the end of the resumed try and fail the task)
+            first = self.poke(context)
+            if first.is_done:
+                return first.xcom_value
             self.defer(
-                trigger=FederatedPeerTrigger(
+                trigger=self.trigger_class(
                     powerfl_conn_id=self.powerfl_conn_id,
                     job_id=self._job_id,
                     peer_task=self.peer_task,
@@ -118,6 +124,7 @@ class FederatedPeerSensor(BaseSensorOperator):
     def poke(self, context: Any) -> PokeReturnValue:
         with open_reader(self.powerfl_conn_id, self._job_id) as reader:
             known = latest(reader.read_all())
+        self.check_job(known)
         state = wait_state(known, self._parties, self.peer_task, self.status)
         if state.failed is not None:
             raise PeerFailed(state.failed)
@@ -126,6 +133,9 @@ class FederatedPeerSensor(BaseSensorOperator):
             self.log.info("waiting for %s", self._waiting_for(state.pending))
         events = [asdict(known[(p, self.peer_task)]) for p in self._parties] if state.done else None
         return PokeReturnValue(state.done, events)
+
+    def check_job(self, known: dict[tuple[str, str], StatusEvent]) -> None:
+        """Raise if the job itself says to stop waiting; subclasses watch for more than the peer task."""
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Resume after the trigger fired: return the peers' events, or fail naming the party and event."""

@@ -83,6 +83,10 @@ class FederatedPeerTrigger(BaseTrigger):
             while True:
                 events = await asyncio.to_thread(self._reader.poll, self.poll_interval)
                 known = latest(events, known)
+                ended = self.ending_event(known)
+                if ended is not None:
+                    yield ended
+                    return
                 state = wait_state(known, self.parties, self.peer_task, self.status)
                 if state.failed is not None:
                     yield TriggerEvent({"status": "peer_failed", "job_id": self.job_id, "event": asdict(state.failed)})
@@ -96,6 +100,10 @@ class FederatedPeerTrigger(BaseTrigger):
                     return
         finally:
             await self.cleanup()
+
+    def ending_event(self, known: dict[tuple[str, str], StatusEvent]) -> TriggerEvent | None:
+        """An event that ends the wait before the peers report; subclasses watch for more than the peer task."""
+        return None
 
     async def cleanup(self) -> None:
         reader, self._reader = self._reader, None
