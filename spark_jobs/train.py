@@ -25,7 +25,8 @@ at the guest). Params: ``objective`` (``binary``, ``multiclass`` with labels
 0..K-1, ``regression``), ``validation`` (name of an aligned input for
 ``early_stopping_rounds``) and the estimator's: ``n_estimators``, ``max_depth``,
 ``learning_rate``, ``max_bin``, ``min_child_weight``, ``reg_lambda``, ``gamma``,
-``subsample``, ``early_stopping_rounds``, ``random_state``, ``key_length``.
+``subsample``, ``goss``, ``top_rate``, ``other_rate``, ``early_stopping_rounds``,
+``random_state``, ``key_length``.
 """
 
 from __future__ import annotations

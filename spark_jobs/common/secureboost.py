@@ -17,7 +17,7 @@ OBJECTIVES = {
 TASK_OF = {xgb: task for xgb, task in OBJECTIVES.values()}
 ESTIMATOR_PARAMS = (
     "n_estimators", "max_depth", "learning_rate", "max_bin", "min_child_weight", "reg_lambda", "gamma",
-    "subsample", "early_stopping_rounds", "random_state", "key_length",
+    "subsample", "goss", "top_rate", "other_rate", "early_stopping_rounds", "random_state", "key_length",
 )  # fmt: skip
 IMPORTANCE_METHOD = "split_gain"
 

@@ -27,6 +27,8 @@ class BoostParams:
     subsample: float
     early_stopping_rounds: int | None
     random_state: int | None
+    goss: tuple[float, float] | None = None  # (top_rate, other_rate)
+    learning_rate: float = 0.3  # GOSS waits 1/learning_rate rounds, as LightGBM
 
 
 @dataclass
@@ -58,10 +60,8 @@ def boost(
         eval_route, y_eval = eval_set
         eval_score = np.tile(init, (len(y_eval), 1))
     for r in range(params.n_estimators):
-        sample = rng.random(n_rows) < params.subsample if params.subsample < 1.0 else np.ones(n_rows, dtype=bool)
-        if not sample.any():
-            sample[rng.integers(n_rows)] = True
         g_all, h_all = objective.grad_hess(y, score)
+        sample, g_all, h_all = sample_rows(rng, params, r, g_all, h_all)
         trees = []
         for c in range(k):
             start = time.perf_counter()
@@ -90,3 +90,32 @@ def boost(
         rounds = rounds[: best_round + 1]  # as XGBoost predicts with best_iteration
         return BoostResult(rounds, init, history, best_round, seconds)
     return BoostResult(rounds, init, history, None, seconds)
+
+
+def sample_rows(rng: np.random.Generator, params: BoostParams, round_: int, g: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows one round's trees grow on, and (g, h) with GOSS's amplification of the sampled small-gradient rows.
+
+    GOSS (LightGBM): keep the top_rate share of rows with the largest sum over outputs of |g h|,
+    draw other_rate of the rows at random from the rest and multiply their g and h by
+    (1 - top_rate) / other_rate; like LightGBM it starts after the first 1/learning_rate rounds.
+    Otherwise ``subsample``: each row with that probability.
+    """
+    n_rows = len(g)
+    if params.goss is not None and round_ >= int(1.0 / params.learning_rate):
+        top_rate, other_rate = params.goss
+        n_top = max(1, int(top_rate * n_rows))
+        order = np.argsort(-np.abs(g * h).sum(axis=1), kind="stable")
+        rest = order[n_top:]
+        picked = rng.choice(rest, size=min(int(other_rate * n_rows), len(rest)), replace=False)
+        sample = np.zeros(n_rows, dtype=bool)
+        sample[order[:n_top]] = True
+        sample[picked] = True
+        factor = (1.0 - top_rate) / other_rate
+        g, h = g.copy(), h.copy()
+        g[picked] *= factor
+        h[picked] *= factor
+        return sample, g, h
+    sample = rng.random(n_rows) < params.subsample if params.subsample < 1.0 else np.ones(n_rows, dtype=bool)
+    if not sample.any():
+        sample[rng.integers(n_rows)] = True
+    return sample, g, h

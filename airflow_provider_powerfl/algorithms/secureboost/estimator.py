@@ -34,7 +34,7 @@ SMALL_COMB = (10, 4)  # fixed-base comb of 4096 entries: ~135 products per obfus
 BIG_COMB_ENCRYPTIONS = 20000
 _BOOST_PARAMS = (
     "n_estimators", "max_depth", "learning_rate", "max_bin", "min_child_weight", "reg_lambda", "gamma",
-    "subsample", "early_stopping_rounds", "objective", "random_state",
+    "subsample", "goss", "top_rate", "other_rate", "early_stopping_rounds", "objective", "random_state",
 )  # fmt: skip
 
 
@@ -64,6 +64,14 @@ class _Params:
         _check_real("reg_lambda", self.reg_lambda, low=0.0)
         _check_real("gamma", self.gamma, low=0.0)
         _check_real("subsample", self.subsample, low=0.0, open_low=True, high=1.0)
+        if not isinstance(self.goss, bool):
+            raise ConfigError(f"goss must be true or false, got {self.goss!r}")
+        _check_real("top_rate", self.top_rate, low=0.0, open_low=True, high=1.0)
+        _check_real("other_rate", self.other_rate, low=0.0, open_low=True, high=1.0)
+        if self.goss and self.top_rate + self.other_rate > 1.0:
+            raise ConfigError(f"top_rate + other_rate must be <= 1, got {self.top_rate} + {self.other_rate}")
+        if self.goss and self.subsample < 1.0:
+            raise ConfigError(f"subsample must be 1 with goss (GOSS chooses the rows), got {self.subsample}")
         if self.early_stopping_rounds is not None:
             _check_int("early_stopping_rounds", self.early_stopping_rounds, 1)
         if self.objective not in OBJECTIVES:
@@ -73,7 +81,9 @@ class _Params:
 
     def _boost_params(self) -> BoostParams:
         tree = TreeParams(int(self.max_depth), float(self.reg_lambda), float(self.gamma), float(self.min_child_weight), float(self.learning_rate))
-        return BoostParams(int(self.n_estimators), tree, float(self.subsample), self.early_stopping_rounds, self.random_state)
+        goss = (float(self.top_rate), float(self.other_rate)) if self.goss else None
+        return BoostParams(int(self.n_estimators), tree, float(self.subsample), self.early_stopping_rounds, self.random_state,
+                           goss, float(self.learning_rate))  # fmt: skip
 
     # -- fitted state shared by the guest and the plaintext model -----------------------------
     def _keep(self, objective: Objective, result: BoostResult) -> None:
@@ -147,7 +157,8 @@ class GradientBoostedTrees(_Params):
     """Plaintext GBDT on all columns: the reference the federated run must match (same trees, same predictions).
 
     Parameters as in XGBoost: n_estimators, max_depth, learning_rate, max_bin, min_child_weight,
-    reg_lambda, gamma (XGBoost's unhalved gain must exceed it), subsample, early_stopping_rounds
+    reg_lambda, gamma (XGBoost's unhalved gain must exceed it), subsample, goss with top_rate and
+    other_rate (LightGBM's gradient-based one-side sampling instead of subsample), early_stopping_rounds
     (needs eval_set in fit), objective ("binary:logistic", "reg:squarederror", "multi:softprob"),
     random_state (row subsampling).
     """
@@ -155,6 +166,7 @@ class GradientBoostedTrees(_Params):
     def __init__(
         self, *, n_estimators: int = 100, max_depth: int = 6, learning_rate: float = 0.3, max_bin: int = 256,
         min_child_weight: float = 1.0, reg_lambda: float = 1.0, gamma: float = 0.0, subsample: float = 1.0,
+        goss: bool = False, top_rate: float = 0.2, other_rate: float = 0.1,
         early_stopping_rounds: int | None = None, objective: str = "binary:logistic", random_state: int | None = None,
     ) -> None:  # fmt: skip
         self.n_estimators = n_estimators
@@ -165,6 +177,9 @@ class GradientBoostedTrees(_Params):
         self.reg_lambda = reg_lambda
         self.gamma = gamma
         self.subsample = subsample
+        self.goss = goss
+        self.top_rate = top_rate
+        self.other_rate = other_rate
         self.early_stopping_rounds = early_stopping_rounds
         self.objective = objective
         self.random_state = random_state
@@ -218,7 +233,8 @@ class HeteroSecureBoost(_Params):
     def __init__(
         self, *, party: Party | None = None, n_estimators: int = 100, max_depth: int = 6, learning_rate: float = 0.3,
         max_bin: int = 256, min_child_weight: float = 1.0, reg_lambda: float = 1.0, gamma: float = 0.0,
-        subsample: float = 1.0, early_stopping_rounds: int | None = None, objective: str = "binary:logistic",
+        subsample: float = 1.0, goss: bool = False, top_rate: float = 0.2, other_rate: float = 0.1,
+        early_stopping_rounds: int | None = None, objective: str = "binary:logistic",
         random_state: int | None = None, key_length: int = 2048, executor: Any = None, timeout: float | None = 600.0,
     ) -> None:  # fmt: skip
         self.party = party
@@ -230,6 +246,9 @@ class HeteroSecureBoost(_Params):
         self.reg_lambda = reg_lambda
         self.gamma = gamma
         self.subsample = subsample
+        self.goss = goss
+        self.top_rate = top_rate
+        self.other_rate = other_rate
         self.early_stopping_rounds = early_stopping_rounds
         self.objective = objective
         self.random_state = random_state

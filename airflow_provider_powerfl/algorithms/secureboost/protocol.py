@@ -212,7 +212,7 @@ class HostServer:
             raise FederationError(f"guest {self.guest} chose a candidate outside 0..{len(self.perm) - 1}")
         ids, lefts, sizes = [], [], []
         for n, c in zip(nodes.tolist(), cands.tolist()):
-            original = int(self.perm[c])
+            original = self._first_alike(int(self.perm[c]), n)
             f, t = int(self.layout.feature[original]), int(self.layout.threshold[original])
             rows = np.flatnonzero(self.assign == n)
             ids.append(len(self.splits))
@@ -220,6 +220,28 @@ class HostServer:
             lefts.append((self.bins[rows, f] <= t).astype(np.uint8))
             sizes.append(len(rows))
         return {"split_ids": np.asarray(ids, dtype=np.int64), "left": np.concatenate(lefts), "sizes": np.asarray(sizes, dtype=np.int64)}
+
+    def _first_alike(self, cand: int, node: int) -> int:
+        """The first candidate in column order that cuts the node's sampled rows into the same two sets as ``cand``.
+
+        Such candidates have the same sums, so the same gain: the guest picked one of them at random
+        (the order is shuffled), the plaintext GBDT the first. Answering with the first keeps the
+        trees equal on unseen rows too.
+        """
+        rows = np.flatnonzero((self.assign == node) & self.sample)
+        f, t = int(self.layout.feature[cand]), int(self.layout.threshold[cand])
+        left = self.bins[rows, f] <= t
+        if left.all() or not left.any():
+            return cand
+        B = self.bins[rows].astype(np.int64)
+        max_l, min_l = B[left].max(axis=0), B[left].min(axis=0)
+        max_r, min_r = B[~left].max(axis=0), B[~left].min(axis=0)
+        # same sets: every left value below every right one, first threshold max_l; or mirrored (equal gain)
+        threshold = np.where(max_l < min_r, max_l, np.where(max_r < min_l, max_r, -1))
+        ok = (threshold >= 0) & (threshold <= self.layout.n_bins - 2)
+        offset = np.concatenate([[0], np.cumsum(np.maximum(self.layout.n_bins - 1, 0))[:-1]])
+        found = (offset + threshold)[ok]
+        return int(found.min()) if len(found) else cand
 
     def _on_route(self, cmd: dict[str, Any]) -> dict[str, Any]:
         X = self.data.get(cmd.get("data"))  # type: ignore[arg-type]

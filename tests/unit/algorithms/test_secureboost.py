@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees, HeteroSecureBoost
 from airflow_provider_powerfl.algorithms.secureboost import encoding
+from airflow_provider_powerfl.algorithms.secureboost.boosting import sample_rows
 from airflow_provider_powerfl.exceptions import ConfigError, DataError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 
@@ -122,6 +123,31 @@ def test_regression_lossless_with_early_stopping(breast: dict[str, np.ndarray]) 
     assert len(models[GUEST].trees_) == models[GUEST].best_iteration_ + 1
 
 
+def test_goss_lossless_and_keeps_the_largest_gradients(breast: dict[str, np.ndarray]) -> None:
+    d = breast
+    # half the rows left out: host candidates that cut the sampled rows alike but not the others are
+    # common (ties the host breaks as the plaintext does, protocol.HostServer._first_alike)
+    params = dict(n_estimators=5, max_depth=3, learning_rate=0.5, max_bin=16, goss=True, top_rate=0.2, other_rate=0.3, random_state=3)
+    _, raw = federated({GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, **params)
+    plain = _plain(np.hstack([d["guest"], d["host"]]), d["y"], **params)
+    np.testing.assert_allclose(raw, plain.decision_function(np.hstack([d["guest_test"], d["host_test"]])), rtol=0, atol=1e-9)
+    assert roc_auc_score(d["y_test"], raw[:, 0]) > 0.95
+
+    boost = GradientBoostedTrees(**params)._boost_params()
+    g = np.linspace(-1.0, 1.0, 100)[:, None]
+    h = np.full_like(g, 0.25)
+    rng = np.random.default_rng(0)
+    sample, g2, h2 = sample_rows(rng, boost, 1, g, h)  # round 1 < 1 / learning_rate: all rows, as LightGBM
+    assert sample.all() and g2 is g
+    sample, g2, h2 = sample_rows(rng, boost, 2, g, h)
+    top = np.argsort(-np.abs(g[:, 0]), kind="stable")[:20]
+    assert sample.sum() == 50 and sample[top].all()
+    other = sample & ~np.isin(np.arange(100), top)
+    np.testing.assert_allclose(g2[other], g[other] * (0.8 / 0.3))
+    np.testing.assert_allclose(h2[other], 0.25 * 0.8 / 0.3)
+    np.testing.assert_array_equal(g2[top], g[top])
+
+
 def test_plaintext_auc_matches_xgboost_hist(breast: dict[str, np.ndarray]) -> None:
     import xgboost as xgb  # the test extra xgboost-cpu; missing means a broken install, not a skip
     d = breast
@@ -199,7 +225,8 @@ def test_state_round_trip_predicts_the_same(breast: dict[str, np.ndarray]) -> No
     ("name", "value"),
     [("n_estimators", 0), ("max_depth", 0), ("learning_rate", 0.0), ("max_bin", 1), ("min_child_weight", -1.0),
      ("reg_lambda", -0.1), ("gamma", float("nan")), ("subsample", 1.5), ("early_stopping_rounds", 0),
-     ("objective", "rank:pairwise"), ("random_state", "seed"), ("key_length", 100), ("timeout", 0), ("executor", 3)],
+     ("objective", "rank:pairwise"), ("random_state", "seed"), ("key_length", 100), ("timeout", 0), ("executor", 3),
+     ("goss", "yes"), ("top_rate", 0.0), ("other_rate", 1.5)],
 )  # fmt: skip
 def test_bad_params_name_the_parameter(breast: dict[str, np.ndarray], name: str, value: Any) -> None:
     parties = memory_parties("sbt-bad", {GUEST: "guest", HOST: "host"})
@@ -216,6 +243,10 @@ def test_bad_inputs_are_named(breast: dict[str, np.ndarray]) -> None:
         HeteroSecureBoost(party=parties[HOST], key_length=KEY).fit(breast["host"], breast["y"])
     with pytest.raises(ConfigError, match="early_stopping_rounds needs an eval_set"):
         GradientBoostedTrees(early_stopping_rounds=2).fit(breast["guest"], breast["y"])
+    with pytest.raises(ConfigError, match=r"top_rate \+ other_rate must be <= 1"):
+        GradientBoostedTrees(goss=True, top_rate=0.6, other_rate=0.5).fit(breast["guest"], breast["y"])
+    with pytest.raises(ConfigError, match="subsample must be 1 with goss"):
+        GradientBoostedTrees(goss=True, subsample=0.5).fit(breast["guest"], breast["y"])
     with pytest.raises(DataError, match="binary:logistic"):
         GradientBoostedTrees().fit(breast["guest"], breast["y"] + 1)
 
