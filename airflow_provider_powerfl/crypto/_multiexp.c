@@ -21,6 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if GMP_LIMB_BITS != 64
+#error "_multiexp.c assumes 64-bit GMP limbs (byte packing, Newton inverse)"
+#endif
+
 #define MAX_EXPONENT_BITS 61 /* |x| < 2^61, so |x - s| < 2^62 fits int64 */
 #define FINISH_TERMS 8       /* at or below this many terms one shared chain beats another level */
 
