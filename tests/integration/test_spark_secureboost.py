@@ -50,7 +50,7 @@ def joined(inputs: dict[str, dict[str, dict[str, str]]], split: str) -> tuple[np
     return np.hstack([g[order, 2:], h[order, 1:]]), g[order, 1]
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)  # as test_spark_jobs.py: a JVM start takes minutes on a loaded machine
 def test_secureboost_train_predict_equals_plaintext_gbdt(kafka_brokers, tmp_path: Path):
     inputs = write_breast(tmp_path / "data")
     brokers, job = {GUEST: kafka_brokers["guest"], HOST: kafka_brokers["host"]}, f"sbt-e2e-{uuid.uuid4().hex[:8]}"
