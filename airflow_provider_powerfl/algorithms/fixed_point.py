@@ -37,10 +37,6 @@ def encode_columns(X: np.ndarray, frac_bits: np.ndarray) -> np.ndarray:
     return scaled.astype(np.int64)
 
 
-def exponent_bits(exponents: np.ndarray) -> int:
-    return int(np.max(np.abs(exponents), initial=0)).bit_length()
-
-
 def encode(values: np.ndarray, frac_bits: int) -> list[int]:
     return np.rint(np.ldexp(np.asarray(values, dtype=np.float64), frac_bits)).astype(np.int64).tolist()
 
@@ -72,5 +68,9 @@ def residual_frac_bits(weighted: bool) -> int:
 
 
 def batch_sum_bits(batch_rows: int, factor_bits: int, residual: int) -> int:
-    """Bits of |sum_i x_i d_i| over a batch with |x_i| < 2^factor_bits."""
+    """Bits of |sum_i x_i d_i| over a batch with |x_i| < 2^factor_bits.
+
+    Callers pass MAX_EXPONENT_BITS, not their features' actual size: the bound sets the
+    packed slot width the key owner sees, which must not depend on the data.
+    """
     return max(batch_rows, 1).bit_length() + factor_bits + residual

@@ -219,7 +219,7 @@ class GuestSession(_Side):
         self.decryptor_key = keys[self.decryptor]
         self.sum_bits = fp.batch_sum_bits(
             self.plan.largest_batch,
-            fp.exponent_bits(self.exponents) + fp.U_BOUND_BITS + 3,
+            fp.MAX_EXPONENT_BITS + fp.U_BOUND_BITS + 3,
             fp.residual_bits(len(self.hosts), self.weighted),
         )
         masking.check_hidden(self.sum_bits, self.decryptor_key.n_bits, "the guest's gradient and loss sums")
@@ -332,7 +332,7 @@ class HostSession(_Side):
         # to the guest under the decryptor's key: the decryptor encrypts as owner (CRT)
         self.to_guest_key = self.private if self.is_decryptor else host_keys[self.decryptor]
         self.sum_bits = fp.batch_sum_bits(
-            self.plan.largest_batch, fp.exponent_bits(self.exponents), fp.residual_bits(len(self.others) + 1, self.plan.weighted)
+            self.plan.largest_batch, fp.MAX_EXPONENT_BITS, fp.residual_bits(len(self.others) + 1, self.plan.weighted)
         )
         masking.check_hidden(self.sum_bits, self.guest_key.n_bits, f"host {party.party_id}'s gradient sums")
         self.d_frac = fp.residual_frac_bits(self.plan.weighted)
