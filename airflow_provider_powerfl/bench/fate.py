@@ -50,6 +50,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result = json.loads(lines[-1])
     rate = f"{result['epoch_seconds']} s/epoch" if "epoch_seconds" in result else f"{result['tree_seconds']} s/tree"
     print(f"FATE {result['fate_version']} {result['algorithm']} on {result['dataset']}, {result['key_length']}-bit: "
-          f"{result['wall_seconds']} s wall ({result['cpu_seconds']} CPU-s), fit {result['fit_seconds']} s, {rate}, "
+          f"{result['wall_seconds']} s wall ({result['cpu_seconds_sampled']} CPU-s sampled), fit {result['fit_seconds']} s, {rate}, "
           f"AUC {result['auc']}; load {result['load_before']} -> {result['load_after']}")  # fmt: skip
     return result
