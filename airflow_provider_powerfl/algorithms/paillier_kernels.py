@@ -21,7 +21,7 @@ import numpy as np
 from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
-from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
+from airflow_provider_powerfl.crypto.multiexp import multiexp_columns
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
 from airflow_provider_powerfl.exceptions import ConfigError
 
@@ -76,36 +76,9 @@ def _decrypt_chunk(args: tuple[PaillierPrivateKey, list[mpz]]) -> list[mpz]:
     return _cached(key).raw_decrypt_many(ciphertexts)
 
 
-def common_exponents(exponents: np.ndarray) -> np.ndarray:
-    """Per column, the value most rows share if that is over a quarter of the rows, else 0.
-
-    Why: prod_i c_i^{x_ij} = (prod_i c_i)^{m_j} * prod_i c_i^{x_ij - m_j}, and the multi-exponentiation
-    skips zero exponents. A standardized 0/1 column (values lo, hi) then costs one multiplication per
-    row holding the rarer value instead of one per row; the product of all bases is shared by all columns.
-    """
-    out = np.zeros(exponents.shape[1], dtype=np.int64)
-    if not exponents.size or int(np.max(np.abs(exponents))) >> (MAX_EXPONENT_BITS - 1):
-        return out  # x - m must stay below 2^MAX_EXPONENT_BITS
-    for j, column in enumerate(exponents.T):
-        values, counts = np.unique(column, return_counts=True)
-        top = int(np.argmax(counts))
-        if counts[top] * 4 > len(column):
-            out[j] = values[top]
-    return out
-
-
 def _multiexp_chunk(args: tuple[mpz, list[mpz], np.ndarray]) -> list[mpz]:
     modulus, bases, exponents = args
-    exponents = np.asarray(exponents, dtype=np.int64).reshape(len(bases), -1)
-    common = common_exponents(exponents)
-    if not common.any():
-        return multiexp_columns(bases, exponents, modulus)
-    rest = multiexp_columns(bases, exponents - common, modulus)
-    product = mpz(1)
-    for b in bases:
-        product = product * b % modulus
-    shared = multiexp_columns([product], common[np.newaxis, :], modulus)
-    return [a * b % modulus for a, b in zip(rest, shared)]
+    return multiexp_columns(bases, exponents, modulus)
 
 
 class Kernels:
