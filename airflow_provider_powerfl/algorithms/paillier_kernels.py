@@ -106,7 +106,7 @@ class Kernels:
         return [public.decode_int(m) for part in parts for m in part]
 
     def xt_dot(self, public: PaillierPublicKey, ciphertexts: np.ndarray, exponents: np.ndarray) -> np.ndarray:
-        """[prod_i c_i^{E_ij}]_j = [[E^T m]] for int64 exponents E (rows x columns), by bucket multi-exp."""
+        """[prod_i c_i^{E_ij}]_j = [[E^T m]] for int64 exponents E (rows x columns), by crypto.multiexp (C on GMP)."""
         nsq = public.nsquare
         cts = list(ciphertexts)
         parts = list(self._map(_multiexp_chunk, [(nsq, cts[s], exponents[s]) for s in self._slices(len(cts))]))
