@@ -178,7 +178,8 @@ def test_two_parties_run_a_step_and_see_each_others_signed_events(tmp_path, kafk
         for sensor in ("peer_inspected_deferred", "peer_inspected_poke"):
             (event,) = result["xcoms"][sensor]
             assert (event["party_id"], event["task"], event["status"], event["job_id"]) == (peer, "inspect", "success", job_id)
-    assert "running trigger in line" in results["10000"]["output"]  # the deferred path really ran its trigger
+    # the deferred sensor looks once before deferring, so with the peer already done it may never reach its
+    # trigger; test_sensor.py's timeout case runs the trigger path for certain
 
 
 if __name__ == "__main__":
