@@ -32,7 +32,14 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    result = args.bench_module.run(args)
+    from airflow_provider_powerfl.bench.process_tree import BenchInterrupted, children_stopped_on_signal
+
+    try:
+        with children_stopped_on_signal():
+            result = args.bench_module.run(args)
+    except BenchInterrupted as stop:
+        print(f"powerfl bench {args.bench}: {stop}", file=sys.stderr)
+        return 128 + stop.signum  # the shell's convention for "killed by signal N"
     print(json.dumps(result, sort_keys=True))
     return 0
 

@@ -1,0 +1,94 @@
+"""Stop a benchmark's whole process tree when the benchmark is interrupted.
+
+Benchmarks run their parties as child processes (multiprocessing or spark-submit)
+that start crypto workers, JVMs and Python workers of their own. Python's default
+SIGTERM handling ends only `powerfl bench` itself and leaves that tree computing for
+nobody; under :func:`children_stopped_on_signal` SIGTERM/SIGINT first stops every
+descendant, then unwinds the benchmark with :class:`BenchInterrupted`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+
+import psutil
+
+GRACE_SECONDS = 5.0  # a Spark JVM runs its shutdown hooks on SIGTERM; SIGKILL after this
+
+
+class BenchInterrupted(BaseException):
+    """SIGTERM/SIGINT reached the benchmark; its child processes are already gone.
+
+    A BaseException like KeyboardInterrupt, so no ``except Exception`` in a benchmark swallows it.
+    """
+
+    def __init__(self, signum: int, stopped: int, killed: int) -> None:
+        self.signum = signum
+        name = signal.Signals(signum).name
+        forced = f", {killed} of them killed after {GRACE_SECONDS:.0f} s" if killed else ""
+        super().__init__(f"stopped by {name}; terminated {stopped} child processes{forced}")
+
+
+# multiprocessing's resource tracker ignores SIGTERM; it exits by itself once every process
+# using it is gone, after unlinking the semaphores they leaked, so it is left to do that
+_RESOURCE_TRACKER = "from multiprocessing.resource_tracker import main"
+
+
+def _to_stop(proc: psutil.Process, session: int) -> bool:
+    """A descendant to stop: not a resource tracker, nor in another session (scripts/kafka
+    starts brokers with setsid so that they outlive it)."""
+    try:
+        return os.getsid(proc.pid) == session and _RESOURCE_TRACKER not in " ".join(proc.cmdline())
+    except (OSError, psutil.Error):
+        return False
+
+
+def stop_descendants(grace: float = GRACE_SECONDS) -> tuple[int, int]:
+    """Terminate this process's descendants (see _to_stop); ``(terminated, killed)``.
+
+    All are suspended first, so none forks a new process or is orphaned (and lost from
+    the tree) while the others are being stopped; then each gets SIGTERM and SIGCONT,
+    and whatever is still running after ``grace`` seconds gets SIGKILL.
+    """
+    me, session = psutil.Process(), os.getsid(0)
+    frozen: dict[int, psutil.Process] = {}
+    while new := [p for p in me.children(recursive=True) if p.pid not in frozen and _to_stop(p, session)]:
+        for proc in new:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.suspend()
+            frozen[proc.pid] = proc
+    for proc in frozen.values():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+            proc.resume()
+    _, alive = psutil.wait_procs(list(frozen.values()), timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
+    return len(frozen), len(alive)
+
+
+@contextlib.contextmanager
+def children_stopped_on_signal() -> Iterator[None]:
+    """On SIGTERM/SIGINT inside the block: stop all descendants, then raise BenchInterrupted."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+    signums = (signal.SIGTERM, signal.SIGINT)
+
+    def handler(signum: int, _frame: object) -> None:
+        for s in signums:  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(s, signal.SIG_IGN)
+        raise BenchInterrupted(signum, *stop_descendants())
+
+    previous = {s: signal.signal(s, handler) for s in signums}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
