@@ -13,13 +13,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
-from airflow_provider_powerfl.operators.jobconf import check_conf_fields
-from airflow_provider_powerfl.orchestration.rest import AirflowRestClient
+
+if TYPE_CHECKING:
+    from airflow_provider_powerfl.orchestration.rest import AirflowRestClient
 
 DEFAULT_PIPELINE = "powerfl_pipeline_hetero_lr"
 
@@ -53,7 +54,12 @@ def add_job_commands(subparsers: Any) -> None:
     stop.set_defaults(func=_stop)
 
 
+# The Airflow-side modules are imported where used: every `powerfl` process (and every
+# process a benchmark spawns, which re-imports the `powerfl` script) would import Airflow
+# (12 s at load 5 on 2 cores, before a PSI party or crypto worker starts working).
 def _client(args: argparse.Namespace) -> AirflowRestClient:
+    from airflow_provider_powerfl.orchestration.rest import AirflowRestClient
+
     password = os.environ.get("POWERFL_AIRFLOW_PASSWORD")
     if password is None:
         raise ConfigError("POWERFL_AIRFLOW_PASSWORD: must hold the password of --user for POST /auth/token")
@@ -62,6 +68,8 @@ def _client(args: argparse.Namespace) -> AirflowRestClient:
 
 def load_job_file(path: Path) -> tuple[str | None, dict[str, Any]]:
     """(pipeline, conf) from a job file; ``pipeline`` is not part of the conf."""
+    from airflow_provider_powerfl.operators.jobconf import check_conf_fields
+
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
