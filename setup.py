@@ -1,4 +1,4 @@
-"""Builds the native multi-exponentiation (crypto/_multiexp.c) against the system GMP; metadata is in pyproject.toml."""
+"""Builds the native multi-exponentiation and fixed-base comb (crypto/_multiexp.c, _fixedbase.c) against the system GMP; metadata is in pyproject.toml."""
 
 from setuptools import Extension, setup
 
@@ -9,6 +9,12 @@ setup(
             sources=["airflow_provider_powerfl/crypto/_multiexp.c"],
             libraries=["gmp"],
             extra_compile_args=["-O2"],
-        )
+        ),
+        Extension(
+            "airflow_provider_powerfl.crypto._fixedbase",
+            sources=["airflow_provider_powerfl/crypto/_fixedbase.c"],
+            libraries=["gmp"],
+            extra_compile_args=["-O2"],
+        ),
     ]
 )

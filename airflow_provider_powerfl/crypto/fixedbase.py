@@ -6,6 +6,8 @@ the product of g^(2^(i*a + j*steps)) over the set bits i of u. A power then cost
 tables * steps multiplications and steps - 1 squarings (Lim and Lee, "More flexible
 exponentiation with precomputation", CRYPTO '94). steps = 1 is the plain radix-2^teeth table;
 a few squarings buy much wider digits for the same memory (see docs/crypto/paillier.md).
+The table and the products live in the C extension ``_fixedbase`` (Montgomery form, GMP's
+mpn layer, no GIL): ~4x the Python loop's speed at 2048 bits.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import os
 
 import numpy as np
 from gmpy2 import mpz
+
+from airflow_provider_powerfl.crypto import _fixedbase
 
 DEFAULT_TEETH = 15
 DEFAULT_TABLES = 7
@@ -40,26 +44,16 @@ class FixedBase:
         self.row_bits = self.tables * self.steps  # a: bits per tooth row
         self.exp_bits = teeth * self.row_bits
         self.n_digits = self.steps * self.tables
-        self._rows = self._build(mpz(base) % self.modulus)
+        self._width = (self.modulus.bit_length() + 7) // 8
+        self._modulus_bytes = self.modulus.to_bytes(self._width, "little")
+        self._table = _fixedbase.comb_table(
+            (mpz(base) % self.modulus).to_bytes(self._width, "little"), self._modulus_bytes, teeth, tables, self.steps
+        )
 
     @property
     def entries(self) -> int:
         """Table size in modulus-sized numbers (memory ~ entries * modulus bytes)."""
         return self.tables << self.teeth
-
-    def _build(self, base: mpz) -> list[list[mpz]]:
-        mod = self.modulus
-        squares = [base]  # base^(2^k)
-        for _ in range(self.exp_bits - 1):
-            squares.append(squares[-1] * squares[-1] % mod)
-        rows = []
-        for j in range(self.tables):
-            row = [mpz(1)]
-            for i in range(self.teeth):
-                b = squares[i * self.row_bits + j * self.steps]
-                row += [b] + [x * b % mod for x in row[1:]]
-            rows.append(row)
-        return rows
 
     def digits_of(self, exponent: int) -> list[int]:
         """The digit matrix of 0 <= exponent < 2**exp_bits, flat in pow_digits order."""
@@ -94,19 +88,19 @@ class FixedBase:
 
     def random_power(self) -> mpz:
         """base^r for a fresh uniform r in [0, 2**exp_bits)."""
-        return self.pow_digits(self.random_digits(1)[0].tolist())
+        return self.powers(self.random_digits(1))[0]
 
     def random_powers(self, count: int) -> list[mpz]:
-        return [self.pow_digits(row) for row in self.random_digits(count).tolist()]
+        return self.powers(self.random_digits(count))
 
     def pow_digits(self, digits: list[int]) -> mpz:
-        """base^exponent_of(digits); the owner applies one digit matrix to its p^2 and q^2 tables."""
-        mod, rows, v = self.modulus, self._rows, self.tables
-        acc = None
-        for t in range(self.steps - 1, -1, -1):
-            if acc is not None:
-                acc = acc * acc % mod
-            for row, d in zip(rows, digits[t * v : t * v + v]):
-                if d:
-                    acc = row[d] if acc is None else acc * row[d] % mod
-        return mpz(1) if acc is None else acc
+        """base^exponent_of(digits)."""
+        return self.powers(np.asarray([digits], dtype=np.uint16))[0]
+
+    def powers(self, digits: np.ndarray) -> list[mpz]:
+        """base^exponent_of(row) for every row of a (count, n_digits) digit matrix; the owner applies
+        one matrix to its p^2 and q^2 tables."""
+        width = self._width
+        out = _fixedbase.comb_powers(self._table, self._modulus_bytes, self.teeth, self.tables, self.steps,
+                                     np.ascontiguousarray(digits, dtype=np.uint16))  # fmt: skip
+        return [mpz.from_bytes(out[k : k + width], "little") for k in range(0, len(out), width)]

@@ -1,0 +1,22 @@
+import time
+
+from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
+from airflow_provider_powerfl.crypto.paillier import generate_keypair
+
+
+def test_pool_encrypts_with_fresh_obfuscators_and_refills() -> None:
+    pk, sk = generate_keypair(512, allow_insecure_key_length=True)  # SPEED
+    with ObfuscatorPool(sk, capacity=6) as pool:
+        deadline = time.monotonic() + 30
+        while len(pool._ready) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        residues = [pk.encode_int(v) for v in (5, 5, -3, 0, 2**40, 7, 8, 9)]
+        cts = pool.encrypt(residues)
+        assert len(cts) == 6  # only what was ready; the caller encrypts the rest
+        assert [pk.decode_int(m) for m in sk.raw_decrypt_many(cts)] == [5, 5, -3, 0, 2**40, 7]
+        assert len(set(cts)) == 6  # equal plaintexts, different randomness: nothing reused
+        while len(pool._ready) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        again = pool.take(10)
+        assert len(set(again)) == 6 and not set(again) & set(cts)  # fresh: none handed out before
+    assert pool.take(3) == []  # closed: nothing left
