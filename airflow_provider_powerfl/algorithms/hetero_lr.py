@@ -7,7 +7,6 @@ hetero_lr_protocol. Each party ends with its own weights only. See docs/protocol
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +22,8 @@ from airflow_provider_powerfl.algorithms.hetero_lr_protocol import (
 )
 from airflow_provider_powerfl.algorithms.optimizers import OPTIMIZERS, PENALTIES, LocalUpdate
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
+from airflow_provider_powerfl.algorithms.param_checks import check_fitted, check_int, check_real, is_int
+from airflow_provider_powerfl.algorithms.timed_party import TimedParty
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
 
@@ -105,24 +106,24 @@ class HeteroLogisticRegression:
     def _validate(self) -> None:
         if not isinstance(self.party, Party) or self.party.role not in ("guest", "host"):
             raise ConfigError(f"party must be a Party with role 'guest' or 'host', got {self.party!r}")
-        _check_int("max_iter", self.max_iter, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("min_batch_size", self.min_batch_size, 1)
-        _check_int("key_length", self.key_length, MIN_KEY_LENGTH)
+        check_int("max_iter", self.max_iter, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("min_batch_size", self.min_batch_size, 1)
+        check_int("key_length", self.key_length, MIN_KEY_LENGTH)
         if self.key_length % 2:
             raise ConfigError(f"key_length must be even, got {self.key_length}")
         if self.batch_size < self.min_batch_size:
             raise ConfigError(f"batch_size={self.batch_size} is below min_batch_size={self.min_batch_size}")
-        _check_real("learning_rate", self.learning_rate, positive=True)
-        _check_real("alpha", self.alpha, positive=False)
-        _check_real("tol", self.tol, positive=False)
+        check_real("learning_rate", self.learning_rate, 0, open_low=True)
+        check_real("alpha", self.alpha, 0)
+        check_real("tol", self.tol, 0)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.penalty not in PENALTIES:
             raise ConfigError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
         if self.timeout is not None:
-            _check_real("timeout", self.timeout, positive=True)
-        if self.random_state is not None and not _is_int(self.random_state):
+            check_real("timeout", self.timeout, 0, open_low=True)
+        if self.random_state is not None and not is_int(self.random_state):
             raise ConfigError(f"random_state must be None or an int, got {self.random_state!r}")
         if self.class_weight is not None and self.party.role != "guest":
             raise ConfigError("class_weight is a guest parameter (it depends on labels); leave it None at a host")
@@ -148,7 +149,7 @@ class HeteroLogisticRegression:
     def fit(self, X: Any, y: Any = None) -> HeteroLogisticRegression:
         """Train jointly with the peers; y (0/1 labels) only at the guest."""
         self._validate()
-        party = _TimedParty(self.party, self.timeout)
+        party = TimedParty(self.party, self.timeout)
         X = self._check_X(X, reset=True)
         kernels = Kernels(self.executor)
         if party.role == "guest":
@@ -198,11 +199,11 @@ class HeteroLogisticRegression:
     # -- prediction ---------------------------------------------------------------------------
     def decision_function(self, X: Any) -> np.ndarray | None:
         """Guest: u = u_G + sum of hosts' partial scores; hosts send theirs and return None."""
-        self._check_fitted()
+        check_fitted(self, "coef_")
         X = self._check_X(X, reset=False)
         if not isinstance(self.party, Party):
             raise ConfigError("party must be set (set_params(party=...)) to predict jointly")
-        party = _TimedParty(self.party, self.timeout)
+        party = TimedParty(self.party, self.timeout)
         partial = X @ self.coef_
         if self.role_ == "host":
             party.send(party.peers("guest")[0], tag("predict"), partial)
@@ -226,14 +227,10 @@ class HeteroLogisticRegression:
         proba = self.predict_proba(X)
         return None if proba is None else (proba[:, 1] > 0.5).astype(np.int64)
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "coef_"):
-            raise ConfigError("this HeteroLogisticRegression is not fitted yet: call fit or from_dict first")
-
     # -- model state --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """This party's model state only (own weights, feature names, fixed-point encoding); JSON-ready."""
-        self._check_fitted()
+        check_fitted(self, "coef_")
         names = getattr(self, "feature_names_in_", None)
         return {
             "format": MODEL_FORMAT,
@@ -276,40 +273,11 @@ class HeteroLogisticRegression:
         return model
 
 
-class _TimedParty:
-    """The estimator's party, with its ``timeout`` as the default of every ``recv`` of the protocol."""
-
-    def __init__(self, party: Party, timeout: float | None) -> None:
-        self._party = party
-        self._timeout = timeout
-
-    def recv(self, src: str, tag: str, timeout: float | None = None) -> object:
-        return self._party.recv(src, tag, timeout=self._timeout if timeout is None else timeout)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._party, name)
-
-
 def _class_weight_from_json(value: Any) -> Any:
     """JSON turns {0: w} keys into "0"; undo that."""
     if isinstance(value, Mapping):
         return {int(k): float(v) for k, v in value.items()}
     return value
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if not _is_int(value) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_real(name: str, value: Any, *, positive: bool) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or (value <= 0 if positive else value < 0):
-        raise ConfigError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
 
 
 def _check_y(y: Any, n_rows: int) -> np.ndarray:

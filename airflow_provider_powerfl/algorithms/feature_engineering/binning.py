@@ -13,13 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from airflow_provider_powerfl.algorithms.feature_engineering._checks import (
-    as_matrix,
-    check_choice,
-    check_fitted,
-    check_format,
-    check_int,
-)
+from airflow_provider_powerfl.algorithms.feature_engineering._checks import as_matrix, check_format
+from airflow_provider_powerfl.algorithms.param_checks import check_choice, check_fitted, check_int
 from airflow_provider_powerfl.exceptions import DataError
 
 FORMAT = "powerfl.binning/1"

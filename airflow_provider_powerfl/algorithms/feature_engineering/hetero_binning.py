@@ -18,14 +18,7 @@ from typing import Any
 import numpy as np
 
 from airflow_provider_powerfl.algorithms.feature_engineering import woe_protocol as wp
-from airflow_provider_powerfl.algorithms.feature_engineering._checks import (
-    as_matrix,
-    check_choice,
-    check_fitted,
-    check_format,
-    check_int,
-    check_real,
-)
+from airflow_provider_powerfl.algorithms.feature_engineering._checks import as_matrix, check_format
 from airflow_provider_powerfl.algorithms.feature_engineering.binning import METHODS, Binner
 from airflow_provider_powerfl.algorithms.feature_engineering.woe import (
     DEFAULT_ADJUSTMENT_FACTOR,
@@ -33,6 +26,7 @@ from airflow_provider_powerfl.algorithms.feature_engineering.woe import (
     woe_iv,
 )
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map, check_ciphertexts, rerandomize
+from airflow_provider_powerfl.algorithms.param_checks import check_choice, check_fitted, check_int, check_real
 from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, generate_keypair
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party

@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from airflow_provider_powerfl.algorithms.feature_engineering._checks import as_matrix, check_fitted, check_format
+from airflow_provider_powerfl.algorithms.feature_engineering._checks import as_matrix, check_format
 from airflow_provider_powerfl.algorithms.feature_engineering.hetero_binning import HeteroFeatureBinning
 from airflow_provider_powerfl.algorithms.feature_engineering.scaling import MinMaxScaler, OneHotEncoder, StandardScaler
 from airflow_provider_powerfl.algorithms.feature_engineering.selection import HeteroIVSelector, StatisticSelector
+from airflow_provider_powerfl.algorithms.param_checks import check_fitted
 from airflow_provider_powerfl.exceptions import ConfigError, DataError
 from airflow_provider_powerfl.federation.party import Party
 

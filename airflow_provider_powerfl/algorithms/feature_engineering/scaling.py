@@ -11,12 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from airflow_provider_powerfl.algorithms.feature_engineering._checks import (
-    as_matrix,
-    check_fitted,
-    check_format,
-    check_int,
-)
+from airflow_provider_powerfl.algorithms.feature_engineering._checks import as_matrix, check_format
+from airflow_provider_powerfl.algorithms.param_checks import check_fitted, check_int
 from airflow_provider_powerfl.exceptions import DataError
 
 STANDARD_FORMAT = "powerfl.standard_scaler/1"

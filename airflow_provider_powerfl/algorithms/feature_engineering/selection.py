@@ -13,15 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from airflow_provider_powerfl.algorithms.feature_engineering._checks import (
-    as_matrix,
-    check_choice,
-    check_fitted,
-    check_format,
-    check_int,
-    check_real,
-)
+from airflow_provider_powerfl.algorithms.feature_engineering._checks import as_matrix, check_format
 from airflow_provider_powerfl.algorithms.feature_engineering.hetero_binning import HeteroFeatureBinning
+from airflow_provider_powerfl.algorithms.param_checks import check_choice, check_fitted, check_int, check_real
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
 
