@@ -8,13 +8,13 @@ With the same bins, parameters and random_state they grow the same trees.
 from __future__ import annotations
 
 import logging
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
+from airflow_provider_powerfl.algorithms.param_checks import check_fitted, check_int, check_real, is_int
 from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.binning import QuantileBinner
 from airflow_provider_powerfl.algorithms.secureboost.boosting import BoostParams, BoostResult, boost
@@ -54,29 +54,29 @@ class _Params:
         return self
 
     def _validate_boost(self) -> None:
-        _check_int("n_estimators", self.n_estimators, 1)
-        _check_int("max_depth", self.max_depth, 1)
-        _check_int("max_bin", self.max_bin, 2)
+        check_int("n_estimators", self.n_estimators, 1)
+        check_int("max_depth", self.max_depth, 1)
+        check_int("max_bin", self.max_bin, 2)
         if self.max_bin > 65535:
             raise ConfigError(f"max_bin must be <= 65535, got {self.max_bin}")
-        _check_real("learning_rate", self.learning_rate, low=0.0, open_low=True)
-        _check_real("min_child_weight", self.min_child_weight, low=0.0)
-        _check_real("reg_lambda", self.reg_lambda, low=0.0)
-        _check_real("gamma", self.gamma, low=0.0)
-        _check_real("subsample", self.subsample, low=0.0, open_low=True, high=1.0)
+        check_real("learning_rate", self.learning_rate, low=0.0, open_low=True)
+        check_real("min_child_weight", self.min_child_weight, low=0.0)
+        check_real("reg_lambda", self.reg_lambda, low=0.0)
+        check_real("gamma", self.gamma, low=0.0)
+        check_real("subsample", self.subsample, low=0.0, open_low=True, high=1.0)
         if not isinstance(self.goss, bool):
             raise ConfigError(f"goss must be true or false, got {self.goss!r}")
-        _check_real("top_rate", self.top_rate, low=0.0, open_low=True, high=1.0)
-        _check_real("other_rate", self.other_rate, low=0.0, open_low=True, high=1.0)
+        check_real("top_rate", self.top_rate, low=0.0, open_low=True, high=1.0)
+        check_real("other_rate", self.other_rate, low=0.0, open_low=True, high=1.0)
         if self.goss and self.top_rate + self.other_rate > 1.0:
             raise ConfigError(f"top_rate + other_rate must be <= 1, got {self.top_rate} + {self.other_rate}")
         if self.goss and self.subsample < 1.0:
             raise ConfigError(f"subsample must be 1 with goss (GOSS chooses the rows), got {self.subsample}")
         if self.early_stopping_rounds is not None:
-            _check_int("early_stopping_rounds", self.early_stopping_rounds, 1)
+            check_int("early_stopping_rounds", self.early_stopping_rounds, 1)
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.random_state is not None and not _is_int(self.random_state):
+        if self.random_state is not None and not is_int(self.random_state):
             raise ConfigError(f"random_state must be None or an int, got {self.random_state!r}")
 
     def _boost_params(self) -> BoostParams:
@@ -203,7 +203,7 @@ class GradientBoostedTrees(_Params):
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Raw scores (n, outputs)."""
-        _check_fitted(self)
+        check_fitted(self, "feature_importance_")
         return self._raw(_check_X(X, "X", self.n_features_in_), {})
 
     def predict(self, X: Any) -> np.ndarray:
@@ -259,11 +259,11 @@ class HeteroSecureBoost(_Params):
     def check_params(self) -> None:
         """Raise a ConfigError naming the first bad parameter (fit does this too; a job calls it before talking to peers)."""
         self._validate_boost()
-        _check_int("key_length", self.key_length, MIN_KEY_LENGTH)
+        check_int("key_length", self.key_length, MIN_KEY_LENGTH)
         if self.key_length % 2:
             raise ConfigError(f"key_length must be even, got {self.key_length}")
         if self.timeout is not None:
-            _check_real("timeout", self.timeout, low=0.0, open_low=True)
+            check_real("timeout", self.timeout, low=0.0, open_low=True)
         as_chunk_map(self.executor)  # names a bad executor
 
     def _validate(self) -> None:
@@ -313,7 +313,7 @@ class HeteroSecureBoost(_Params):
         remotes = {}
         for host in hosts:
             reply = party.recv(host, REPLY)
-            if not isinstance(reply, dict) or reply.get("op") != "setup" or not _is_int(reply.get("n_candidates")):
+            if not isinstance(reply, dict) or reply.get("op") != "setup" or not is_int(reply.get("n_candidates")):
                 raise FederationError(f"host {host} did not accept the SecureBoost setup: {reply!r}"[:300])
             remotes[host] = RemoteHost(party, host, cipher, int(reply["n_candidates"]), per_ct)
         sources = [LocalSource(bins, binner.n_bins, binner.edges), *remotes.values()]
@@ -336,7 +336,7 @@ class HeteroSecureBoost(_Params):
             raise DataError(f"guest {guest} trains on {setup.get('n_rows')} rows, host {party.party_id} holds {len(X)}: align the inputs first")
         public = _peer_key(setup.get("public_key"), guest, int(self.key_length))
         per_ct = setup.get("per_ciphertext")
-        if not _is_int(per_ct) or not 1 <= per_ct <= encoding.per_ciphertext(public.max_int.bit_length() - 1):
+        if not is_int(per_ct) or not 1 <= per_ct <= encoding.per_ciphertext(public.max_int.bit_length() - 1):
             raise FederationError(f"guest {guest} asked for {per_ct!r} sums per ciphertext, more than its key holds")
         server = HostServer(party, guest, self.executor)
         server.setup_training(bins, binner.n_bins, binner.edges, public, int(per_ct))
@@ -362,7 +362,7 @@ class HeteroSecureBoost(_Params):
     # -- prediction ---------------------------------------------------------------------------
     def decision_function(self, X: Any) -> np.ndarray | None:
         """Guest: raw scores (n, outputs), asking the hosts per depth; hosts answer and return None."""
-        _check_fitted(self)
+        check_fitted(self, "feature_importance_")
         X = _check_X(X, "X", self.n_features_in_)
         if not isinstance(self.party, Party):
             raise ConfigError("party must be set (set_params(party=...)) to predict jointly")
@@ -397,7 +397,7 @@ class HeteroSecureBoost(_Params):
     # -- model state --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """This party's state only: the guest's trees (host nodes hold a party id and split id), a host's split table."""
-        _check_fitted(self)
+        check_fitted(self, "feature_importance_")
         params = {name: getattr(self, name) for name in self._PARAMS if name not in ("party", "executor")}
         state: dict[str, Any] = {"format": MODEL_FORMAT, "role": self.role_, "n_features": self.n_features_in_, "params": params}
         if self.role_ == "guest":
@@ -461,11 +461,6 @@ def _peer_key(hex_n: object, party: str, key_length: int) -> PaillierPublicKey:
     return key
 
 
-def _check_fitted(model: Any) -> None:
-    if not hasattr(model, "feature_importance_"):
-        raise ConfigError(f"this {type(model).__name__} is not fitted yet: call fit or from_dict first")
-
-
 def _check_X(X: Any, name: str, n_features: int | None = None) -> np.ndarray:
     arr = np.asarray(X, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -493,19 +488,3 @@ def _check_eval(eval_set: Any, n_features: int) -> tuple[np.ndarray, np.ndarray]
         raise ConfigError("eval_set must be a pair (X_eval, y_eval) at the guest")
     X_eval = _check_X(eval_set[0], "eval_set", n_features)
     return X_eval, _check_y(eval_set[1], len(X_eval))
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if not _is_int(value) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_real(name: str, value: Any, *, low: float, open_low: bool = False, high: float | None = None) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if not ok or (value <= low if open_low else value < low) or (high is not None and value > high):
-        bound = f"{'>' if open_low else '>='} {low}" + ("" if high is None else f" and <= {high}")
-        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
