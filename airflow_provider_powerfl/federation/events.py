@@ -9,22 +9,20 @@ keeps per (party, task) the event of the highest attempt, newest last.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage
-from airflow_provider_powerfl.federation.kafka_transport import ensure_topic
+from airflow_provider_powerfl.federation.kafka_transport import deliver, ensure_topic, legal_topic
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 
@@ -32,8 +30,6 @@ log = logging.getLogger(__name__)
 
 EVENT_TAG = "powerfl.event"
 STATUSES = ("running", "success", "failed")
-_TOPIC_ILLEGAL = re.compile(r"[^A-Za-z0-9._-]")
-_MAX_TOPIC_LEN = 249
 
 
 @dataclass(frozen=True)
@@ -55,12 +51,7 @@ class StatusEvent:
 
 def event_topic(job_id: str, party_id: str) -> str:
     """The topic on `party_id`'s broker where the other parties post events of `job_id`."""
-    raw = f"powerfl-events.{job_id}.{party_id}"
-    name = _TOPIC_ILLEGAL.sub("_", raw)
-    if name != raw or len(name) > _MAX_TOPIC_LEN:
-        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
-        name = f"{name[: _MAX_TOPIC_LEN - 13]}.{digest}"
-    return name
+    return legal_topic(f"powerfl-events.{job_id}.{party_id}")
 
 
 def publish_event(
@@ -84,17 +75,7 @@ def publish_event(
             event.job_id, event.attempt, EVENT_TAG, 0, 0, 1, 0, len(payload), event.party_id, receiver, event.timestamp or time.time()
         )
         wire = seal(header, [payload], signing_key)
-        try:
-            ensure_topic(config, topic)
-            producer = KafkaProducer(**config, acks="all", max_block_ms=int(timeout * 1000))
-            try:
-                producer.send(topic, value=wire, partition=0).get(timeout=timeout)
-            finally:
-                producer.close(timeout=timeout)
-        except KafkaError as exc:
-            raise FederationError(
-                f"cannot deliver event to party {receiver} at {config['bootstrap_servers']} ({event.describe()}): {exc}"
-            ) from exc
+        deliver(config, topic, wire, f"event to party {receiver} ({event.describe()})", timeout=timeout)
         log.info("sent to party %s: %s", receiver, event.describe())
 
 

@@ -53,14 +53,18 @@ CONSUMER_CONFIG: Mapping[str, Any] = {
 }
 
 
-def topic_name(job_id: str, party_id: str) -> str:
-    """The inbox topic of `party_id` for `job_id`; illegal characters become '_' plus a hash to stay unique."""
-    raw = f"powerfl.{job_id}.{party_id}"
+def legal_topic(raw: str) -> str:
+    """`raw` as a Kafka topic name: illegal characters become '_' plus a hash of `raw` to stay unique."""
     name = _TOPIC_ILLEGAL.sub("_", raw)
     if name != raw or len(name) > _MAX_TOPIC_LEN:
         digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
         name = f"{name[: _MAX_TOPIC_LEN - 13]}.{digest}"
     return name
+
+
+def topic_name(job_id: str, party_id: str) -> str:
+    """The inbox topic of `party_id` for `job_id`."""
+    return legal_topic(f"powerfl.{job_id}.{party_id}")
 
 
 def ensure_topic(config: Mapping[str, Any], topic: str) -> None:
@@ -73,6 +77,23 @@ def ensure_topic(config: Mapping[str, Any], topic: str) -> None:
         pass
     finally:
         admin.close()
+
+
+def deliver(config: Mapping[str, Any], topic: str, wire: bytes, what: str, *, timeout: float) -> None:
+    """Produce one wire message into partition 0 of `topic` (created if missing) and wait for the ack.
+
+    For one-off messages (status events, invitations); a job's channel keeps its producers.
+    FederationError says that `what` could not be delivered, and where.
+    """
+    try:
+        ensure_topic(config, topic)
+        producer = KafkaProducer(**config, acks="all", max_block_ms=int(timeout * 1000))
+        try:
+            producer.send(topic, value=wire, partition=0).get(timeout=timeout)
+        finally:
+            producer.close(timeout=timeout)
+    except KafkaError as exc:
+        raise FederationError(f"cannot deliver {what} at {config['bootstrap_servers']}: {exc}") from exc
 
 
 def _wire(headers: Sequence[tuple[str, bytes | None]] | None, value: bytes | None) -> Wire:

@@ -16,14 +16,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
-
 from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage
-from airflow_provider_powerfl.federation.kafka_transport import ensure_topic
+from airflow_provider_powerfl.federation.kafka_transport import deliver
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.taskspec import parse_party_roles
@@ -78,15 +75,7 @@ def send_invitation(registry: PartyRegistry, signing_key: SigningKey, invitation
     config = registry.get(invitation.receiver).kafka_config()
     topic = invitation_topic(invitation.receiver)
     wire = seal_invitation(invitation, signing_key)
-    try:
-        ensure_topic(config, topic)
-        producer = KafkaProducer(**config, acks="all", max_block_ms=int(timeout * 1000))
-        try:
-            producer.send(topic, value=wire, partition=0).get(timeout=timeout)
-        finally:
-            producer.close(timeout=timeout)
-    except KafkaError as exc:
-        raise FederationError(f"cannot deliver the {invitation.describe()} at {config['bootstrap_servers']}: {exc}") from exc
+    deliver(config, topic, wire, f"the {invitation.describe()}", timeout=timeout)
     log.info("sent the %s", invitation.describe())
 
 
