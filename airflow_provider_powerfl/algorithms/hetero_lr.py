@@ -22,7 +22,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr_protocol import (
 )
 from airflow_provider_powerfl.algorithms.optimizers import OPTIMIZERS, PENALTIES, LocalUpdate
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
-from airflow_provider_powerfl.algorithms.param_checks import check_fitted, check_int, check_real, is_int
+from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_fitted, check_int, check_real, is_int
 from airflow_provider_powerfl.algorithms.timed_party import TimedParty
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
@@ -281,13 +281,7 @@ def _class_weight_from_json(value: Any) -> Any:
 
 
 def _check_y(y: Any, n_rows: int) -> np.ndarray:
-    if y is None:
-        raise DataError("y (0/1 labels) is required at the guest")
-    arr = np.asarray(y, dtype=np.float64).ravel()
-    if arr.shape != (n_rows,):
-        raise DataError(f"y has {arr.shape[0]} labels for {n_rows} rows of X")
-    if not np.all((arr == 0) | (arr == 1)):
-        raise DataError("y must hold only the labels 0 and 1")
+    arr = check_binary_labels(y, n_rows)
     if arr.min() == arr.max():
         raise DataError("y holds a single class; logistic regression needs both 0 and 1")
     return arr

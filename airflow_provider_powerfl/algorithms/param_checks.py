@@ -1,4 +1,4 @@
-"""Checks of estimator and transform parameters, shared by all algorithms (errors name the parameter).
+"""Checks of estimator and transform parameters and labels, shared by all algorithms (errors name the parameter).
 
 Estimators take their parameters unchecked (scikit-learn's convention) and run these at fit.
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.exceptions import ConfigError, DataError
 
 
 def is_int(value: Any) -> bool:
@@ -52,3 +52,15 @@ def check_fitted(obj: object, attribute: str) -> None:
     """``obj`` has the fitted ``attribute`` (set by fit or from_dict)."""
     if not hasattr(obj, attribute):
         raise ConfigError(f"this {type(obj).__name__} is not fitted yet: call fit or from_dict first")
+
+
+def check_binary_labels(y: Any, n_rows: int) -> np.ndarray:
+    """The guest's labels of a binary model or transform: one 0 or 1 per row of X, as float64."""
+    if y is None:
+        raise DataError("y (0/1 labels) is required at the guest")
+    arr = np.asarray(y, dtype=np.float64).ravel()
+    if arr.shape != (n_rows,):
+        raise DataError(f"y has {arr.shape[0]} labels for {n_rows} rows of X")
+    if not np.all((arr == 0) | (arr == 1)):
+        raise DataError("y must hold only the labels 0 and 1")
+    return arr

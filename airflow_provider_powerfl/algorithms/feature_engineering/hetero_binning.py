@@ -26,7 +26,7 @@ from airflow_provider_powerfl.algorithms.feature_engineering.woe import (
     woe_iv,
 )
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map, check_ciphertexts, rerandomize
-from airflow_provider_powerfl.algorithms.param_checks import check_choice, check_fitted, check_int, check_real
+from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_choice, check_fitted, check_int, check_real
 from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, generate_keypair
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
@@ -112,7 +112,7 @@ class HeteroFeatureBinning:
         self.role_ = self.party.role
         self.timings_: dict[str, float] = {}
         if self.role_ == "guest":
-            self._fit_guest(bins, _check_y(y, len(X)))
+            self._fit_guest(bins, check_binary_labels(y, len(X)))
         else:
             if y is not None:
                 raise ConfigError(f"y must be None at host {self.party.party_id}: labels live at the guest")
@@ -285,14 +285,3 @@ def _check_sums(answer: object, public: PaillierPublicKey, host: str) -> list[np
     if not isinstance(answer, list) or not answer or not all(isinstance(s, np.ndarray) and s.ndim == 1 for s in answer):
         raise FederationError(f"host {host} sent malformed bin sums: expected a list of ciphertext vectors, one per feature")
     return [check_ciphertexts(public, s, len(s), f"host {host}'s bin sums of feature {j}") for j, s in enumerate(answer)]
-
-
-def _check_y(y: Any, n_rows: int) -> np.ndarray:
-    if y is None:
-        raise DataError("y (0/1 labels) is required at the guest")
-    arr = np.asarray(y, dtype=np.float64).ravel()
-    if arr.shape != (n_rows,):
-        raise DataError(f"y has {arr.shape[0]} labels for {n_rows} rows of X")
-    if not np.all((arr == 0) | (arr == 1)):
-        raise DataError("y must hold only the labels 0 and 1")
-    return arr
