@@ -17,7 +17,8 @@ before training). The protocol runs in the driver; its Paillier chunks
 ``hetero_lr`` also writes ``loss.json`` (loss per epoch, timings). Params:
 ``standardize`` (true: each party scales its own columns) and the estimator's:
 ``max_iter``, ``batch_size``, ``learning_rate``, ``optimizer``, ``penalty``,
-``alpha``, ``tol``, ``class_weight``, ``min_batch_size``, ``key_length``, ``random_state``.
+``alpha``, ``tol``, ``class_weight``, ``min_batch_size``, ``key_length``, ``random_state``,
+``residual``, ``slope_every``.
 
 ``secureboost`` also writes ``boosting.json`` (seconds per tree, validation loss)
 and ``feature_importance.json`` (this party's own features: split count, and gain
@@ -72,7 +73,7 @@ log = logging.getLogger(__name__)
 
 HETERO_LR_PARAMS = (
     "max_iter", "batch_size", "learning_rate", "optimizer", "penalty", "alpha", "tol",
-    "class_weight", "min_batch_size", "key_length", "random_state",
+    "class_weight", "min_batch_size", "key_length", "random_state", "residual", "slope_every",
 )  # fmt: skip
 
 

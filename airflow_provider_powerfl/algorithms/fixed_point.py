@@ -1,7 +1,8 @@
 """Fixed-point scales of the hetero-LR protocol and the bounds that keep every sum inside the key.
 
-Residual parts (0.25 u, 0.5 - y) travel at 2^-D_FRAC_BITS; with class weights each row
-weight is encoded at 2^-WEIGHT_FRAC_BITS and the residual carries both scales. Feature
+Residual parts (0.25 u, 0.5 - y) travel at 2^-D_FRAC_BITS; with per-row factors on the
+hosts' scores (class weights, slopes) each factor is encoded at 2^-WEIGHT_FRAC_BITS and the
+residual carries both scales. The batch loss always travels at 2^-LOSS_FRAC_BITS. Feature
 columns become multi-exponentiation exponents: integer-valued columns (e.g. one-hot
 0/1) are used as they are, so X^T [[d]] is a product of ciphertexts; other columns are
 encoded at 2^-X_FRAC_BITS. A party refuses to encrypt a partial score with |0.25 u| of
@@ -20,6 +21,7 @@ WEIGHT_FRAC_BITS = 16  # class weights are used rounded to 2^-16
 X_FRAC_BITS = 20  # non-integer features rounded to 2^-20 ~ 1e-6 in the gradient products
 U_BOUND_BITS = 20  # |0.25 u| per party must stay below 2^20
 WEIGHT_BOUND_BITS = 16  # class weights must stay below 2^16
+LOSS_FRAC_BITS = D_FRAC_BITS + WEIGHT_FRAC_BITS  # the loss terms' scale, with or without factors
 
 
 def column_frac_bits(X: np.ndarray) -> np.ndarray:
@@ -38,7 +40,8 @@ def encode_columns(X: np.ndarray, frac_bits: np.ndarray) -> np.ndarray:
 
 
 def encode(values: np.ndarray, frac_bits: int) -> list[int]:
-    return np.rint(np.ldexp(np.asarray(values, dtype=np.float64), frac_bits)).astype(np.int64).tolist()
+    """round(v * 2^frac_bits) as Python ints: at 2^-56 (LOSS_FRAC_BITS) |v| >= 128 would overflow int64."""
+    return [int(v) for v in np.rint(np.ldexp(np.asarray(values, dtype=np.float64), frac_bits))]
 
 
 def check_partial_score(u: np.ndarray, party: str) -> None:
@@ -58,7 +61,7 @@ def encode_quarter_u(u: np.ndarray, party: str) -> list[int]:
 
 
 def residual_bits(n_hosts: int, weighted: bool) -> int:
-    """Bits of |d| at its scale: each of n_hosts + 1 parts below 2^U_BOUND_BITS, plus |0.5 - y|, times a weight."""
+    """Bits of |d| at its scale: each of n_hosts + 1 parts below 2^U_BOUND_BITS, plus |m - y| <= 1, times a factor."""
     weight_bits = WEIGHT_BOUND_BITS + WEIGHT_FRAC_BITS if weighted else 0
     return D_FRAC_BITS + U_BOUND_BITS + (n_hosts + 2).bit_length() + weight_bits
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from airflow_provider_powerfl.algorithms import fixed_point as fp
 from airflow_provider_powerfl.algorithms.hetero_lr_protocol import (
+    RESIDUALS,
     BatchPlan,
     GuestSession,
     HostSession,
@@ -22,7 +23,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr_protocol import (
 )
 from airflow_provider_powerfl.algorithms.optimizers import OPTIMIZERS, PENALTIES, LocalUpdate
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
-from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_fitted, check_int, check_real, is_int
+from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_choice, check_fitted, check_int, check_real, is_int
 from airflow_provider_powerfl.algorithms.timed_party import TimedParty
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
@@ -41,7 +42,14 @@ class HeteroLogisticRegression:
     :param learning_rate: step size of the local optimizer.
     :param optimizer: "adam" or "sgd".
     :param penalty: "l2", "l1" or None, applied by each party to its own weights (not the intercept).
-    :param alpha: penalty strength (objective: mean Taylor loss + alpha/2 ||w||^2, or alpha ||w||_1).
+    :param alpha: penalty strength (objective: mean approximated loss + alpha/2 ||w||^2, or alpha ||w||_1).
+    :param residual: how the parties approximate sigmoid(u) - y with additive encryption only (the guest's
+        value rules): "taylor" (FATE's 0.25 u + 0.5 - y) or "guest_expansion" (sigmoid(u_G) - y, exact at the
+        guest, plus s_i u_H with per-row slopes s_i = sigmoid'(u_G,i), 0.25 until the first refresh).
+        See docs/protocols/hetero_lr.md.
+    :param slope_every: "guest_expansion" only: the guest re-encrypts the slopes before every
+        ``slope_every``-th epoch (None: never); each refresh costs one encryption per row, and from then on
+        every batch costs one exponentiation per row at each party.
     :param tol: stop when the epoch loss changes by less than this (the guest's value rules).
     :param class_weight: None, "balanced" or {0: w0, 1: w1}; guest only.
     :param min_batch_size: this party refuses to train on batches smaller than this: a gradient
@@ -71,6 +79,8 @@ class HeteroLogisticRegression:
         random_state: int | None = None,
         executor: Any = None,
         timeout: float | None = 600.0,
+        residual: str = "taylor",
+        slope_every: int | None = None,
     ) -> None:
         self.party = party
         self.max_iter = max_iter
@@ -86,10 +96,13 @@ class HeteroLogisticRegression:
         self.random_state = random_state
         self.executor = executor
         self.timeout = timeout
+        self.residual = residual
+        self.slope_every = slope_every
 
     _PARAMS = (
         "max_iter", "batch_size", "learning_rate", "optimizer", "penalty", "alpha", "tol",
-        "class_weight", "min_batch_size", "key_length", "random_state", "executor", "timeout",
+        "class_weight", "min_batch_size", "key_length", "random_state", "executor", "timeout", "residual",
+        "slope_every",
     )  # fmt: skip
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -123,6 +136,9 @@ class HeteroLogisticRegression:
             raise ConfigError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
         if self.timeout is not None:
             check_real("timeout", self.timeout, 0, open_low=True)
+        check_choice("residual", self.residual, RESIDUALS)
+        if self.slope_every is not None:
+            check_int("slope_every", self.slope_every, 1)
         if self.random_state is not None and not is_int(self.random_state):
             raise ConfigError(f"random_state must be None or an int, got {self.random_state!r}")
         if self.class_weight is not None and self.party.role != "guest":
@@ -159,7 +175,8 @@ class HeteroLogisticRegression:
                 raise DataError(f"{n_rows} rows are fewer than min_batch_size={self.min_batch_size}")
             seed = self.random_state if self.random_state is not None else new_seed()
             row_weights = self._row_weights(y)
-            plan = BatchPlan(n_rows, min(self.batch_size, n_rows), self.max_iter, float(self.tol), int(seed), row_weights is not None)
+            plan = BatchPlan(n_rows, min(self.batch_size, n_rows), self.max_iter, float(self.tol), int(seed),
+                             row_weights is not None, self.residual, int(self.slope_every or 0))  # fmt: skip
             penalized = np.r_[np.ones(X.shape[1]), 0.0]
             session = GuestSession(party, X, y, row_weights, plan, self._update(penalized), self.min_batch_size, self.key_length, kernels)
             result = session.fit()

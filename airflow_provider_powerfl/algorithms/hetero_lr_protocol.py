@@ -33,8 +33,9 @@ from airflow_provider_powerfl.federation.party import Party
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 _LOG2 = math.log(2.0)
+RESIDUALS = ("taylor", "guest_expansion")
 
 
 def tag(name: str) -> str:
@@ -51,6 +52,17 @@ class BatchPlan:
     tol: float
     seed: int
     weighted: bool
+    residual: str = "taylor"
+    slope_every: int = 0
+
+    def refreshes_slopes(self, epoch: int) -> bool:
+        """Whether the guest sends new per-row slopes before ``epoch`` (0-based): every slope_every epochs."""
+        return self.residual == "guest_expansion" and self.slope_every > 0 and epoch > 0 and epoch % self.slope_every == 0
+
+    @property
+    def factored(self) -> bool:
+        """Whether the hosts' scores may carry per-row factors (class weights or slopes): sets the sums' bounds."""
+        return self.weighted or any(self.refreshes_slopes(epoch) for epoch in range(self.max_iter))
 
     @property
     def n_batches(self) -> int:
@@ -77,6 +89,8 @@ class BatchPlan:
             "tol": self.tol,
             "seed": self.seed,
             "weighted": self.weighted,
+            "residual": self.residual,
+            "slope_every": self.slope_every,
         }
 
 
@@ -182,16 +196,13 @@ class GuestSession(_Side):
             raise ConfigError(f"job {party.job_id!r} has no host party for hetero logistic regression")
         self.decryptor = self.hosts[0]
         self.weighted = row_weights is not None
-        self.weight_ints = fp.encode(row_weights, fp.WEIGHT_FRAC_BITS) if self.weighted else None
+        # per-row factors f_i of the hosts' 0.25 u_H at 2^-WEIGHT_FRAC_BITS (None: all 1); first the class weights
+        self.factor_ints = fp.encode(row_weights, fp.WEIGHT_FRAC_BITS) if self.weighted else None
         self.row_weights = (
-            np.ldexp(np.asarray(self.weight_ints, dtype=np.float64), -fp.WEIGHT_FRAC_BITS)
+            np.ldexp(np.asarray(self.factor_ints, dtype=np.float64), -fp.WEIGHT_FRAC_BITS)
             if self.weighted
             else np.ones(len(X))
         )
-        self.d_frac = fp.residual_frac_bits(self.weighted)
-        # loss exponents e_i = -w_i y'_i: 0.5 * A_H = sum_i e_i [[0.25 u_H,i]]
-        signs = np.where(self.y > 0.5, -1, 1)
-        self.loss_exponents = (signs * (np.asarray(self.weight_ints) if self.weighted else 1)).astype(np.int64)
 
     def setup(self) -> None:
         refusal = _check_plan(self.plan, self.min_batch_size, self.party.party_id)
@@ -220,19 +231,30 @@ class GuestSession(_Side):
         self.sum_bits = fp.batch_sum_bits(
             self.plan.largest_batch,
             fp.MAX_EXPONENT_BITS + fp.U_BOUND_BITS + 3,
-            fp.residual_bits(len(self.hosts), self.weighted),
+            fp.residual_bits(len(self.hosts), self.plan.factored),
         )
         masking.check_hidden(self.sum_bits, self.decryptor_key.n_bits, "the guest's gradient and loss sums")
         if self.weighted:
-            weights = self.kernels.encrypt(self.private, self.weight_ints)
-            for host in self.hosts:
-                self.party.send(host, tag("row_weights"), weights)
+            self._send_factors()
+
+    def _send_factors(self) -> None:
+        factors = self.kernels.encrypt(self.private, self.factor_ints)
+        for host in self.hosts:
+            self.party.send(host, tag("row_factors"), factors)
+
+    def _refresh_slopes(self, w: np.ndarray) -> None:
+        """Factors c_i * 4 s_i with the slopes s_i = sigmoid'(u_G,i) at the current weights, to every host."""
+        p = _sigmoid(self.X @ w)
+        self.factor_ints = fp.encode(self.row_weights * 4.0 * p * (1.0 - p), fp.WEIGHT_FRAC_BITS)
+        self._send_factors()
 
     def fit(self) -> Result:
         self.setup()
         w = np.zeros(self.X.shape[1])
         history: list[float] = []
         for epoch in range(self.plan.max_iter):
+            if self.plan.refreshes_slopes(epoch):
+                self._refresh_slopes(w)
             total = 0.0
             for rows in self.plan.batches(epoch):
                 grad, loss = self._batch(rows, w)
@@ -249,11 +271,15 @@ class GuestSession(_Side):
 
     def _batch(self, rows: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
         party, key = self.party, self.decryptor_key
-        u = self.X[rows] @ w
+        u, y = self.X[rows] @ w, self.y[rows]
         weights = self.row_weights[rows]
         fp.check_partial_score(u, party.party_id)
-        own = weights * (0.25 * u + 0.5 - self.y[rows])
-        own_ints = fp.encode(own, self.d_frac)
+        factors = None if self.factor_ints is None else [self.factor_ints[i] for i in rows]
+        d_frac = fp.residual_frac_bits(factors is not None)
+        # sigmoid at the expansion point: 0 (Taylor: residual 0.25 u + 0.5 - y) or u_G (sigmoid(u_G) + s u_H - y)
+        taylor = self.plan.residual == "taylor"
+        centre = np.full(len(rows), 0.5) if taylor else _sigmoid(u)
+        own_ints = fp.encode(weights * (centre + (0.25 * u if taylor else 0.0) - y), d_frac)
         d_guest = self.kernels.encrypt(self.private, own_ints)
         for host in self.hosts:
             party.send(host, tag("d_guest"), d_guest)
@@ -262,13 +288,12 @@ class GuestSession(_Side):
         for host in self.hosts:
             part = pk.check_ciphertexts(key, party.recv(host, tag("u_host")), len(rows), f"u_host from {host}")
             quarter_uh = part if quarter_uh is None else pk.add(key, quarter_uh, part)
-        if self.weighted:
-            weighted_uh = pk.power(key, quarter_uh, [self.weight_ints[i] for i in rows])
-        else:
-            weighted_uh = quarter_uh
-        d = pk.add_plain(key, weighted_uh, own_ints)
+        factored_uh = quarter_uh if factors is None else pk.power(key, quarter_uh, factors)
+        d = pk.add_plain(key, factored_uh, own_ints)
         grad_cts = self.kernels.xt_dot(key, d, self.exponents[rows])
-        loss_ct = self.kernels.xt_dot(key, quarter_uh, self.loss_exponents[rows][:, np.newaxis])
+        # 0.5 A_H = sum_i 2 c_i (centre_i - y_i) 0.25 u_H,i (Taylor: exponents -c_i y'_i)
+        loss_exponents = np.asarray(fp.encode(2.0 * weights * (centre - y), fp.WEIGHT_FRAC_BITS), dtype=np.int64)
+        loss_ct = self.kernels.xt_dot(key, quarter_uh, loss_exponents[:, np.newaxis])
 
         for host in self.hosts:
             self.decrypt_for(host, "host_gradient", self.host_features[host])
@@ -277,13 +302,15 @@ class GuestSession(_Side):
             loss_ct = pk.add(key, loss_ct, part)
 
         values = self.masked_sums(key, np.concatenate([grad_cts, loss_ct]), self.decryptor, "guest_gradient")
-        grad_sum = _decode_sums(values[:-1], self.d_frac + self.frac_bits)
-        hosts_loss = values[-1] / (1 << self.d_frac)  # 0.5 * (A_H + D_H)
-
-        a_guest = float(np.sum(weights * (0.5 - self.y[rows]) * u))
-        d_guest_dot = float(w @ grad_sum)  # D_G = u_G^T d = w^T X^T d
-        loss = _LOG2 * float(np.sum(weights)) + 0.5 * a_guest + 0.5 * d_guest_dot + hosts_loss
-        return grad_sum / len(rows), loss
+        grad_sum = _decode_sums(values[:-1], d_frac + self.frac_bits)
+        hosts_loss = values[-1] / (1 << fp.LOSS_FRAC_BITS)  # 0.5 * (A_H + D_H)
+        if taylor:
+            a_guest = float(np.sum(weights * (0.5 - y) * u))
+            d_guest_dot = float(w @ grad_sum)  # D_G = u_G^T d = w^T X^T d
+            guest_loss = _LOG2 * float(np.sum(weights)) + 0.5 * a_guest + 0.5 * d_guest_dot
+        else:  # the log loss at u_G, expanded to second order in u_H with the hosts' slopes
+            guest_loss = float(np.sum(weights * (np.logaddexp(0.0, u) - y * u)))
+        return grad_sum / len(rows), guest_loss + hosts_loss
 
 
 class HostSession(_Side):
@@ -306,6 +333,8 @@ class HostSession(_Side):
         if offer.get("version") != PROTOCOL_VERSION:
             raise FederationError(f"guest {self.guest} speaks hetero_lr protocol {offer.get('version')}, this host {PROTOCOL_VERSION}")
         self.plan = BatchPlan(**offer["plan"])
+        if self.plan.residual not in RESIDUALS:
+            raise FederationError(f"guest {self.guest} asks for residual {self.plan.residual!r}, this host knows {RESIDUALS}")
         self.decryptor = str(offer["decryptor"])
         self.is_decryptor = self.decryptor == party.party_id
         self.guest_sums = int(offer["n_sums"])
@@ -332,21 +361,23 @@ class HostSession(_Side):
         # to the guest under the decryptor's key: the decryptor encrypts as owner (CRT)
         self.to_guest_key = self.private if self.is_decryptor else host_keys[self.decryptor]
         self.sum_bits = fp.batch_sum_bits(
-            self.plan.largest_batch, fp.MAX_EXPONENT_BITS, fp.residual_bits(len(self.others) + 1, self.plan.weighted)
+            self.plan.largest_batch, fp.MAX_EXPONENT_BITS, fp.residual_bits(len(self.others) + 1, self.plan.factored)
         )
         masking.check_hidden(self.sum_bits, self.guest_key.n_bits, f"host {party.party_id}'s gradient sums")
-        self.d_frac = fp.residual_frac_bits(self.plan.weighted)
-        self.row_weights = (
-            pk.check_ciphertexts(self.guest_key, party.recv(self.guest, tag("row_weights")), self.plan.n_rows, "row_weights")
-            if self.plan.weighted
-            else None
-        )
+        self.row_factors = self._recv_factors() if self.plan.weighted else None
+
+    def _recv_factors(self) -> np.ndarray:
+        """[[f_i]]_G for all rows: class weights at setup, weights times slopes at a refresh."""
+        obj = self.party.recv(self.guest, tag("row_factors"))
+        return pk.check_ciphertexts(self.guest_key, obj, self.plan.n_rows, "row_factors")
 
     def fit(self) -> Result:
         self.setup()
         w = np.zeros(self.X.shape[1])
         history: list[float] = []
         for epoch in range(self.plan.max_iter):
+            if self.plan.refreshes_slopes(epoch):
+                self.row_factors = self._recv_factors()
             for rows in self.plan.batches(epoch):
                 grad = self._batch(rows, w)
                 w = self.update.step(w, grad)
@@ -361,8 +392,8 @@ class HostSession(_Side):
         u = self.X[rows] @ w
         quarter = fp.encode_quarter_u(u, party.party_id)
         party.send(self.guest, tag("u_host"), self.kernels.encrypt(self.to_guest_key, quarter))
-        if self.plan.weighted:  # [[w_i * 0.25 u_i]]_G from the guest's encrypted row weights
-            own = pk.power(gkey, self.row_weights[rows], quarter)
+        if self.row_factors is not None:  # [[f_i * 0.25 u_i]]_G from the guest's encrypted row factors
+            own = pk.power(gkey, self.row_factors[rows], quarter)
             share = pk.rerandomize(gkey, own) if self.others else None
         else:
             own = None
@@ -376,10 +407,11 @@ class HostSession(_Side):
             part = pk.check_ciphertexts(gkey, party.recv(other, tag("u_host_shared")), len(rows), f"u_host_shared from {other}")
             d = pk.add(gkey, d, part)
         grad_cts = self.kernels.xt_dot(gkey, d, self.exponents[rows])
-        grad_sum = _decode_sums(self.masked_sums(gkey, grad_cts, self.guest, "host_gradient"), self.d_frac + self.frac_bits)
+        d_frac = fp.residual_frac_bits(own is not None)
+        grad_sum = _decode_sums(self.masked_sums(gkey, grad_cts, self.guest, "host_gradient"), d_frac + self.frac_bits)
 
         half_dot = 0.5 * float(w @ grad_sum)  # 0.5 * D_H = 0.5 * u_H^T d
-        party.send(self.guest, tag("host_loss"), self.kernels.encrypt(self.to_guest_key, fp.encode([half_dot], self.d_frac)))
+        party.send(self.guest, tag("host_loss"), self.kernels.encrypt(self.to_guest_key, fp.encode([half_dot], fp.LOSS_FRAC_BITS)))
         if self.is_decryptor:
             self.decrypt_for(self.guest, "guest_gradient", self.guest_sums)
         return grad_sum / len(rows)
@@ -387,3 +419,7 @@ class HostSession(_Side):
 
 def new_seed() -> int:
     return secrets.randbits(63)
+
+
+def _sigmoid(u: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * u))

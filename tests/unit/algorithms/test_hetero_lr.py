@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.special import expit
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -107,27 +108,41 @@ def test_three_party_breast_reaches_auc(breast):
     assert models[HOST].coef_.shape == (10,) and models[HOST2].coef_.shape == (10,)
 
 
-def plaintext_taylor(columns: dict[str, np.ndarray], y, plan: BatchPlan, row_weights, learning_rate):
-    """The same training in the clear: Taylor residual, per-party SGD, same batches."""
+def plaintext_training(columns: dict[str, np.ndarray], y, plan: BatchPlan, row_weights, learning_rate):
+    """The same training in the clear: the plan's residual and slope refreshes, per-party SGD, same batches."""
     order = list(columns)
     X = {pid: np.hstack([columns[pid], np.ones((len(y), 1))]) if pid == GUEST else columns[pid] for pid in order}
     w = {pid: np.zeros(X[pid].shape[1]) for pid in order}
     updates = {pid: LocalUpdate("sgd", learning_rate, None, 0.0, np.ones(X[pid].shape[1])) for pid in order}
+    slopes = np.full(len(y), 0.25)
     losses = []
     for epoch in range(plan.max_iter):
+        if plan.refreshes_slopes(epoch):
+            p = expit(X[GUEST] @ w[GUEST])
+            slopes = np.rint(row_weights * p * (1 - p) * 2 ** (fp.WEIGHT_FRAC_BITS + 2)) / 2 ** (fp.WEIGHT_FRAC_BITS + 2) / row_weights
         total = 0.0
         for rows in plan.batches(epoch):
+            c, t = row_weights[rows], y[rows]
             u = sum(X[pid][rows] @ w[pid] for pid in order)
-            d = row_weights[rows] * (0.25 * u + 0.5 - y[rows])
-            total += np.sum(row_weights[rows] * (np.log(2) - 0.5 * (2 * y[rows] - 1) * u + 0.125 * u * u))
+            if plan.residual == "taylor":
+                d = c * (0.25 * u + 0.5 - t)
+                total += np.sum(c * (np.log(2) - 0.5 * (2 * t - 1) * u + 0.125 * u * u))
+            else:  # sigmoid at the guest's score, first order in the hosts' score u - u_G
+                u_g = X[GUEST][rows] @ w[GUEST]
+                u_h, s = u - u_g, slopes[rows]
+                d = c * (expit(u_g) - t + s * u_h)
+                total += np.sum(c * (np.logaddexp(0, u_g) - t * u_g + (expit(u_g) - t) * u_h + 0.5 * s * u_h * u_h))
             for pid in order:
                 w[pid] = updates[pid].step(w[pid], X[pid][rows].T @ d / len(rows))
         losses.append(total / len(y))
     return w, losses
 
 
-@pytest.mark.parametrize("n_hosts, class_weight", [(1, None), (2, "balanced")])
-def test_federated_gradients_equal_plaintext_taylor_gradients(breast, n_hosts, class_weight):
+@pytest.mark.parametrize(
+    "n_hosts, class_weight, residual",
+    [(1, None, "taylor"), (2, "balanced", "taylor"), (1, None, "guest_expansion"), (2, "balanced", "guest_expansion")],
+)
+def test_federated_gradients_and_loss_equal_plaintext_training(breast, n_hosts, class_weight, residual):
     n = 240
     y = breast["y"][:n]
     roles = {GUEST: "guest", HOST: "host", HOST2: "host"} if n_hosts == 2 else {GUEST: "guest", HOST: "host"}
@@ -141,7 +156,7 @@ def test_federated_gradients_equal_plaintext_taylor_gradients(breast, n_hosts, c
 
     parties = memory_parties(f"hlr-grad-{n_hosts}", roles)
     params = dict(max_iter=2, batch_size=120, optimizer="sgd", learning_rate=0.5, penalty=None, tol=0.0,
-                  random_state=3, class_weight=class_weight, executor=counting_map)
+                  random_state=3, class_weight=class_weight, executor=counting_map, residual=residual, slope_every=1)
     fns = {
         pid: (lambda pid=pid: HeteroLogisticRegression(
             party=parties[pid], key_length=KEY, **{k: v for k, v in params.items() if pid == GUEST or k != "class_weight"}
@@ -149,10 +164,10 @@ def test_federated_gradients_equal_plaintext_taylor_gradients(breast, n_hosts, c
         for pid in roles
     }
     models = run_parties(fns)
-    plan = BatchPlan(n, 120, 2, 0.0, 3, class_weight is not None)
+    plan = BatchPlan(n, 120, 2, 0.0, 3, class_weight is not None, residual, 1)
     weights = np.ones(n) if class_weight is None else (n / (2.0 * np.bincount(y.astype(int))))[y.astype(int)]
     weights = np.rint(weights * 2**fp.WEIGHT_FRAC_BITS) / 2**fp.WEIGHT_FRAC_BITS
-    expected, losses = plaintext_taylor(columns, y, plan, weights, 0.5)
+    expected, losses = plaintext_training(columns, y, plan, weights, 0.5)
 
     np.testing.assert_allclose(models[GUEST].coef_, expected[GUEST][:-1], atol=1e-6)
     np.testing.assert_allclose(models[GUEST].intercept_, expected[GUEST][-1], atol=1e-6)
@@ -232,6 +247,8 @@ def test_integer_features_use_unscaled_exponents():
         ("key_length", 512),
         ("random_state", "seed"),
         ("executor", 42),
+        ("residual", "cubic"),
+        ("slope_every", 0),
     ],
 )
 def test_bad_parameters_raise_errors_naming_them(breast, param, value):
