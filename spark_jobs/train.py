@@ -149,7 +149,7 @@ def train_secureboost(spark: SparkSession, spec: TaskSpec) -> None:
     validation = param(spec, "validation", None, (str, type(None)))
     timeout = recv_timeout(spec)
     guest = spec.role == "guest"
-    model = sbt.build_estimator(spec, spark_chunk_map(spark.sparkContext), timeout)
+    model = sbt.build_estimator(spec, spark_chunk_map(spark.sparkContext, sbt.TASKS_PER_CORE), timeout)
     _, task = sbt.objective_param(spec)
     table, ids, X, y = aligned_arrays(spark, spec, name)
     names = list(table.feature_names)

@@ -46,6 +46,14 @@ def as_chunk_map(executor: object) -> tuple[ChunkMap, int | None]:
     )
 
 
+def share(executor: object, value: Any) -> tuple[Any, Callable[[], None]]:
+    """(handle, release) if the executor shares one value among many chunks (Spark: a broadcast, sent
+    to each worker once instead of with every chunk; chunks read ``handle.value``), else (None, a no-op):
+    then chunks carry their own inputs."""
+    sharer = getattr(executor, "share", None)
+    return sharer(value) if sharer is not None else (None, lambda: None)
+
+
 def object_array(values: Iterable[Any]) -> np.ndarray:
     items = list(values)
     out = np.empty(len(items), dtype=object)

@@ -20,6 +20,7 @@ ESTIMATOR_PARAMS = (
     "subsample", "goss", "top_rate", "other_rate", "early_stopping_rounds", "random_state", "key_length",
 )  # fmt: skip
 IMPORTANCE_METHOD = "split_gain"
+TASKS_PER_CORE = 2  # Spark tasks per core per chunk map: a tree level's many small chunks share a few tasks
 
 
 def objective_param(spec: TaskSpec) -> tuple[str, str]:

@@ -22,6 +22,8 @@ from airflow_provider_powerfl.algorithms.secureboost.local import LocalSource
 from airflow_provider_powerfl.algorithms.secureboost.objectives import OBJECTIVES, Objective
 from airflow_provider_powerfl.algorithms.secureboost.protocol import CMD, PROTOCOL_VERSION, REPLY, HostServer, RemoteHost, TreeCipher
 from airflow_provider_powerfl.algorithms.secureboost.tree import LOCAL, Tree, TreeParams, route
+from airflow_provider_powerfl.algorithms.timed_party import TimedParty
+from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import MIN_KEY_BITS, PaillierPrivateKey, PaillierPublicKey, generate_keypair
 from airflow_provider_powerfl.exceptions import ConfigError, CryptoError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
@@ -42,6 +44,11 @@ class _Params:
     """XGBoost-style parameters shared by both estimators; checked at fit, each error naming its parameter."""
 
     _PARAMS: tuple[str, ...] = _BOOST_PARAMS
+
+    def _store(self, arguments: Mapping[str, Any]) -> None:
+        """__init__'s arguments as attributes, unchanged (scikit-learn's convention; checked at fit)."""
+        for name in self._PARAMS:
+            setattr(self, name, arguments[name])
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -169,20 +176,7 @@ class GradientBoostedTrees(_Params):
         goss: bool = False, top_rate: float = 0.2, other_rate: float = 0.1,
         early_stopping_rounds: int | None = None, objective: str = "binary:logistic", random_state: int | None = None,
     ) -> None:  # fmt: skip
-        self.n_estimators = n_estimators
-        self.max_depth = max_depth
-        self.learning_rate = learning_rate
-        self.max_bin = max_bin
-        self.min_child_weight = min_child_weight
-        self.reg_lambda = reg_lambda
-        self.gamma = gamma
-        self.subsample = subsample
-        self.goss = goss
-        self.top_rate = top_rate
-        self.other_rate = other_rate
-        self.early_stopping_rounds = early_stopping_rounds
-        self.objective = objective
-        self.random_state = random_state
+        self._store(locals())
 
     def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> GradientBoostedTrees:
         self._validate_boost()
@@ -237,24 +231,7 @@ class HeteroSecureBoost(_Params):
         early_stopping_rounds: int | None = None, objective: str = "binary:logistic",
         random_state: int | None = None, key_length: int = 2048, executor: Any = None, timeout: float | None = 600.0,
     ) -> None:  # fmt: skip
-        self.party = party
-        self.n_estimators = n_estimators
-        self.max_depth = max_depth
-        self.learning_rate = learning_rate
-        self.max_bin = max_bin
-        self.min_child_weight = min_child_weight
-        self.reg_lambda = reg_lambda
-        self.gamma = gamma
-        self.subsample = subsample
-        self.goss = goss
-        self.top_rate = top_rate
-        self.other_rate = other_rate
-        self.early_stopping_rounds = early_stopping_rounds
-        self.objective = objective
-        self.random_state = random_state
-        self.key_length = key_length
-        self.executor = executor
-        self.timeout = timeout
+        self._store(locals())
 
     def check_params(self) -> None:
         """Raise a ConfigError naming the first bad parameter (fit does this too; a job calls it before talking to peers)."""
@@ -277,7 +254,7 @@ class HeteroSecureBoost(_Params):
     def fit(self, X: Any, y: Any = None, eval_set: Any = None) -> HeteroSecureBoost:
         """Train jointly; y only at the guest. eval_set: (X_eval, y_eval) at the guest, X_eval at a host."""
         self._validate()
-        party = _TimedParty(self.party, self.timeout)
+        party = TimedParty(self.party, self.timeout)
         X = _check_X(X, "X")
         self.n_features_in_ = X.shape[1]
         binner = QuantileBinner.fit(X, int(self.max_bin))
@@ -303,26 +280,27 @@ class HeteroSecureBoost(_Params):
             log.warning("Paillier key of %d bits is below %d bits: acceptable for tests only", self.key_length, MIN_KEY_BITS)
         public, private = _keypair(int(self.key_length), len(X) * int(self.n_estimators) * objective.n_outputs)
         per_ct = encoding.per_ciphertext(public.max_int.bit_length() - 1)
-        kernels = Kernels(self.executor)
-        cipher = TreeCipher(private, kernels)
         hosts = party.peers("host")
         setup = {"op": "setup", "version": PROTOCOL_VERSION, "n_rows": len(X), "public_key": format(public.n, "x"),
                  "per_ciphertext": per_ct, "n_eval_rows": -1 if X_eval is None else len(X_eval)}  # fmt: skip
         for host in hosts:
             party.send(host, CMD, setup)
-        remotes = {}
-        for host in hosts:
-            reply = party.recv(host, REPLY)
-            if not isinstance(reply, dict) or reply.get("op") != "setup" or not is_int(reply.get("n_candidates")):
-                raise FederationError(f"host {host} did not accept the SecureBoost setup: {reply!r}"[:300])
-            remotes[host] = RemoteHost(party, host, cipher, int(reply["n_candidates"]), per_ct)
-        sources = [LocalSource(bins, binner.n_bins, binner.edges), *remotes.values()]
-        evaluation = None
-        if X_eval is not None:
-            for remote in remotes.values():
-                remote.data = "eval"
-            evaluation = (lambda trees: route(trees, len(X_eval), lambda f, t, r: X_eval[r, f] <= t, remotes), y_eval)
-        result = boost(sources, y, objective, self._boost_params(), evaluation)
+        # the next round's obfuscators are made while the guest waits for the hosts
+        with ObfuscatorPool(private, len(X) * objective.n_outputs) as pool:
+            cipher = TreeCipher(private, Kernels(self.executor), pool)
+            remotes = {}
+            for host in hosts:
+                reply = party.recv(host, REPLY)
+                if not isinstance(reply, dict) or reply.get("op") != "setup" or not is_int(reply.get("n_candidates")):
+                    raise FederationError(f"host {host} did not accept the SecureBoost setup: {reply!r}"[:300])
+                remotes[host] = RemoteHost(party, host, cipher, int(reply["n_candidates"]), per_ct)
+            sources = [LocalSource(bins, binner.n_bins, binner.edges), *remotes.values()]
+            evaluation = None
+            if X_eval is not None:
+                for remote in remotes.values():
+                    remote.data = "eval"
+                evaluation = (lambda trees: route(trees, len(X_eval), lambda f, t, r: X_eval[r, f] <= t, remotes), y_eval)
+            result = boost(sources, y, objective, self._boost_params(), evaluation)
         self._keep(objective, result)
         for host, remote in remotes.items():
             remote.command("finish", keep=np.asarray(sorted(self.host_split_gain_.get(host, {})), dtype=np.int64))
@@ -366,7 +344,7 @@ class HeteroSecureBoost(_Params):
         X = _check_X(X, "X", self.n_features_in_)
         if not isinstance(self.party, Party):
             raise ConfigError("party must be set (set_params(party=...)) to predict jointly")
-        party = _TimedParty(self.party, self.timeout)
+        party = TimedParty(self.party, self.timeout)
         if self.role_ == "host":
             guest = party.peers("guest")[0]
             server = HostServer(party, guest, None)
@@ -425,20 +403,6 @@ class HeteroSecureBoost(_Params):
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"model state is incomplete or malformed: {exc!r}") from exc
         return model
-
-
-class _TimedParty:
-    """The estimator's party, with its ``timeout`` as the default of every ``recv``."""
-
-    def __init__(self, party: Party, timeout: float | None) -> None:
-        self._party = party
-        self._timeout = timeout
-
-    def recv(self, src: str, tag: str, timeout: float | None = None) -> object:
-        return self._party.recv(src, tag, timeout=self._timeout if timeout is None else timeout)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._party, name)
 
 
 def _keypair(key_length: int, encryptions: int) -> tuple[PaillierPublicKey, PaillierPrivateKey]:

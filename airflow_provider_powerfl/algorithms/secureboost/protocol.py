@@ -10,32 +10,45 @@ asks, per depth, which (split id, row) pairs go left.
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
-from airflow_provider_powerfl.algorithms.paillier_kernels import ChunkMap, Kernels, as_chunk_map, check_ciphertexts, object_array
+from airflow_provider_powerfl.algorithms.paillier_kernels import ChunkMap, Kernels, as_chunk_map, check_ciphertexts, object_array, share
 from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayout
+from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
 from airflow_provider_powerfl.exceptions import FederationError
 from airflow_provider_powerfl.federation.party import Party
 
+log = logging.getLogger(__name__)
+
 PROTOCOL_VERSION = 1
+COMPRESS_THREADS = min(4, os.cpu_count() or 1)
 CMD, REPLY = "secureboost.cmd", "secureboost.reply"
 
 
 # -- guest side ------------------------------------------------------------------------------
 class TreeCipher:
-    """The guest's per-tree encryption of packed (g, h), shared by all hosts (encrypted once per tree)."""
+    """The guest's per-tree encryption of packed (g, h), shared by all hosts (encrypted once per tree).
 
-    def __init__(self, private_key: PaillierPrivateKey, kernels: Kernels) -> None:
+    Obfuscators the pool made while the guest waited are used first (one product per row); the
+    kernels (Spark tasks) encrypt the rest.
+    """
+
+    def __init__(self, private_key: PaillierPrivateKey, kernels: Kernels, pool: ObfuscatorPool | None = None) -> None:
         self.private_key = private_key
         self.kernels = kernels
+        self.pool = pool
         self._inputs: tuple[np.ndarray, np.ndarray] | None = None
         self._rows = np.zeros(0, dtype=np.int64)
         self._cts = object_array([])
@@ -44,8 +57,13 @@ class TreeCipher:
         """(sampled rows, their ciphertexts); the second host of a tree gets the first one's."""
         if self._inputs is None or self._inputs[0] is not g or self._inputs[1] is not h:
             self._rows = np.flatnonzero(sample)
-            self._cts = self.kernels.encrypt(self.private_key, encoding.pack_rows(g[self._rows], h[self._rows]))
+            packed = encoding.pack_rows(g[self._rows], h[self._rows])
+            public = self.private_key.public_key
+            ready = self.pool.encrypt([public.encode_int(v) for v in packed]) if self.pool is not None else []
+            rest = self.kernels.encrypt(self.private_key, packed[len(ready) :]) if len(ready) < len(packed) else []
+            self._cts = object_array([*ready, *rest])
             self._inputs = (g, h)
+            log.info("encrypted %d rows, %d with obfuscators made ahead", len(packed), len(ready))
         return self._rows, self._cts
 
 
@@ -132,9 +150,13 @@ class HostServer:
 
     def __init__(self, party: Party, guest: str, executor: object) -> None:
         self.party, self.guest = party, guest
+        self._executor = executor
         self._map, self._chunk_rows = as_chunk_map(executor)
+        self._shared_gh: Any = None  # the tree's ciphertexts shared with the chunks (a Spark broadcast) or None
+        self._release_gh: Any = lambda: None
         self.public_key: PaillierPublicKey | None = None
         self.splits: dict[int, tuple[int, float]] = {}  # split id -> (feature, threshold): never sent
+        self._threads = ThreadPoolExecutor(max_workers=COMPRESS_THREADS, thread_name_prefix="secureboost-compress")
         self.data: dict[str, np.ndarray] = {}
 
     def setup_training(self, bins: np.ndarray, n_bins: np.ndarray, edges: Sequence[np.ndarray], public_key: PaillierPublicKey, per_ciphertext: int) -> None:
@@ -152,6 +174,7 @@ class HostServer:
                 raise FederationError(f"guest {self.guest} sent {_describe(cmd)} as {CMD}, expected a command")
             op = cmd["op"]
             if op == stop:
+                self._release_gh()
                 return cmd
             handler = getattr(self, f"_on_{op}", None)
             if handler is None:
@@ -167,6 +190,8 @@ class HostServer:
             raise FederationError(f"guest {self.guest} sent sampled rows outside 0..{n - 1}")
         self.rows = rows
         self.gh = check_ciphertexts(self.public_key, gh, len(rows), f"gradients of guest {self.guest}")
+        self._release_gh()
+        self._shared_gh, self._release_gh = share(self._executor, list(self.gh))  # sent once per tree, not per level
         self.sample = np.zeros(n, dtype=bool)
         self.sample[rows] = True
         self.row_ct = np.full(n, -1, dtype=np.int64)
@@ -180,12 +205,15 @@ class HostServer:
             raise FederationError(f"guest {self.guest} sent a malformed histogram request")
         self.assign = assign
         row_sets = [np.flatnonzero((assign == n) & self.sample) for n in nodes.tolist()]
-        products = _bin_products(self._map, self._chunk_rows, self.public_key.nsquare, self.gh, self.row_ct, self.bins, row_sets, self.default_bin)
-        flat = [c for total, per_bin in products for c in self._node_sums(total, per_bin)]
-        return {"sums": object_array(self.public_key.rerandomize(flat))}
+        products = _bin_products(self._map, self._chunk_rows, self.public_key.nsquare, self.gh, self._shared_gh, self.row_ct, self.bins, row_sets, self.default_bin)
+        per_ct, groups = self.per_ciphertext, []
+        for total, per_bin in products:
+            lefts = self._node_lefts(total, per_bin)
+            groups += [lefts[i : i + per_ct] for i in range(0, len(lefts), per_ct)]
+        return {"sums": object_array(self.public_key.rerandomize(_compress(groups, self.public_key.nsquare, self._threads)))}
 
-    def _node_sums(self, total: mpz, per_bin: list[dict[int, mpz]]) -> list[mpz]:
-        """Compressed, shuffled left sums of every candidate of one node (all encrypted)."""
+    def _node_lefts(self, total: mpz, per_bin: list[dict[int, mpz]]) -> list[mpz]:
+        """Encrypted left sums of every candidate of one node, in this tree's shuffled order."""
         nsq = self.public_key.nsquare
         lefts: list[mpz] = []
         for f, n_bins in enumerate(self.layout.n_bins.tolist()):
@@ -201,8 +229,7 @@ class HostServer:
             for b in range(n_bins - 1):
                 acc = acc * cells[b] % nsq
                 lefts.append(acc)
-        shuffled = [lefts[i] for i in self.perm.tolist()]
-        return _compress(shuffled, self.per_ciphertext, nsq)
+        return [lefts[i] for i in self.perm.tolist()]
 
     def _on_split(self, cmd: dict[str, Any]) -> dict[str, Any]:
         nodes, cands = cmd.get("nodes"), cmd.get("candidates")
@@ -259,9 +286,15 @@ class HostServer:
         return {"left": (X[rows, feats] <= thr).astype(np.uint8)}
 
 
-def _bin_chunk(args: tuple[mpz, list[mpz], np.ndarray, np.ndarray]) -> tuple[mpz, list[dict[int, mpz]]]:
-    """Product of all ciphertexts, and per feature the product per non-default bin (zero bins cost nothing)."""
+def _bin_chunk(shared: Any, args: tuple[mpz, list[Any], np.ndarray, np.ndarray]) -> tuple[mpz, list[dict[int, mpz]]]:
+    """Product of the chunk's ciphertexts, and per feature the product per non-default bin (zero bins cost nothing).
+
+    The chunk carries its ciphertexts, or (``shared`` given: the tree's, e.g. a Spark broadcast) their positions.
+    """
     nsq, cts, bins, default = args
+    if shared is not None:
+        tree_cts = shared.value
+        cts = [tree_cts[i] for i in cts]
     total = mpz(1)
     for c in cts:
         total = total * c % nsq
@@ -282,19 +315,23 @@ def _bin_chunk(args: tuple[mpz, list[mpz], np.ndarray, np.ndarray]) -> tuple[mpz
 
 
 def _bin_products(
-    chunk_map: ChunkMap, chunk_rows: int | None, nsq: mpz, gh: np.ndarray, row_ct: np.ndarray,
+    chunk_map: ChunkMap, chunk_rows: int | None, nsq: mpz, gh: np.ndarray, shared: Any, row_ct: np.ndarray,
     bins: np.ndarray, row_sets: Sequence[np.ndarray], default: np.ndarray,
 ) -> list[tuple[mpz, list[dict[int, mpz]]]]:
-    """_bin_chunk for every node of a level in one pass of the chunk map (one Spark job per level); partials multiplied."""
+    """_bin_chunk for every node of a level in one pass of the chunk map (one Spark job per level); partials multiplied.
+
+    ``shared``: ``gh`` shared by the executor (chunks then carry positions only), or None.
+    """
     items, owners = [], []
     for k, rows in enumerate(row_sets):
         size = max(len(rows) if chunk_rows is None else chunk_rows, 1)
         for start in range(0, max(len(rows), 1), size):
             part = rows[start : start + size]
-            items.append((nsq, [gh[i] for i in row_ct[part].tolist()], bins[part], default))
+            at = row_ct[part].tolist()
+            items.append((nsq, at if shared is not None else [gh[i] for i in at], bins[part], default))
             owners.append(k)
     out: list[tuple[mpz, list[dict[int, mpz]]] | None] = [None] * len(row_sets)
-    for k, (total, per_bin) in zip(owners, chunk_map(_bin_chunk, items)):
+    for k, (total, per_bin) in zip(owners, chunk_map(partial(_bin_chunk, shared), items)):
         if out[k] is None:
             out[k] = (total, per_bin)
             continue
@@ -306,17 +343,22 @@ def _bin_products(
     return out  # type: ignore[return-value]
 
 
-def _compress(values: list[mpz], per_ciphertext: int, nsq: mpz) -> list[mpz]:
-    """Fold groups of sums into one ciphertext each: sum_i s_i 2^(i SLOT_BITS) by Horner (SLOT_BITS squarings per step)."""
+def _compress(groups: list[list[mpz]], nsq: mpz, threads: ThreadPoolExecutor) -> list[mpz]:
+    """Fold each group of sums into one ciphertext: sum_i s_i 2^(i SLOT_BITS) by Horner (SLOT_BITS squarings per step).
+
+    All groups of a level step together; a step's squarings run as one gmpy2 call per thread
+    (powmod_base_list releases the GIL), so the host's cores share this serial part of a level.
+    """
     shift = mpz(1) << encoding.SLOT_BITS
-    out = []
-    for start in range(0, len(values), per_ciphertext):
-        group = values[start : start + per_ciphertext]
-        acc = group[-1]
-        for c in reversed(group[:-1]):
-            acc = gmpy2.powmod(acc, shift, nsq) * c % nsq
-        out.append(acc)
-    return out
+    accs = [g[-1] for g in groups]
+    for back in range(2, max(map(len, groups), default=0) + 1):
+        active = [k for k, g in enumerate(groups) if len(g) >= back]
+        size = -(-len(active) // COMPRESS_THREADS)
+        parts = [[accs[k] for k in active[i : i + size]] for i in range(0, len(active), size)]
+        squared = [v for part in threads.map(lambda bases: gmpy2.powmod_base_list(bases, shift, nsq), parts) for v in part]
+        for k, sq in zip(active, squared):
+            accs[k] = sq * groups[k][-back] % nsq
+    return accs
 
 
 def _describe(obj: object) -> str:

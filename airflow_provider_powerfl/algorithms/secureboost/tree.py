@@ -105,7 +105,7 @@ def grow_tree(
         counts = np.bincount(assign[sample], minlength=len(tree.left))
         built = [n for n in level if parent_of[n] < 0 or _is_smaller(tree, n, parent_of[n], counts)]
         nodes = np.asarray(built, dtype=np.int64)
-        for src in sources:
+        for src in reversed(sources):  # hosts first: they work while the guest sums its own columns
             src.request_histograms(assign, nodes)
         fresh = [src.collect_histograms() for src in sources]
         for i, n in enumerate(built):
