@@ -19,10 +19,15 @@ def _digests(n: int) -> np.ndarray:
     return np.random.default_rng(7).integers(0, 256, size=(n, 32), dtype=np.uint8)
 
 
-def test_crt_signature_equals_plain_exponentiation(key: rsa_blind.RsaSigningKey) -> None:
+def test_three_prime_crt_signature_equals_plain_exponentiation(key: rsa_blind.RsaSigningKey) -> None:
     public = key.public_key
     values = rsa_blind.full_domain_hash(_digests(20), public)
-    d = int(gmpy2.invert(public.e, (key.p - 1) * (key.q - 1)))
+    assert len(key.primes) == 3 and public.n.bit_length() == 1024
+    phi = 1
+    for p in key.primes:
+        assert gmpy2.is_prime(p)
+        phi *= p - 1
+    d = int(gmpy2.invert(public.e, phi))
     assert rsa_blind.sign(key, values) == [pow(v, d, public.n) for v in values]
 
 
