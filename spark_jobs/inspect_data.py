@@ -85,7 +85,7 @@ def statistics(table: Table) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_step("inspect_data", inspect_data, argv)
+    return run_step("inspect_data", inspect_data, argv, federated=False)
 
 
 if __name__ == "__main__":

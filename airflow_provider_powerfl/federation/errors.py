@@ -19,6 +19,20 @@ class RecvTimeout(FederationError, TimeoutError):
         self.tag = tag
 
 
+class PeerFailed(FederationError):
+    """A peer's step failed and said so (Party.__exit__): stop now instead of waiting out a timeout."""
+
+    def __init__(self, src: str, dst: str, job_id: str, attempt: int, error: str) -> None:
+        super().__init__(
+            f"party {src} failed ({error}) in job {job_id!r} attempt {attempt}; "
+            f"party {dst} stops too (the reason is in party {src}'s log)"
+        )
+        self.src = src
+        self.job_id = job_id
+        self.attempt = attempt
+        self.error = error
+
+
 class MalformedMessage(FederationError, ValueError):
     """Bytes that are not a well-formed wire message or encoded object."""
 

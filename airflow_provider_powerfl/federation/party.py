@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, sign_head, split
-from airflow_provider_powerfl.federation.errors import RecvTimeout
+from airflow_provider_powerfl.federation.errors import PeerFailed, RecvTimeout
 from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE, Inbox
 from airflow_provider_powerfl.federation.keys import SigningKey, VerifyKey
 from airflow_provider_powerfl.federation.transport import Transport
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # small enough to stay far below the brokers' 16 MiB message limit.
 DEFAULT_CHUNK_SIZE = 4 << 20
 _POLL_SLICE = 1.0  # seconds; recv without timeout polls in slices of this
+# Reserved tag of the one message a failing party sends every peer. It carries the exception's
+# class name only: an error message may quote a raw value of the data, which stays home.
+FAILED_TAG = "powerfl/failed"
 
 
 class Party:
@@ -63,6 +66,7 @@ class Party:
         self.inbox = Inbox(party_id, job_id, attempt, peer_keys, max_age=max_age, clock=clock)
         self._next_seq: dict[tuple[str, str], int] = {}
         self._unflushed = False
+        self._peer_failure: tuple[str, str] | None = None  # (peer, its error's class) once told
 
     @classmethod
     def from_registry(
@@ -124,6 +128,7 @@ class Party:
             found, obj = self.inbox.pop(src, tag)
             if found:
                 return obj
+            self._raise_if_a_peer_failed()
             remaining = _POLL_SLICE if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 raise RecvTimeout(src, self.party_id, self.job_id, self.attempt, tag, timeout or 0.0)
@@ -137,8 +142,37 @@ class Party:
     def __enter__(self) -> Party:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        """Close; leaving on an error first tells every peer, so their recv fails at once (PeerFailed)."""
+        try:
+            if exc is not None:
+                self.tell_peers_failed(exc)
+        finally:
+            self.close()
+
+    def tell_peers_failed(self, exc: BaseException) -> None:
+        """Send every peer this party's failure (the error's class only), unless a peer's failure caused it."""
+        if isinstance(exc, PeerFailed):
+            return
+        error = type(exc).__name__
+        try:
+            for peer in self.peers():
+                self.send(peer, FAILED_TAG, {"error": error})
+            self.transport.flush()
+        except Exception:  # the peers fall back on their recv timeout
+            log.exception("party %s could not tell its peers that it failed", self.party_id)
+
+    def _raise_if_a_peer_failed(self) -> None:
+        """Raise PeerFailed once a peer's failure message has arrived, on this and every later recv."""
+        for peer in self.peers():
+            if self._peer_failure is not None:
+                break
+            found, obj = self.inbox.pop(peer, FAILED_TAG)
+            if found:
+                error = obj.get("error") if isinstance(obj, dict) else None
+                self._peer_failure = (peer, str(error)[:200])
+        if self._peer_failure is not None:
+            raise PeerFailed(self._peer_failure[0], self.party_id, self.job_id, self.attempt, self._peer_failure[1])
 
     def _check_peer(self, party_id: str) -> None:
         if party_id == self.party_id or party_id not in self._roles:

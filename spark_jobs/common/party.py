@@ -56,6 +56,19 @@ def build_party(spec: TaskSpec, step: str) -> Party:
     return Party.from_registry(registry_from_spec(spec), spec.party_id, signing_key, channel_name(spec, step), spec.attempt, roles)
 
 
+def tell_peers_failed(spec: TaskSpec, step: str, exc: BaseException) -> None:
+    """Tell every peer of the step that this party failed, so they stop at once (PeerFailed) instead of timing out.
+
+    For failures outside the step's own ``with build_party(...)`` (e.g. a bad input read before it),
+    which already told them; a second notice is dropped by the peers as a replay.
+    """
+    try:
+        with build_party(spec, step) as party:
+            party.tell_peers_failed(exc)
+    except Exception:  # the peers fall back on their recv timeout
+        logging.getLogger(__name__).exception("could not tell the peers of step %s that it failed", step)
+
+
 def recv_timeout(spec: TaskSpec) -> float:
     """``params.timeout``: seconds to wait for one message of a peer before failing (RecvTimeout)."""
     value = spec.params.get("timeout", DEFAULT_TIMEOUT)

@@ -19,6 +19,7 @@ from pyspark.sql import SparkSession
 
 from airflow_provider_powerfl.exceptions import PowerFLError
 from airflow_provider_powerfl.taskspec import EXIT_STEP_ERROR, STEP_ERROR_PREFIX, TaskSpec
+from spark_jobs.common.party import tell_peers_failed
 from spark_jobs.common.session import build_session
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,16 @@ Step = Callable[[SparkSession, TaskSpec], None]
 _RAISED = re.compile(r"^(?P<cls>[A-Za-z_][\w.]*\.[A-Za-z_]\w*): (?P<msg>.+)$", re.MULTILINE)
 
 
-def run_step(name: str, step: Step, argv: Sequence[str] | None = None) -> int:
-    """Run ``step`` for the spec given as ``--spec``; return the process exit code."""
+def run_step(name: str, step: Step, argv: Sequence[str] | None = None, *, federated: bool = True) -> int:
+    """Run ``step`` for the spec given as ``--spec``; return the process exit code.
+
+    A federated step that fails tells its peers (spark_jobs.common.party.tell_peers_failed).
+    """
     parser = argparse.ArgumentParser(prog=f"spark-submit spark_jobs/{name}.py", description=step.__doc__)
     parser.add_argument("--spec", required=True, help="task spec file (YAML, or JSON when it ends in .json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    spec = None
     try:
         spec = TaskSpec.load(args.spec)
         spark = build_session(f"powerfl-{name}-{spec.job_id}-{spec.party_id}")
@@ -44,9 +49,11 @@ def run_step(name: str, step: Step, argv: Sequence[str] | None = None) -> int:
             step(spark, spec)
         finally:
             spark.stop()
-    except PowerFLError as exc:
-        return _report(exc)
     except Exception as exc:
+        if federated and spec is not None:
+            tell_peers_failed(spec, name, exc)
+        if isinstance(exc, PowerFLError):
+            return _report(exc)
         raised = powerfl_error_in(exc)
         if raised is None:
             raise

@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
-from airflow_provider_powerfl.federation.errors import MalformedMessage, RecvTimeout
+from airflow_provider_powerfl.federation.errors import MalformedMessage, PeerFailed, RecvTimeout
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.memory import memory_parties
 from airflow_provider_powerfl.federation.party import Party
@@ -245,3 +245,19 @@ def test_array_data_reaches_the_transport_as_slices_and_is_accepted_as_head_and_
         host.inbox.accept(head, bytes(payload))
     np.testing.assert_array_equal(host.recv(GUEST, "w", timeout=1), array)
     assert not host.inbox.rejected and not host.inbox.duplicates
+
+
+def test_a_party_leaving_on_an_error_fails_every_peer_at_once(parties: dict[str, Party], capture: list[bytes]) -> None:
+    """Peers waiting on the failed party stop with its error's class, not after their timeout; no data value crosses."""
+    with pytest.raises(ValueError), parties[HOST]:
+        raise ValueError("feature 'income' has a non-numeric value '73,5k' at row 12")
+    assert not any(b"73,5k" in wire for wire in capture)
+    for waiting in (GUEST, ARBITER):
+        with pytest.raises(PeerFailed, match=f"party {HOST} failed \\(ValueError\\)") as caught:
+            parties[waiting].recv(HOST, "gradient", timeout=30)
+        assert caught.value.src == HOST
+    # a party stopping because of a peer's failure does not echo it
+    sent = len(capture)
+    with pytest.raises(PeerFailed), parties[GUEST]:
+        parties[GUEST].recv(HOST, "other", timeout=30)
+    assert len(capture) == sent
