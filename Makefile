@@ -9,7 +9,7 @@ BROKERS := guest host host2
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py airflow_provider_powerfl/crypto/_multiexp.c airflow_provider_powerfl/crypto/_fixedbase.c
+$(STAMP): pyproject.toml setup.py airflow_provider_powerfl/crypto/_multiexp.c airflow_provider_powerfl/crypto/_fixedbase.c airflow_provider_powerfl/crypto/_montgomery.h
 	@# GMP's headers for the native multi-exponentiation: Debian's libgmp-dev when the compiler lacks them
 	echo '#include <gmp.h>' | cc -E -x c - >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q libgmp-dev; } \
 	  || { echo "make install: needs GMP's headers (apt-get install libgmp-dev)" >&2; exit 1; }

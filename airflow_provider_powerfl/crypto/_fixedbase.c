@@ -3,94 +3,17 @@
  * Why native: an owner encryption is ~80 comb products per prime square; in Python each pays
  * interpreter overhead, a fresh mpz and a division (~3 us at 2048 bits). Here the table lives in
  * Montgomery form in one flat buffer and a power is a loop of Montgomery products on GMP's mpn
- * layer (GMP's REDC), run without the GIL. The digit layout is fixedbase.FixedBase's: for step
+ * layer (_montgomery.h), run without the GIL. The digit layout is fixedbase.FixedBase's: for step
  * t = steps-1 .. 0, square the accumulator, then multiply by table j's entry at digit
  * digits[t * tables + j] (entry 0 is 1, skipped).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <gmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if GMP_LIMB_BITS != 64
-#error "_fixedbase.c assumes 64-bit GMP limbs (byte packing, Newton inverse)"
-#endif
-
-/* GMP's REDC (assembly on x86-64), the one mpz_powm uses: exported by libgmp since 5.0, not declared in gmp.h. */
-mp_limb_t __gmpn_redc_1(mp_ptr rp, mp_ptr up, mp_srcptr mp, mp_size_t n, mp_limb_t invm);
-
-typedef struct {
-    mp_limb_t *m;   /* odd modulus, n limbs */
-    mp_size_t n;
-    mp_limb_t minv; /* -m^{-1} mod 2^64 */
-    mp_limb_t *t;   /* 2n limbs of scratch */
-    mp_limb_t *one; /* R mod m, R = 2^(64 n) */
-    mp_limb_t *r2;  /* R^2 mod m */
-} field_t;
-
-/* r = a b / R mod m; r may alias a or b. */
-static void mul(const field_t *F, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b) {
-    if (a == b)
-        mpn_sqr(F->t, a, F->n);
-    else
-        mpn_mul_n(F->t, a, b, F->n);
-    if (__gmpn_redc_1(r, F->t, F->m, F->n, F->minv) || mpn_cmp(r, F->m, F->n) >= 0) mpn_sub_n(r, r, F->m, F->n);
-}
-
-static void limbs_from_bytes(mp_limb_t *dst, mp_size_t n, const unsigned char *src, size_t len) {
-    memset(dst, 0, n * sizeof(mp_limb_t));
-    for (size_t i = 0; i < len; i++) dst[i / 8] |= (mp_limb_t)src[i] << (8 * (i % 8));
-}
-
-static void limbs_to_bytes(unsigned char *dst, size_t len, const mp_limb_t *src) {
-    for (size_t i = 0; i < len; i++) dst[i] = (unsigned char)(src[i / 8] >> (8 * (i % 8)));
-}
-
-static void field_free(field_t *F) {
-    free(F->m);
-    free(F->t);
-    free(F->one);
-    free(F->r2);
-}
-
-/* Sets up F for an odd little-endian modulus of w bytes; 0, or -1 with a Python error set. */
-static int field_init(field_t *F, const Py_buffer *mod) {
-    const unsigned char *mb = mod->buf;
-    size_t w = (size_t)mod->len;
-    memset(F, 0, sizeof(*F));
-    if (w == 0 || !(mb[0] & 1) || (w == 1 && mb[0] == 1)) {
-        PyErr_SetString(PyExc_ValueError, "modulus must be odd and greater than 1");
-        return -1;
-    }
-    mp_size_t n = (mp_size_t)((w + 7) / 8);
-    F->n = n;
-    F->m = calloc(n, sizeof(mp_limb_t));
-    F->t = calloc(2 * n, sizeof(mp_limb_t));
-    F->one = calloc(n, sizeof(mp_limb_t));
-    F->r2 = calloc(n, sizeof(mp_limb_t));
-    if (!F->m || !F->t || !F->one || !F->r2) {
-        field_free(F);
-        PyErr_NoMemory();
-        return -1;
-    }
-    limbs_from_bytes(F->m, n, mb, w);
-    mpz_t big, m;
-    mpz_init(big);
-    mpz_roinit_n(m, F->m, n);
-    mpz_setbit(big, 64 * n);
-    mpz_mod(big, big, m);
-    mpz_export(F->one, NULL, -1, sizeof(mp_limb_t), 0, 0, big);
-    mpz_mul(big, big, big);
-    mpz_mod(big, big, m);
-    mpz_export(F->r2, NULL, -1, sizeof(mp_limb_t), 0, 0, big);
-    mpz_clear(big);
-    mp_limb_t inv = 1; /* Newton: inv = m^{-1} mod 2^64 */
-    for (int i = 0; i < 6; i++) inv *= 2 - F->m[0] * inv;
-    F->minv = -inv;
-    return 0;
-}
+#include "_montgomery.h"
 
 static int comb_shape_ok(int teeth, int tables, int steps) {
     if (teeth < 1 || teeth > 16 || tables < 1 || steps < 1) {
@@ -102,20 +25,20 @@ static int comb_shape_ok(int teeth, int tables, int steps) {
 }
 
 /* Table j, entry u: prod over set bits i of u of base^(2^(i * tables * steps + j * steps)), in Montgomery form. */
-static int build(const field_t *F, const mp_limb_t *base, int teeth, int tables, int steps, mp_limb_t *out) {
+static int build(const mont_t *F, const mp_limb_t *base, int teeth, int tables, int steps, mp_limb_t *out) {
     mp_size_t n = F->n;
     size_t exp_bits = (size_t)teeth * tables * steps, entries = (size_t)1 << teeth;
     mp_limb_t *squares = malloc(exp_bits * n * sizeof(mp_limb_t));
     if (!squares) return -1;
-    mul(F, squares, base, F->r2); /* base * R mod m */
-    for (size_t k = 1; k < exp_bits; k++) mul(F, squares + k * n, squares + (k - 1) * n, squares + (k - 1) * n);
+    mont_mul(F, squares, base, F->r2); /* base * R mod m */
+    for (size_t k = 1; k < exp_bits; k++) mont_mul(F, squares + k * n, squares + (k - 1) * n, squares + (k - 1) * n);
     for (int j = 0; j < tables; j++) {
         mp_limb_t *row = out + (size_t)j * entries * n;
         mpn_copyi(row, F->one, n);
         for (int i = 0; i < teeth; i++) {
             const mp_limb_t *b = squares + ((size_t)i * tables * steps + (size_t)j * steps) * n;
             size_t half = (size_t)1 << i;
-            for (size_t x = 0; x < half; x++) mul(F, row + (half + x) * n, row + x * n, b);
+            for (size_t x = 0; x < half; x++) mont_mul(F, row + (half + x) * n, row + x * n, b);
         }
     }
     free(squares);
@@ -123,7 +46,7 @@ static int build(const field_t *F, const mp_limb_t *base, int teeth, int tables,
 }
 
 /* out[k] = base^exponent(digits row k) mod m, plain (not Montgomery) limbs. */
-static void powers(const field_t *F, const mp_limb_t *table, int teeth, int tables, int steps, const uint16_t *digits,
+static void powers(const mont_t *F, const mp_limb_t *table, int teeth, int tables, int steps, const uint16_t *digits,
                    size_t count, mp_limb_t *out) {
     mp_size_t n = F->n;
     size_t entries = (size_t)1 << teeth, width = (size_t)tables * steps;
@@ -132,13 +55,13 @@ static void powers(const field_t *F, const mp_limb_t *table, int teeth, int tabl
         mp_limb_t *acc = out + k * n;
         int started = 0;
         for (int t = steps - 1; t >= 0; t--) {
-            if (started) mul(F, acc, acc, acc);
+            if (started) mont_mul(F, acc, acc, acc);
             for (int j = 0; j < tables; j++) {
                 uint16_t u = d[(size_t)t * tables + j];
                 if (!u) continue;
                 const mp_limb_t *e = table + ((size_t)j * entries + u) * n;
                 if (started) {
-                    mul(F, acc, acc, e);
+                    mont_mul(F, acc, acc, e);
                 } else {
                     mpn_copyi(acc, e, n);
                     started = 1;
@@ -146,9 +69,7 @@ static void powers(const field_t *F, const mp_limb_t *table, int teeth, int tabl
             }
         }
         if (!started) mpn_copyi(acc, F->one, n);
-        mpn_zero(F->t, 2 * n); /* leave Montgomery form: REDC of acc */
-        mpn_copyi(F->t, acc, n);
-        if (__gmpn_redc_1(acc, F->t, F->m, n, F->minv) || mpn_cmp(acc, F->m, n) >= 0) mpn_sub_n(acc, acc, F->m, n);
+        mont_leave(F, acc);
     }
 }
 
@@ -163,8 +84,8 @@ static PyObject *comb_table(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*iii", &base_buf, &mod_buf, &teeth, &tables, &steps)) return NULL;
     PyObject *result = NULL;
     mp_limb_t *base = NULL;
-    field_t F;
-    if (!comb_shape_ok(teeth, tables, steps) || field_init(&F, &mod_buf)) goto release;
+    mont_t F;
+    if (!comb_shape_ok(teeth, tables, steps) || mont_init(&F, mod_buf.buf, (size_t)mod_buf.len)) goto release;
     if (base_buf.len != mod_buf.len) {
         PyErr_SetString(PyExc_ValueError, "base must have the modulus' byte width");
         goto done;
@@ -192,7 +113,7 @@ static PyObject *comb_table(PyObject *self, PyObject *args) {
     }
 done:
     free(base);
-    field_free(&F);
+    mont_free(&F);
 release:
     PyBuffer_Release(&base_buf);
     PyBuffer_Release(&mod_buf);
@@ -216,8 +137,8 @@ static PyObject *comb_powers(PyObject *self, PyObject *args) {
     }
     PyObject *result = NULL;
     mp_limb_t *out = NULL;
-    field_t F;
-    if (!comb_shape_ok(teeth, tables, steps) || field_init(&F, &mod_buf)) goto release;
+    mont_t F;
+    if (!comb_shape_ok(teeth, tables, steps) || mont_init(&F, mod_buf.buf, (size_t)mod_buf.len)) goto release;
     size_t width = (size_t)tables * steps, w = (size_t)mod_buf.len;
     const char *f = d_buf.format ? d_buf.format : "B";
     if (*f == '@' || *f == '=' || *f == '<') f++;
@@ -249,7 +170,7 @@ static PyObject *comb_powers(PyObject *self, PyObject *args) {
         for (size_t k = 0; k < count; k++) limbs_to_bytes((unsigned char *)PyBytes_AS_STRING(result) + k * w, w, out + k * F.n);
 done:
     free(out);
-    field_free(&F);
+    mont_free(&F);
 release:
     PyBuffer_Release(&table_buf);
     PyBuffer_Release(&mod_buf);

@@ -2,7 +2,7 @@
  *
  * Why native: the hetero-LR gradient spends its time here; in Python each modular product pays
  * interpreter overhead and an mpz division. Here products are Montgomery products on GMP's mpn
- * layer (mpn_mul_n / mpn_sqr + our own REDC with mpn_addmul_1), and the loop runs without the GIL.
+ * layer (_montgomery.h), and the loop runs without the GIL.
  * The bases are not converted to Montgomery form (see restore_radix_powers).
  *
  * Algorithm per column (a batched Bos-Coster reduction, the "sort-and-prefix" method):
@@ -16,59 +16,29 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <gmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if GMP_LIMB_BITS != 64
-#error "_multiexp.c assumes 64-bit GMP limbs (byte packing, Newton inverse)"
-#endif
+#include "_montgomery.h"
 
 #define MAX_EXPONENT_BITS 61 /* |x| < 2^61, so |x - s| < 2^62 fits int64 */
 #define FINISH_TERMS 8       /* at or below this many terms one shared chain beats another level */
-
-typedef struct {
-    const mp_limb_t *m; /* odd modulus, n limbs */
-    mp_size_t n;
-    mp_limb_t minv; /* -m^{-1} mod 2^64 */
-    mp_limb_t *t;   /* 2n limbs of scratch */
-} mont_t;
 
 typedef struct {
     uint64_t v;
     const mp_limb_t *b;
 } term_t;
 
-/* r = t * 2^(-64 n) mod m for t < m * 2^(64 n) (t is destroyed); r may not overlap t. */
-static void redc(const mont_t *M, mp_limb_t *r, mp_limb_t *t) {
-    mp_size_t n = M->n;
-    for (mp_size_t i = 0; i < n; i++) {
-        mp_limb_t q = t[i] * M->minv;
-        t[i] = mpn_addmul_1(t + i, M->m, n, q); /* the carry belongs at limb i + n: added below */
-    }
-    mp_limb_t cy = mpn_add_n(r, t + n, t, n);
-    if (cy || mpn_cmp(r, M->m, n) >= 0) mpn_sub_n(r, r, M->m, n);
-}
-
-/* r = a b / R mod m; r may alias a or b. */
-static void mont_mul(const mont_t *M, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b) {
-    if (a == b)
-        mpn_sqr(M->t, a, M->n);
-    else
-        mpn_mul_n(M->t, a, b, M->n);
-    redc(M, r, M->t);
-}
-
 static int by_value_desc(const void *x, const void *y) {
     uint64_t a = ((const term_t *)x)->v, b = ((const term_t *)y)->v;
     return (a < b) - (a > b);
 }
 
-/* out = prod terms[k].b^terms[k].v (Montgomery form); one = R mod m. pools: two buffers of
+/* out = prod terms[k].b^terms[k].v (Montgomery form). pools: two buffers of
  * count * n limbs. terms is reordered and overwritten. */
 static void power_product(const mont_t *M, term_t *terms, size_t count, mp_limb_t *pools[2],
-                          const mp_limb_t *one, mp_limb_t *out) {
+                          mp_limb_t *out) {
     mp_size_t n = M->n;
     for (int level = 0;; level++) {
         size_t m = 0;
@@ -112,24 +82,14 @@ static void power_product(const mont_t *M, term_t *terms, size_t count, mp_limb_
             }
         }
     }
-    if (!started) mpn_copyi(out, one, n);
-}
-
-static void limbs_from_bytes(mp_limb_t *dst, mp_size_t n, const unsigned char *src, size_t len) {
-    memset(dst, 0, n * sizeof(mp_limb_t));
-    for (size_t i = 0; i < len; i++) dst[i / 8] |= (mp_limb_t)src[i] << (8 * (i % 8));
-}
-
-static void limbs_to_bytes(unsigned char *dst, size_t len, const mp_limb_t *src) {
-    for (size_t i = 0; i < len; i++) dst[i] = (unsigned char)(src[i / 8] >> (8 * (i % 8)));
+    if (!started) mpn_copyi(out, M->one, n);
 }
 
 /* r = a^{-1} mod m, both in Montgomery form; returns -1 if a is not a unit. */
-static int mont_invert(const mont_t *M, const mp_limb_t *r2, mp_limb_t *r, const mp_limb_t *a) {
+static int mont_invert(const mont_t *M, mp_limb_t *r, const mp_limb_t *a) {
     mp_size_t n = M->n;
-    mpn_zero(M->t, 2 * n);
-    mpn_copyi(M->t, a, n);
-    redc(M, r, M->t);
+    mpn_copyi(r, a, n);
+    mont_leave(M, r);
     mpz_t v, mod;
     mpz_init(v);
     mpz_import(v, n, -1, sizeof(mp_limb_t), 0, 0, r);
@@ -138,7 +98,7 @@ static int mont_invert(const mont_t *M, const mp_limb_t *r2, mp_limb_t *r, const
     if (ok) {
         mpn_zero(r, n);
         mpz_export(r, NULL, -1, sizeof(mp_limb_t), 0, 0, v);
-        mont_mul(M, r, r, r2);
+        mont_mul(M, r, r, M->r2);
     }
     mpz_clear(v);
     return ok ? 0 : -1;
@@ -147,7 +107,7 @@ static int mont_invert(const mont_t *M, const mp_limb_t *r2, mp_limb_t *r, const
 /* out = out * R^sum mod m on plain values. Why: the bases enter the Montgomery loop unconverted, so
  * each stands for c R^{-1} and the column's product carries R^{-sum of its exponents}; one short
  * powm per column is cheaper than converting every base (one product per row). */
-static void restore_radix_powers(const mont_t *M, const mp_limb_t *one, mp_limb_t *out, __int128 sum) {
+static void restore_radix_powers(const mont_t *M, mp_limb_t *out, __int128 sum) {
     mp_size_t n = M->n;
     unsigned __int128 mag = sum < 0 ? -(unsigned __int128)sum : (unsigned __int128)sum;
     uint64_t e_limbs[2] = {(uint64_t)mag, (uint64_t)(mag >> 64)};
@@ -155,7 +115,7 @@ static void restore_radix_powers(const mont_t *M, const mp_limb_t *one, mp_limb_
     mpz_roinit_n(mod, M->m, n);
     mpz_inits(v, r, e, NULL);
     mpz_import(e, 2, -1, sizeof(uint64_t), 0, 0, e_limbs);
-    mpz_import(r, n, -1, sizeof(mp_limb_t), 0, 0, one); /* R mod m, a unit since m is odd */
+    mpz_import(r, n, -1, sizeof(mp_limb_t), 0, 0, M->one); /* R mod m, a unit since m is odd */
     if (sum < 0) mpz_invert(r, r, mod);
     mpz_powm(r, r, e, mod);
     mpz_import(v, n, -1, sizeof(mp_limb_t), 0, 0, out);
@@ -192,7 +152,7 @@ static int64_t column_shift(const int64_t *x, size_t rows, size_t cols, size_t j
 }
 
 /* Runs without the GIL; returns 0, -1 if an inversion failed (a base is not a unit), -2 out of memory. */
-static int compute(const mont_t *M, const mp_limb_t *r2, const mp_limb_t *one, const mp_limb_t *bases, size_t rows,
+static int compute(const mont_t *M, const mp_limb_t *bases, size_t rows,
                    const int64_t *x, size_t cols, mp_limb_t *results) {
     mp_size_t n = M->n;
     int status = 0;
@@ -215,9 +175,9 @@ static int compute(const mont_t *M, const mp_limb_t *r2, const mp_limb_t *one, c
     }
     if (any_shift) {
         /* prod c^x = P^s prod c^(x - s) with P = prod_i c_i, shared by all columns; Q = P^{-1} */
-        mpn_copyi(p, one, n);
+        mpn_copyi(p, M->one, n);
         for (size_t i = 0; i < rows; i++) mont_mul(M, p, p, bases + i * n);
-        if (any_negative_shift && mont_invert(M, r2, q, p)) {
+        if (any_negative_shift && mont_invert(M, q, p)) {
             status = -1;
             goto done;
         }
@@ -231,26 +191,24 @@ static int compute(const mont_t *M, const mp_limb_t *r2, const mp_limb_t *one, c
             if (v > 0) terms[count++] = (term_t){(uint64_t)v, bases + i * n};
         }
         if (s) terms[count++] = (term_t){s > 0 ? (uint64_t)s : -(uint64_t)s, s > 0 ? p : q};
-        power_product(M, terms, count, pools, one, out);
+        power_product(M, terms, count, pools, out);
         count = 0;
         for (size_t i = 0; i < rows; i++) {
             int64_t v = x[i * cols + j] - s;
             if (v < 0) terms[count++] = (term_t){-(uint64_t)v, bases + i * n};
         }
         if (count) {
-            power_product(M, terms, count, pools, one, negative);
-            if (mont_invert(M, r2, negative, negative)) {
+            power_product(M, terms, count, pools, negative);
+            if (mont_invert(M, negative, negative)) {
                 status = -1;
                 goto done;
             }
             mont_mul(M, out, out, negative);
         }
-        mpn_zero(M->t, 2 * n);
-        mpn_copyi(M->t, out, n);
-        redc(M, out, M->t);
+        mont_leave(M, out);
         __int128 sum = 0;
         for (size_t i = 0; i < rows; i++) sum += x[i * cols + j];
-        restore_radix_powers(M, one, out, sum);
+        restore_radix_powers(M, out, sum);
     }
 done:
     free(shifts);
@@ -287,19 +245,16 @@ static PyObject *multiexp_columns(PyObject *self, PyObject *args) {
         return NULL;
     }
     PyObject *result = NULL;
-    mp_limb_t *mod = NULL, *bases = NULL, *r2 = NULL, *one = NULL, *scratch = NULL, *results = NULL;
+    mp_limb_t *bases = NULL, *results = NULL;
+    mont_t M = {0};
     size_t w = (size_t)mod_buf.len;
-    const unsigned char *mb = mod_buf.buf;
     if (x_buf.ndim != 2 || !exponent_format_ok(&x_buf)) {
         PyErr_Format(PyExc_TypeError, "exponents must be a C-contiguous 2-D int64 array, got %d-D format '%s'",
                      x_buf.ndim, x_buf.format ? x_buf.format : "B");
         goto done;
     }
     size_t rows = (size_t)x_buf.shape[0], cols = (size_t)x_buf.shape[1];
-    if (w == 0 || !(mb[0] & 1) || (w == 1 && mb[0] == 1)) {
-        PyErr_SetString(PyExc_ValueError, "modulus must be odd and greater than 1");
-        goto done;
-    }
+    if (mont_init(&M, mod_buf.buf, w)) goto done;
     if ((size_t)bases_buf.len != rows * w) {
         PyErr_Format(PyExc_ValueError, "bases hold %zd bytes, expected %zu rows x %zu bytes (the modulus width)",
                      bases_buf.len, rows, w);
@@ -314,42 +269,23 @@ static PyObject *multiexp_columns(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    mp_size_t n = (mp_size_t)((w + 7) / 8);
-    mod = calloc(n, sizeof(mp_limb_t));
+    mp_size_t n = M.n;
     bases = calloc(rows ? rows * n : 1, sizeof(mp_limb_t));
-    r2 = calloc(n, sizeof(mp_limb_t));
-    one = calloc(n, sizeof(mp_limb_t));
-    scratch = calloc(2 * n, sizeof(mp_limb_t));
     results = calloc(cols ? cols * n : 1, sizeof(mp_limb_t));
-    if (!mod || !bases || !r2 || !one || !scratch || !results) {
+    if (!bases || !results) {
         PyErr_NoMemory();
         goto done;
     }
-    limbs_from_bytes(mod, n, mb, w);
     for (size_t i = 0; i < rows; i++) {
         limbs_from_bytes(bases + i * n, n, (const unsigned char *)bases_buf.buf + i * w, w);
-        if (mpn_cmp(bases + i * n, mod, n) >= 0) {
+        if (mpn_cmp(bases + i * n, M.m, n) >= 0) {
             PyErr_Format(PyExc_ValueError, "base %zu is not reduced modulo the modulus", i);
             goto done;
         }
     }
-    /* R = 2^(64 n); one = R mod m, r2 = R^2 mod m */
-    mpz_t big, m;
-    mpz_init(big);
-    mpz_roinit_n(m, mod, n);
-    mpz_setbit(big, 64 * n);
-    mpz_mod(big, big, m);
-    mpz_export(one, NULL, -1, sizeof(mp_limb_t), 0, 0, big);
-    mpz_mul(big, big, big);
-    mpz_mod(big, big, m);
-    mpz_export(r2, NULL, -1, sizeof(mp_limb_t), 0, 0, big);
-    mpz_clear(big);
-    mp_limb_t inv = 1; /* Newton: inv = m^{-1} mod 2^64 */
-    for (int i = 0; i < 6; i++) inv *= 2 - mod[0] * inv;
-    mont_t M = {mod, n, -inv, scratch};
     int status;
     Py_BEGIN_ALLOW_THREADS
-    status = compute(&M, r2, one, bases, rows, x, cols, results);
+    status = compute(&M, bases, rows, x, cols, results);
     Py_END_ALLOW_THREADS
     if (status == -2) {
         PyErr_NoMemory();
@@ -365,11 +301,8 @@ static PyObject *multiexp_columns(PyObject *self, PyObject *args) {
         for (size_t j = 0; j < cols; j++)
             limbs_to_bytes((unsigned char *)PyBytes_AS_STRING(result) + j * w, w, results + j * n);
 done:
-    free(mod);
+    mont_free(&M);
     free(bases);
-    free(r2);
-    free(one);
-    free(scratch);
     free(results);
     PyBuffer_Release(&bases_buf);
     PyBuffer_Release(&x_buf);
