@@ -10,6 +10,7 @@ three primes and it signs by CRT (see RsaSigningKey).
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,18 +66,12 @@ class RsaSigningKey:
         sizes = [bits // primes + (i < bits % primes) for i in range(primes)]
         while True:
             factors = [_prime(size) for size in sizes]
-            n = 1
-            for p in factors:
-                n *= p
-            if n.bit_length() == bits and len(set(factors)) == primes:
+            if math.prod(factors).bit_length() == bits and len(set(factors)) == primes:
                 return cls(primes=tuple(factors), e=PUBLIC_EXPONENT)
 
     @property
     def public_key(self) -> RsaPublicKey:
-        n = 1
-        for p in self.primes:
-            n *= p
-        return RsaPublicKey(n=n, e=self.e)
+        return RsaPublicKey(n=math.prod(self.primes), e=self.e)
 
 
 def _prime(bits: int) -> int:

@@ -29,6 +29,11 @@ _POLL_SLICE = 1.0  # seconds; recv without timeout polls in slices of this
 FAILED_TAG = "powerfl/failed"
 
 
+def peers_know(exc: BaseException) -> bool:
+    """The peers need no failure notice for ``exc``: a peer's failure caused it, or a party told them already."""
+    return isinstance(exc, PeerFailed) or getattr(exc, "peers_told", False)
+
+
 class Party:
     """One party in one job attempt: sends signed objects to peers and receives theirs in order."""
 
@@ -151,26 +156,28 @@ class Party:
             self.close()
 
     def tell_peers_failed(self, exc: BaseException) -> None:
-        """Send every peer this party's failure (the error's class only), unless a peer's failure caused it."""
-        if isinstance(exc, PeerFailed):
+        """Send every peer this party's failure (the error's class only), unless a peer's failure caused it
+        or they were told of ``exc`` already (``exc.peers_told``, set here)."""
+        if peers_know(exc):
             return
         error = type(exc).__name__
         try:
             for peer in self.peers():
                 self.send(peer, FAILED_TAG, {"error": error})
             self.transport.flush()
+            exc.peers_told = True  # type: ignore[attr-defined]
         except Exception:  # the peers fall back on their recv timeout
             log.exception("party %s could not tell its peers that it failed", self.party_id)
 
     def _raise_if_a_peer_failed(self) -> None:
         """Raise PeerFailed once a peer's failure message has arrived, on this and every later recv."""
-        for peer in self.peers():
-            if self._peer_failure is not None:
-                break
-            found, obj = self.inbox.pop(peer, FAILED_TAG)
-            if found:
-                error = obj.get("error") if isinstance(obj, dict) else None
-                self._peer_failure = (peer, str(error)[:200])
+        if self._peer_failure is None:
+            for peer in self.peers():
+                found, obj = self.inbox.pop(peer, FAILED_TAG)
+                if found:
+                    error = obj.get("error") if isinstance(obj, dict) else None
+                    self._peer_failure = (peer, str(error)[:200])
+                    break
         if self._peer_failure is not None:
             raise PeerFailed(self._peer_failure[0], self.party_id, self.job_id, self.attempt, self._peer_failure[1])
 

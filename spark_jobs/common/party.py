@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.keys import SigningKey
-from airflow_provider_powerfl.federation.party import Party
+from airflow_provider_powerfl.federation.party import Party, peers_know
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.taskspec import TaskSpec
 
@@ -59,9 +59,11 @@ def build_party(spec: TaskSpec, step: str) -> Party:
 def tell_peers_failed(spec: TaskSpec, step: str, exc: BaseException) -> None:
     """Tell every peer of the step that this party failed, so they stop at once (PeerFailed) instead of timing out.
 
-    For failures outside the step's own ``with build_party(...)`` (e.g. a bad input read before it),
-    which already told them; a second notice is dropped by the peers as a replay.
+    For failures outside the step's own ``with build_party(...)`` (e.g. a bad input read before it);
+    inside it, the party told them already and no second party is built.
     """
+    if peers_know(exc):
+        return
     try:
         with build_party(spec, step) as party:
             party.tell_peers_failed(exc)
