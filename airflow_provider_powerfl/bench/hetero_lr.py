@@ -25,6 +25,7 @@ import numpy as np
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.keys import generate_party_keys
+from airflow_provider_powerfl.runtimes.command import SparkSettings, step_command
 from airflow_provider_powerfl.taskspec import step_error_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +44,7 @@ SPARK_CONF = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "2",
+    "spark.driver.memory": "1g",
 }
 
 
@@ -100,11 +102,10 @@ def write_job(
 
 
 def spark_submit_command(step: str, spec: Path, master: str = "local[2]") -> list[str]:
-    venv_bin = Path(sys.executable).parent
-    cmd = [str(venv_bin / "spark-submit"), "--master", master, "--driver-memory", "1g"]
-    for key, value in SPARK_CONF.items():
-        cmd += ["--conf", f"{key}={value}"]
-    return cmd + [str(REPO / "spark_jobs" / f"{step}.py"), "--spec", str(spec)]
+    """The product's command of the step (runtimes.command), with the spec file named by its path."""
+    settings = SparkSettings(master=master, conf=SPARK_CONF, jobs_dir=str(REPO / "spark_jobs"),
+                             spark_submit=str(Path(sys.executable).parent / "spark-submit"))  # fmt: skip
+    return [*step_command(step, f"powerfl-{step}-{spec.stem}", settings)[:-1], str(spec)]
 
 
 def run_parties(step: str, specs: dict[str, Path], timeout: float = 1800, master: str = "local[2]") -> dict[str, PartyRun]:

@@ -27,6 +27,9 @@ from airflow_provider_powerfl.exceptions import CryptoError
 
 DEFAULT_KEY_BITS = 2048
 MIN_KEY_BITS = 2048  # ~112-bit security (NIST SP 800-57 part 1, table 2)
+# Fewer obfuscators than this, with no comb built yet, are plain powmods (~10 ms each, ~3 ms as owner):
+# a one-off encryption (a loss, a few packed sums) should not pay the comb's seconds and ~124 MB.
+TABLE_MIN_COUNT = 64
 
 _PUBLIC_MAGIC = b"PFPK1"
 _PRIVATE_MAGIC = b"PFSK1"
@@ -94,6 +97,7 @@ class PaillierPublicKey:
         self.comb = comb  # (teeth, tables) of the fixed-base comb; see fixedbase.py
         self.ciphertext_bytes = (2 * self.n_bits + 7) // 8
         self.fingerprint = hashlib.sha256(_int_bytes(self.n)).hexdigest()[:16]
+        self._hs: mpz | None = None
         self._hs_table: FixedBase | None = None
 
     # -- identity -------------------------------------------------------------------
@@ -108,7 +112,7 @@ class PaillierPublicKey:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_hs_table"] = None  # rebuilt where it is used; it is large
+        state["_hs"] = state["_hs_table"] = None  # drawn again where it is used; the table is large
         return state
 
     def check_same(self, other: PaillierPublicKey, what: str = "ciphertexts") -> None:
@@ -119,9 +123,16 @@ class PaillierPublicKey:
 
     # -- obfuscators and encryption -------------------------------------------------
     @property
+    def hs(self) -> mpz:
+        """This holder's obfuscator base h_s."""
+        if self._hs is None:
+            self._hs = self._new_hs()
+        return self._hs
+
+    @property
     def hs_table(self) -> FixedBase:
         if self._hs_table is None:
-            self._hs_table = FixedBase(self._new_hs(), self.nsquare, self.obfuscator_bits, *self.comb)
+            self._hs_table = FixedBase(self.hs, self.nsquare, self.obfuscator_bits, *self.comb)
         return self._hs_table
 
     def _new_hs(self) -> mpz:
@@ -131,7 +142,9 @@ class PaillierPublicKey:
                 return gmpy2.powmod(self.n - x * x % self.n, self.n, self.nsquare)
 
     def obfuscators(self, count: int) -> list[mpz]:
-        """``count`` fresh h_s^r (encryptions of zero)."""
+        """``count`` fresh h_s^r (encryptions of zero); a few without a comb are plain powmods."""
+        if self._hs_table is None and count < TABLE_MIN_COUNT:
+            return [gmpy2.powmod(self.hs, secrets.randbits(self.obfuscator_bits), self.nsquare) for _ in range(count)]
         return self.hs_table.random_powers(count)
 
     def raw_encrypt(self, m: int) -> mpz:
@@ -246,6 +259,7 @@ class PaillierPrivateKey:
         self.hp = self._h(self.p, self.psquare)
         self.hq = self._h(self.q, self.qsquare)
         self.qsquare_inverse = gmpy2.invert(self.qsquare, self.psquare)  # for CRT mod n^2
+        self._crt_bases: tuple[mpz, mpz] | None = None  # h_s mod p^2 and mod q^2
         self._crt_tables: tuple[FixedBase, FixedBase] | None = None
 
     def _h(self, x: mpz, xsquare: mpz) -> mpz:
@@ -257,7 +271,7 @@ class PaillierPrivateKey:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_crt_tables"] = None
+        state["_crt_bases"] = state["_crt_tables"] = None
         return state
 
     @property
@@ -283,14 +297,19 @@ class PaillierPrivateKey:
         return out
 
     # -- owner encryption ----------------------------------------------------------------
+    def _bases(self) -> tuple[mpz, mpz]:
+        """h_s mod p^2 and mod q^2, raised with the same r the public path would use."""
+        if self._crt_bases is None:
+            hs = self._owner_hs()
+            self._crt_bases = (hs % self.psquare, hs % self.qsquare)
+        return self._crt_bases
+
     def _tables(self) -> tuple[FixedBase, FixedBase]:
         if self._crt_tables is None:
-            # h_s mod p^2 and mod q^2, raised with the same r the public table would use
-            pub = self.public_key
-            hs = self._owner_hs()
+            pub, (hp, hq) = self.public_key, self._bases()
             self._crt_tables = (
-                FixedBase(hs % self.psquare, self.psquare, pub.obfuscator_bits, *pub.comb),
-                FixedBase(hs % self.qsquare, self.qsquare, pub.obfuscator_bits, *pub.comb),
+                FixedBase(hp, self.psquare, pub.obfuscator_bits, *pub.comb),
+                FixedBase(hq, self.qsquare, pub.obfuscator_bits, *pub.comb),
             )
         return self._crt_tables
 
@@ -315,7 +334,12 @@ class PaillierPrivateKey:
         return self.public_key.encrypt_with(plaintexts, self.obfuscators(len(plaintexts)))
 
     def obfuscators(self, count: int) -> list[mpz]:
-        """``count`` fresh h_s^r mod n^2 (encryptions of zero) by the CRT: one digit matrix on the p^2 and q^2 tables."""
+        """``count`` fresh h_s^r mod n^2 (encryptions of zero) by the CRT: one digit matrix on the p^2 and q^2 tables
+        (a few without tables: two half-size powmods each)."""
+        if self._crt_tables is None and count < TABLE_MIN_COUNT:
+            (hp, hq), bits = self._bases(), self.public_key.obfuscator_bits
+            rs = [secrets.randbits(bits) for _ in range(count)]
+            return [self._crt_nsquare(gmpy2.powmod(hp, r, self.psquare), gmpy2.powmod(hq, r, self.qsquare)) for r in rs]
         table_p, table_q = self._tables()
         digits = table_p.random_digits(count)
         return [self._crt_nsquare(hp, hq) for hp, hq in zip(table_p.powers(digits), table_q.powers(digits))]

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from airflow_provider_powerfl.evaluation.binary import RocCurve, auc, ks
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FIGSIZE = (4.0, 3.0)  # inches
 DPI = 100
 
 
 def _figure() -> tuple[Figure, Axes]:
+    # imported here: matplotlib costs every Spark step 1.5-3 s at start-up, and only the reports draw
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()

@@ -19,6 +19,10 @@ from airflow_provider_powerfl.exceptions import ConfigError
 SPEC_FILE = "spec.json"
 STEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|yarn|k8s://\S+|spark://\S+)$")
+# A local master runs every task in the driver JVM, for a step that lasts minutes: the C1 JIT and the
+# serial collector halve its CPU (reading 32k x 74 Parquet rows: 45 CPU-s instead of 83; docs/spark_jobs.md).
+# Cluster masters keep the JVM's defaults; any spark.driver.extraJavaOptions given replaces this.
+LOCAL_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,10 @@ def step_command(step: str, app_name: str, settings: SparkSettings) -> list[str]
         raise ConfigError(f"step {step!r}: expected a spark_jobs entry point name like 'align'")
     settings.check()
     argv = [settings.spark_submit, "--master", settings.master, "--deploy-mode", settings.deploy_mode, "--name", app_name]
-    for key, value in sorted(settings.conf.items()):
+    conf = dict(settings.conf)
+    if settings.master.startswith("local"):
+        conf.setdefault("spark.driver.extraJavaOptions", LOCAL_DRIVER_JAVA_OPTIONS)
+    for key, value in sorted(conf.items()):
         argv += ["--conf", f"{key}={value}"]
     jobs_dir = settings.jobs_dir or str(default_jobs_dir())
     argv += [f"{jobs_dir.rstrip('/')}/{step}.py", "--spec", SPEC_FILE]

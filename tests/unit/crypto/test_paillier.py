@@ -81,6 +81,23 @@ def test_small_comb_key_and_pickled_key_encrypt_correctly(keys):
     assert sk.raw_decrypt_many(both) == residues * 2
 
 
+def test_a_few_encryptions_need_no_comb(keys):
+    """Below TABLE_MIN_COUNT values, before any comb exists, encryption uses plain powmods (public and owner)."""
+    pk, sk = keys
+    public, owner = PaillierPublicKey(pk.n, allow_insecure_key_length=True), pickle_copy(sk)
+    residues = [0, 1, int(pk.max_int), int(pk.n - 1)]
+    both = public.raw_encrypt_many(residues) + owner.raw_encrypt_many(residues)
+    assert sk.raw_decrypt_many(both) == residues * 2
+    assert public._hs_table is None and owner._crt_tables is None
+    assert len(set(public.raw_encrypt_many([5, 5]) + owner.raw_encrypt_many([5, 5]))) == 4
+
+
+def pickle_copy(obj):
+    import pickle
+
+    return pickle.loads(pickle.dumps(obj))
+
+
 def test_encryption_is_randomised(keys):
     pk, sk = keys
     a, b = pk.raw_encrypt_many([7, 7])

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.runtimes.command import SparkSettings, default_jobs_dir, step_command
+from airflow_provider_powerfl.runtimes.command import LOCAL_DRIVER_JAVA_OPTIONS, SparkSettings, default_jobs_dir, step_command
 
 
 def test_command_names_master_conf_entry_point_and_relative_spec():
@@ -14,6 +14,14 @@ def test_command_names_master_conf_entry_point_and_relative_spec():
         "spark-submit", "--master", "yarn", "--deploy-mode", "client", "--name", "powerfl-align-J-10000",
         "--conf", "spark.a=1", "--conf", "spark.b=2", "/opt/jobs/align.py", "--spec", "spec.json",
     ]  # fmt: skip
+
+
+def test_a_local_master_gets_the_short_job_jvm_options_unless_given():
+    local = step_command("train", "n", SparkSettings(master="local[2]"))
+    assert local[local.index("spark.driver.extraJavaOptions=" + LOCAL_DRIVER_JAVA_OPTIONS) - 1] == "--conf"
+    own = step_command("train", "n", SparkSettings(conf={"spark.driver.extraJavaOptions": "-Xss4m"}))
+    assert "spark.driver.extraJavaOptions=-Xss4m" in own and not any(LOCAL_DRIVER_JAVA_OPTIONS in a for a in own)
+    assert not any("extraJavaOptions" in a for a in step_command("train", "n", SparkSettings(master="k8s://https://k:443")))
 
 
 def test_default_jobs_dir_is_the_repositorys_spark_jobs():
