@@ -380,8 +380,8 @@ def _read_libsvm(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -
         raise DataError(f"{data.uri}: no feature appears in any line; declare num_features")
     else:
         width = top + 1
-    sparse = F.map_from_arrays("indices", "values")
     cols = [F.col(ID)] + ([F.col(LABEL)] if has_label else [])
     names = [f"x{k}" for k in range(width)]
-    cols += [F.coalesce(sparse.getItem(k), F.lit(0.0)).alias(n) for k, n in enumerate(names)]
+    # SQL text: one py4j call per column (see _numeric); Spark evaluates the shared map once per row
+    cols += [F.expr(f"coalesce(map_from_arrays(indices, `values`)[{k}], 0D) AS {n}") for k, n in enumerate(names)]
     return parsed, parsed.select(*cols), names, dict.fromkeys(names, 0), stats["rows"]
