@@ -22,6 +22,7 @@ from airflow_provider_powerfl.algorithms import fixed_point as fp
 from airflow_provider_powerfl.algorithms import masking
 from airflow_provider_powerfl.algorithms import paillier_kernels as pk
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
+from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import (
     MIN_KEY_BITS,
     PaillierPrivateKey,
@@ -156,6 +157,7 @@ class _Side:
         self.frac_bits = fp.column_frac_bits(X)
         self.exponents = fp.encode_columns(X, self.frac_bits)
         self.public, self.private = new_keypair(key_length)
+        self.pool: ObfuscatorPool | None = None  # this party's own encryptions' obfuscators, made while it waits
 
     def masked_sums(self, public: PaillierPublicKey, ciphertexts: np.ndarray, peer: str, name: str) -> list[int]:
         """The sums behind ``ciphertexts`` (under ``peer``'s key), decrypted by ``peer`` as packed masked slots."""
@@ -238,7 +240,7 @@ class GuestSession(_Side):
             self._send_factors()
 
     def _send_factors(self) -> None:
-        factors = self.kernels.encrypt(self.private, self.factor_ints)
+        factors = self.kernels.encrypt(self.private, self.factor_ints, self.pool)
         for host in self.hosts:
             self.party.send(host, tag("row_factors"), factors)
 
@@ -250,6 +252,10 @@ class GuestSession(_Side):
 
     def fit(self) -> Result:
         self.setup()
+        with ObfuscatorPool(self.private, self.plan.largest_batch) as self.pool:
+            return self._epochs()
+
+    def _epochs(self) -> Result:
         w = np.zeros(self.X.shape[1])
         history: list[float] = []
         for epoch in range(self.plan.max_iter):
@@ -280,7 +286,7 @@ class GuestSession(_Side):
         taylor = self.plan.residual == "taylor"
         centre = np.full(len(rows), 0.5) if taylor else _sigmoid(u)
         own_ints = fp.encode(weights * (centre + (0.25 * u if taylor else 0.0) - y), d_frac)
-        d_guest = self.kernels.encrypt(self.private, own_ints)
+        d_guest = self.kernels.encrypt(self.private, own_ints, self.pool)
         for host in self.hosts:
             party.send(host, tag("d_guest"), d_guest)
 
@@ -373,6 +379,12 @@ class HostSession(_Side):
 
     def fit(self) -> Result:
         self.setup()
+        if not self.is_decryptor:  # encrypts under the decryptor's key: no obfuscators of its own to make
+            return self._epochs()
+        with ObfuscatorPool(self.private, self.plan.largest_batch) as self.pool:
+            return self._epochs()
+
+    def _epochs(self) -> Result:
         w = np.zeros(self.X.shape[1])
         history: list[float] = []
         for epoch in range(self.plan.max_iter):
@@ -391,7 +403,7 @@ class HostSession(_Side):
         party, gkey = self.party, self.guest_key
         u = self.X[rows] @ w
         quarter = fp.encode_quarter_u(u, party.party_id)
-        party.send(self.guest, tag("u_host"), self.kernels.encrypt(self.to_guest_key, quarter))
+        party.send(self.guest, tag("u_host"), self.kernels.encrypt(self.to_guest_key, quarter, self.pool))
         if self.row_factors is not None:  # [[f_i * 0.25 u_i]]_G from the guest's encrypted row factors
             own = pk.power(gkey, self.row_factors[rows], quarter)
             share = pk.rerandomize(gkey, own) if self.others else None

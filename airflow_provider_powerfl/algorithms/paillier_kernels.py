@@ -11,6 +11,7 @@ tables (seconds to build for 2048-bit keys) are built once per worker, not per c
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
@@ -22,8 +23,11 @@ from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
 from airflow_provider_powerfl.crypto.multiexp import multiexp_columns
+from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
 from airflow_provider_powerfl.exceptions import ConfigError
+
+log = logging.getLogger(__name__)
 
 ChunkMap = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
 Key = PaillierPublicKey | PaillierPrivateKey
@@ -99,12 +103,18 @@ class Kernels:
         size = n if self._chunk_rows is None else self._chunk_rows
         return [slice(i, i + size) for i in range(0, n, max(size, 1))] or [slice(0, 0)]
 
-    def encrypt(self, key: Key, values: Sequence[int]) -> np.ndarray:
-        """Ciphertexts of signed integers; the owner passes its private key for CRT encryption."""
+    def encrypt(self, key: Key, values: Sequence[int], pool: ObfuscatorPool | None = None) -> np.ndarray:
+        """Ciphertexts of signed integers; the owner passes its private key for CRT encryption, and may
+        pass a pool of that key: obfuscators it made ahead serve first (one product per value)."""
         public = key.public_key if isinstance(key, PaillierPrivateKey) else key
         residues = [public.encode_int(v) for v in values]
-        parts = self._map(_encrypt_chunk, [(key, residues[s]) for s in self._slices(len(residues))])
-        return object_array(c for part in parts for c in part)
+        if pool is not None and pool.private_key is not key:
+            raise ConfigError("the obfuscator pool belongs to another key")
+        ready = pool.encrypt(residues) if pool is not None else []
+        rest = residues[len(ready) :]
+        parts = self._map(_encrypt_chunk, [(key, rest[s]) for s in self._slices(len(rest))]) if rest else []
+        log.debug("encrypted %d values, %d with obfuscators made ahead", len(residues), len(ready))
+        return object_array([*ready, *(c for part in parts for c in part)])
 
     def decrypt(self, key: PaillierPrivateKey, ciphertexts: np.ndarray) -> list[int]:
         """Signed integers; an overflowed value raises EncodingOverflowError."""

@@ -58,12 +58,9 @@ class TreeCipher:
         if self._inputs is None or self._inputs[0] is not g or self._inputs[1] is not h:
             self._rows = np.flatnonzero(sample)
             packed = encoding.pack_rows(g[self._rows], h[self._rows])
-            public = self.private_key.public_key
-            ready = self.pool.encrypt([public.encode_int(v) for v in packed]) if self.pool is not None else []
-            rest = self.kernels.encrypt(self.private_key, packed[len(ready) :]) if len(ready) < len(packed) else []
-            self._cts = object_array([*ready, *rest])
+            self._cts = self.kernels.encrypt(self.private_key, packed, self.pool)
             self._inputs = (g, h)
-            log.info("encrypted %d rows, %d with obfuscators made ahead", len(packed), len(ready))
+            log.info("encrypted %d rows", len(packed))
         return self._rows, self._cts
 
 
