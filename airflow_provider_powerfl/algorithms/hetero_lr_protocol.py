@@ -294,9 +294,14 @@ class GuestSession(_Side):
         for host in self.hosts:
             part = pk.check_ciphertexts(key, party.recv(host, tag("u_host")), len(rows), f"u_host from {host}")
             quarter_uh = part if quarter_uh is None else pk.add(key, quarter_uh, part)
-        factored_uh = quarter_uh if factors is None else pk.power(key, quarter_uh, factors)
-        d = pk.add_plain(key, factored_uh, own_ints)
-        grad_cts = self.kernels.xt_dot(key, d, self.exponents[rows])
+        # X^T d for d = f 0.25 u_H + own: the factors ride in the exponents, the guest's own part is a plaintext sum
+        exponents = self.exponents[rows]
+        hosts_part = (
+            self.kernels.xt_dot(key, quarter_uh, exponents)
+            if factors is None
+            else self.kernels.scaled_xt_dot(key, quarter_uh, exponents, factors)
+        )
+        grad_cts = pk.add_plain(key, hosts_part, exponents.T.astype(object) @ np.asarray(own_ints, dtype=object))
         # 0.5 A_H = sum_i 2 c_i (centre_i - y_i) 0.25 u_H,i (Taylor: exponents -c_i y'_i)
         loss_exponents = np.asarray(fp.encode(2.0 * weights * (centre - y), fp.WEIGHT_FRAC_BITS), dtype=np.int64)
         loss_ct = self.kernels.xt_dot(key, quarter_uh, loss_exponents[:, np.newaxis])
@@ -405,7 +410,7 @@ class HostSession(_Side):
         quarter = fp.encode_quarter_u(u, party.party_id)
         party.send(self.guest, tag("u_host"), self.kernels.encrypt(self.to_guest_key, quarter, self.pool))
         if self.row_factors is not None:  # [[f_i * 0.25 u_i]]_G from the guest's encrypted row factors
-            own = pk.power(gkey, self.row_factors[rows], quarter)
+            own = self.kernels.power(gkey, self.row_factors[rows], quarter)
             share = pk.rerandomize(gkey, own) if self.others else None
         else:
             own = None

@@ -22,7 +22,7 @@ import numpy as np
 from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
-from airflow_provider_powerfl.crypto.multiexp import multiexp_columns
+from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
 from airflow_provider_powerfl.exceptions import ConfigError
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 ChunkMap = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
 Key = PaillierPublicKey | PaillierPrivateKey
 
+LIMB_BITS = 56  # scaled_xt_dot's limbs: |limb| < 2^MAX_EXPONENT_BITS with room for the top limb's sign
 CHUNK_ROWS = 1024  # rows per task when an executor is given: enough work to amortise shipping the key
 _KEY_CACHE_SIZE = 4
 _worker_keys: OrderedDict[tuple[str, str], Key] = OrderedDict()
@@ -93,6 +94,23 @@ def _multiexp_chunk(args: tuple[mpz, list[mpz], np.ndarray]) -> list[mpz]:
     return multiexp_columns(bases, exponents, modulus)
 
 
+def _power_chunk(args: tuple[mpz, list[mpz], list[int]]) -> list[mpz]:
+    modulus, bases, exponents = args
+    return [gmpy2.powmod(c, e, modulus) for c, e in zip(bases, exponents)]
+
+
+def _int64_limbs(exponents: np.ndarray) -> list[np.ndarray]:
+    """Exact integer exponents (any size, signed) as int64 limbs L_k with E = sum_k L_k 2^(LIMB_BITS k)."""
+    values = np.asarray(exponents, dtype=object)
+    limbs, mask = [], (1 << LIMB_BITS) - 1
+    while True:
+        top = max((abs(int(v)) for v in values.flat), default=0)
+        if top.bit_length() < MAX_EXPONENT_BITS:
+            return [*limbs, values.astype(np.int64)]
+        limbs.append((values & mask).astype(np.int64))  # two's complement: the low limb is in [0, 2^LIMB_BITS)
+        values = values >> LIMB_BITS
+
+
 class Kernels:
     """Chunked encrypt / decrypt / X^T c for one party, through its chunk map."""
 
@@ -133,6 +151,25 @@ class Kernels:
             out = [a * b % nsq for a, b in zip(out, part)]
         return object_array(out)
 
+    def scaled_xt_dot(self, public: PaillierPublicKey, ciphertexts: np.ndarray, exponents: np.ndarray,
+                      factors: Sequence[int]) -> np.ndarray:  # fmt: skip
+        """[[(f * E)^T m]]: per-row integer factors f_i folded into the exponents (one multi-exponentiation
+        instead of a powmod per row), in int64 limbs when the products outgrow one."""
+        scaled = np.asarray(exponents, dtype=object) * np.asarray(list(factors), dtype=object)[:, np.newaxis]
+        out = None
+        for k, limb in enumerate(_int64_limbs(scaled)):
+            part = self.xt_dot(public, ciphertexts, limb)
+            if k:
+                part = object_array(gmpy2.powmod(c, 1 << (LIMB_BITS * k), public.nsquare) for c in part)
+            out = part if out is None else add(public, out, part)
+        return out
+
+    def power(self, public: PaillierPublicKey, ciphertexts: np.ndarray, exponents: Sequence[int]) -> np.ndarray:
+        """[[m_i * e_i]] element-wise (negative exponents invert), in chunks through the map."""
+        cts, exps = list(ciphertexts), [int(e) for e in exponents]
+        parts = self._map(_power_chunk, [(public.nsquare, cts[s], exps[s]) for s in self._slices(len(cts))])
+        return object_array(c for part in parts for c in part)
+
 
 def check_ciphertexts(public: PaillierPublicKey, obj: object, length: int, what: str) -> np.ndarray:
     """A received ciphertext vector: an object array of ``length`` values in (0, n^2)."""
@@ -155,12 +192,6 @@ def add_plain(public: PaillierPublicKey, ciphertexts: np.ndarray, values: Sequen
 def add(public: PaillierPublicKey, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     nsq = public.nsquare
     return object_array(x * y % nsq for x, y in zip(a, b))
-
-
-def power(public: PaillierPublicKey, ciphertexts: np.ndarray, exponents: Sequence[int]) -> np.ndarray:
-    """[[m_i * e_i]] element-wise (negative exponents invert)."""
-    nsq = public.nsquare
-    return object_array(gmpy2.powmod(c, int(e), nsq) for c, e in zip(ciphertexts, exponents))
 
 
 def rerandomize(public: PaillierPublicKey, ciphertexts: np.ndarray) -> np.ndarray:

@@ -108,10 +108,15 @@ def spark_submit_command(step: str, spec: Path, master: str = "local[2]") -> lis
     return [*step_command(step, f"powerfl-{step}-{spec.stem}", settings)[:-1], str(spec)]
 
 
+def submit_env() -> dict[str, str]:
+    """The environment of a local spark-submit: this venv's bin first, its Python for the workers."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable}
+
+
 def run_parties(step: str, specs: dict[str, Path], timeout: float = 1800, master: str = "local[2]") -> dict[str, PartyRun]:
     """spark-submit ``step`` for every party at once; wait for all of them."""
-    venv_bin = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable}
+    env = submit_env()
     procs = {}
     start = time.perf_counter()
     for pid, spec in specs.items():

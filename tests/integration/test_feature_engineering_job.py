@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_powerfl.algorithms.feature_engineering import Binner, woe_iv
+from airflow_provider_powerfl.bench.hetero_lr import spark_submit_command, submit_env
 from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.taskspec import TaskSpec
 
-REPO = Path(__file__).resolve().parents[2]
 PARTIES = {"10000": ("guest", "guest"), "20000": ("host", "host")}  # party -> (role, broker name)
 ROWS = 400
 
@@ -49,18 +47,9 @@ def write_spec(tmp_path: Path, job_id: str, party_id: str, brokers: dict[str, st
 
 
 def spark_submit(tmp_path: Path, spec: Path) -> subprocess.CompletedProcess[str]:
-    venv_bin = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable}
-    cmd = [
-        f"{venv_bin}/spark-submit",
-        "--master", "local[2]",
-        "--conf", "spark.ui.enabled=false",
-        "--conf", "spark.sql.shuffle.partitions=2",
-        "--driver-memory", "768m",
-        str(REPO / "spark_jobs" / "feature_engineering.py"),
-        "--spec", str(spec),
-    ]  # fmt: skip
-    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    """The product's command of the step (runtimes.command.step_command), run here."""
+    cmd = spark_submit_command("feature_engineering", spec)
+    return subprocess.run(cmd, cwd=tmp_path, env=submit_env(), capture_output=True, text=True, timeout=600)
 
 
 def run_both(tmp_path: Path, specs: dict[str, Path]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import pyspark
 import pytest
 
+from airflow_provider_powerfl.bench.hetero_lr import spark_submit_command, submit_env
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, PowerFLError
 from airflow_provider_powerfl.taskspec import DataSpec, TaskSpec, step_error_in
 from spark_jobs.common import runner
@@ -304,18 +304,9 @@ def test_runner_reports_bad_data_and_writes_nothing(spark, tmp_path, capsys, mon
 
 
 def spark_submit(tmp_path: Path, spec: Path) -> subprocess.CompletedProcess[str]:
-    venv_bin = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable}
-    cmd = [
-        f"{venv_bin}/spark-submit",
-        "--master", "local[2]",
-        "--conf", "spark.ui.enabled=false",
-        "--conf", "spark.sql.shuffle.partitions=4",
-        "--driver-memory", "1g",
-        str(REPO / "spark_jobs" / "inspect_data.py"),
-        "--spec", str(spec),
-    ]  # fmt: skip
-    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    """The product's command of the step (runtimes.command.step_command), run here."""
+    cmd = spark_submit_command("inspect_data", spec)
+    return subprocess.run(cmd, cwd=tmp_path, env=submit_env(), capture_output=True, text=True, timeout=300)
 
 
 def test_spark_submit_passes_exit_2_and_the_error_line(tmp_path):

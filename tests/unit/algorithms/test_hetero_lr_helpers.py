@@ -45,12 +45,25 @@ def test_xt_dot_of_standardized_binary_columns_is_exact(keys):
     assert k.decrypt(private, k.xt_dot(public, k.encrypt(public, values), exps)) == (exps.T @ np.array(values, dtype=object)).tolist()
 
 
+@pytest.mark.parametrize("factor_bits", [16, 40])  # 40: f * x outgrows int64, the products travel in limbs
+def test_scaled_xt_dot_folds_row_factors_into_the_exponents(keys, factor_bits):
+    public, private = keys
+    rng = np.random.default_rng(3)
+    exps = rng.integers(-(2**40), 2**40, (30, 4))
+    factors = [int(v) for v in rng.integers(1, 2**factor_bits, 30)]
+    values = rng.integers(-(2**30), 2**30, 30).tolist()
+    k = pk.Kernels()
+    got = k.decrypt(private, k.scaled_xt_dot(public, k.encrypt(public, values), exps, factors))
+    scaled = exps.astype(object) * np.array(factors, dtype=object)[:, np.newaxis]
+    assert got == (scaled.T @ np.array(values, dtype=object)).tolist()
+
+
 def test_add_plain_power_and_rerandomize(keys):
     public, private = keys
     k = pk.Kernels()
     cts = k.encrypt(public, [5, -7])
     assert k.decrypt(private, pk.add_plain(public, cts, [10, 3])) == [15, -4]
-    assert k.decrypt(private, pk.power(public, cts, [3, -2])) == [15, 14]
+    assert k.decrypt(private, k.power(public, cts, [3, -2])) == [15, 14]
     fresh = pk.rerandomize(public, cts)
     assert list(fresh) != list(cts) and k.decrypt(private, fresh) == [5, -7]
 
