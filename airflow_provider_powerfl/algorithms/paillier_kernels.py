@@ -99,6 +99,11 @@ def _power_chunk(args: tuple[mpz, list[mpz], list[int]]) -> list[mpz]:
     return [gmpy2.powmod(c, e, modulus) for c, e in zip(bases, exponents)]
 
 
+def _most_frequent(column: np.ndarray) -> int:
+    values, counts = np.unique(column, return_counts=True)
+    return int(values[np.argmax(counts)]) if len(values) else 0
+
+
 def _int64_limbs(exponents: np.ndarray) -> list[np.ndarray]:
     """Exact integer exponents (any size, signed) as int64 limbs L_k with E = sum_k L_k 2^(LIMB_BITS k)."""
     values = np.asarray(exponents, dtype=object)
@@ -154,10 +159,25 @@ class Kernels:
     def scaled_xt_dot(self, public: PaillierPublicKey, ciphertexts: np.ndarray, exponents: np.ndarray,
                       factors: Sequence[int]) -> np.ndarray:  # fmt: skip
         """[[(f * E)^T m]]: per-row integer factors f_i folded into the exponents (one multi-exponentiation
-        instead of a powmod per row), in int64 limbs when the products outgrow one."""
-        scaled = np.asarray(exponents, dtype=object) * np.asarray(list(factors), dtype=object)[:, np.newaxis]
+        instead of a powmod per row), in int64 limbs when the products outgrow one.
+
+        Each column is first shifted by its most frequent value s_j, as the native code does for plain
+        exponents: prod_i c_i^(f_i E_ij) = (prod_i c_i^f_i)^s_j prod_i c_i^(f_i (E_ij - s_j)), so a
+        standardized 0/1 column still costs one product per row off its dominant value.
+        """
+        nsq, f = public.nsquare, np.asarray([int(v) for v in factors], dtype=object)[:, np.newaxis]
+        E = np.asarray(exponents, dtype=np.int64)
+        shifts = [_most_frequent(E[:, j]) for j in range(E.shape[1])]
+        out = self._exact_xt_dot(public, ciphertexts, (E - np.asarray(shifts, dtype=np.int64)).astype(object) * f)
+        if any(shifts):
+            (weighted,) = self._exact_xt_dot(public, ciphertexts, f)
+            out = object_array(c * gmpy2.powmod(weighted, s, nsq) % nsq if s else c for c, s in zip(out, shifts))
+        return out
+
+    def _exact_xt_dot(self, public: PaillierPublicKey, ciphertexts: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+        """xt_dot of exact (Python int) exponents of any size: one multi-exponentiation per int64 limb."""
         out = None
-        for k, limb in enumerate(_int64_limbs(scaled)):
+        for k, limb in enumerate(_int64_limbs(exponents)):
             part = self.xt_dot(public, ciphertexts, limb)
             if k:
                 part = object_array(gmpy2.powmod(c, 1 << (LIMB_BITS * k), public.nsquare) for c in part)
