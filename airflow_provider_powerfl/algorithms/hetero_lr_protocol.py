@@ -14,6 +14,7 @@ import logging
 import math
 import secrets
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,6 +160,14 @@ class _Side:
         self.public, self.private = new_keypair(key_length)
         self.pool: ObfuscatorPool | None = None  # this party's own encryptions' obfuscators, made while it waits
 
+    encrypts_own = True  # whether this party's batches encrypt under its own key (the pool's)
+
+    def fit(self) -> Result:
+        self.setup()
+        pool = ObfuscatorPool(self.private, self.plan.largest_batch) if self.encrypts_own else nullcontext()
+        with pool as self.pool:
+            return self._epochs()
+
     def masked_sums(self, public: PaillierPublicKey, ciphertexts: np.ndarray, peer: str, name: str) -> list[int]:
         """The sums behind ``ciphertexts`` (under ``peer``'s key), decrypted by ``peer`` as packed masked slots."""
         masked, masks = masking.pack_masked(public, ciphertexts, self.sum_bits)
@@ -249,11 +258,6 @@ class GuestSession(_Side):
         p = _sigmoid(self.X @ w)
         self.factor_ints = fp.encode(self.row_weights * 4.0 * p * (1.0 - p), fp.WEIGHT_FRAC_BITS)
         self._send_factors()
-
-    def fit(self) -> Result:
-        self.setup()
-        with ObfuscatorPool(self.private, self.plan.largest_batch) as self.pool:
-            return self._epochs()
 
     def _epochs(self) -> Result:
         w = np.zeros(self.X.shape[1])
@@ -382,12 +386,9 @@ class HostSession(_Side):
         obj = self.party.recv(self.guest, tag("row_factors"))
         return pk.check_ciphertexts(self.guest_key, obj, self.plan.n_rows, "row_factors")
 
-    def fit(self) -> Result:
-        self.setup()
-        if not self.is_decryptor:  # encrypts under the decryptor's key: no obfuscators of its own to make
-            return self._epochs()
-        with ObfuscatorPool(self.private, self.plan.largest_batch) as self.pool:
-            return self._epochs()
+    @property
+    def encrypts_own(self) -> bool:
+        return self.is_decryptor  # the other hosts encrypt under the decryptor's key
 
     def _epochs(self) -> Result:
         w = np.zeros(self.X.shape[1])
