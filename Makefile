@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed
 KAFKA   := scripts/kafka
 BROKERS := guest host host2
 
-.PHONY: install test demo kafka-up kafka-down bench clean
+.PHONY: install class-archive test demo kafka-up kafka-down bench clean
 
 install: $(STAMP)
 
@@ -18,12 +18,17 @@ $(STAMP): pyproject.toml setup.py airflow_provider_powerfl/crypto/_multiexp.c ai
 	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[test]'
 	touch $(STAMP)
 
+# The class archive local Spark steps' driver JVMs map (runtimes/class_archive.py): dumped once per
+# JDK and Spark install, ~1 min; a no-op when it is there.
+class-archive: install
+	$(VENV)/bin/powerfl spark-class-archive
+
 # Starts the brokers the tests need, runs the whole suite, stops what it started.
-test: install
+test: install class-archive
 	$(KAFKA) up $(BROKERS)
 	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; $(KAFKA) down $(BROKERS); exit $$status
 
-demo: install
+demo: install class-archive
 	$(PY) -m airflow_provider_powerfl.demo
 
 kafka-up: install

@@ -31,6 +31,14 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _class_archive(args: argparse.Namespace) -> int:
+    from airflow_provider_powerfl.runtimes.class_archive import build_archive
+
+    path, dumped = build_archive(force=args.force)
+    print(f"{'dumped' if dumped else 'up to date'}: {path}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from airflow_provider_powerfl.bench.process_tree import BenchInterrupted, children_stopped_on_signal
 
@@ -57,6 +65,12 @@ def build_parser(bench_name: str | None = None) -> argparse.ArgumentParser:
     keys.set_defaults(func=_keys)
 
     add_job_commands(commands)
+
+    archive = commands.add_parser(
+        "spark-class-archive", help="dump the class archive that local Spark steps' driver JVMs map (once per machine)"
+    )
+    archive.add_argument("--force", action="store_true", help="dump it again even if it exists")
+    archive.set_defaults(func=_class_archive)
 
     bench = commands.add_parser("bench", help="run a benchmark; the last line printed is JSON")
     benches = bench.add_subparsers(dest="bench", required=True)

@@ -25,6 +25,7 @@ import numpy as np
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.keys import generate_party_keys
+from airflow_provider_powerfl.runtimes.class_archive import existing_archive
 from airflow_provider_powerfl.runtimes.command import SparkSettings, step_command
 from airflow_provider_powerfl.taskspec import step_error_in
 
@@ -105,7 +106,7 @@ def spark_submit_command(step: str, spec: Path, master: str = "local[2]") -> lis
     """The product's command of the step (runtimes.command), with the spec file named by its path."""
     settings = SparkSettings(master=master, conf=SPARK_CONF, jobs_dir=str(REPO / "spark_jobs"),
                              spark_submit=str(Path(sys.executable).parent / "spark-submit"))  # fmt: skip
-    return [*step_command(step, f"powerfl-{step}-{spec.stem}", settings)[:-1], str(spec)]
+    return [*step_command(step, f"powerfl-{step}-{spec.stem}", settings, existing_archive())[:-1], str(spec)]
 
 
 def submit_env() -> dict[str, str]:

@@ -18,6 +18,7 @@ from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import RUNTIMES, PartyConnection, PowerFLPartyHook
 from airflow_provider_powerfl.operators.jobconf import JobConf, StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.runtimes.class_archive import existing_archive
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE, STEP_NAME, SparkSettings, step_command
 from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings, pod_operator, spec_for_pod, step_failure
 from airflow_provider_powerfl.runtimes.local import LocalProcess
@@ -148,7 +149,8 @@ class FederatedStepOperator(BaseOperator):
         signer = self._signer(party)
         self._tell_peers(registry, signer, spec, "running", None)
         try:
-            argv = step_command(self.step, f"powerfl-{self.step}-{spec.job_id}-{spec.party_id}", self.spark)
+            archive = existing_archive() if runtime != "kubernetes" else None  # this machine's file: not in a pod
+            argv = step_command(self.step, f"powerfl-{self.step}-{spec.job_id}-{spec.party_id}", self.spark, archive)
             if runtime == "kubernetes":
                 k8s = self.kubernetes.updated(context["dag_run"].conf.get("kubernetes"), "dag_run.conf.kubernetes")
                 self._run_pod(context, argv, spec, k8s, what)

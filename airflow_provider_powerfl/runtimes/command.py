@@ -46,15 +46,20 @@ class SparkSettings:
         return self
 
 
-def step_command(step: str, app_name: str, settings: SparkSettings) -> list[str]:
-    """argv of ``spark-submit <jobs_dir>/<step>.py --spec spec.json`` for any runtime."""
+def step_command(step: str, app_name: str, settings: SparkSettings, class_archive: Path | None = None) -> list[str]:
+    """argv of ``spark-submit <jobs_dir>/<step>.py --spec spec.json`` for any runtime.
+
+    class_archive: the driver JVM's class-data-sharing archive (runtimes.class_archive), for a command run
+    on the machine that has it; a local master maps it unless the settings give their own JVM options.
+    """
     if not STEP_NAME.match(step):
         raise ConfigError(f"step {step!r}: expected a spark_jobs entry point name like 'align'")
     settings.check()
     argv = [settings.spark_submit, "--master", settings.master, "--deploy-mode", settings.deploy_mode, "--name", app_name]
     conf = dict(settings.conf)
     if settings.master.startswith("local"):
-        conf.setdefault("spark.driver.extraJavaOptions", LOCAL_DRIVER_JAVA_OPTIONS)
+        archive = f' "-XX:SharedArchiveFile={class_archive}"' if class_archive else ""  # Spark splits options on spaces, not in quotes
+        conf.setdefault("spark.driver.extraJavaOptions", LOCAL_DRIVER_JAVA_OPTIONS + archive)
     for key, value in sorted(conf.items()):
         argv += ["--conf", f"{key}={value}"]
     jobs_dir = settings.jobs_dir or str(default_jobs_dir())

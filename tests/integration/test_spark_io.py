@@ -13,6 +13,7 @@ import pytest
 
 from airflow_provider_powerfl.bench.hetero_lr import spark_submit_command, submit_env
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, PowerFLError
+from airflow_provider_powerfl.runtimes.class_archive import build_archive, existing_archive
 from airflow_provider_powerfl.taskspec import DataSpec, TaskSpec, step_error_in
 from spark_jobs.common import runner
 from spark_jobs.common.io import collect_arrays, parse_libsvm_line, read_input
@@ -348,6 +349,25 @@ def test_spark_submit_inspect_data(datasets, tmp_path):
     assert sparse["features"]["x5"]["mean"] == pytest.approx(
         sum(" 5:1.0" in f" {line}" for line in a9a.read_text().splitlines()) / 50
     )
+
+
+def test_spark_submit_maps_the_class_archive(datasets, tmp_path):
+    """The archive `make test` dumped (dumped here if missing) is what the product's command maps: the driver
+    JVM loads Spark's classes from it, and the step's result is the same."""
+    archive, _ = build_archive()
+    assert existing_archive() == archive
+    guest = head(datasets / "fate" / "breast_hetero_guest.csv", tmp_path / "guest.csv", 31)
+    path = spec_file(tmp_path, {"train": {"uri": guest.as_uri(), "format": "csv", "label_column": "y"}})
+    cmd = spark_submit_command("inspect_data", path)
+    assert any(f'"-XX:SharedArchiveFile={archive}"' in arg for arg in cmd)
+    # every JVM spark-submit starts logs where each class came from, one file per process
+    env = {**submit_env(), "JDK_JAVA_OPTIONS": f"-Xlog:class+load=info:file={tmp_path}/classes-%p.log"}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    loads = "".join(log.read_text() for log in tmp_path.glob("classes-*.log"))
+    assert "org.apache.spark.SparkContext source: shared objects file (top)" in loads
+    stats = json.loads((tmp_path / "out" / "job-7" / "statistics.json").read_text())
+    assert stats["inputs"]["train"]["rows"] == 30
 
 
 def test_py_files_zip_is_importable_alone(tmp_path):
