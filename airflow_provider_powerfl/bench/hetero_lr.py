@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from airflow_provider_powerfl.bench.process_tree import TreeCpu
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
@@ -383,7 +384,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "key_length": args.key_length, "random_state": 0, "residual": residual, "slope_every": slope_every or None,
         }  # fmt: skip
         seconds: dict[str, float] = {}
-        total = time.perf_counter()
 
         def step(name: str, step_inputs: dict[str, Any], params: dict[str, Any], per_party: Any = None) -> dict[str, PartyRun]:
             specs = write_job(work, job, brokers, roles, step_inputs, name, params, per_party)
@@ -394,12 +394,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{name}: {seconds[name]} s")
             return runs
 
-        aligned = step("align", inputs, {})
-        outs = {pid: run.result["outputs"] for pid, run in aligned.items()}
-        trained = step("train", {pid: {"train": o["train"]} for pid, o in outs.items()}, lr_params)
-        models = {pid: {"model": run.result["model"]} for pid, run in trained.items()}
-        predicted = step("predict", {pid: {"test": o["test"]} for pid, o in outs.items()}, {}, models)
-        wall = time.perf_counter() - total
+        with TreeCpu() as cpu:
+            total = time.perf_counter()
+            aligned = step("align", inputs, {})
+            outs = {pid: run.result["outputs"] for pid, run in aligned.items()}
+            trained = step("train", {pid: {"train": o["train"]} for pid, o in outs.items()}, lr_params)
+            models = {pid: {"model": run.result["model"]} for pid, run in trained.items()}
+            predicted = step("predict", {pid: {"test": o["test"]} for pid, o in outs.items()}, {}, models)
+            wall = time.perf_counter() - total
 
         train_metrics = trained[GUEST].result["metrics"]
         auc = predicted[GUEST].result["metrics"]["auc"]
@@ -410,6 +412,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
           f"test {aligned[GUEST].result['metrics']['test_intersection']}; {len(hosts)} host(s), {args.key_length}-bit keys, "
           f"batch {batch}, {optimizer} at {learning_rate}, residual {residual} (slopes every {slope_every or '-'} epochs)")  # fmt: skip
     print(f"wall {wall:.1f} s (align {seconds['align']} s, train {seconds['train']} s, predict+evaluate {seconds['predict']} s)")
+    print(f"CPU {cpu.seconds:.0f} s in the parties' processes (sampled every second; brokers not included)")
     print(f"per epoch {per_epoch:.1f} s over {epochs} epochs; loss {train_metrics['loss']:.5f}")
     print(f"federated test AUC {auc:.4f}, centralized {central:.4f}, difference {auc - central:+.4f}")
     return {
@@ -425,6 +428,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "slope_every": slope_every,
         "epochs": epochs,
         "wall_seconds": round(wall, 1),
+        "cpu_seconds_sampled": round(cpu.seconds, 1),
         "step_seconds": seconds,
         "fit_seconds": round(train_metrics["fit_seconds"], 1),
         "epoch_seconds": round(per_epoch, 2),

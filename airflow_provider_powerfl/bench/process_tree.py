@@ -92,3 +92,42 @@ def children_stopped_on_signal() -> Iterator[None]:
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+
+
+class TreeCpu:
+    """CPU seconds of every descendant of this process, sampled while the benchmark runs.
+
+    Why: /usr/bin/time (rusage of reaped children) misses processes no ancestor waits for, such as
+    pyspark's daemon and its Python workers, which a Spark JVM leaves to init at exit: on a9a that
+    was about half the CPU. Each process's latest (user + system) reading counts; one that lives
+    less than ``interval`` seconds between two samples is missed.
+    """
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._latest: dict[tuple[int, float], float] = {}  # (pid, create time) -> CPU seconds
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-cpu", daemon=True)
+
+    def __enter__(self) -> TreeCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sample()
+        self._done.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._latest.values())
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        for proc in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                self._latest[(proc.pid, proc.create_time())] = times.user + times.system
