@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -163,7 +164,9 @@ class _Side:
     encrypts_own = True  # whether this party's batches encrypt under its own key (the pool's)
 
     def fit(self) -> Result:
+        start = time.perf_counter()
         self.setup()
+        log.info("hetero_lr %s setup: %.1f s (key exchange, plan, row factors)", self.party.party_id, time.perf_counter() - start)
         pool = ObfuscatorPool(self.private, self.plan.largest_batch) if self.encrypts_own else nullcontext()
         with pool as self.pool:
             return self._epochs()
@@ -263,6 +266,7 @@ class GuestSession(_Side):
         w = np.zeros(self.X.shape[1])
         history: list[float] = []
         for epoch in range(self.plan.max_iter):
+            start = time.perf_counter()
             if self.plan.refreshes_slopes(epoch):
                 self._refresh_slopes(w)
             total = 0.0
@@ -272,7 +276,7 @@ class GuestSession(_Side):
                 total += loss
             history.append(total / self.plan.n_rows)
             stop = epoch + 1 == self.plan.max_iter or (epoch > 0 and abs(history[-2] - history[-1]) < self.plan.tol)
-            log.info("hetero_lr guest epoch %d: loss %.6f", epoch + 1, history[-1])
+            log.info("hetero_lr guest epoch %d: loss %.6f (%.1f s)", epoch + 1, history[-1], time.perf_counter() - start)
             for host in self.hosts:
                 self.party.send(host, tag("epoch"), {"loss": history[-1], "stop": stop})
             if stop:
