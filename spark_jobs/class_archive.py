@@ -19,7 +19,6 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make the repo ro
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pyspark.sql import SparkSession  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
 
 from airflow_provider_powerfl.exceptions import DataError  # noqa: E402
 from airflow_provider_powerfl.taskspec import DataSpec, TaskSpec  # noqa: E402
@@ -44,7 +43,7 @@ def warm_up(spark: SparkSession, spec: TaskSpec) -> None:
         back = read_input(spark, DataSpec.from_dict({"uri": out.uri("joined"), "format": "parquet", "id_column": ID, "label_column": LABEL}))
         ids, x, _ = collect_arrays(back, sort_by_id=True)
         squares = spark_chunk_map(spark.sparkContext)(_square, range(8))
-        rows = joined.agg(F.count(F.lit(1))).first()[0]
+        rows = joined.count()
         if len(ids) != rows or x.shape[0] != rows or squares != [i * i for i in range(8)]:
             raise DataError(f"class archive warm-up: read back {len(ids)} of {rows} rows, squares {squares}")
 

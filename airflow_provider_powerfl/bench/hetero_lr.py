@@ -27,7 +27,7 @@ from airflow_provider_powerfl.bench.process_tree import TreeCpu
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
-from airflow_provider_powerfl.runtimes.command import SparkSettings, step_command
+from airflow_provider_powerfl.runtimes.command import SparkSettings, local_path, step_command
 from airflow_provider_powerfl.taskspec import step_error_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,9 +111,8 @@ def spark_submit_command(step: str, spec: Path, master: str = "local[2]") -> lis
 
 
 def submit_env() -> dict[str, str]:
-    """The environment of a local spark-submit: this venv's bin first, its Python for the workers."""
-    venv_bin = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable}
+    """A local spark-submit's environment: the local runtime's PATH (``local_path``), this Python for the workers."""
+    return {**os.environ, "PATH": local_path(os.environ), "PYSPARK_PYTHON": sys.executable}
 
 
 def run_parties(step: str, specs: dict[str, Path], timeout: float = 1800, master: str = "local[2]") -> dict[str, PartyRun]:

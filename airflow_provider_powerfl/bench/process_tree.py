@@ -105,7 +105,7 @@ class TreeCpu:
 
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
-        self._latest: dict[tuple[int, float], float] = {}  # (pid, create time) -> CPU seconds
+        self.readings: dict[tuple[int, float], float] = {}  # (pid, create time) -> latest CPU seconds
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tree-cpu", daemon=True)
 
@@ -120,7 +120,7 @@ class TreeCpu:
 
     @property
     def seconds(self) -> float:
-        return sum(self._latest.values())
+        return sum(self.readings.values())
 
     def _run(self) -> None:
         while not self._done.wait(self.interval):
@@ -130,4 +130,4 @@ class TreeCpu:
         for proc in psutil.Process().children(recursive=True):
             with contextlib.suppress(psutil.Error):
                 times = proc.cpu_times()
-                self._latest[(proc.pid, proc.create_time())] = times.user + times.system
+                self.readings[(proc.pid, proc.create_time())] = times.user + times.system

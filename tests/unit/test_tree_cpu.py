@@ -5,13 +5,20 @@ import sys
 
 from airflow_provider_powerfl.bench.process_tree import TreeCpu
 
-BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\n"
+GRANDCHILD = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.2: pass\n"
 
 
-def test_counts_a_grandchild_that_no_one_waits_for():
-    # the child starts a CPU-bound grandchild and exits without reaping it, as a Spark JVM leaves pyspark's
-    # daemon: rusage (what /usr/bin/time reports) never sees that CPU
-    child = f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {BURN!r}])\ntime.sleep(1.5)\n"
-    with TreeCpu(interval=0.1) as cpu:
+def test_keeps_the_reading_of_a_grandchild_no_one_waits_for(tmp_path):
+    # the child starts a grandchild and exits without reaping it, as a Spark JVM leaves pyspark's daemon:
+    # rusage (what /usr/bin/time reports) never sees that process, the sampler keeps its last reading
+    pid_file = tmp_path / "grandchild.pid"
+    child = (
+        f"import subprocess, sys, time\np = subprocess.Popen([sys.executable, '-c', {GRANDCHILD!r}])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\ntime.sleep(1.0)\n"
+    )
+    with TreeCpu(interval=0.05) as cpu:
         subprocess.run([sys.executable, "-c", child], check=True)
-    assert cpu.seconds >= 0.5
+    grandchild = int(pid_file.read_text())
+    counted = [seconds for (pid, _), seconds in cpu.readings.items() if pid == grandchild]
+    assert len(counted) == 1 and counted[0] > 0
+    assert cpu.seconds >= counted[0]
