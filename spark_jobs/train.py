@@ -5,7 +5,9 @@
 Reads input ``params.input`` (default ``train``): the aligned rows of the
 align step (every party must hold the same ids in the same order; checked
 before training). The protocol runs in the driver; its Paillier chunks
-(encryption, decryption, the hosts' X^T c or histogram products) run as Spark tasks. Writes into ``outputs.dir``:
+(encryption, decryption, X^T c or the hosts' histogram products) run as Spark tasks, except
+hetero LR's on a local master, which run on the driver's threads (``common.executor.crypto_map``).
+Writes into ``outputs.dir``:
 
 * ``model/``: this party's model artifact (models.save_model; an artifact holds only its party's state);
 * guest: ``report/`` with ``metrics.json`` on the training rows (binary: and ROC/KS/loss PNGs);
@@ -53,7 +55,7 @@ from airflow_provider_powerfl.models import save_model  # noqa: E402
 from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
 from spark_jobs.common import secureboost as sbt  # noqa: E402
 from spark_jobs.common.evaluation import evaluate, summary, task_labels, write_evaluation  # noqa: E402
-from spark_jobs.common.executor import spark_chunk_map  # noqa: E402
+from spark_jobs.common.executor import crypto_map, spark_chunk_map  # noqa: E402
 from spark_jobs.common.io import Table, collect_arrays, read_input  # noqa: E402
 from spark_jobs.common.output import Staging, atomic_output  # noqa: E402
 from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
@@ -115,7 +117,7 @@ def train_hetero_lr(spark: SparkSession, spec: TaskSpec) -> None:
 
     with build_party(spec, "train") as party:
         check_same_rows(party, ids, name, timeout)
-        model = HeteroLogisticRegression(party=party, executor=spark_chunk_map(spark.sparkContext), timeout=timeout, **hetero_lr_params(spec))
+        model = HeteroLogisticRegression(party=party, executor=crypto_map(spark), timeout=timeout, **hetero_lr_params(spec))
         start = time.perf_counter()
         model.fit(Xs, y if guest else None)
         fit_seconds = time.perf_counter() - start

@@ -3,10 +3,11 @@
 Why: the protocol must stay Spark-free, yet a Spark job should be able to spread the
 encryptions, decryptions and multi-exponentiations of one party over its executors. A
 "chunk map" is any ``map(fn, items) -> iterable`` (the builtin in-process, a
-``concurrent.futures.Executor`` such as a process pool, or a function the Spark job
-passes that maps the items over partitions). Kernels are module-level functions of
-picklable arguments. Keys are cached per worker by fingerprint so the fixed-base
-tables (seconds to build for 2048-bit keys) are built once per worker, not per chunk.
+``concurrent.futures.Executor`` such as a process pool, a :class:`ThreadChunkMap`, or a
+function the Spark job passes that maps the items over partitions). Kernels are
+module-level functions of picklable arguments. Keys are cached per worker by fingerprint
+so the fixed-base tables (seconds to build for 2048-bit keys) are built once per worker,
+not per chunk.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import gmpy2
@@ -51,6 +52,32 @@ def as_chunk_map(executor: object) -> tuple[ChunkMap, int | None]:
     )
 
 
+class ThreadChunkMap:
+    """A chunk map over ``threads`` threads of this process; the kernels give it one near-equal chunk per thread.
+
+    Why: each kernel's heavy loop is native code that releases the GIL (the comb and the
+    multi-exponentiation in C, gmpy2's powmods with ``allow_release_gil``), so threads keep every
+    core busy without pickling each chunk to a worker process and back. On a local Spark master
+    that round trip through the Python workers cost as much CPU as a batch's encryptions and
+    X^T c themselves (docs/benchmarks/hetero_lr.md).
+    """
+
+    def __init__(self, threads: int) -> None:
+        if threads < 1:
+            raise ConfigError(f"a thread chunk map needs at least one thread, got {threads}")
+        self.parallelism = threads
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="powerfl-crypto")
+
+    def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        items = list(items)
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        return list(self._pool.map(fn, items))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
 def share(executor: object, value: Any) -> tuple[Any, Callable[[], None]]:
     """(handle, release) if the executor shares one value among many chunks (Spark: a broadcast, sent
     to each worker once instead of with every chunk; chunks read ``handle.value``), else (None, a no-op):
@@ -79,13 +106,21 @@ def _cached(key: Key) -> Key:
     return found
 
 
+def _gmpy2_releases_gil() -> None:
+    """Let gmpy2 release the GIL in this thread's big-number operations (contexts are per thread), so
+    chunks on a ThreadChunkMap run in parallel; a no-op cost elsewhere."""
+    gmpy2.get_context().allow_release_gil = True
+
+
 def _encrypt_chunk(args: tuple[Key, list[int]]) -> list[mpz]:
     key, residues = args
+    _gmpy2_releases_gil()
     return _cached(key).raw_encrypt_many(residues)
 
 
 def _decrypt_chunk(args: tuple[PaillierPrivateKey, list[mpz]]) -> list[mpz]:
     key, ciphertexts = args
+    _gmpy2_releases_gil()
     return _cached(key).raw_decrypt_many(ciphertexts)
 
 
@@ -96,6 +131,7 @@ def _multiexp_chunk(args: tuple[mpz, list[mpz], np.ndarray]) -> list[mpz]:
 
 def _power_chunk(args: tuple[mpz, list[mpz], list[int]]) -> list[mpz]:
     modulus, bases, exponents = args
+    _gmpy2_releases_gil()
     return [gmpy2.powmod(c, e, modulus) for c, e in zip(bases, exponents)]
 
 
@@ -121,9 +157,12 @@ class Kernels:
 
     def __init__(self, executor: object = None) -> None:
         self._map, self._chunk_rows = as_chunk_map(executor)
+        self._parallelism = executor.parallelism if isinstance(executor, ThreadChunkMap) else None
 
     def _slices(self, n: int) -> list[slice]:
         size = n if self._chunk_rows is None else self._chunk_rows
+        if self._parallelism is not None:  # threads: no per-chunk cost, so one chunk per thread balances best
+            size = -(-n // self._parallelism)
         return [slice(i, i + size) for i in range(0, n, max(size, 1))] or [slice(0, 0)]
 
     def encrypt(self, key: Key, values: Sequence[int], pool: ObfuscatorPool | None = None) -> np.ndarray:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from airflow_provider_powerfl.bench.process_tree import TreeCpu
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
-from airflow_provider_powerfl.runtimes.command import SparkSettings, local_path, step_command
+from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF, SparkSettings, local_path, step_command
 from airflow_provider_powerfl.taskspec import step_error_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,9 +104,9 @@ def write_job(
     return specs
 
 
-def spark_submit_command(step: str, spec: Path, master: str = "local[2]") -> list[str]:
-    """The product's command of the step (runtimes.command), with the spec file named by its path."""
-    settings = SparkSettings(master=master, conf=SPARK_CONF, jobs_dir=str(REPO / "spark_jobs"),
+def spark_submit_command(step: str, spec: Path, master: str = "local[2]", conf: Mapping[str, str] | None = None) -> list[str]:
+    """The product's command of the step (runtimes.command), with the spec file named by its path; ``conf`` adds to SPARK_CONF."""
+    settings = SparkSettings(master=master, conf={**SPARK_CONF, **(conf or {})}, jobs_dir=str(REPO / "spark_jobs"),
                              spark_submit=str(Path(sys.executable).parent / "spark-submit"))  # fmt: skip
     return [*step_command(step, f"powerfl-{step}-{spec.stem}", settings, existing_archive())[:-1], str(spec)]
 
@@ -115,14 +116,15 @@ def submit_env() -> dict[str, str]:
     return {**os.environ, "PATH": local_path(os.environ), "PYSPARK_PYTHON": sys.executable}
 
 
-def run_parties(step: str, specs: dict[str, Path], timeout: float = 1800, master: str = "local[2]") -> dict[str, PartyRun]:
+def run_parties(step: str, specs: dict[str, Path], timeout: float = 1800, master: str = "local[2]",
+                conf: Mapping[str, str] | None = None) -> dict[str, PartyRun]:  # fmt: skip
     """spark-submit ``step`` for every party at once; wait for all of them."""
     env = submit_env()
     procs = {}
     start = time.perf_counter()
     for pid, spec in specs.items():
         log = open(spec.with_suffix(".log"), "w+")  # noqa: SIM115 - closed below
-        procs[pid] = (subprocess.Popen(spark_submit_command(step, spec, master), cwd=spec.parent, env=env,
+        procs[pid] = (subprocess.Popen(spark_submit_command(step, spec, master, conf), cwd=spec.parent, env=env,
                                        stdout=log, stderr=subprocess.STDOUT, text=True), log)  # fmt: skip
     runs = {}
     for pid, (proc, log) in procs.items():
@@ -351,6 +353,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=1e-3, help="L2 strength (same for scikit-learn)")
     parser.add_argument("--simulate", action="store_true", help="only the plaintext simulation of the update (no crypto, no Spark)")
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
+    parser.add_argument("--crypto-executor", choices=("threads", "spark"), default=None,
+                        help="where the train step's crypto chunks run (spark.powerfl.cryptoExecutor); default: the product's (threads on local[2])")  # fmt: skip
 
 
 def _brokers(parties: list[str]) -> dict[str, str]:
@@ -387,7 +391,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         def step(name: str, step_inputs: dict[str, Any], params: dict[str, Any], per_party: Any = None) -> dict[str, PartyRun]:
             specs = write_job(work, job, brokers, roles, step_inputs, name, params, per_party)
             start = time.perf_counter()
-            runs = run_parties(name, specs)
+            runs = run_parties(name, specs, conf={CRYPTO_EXECUTOR_CONF: args.crypto_executor} if args.crypto_executor else None)
             seconds[name] = round(time.perf_counter() - start, 1)
             check_ok(name, runs)
             print(f"{name}: {seconds[name]} s")

@@ -23,6 +23,9 @@ _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|yarn|k8s://\S+|spark://\S+)
 # serial collector halve its CPU (reading 32k x 74 Parquet rows: 45 CPU-s instead of 83; docs/spark_jobs.md).
 # Cluster masters keep the JVM's defaults; any spark.driver.extraJavaOptions given replaces this.
 LOCAL_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# Spark conf: where a step's native crypto chunks run, "threads" (the driver's) or "spark" (tasks); the default
+# is threads on a local master (spark_jobs/common/executor.crypto_map)
+CRYPTO_EXECUTOR_CONF = "spark.powerfl.cryptoExecutor"
 
 
 @dataclass(frozen=True)

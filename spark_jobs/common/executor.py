@@ -1,18 +1,32 @@
 """Map a protocol's crypto chunks over Spark partitions, the protocol itself staying in the driver.
 
 The algorithms take a ``map(fn, items)`` callable (``paillier_kernels.ChunkMap``);
-this one runs the chunks as Spark tasks and shares large inputs of many chunks
-as broadcasts. ``fn`` must be a module-level function (pickled by reference),
+:class:`SparkChunkMap` runs the chunks as Spark tasks and shares large inputs of many
+chunks as broadcasts. ``fn`` must be a module-level function (pickled by reference),
 as the kernels are, or a functools.partial of one.
+
+:func:`crypto_map` picks the map for native-code kernels (hetero LR's): Spark tasks on a
+cluster master, threads of the driver on a local one, where the executors are this
+machine's cores anyway and shipping every chunk to a Python worker and back cost as
+much CPU as the chunk's crypto (docs/benchmarks/hetero_lr.md). Spark conf
+``spark.powerfl.cryptoExecutor`` (``threads`` or ``spark``) overrides the choice.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from pyspark import SparkContext
 from pyspark.broadcast import Broadcast
+from pyspark.sql import SparkSession
+
+from airflow_provider_powerfl.algorithms.paillier_kernels import ThreadChunkMap
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF
+
+log = logging.getLogger(__name__)
 
 
 class SparkChunkMap:
@@ -43,3 +57,16 @@ class SparkChunkMap:
 def spark_chunk_map(sc: SparkContext, tasks_per_core: int | None = None) -> SparkChunkMap:
     """The chunk map a Spark step passes to an algorithm as its ``executor``."""
     return SparkChunkMap(sc, tasks_per_core)
+
+
+def crypto_map(spark: SparkSession) -> SparkChunkMap | ThreadChunkMap:
+    """The chunk map for kernels whose loops are native code: threads on a local master, else Spark tasks."""
+    sc = spark.sparkContext
+    choice = spark.conf.get(CRYPTO_EXECUTOR_CONF, "threads" if sc.master.startswith("local") else "spark")
+    if choice == "threads":
+        log.info("crypto chunks on %d driver threads", sc.defaultParallelism)
+        return ThreadChunkMap(sc.defaultParallelism)
+    if choice == "spark":
+        log.info("crypto chunks as Spark tasks")
+        return SparkChunkMap(sc)
+    raise ConfigError(f"{CRYPTO_EXECUTOR_CONF}: expected 'threads' or 'spark', got {choice!r}")

@@ -16,6 +16,7 @@ import pytest
 
 from airflow_provider_powerfl.bench.hetero_lr import check_ok, run_parties, write_job
 from airflow_provider_powerfl.datasets.breast import write_breast_split
+from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF
 
 GUEST, HOST, HOST2 = "10000", "20000", "30000"
 ROLES = {GUEST: "guest", HOST: "host", HOST2: "host"}
@@ -53,8 +54,11 @@ def test_guest_and_two_hosts_align_train_predict_on_breast(kafka_brokers, tmp_pa
         ids = {pid: pq.read_table(outputs[pid][name]["uri"]).column("id").to_pylist() for pid in ROLES}
         assert ids[GUEST] == ids[HOST] == ids[HOST2] and len(ids[GUEST]) == shared  # same rows, same order
 
-    trained = run_parties("train", write_job(tmp_path, job, brokers, ROLES, {p: {"train": o["train"]} for p, o in outputs.items()}, "train", LR))
+    # the crypto chunks as Spark tasks, as on a cluster master (a local master's default is the driver's threads)
+    trained = run_parties("train", write_job(tmp_path, job, brokers, ROLES, {p: {"train": o["train"]} for p, o in outputs.items()}, "train", LR),
+                          conf={CRYPTO_EXECUTOR_CONF: "spark"})  # fmt: skip
     check_ok("train", trained)
+    assert all("crypto chunks as Spark tasks" in run.log for run in trained.values())
     refs = {pid: run.result["model"] for pid, run in trained.items()}
     assert trained[GUEST].result["metrics"]["n_iter"] == 5
 

@@ -11,11 +11,14 @@ import numpy as np
 import pyspark
 import pytest
 
+from airflow_provider_powerfl.algorithms.paillier_kernels import ThreadChunkMap
 from airflow_provider_powerfl.bench.hetero_lr import spark_submit_command, submit_env
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, PowerFLError
 from airflow_provider_powerfl.runtimes.class_archive import build_archive, existing_archive
+from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF
 from airflow_provider_powerfl.taskspec import DataSpec, TaskSpec, step_error_in
 from spark_jobs.common import runner
+from spark_jobs.common.executor import SparkChunkMap, crypto_map
 from spark_jobs.common.io import collect_arrays, parse_libsvm_line, read_input
 from spark_jobs.common.output import atomic_output
 
@@ -263,6 +266,20 @@ def test_executor_powerfl_error_is_recovered(spark):
     assert not isinstance(info.value, PowerFLError)
     recovered = runner.powerfl_error_in(info.value)
     assert isinstance(recovered, DataError) and str(recovered) == "row id '9': bad ciphertext length"
+
+
+def test_crypto_map_is_the_drivers_threads_on_a_local_master_unless_the_conf_says_spark(spark):
+    threads = crypto_map(spark)
+    assert isinstance(threads, ThreadChunkMap) and threads.parallelism == spark.sparkContext.defaultParallelism
+    threads.close()
+    try:
+        spark.conf.set(CRYPTO_EXECUTOR_CONF, "spark")
+        assert isinstance(crypto_map(spark), SparkChunkMap)
+        spark.conf.set(CRYPTO_EXECUTOR_CONF, "gpu")
+        with pytest.raises(ConfigError, match="spark.powerfl.cryptoExecutor: expected 'threads' or 'spark', got 'gpu'"):
+            crypto_map(spark)
+    finally:
+        spark.conf.unset(CRYPTO_EXECUTOR_CONF)
 
 
 def spec_file(tmp_path: Path, inputs: dict, params: dict | None = None) -> Path:

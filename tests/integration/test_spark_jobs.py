@@ -58,6 +58,7 @@ def test_two_parties_align_train_predict_on_breast(kafka_brokers, tmp_path: Path
     train_inputs = {pid: {"train": out["train"]} for pid, out in outputs.items()}
     trained = run_parties("train", write_job(tmp_path, job, brokers, ROLES, train_inputs, "train", LR))
     assert_ok(trained)
+    assert all("crypto chunks on 2 driver threads" in run.log for run in trained.values())
     loss = json.loads((tmp_path / GUEST / "train" / "loss.json").read_text())
     assert len(loss["loss_history"]) == 10 and loss["loss_history"][-1] < loss["loss_history"][0]
     assert (tmp_path / GUEST / "train" / "report" / "loss.png").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -32,6 +33,33 @@ def test_chunked_kernels_through_an_executor_match_in_process(keys, monkeypatch)
         assert chunked.decrypt(private, cts) == values
         sums = chunked.xt_dot(public, cts, exps)
     assert pk.Kernels().decrypt(private, sums) == (exps.T @ np.array(values)).tolist()
+
+
+def test_thread_chunk_map_gives_each_thread_one_chunk_and_the_kernels_match_in_process(keys, monkeypatch):
+    public, private = keys
+    threads = pk.ThreadChunkMap(2)
+    seen: list[tuple[str, int]] = []
+    real = pk._power_chunk
+
+    def spy(args):
+        seen.append((threading.current_thread().name, len(args[1])))
+        return real(args)
+
+    monkeypatch.setattr(pk, "_power_chunk", spy)
+    try:
+        values = list(range(-20, 21))
+        X = np.random.default_rng(4).normal(size=(41, 3))
+        exps = fp.encode_columns(X, fp.column_frac_bits(X))
+        k = pk.Kernels(threads)
+        cts = k.encrypt(private, values)
+        assert k.decrypt(private, cts) == values
+        assert pk.Kernels().decrypt(private, k.xt_dot(public, cts, exps)) == (exps.T @ np.array(values)).tolist()
+        powered = k.power(public, cts, [3] * len(values))
+        assert pk.Kernels().decrypt(private, powered) == [3 * v for v in values]
+    finally:
+        threads.close()
+    assert sorted(size for _, size in seen) == [20, 21]  # one near-equal chunk per thread, not CHUNK_ROWS
+    assert all(name.startswith("powerfl-crypto") for name, _ in seen)
 
 
 def test_xt_dot_of_standardized_binary_columns_is_exact(keys):
