@@ -60,9 +60,10 @@ def generate_keypair(
     if n_bits % 2 or n_bits < 64:
         raise CryptoError(f"n_bits must be even and >= 64, got {n_bits}")
     half = n_bits // 2
-    p = _random_prime(half)
     while True:
-        q = _random_prime(half)
+        # a fresh pair per try: with p kept, a p near the middle of [0.75, 1) * 2^half leaves almost no q
+        # far enough from it, and key generation took up to 39 s (mean time unbounded, not just slow)
+        p, q = _random_prime(half), _random_prime(half)
         # |p - q| close to 2^half defeats Fermat factoring; gcd 2 keeps <h> large
         if gmpy2.gcd(p - 1, q - 1) == 2 and (p - q).bit_length() >= half - 2:
             break

@@ -6,8 +6,10 @@ one test makes a real 2048-bit round trip.
 
 from __future__ import annotations
 
+import gmpy2
 import numpy as np
 import pytest
+from gmpy2 import mpz
 from phe import paillier as phe
 
 from airflow_provider_powerfl.crypto.encoding import encode
@@ -17,6 +19,7 @@ from airflow_provider_powerfl.crypto.errors import (
     KeyMismatchError,
     MalformedCiphertextError,
 )
+from airflow_provider_powerfl.crypto import paillier
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey, generate_keypair
 from airflow_provider_powerfl.crypto.vector import EncryptedVector
 from airflow_provider_powerfl.exceptions import CryptoError
@@ -42,6 +45,27 @@ def test_short_key_refused_naming_size():
         PaillierPublicKey(pk.n)
     with pytest.raises(InsecureKeyError):
         PaillierPublicKey.from_bytes(pk.to_bytes())
+
+
+def test_a_prime_pair_that_fails_is_redrawn_whole(monkeypatch):
+    """A p in the middle of [0.75, 1) * 2^half leaves almost no q far enough from it: keeping p made key
+    generation take up to 39 s. Both primes are drawn again instead."""
+    half = 32
+
+    def prime_near(fraction: float) -> int:
+        p = gmpy2.next_prime(int(fraction * 2**half))
+        while p % 4 != 3:
+            p = gmpy2.next_prime(p)
+        return int(p)
+
+    middle, close = prime_near(0.875), prime_near(0.876)  # |p - q| far below 2^(half - 3)
+    low, high = prime_near(0.76), prime_near(0.99)
+    while gmpy2.gcd(low - 1, high - 1) != 2:
+        high = prime_near(high / 2**half + 1e-6)
+    drawn = iter([middle, close, low, high])
+    monkeypatch.setattr(paillier, "_random_prime", lambda bits: mpz(next(drawn)))
+    public, private = generate_keypair(2 * half, allow_insecure_key_length=True)
+    assert (private.p, private.q) == (low, high) and public.n == low * high
 
 
 def test_2048_bit_round_trip_with_phe():
