@@ -23,7 +23,7 @@ from pyspark.sql import SparkSession  # noqa: E402
 from airflow_provider_powerfl.exceptions import DataError  # noqa: E402
 from airflow_provider_powerfl.taskspec import DataSpec, TaskSpec  # noqa: E402
 from spark_jobs.common.executor import spark_chunk_map  # noqa: E402
-from spark_jobs.common.io import ID, LABEL, collect_arrays, read_input  # noqa: E402
+from spark_jobs.common.io import ID, LABEL, read_arrays, read_input  # noqa: E402
 from spark_jobs.common.output import atomic_output  # noqa: E402
 from spark_jobs.common.runner import run_step  # noqa: E402
 
@@ -40,8 +40,7 @@ def warm_up(spark: SparkSession, spec: TaskSpec) -> None:
         joined = joined.join(table.df.drop(*(c for c in table.df.columns if c != ID and c in joined.columns)), ID)
     with atomic_output(spark, spec.outputs.dir) as out:
         joined.repartition(1).sortWithinPartitions(ID).write.parquet(out.uri("joined"))
-        back = read_input(spark, DataSpec.from_dict({"uri": out.uri("joined"), "format": "parquet", "id_column": ID, "label_column": LABEL}))
-        ids, x, _ = collect_arrays(back, sort_by_id=True)
+        _, ids, x, _ = read_arrays(spark, DataSpec.from_dict({"uri": out.uri("joined"), "format": "parquet", "id_column": ID, "label_column": LABEL}))
         squares = spark_chunk_map(spark.sparkContext)(_square, range(8))
         rows = joined.count()
         if len(ids) != rows or x.shape[0] != rows or squares != [i * i for i in range(8)]:

@@ -45,7 +45,7 @@ from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: 
 from airflow_provider_powerfl.models import save_model  # noqa: E402
 from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
 from spark_jobs.common.executor import spark_chunk_map  # noqa: E402
-from spark_jobs.common.io import ID, LABEL, collect_arrays, read_input  # noqa: E402
+from spark_jobs.common.io import ID, LABEL, read_arrays  # noqa: E402
 from spark_jobs.common.output import Staging, atomic_output  # noqa: E402
 from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
 from spark_jobs.common.runner import run_step  # noqa: E402
@@ -100,8 +100,8 @@ def _fit(spark: SparkSession, spec: TaskSpec) -> None:
     )
     guest = spec.role == "guest"
     federated = settings["binning"] is not None
-    table = read_input(spark, spec.input(name), require_label=guest and federated, name=name)
-    ids, X, y = collect_arrays(table, sort_by_id=True)  # the same order at every party of an aligned input
+    # sorted by id: the same order at every party of an aligned input
+    table, ids, X, y = read_arrays(spark, spec.input(name), require_label=guest and federated, name=name)
     labels = binary_labels(y, table.uri)[0] if guest and federated else None
     features = list(table.feature_names)
     start = time.perf_counter()
@@ -148,8 +148,7 @@ def _write_transformed(
 ) -> dict[str, Any]:
     """Transform input ``name`` and write it as Parquet under ``data/<name>``; its data spec for result.json."""
     if read is None:
-        table = read_input(spark, spec.input(name), name=name)
-        ids, X, y = collect_arrays(table, sort_by_id=True)
+        table, ids, X, y = read_arrays(spark, spec.input(name), name=name)
     else:
         table, ids, X, y = read
     if list(table.feature_names) != pipeline.feature_names_in_:

@@ -44,7 +44,7 @@ from airflow_provider_powerfl.federation.party import Party  # noqa: E402
 from airflow_provider_powerfl.models import LoadedModel  # noqa: E402
 from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
 from spark_jobs.common.evaluation import evaluate, output_columns, predictions_csv, summary, task_labels, write_evaluation  # noqa: E402
-from spark_jobs.common.io import collect_arrays, read_input  # noqa: E402
+from spark_jobs.common.io import read_arrays  # noqa: E402
 from spark_jobs.common.output import atomic_output  # noqa: E402
 from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
 from spark_jobs.common.runner import run_step  # noqa: E402
@@ -90,12 +90,11 @@ def predict_step(spark: SparkSession, spec: TaskSpec) -> None:
         raise ConfigError(f"params.model: {loaded.ref} is a {loaded.algorithm!r} model; this step scores {'|'.join(SCORERS)}")
     name = param(spec, "input", "test", str)
     timeout = recv_timeout(spec)
-    table = read_input(spark, spec.input(name), name=name)
+    table, ids, X, y = read_arrays(spark, spec.input(name), name=name)
     if list(table.feature_names) != loaded.feature_names:
         raise DataError(
             f"{table.uri}: features {list(table.feature_names)[:8]} do not match model {loaded.ref}'s {loaded.feature_names[:8]}"
         )
-    ids, X, y = collect_arrays(table, sort_by_id=True)
     with build_party(spec, "predict") as party:
         check_same_rows(party, ids, name, timeout)
         scores = SCORERS[loaded.algorithm](loaded, party, X, timeout)

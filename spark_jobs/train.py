@@ -56,7 +56,7 @@ from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
 from spark_jobs.common import secureboost as sbt  # noqa: E402
 from spark_jobs.common.evaluation import evaluate, summary, task_labels, write_evaluation  # noqa: E402
 from spark_jobs.common.executor import crypto_map, spark_chunk_map  # noqa: E402
-from spark_jobs.common.io import Table, collect_arrays, read_input  # noqa: E402
+from spark_jobs.common.io import Table, read_arrays  # noqa: E402
 from spark_jobs.common.output import Staging, atomic_output  # noqa: E402
 from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
 from spark_jobs.common.runner import run_step  # noqa: E402
@@ -88,8 +88,7 @@ def hetero_lr_params(spec: TaskSpec) -> dict[str, Any]:
 
 def aligned_arrays(spark: SparkSession, spec: TaskSpec, name: str) -> tuple[Table, np.ndarray, np.ndarray, np.ndarray | None]:
     """(table, ids, X, y) of an aligned input, sorted by id: the same order at every party (labels at the guest)."""
-    table = read_input(spark, spec.input(name), require_label=spec.role == "guest", name=name)
-    return (table, *collect_arrays(table, sort_by_id=True))
+    return read_arrays(spark, spec.input(name), require_label=spec.role == "guest", name=name)
 
 
 def save_own_model(out: Staging, spec: TaskSpec, algorithm: str, model_state: dict[str, Any], names: list[str],

@@ -19,7 +19,7 @@ from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF
 from airflow_provider_powerfl.taskspec import DataSpec, TaskSpec, step_error_in
 from spark_jobs.common import runner
 from spark_jobs.common.executor import SparkChunkMap, crypto_map
-from spark_jobs.common.io import collect_arrays, parse_libsvm_line, read_input
+from spark_jobs.common.io import collect_arrays, parse_libsvm_line, read_arrays, read_input
 from spark_jobs.common.output import atomic_output
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,8 +42,12 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def read_error(spark, spec: DataSpec, **kwargs) -> str:
+    """read_input's error, after checking that read_arrays (the steps that collect) raises the very same."""
     with pytest.raises(DataError) as info:
         read_input(spark, spec, **kwargs)
+    with pytest.raises(DataError) as collected:
+        read_arrays(spark, spec, **kwargs)
+    assert str(collected.value) == str(info.value)
     return str(info.value)
 
 
@@ -124,6 +128,22 @@ def test_parquet_with_numeric_id(spark, tmp_path):
     np.testing.assert_array_equal(x, [[0.5, 2.0], [1.5, 3.0]])
 
 
+@pytest.mark.parametrize("missing", ["error", "drop", "fill:-1"])
+def test_read_arrays_gives_what_read_input_then_collect_arrays_give(spark, tmp_path, missing):
+    path = str(tmp_path / "data.parquet")
+    rows = [(f"r{i}", i % 2, float(i) / 3, i) for i in range(50)] + [("r50", 1, None, 5)]  # one missing cell
+    spark.createDataFrame(rows[:50] if missing == "error" else rows, "uid string, y int, a double, b int").write.parquet(path)
+    spec = DataSpec.from_dict({"uri": path, "format": "parquet", "id_column": "uid", "label_column": "y", "missing": missing}, "in")
+    table, ids, x, y = read_arrays(spark, spec, require_label=True)
+    expected = read_input(spark, spec)
+    want_ids, want_x, want_y = collect_arrays(expected, sort_by_id=True)
+    assert list(ids) == list(want_ids) and list(y) == list(want_y)
+    np.testing.assert_array_equal(x, want_x)
+    assert (table.feature_names, table.rows_read, table.rows, table.missing_counts) == (
+        expected.feature_names, expected.rows_read, expected.rows, expected.missing_counts)  # fmt: skip
+    assert sorted(table.df.toArrow().column("id").to_pylist()) == list(want_ids)
+
+
 def test_headerless_csv_with_named_columns(spark, tmp_path):
     src = write(tmp_path, "d.tsv", "a\t1\t0.25\nb\t0\t0.75\n")
     spec = csv_spec(src, header=False, delimiter="\t", columns=["key", "y", "v"], id_column="key", label_column="y")
@@ -174,6 +194,9 @@ def test_missing_label_is_never_filled(spark, tmp_path):
         ("id,x0\n", {}, "bad.csv: empty input (no data rows)"),
         ("id,x0,x1\n1,0.5,1\n2,0.5\n", {}, "bad.csv: line '2,0.5' does not have the header's 3 fields (1 such lines)"),
         ("id,x0\n,0.5\n", {}, "bad.csv: 1 rows have no value in id column 'id'"),
+        ("id,x0\n  ,0.5\n", {}, "bad.csv: 1 rows have no value in id column 'id'"),
+        ("id,x0\n1,-999\n2,0.5\n", {"missing_values": ["-999"]}, "bad.csv: column 'x0' has 1 missing values (e.g. row id '1')"),
+        ("id,x0\n1,0.5\n2,-inf\n", {}, "bad.csv: column 'x0' has a non-numeric value '-inf' (row id '2'"),
         ("id,y\n1,0\n", {"label_column": "y"}, "bad.csv: no feature columns (columns: id, y)"),
         ("id,x0\n1,0.5\n", {"features": ["x9"]}, "bad.csv: missing column 'x9' named in the spec"),
         ("id,x0,x0\n1,0.5,1\n", {}, "bad.csv: column 'x0' appears twice in the header"),
