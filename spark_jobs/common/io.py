@@ -42,7 +42,8 @@ _INF = float("inf")
 class Table:
     """A validated input: ``df`` has columns ``id``, [``label``], then ``feature_names`` in order.
 
-    ``df`` is persisted (the checks already computed it); unpersist it when done.
+    From read_input ``df`` is persisted (the checks already computed it; unpersist it when done); from
+    read_arrays' one-job path it is the lazy frame, its rows already in the driver.
     """
 
     df: DataFrame
