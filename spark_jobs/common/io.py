@@ -70,12 +70,12 @@ def read_input(spark: SparkSession, data: DataSpec, *, require_label: bool = Fal
             raise DataError(f"{data.uri}: no rows left after dropping rows with missing values")
         dup = df.groupBy(ID).count().filter(F.col("count") > 1).orderBy(ID).first()
         if dup is not None:
-            raise DataError(f"{data.uri}: duplicate id {dup[ID]!r} ({dup['count']} rows)")
+            raise _duplicate_id(data, dup[ID], dup["count"])
     except DataError:
         for frame in cached:
             frame.unpersist()
         raise
-    log.info("read %s (%s): %d rows, %d features", data.uri, data.format, rows, len(features))
+    _log_read(data, rows, len(features))
     return Table(df, tuple(features), data.label_column is not None, data.uri, rows_read, rows, missing)
 
 
@@ -96,15 +96,15 @@ def read_arrays(spark: SparkSession, data: DataSpec, *, require_label: bool = Fa
         _check_label_wanted(data, require_label, name)
         plan = _tabular_columns(_load_tabular(spark, data), data)
         corrupt = [F.col(_CORRUPT).isNotNull().alias(_CORRUPT)] if _CORRUPT in plan.raw.columns else []
-        arrow = plan.raw.select(*plan.columns(data), *corrupt).toArrow()
+        arrow = plan.raw.select(*plan.columns(), *corrupt).toArrow()
         if arrow.num_rows and not _flagged(arrow):
             ids, X, y = _arrays(arrow, plan.features, plan.label is not None, sort_by_id=True)
             duplicated = ids[1:][ids[1:] == ids[:-1]]
             if len(duplicated):
                 first = min(duplicated)
-                raise DataError(f"{data.uri}: duplicate id {first!r} ({int(np.sum(ids == first))} rows)")
-            log.info("read %s (%s): %d rows, %d features", data.uri, data.format, len(ids), len(plan.features))
-            table = Table(plan.normalised(data), tuple(plan.features), plan.label is not None, data.uri, len(ids), len(ids), dict.fromkeys(plan.features, 0))
+                raise _duplicate_id(data, first, int(np.sum(ids == first)))
+            _log_read(data, len(ids), len(plan.features))
+            table = Table(plan.normalised(), tuple(plan.features), plan.label is not None, data.uri, len(ids), len(ids), dict.fromkeys(plan.features, 0))
             return table, ids, X, y
     table = read_input(spark, data, require_label=require_label, name=name)
     return (table, *collect_arrays(table, sort_by_id=True))
@@ -127,6 +127,14 @@ def _is_finite_number(text: str) -> bool:
         return math.isfinite(float(text))
     except ValueError:
         return False
+
+
+def _duplicate_id(data: DataSpec, row_id: str, count: int) -> DataError:
+    return DataError(f"{data.uri}: duplicate id {row_id!r} ({count} rows)")
+
+
+def _log_read(data: DataSpec, rows: int, n_features: int) -> None:
+    log.info("read %s (%s): %d rows, %d features", data.uri, data.format, rows, n_features)
 
 
 def _check_label_wanted(data: DataSpec, require_label: bool, name: str) -> None:
@@ -247,6 +255,7 @@ def _numeric(schema: T.StructType, name: str, data: DataSpec) -> tuple[str, str,
 class _TabularColumns:
     """A csv/parquet source's columns as Spark SQL, before any Spark action: per column (value, missing, bad)."""
 
+    data: DataSpec
     raw: DataFrame
     source_columns: list[str]  # the file's own columns
     features: list[str]
@@ -256,18 +265,18 @@ class _TabularColumns:
     id_missing: Column
     flags: dict[str, str]  # m<i>/b<i> per feature, label_m/label_b: a cell missing or not a finite number
 
-    def normalised(self, data: DataSpec, frame: DataFrame | None = None) -> DataFrame:
+    def normalised(self, frame: DataFrame | None = None) -> DataFrame:
         """``frame`` (default: raw) as ``id``, [``label``], features as doubles (missing ones filled under ``missing: fill``)."""
-        return (self.raw if frame is None else frame).select(*self.columns(data))
+        return (self.raw if frame is None else frame).select(*self.columns())
 
-    def columns(self, data: DataSpec) -> list[Column]:
+    def columns(self) -> list[Column]:
         out = [F.trim(self.id_raw).alias(ID)]
         if self.label is not None:
             out.append(F.expr(f"{self.label[0]} AS {LABEL}"))
         for name in self.features:
             value, miss, _ = self.checked[name]
-            if data.missing.action == "fill":
-                value = f"CASE WHEN {miss} THEN CAST('{float(data.missing.fill_value)!r}' AS DOUBLE) ELSE {value} END"
+            if self.data.missing.action == "fill":
+                value = f"CASE WHEN {miss} THEN CAST('{float(self.data.missing.fill_value)!r}' AS DOUBLE) ELSE {value} END"
             out.append(F.expr(f"{value} AS {_sql_name(name)}"))
         return out
 
@@ -283,7 +292,7 @@ def _tabular_columns(raw: DataFrame, data: DataSpec) -> _TabularColumns:
     flags.update({f"b{i}": bad for i, (_, _m, bad) in enumerate(checked.values())})
     if label is not None:
         flags.update(label_m=label[1], label_b=label[2])
-    return _TabularColumns(raw, columns, features, checked, label, id_raw, id_raw.isNull() | (F.trim(id_raw) == ""), flags)
+    return _TabularColumns(data, raw, columns, features, checked, label, id_raw, id_raw.isNull() | (F.trim(id_raw) == ""), flags)
 
 
 def _read_tabular(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
@@ -347,7 +356,7 @@ def _read_tabular(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) 
     kept = raw
     if policy == "drop":
         kept = raw.filter(F.expr("NOT (" + " OR ".join(miss for _, (_, miss, _b), _m, _k in named) + ")"))
-    return raw, plan.normalised(data, kept), features, missing_counts, rows_read
+    return raw, plan.normalised(kept), features, missing_counts, rows_read
 
 
 # ------------------------------------------------------------------ libsvm
