@@ -11,6 +11,10 @@ its own, e.g. ``train`` and ``test``. Writes into ``outputs.dir``:
 * ``result.json``: ``outputs.<input>`` is the data spec of the aligned rows, so
   a downstream step given this step's outputs reads them as its inputs.
 
+The inputs are read into the driver (as train and predict read theirs) and the aligned rows are
+written from there: one Spark job per read and per write, where joining in Spark cost a cold JVM
+several (a9a: 54.7 s for the step before, see docs/benchmarks/hetero_lr.md).
+
 Params: ``protocol`` (``ecdh`` default, or ``rsa``: one host only),
 ``timeout`` (seconds to wait for a peer's message, default 600).
 """
@@ -27,13 +31,13 @@ import logging  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
-from pyspark.sql import types as T  # noqa: E402
+import pyarrow as pa  # noqa: E402
+from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 
 from airflow_provider_powerfl.algorithms.alignment import align  # noqa: E402
 from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
 from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
-from spark_jobs.common.io import ID, LABEL, Table, read_input  # noqa: E402
+from spark_jobs.common.io import ID, LABEL, Table, read_arrays  # noqa: E402
 from spark_jobs.common.output import atomic_output  # noqa: E402
 from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
 from spark_jobs.common.runner import run_step  # noqa: E402
@@ -41,7 +45,6 @@ from spark_jobs.common.vertical import output_uri, param, write_result  # noqa: 
 
 log = logging.getLogger(__name__)
 
-_ORDER = "_powerfl_psi_row"
 PROTOCOLS = ("ecdh", "rsa")
 
 
@@ -60,17 +63,17 @@ def align_step(spark: SparkSession, spec: TaskSpec) -> None:
     timeout = recv_timeout(spec)
     names = input_names(spec)
     # every input is read and checked before this party says anything to its peers
-    tables = {name: read_input(spark, spec.input(name), name=name) for name in names}
-    aligned: dict[str, tuple[Table, np.ndarray]] = {}
+    inputs = {name: read_arrays(spark, spec.input(name), name=name) for name in names}
+    order: dict[str, np.ndarray] = {}  # per input: row positions in the PSI's shared order
     stats: dict[str, Any] = {}
     with build_party(spec, "align") as party:
         for name in names:
-            table = tables[name]
-            ids = np.asarray(table.df.select(ID).toArrow().column(ID).to_pylist(), dtype=object)
+            table, ids, _, _ = inputs[name]
             result = align(party, ids, protocol=protocol, timeout=timeout)
             if result.size == 0:
                 raise DataError(f"input {name!r} ({table.uri}): no id in common with the other parties")
-            aligned[name] = (table, np.asarray(result.ids, dtype=object))
+            position = {row_id: i for i, row_id in enumerate(ids)}
+            order[name] = np.fromiter((position[row_id] for row_id in result.ids), dtype=np.int64, count=result.size)
             stats[name] = {
                 "uri": table.uri,
                 "rows_read": table.rows_read,
@@ -83,13 +86,9 @@ def align_step(spark: SparkSession, spec: TaskSpec) -> None:
             log.info("input %s: %d of %d rows in the intersection", name, result.size, table.rows)
     outputs: dict[str, Any] = {}
     with atomic_output(spark, spec.outputs.dir) as out:
-        for name, (table, ids) in aligned.items():
-            order = spark.createDataFrame(
-                [(str(v), i) for i, v in enumerate(ids)],
-                T.StructType([T.StructField(ID, T.StringType()), T.StructField(_ORDER, T.LongType())]),
-            )
-            rows = table.df.join(order, ID).repartition(1).sortWithinPartitions(_ORDER).drop(_ORDER)
-            rows.write.parquet(out.uri(f"aligned/{name}"))
+        for name, rows in order.items():
+            table, ids, X, y = inputs[name]
+            aligned_frame(spark, table, ids[rows], X[rows], None if y is None else y[rows]).write.parquet(out.uri(f"aligned/{name}"))
             data: dict[str, Any] = {"uri": output_uri(spec, f"aligned/{name}"), "format": "parquet", "id_column": ID}
             if table.has_label:
                 data["label_column"] = LABEL
@@ -99,6 +98,20 @@ def align_step(spark: SparkSession, spec: TaskSpec) -> None:
         metrics = {f"{name}_intersection": s["intersection"] for name, s in stats.items()}
         metrics.update({f"{name}_intersection_rate": round(s["intersection_rate"], 6) for name, s in stats.items()})
         write_result(out, outputs=outputs, metrics=metrics)
+
+
+def aligned_frame(spark: SparkSession, table: Table, ids: np.ndarray, X: np.ndarray, y: np.ndarray | None) -> DataFrame:
+    """The aligned rows as one partition in the given order: ``id``, [``label``], the features as doubles.
+
+    Built from the driver's arrays (read_arrays already holds them): Spark makes one partition per
+    Arrow batch, in order, and coalesce(1) concatenates them in that order.
+    """
+    columns: dict[str, pa.Array] = {ID: pa.array(ids.tolist(), pa.string())}
+    if y is not None:
+        columns[LABEL] = pa.array(y, pa.float64())
+    for j, feature in enumerate(table.feature_names):
+        columns[feature] = pa.array(X[:, j], pa.float64())
+    return spark.createDataFrame(pa.table(columns)).coalesce(1)
 
 
 def _plain(stats: dict[str, Any]) -> dict[str, Any]:

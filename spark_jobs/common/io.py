@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,28 +87,40 @@ def read_arrays(spark: SparkSession, data: DataSpec, *, require_label: bool = Fa
     csv/parquet input under the default ``missing: error`` costs one Spark job that collects its
     values as doubles; the rules then run in numpy on what came back. Every cell the rules flag
     (missing, non-numeric, infinite) arrives as a null, NaN or infinity, every row without an id
-    as an empty id, a malformed csv line as a set corrupt-record flag. Anything flagged, an empty
-    input, another missing policy, a missing token that parses as a number, and libsvm take
-    read_input's path, so their errors and policies are exactly its. Why: in a step's fresh JVM
-    read_input's four Spark actions (their planning and code generation, most of all the 150-term
-    check of a 74-column input) took 12-13 s for a 32k x 74 Parquet, this path 4-5 s.
+    as an empty id, a malformed csv line as a set corrupt-record flag. A libsvm input costs one
+    Spark job that collects its lines; they are parsed here by :func:`parse_libsvm_line` when every
+    line is plain (printable ASCII tokens, see ``_libsvm_arrays``). Anything flagged, an empty
+    input, another missing policy, a missing token that parses as a number, and a libsvm line that
+    is not plain or does not parse take read_input's path, so their errors and policies are exactly
+    its. Why: in a step's fresh JVM read_input's four Spark actions (their planning and code
+    generation, most of all the 150-term check of a 74-column input) took 12-13 s for a 32k x 74
+    Parquet, this path 4-5 s; for a9a's 32k-line libsvm files 10-14 s against ~2 s.
     """
-    if data.format != "libsvm" and data.missing.action == "error" and not any(_is_finite_number(v) for v in data.missing_values):
-        _check_label_wanted(data, require_label, name)
+    _check_label_wanted(data, require_label, name)
+    if data.format == "libsvm":
+        fast = _libsvm_arrays(spark, data)
+        if fast is not None:
+            return fast
+    elif data.missing.action == "error" and not any(_is_finite_number(v) for v in data.missing_values):
         plan = _tabular_columns(_load_tabular(spark, data), data)
         corrupt = [F.col(_CORRUPT).isNotNull().alias(_CORRUPT)] if _CORRUPT in plan.raw.columns else []
         arrow = plan.raw.select(*plan.columns(), *corrupt).toArrow()
         if arrow.num_rows and not _flagged(arrow):
             ids, X, y = _arrays(arrow, plan.features, plan.label is not None, sort_by_id=True)
-            duplicated = ids[1:][ids[1:] == ids[:-1]]
-            if len(duplicated):
-                first = min(duplicated)
-                raise _duplicate_id(data, first, int(np.sum(ids == first)))
-            _log_read(data, len(ids), len(plan.features))
-            table = Table(plan.normalised(), tuple(plan.features), plan.label is not None, data.uri, len(ids), len(ids), dict.fromkeys(plan.features, 0))
-            return table, ids, X, y
+            return _unique_rows(data, plan.normalised(), plan.features, ids, X, y)
     table = read_input(spark, data, require_label=require_label, name=name)
     return (table, *collect_arrays(table, sort_by_id=True))
+
+
+def _unique_rows(data: DataSpec, df: DataFrame, features: Sequence[str], ids: np.ndarray, X: np.ndarray, y: np.ndarray | None) -> tuple[Table, np.ndarray, np.ndarray, np.ndarray | None]:
+    """read_arrays' result from clean rows sorted by id, refused with read_input's error if an id repeats."""
+    duplicated = ids[1:][ids[1:] == ids[:-1]]
+    if len(duplicated):
+        first = min(duplicated)
+        raise _duplicate_id(data, first, int(np.sum(ids == first)))
+    _log_read(data, len(ids), len(features))
+    table = Table(df, tuple(features), y is not None, data.uri, len(ids), len(ids), dict.fromkeys(features, 0))
+    return table, ids, X, y
 
 
 def _flagged(arrow: pa.Table) -> bool:
@@ -440,12 +453,8 @@ def _parse_libsvm(text: DataFrame, has_label: bool, index_base: int) -> DataFram
 
 def _read_libsvm(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
     """Returns (persisted source, dense frame, features, missing counts, rows read)."""
-    try:
-        text = spark.read.text(data.uri).select("value", F.col("_metadata.file_path").alias(_FILE))
-    except AnalysisException as exc:
-        raise DataError(f"{data.uri}: cannot read as libsvm: {str(exc).splitlines()[0]}") from exc
+    text = _libsvm_text(spark, data)
     has_label = data.label_column is not None
-    text = text.filter(F.trim(F.col("value")) != "")
     parsed = _parse_libsvm(text, has_label, data.index_base).persist()
     cached.append(parsed)
     stats = parsed.agg(
@@ -476,8 +485,76 @@ def _read_libsvm(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -
         raise DataError(f"{data.uri}: no feature appears in any line; declare num_features")
     else:
         width = top + 1
+    names = _libsvm_names(width)
+    return parsed, _libsvm_dense(parsed, names, has_label), names, dict.fromkeys(names, 0), stats["rows"]
+
+
+def _libsvm_text(spark: SparkSession, data: DataSpec) -> DataFrame:
+    """The non-blank lines (Spark's trim: spaces only) as ``value``, with the file each came from."""
+    try:
+        text = spark.read.text(data.uri).select("value", F.col("_metadata.file_path").alias(_FILE))
+    except AnalysisException as exc:
+        raise DataError(f"{data.uri}: cannot read as libsvm: {str(exc).splitlines()[0]}") from exc
+    return text.filter(F.trim(F.col("value")) != "")
+
+
+def _libsvm_names(width: int) -> list[str]:
+    return [f"x{k}" for k in range(width)]
+
+
+def _libsvm_dense(parsed: DataFrame, names: Sequence[str], has_label: bool) -> DataFrame:
+    """``id``, [``label``], one double column per feature index (absent: 0) of _parse_libsvm's rows."""
     cols = [F.col(ID)] + ([F.col(LABEL)] if has_label else [])
-    names = [f"x{k}" for k in range(width)]
     # SQL text: one py4j call per column (see _numeric); Spark evaluates the shared map once per row
     cols += [F.expr(f"coalesce(map_from_arrays(indices, `values`)[{k}], 0D) AS {n}") for k, n in enumerate(names)]
-    return parsed, parsed.select(*cols), names, dict.fromkeys(names, 0), stats["rows"]
+    return parsed.select(*cols)
+
+
+# A line the driver parses itself: printable ASCII tokens separated by spaces or tabs (after Spark's
+# trim, which strips spaces only). Then str.split() splits as the JVM's \s+ does and float()/int()
+# accept a subset of what the JVM's casts accept, with the same values; any other line (a tab at
+# either end, a control or non-ASCII character) goes to the JVM, which has the last word.
+_PLAIN_LIBSVM_LINE = re.compile(r"[!-~]+(?:[ \t]+[!-~]+)*")
+_MAX_JVM_INT = 2**31 - 1  # the JVM reads a feature index as an int
+
+
+def _libsvm_arrays(spark: SparkSession, data: DataSpec) -> tuple[Table, np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """read_arrays for libsvm in one Spark job, or None when read_input must judge the input."""
+    text = _libsvm_text(spark, data)
+    has_label, base = data.label_column is not None, data.index_base
+    ids: list[str] = []
+    labels: list[float] = []
+    lengths: list[int] = []
+    indices: list[int] = []
+    values: list[float] = []
+    for line in text.select("value").toArrow().column("value").to_pylist():
+        stripped = line.strip(" ")
+        if not _PLAIN_LIBSVM_LINE.fullmatch(stripped):
+            return None
+        try:
+            row_id, label, row_indices, row_values = parse_libsvm_line(stripped, has_label, base)
+        except ValueError:
+            return None
+        ids.append(row_id)
+        labels.append(label)  # type: ignore[arg-type]  # a float when has_label
+        lengths.append(len(row_indices))
+        indices += row_indices
+        values += row_values
+    if not ids:
+        return None
+    columns = np.asarray(indices, dtype=np.int64)
+    top = int(columns.max()) if columns.size else -1
+    if top + base > _MAX_JVM_INT:
+        return None
+    width = data.num_features if data.num_features is not None else top + 1
+    if width == 0 or top >= width:
+        return None
+    X = np.zeros((len(ids), width))
+    X[np.repeat(np.arange(len(ids)), lengths), columns] = values
+    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+    row_ids = np.empty(len(ids), dtype=object)
+    row_ids[:] = ids
+    y = np.asarray(labels, dtype=np.float64)[order] if has_label else None
+    names = _libsvm_names(width)
+    df = _libsvm_dense(_parse_libsvm(text, has_label, base), names, has_label)
+    return _unique_rows(data, df, names, row_ids[order], X[order], y)

@@ -51,6 +51,20 @@ def read_error(spark, spec: DataSpec, **kwargs) -> str:
     return str(info.value)
 
 
+def same_as_read_input(spark, spec: DataSpec, **kwargs):
+    """read_arrays' result, after checking it equals read_input then collect_arrays (sorted by id)."""
+    table, ids, x, y = read_arrays(spark, spec, **kwargs)
+    expected = read_input(spark, spec, **kwargs)
+    want_ids, want_x, want_y = collect_arrays(expected, sort_by_id=True)
+    assert list(ids) == list(want_ids)
+    np.testing.assert_array_equal(x, want_x)
+    assert (y is None and want_y is None) or list(y) == list(want_y)
+    assert (table.feature_names, table.has_label, table.rows_read, table.rows, table.missing_counts) == (
+        expected.feature_names, expected.has_label, expected.rows_read, expected.rows, expected.missing_counts)  # fmt: skip
+    assert sorted(table.df.toArrow().column("id").to_pylist()) == list(want_ids)
+    return table, ids, x, y
+
+
 def test_python_and_jvm_spark_agree(spark):
     # pyspark-client (from the spark provider) can overwrite pyspark's Python files.
     assert pyspark.__version__ == spark.version == "4.2.0"
@@ -134,14 +148,50 @@ def test_read_arrays_gives_what_read_input_then_collect_arrays_give(spark, tmp_p
     rows = [(f"r{i}", i % 2, float(i) / 3, i) for i in range(50)] + [("r50", 1, None, 5)]  # one missing cell
     spark.createDataFrame(rows[:50] if missing == "error" else rows, "uid string, y int, a double, b int").write.parquet(path)
     spec = DataSpec.from_dict({"uri": path, "format": "parquet", "id_column": "uid", "label_column": "y", "missing": missing}, "in")
-    table, ids, x, y = read_arrays(spark, spec, require_label=True)
+    same_as_read_input(spark, spec, require_label=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("a9a.guest", {"label_column": "y", "num_features": 49}), ("a9a.host", {"index_base": 0}), ("a9a.t.guest", {"label_column": "y"})],
+)
+def test_libsvm_read_arrays_parses_plain_lines_in_the_driver(spark, datasets, tmp_path, monkeypatch, name, options):
+    src = head(datasets / "a9a" / name, tmp_path / name, 300)
+    spec = DataSpec.from_dict({"uri": str(src), "format": "libsvm", **options}, "in")
     expected = read_input(spark, spec)
     want_ids, want_x, want_y = collect_arrays(expected, sort_by_id=True)
-    assert list(ids) == list(want_ids) and list(y) == list(want_y)
+    monkeypatch.setattr("spark_jobs.common.io.read_input", lambda *a, **k: pytest.fail("plain lines took the JVM's path"))
+    table, ids, x, y = read_arrays(spark, spec)
+    assert list(ids) == list(want_ids) and table.feature_names == expected.feature_names and table.rows == 300
     np.testing.assert_array_equal(x, want_x)
-    assert (table.feature_names, table.rows_read, table.rows, table.missing_counts) == (
-        expected.feature_names, expected.rows_read, expected.rows, expected.missing_counts)  # fmt: skip
-    assert sorted(table.df.toArrow().column("id").to_pylist()) == list(want_ids)
+    assert (y is None) == (want_y is None) and (y is None or list(y) == list(want_y))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@1 1 1:0.5\n  \n@2 -1 2:2  3:1e-3 \n",  # a blank line, two spaces, a trailing space
+        "@1 1 1:0.5\t2:+7\n@2 -1 +3:.5 007:5.\n",  # a tab between tokens, signs, leading zeros
+        "@1 1 1:1.5d\n@2 -1 2:0x1p3\n",  # Java's float syntax, which Python does not read
+        "@\u00e9t\u00e9 1 1:0.5\n@2 -1 2:1\n",  # a non-ASCII id
+        "@1 1 1:0.5\x1c\n@2 -1 2:1\n",  # a control character Python's float() would strip
+    ],
+)
+def test_libsvm_read_arrays_matches_the_jvm_on_unusual_lines(spark, tmp_path, text):
+    src = write(tmp_path, "odd.libsvm", text)
+    spec = DataSpec.from_dict({"uri": str(src), "format": "libsvm", "label_column": "y"}, "in")
+    try:
+        read_input(spark, spec)
+    except DataError as exc:  # the JVM refuses the file: read_arrays must say the same
+        assert read_error(spark, spec) == str(exc)
+        return
+    same_as_read_input(spark, spec)
+
+
+def test_libsvm_index_beyond_the_jvms_int_is_refused_as_the_jvm_refuses_it(spark, tmp_path):
+    src = write(tmp_path, "big.libsvm", "@1 1 2147483648:1\n")
+    spec = DataSpec.from_dict({"uri": str(src), "format": "libsvm", "label_column": "y"}, "in")
+    assert "bad lines" in read_error(spark, spec)
 
 
 def test_headerless_csv_with_named_columns(spark, tmp_path):

@@ -52,6 +52,11 @@ def test_two_parties_align_train_predict_on_breast(kafka_brokers, tmp_path: Path
         host = pq.read_table(outputs[HOST][name]["uri"]).column("id").to_pylist()
         assert guest == host and len(guest) == shared  # the same ids in the same order at both parties
         assert aligned[GUEST].result["metrics"][f"{name}_intersection"] == shared
+    written = pq.read_table(outputs[GUEST]["train"]["uri"])  # the rows themselves, as the source has them
+    source = [line.split(",") for line in split.guest_train.read_text().splitlines()]
+    assert written.column_names == ["id", "label", *source[0][2:]]
+    by_id = {row[0]: [float(v) for v in row[1:]] for row in source[1:]}
+    np.testing.assert_array_equal([list(r.values())[1:] for r in written.to_pylist()], [by_id[i] for i in written.column("id").to_pylist()])
     stats = json.loads((tmp_path / HOST / "align" / "intersection.json").read_text())
     assert stats["inputs"]["train"]["intersection"] == split.shared_train_ids
 
