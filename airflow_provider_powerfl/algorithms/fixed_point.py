@@ -1,8 +1,11 @@
 """Fixed-point scales of the hetero-LR protocol and the bounds that keep every sum inside the key.
 
 Residual parts (0.25 u, 0.5 - y) travel at 2^-D_FRAC_BITS; with per-row factors on the
-hosts' scores (class weights, slopes) each factor is encoded at 2^-WEIGHT_FRAC_BITS and the
-residual carries both scales. The batch loss always travels at 2^-LOSS_FRAC_BITS. Feature
+hosts' scores (class weights, slopes) each factor is encoded at 2^-WEIGHT_FRAC_BITS. A host
+raises a factor to its 0.25 u at 2^-FACTORED_U_FRAC_BITS, so the residual on the hosts' path
+stays at 2^-D_FRAC_BITS; the guest's own sums, where the factors ride in the exponents of the
+hosts' 0.25 u at 2^-D_FRAC_BITS, carry both scales. The batch loss always travels at
+2^-LOSS_FRAC_BITS. Feature
 columns become multi-exponentiation exponents: integer-valued columns (e.g. one-hot
 0/1) are used as they are, so X^T [[d]] is a product of ciphertexts; other columns are
 encoded at 2^-X_FRAC_BITS. A party refuses to encrypt a partial score with |0.25 u| of
@@ -22,6 +25,10 @@ X_FRAC_BITS = 20  # non-integer features rounded to 2^-20 ~ 1e-6 in the gradient
 U_BOUND_BITS = 20  # |0.25 u| per party must stay below 2^20
 WEIGHT_BOUND_BITS = 16  # class weights must stay below 2^16
 LOSS_FRAC_BITS = D_FRAC_BITS + WEIGHT_FRAC_BITS  # the loss terms' scale, with or without factors
+# a host's 0.25 u as the exponent of a factor [[f]]: f 0.25 u lands at 2^-D_FRAC_BITS. Why not 2^-D_FRAC_BITS:
+# the per-row power's cost grows with the exponent's bits (~26 instead of ~42 here: 0.6-0.7x), and the
+# factor's own rounding (2^-16) already dominates this one (2^-24 ~ 6e-8)
+FACTORED_U_FRAC_BITS = D_FRAC_BITS - WEIGHT_FRAC_BITS
 
 
 def column_frac_bits(X: np.ndarray) -> np.ndarray:
@@ -53,11 +60,11 @@ def check_partial_score(u: np.ndarray, party: str) -> None:
         )
 
 
-def encode_quarter_u(u: np.ndarray, party: str) -> list[int]:
-    """0.25 u at 2^-D_FRAC_BITS after the bound check."""
+def encode_quarter_u(u: np.ndarray, party: str, frac_bits: int = D_FRAC_BITS) -> list[int]:
+    """0.25 u at 2^-frac_bits after the bound check."""
     u = np.asarray(u, dtype=np.float64)
     check_partial_score(u, party)
-    return encode(0.25 * u, D_FRAC_BITS)
+    return encode(0.25 * u, frac_bits)
 
 
 def residual_bits(n_hosts: int, weighted: bool) -> int:
@@ -66,7 +73,8 @@ def residual_bits(n_hosts: int, weighted: bool) -> int:
     return D_FRAC_BITS + U_BOUND_BITS + (n_hosts + 2).bit_length() + weight_bits
 
 
-def residual_frac_bits(weighted: bool) -> int:
+def guest_residual_frac_bits(weighted: bool) -> int:
+    """The residual's scale in the guest's own gradient sums (the hosts' path is always at D_FRAC_BITS)."""
     return D_FRAC_BITS + (WEIGHT_FRAC_BITS if weighted else 0)
 
 

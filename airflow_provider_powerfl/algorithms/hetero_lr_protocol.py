@@ -36,7 +36,7 @@ from airflow_provider_powerfl.federation.party import Party
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 _LOG2 = math.log(2.0)
 RESIDUALS = ("taylor", "guest_expansion")
 
@@ -289,11 +289,11 @@ class GuestSession(_Side):
         weights = self.row_weights[rows]
         fp.check_partial_score(u, party.party_id)
         factors = None if self.factor_ints is None else [self.factor_ints[i] for i in rows]
-        d_frac = fp.residual_frac_bits(factors is not None)
+        d_frac = fp.guest_residual_frac_bits(factors is not None)
         # sigmoid at the expansion point: 0 (Taylor: residual 0.25 u + 0.5 - y) or u_G (sigmoid(u_G) + s u_H - y)
         taylor = self.plan.residual == "taylor"
         centre = np.full(len(rows), 0.5) if taylor else _sigmoid(u)
-        own_ints = fp.encode(weights * (centre + (0.25 * u if taylor else 0.0) - y), d_frac)
+        own_ints = fp.encode(weights * (centre + (0.25 * u if taylor else 0.0) - y), fp.D_FRAC_BITS)
         d_guest = self.kernels.encrypt(self.private, own_ints, self.pool)
         for host in self.hosts:
             party.send(host, tag("d_guest"), d_guest)
@@ -309,7 +309,8 @@ class GuestSession(_Side):
             if factors is None
             else self.kernels.scaled_xt_dot(key, quarter_uh, exponents, factors)
         )
-        grad_cts = pk.add_plain(key, hosts_part, exponents.T.astype(object) @ np.asarray(own_ints, dtype=object))
+        own_sums = (exponents.T.astype(object) @ np.asarray(own_ints, dtype=object)) << (d_frac - fp.D_FRAC_BITS)
+        grad_cts = pk.add_plain(key, hosts_part, own_sums)
         # 0.5 A_H = sum_i 2 c_i (centre_i - y_i) 0.25 u_H,i (Taylor: exponents -c_i y'_i)
         loss_exponents = np.asarray(fp.encode(2.0 * weights * (centre - y), fp.WEIGHT_FRAC_BITS), dtype=np.int64)
         loss_ct = self.kernels.xt_dot(key, quarter_uh, loss_exponents[:, np.newaxis])
@@ -415,7 +416,7 @@ class HostSession(_Side):
         quarter = fp.encode_quarter_u(u, party.party_id)
         party.send(self.guest, tag("u_host"), self.kernels.encrypt(self.to_guest_key, quarter, self.pool))
         if self.row_factors is not None:  # [[f_i * 0.25 u_i]]_G from the guest's encrypted row factors
-            own = self.kernels.power(gkey, self.row_factors[rows], quarter)
+            own = self.kernels.power(gkey, self.row_factors[rows], fp.encode_quarter_u(u, party.party_id, fp.FACTORED_U_FRAC_BITS))
             share = pk.rerandomize(gkey, own) if self.others else None
         else:
             own = None
@@ -429,8 +430,7 @@ class HostSession(_Side):
             part = pk.check_ciphertexts(gkey, party.recv(other, tag("u_host_shared")), len(rows), f"u_host_shared from {other}")
             d = pk.add(gkey, d, part)
         grad_cts = self.kernels.xt_dot(gkey, d, self.exponents[rows])
-        d_frac = fp.residual_frac_bits(own is not None)
-        grad_sum = _decode_sums(self.masked_sums(gkey, grad_cts, self.guest, "host_gradient"), d_frac + self.frac_bits)
+        grad_sum = _decode_sums(self.masked_sums(gkey, grad_cts, self.guest, "host_gradient"), fp.D_FRAC_BITS + self.frac_bits)
 
         half_dot = 0.5 * float(w @ grad_sum)  # 0.5 * D_H = 0.5 * u_H^T d
         party.send(self.guest, tag("host_loss"), self.kernels.encrypt(self.to_guest_key, fp.encode([half_dot], fp.LOSS_FRAC_BITS)))
