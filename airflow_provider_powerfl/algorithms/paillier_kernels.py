@@ -26,6 +26,7 @@ from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
 from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
+from airflow_provider_powerfl.crypto.vector import object_array
 from airflow_provider_powerfl.exceptions import ConfigError
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,6 @@ def share(executor: object, value: Any) -> tuple[Any, Callable[[], None]]:
     then chunks carry their own inputs."""
     sharer = getattr(executor, "share", None)
     return sharer(value) if sharer is not None else (None, lambda: None)
-
-
-def object_array(values: Iterable[Any]) -> np.ndarray:
-    items = list(values)
-    out = np.empty(len(items), dtype=object)
-    out[:] = items
-    return out
 
 
 def _cached(key: Key) -> Key:

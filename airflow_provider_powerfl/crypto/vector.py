@@ -7,7 +7,7 @@ as is; ``to_bytes`` adds the key fingerprint and scale for storage or other tran
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import gmpy2
@@ -27,10 +27,15 @@ _HEADER = struct.Struct(">5s8siI")  # magic, fingerprint (8 bytes), frac_bits, c
 DEFAULT_MUL_FRAC_BITS = 16
 
 
-def _object_array(values: Sequence[mpz]) -> np.ndarray:
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = list(values)
-    return arr
+def object_array(values: Iterable[Any]) -> np.ndarray:
+    """A 1-d object array of the values, each kept as it is (ciphertexts as mpz).
+
+    Why fromiter: assigning a list of mpz into an object array (``arr[:] = values``) costs ~6 us per
+    value, numpy probing each mpz for array protocols while holding the GIL: 24 ms for a batch of
+    4,096 ciphertexts, against 0.05 ms here.
+    """
+    items = values if isinstance(values, (list, tuple)) else list(values)
+    return np.fromiter(items, dtype=object, count=len(items))
 
 
 class EncryptedVector:
@@ -40,7 +45,7 @@ class EncryptedVector:
 
     def __init__(self, public_key: PaillierPublicKey, ciphertexts: Sequence[mpz] | np.ndarray, frac_bits: int) -> None:
         self.public_key = public_key
-        self.ciphertexts = ciphertexts if isinstance(ciphertexts, np.ndarray) else _object_array(ciphertexts)
+        self.ciphertexts = ciphertexts if isinstance(ciphertexts, np.ndarray) else object_array(ciphertexts)
         self.frac_bits = int(frac_bits)
 
     # -- construction --------------------------------------------------------------------
@@ -75,7 +80,7 @@ class EncryptedVector:
     def __getitem__(self, index: int | slice | np.ndarray) -> EncryptedVector:
         picked = self.ciphertexts[index]
         if not isinstance(picked, np.ndarray):
-            picked = _object_array([picked])
+            picked = object_array([picked])
         return EncryptedVector(self.public_key, picked, self.frac_bits)
 
     def __repr__(self) -> str:
@@ -104,7 +109,7 @@ class EncryptedVector:
             raise CryptoError(f"cannot lower frac_bits from {self.frac_bits} to {frac_bits} homomorphically")
         nsq, factor = self.public_key.nsquare, 1 << shift
         return EncryptedVector(
-            self.public_key, _object_array([gmpy2.powmod(c, factor, nsq) for c in self.ciphertexts]), frac_bits
+            self.public_key, object_array([gmpy2.powmod(c, factor, nsq) for c in self.ciphertexts]), frac_bits
         )
 
     def _broadcast(self, other_len: int) -> tuple[int, int]:
@@ -121,18 +126,18 @@ class EncryptedVector:
             scale = max(self.frac_bits, other.frac_bits)
             a, b = self._rescaled(scale).ciphertexts, other._rescaled(scale).ciphertexts
             self._broadcast(len(b))
-            return EncryptedVector(pk, _object_array([x * y % nsq for x, y in _pairs(a, b)]), scale)
+            return EncryptedVector(pk, object_array([x * y % nsq for x, y in _pairs(a, b)]), scale)
         plain = encoding.encode(other, self.frac_bits)
         self._broadcast(len(plain))
         n = pk.n
         out = [c * ((1 + pk.encode_int(v) * n) % nsq) % nsq for c, v in _pairs(self.ciphertexts, plain)]
-        return EncryptedVector(pk, _object_array(out), self.frac_bits)
+        return EncryptedVector(pk, object_array(out), self.frac_bits)
 
     __radd__ = __add__
 
     def __neg__(self) -> EncryptedVector:
         nsq = self.public_key.nsquare
-        return EncryptedVector(self.public_key, _object_array([gmpy2.invert(c, nsq) for c in self.ciphertexts]), self.frac_bits)
+        return EncryptedVector(self.public_key, object_array([gmpy2.invert(c, nsq) for c in self.ciphertexts]), self.frac_bits)
 
     def __sub__(self, other: Any) -> EncryptedVector:
         if isinstance(other, EncryptedVector):
@@ -151,7 +156,7 @@ class EncryptedVector:
         self._broadcast(len(plain))
         nsq = self.public_key.nsquare
         out = [gmpy2.powmod(c, v, nsq) for c, v in _pairs(self.ciphertexts, plain)]  # v < 0 inverts c
-        return EncryptedVector(self.public_key, _object_array(out), self.frac_bits + frac_bits)
+        return EncryptedVector(self.public_key, object_array(out), self.frac_bits + frac_bits)
 
     def __mul__(self, other: Any) -> EncryptedVector:
         if isinstance(other, EncryptedVector):
@@ -165,7 +170,7 @@ class EncryptedVector:
         acc = mpz(1)
         for c in self.ciphertexts:
             acc = acc * c % nsq
-        return EncryptedVector(self.public_key, _object_array([acc]), self.frac_bits)
+        return EncryptedVector(self.public_key, object_array([acc]), self.frac_bits)
 
     def xt_dot(self, X: Any, *, frac_bits: int = DEFAULT_MUL_FRAC_BITS, n_jobs: int = 1) -> EncryptedVector:
         """X^T c for a plaintext matrix X (n_rows x n_features): the hetero-LR gradient step.
@@ -180,11 +185,11 @@ class EncryptedVector:
             raise ValueError(f"X must have shape ({len(self)}, n_features), got {X.shape}")
         exps = encoding.encode_int64(X, frac_bits, MAX_EXPONENT_BITS)
         out = parallel.multiexp(list(self.ciphertexts), exps, self.public_key.nsquare, n_jobs)
-        return EncryptedVector(self.public_key, _object_array(out), self.frac_bits + frac_bits)
+        return EncryptedVector(self.public_key, object_array(out), self.frac_bits + frac_bits)
 
     def rerandomize(self) -> EncryptedVector:
         return EncryptedVector(
-            self.public_key, _object_array(self.public_key.rerandomize(list(self.ciphertexts))), self.frac_bits
+            self.public_key, object_array(self.public_key.rerandomize(list(self.ciphertexts))), self.frac_bits
         )
 
     # -- bytes ----------------------------------------------------------------------------------
@@ -211,7 +216,7 @@ class EncryptedVector:
                 f"encrypted vector says {count} ciphertexts but carries {len(body)} bytes "
                 f"({public_key.ciphertext_bytes} per ciphertext)"
             )
-        return cls(public_key, _object_array(public_key.ciphertexts_from_bytes(body, strict=strict)), frac_bits)
+        return cls(public_key, object_array(public_key.ciphertexts_from_bytes(body, strict=strict)), frac_bits)
 
     # -- phe interop -----------------------------------------------------------------------------
     def to_phe(self) -> list[Any]:
@@ -236,7 +241,7 @@ class EncryptedVector:
             c = public_key.check_ciphertext(num.ciphertext(be_secure=False))
             shift = num.exponent - target
             out.append(gmpy2.powmod(c, 16**shift, nsq) if shift else c)
-        return cls(public_key, _object_array(out), -4 * target)
+        return cls(public_key, object_array(out), -4 * target)
 
 
 def _pairs(a: Sequence[Any], b: Sequence[Any]) -> zip:
