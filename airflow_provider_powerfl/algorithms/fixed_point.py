@@ -85,3 +85,17 @@ def batch_sum_bits(batch_rows: int, factor_bits: int, residual: int) -> int:
     packed slot width the key owner sees, which must not depend on the data.
     """
     return max(batch_rows, 1).bit_length() + factor_bits + residual
+
+
+def column_sums(E: np.ndarray, values: list[int]) -> list[int]:
+    """E^T v exactly, for int64 exponents E (rows x columns) and integers v.
+
+    In int64 when no sum can reach 2^63 (rows * max|E| * max|v|), else with Python ints. Why:
+    the object-dtype product of a 4,096 x 50 batch took ~150 ms holding the GIL; int64 ~1 ms.
+    """
+    top_v = max((abs(v) for v in values), default=0)
+    top_e = int(np.max(np.abs(E), initial=0))
+    if E.shape[0] * top_e * top_v < 2**63:
+        return [int(s) for s in E.T @ np.asarray(values, dtype=np.int64)]
+    return list(E.T.astype(object) @ np.asarray(values, dtype=object))
+

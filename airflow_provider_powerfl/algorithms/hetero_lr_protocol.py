@@ -309,7 +309,7 @@ class GuestSession(_Side):
             if factors is None
             else self.kernels.scaled_xt_dot(key, quarter_uh, exponents, factors)
         )
-        own_sums = (exponents.T.astype(object) @ np.asarray(own_ints, dtype=object)) << (d_frac - fp.D_FRAC_BITS)
+        own_sums = [v << (d_frac - fp.D_FRAC_BITS) for v in fp.column_sums(exponents, own_ints)]
         grad_cts = pk.add_plain(key, hosts_part, own_sums)
         # 0.5 A_H = sum_i 2 c_i (centre_i - y_i) 0.25 u_H,i (Taylor: exponents -c_i y'_i)
         loss_exponents = np.asarray(fp.encode(2.0 * weights * (centre - y), fp.WEIGHT_FRAC_BITS), dtype=np.int64)

@@ -120,6 +120,17 @@ def test_partial_scores_beyond_the_bound_are_refused():
         fp.encode_quarter_u(np.array([0.0, 2.0 ** (fp.U_BOUND_BITS + 2)]), "20000")
 
 
+@pytest.mark.parametrize(("e_bits", "top_bits"), [(1, 41), (20, 61)])  # int64 fits / a sum could reach 2^63
+def test_column_sums_are_exact_on_both_paths(e_bits, top_bits):
+    rng = np.random.default_rng(5)
+    E = rng.integers(-(2**e_bits), 2**e_bits, size=(300, 4), dtype=np.int64)
+    values = [int(v) for v in rng.integers(-(2**40), 2**40, size=300)]
+    values[7] = (1 << top_bits) - 1
+    expected = [sum(int(E[i, j]) * values[i] for i in range(300)) for j in range(4)]
+    assert fp.column_sums(E, values) == expected
+    assert all(type(v) is int for v in fp.column_sums(E, values))
+
+
 def test_batch_plan_is_shared_and_batches_are_never_smaller_than_batch_size():
     plan = BatchPlan(1000, 300, 2, 0.0, 5, False)
     batches = plan.batches(0)
