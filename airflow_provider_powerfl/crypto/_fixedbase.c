@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "_montgomery.h"
 
@@ -45,6 +46,24 @@ static int build(const mont_t *F, const mp_limb_t *base, int teeth, int tables, 
     return 0;
 }
 
+/* Every product reads a random entry of a table of tens of MB: a cache miss, and on 4 KB pages a TLB
+ * miss too. Fetching the next entry while the current product runs, and asking for 2 MB pages (before
+ * the build first touches the table), made owner obfuscators 1.14x faster (docs/crypto/paillier.md). */
+static inline void prefetch_entry(const mp_limb_t *e, mp_size_t n) {
+    for (mp_size_t i = 0; i < n; i += 64 / sizeof(mp_limb_t)) __builtin_prefetch(e + i, 0, 0);
+}
+
+static void huge_pages(char *buf, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)1 << 21;
+    uintptr_t start = ((uintptr_t)buf + huge - 1) & ~(huge - 1), end = ((uintptr_t)buf + bytes) & ~(huge - 1);
+    if (end > start) madvise((void *)start, end - start, MADV_HUGEPAGE); /* advice only: ignore a refusal */
+#else
+    (void)buf;
+    (void)bytes;
+#endif
+}
+
 /* out[k] = base^exponent(digits row k) mod m, plain (not Montgomery) limbs. */
 static void powers(const mont_t *F, const mp_limb_t *table, int teeth, int tables, int steps, const uint16_t *digits,
                    size_t count, mp_limb_t *out) {
@@ -58,6 +77,11 @@ static void powers(const mont_t *F, const mp_limb_t *table, int teeth, int table
             if (started) mont_mul(F, acc, acc, acc);
             for (int j = 0; j < tables; j++) {
                 uint16_t u = d[(size_t)t * tables + j];
+                size_t next = (size_t)(steps - 1 - t) * tables + j + 1; /* the next digit in this order */
+                if (next < width) {
+                    size_t jn = next % tables, tn = steps - 1 - next / tables;
+                    prefetch_entry(table + (jn * entries + d[tn * tables + jn]) * n, n);
+                }
                 if (!u) continue;
                 const mp_limb_t *e = table + ((size_t)j * entries + u) * n;
                 if (started) {
@@ -103,6 +127,7 @@ static PyObject *comb_table(PyObject *self, PyObject *args) {
     size_t bytes = ((size_t)tables << teeth) * F.n * sizeof(mp_limb_t);
     result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)bytes);
     if (!result) goto done;
+    huge_pages(PyBytes_AS_STRING(result), bytes);
     int status;
     Py_BEGIN_ALLOW_THREADS
     status = build(&F, base, teeth, tables, steps, (mp_limb_t *)PyBytes_AS_STRING(result));
