@@ -5,11 +5,10 @@ hosts' scores (class weights, slopes) each factor is encoded at 2^-WEIGHT_FRAC_B
 raises a factor to its 0.25 u at 2^-FACTORED_U_FRAC_BITS, so the residual on the hosts' path
 stays at 2^-D_FRAC_BITS; the guest's own sums, where the factors ride in the exponents of the
 hosts' 0.25 u at 2^-D_FRAC_BITS, carry both scales. The batch loss always travels at
-2^-LOSS_FRAC_BITS. Feature
-columns become multi-exponentiation exponents: integer-valued columns (e.g. one-hot
-0/1) are used as they are, so X^T [[d]] is a product of ciphertexts; other columns are
-encoded at 2^-X_FRAC_BITS. A party refuses to encrypt a partial score with |0.25 u| of
-2^U_BOUND_BITS or more (diverged weights), which bounds every later sum.
+2^-LOSS_FRAC_BITS. Feature columns become multi-exponentiation exponents: integer-valued
+columns (e.g. one-hot 0/1) are used as they are, so X^T [[d]] is a product of ciphertexts;
+other columns are encoded at 2^-X_FRAC_BITS. A party refuses to encrypt a partial score with
+|0.25 u| of 2^U_BOUND_BITS or more (diverged weights), which bounds every later sum.
 """
 
 from __future__ import annotations
@@ -98,4 +97,3 @@ def column_sums(E: np.ndarray, values: list[int]) -> list[int]:
     if E.shape[0] * top_e * top_v < 2**63:
         return [int(s) for s in E.T @ np.asarray(values, dtype=np.int64)]
     return list(E.T.astype(object) @ np.asarray(values, dtype=object))
-
