@@ -59,11 +59,11 @@ def check_partial_score(u: np.ndarray, party: str) -> None:
         )
 
 
-def encode_quarter_u(u: np.ndarray, party: str, frac_bits: int = D_FRAC_BITS) -> list[int]:
-    """0.25 u at 2^-frac_bits after the bound check."""
+def encode_quarter_u(u: np.ndarray, party: str) -> list[int]:
+    """0.25 u at 2^-D_FRAC_BITS after the bound check."""
     u = np.asarray(u, dtype=np.float64)
     check_partial_score(u, party)
-    return encode(0.25 * u, frac_bits)
+    return encode(0.25 * u, D_FRAC_BITS)
 
 
 def residual_bits(n_hosts: int, weighted: bool) -> int:

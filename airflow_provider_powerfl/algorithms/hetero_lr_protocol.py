@@ -416,7 +416,7 @@ class HostSession(_Side):
         quarter = fp.encode_quarter_u(u, party.party_id)
         party.send(self.guest, tag("u_host"), self.kernels.encrypt(self.to_guest_key, quarter, self.pool))
         if self.row_factors is not None:  # [[f_i * 0.25 u_i]]_G from the guest's encrypted row factors
-            own = self.kernels.power(gkey, self.row_factors[rows], fp.encode_quarter_u(u, party.party_id, fp.FACTORED_U_FRAC_BITS))
+            own = self.kernels.power(gkey, self.row_factors[rows], fp.encode(0.25 * u, fp.FACTORED_U_FRAC_BITS))  # u checked above
             share = pk.rerandomize(gkey, own) if self.others else None
         else:
             own = None

@@ -77,11 +77,8 @@ static void powers(const mont_t *F, const mp_limb_t *table, int teeth, int table
             if (started) mont_mul(F, acc, acc, acc);
             for (int j = 0; j < tables; j++) {
                 uint16_t u = d[(size_t)t * tables + j];
-                size_t next = (size_t)(steps - 1 - t) * tables + j + 1; /* the next digit in this order */
-                if (next < width) {
-                    size_t jn = next % tables, tn = steps - 1 - next / tables;
-                    prefetch_entry(table + (jn * entries + d[tn * tables + jn]) * n, n);
-                }
+                int jn = j + 1 < tables ? j + 1 : 0, tn = j + 1 < tables ? t : t - 1; /* the next digit used */
+                if (tn >= 0) prefetch_entry(table + ((size_t)jn * entries + d[(size_t)tn * tables + jn]) * n, n);
                 if (!u) continue;
                 const mp_limb_t *e = table + ((size_t)j * entries + u) * n;
                 if (started) {

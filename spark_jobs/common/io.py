@@ -165,16 +165,21 @@ def collect_arrays(table: Table, *, sort_by_id: bool = False) -> tuple[np.ndarra
 
 
 def _arrays(arrow: pa.Table, feature_names: Sequence[str], has_label: bool, *, sort_by_id: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    ids = np.empty(arrow.num_rows, dtype=object)
-    ids[:] = arrow.column(ID).to_pylist()
+    ids = arrow.column(ID).to_pylist()
     columns = [arrow.column(name).to_numpy().astype(np.float64, copy=False) for name in feature_names]
     x = np.column_stack(columns) if columns else np.empty((arrow.num_rows, 0))
     y = arrow.column(LABEL).to_numpy().astype(np.float64, copy=False) if has_label else None
-    if sort_by_id:
-        order = np.argsort(ids, kind="stable")
-        ids, x = ids[order], x[order]
-        y = None if y is None else y[order]
-    return ids, x, y
+    return _id_rows(ids, x, y, sort_by_id=sort_by_id)
+
+
+def _id_rows(ids: list[str], x: np.ndarray, y: np.ndarray | None, *, sort_by_id: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(ids as an object array of str, x, y)``, rows sorted by id if asked."""
+    row_ids = np.empty(len(ids), dtype=object)
+    row_ids[:] = ids
+    if not sort_by_id:
+        return row_ids, x, y
+    order = np.argsort(row_ids, kind="stable")
+    return row_ids[order], x[order], None if y is None else y[order]
 
 
 # ------------------------------------------------------------------ csv / parquet
@@ -275,8 +280,19 @@ class _TabularColumns:
     checked: dict[str, tuple[str, str, str]]
     label: tuple[str, str, str] | None
     id_raw: Column
-    id_missing: Column
-    flags: dict[str, str]  # m<i>/b<i> per feature, label_m/label_b: a cell missing or not a finite number
+
+    @property
+    def id_missing(self) -> Column:
+        return self.id_raw.isNull() | (F.trim(self.id_raw) == "")
+
+    @property
+    def flags(self) -> dict[str, str]:
+        """m<i>/b<i> per feature, label_m/label_b: a cell missing or not a finite number."""
+        flags = {f"m{i}": miss for i, (_, miss, _b) in enumerate(self.checked.values())}
+        flags.update({f"b{i}": bad for i, (_, _m, bad) in enumerate(self.checked.values())})
+        if self.label is not None:
+            flags.update(label_m=self.label[1], label_b=self.label[2])
+        return flags
 
     def normalised(self, frame: DataFrame | None = None) -> DataFrame:
         """``frame`` (default: raw) as ``id``, [``label``], features as doubles (missing ones filled under ``missing: fill``)."""
@@ -301,11 +317,7 @@ def _tabular_columns(raw: DataFrame, data: DataSpec) -> _TabularColumns:
     schema = raw.schema  # once: each DataFrame.schema is a round trip to the JVM (~0.1 s)
     checked = {name: _numeric(schema, name, data) for name in features}
     label = _numeric(schema, data.label_column, data) if data.label_column is not None else None
-    flags = {f"m{i}": miss for i, (_, miss, _b) in enumerate(checked.values())}
-    flags.update({f"b{i}": bad for i, (_, _m, bad) in enumerate(checked.values())})
-    if label is not None:
-        flags.update(label_m=label[1], label_b=label[2])
-    return _TabularColumns(data, raw, columns, features, checked, label, id_raw, id_raw.isNull() | (F.trim(id_raw) == ""), flags)
+    return _TabularColumns(data, raw, columns, features, checked, label, id_raw)
 
 
 def _read_tabular(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
@@ -551,10 +563,7 @@ def _libsvm_arrays(spark: SparkSession, data: DataSpec) -> tuple[Table, np.ndarr
         return None
     X = np.zeros((len(ids), width))
     X[np.repeat(np.arange(len(ids)), lengths), columns] = values
-    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
-    row_ids = np.empty(len(ids), dtype=object)
-    row_ids[:] = ids
-    y = np.asarray(labels, dtype=np.float64)[order] if has_label else None
     names = _libsvm_names(width)
     df = _libsvm_dense(_parse_libsvm(text, has_label, base), names, has_label)
-    return _unique_rows(data, df, names, row_ids[order], X[order], y)
+    y = np.asarray(labels, dtype=np.float64) if has_label else None
+    return _unique_rows(data, df, names, *_id_rows(ids, X, y, sort_by_id=True))

@@ -65,10 +65,10 @@ def two_party(breast):
     columns = {GUEST: breast["guest"], HOST: breast["host"]}
     real = fp.encode_quarter_u
 
-    def recording(u, party, *frac_bits):
+    def recording(u, party):
         if party == HOST:
             scores.append(np.array(u, dtype=np.float64))
-        return real(u, party, *frac_bits)
+        return real(u, party)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fp, "encode_quarter_u", recording)
