@@ -2,6 +2,7 @@
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
+GMP     := .cache/gmp
 KAFKA   := scripts/kafka
 BROKERS := guest host host2
 
@@ -9,15 +10,17 @@ BROKERS := guest host host2
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py airflow_provider_powerfl/crypto/_multiexp.c airflow_provider_powerfl/crypto/_fixedbase.c airflow_provider_powerfl/crypto/_montgomery.h
+$(STAMP): pyproject.toml setup.py scripts/gmp airflow_provider_powerfl/crypto/_multiexp.c airflow_provider_powerfl/crypto/_fixedbase.c airflow_provider_powerfl/crypto/_montgomery.h
 	@# GMP's headers for the native multi-exponentiation: Debian's libgmp-dev when the compiler lacks them
 	echo '#include <gmp.h>' | cc -E -x c - >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q libgmp-dev; } \
 	  || { echo "make install: needs GMP's headers (apt-get install libgmp-dev)" >&2; exit 1; }
+	@# a static GMP for this CPU: Debian's fat libgmp gives some CPUs a slow REDC (1.3-1.4x on every product here)
+	scripts/gmp $(GMP)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip uv
 	@# bytecode now: uv writes none, and with PYTHONDONTWRITEBYTECODE set every process would compile numpy, pandas,
 	@# pyspark's and Airflow's modules again (pandas alone: 2.6 s to import without, 1.0 s with)
-	$(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -e '.[test]'
+	POWERFL_GMP=$(CURDIR)/$(GMP) $(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -e '.[test]'
 	touch $(STAMP)
 
 # The class archive local Spark steps' driver JVMs map (runtimes/class_archive.py): dumped once per

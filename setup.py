@@ -1,24 +1,38 @@
-"""Builds the native multi-exponentiation and fixed-base comb (crypto/_multiexp.c, _fixedbase.c) against the system GMP; metadata is in pyproject.toml."""
+"""Builds the native multi-exponentiation and fixed-base comb (crypto/_multiexp.c, _fixedbase.c); metadata is in pyproject.toml.
+
+GMP: the static build in $POWERFL_GMP (scripts/gmp, tuned for this CPU; what `make install` uses) when set,
+otherwise the system's libgmp. The static copy's symbols stay inside each extension, so they never
+meet the GMP that gmpy2 bundles.
+"""
+
+import os
 
 from setuptools import Extension, setup
 
 MONTGOMERY = "airflow_provider_powerfl/crypto/_montgomery.h"  # shared by both extensions
+GMP = os.environ.get("POWERFL_GMP")
+
+if GMP:
+    static = os.path.join(GMP, "lib", "libgmp.a")
+    if not os.path.isfile(static):
+        raise SystemExit(f"POWERFL_GMP={GMP}: no {static} (build it with scripts/gmp {GMP})")
+    gmp = {
+        "include_dirs": [os.path.join(GMP, "include")],
+        "extra_objects": [static],
+        "extra_link_args": ["-Wl,--exclude-libs,ALL"],
+    }
+else:
+    gmp = {"libraries": ["gmp"]}
 
 setup(
     ext_modules=[
         Extension(
-            "airflow_provider_powerfl.crypto._multiexp",
-            sources=["airflow_provider_powerfl/crypto/_multiexp.c"],
+            f"airflow_provider_powerfl.crypto.{name}",
+            sources=[f"airflow_provider_powerfl/crypto/{name}.c"],
             depends=[MONTGOMERY],
-            libraries=["gmp"],
             extra_compile_args=["-O2"],
-        ),
-        Extension(
-            "airflow_provider_powerfl.crypto._fixedbase",
-            sources=["airflow_provider_powerfl/crypto/_fixedbase.c"],
-            depends=[MONTGOMERY],
-            libraries=["gmp"],
-            extra_compile_args=["-O2"],
-        ),
+            **gmp,
+        )
+        for name in ("_multiexp", "_fixedbase")
     ]
 )
