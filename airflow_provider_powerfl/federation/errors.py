@@ -33,6 +33,21 @@ class PeerFailed(FederationError):
         self.error = error
 
 
+class PeerSilent(FederationError):
+    """A peer heard from before has sent nothing, not even a heartbeat, for longer than the silence timeout."""
+
+    def __init__(self, src: str, dst: str, job_id: str, attempt: int, tag: str, silent_for: float) -> None:
+        super().__init__(
+            f"party {src} has sent nothing, not even a heartbeat, for {silent_for:.0f}s while party {dst} waited "
+            f"for tag {tag!r} in job {job_id!r} attempt {attempt}: it stopped or was killed, or the network "
+            "to it is down"
+        )
+        self.src = src
+        self.job_id = job_id
+        self.attempt = attempt
+        self.tag = tag
+
+
 class MalformedMessage(FederationError, ValueError):
     """Bytes that are not a well-formed wire message or encoded object."""
 

@@ -65,6 +65,7 @@ class Inbox:
         self._clock = clock
         self.rejected: Counter[str] = Counter()  # reason -> chunks refused
         self.duplicates = 0  # redelivered chunks dropped silently
+        self.last_heard: dict[str, float] = {}  # sender -> time.monotonic() of its last accepted chunk
         self._next_seq: dict[tuple[str, str], int] = {}
         self._partial: dict[tuple[str, str, int], _Partial] = {}
         self._ready: dict[tuple[str, str], dict[int, np.ndarray]] = {}
@@ -91,6 +92,7 @@ class Inbox:
         if reason is not None:
             self._reject(reason, f"from {h.sender!r} job {h.job_id!r} attempt {h.attempt} tag {h.tag!r} seq {h.seq}")
             return
+        self.last_heard[h.sender] = time.monotonic()
         self._store(envelope)
 
     def pop(self, src: str, tag: str) -> tuple[bool, object]:

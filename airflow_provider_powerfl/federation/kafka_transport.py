@@ -156,7 +156,7 @@ class KafkaTransport(Transport):
             self._open_producer(dst, self._topics[dst])
 
     def flush(self) -> None:
-        for producer in self._producers.values():
+        for producer in list(self._producers.values()):  # Party's heartbeat thread may open one meanwhile
             producer.flush()
         self._raise_failure()
 

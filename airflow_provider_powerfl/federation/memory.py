@@ -71,6 +71,7 @@ def memory_parties(
     capture: list[bytes] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_age: float = DEFAULT_MAX_AGE,
+    silence_timeout: float | None = None,
 ) -> dict[str, Party]:
     """Connected Party objects keyed by party id, e.g. memory_parties("job", {"10000": "guest", "20000": "host"}).
 
@@ -91,6 +92,7 @@ def memory_parties(
             verify_keys,
             chunk_size=chunk_size,
             max_age=max_age,
+            silence_timeout=silence_timeout,
         )
         for party_id in roles
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, sign_head, split
-from airflow_provider_powerfl.federation.errors import PeerFailed, RecvTimeout
+from airflow_provider_powerfl.federation.errors import PeerFailed, PeerSilent, RecvTimeout
 from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE, Inbox
 from airflow_provider_powerfl.federation.keys import SigningKey, VerifyKey
 from airflow_provider_powerfl.federation.transport import Transport
@@ -27,6 +28,11 @@ _POLL_SLICE = 1.0  # seconds; recv without timeout polls in slices of this
 # Reserved tag of the one message a failing party sends every peer. It carries the exception's
 # class name only: an error message may quote a raw value of the data, which stays home.
 FAILED_TAG = "powerfl/failed"
+# Reserved tag of the empty message a party sends every peer every silence_timeout / HEARTBEATS_PER_SILENCE
+# seconds, so a peer killed outright (no failure notice) is noticed within silence_timeout.
+ALIVE_TAG = "powerfl/alive"
+HEARTBEATS_PER_SILENCE = 10
+DEFAULT_SILENCE_TIMEOUT = 30.0  # Kafka-backed parties (from_registry); seconds
 
 
 def peers_know(exc: BaseException) -> bool:
@@ -50,7 +56,10 @@ class Party:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_age: float = DEFAULT_MAX_AGE,
         clock: Callable[[], float] = time.time,
+        silence_timeout: float | None = None,
     ) -> None:
+        """``silence_timeout``: seconds a peer that has been heard from may stay silent while this party waits
+        on it before recv raises PeerSilent; this party then also sends heartbeats. None: neither."""
         if party_id not in roles:
             raise ConfigError(f"party {party_id!r} is not among the parties of job {job_id!r}: {sorted(roles)}")
         missing = sorted(set(roles) - set(verify_keys) - {party_id})
@@ -58,6 +67,8 @@ class Party:
             raise ConfigError(f"job {job_id!r} has no public key for parties {missing}")
         if chunk_size <= 0:
             raise ConfigError(f"chunk_size must be positive, got {chunk_size}")
+        if silence_timeout is not None and not silence_timeout > 0:
+            raise ConfigError(f"silence_timeout must be a number of seconds > 0, got {silence_timeout!r}")
         self.party_id = party_id
         self.role = roles[party_id]
         self.job_id = job_id
@@ -72,6 +83,16 @@ class Party:
         self._next_seq: dict[tuple[str, str], int] = {}
         self._unflushed = False
         self._peer_failure: tuple[str, str] | None = None  # (peer, its error's class) once told
+        self._send_lock = threading.Lock()  # the heartbeat thread sends too
+        self._silence_timeout = silence_timeout
+        self._stop_beating = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        if silence_timeout is not None:
+            self._heartbeat = threading.Thread(
+                target=self._beat, args=(silence_timeout / HEARTBEATS_PER_SILENCE,),
+                name=f"powerfl-heartbeat-{party_id}", daemon=True,
+            )  # fmt: skip
+            self._heartbeat.start()
 
     @classmethod
     def from_registry(
@@ -84,8 +105,14 @@ class Party:
         roles: Mapping[str, str] | None = None,
         **options: object,
     ) -> Party:
-        """A Kafka-backed party; `roles` picks the job's parties (default: every registry party, its first role)."""
+        """A Kafka-backed party; `roles` picks the job's parties (default: every registry party, its first role).
+
+        It sends heartbeats and notices a silent peer after DEFAULT_SILENCE_TIMEOUT unless
+        ``silence_timeout`` says otherwise.
+        """
         from airflow_provider_powerfl.federation.kafka_transport import KafkaTransport
+
+        options.setdefault("silence_timeout", DEFAULT_SILENCE_TIMEOUT)
 
         roles = dict(roles) if roles is not None else registry.roles()
         for peer in roles:
@@ -108,19 +135,20 @@ class Party:
         """Encode, chunk, sign and publish `obj` to `dst`; returns once queued, not delivered."""
         self._check_peer(dst)
         parts, total = codec.encode(obj)
-        stream = (dst, tag)
-        seq = self._next_seq.get(stream, 0)
-        self._next_seq[stream] = seq + 1
         chunks = list(split(parts, total, self._chunk_size))
-        now = self._clock()
-        for index, (offset, pieces) in enumerate(chunks):
-            # a slice of array data goes out as it is; only runs of small parts are joined
-            payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-            header = Header(
-                self.job_id, self.attempt, tag, seq, index, len(chunks), offset, total, self.party_id, dst, now
-            )
-            self.transport.publish(dst, sign_head(header, [payload], self._key), payload)
-        self._unflushed = True
+        with self._send_lock:
+            stream = (dst, tag)
+            seq = self._next_seq.get(stream, 0)
+            self._next_seq[stream] = seq + 1
+            now = self._clock()
+            for index, (offset, pieces) in enumerate(chunks):
+                # a slice of array data goes out as it is; only runs of small parts are joined
+                payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                header = Header(
+                    self.job_id, self.attempt, tag, seq, index, len(chunks), offset, total, self.party_id, dst, now
+                )
+                self.transport.publish(dst, sign_head(header, [payload], self._key), payload)
+            self._unflushed = True
 
     def recv(self, src: str, tag: str, timeout: float | None = None) -> object:
         """The next object `src` sent with `tag`, in send order; RecvTimeout after `timeout` seconds."""
@@ -128,20 +156,26 @@ class Party:
         if self._unflushed:  # a peer may be waiting for what we sent before answering
             self.transport.flush()
             self._unflushed = False
-        deadline = None if timeout is None else time.monotonic() + timeout
+        waiting_since = time.monotonic()
+        deadline = None if timeout is None else waiting_since + timeout
         while True:
             found, obj = self.inbox.pop(src, tag)
             if found:
                 return obj
             self._raise_if_a_peer_failed()
+            self._raise_if_silent(src, tag, waiting_since)
             remaining = _POLL_SLICE if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 raise RecvTimeout(src, self.party_id, self.job_id, self.attempt, tag, timeout or 0.0)
             for wire, payload in self.transport.poll(min(remaining, _POLL_SLICE)):
                 self.inbox.accept(wire, payload)
+            self._drop_heartbeats()
 
     def close(self) -> None:
-        """Deliver pending messages and release the transport."""
+        """Stop the heartbeats, deliver pending messages and release the transport."""
+        self._stop_beating.set()
+        if self._heartbeat is not None:  # a heartbeat stuck on an unreachable broker must not hold the close
+            self._heartbeat.join(timeout=_POLL_SLICE)
         self.transport.close()
 
     def __enter__(self) -> Party:
@@ -180,6 +214,37 @@ class Party:
                     break
         if self._peer_failure is not None:
             raise PeerFailed(self._peer_failure[0], self.party_id, self.job_id, self.attempt, self._peer_failure[1])
+
+    def _beat(self, interval: float) -> None:
+        """Heartbeat thread: an empty message to every peer now and every ``interval`` seconds until close."""
+        while True:
+            try:
+                for peer in self.peers():
+                    self.send(peer, ALIVE_TAG, None)
+            except Exception:  # the main thread meets a broken transport on its own sends and polls
+                log.warning("party %s could not send a heartbeat", self.party_id, exc_info=True)
+            if self._stop_beating.wait(interval):
+                return
+
+    def _drop_heartbeats(self) -> None:
+        """Heartbeats matter by their arrival (Inbox.last_heard) only: discard them."""
+        for peer in self.peers():
+            while self.inbox.pop(peer, ALIVE_TAG)[0]:
+                pass
+
+    def _raise_if_silent(self, src: str, tag: str, waiting_since: float) -> None:
+        """PeerSilent when ``src``, heard from before, has sent nothing for silence_timeout while we polled.
+
+        Polling time counts from ``waiting_since``: messages that waited in Kafka while this party
+        computed are not silence. A peer never heard from may not have started yet; the recv
+        timeout covers it.
+        """
+        heard = self.inbox.last_heard.get(src)
+        if self._silence_timeout is None or heard is None:
+            return
+        now = time.monotonic()
+        if now - max(heard, waiting_since) > self._silence_timeout:
+            raise PeerSilent(src, self.party_id, self.job_id, self.attempt, tag, now - heard)
 
     def _check_peer(self, party_id: str) -> None:
         if party_id == self.party_id or party_id not in self._roles:

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.keys import SigningKey
-from airflow_provider_powerfl.federation.party import Party, peers_know
+from airflow_provider_powerfl.federation.party import DEFAULT_SILENCE_TIMEOUT, Party, peers_know
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.taskspec import TaskSpec
 
@@ -53,7 +53,10 @@ def build_party(spec: TaskSpec, step: str) -> Party:
     logging.getLogger("kafka").setLevel(logging.WARNING)  # its per-connection INFO lines bury the step's log
     roles = {p.id: p.role for p in spec.parties}
     signing_key = SigningKey.from_file(spec.private_key)
-    return Party.from_registry(registry_from_spec(spec), spec.party_id, signing_key, channel_name(spec, step), spec.attempt, roles)
+    return Party.from_registry(
+        registry_from_spec(spec), spec.party_id, signing_key, channel_name(spec, step), spec.attempt, roles,
+        silence_timeout=silence_timeout(spec),
+    )  # fmt: skip
 
 
 def tell_peers_failed(spec: TaskSpec, step: str, exc: BaseException) -> None:
@@ -73,7 +76,18 @@ def tell_peers_failed(spec: TaskSpec, step: str, exc: BaseException) -> None:
 
 def recv_timeout(spec: TaskSpec) -> float:
     """``params.timeout``: seconds to wait for one message of a peer before failing (RecvTimeout)."""
-    value = spec.params.get("timeout", DEFAULT_TIMEOUT)
+    return _seconds(spec, "timeout", DEFAULT_TIMEOUT)
+
+
+def silence_timeout(spec: TaskSpec) -> float:
+    """``params.silence_timeout``: seconds a peer heard from before may send nothing, not even a heartbeat,
+    while this party waits on it, before the step fails (PeerSilent): how a peer killed outright is noticed."""
+    return _seconds(spec, "silence_timeout", DEFAULT_SILENCE_TIMEOUT)
+
+
+def _seconds(spec: TaskSpec, name: str, default: float) -> float:
+    """``params.<name>``, a number of seconds > 0."""
+    value = spec.params.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"params.timeout: expected a number of seconds > 0, got {value!r}")
+        raise ConfigError(f"params.{name}: expected a number of seconds > 0, got {value!r}")
     return float(value)

@@ -14,7 +14,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from airflow_provider_powerfl.federation.envelope import open_envelope, seal, sign_head
-from airflow_provider_powerfl.federation.errors import RecvTimeout
+from airflow_provider_powerfl.federation.errors import PeerSilent, RecvTimeout
 from airflow_provider_powerfl.federation.kafka_transport import HEAD_HEADER, topic_name
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.party import Party
@@ -101,7 +101,7 @@ def test_forged_replayed_and_stale_messages_injected_into_the_topic_are_refused(
     try:
         guest.send(HOST, "t", "real-1")
         guest.transport.flush()
-        (wire,) = _topic_records(host_broker, topic)
+        (wire,) = [w for w in _topic_records(host_broker, topic) if open_envelope(w).header.tag == "t"]  # not heartbeats
         header = open_envelope(wire).header
         payload = [open_envelope(wire).payload]
         intruder = SigningKey.generate()
@@ -184,6 +184,27 @@ def test_timeout_names_peer_job_and_tag(kafka_brokers: dict[str, str]) -> None:
         message = str(info.value)
         for word in (GUEST, HOST, parties[HOST].job_id, "never-sent"):
             assert word in message
+    finally:
+        for party in parties.values():
+            party.close()
+
+
+def test_heartbeats_cross_both_brokers_and_a_silenced_peer_is_noticed(kafka_brokers: dict[str, str]) -> None:
+    """A host that computes past the silence timeout is waited for; once it stops, the guest fails within it."""
+    parties, _, _ = make_parties({GUEST: kafka_brokers["guest"], HOST: kafka_brokers["host"]}, silence_timeout=2.0)
+    guest, host = parties[GUEST], parties[HOST]
+    try:
+        host.send(GUEST, "hello", 1)
+        assert guest.recv(HOST, "hello", timeout=60) == 1
+        answer = threading.Timer(5.0, lambda: host.send(GUEST, "result", 42))  # 2.5 silence timeouts of work
+        answer.start()
+        assert guest.recv(HOST, "result", timeout=60) == 42
+        answer.join()
+        host.close()  # no failure notice, no more heartbeats: a killed host, as far as the guest can tell
+        start = time.monotonic()
+        with pytest.raises(PeerSilent, match=f"party {HOST} has sent nothing"):
+            guest.recv(HOST, "gradient", timeout=600)
+        assert time.monotonic() - start < 30
     finally:
         for party in parties.values():
             party.close()

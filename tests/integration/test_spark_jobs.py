@@ -6,7 +6,12 @@ Small Paillier keys (1024 bits) are set explicitly in the test params only.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -14,9 +19,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_provider_powerfl.bench.hetero_lr import run_parties, write_job
+from airflow_provider_powerfl.bench.hetero_lr import run_parties, spark_submit_command, submit_env, write_job
 from airflow_provider_powerfl.datasets.breast import write_breast_split
 from airflow_provider_powerfl.models import load_model
+from airflow_provider_powerfl.taskspec import EXIT_STEP_ERROR, step_error_in
 
 GUEST, HOST = "10000", "20000"
 ROLES = {GUEST: "guest", HOST: "host"}
@@ -102,3 +108,37 @@ def test_bad_input_fails_that_party_and_it_tells_the_peer(kafka_brokers, tmp_pat
     assert f"party {GUEST} failed (DataError) in job '{job}.align' attempt 1" in runs[HOST].error
     assert "customer" not in runs[HOST].error
     assert not (tmp_path / GUEST / "align").exists() and not (tmp_path / HOST / "align").exists()
+
+
+@pytest.mark.timeout(900)
+def test_a_party_killed_outright_fails_its_peer_within_the_silence_timeout(kafka_brokers, tmp_path: Path):
+    """SIGKILL leaves no failure notice: the guest notices the host's silence, not its 600 s recv timeout."""
+    split = write_breast_split(tmp_path / "data", only_one_side=0.0)  # every id at both parties: no align step
+    brokers, job = brokers_of(kafka_brokers), f"sj-kill-{uuid.uuid4().hex[:8]}"
+    inputs = {GUEST: {"train": {"uri": str(split.guest_train), "format": "csv", "label_column": "y"}},
+              HOST: {"train": {"uri": str(split.host_train), "format": "csv"}}}  # fmt: skip
+    params = {**LR, "max_iter": 100_000, "tol": 0, "timeout": 600, "silence_timeout": 10}
+    specs = write_job(tmp_path, job, brokers, ROLES, inputs, "train", params)
+    env, logs, procs = submit_env(), {}, {}
+    for pid, spec in specs.items():
+        logs[pid] = spec.with_suffix(".log")
+        with logs[pid].open("w") as out:  # a session of its own: the kill takes the JVM and the Python driver
+            procs[pid] = subprocess.Popen(spark_submit_command("train", spec), cwd=spec.parent, env=env, stdout=out,
+                                          stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while "guest epoch 2:" not in logs[GUEST].read_text() and time.monotonic() < deadline:
+            assert procs[GUEST].poll() is None and procs[HOST].poll() is None, logs[GUEST].read_text()[-3000:]
+            time.sleep(0.5)
+        os.killpg(procs[HOST].pid, signal.SIGKILL)
+        killed = time.monotonic()
+        code = procs[GUEST].wait(timeout=300)
+        noticed = time.monotonic() - killed
+    finally:
+        for proc in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    log = logs[GUEST].read_text()
+    assert code == EXIT_STEP_ERROR, log[-3000:]
+    assert step_error_in(log).startswith(f"party {HOST} has sent nothing, not even a heartbeat"), log[-3000:]
+    assert noticed < 120, noticed  # 10 s of silence plus the JVM's exit; the recv timeout would be 600 s

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
-from airflow_provider_powerfl.federation.errors import MalformedMessage, PeerFailed, RecvTimeout
+from airflow_provider_powerfl.federation.errors import MalformedMessage, PeerFailed, PeerSilent, RecvTimeout
 from airflow_provider_powerfl.federation.keys import SigningKey
-from airflow_provider_powerfl.federation.memory import memory_parties
-from airflow_provider_powerfl.federation.party import Party
+from airflow_provider_powerfl.federation.memory import MemoryHub, MemoryTransport, memory_parties
+from airflow_provider_powerfl.federation.party import ALIVE_TAG, Party
 
 GUEST, HOST, ARBITER = "10000", "20000", "30000"
 
@@ -261,3 +262,59 @@ def test_a_party_leaving_on_an_error_fails_every_peer_at_once(parties: dict[str,
     with pytest.raises(PeerFailed), parties[GUEST]:
         parties[GUEST].recv(HOST, "other", timeout=30)
     assert len(capture) == sent
+
+
+SILENCE = 0.5  # seconds; heartbeats every 0.05 s
+
+
+def heartbeating_pair() -> tuple[Party, Party]:
+    guest, host = memory_parties("job-alive", {GUEST: "guest", HOST: "host"}, silence_timeout=SILENCE).values()
+    return guest, host
+
+
+def test_a_peer_gone_silent_fails_the_waiting_party_within_the_silence_timeout() -> None:
+    """A peer that stops outright (no failure notice) is noticed by its silence, not after the recv timeout."""
+    guest, host = heartbeating_pair()
+    host.send(GUEST, "hello", 1)
+    assert guest.recv(HOST, "hello", timeout=10) == 1
+    host.close()  # from the guest's side a killed host looks the same: nothing more arrives
+    start = time.monotonic()
+    with pytest.raises(PeerSilent) as caught:
+        guest.recv(HOST, "gradient", timeout=600)
+    assert SILENCE < time.monotonic() - start < SILENCE + 5
+    assert caught.value.src == HOST
+    for word in (f"party {HOST} has sent nothing", f"party {GUEST} waited", "'gradient'", "job-alive", "attempt 1"):
+        assert word in str(caught.value)
+    guest.close()
+
+
+def test_a_live_peer_computing_longer_than_the_silence_timeout_is_waited_for() -> None:
+    """Heartbeats keep a busy peer alive; messages that waited while this party computed are not silence."""
+    guest, host = heartbeating_pair()
+    host.send(GUEST, "hello", 1)
+    assert guest.recv(HOST, "hello", timeout=10) == 1
+    time.sleep(3 * SILENCE)  # the guest computes, polling nothing: the host's heartbeats wait in its inbox
+    answer = threading.Timer(3 * SILENCE, lambda: host.send(GUEST, "result", 42))
+    answer.start()
+    assert guest.recv(HOST, "result", timeout=30) == 42
+    answer.join()
+    assert guest.inbox.pop(HOST, ALIVE_TAG) == (False, None)  # heartbeats are dropped once they arrive
+    host.close()
+    guest.close()
+
+
+def test_a_peer_not_heard_from_yet_gets_the_recv_timeout() -> None:
+    """Before its first message a peer may not have started: only the recv timeout applies."""
+    host_key = SigningKey.generate()
+    guest = Party(
+        GUEST, {GUEST: "guest", HOST: "host"}, "job-late", 1, MemoryTransport(MemoryHub([GUEST, HOST]), GUEST),
+        SigningKey.generate(), {HOST: host_key.public_key}, silence_timeout=0.01,
+    )  # fmt: skip
+    with pytest.raises(RecvTimeout):
+        guest.recv(HOST, "hello", timeout=0.3)
+    guest.close()
+
+
+def test_the_silence_timeout_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="silence_timeout"):
+        memory_parties("job-bad", {GUEST: "guest", HOST: "host"}, silence_timeout=0)
