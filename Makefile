@@ -11,10 +11,8 @@ BROKERS := guest host host2
 install: $(STAMP)
 
 $(STAMP): pyproject.toml setup.py scripts/gmp airflow_provider_powerfl/crypto/_multiexp.c airflow_provider_powerfl/crypto/_fixedbase.c airflow_provider_powerfl/crypto/_montgomery.h
-	@# GMP's headers for the native multi-exponentiation: Debian's libgmp-dev when the compiler lacks them
-	echo '#include <gmp.h>' | cc -E -x c - >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q libgmp-dev; } \
-	  || { echo "make install: needs GMP's headers (apt-get install libgmp-dev)" >&2; exit 1; }
-	@# a static GMP for this CPU: Debian's fat libgmp gives some CPUs a slow REDC (1.3-1.4x on every product here)
+	@# the crypto extensions' GMP, static and configured for this CPU: Debian's fat libgmp gives some CPUs a slow
+	@# REDC (1.3-1.4x on every product here)
 	scripts/gmp $(GMP)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip uv

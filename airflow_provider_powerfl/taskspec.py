@@ -33,6 +33,7 @@ _PEM_MARK = "-----BEGIN "
 
 # The exit contract of every Spark step (spark_jobs/common/runner.py), read by the operators.
 EXIT_STEP_ERROR = 2
+EXIT_PEER_FAILED = 3  # the step stopped because a peer failed or went silent (PeerFailed, PeerSilent)
 STEP_ERROR_PREFIX = "POWERFL-ERROR: "
 
 

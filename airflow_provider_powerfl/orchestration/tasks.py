@@ -26,8 +26,14 @@ from airflow_provider_powerfl.operators.jobconf import JobConf
 from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.orchestration.invitation import INVITATION_TASK, Invitation, send_invitation
 from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, JobFailedElsewhere, JobGuard, PeerRestarted, announce_job_failure
+from airflow_provider_powerfl.runtimes.local import StepFailed
+from airflow_provider_powerfl.taskspec import EXIT_PEER_FAILED
 
 log = logging.getLogger(__name__)
+
+# Seconds a step stopped by a peer's failure waits for that peer's Airflow to say why (its job event):
+# the failure notice on the channel carries the error's class only, and usually arrives first.
+PEER_REASON_GRACE = 10.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,8 @@ class GuardedStepMixin:
         try:
             result = super().execute(context)  # type: ignore[misc]
         except BaseException as exc:
+            if isinstance(exc, StepFailed) and exc.returncode == EXIT_PEER_FAILED:
+                self._await_peer_reason(PEER_REASON_GRACE)
             if self._ended_by is not None:
                 raise self._ending_error() from exc
             raise
@@ -108,6 +116,12 @@ class GuardedStepMixin:
         if self._ended_by is not None:
             raise self._ending_error()
         return result
+
+    def _await_peer_reason(self, seconds: float) -> None:
+        """Give the guard up to ``seconds`` to deliver the job event of the peer whose failure stopped the step."""
+        deadline = time.monotonic() + seconds
+        while self._ended_by is None and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def _ending_error(self) -> Exception:
         """Why this attempt stopped: the job ended elsewhere (for good) or a peer restarted the step (retryable)."""

@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from pyspark.sql import SparkSession
 
 from airflow_provider_powerfl.exceptions import PowerFLError
-from airflow_provider_powerfl.taskspec import EXIT_STEP_ERROR, STEP_ERROR_PREFIX, TaskSpec
+from airflow_provider_powerfl.federation.errors import PeerFailed, PeerSilent
+from airflow_provider_powerfl.taskspec import EXIT_PEER_FAILED, EXIT_STEP_ERROR, STEP_ERROR_PREFIX, TaskSpec
 from spark_jobs.common.party import tell_peers_failed
 from spark_jobs.common.session import build_session
 
@@ -82,4 +83,4 @@ def _report(exc: PowerFLError) -> int:
     message = " ".join(str(exc).split()) or type(exc).__name__
     sys.stderr.write(f"{STEP_ERROR_PREFIX}{message}\n")
     sys.stderr.flush()
-    return EXIT_STEP_ERROR
+    return EXIT_PEER_FAILED if isinstance(exc, (PeerFailed, PeerSilent)) else EXIT_STEP_ERROR

@@ -22,7 +22,7 @@ import pytest
 from airflow_provider_powerfl.bench.hetero_lr import run_parties, spark_submit_command, submit_env, write_job
 from airflow_provider_powerfl.datasets.breast import write_breast_split
 from airflow_provider_powerfl.models import load_model
-from airflow_provider_powerfl.taskspec import EXIT_STEP_ERROR, step_error_in
+from airflow_provider_powerfl.taskspec import EXIT_PEER_FAILED, EXIT_STEP_ERROR, step_error_in
 
 GUEST, HOST = "10000", "20000"
 ROLES = {GUEST: "guest", HOST: "host"}
@@ -101,9 +101,9 @@ def test_bad_input_fails_that_party_and_it_tells_the_peer(kafka_brokers, tmp_pat
     }
     # a timeout the test would notice: the peer must stop on the guest's failure notice, not on the wait
     runs = run_parties("align", write_job(tmp_path, job, brokers, ROLES, inputs, "align", {"timeout": 600}))
-    assert runs[GUEST].returncode == 2
+    assert runs[GUEST].returncode == EXIT_STEP_ERROR
     assert runs[GUEST].error.startswith(f"{split.guest_train}: missing id column 'customer' (columns: id, y, mean_radius")
-    assert runs[HOST].returncode == 2
+    assert runs[HOST].returncode == EXIT_PEER_FAILED
     # the class of the guest's error only: its message names a file and columns, which stay home
     assert f"party {GUEST} failed (DataError) in job '{job}.align' attempt 1" in runs[HOST].error
     assert "customer" not in runs[HOST].error
@@ -139,6 +139,6 @@ def test_a_party_killed_outright_fails_its_peer_within_the_silence_timeout(kafka
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
     log = logs[GUEST].read_text()
-    assert code == EXIT_STEP_ERROR, log[-3000:]
+    assert code == EXIT_PEER_FAILED, log[-3000:]
     assert step_error_in(log).startswith(f"party {HOST} has sent nothing, not even a heartbeat"), log[-3000:]
     assert noticed < 120, noticed  # 10 s of silence plus the JVM's exit; the recv timeout would be 600 s
