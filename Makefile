@@ -10,7 +10,7 @@ BROKERS := guest host host2
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py scripts/gmp airflow_provider_powerfl/crypto/_multiexp.c airflow_provider_powerfl/crypto/_fixedbase.c airflow_provider_powerfl/crypto/_montgomery.h
+$(STAMP): pyproject.toml setup.py scripts/gmp airflow_provider_powerfl/crypto/_multiexp.c airflow_provider_powerfl/crypto/_fixedbase.c airflow_provider_powerfl/crypto/_powmod.c airflow_provider_powerfl/crypto/_montgomery.h
 	@# the crypto extensions' GMP, static and configured for this CPU: Debian's fat libgmp gives some CPUs a slow
 	@# REDC (1.3-1.4x on every product here)
 	scripts/gmp $(GMP)

@@ -1,4 +1,4 @@
-"""Builds the native multi-exponentiation and fixed-base comb (crypto/_multiexp.c, _fixedbase.c); metadata is in pyproject.toml.
+"""Builds the native crypto extensions (crypto/_multiexp.c, _fixedbase.c, _powmod.c); metadata is in pyproject.toml.
 
 GMP: the static build in $POWERFL_GMP (scripts/gmp, tuned for this CPU; what `make install` uses) when set,
 otherwise the system's libgmp. The static copy's symbols stay inside each extension, so they never
@@ -9,7 +9,7 @@ import os
 
 from setuptools import Extension, setup
 
-MONTGOMERY = "airflow_provider_powerfl/crypto/_montgomery.h"  # shared by both extensions
+MONTGOMERY = "airflow_provider_powerfl/crypto/_montgomery.h"  # shared by _multiexp and _fixedbase
 GMP = os.environ.get("POWERFL_GMP")
 
 if GMP:
@@ -33,6 +33,6 @@ setup(
             extra_compile_args=["-O2"],
             **gmp,
         )
-        for name in ("_multiexp", "_fixedbase")
+        for name in ("_multiexp", "_fixedbase", "_powmod")
     ]
 )

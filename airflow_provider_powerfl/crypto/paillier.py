@@ -23,6 +23,7 @@ from airflow_provider_powerfl.crypto.errors import (
     MalformedCiphertextError,
 )
 from airflow_provider_powerfl.crypto.fixedbase import DEFAULT_TABLES, DEFAULT_TEETH, FixedBase
+from airflow_provider_powerfl.crypto.powmod import powmod_many
 from airflow_provider_powerfl.exceptions import CryptoError
 
 DEFAULT_KEY_BITS = 2048
@@ -286,9 +287,8 @@ class PaillierPrivateKey:
     def raw_decrypt_many(self, ciphertexts: Sequence[mpz]) -> list[mpz]:
         """Residues m in [0, n) (no overflow check; see PaillierPublicKey.decode_int)."""
         p, q, psq, qsq = self.p, self.q, self.psquare, self.qsquare
-        # powmod_base_list runs the whole batch in C (same exponent and modulus)
-        cps = gmpy2.powmod_base_list([c % psq for c in ciphertexts], p - 1, psq)
-        cqs = gmpy2.powmod_base_list([c % qsq for c in ciphertexts], q - 1, qsq)
+        cps = powmod_many([c % psq for c in ciphertexts], p - 1, psq)
+        cqs = powmod_many([c % qsq for c in ciphertexts], q - 1, qsq)
         hp, hq, p_inv = self.hp, self.hq, self.p_inverse
         out = []
         for cp, cq in zip(cps, cqs):

@@ -1,0 +1,68 @@
+/* Native b_i^e mod m for many bases and one exponent: the key owner's CRT decryption, c^(p-1) mod p^2.
+ *
+ * Why native: gmpy2's powmod runs on the GMP that gmpy2 bundles, a "fat" build whose REDC is slow on
+ * some CPUs; this extension links the GMP that scripts/gmp configures for this one (setup.py), and
+ * runs its loop without the GIL. mpz_powm is GMP's own sliding-window Montgomery exponentiation.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <gmp.h>
+
+PyDoc_STRVAR(powmod_many_doc,
+             "powmod_many(bases, exponent, modulus) -> bytes\n\n"
+             "bases: count little-endian integers of len(modulus) bytes each, every one below the modulus;\n"
+             "exponent and modulus: little-endian bytes, the modulus odd. Returns b^exponent mod modulus for\n"
+             "each base in the same layout.");
+
+static PyObject *powmod_many(PyObject *self, PyObject *args) {
+    Py_buffer bases, exponent, modulus;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &bases, &exponent, &modulus)) return NULL;
+    PyObject *result = NULL;
+    size_t w = (size_t)modulus.len;
+    if (w == 0 || !(((const unsigned char *)modulus.buf)[0] & 1) || bases.len % w != 0) {
+        PyErr_SetString(PyExc_ValueError, "the modulus must be odd and the bases a whole number of its width");
+        goto release;
+    }
+    size_t count = (size_t)bases.len / w;
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)bases.len);
+    if (!result) goto release;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    mpz_t b, e, m, r;
+    mpz_inits(b, e, m, r, NULL);
+    mpz_import(e, (size_t)exponent.len, -1, 1, 0, 0, exponent.buf);
+    mpz_import(m, w, -1, 1, 0, 0, modulus.buf);
+    int reduced = 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t k = 0; k < count && reduced; k++) {
+        mpz_import(b, w, -1, 1, 0, 0, (const unsigned char *)bases.buf + k * w);
+        if (mpz_cmp(b, m) >= 0) {
+            reduced = 0;
+            break;
+        }
+        mpz_powm(r, b, e, m);
+        size_t written = 0;
+        memset(out + k * w, 0, w);
+        mpz_export(out + k * w, &written, -1, 1, 0, 0, r);
+    }
+    Py_END_ALLOW_THREADS
+    mpz_clears(b, e, m, r, NULL);
+    if (!reduced) {
+        Py_CLEAR(result);
+        PyErr_SetString(PyExc_ValueError, "a base is not below the modulus");
+    }
+release:
+    PyBuffer_Release(&bases);
+    PyBuffer_Release(&exponent);
+    PyBuffer_Release(&modulus);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"powmod_many", powmod_many, METH_VARARGS, powmod_many_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_powmod",
+                                    "Native powers of many bases to one exponent on GMP (see paillier.py).", -1, methods};
+
+PyMODINIT_FUNC PyInit__powmod(void) { return PyModule_Create(&module); }
