@@ -26,6 +26,7 @@ from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
 from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
+from airflow_provider_powerfl.crypto.powmod import powmod_each
 from airflow_provider_powerfl.crypto.vector import object_array
 from airflow_provider_powerfl.exceptions import ConfigError
 
@@ -56,8 +57,8 @@ def as_chunk_map(executor: object) -> tuple[ChunkMap, int | None]:
 class ThreadChunkMap:
     """A chunk map over ``threads`` threads of this process; the kernels give it one near-equal chunk per thread.
 
-    Why: each kernel's heavy loop is native code that releases the GIL (the comb and the
-    multi-exponentiation in C, gmpy2's powmods with ``allow_release_gil``), so threads keep every
+    Why: each kernel's heavy loop is native code that releases the GIL (the comb, the
+    multi-exponentiation and the powers in C, gmpy2's with ``allow_release_gil``), so threads keep every
     core busy without pickling each chunk to a worker process and back. On a local Spark master
     that round trip through the Python workers cost as much CPU as a batch's encryptions and
     X^T c themselves (docs/benchmarks/hetero_lr.md).
@@ -125,8 +126,7 @@ def _multiexp_chunk(args: tuple[mpz, list[mpz], np.ndarray]) -> list[mpz]:
 
 def _power_chunk(args: tuple[mpz, list[mpz], list[int]]) -> list[mpz]:
     modulus, bases, exponents = args
-    _gmpy2_releases_gil()
-    return [gmpy2.powmod(c, e, modulus) for c, e in zip(bases, exponents)]
+    return powmod_each(bases, exponents, modulus)
 
 
 def _most_frequent(column: np.ndarray) -> int:

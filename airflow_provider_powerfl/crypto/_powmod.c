@@ -1,4 +1,5 @@
-/* Native b_i^e mod m for many bases and one exponent: the key owner's CRT decryption, c^(p-1) mod p^2.
+/* Native powers mod m of many bases: to one exponent (the key owner's CRT decryption, c^(p-1) mod p^2),
+ * or each to its own signed 64-bit exponent (hetero LR's per-row [[f_i]]^(e_i)).
  *
  * Why native: gmpy2's powmod runs on the GMP that gmpy2 bundles, a "fat" build whose REDC is slow on
  * some CPUs; this extension links the GMP that scripts/gmp configures for this one (setup.py), and
@@ -7,6 +8,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <gmp.h>
+#include <stdint.h>
 
 PyDoc_STRVAR(powmod_many_doc,
              "powmod_many(bases, exponent, modulus) -> bytes\n\n"
@@ -57,12 +59,68 @@ release:
     return result;
 }
 
+PyDoc_STRVAR(powmod_each_doc,
+             "powmod_each(bases, exponents, modulus) -> bytes\n\n"
+             "bases as for powmod_many; exponents: a C-contiguous int64 array, one per base (a negative one\n"
+             "inverts its base). Returns b_i^e_i mod modulus in the bases' layout.");
+
+static PyObject *powmod_each(PyObject *self, PyObject *args) {
+    Py_buffer bases, exps, modulus;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &bases, &exps, &modulus)) return NULL;
+    PyObject *result = NULL;
+    size_t w = (size_t)modulus.len;
+    if (w == 0 || !(((const unsigned char *)modulus.buf)[0] & 1) || bases.len % w != 0 ||
+        (size_t)exps.len != (size_t)bases.len / w * sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "the modulus must be odd, the bases a whole number of its width and one int64 exponent each");
+        goto release;
+    }
+    size_t count = (size_t)bases.len / w;
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)bases.len);
+    if (!result) goto release;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    const int64_t *e = exps.buf;
+    mpz_t b, m, r;
+    mpz_inits(b, m, r, NULL);
+    mpz_import(m, w, -1, 1, 0, 0, modulus.buf);
+    const char *refused = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t k = 0; k < count; k++) {
+        mpz_import(b, w, -1, 1, 0, 0, (const unsigned char *)bases.buf + k * w);
+        if (mpz_cmp(b, m) >= 0) {
+            refused = "a base is not below the modulus";
+            break;
+        }
+        if (e[k] < 0 && !mpz_invert(b, b, m)) {
+            refused = "a base with a negative exponent is not invertible modulo the modulus";
+            break;
+        }
+        /* |e| as unsigned: also right for INT64_MIN */
+        mpz_powm_ui(r, b, e[k] < 0 ? (unsigned long)0 - (unsigned long)e[k] : (unsigned long)e[k], m);
+        size_t written = 0;
+        memset(out + k * w, 0, w);
+        mpz_export(out + k * w, &written, -1, 1, 0, 0, r);
+    }
+    Py_END_ALLOW_THREADS
+    mpz_clears(b, m, r, NULL);
+    if (refused) {
+        Py_CLEAR(result);
+        PyErr_SetString(PyExc_ValueError, refused);
+    }
+release:
+    PyBuffer_Release(&bases);
+    PyBuffer_Release(&exps);
+    PyBuffer_Release(&modulus);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"powmod_many", powmod_many, METH_VARARGS, powmod_many_doc},
+    {"powmod_each", powmod_each, METH_VARARGS, powmod_each_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_powmod",
-                                    "Native powers of many bases to one exponent on GMP (see paillier.py).", -1, methods};
+                                    "Native powers of many bases on GMP (see powmod.py).", -1, methods};
 
 PyMODINIT_FUNC PyInit__powmod(void) { return PyModule_Create(&module); }

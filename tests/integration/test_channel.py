@@ -191,12 +191,12 @@ def test_timeout_names_peer_job_and_tag(kafka_brokers: dict[str, str]) -> None:
 
 def test_heartbeats_cross_both_brokers_and_a_silenced_peer_is_noticed(kafka_brokers: dict[str, str]) -> None:
     """A host that computes past the silence timeout is waited for; once it stops, the guest fails within it."""
-    parties, _, _ = make_parties({GUEST: kafka_brokers["guest"], HOST: kafka_brokers["host"]}, silence_timeout=2.0)
+    parties, _, _ = make_parties({GUEST: kafka_brokers["guest"], HOST: kafka_brokers["host"]}, silence_timeout=3.0)
     guest, host = parties[GUEST], parties[HOST]
     try:
         host.send(GUEST, "hello", 1)
         assert guest.recv(HOST, "hello", timeout=60) == 1
-        answer = threading.Timer(5.0, lambda: host.send(GUEST, "result", 42))  # 2.5 silence timeouts of work
+        answer = threading.Timer(7.5, lambda: host.send(GUEST, "result", 42))  # 2.5 silence timeouts of work
         answer.start()
         assert guest.recv(HOST, "result", timeout=60) == 42
         answer.join()

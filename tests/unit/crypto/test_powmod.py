@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import gmpy2
+import numpy as np
 import pytest
 from gmpy2 import mpz
 
-from airflow_provider_powerfl.crypto.powmod import powmod_many
+from airflow_provider_powerfl.crypto.powmod import powmod_each, powmod_many
 
 
 def test_powers_equal_gmpy2s_for_edge_and_random_bases() -> None:
@@ -26,3 +27,26 @@ def test_bad_inputs_are_refused_with_a_reason() -> None:
         powmod_many([mpz(1) << 80], 5, 101)
     with pytest.raises(ValueError, match="negative"):
         powmod_many([mpz(3)], -1, 101)
+
+
+def test_each_base_to_its_own_signed_exponent_equals_gmpy2() -> None:
+    state = gmpy2.random_state(11)
+    modulus = gmpy2.next_prime(mpz(2) ** 1023) * gmpy2.next_prime(mpz(2) ** 1024 + 12345)
+    modulus = modulus * modulus  # n^2 of a Paillier key
+    bases = [mpz(1), modulus - 1] + [gmpy2.mpz_random(state, modulus) for _ in range(30)]
+    exponents = [0, -1] + [int(gmpy2.mpz_urandomb(state, 40)) - (1 << 39) for _ in range(30)]
+    exponents[2], exponents[3] = (1 << 63) - 1, -(1 << 63)
+    expected = [gmpy2.powmod(b, e, modulus) for b, e in zip(bases, exponents)]
+    assert powmod_each(bases, exponents, modulus) == expected
+    assert powmod_each(bases, np.array(exponents, dtype=np.int64), modulus) == expected
+
+
+def test_each_refuses_what_it_cannot_compute() -> None:
+    with pytest.raises(ValueError, match="not invertible"):
+        powmod_each([mpz(7)], [-1], 49)
+    with pytest.raises(ValueError, match="64-bit"):
+        powmod_each([mpz(3)], [1 << 63], 101)
+    with pytest.raises(ValueError, match="2 bases but exponents of shape"):
+        powmod_each([mpz(3), mpz(4)], [1], 101)
+    with pytest.raises(ValueError, match="below the modulus"):
+        powmod_each([mpz(101)], [1], 101)

@@ -264,7 +264,7 @@ def test_a_party_leaving_on_an_error_fails_every_peer_at_once(parties: dict[str,
     assert len(capture) == sent
 
 
-SILENCE = 0.5  # seconds; heartbeats every 0.05 s
+SILENCE = 1.0  # seconds; heartbeats every 0.1 s
 
 
 def heartbeating_pair() -> tuple[Party, Party]:
