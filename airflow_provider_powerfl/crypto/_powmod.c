@@ -10,6 +10,57 @@
 #include <gmp.h>
 #include <stdint.h>
 
+/* b_k^e mod m for every base (bases: little-endian, the modulus' width each): e is `exponent` (little-endian
+ * bytes) when `each` is NULL, else each[k] (a negative one inverts b_k). NULL with a ValueError on bad input. */
+static PyObject *powers(const Py_buffer *bases, const Py_buffer *modulus, const Py_buffer *exponent,
+                        const Py_buffer *each) {
+    size_t w = (size_t)modulus->len;
+    if (w == 0 || !(((const unsigned char *)modulus->buf)[0] & 1) || bases->len % w != 0) {
+        PyErr_SetString(PyExc_ValueError, "the modulus must be odd and the bases a whole number of its width");
+        return NULL;
+    }
+    size_t count = (size_t)bases->len / w;
+    if (each && (size_t)each->len != count * sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "expected one int64 exponent per base");
+        return NULL;
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, bases->len);
+    if (!result) return NULL;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    const int64_t *e = each ? each->buf : NULL;
+    const char *refused = NULL;
+    mpz_t b, m, r, big;
+    mpz_inits(b, m, r, big, NULL);
+    mpz_import(m, w, -1, 1, 0, 0, modulus->buf);
+    if (!each) mpz_import(big, (size_t)exponent->len, -1, 1, 0, 0, exponent->buf);
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t k = 0; k < count; k++) {
+        mpz_import(b, w, -1, 1, 0, 0, (const unsigned char *)bases->buf + k * w);
+        if (mpz_cmp(b, m) >= 0) {
+            refused = "a base is not below the modulus";
+            break;
+        }
+        if (!each) {
+            mpz_powm(r, b, big, m);
+        } else if (e[k] < 0 && !mpz_invert(b, b, m)) {
+            refused = "a base with a negative exponent is not invertible modulo the modulus";
+            break;
+        } else { /* |e| as unsigned: also right for INT64_MIN */
+            mpz_powm_ui(r, b, e[k] < 0 ? (unsigned long)0 - (unsigned long)e[k] : (unsigned long)e[k], m);
+        }
+        memset(out + k * w, 0, w);
+        mpz_export(out + k * w, NULL, -1, 1, 0, 0, r);
+    }
+    Py_END_ALLOW_THREADS
+    mpz_clears(b, m, r, big, NULL);
+    if (refused) {
+        Py_DECREF(result);
+        PyErr_SetString(PyExc_ValueError, refused);
+        return NULL;
+    }
+    return result;
+}
+
 PyDoc_STRVAR(powmod_many_doc,
              "powmod_many(bases, exponent, modulus) -> bytes\n\n"
              "bases: count little-endian integers of len(modulus) bytes each, every one below the modulus;\n"
@@ -19,40 +70,7 @@ PyDoc_STRVAR(powmod_many_doc,
 static PyObject *powmod_many(PyObject *self, PyObject *args) {
     Py_buffer bases, exponent, modulus;
     if (!PyArg_ParseTuple(args, "y*y*y*", &bases, &exponent, &modulus)) return NULL;
-    PyObject *result = NULL;
-    size_t w = (size_t)modulus.len;
-    if (w == 0 || !(((const unsigned char *)modulus.buf)[0] & 1) || bases.len % w != 0) {
-        PyErr_SetString(PyExc_ValueError, "the modulus must be odd and the bases a whole number of its width");
-        goto release;
-    }
-    size_t count = (size_t)bases.len / w;
-    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)bases.len);
-    if (!result) goto release;
-    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
-    mpz_t b, e, m, r;
-    mpz_inits(b, e, m, r, NULL);
-    mpz_import(e, (size_t)exponent.len, -1, 1, 0, 0, exponent.buf);
-    mpz_import(m, w, -1, 1, 0, 0, modulus.buf);
-    int reduced = 1;
-    Py_BEGIN_ALLOW_THREADS
-    for (size_t k = 0; k < count && reduced; k++) {
-        mpz_import(b, w, -1, 1, 0, 0, (const unsigned char *)bases.buf + k * w);
-        if (mpz_cmp(b, m) >= 0) {
-            reduced = 0;
-            break;
-        }
-        mpz_powm(r, b, e, m);
-        size_t written = 0;
-        memset(out + k * w, 0, w);
-        mpz_export(out + k * w, &written, -1, 1, 0, 0, r);
-    }
-    Py_END_ALLOW_THREADS
-    mpz_clears(b, e, m, r, NULL);
-    if (!reduced) {
-        Py_CLEAR(result);
-        PyErr_SetString(PyExc_ValueError, "a base is not below the modulus");
-    }
-release:
+    PyObject *result = powers(&bases, &modulus, &exponent, NULL);
     PyBuffer_Release(&bases);
     PyBuffer_Release(&exponent);
     PyBuffer_Release(&modulus);
@@ -61,55 +79,15 @@ release:
 
 PyDoc_STRVAR(powmod_each_doc,
              "powmod_each(bases, exponents, modulus) -> bytes\n\n"
-             "bases as for powmod_many; exponents: a C-contiguous int64 array, one per base (a negative one\n"
+             "bases as for powmod_many; exponents: the bytes of an int64 array, one per base (a negative one\n"
              "inverts its base). Returns b_i^e_i mod modulus in the bases' layout.");
 
 static PyObject *powmod_each(PyObject *self, PyObject *args) {
-    Py_buffer bases, exps, modulus;
-    if (!PyArg_ParseTuple(args, "y*y*y*", &bases, &exps, &modulus)) return NULL;
-    PyObject *result = NULL;
-    size_t w = (size_t)modulus.len;
-    if (w == 0 || !(((const unsigned char *)modulus.buf)[0] & 1) || bases.len % w != 0 ||
-        (size_t)exps.len != (size_t)bases.len / w * sizeof(int64_t)) {
-        PyErr_SetString(PyExc_ValueError,
-                        "the modulus must be odd, the bases a whole number of its width and one int64 exponent each");
-        goto release;
-    }
-    size_t count = (size_t)bases.len / w;
-    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)bases.len);
-    if (!result) goto release;
-    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
-    const int64_t *e = exps.buf;
-    mpz_t b, m, r;
-    mpz_inits(b, m, r, NULL);
-    mpz_import(m, w, -1, 1, 0, 0, modulus.buf);
-    const char *refused = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    for (size_t k = 0; k < count; k++) {
-        mpz_import(b, w, -1, 1, 0, 0, (const unsigned char *)bases.buf + k * w);
-        if (mpz_cmp(b, m) >= 0) {
-            refused = "a base is not below the modulus";
-            break;
-        }
-        if (e[k] < 0 && !mpz_invert(b, b, m)) {
-            refused = "a base with a negative exponent is not invertible modulo the modulus";
-            break;
-        }
-        /* |e| as unsigned: also right for INT64_MIN */
-        mpz_powm_ui(r, b, e[k] < 0 ? (unsigned long)0 - (unsigned long)e[k] : (unsigned long)e[k], m);
-        size_t written = 0;
-        memset(out + k * w, 0, w);
-        mpz_export(out + k * w, &written, -1, 1, 0, 0, r);
-    }
-    Py_END_ALLOW_THREADS
-    mpz_clears(b, m, r, NULL);
-    if (refused) {
-        Py_CLEAR(result);
-        PyErr_SetString(PyExc_ValueError, refused);
-    }
-release:
+    Py_buffer bases, exponents, modulus;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &bases, &exponents, &modulus)) return NULL;
+    PyObject *result = powers(&bases, &modulus, NULL, &exponents);
     PyBuffer_Release(&bases);
-    PyBuffer_Release(&exps);
+    PyBuffer_Release(&exponents);
     PyBuffer_Release(&modulus);
     return result;
 }
@@ -120,7 +98,7 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_powmod",
-                                    "Native powers of many bases on GMP (see powmod.py).", -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_powmod", "Native powers of many bases on GMP (see powmod.py).",
+                                    -1, methods};
 
 PyMODINIT_FUNC PyInit__powmod(void) { return PyModule_Create(&module); }
