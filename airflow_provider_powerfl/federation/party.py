@@ -151,7 +151,8 @@ class Party:
             self._unflushed = True
 
     def recv(self, src: str, tag: str, timeout: float | None = None) -> object:
-        """The next object `src` sent with `tag`, in send order; RecvTimeout after `timeout` seconds."""
+        """The next object `src` sent with `tag`, in send order; RecvTimeout after `timeout` seconds,
+        PeerFailed or PeerSilent as soon as a peer failed or went silent."""
         self._check_peer(src)
         if self._unflushed:  # a peer may be waiting for what we sent before answering
             self.transport.flush()
@@ -217,12 +218,16 @@ class Party:
 
     def _beat(self, interval: float) -> None:
         """Heartbeat thread: an empty message to every peer now and every ``interval`` seconds until close."""
+        failing = False
         while True:
             try:
                 for peer in self.peers():
                     self.send(peer, ALIVE_TAG, None)
+                failing = False
             except Exception:  # the main thread meets a broken transport on its own sends and polls
-                log.warning("party %s could not send a heartbeat", self.party_id, exc_info=True)
+                if not failing:  # once per streak, not every interval
+                    log.warning("party %s could not send a heartbeat", self.party_id, exc_info=True)
+                failing = True
             if self._stop_beating.wait(interval):
                 return
 
