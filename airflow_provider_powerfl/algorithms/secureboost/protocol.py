@@ -27,6 +27,7 @@ from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayout
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
+from airflow_provider_powerfl.crypto.powmod import powmod_many
 from airflow_provider_powerfl.exceptions import FederationError
 from airflow_provider_powerfl.federation.party import Party
 
@@ -343,8 +344,8 @@ def _bin_products(
 def _compress(groups: list[list[mpz]], nsq: mpz, threads: ThreadPoolExecutor) -> list[mpz]:
     """Fold each group of sums into one ciphertext: sum_i s_i 2^(i SLOT_BITS) by Horner (SLOT_BITS squarings per step).
 
-    All groups of a level step together; a step's squarings run as one gmpy2 call per thread
-    (powmod_base_list releases the GIL), so the host's cores share this serial part of a level.
+    All groups of a level step together; a step's squarings run as one native call per thread
+    (powmod_many, no GIL), so the host's cores share this serial part of a level.
     """
     shift = mpz(1) << encoding.SLOT_BITS
     accs = [g[-1] for g in groups]
@@ -352,7 +353,7 @@ def _compress(groups: list[list[mpz]], nsq: mpz, threads: ThreadPoolExecutor) ->
         active = [k for k, g in enumerate(groups) if len(g) >= back]
         size = -(-len(active) // COMPRESS_THREADS)
         parts = [[accs[k] for k in active[i : i + size]] for i in range(0, len(active), size)]
-        squared = [v for part in threads.map(lambda bases: gmpy2.powmod_base_list(bases, shift, nsq), parts) for v in part]
+        squared = [v for part in threads.map(lambda bases: powmod_many(bases, shift, nsq), parts) for v in part]
         for k, sq in zip(active, squared):
             accs[k] = sq * groups[k][-back] % nsq
     return accs
