@@ -18,6 +18,7 @@ import numpy as np
 from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto import _fixedbase
+from airflow_provider_powerfl.crypto.native_ints import from_native
 
 DEFAULT_TEETH = 15
 DEFAULT_TABLES = 7
@@ -103,4 +104,4 @@ class FixedBase:
         width = self._width
         out = _fixedbase.comb_powers(self._table, self._modulus_bytes, self.teeth, self.tables, self.steps,
                                      np.ascontiguousarray(digits, dtype=np.uint16))  # fmt: skip
-        return [mpz.from_bytes(out[k : k + width], "little") for k in range(0, len(out), width)]
+        return from_native(out, width)

@@ -18,6 +18,7 @@ from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto import _multiexp
 from airflow_provider_powerfl.crypto.errors import EncodingOverflowError, MalformedCiphertextError
+from airflow_provider_powerfl.crypto.native_ints import from_native, to_native, width_of
 
 MAX_EXPONENT_BITS = 61  # exponents travel as int64; the extension needs |x| < 2^61 (x + K < 2^62)
 
@@ -42,13 +43,6 @@ def _as_int64(exponents: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
     return arr
 
 
-def _fixed_width(values: Sequence[mpz], width: int, what: str) -> bytes:
-    try:
-        return b"".join(v.to_bytes(width, "little") for v in values)
-    except OverflowError as exc:
-        raise ValueError(f"{what} must be integers in [0, modulus)") from exc
-
-
 def multiexp_columns(
     bases: Sequence[mpz], exponents: np.ndarray | Sequence[Sequence[int]], modulus: int
 ) -> list[mpz]:
@@ -64,12 +58,12 @@ def multiexp_columns(
         raise ValueError(f"{len(bases)} bases but exponents have {exps.shape[0]} rows")
     if modulus < 3 or modulus % 2 == 0:
         raise ValueError(f"the modulus must be odd and at least 3, got {modulus}")
-    width = (modulus.bit_length() + 7) // 8
-    blob = _fixed_width([b if type(b) is mpz else mpz(b) for b in bases], width, "bases")
+    width = width_of(modulus)
+    blob = to_native(bases, width, "bases")
     try:
         out = _multiexp.multiexp_columns(blob, exps, modulus.to_bytes(width, "little"))
     except ZeroDivisionError as exc:
         raise MalformedCiphertextError(
             "a base is not invertible modulo the modulus (malformed ciphertext)"
         ) from exc
-    return [mpz.from_bytes(out[k : k + width], "little") for k in range(0, len(out), width)]
+    return from_native(out, width)

@@ -14,6 +14,7 @@ import numpy as np
 from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto import _powmod
+from airflow_provider_powerfl.crypto.native_ints import from_native, to_native, width_of
 
 
 def powmod_many(bases: Sequence[mpz], exponent: int, modulus: int) -> list[mpz]:
@@ -21,10 +22,10 @@ def powmod_many(bases: Sequence[mpz], exponent: int, modulus: int) -> list[mpz]:
     modulus, exponent = mpz(modulus), mpz(exponent)
     if exponent < 0:
         raise ValueError("the exponent must not be negative")
-    width = _width(modulus)
-    out = _powmod.powmod_many(_blob(bases, width), exponent.to_bytes(max(1, (exponent.bit_length() + 7) // 8), "little"),
-                              modulus.to_bytes(width, "little"))  # fmt: skip
-    return _mpzs(out, width)
+    width = width_of(modulus)
+    exponent_bytes = exponent.to_bytes(max(1, width_of(exponent)), "little")
+    out = _powmod.powmod_many(to_native(bases, width, "the bases"), exponent_bytes, modulus.to_bytes(width, "little"))
+    return from_native(out, width)
 
 
 def powmod_each(bases: Sequence[mpz], exponents: Sequence[int] | np.ndarray, modulus: int) -> list[mpz]:
@@ -36,20 +37,6 @@ def powmod_each(bases: Sequence[mpz], exponents: Sequence[int] | np.ndarray, mod
         raise ValueError("the exponents must fit a signed 64-bit integer") from exc
     if exps.shape != (len(bases),):
         raise ValueError(f"{len(bases)} bases but exponents of shape {exps.shape}")
-    width = _width(modulus)
-    return _mpzs(_powmod.powmod_each(_blob(bases, width), exps.tobytes(), modulus.to_bytes(width, "little")), width)
-
-
-def _width(modulus: mpz) -> int:
-    return (modulus.bit_length() + 7) // 8
-
-
-def _blob(bases: Sequence[mpz], width: int) -> bytes:
-    try:
-        return b"".join(mpz(b).to_bytes(width, "little") for b in bases)
-    except OverflowError as exc:
-        raise ValueError("the bases must be integers in [0, modulus)") from exc
-
-
-def _mpzs(out: bytes, width: int) -> list[mpz]:
-    return [mpz.from_bytes(out[k : k + width], "little") for k in range(0, len(out), width)]
+    width = width_of(modulus)
+    out = _powmod.powmod_each(to_native(bases, width, "the bases"), exps.tobytes(), modulus.to_bytes(width, "little"))
+    return from_native(out, width)
