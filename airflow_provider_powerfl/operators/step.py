@@ -179,7 +179,8 @@ class FederatedStepOperator(BaseOperator):
         try:
             self._pod_operator.execute(context)
         except Exception as exc:
-            failed = step_failure(exc, what)
+            op = self._pod_operator
+            failed = step_failure(exc, what, op.remote_pod, op.base_container_name)
             if failed is None:
                 raise
             raise failed from exc

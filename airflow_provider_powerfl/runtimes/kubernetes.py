@@ -19,7 +19,7 @@ from typing import Any
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE
 from airflow_provider_powerfl.runtimes.local import ERROR_PREFIX, StepFailed
-from airflow_provider_powerfl.taskspec import PASSWORD_FIELDS, TaskSpec
+from airflow_provider_powerfl.taskspec import EXIT_STEP_ERROR, PASSWORD_FIELDS, TaskSpec
 
 SPEC_ENV = "POWERFL_TASK_SPEC"
 # $0 is a name for the shell, "$@" the spark-submit argv given as the container's args.
@@ -182,11 +182,26 @@ def label_value(text: str) -> str:
     return value or "none"
 
 
-def step_failure(exc: BaseException, what: str) -> StepFailed | None:
-    """The job's own POWERFL-ERROR message from a failed pod's termination message, if it is there."""
+def step_failure(exc: BaseException, what: str, remote_pod: Any = None, container: str = "base") -> StepFailed | None:
+    """The job's own POWERFL-ERROR message from a failed pod's termination message, if it is there.
+
+    The StepFailed carries the container's exit code when ``remote_pod`` (the operator's last view of
+    the pod) has it, so a step stopped by a peer (exit 3) is told apart from one that failed on its own;
+    otherwise 2.
+    """
     found = None
     for line in str(exc).splitlines():
         position = line.find(ERROR_PREFIX)
         if position >= 0:
             found = line[position + len(ERROR_PREFIX) :].strip()
-    return StepFailed(f"{what} failed: {found}", 2) if found else None
+    return StepFailed(f"{what} failed: {found}", exit_code(remote_pod, container) or EXIT_STEP_ERROR) if found else None
+
+
+def exit_code(remote_pod: Any, container: str) -> int | None:
+    """The named container's exit code from a V1Pod's status, or None if it has not terminated."""
+    statuses = getattr(getattr(remote_pod, "status", None), "container_statuses", None) or []
+    for status in statuses:
+        terminated = getattr(getattr(status, "state", None), "terminated", None)
+        if status.name == container and terminated is not None:
+            return terminated.exit_code
+    return None

@@ -114,3 +114,25 @@ def test_result_json_feeds_xcom(registry, tmp_path):
     assert result["metrics"] == {"auc": 0.97, "ks": 0.81}
     assert result["outputs"] == {"scores": {"uri": "x", "format": "parquet"}}
     assert (result["job_id"], result["party_id"], result["role"], result["step"]) == ("J", "10000", "guest", "predict")
+
+
+def test_a_failed_pod_reports_the_steps_error_and_its_exit_code(registry, monkeypatch):
+    """The guarded operator waits for a peer's reason only on exit 3, so the pod's exit code must survive."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import models as k8s
+
+    from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings
+    from airflow_provider_powerfl.runtimes.local import StepFailed
+
+    def failing_pod(self, context):
+        terminated = k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=3))
+        status = k8s.V1ContainerStatus(name="base", state=terminated, image="i", image_id="", ready=False, restart_count=0)
+        self.remote_pod = k8s.V1Pod(status=k8s.V1PodStatus(container_statuses=[status]))
+        raise RuntimeError("Pod powerfl-align returned a failure.\nPOWERFL-ERROR: party 20000 failed (DataError)")
+
+    monkeypatch.setattr(KubernetesPodOperator, "execute", failing_pod)
+    op = FederatedAlignOperator(task_id="align")
+    spec, _ = op.build_spec(context(CONF), party(registry), "kubernetes")
+    with pytest.raises(StepFailed, match=r"^step align failed: party 20000 failed \(DataError\)$") as raised:
+        op._run_pod(context(CONF), ["spark-submit", "align.py"], spec, KubernetesSettings(), "step align")
+    assert raised.value.returncode == 3

@@ -5,6 +5,7 @@ import json
 import kubernetes_validate
 import pytest
 from kubernetes.client import ApiClient
+from kubernetes.client import models as k8s
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.runtimes.command import SparkSettings, step_command
@@ -78,7 +79,23 @@ def test_pod_failure_surfaces_the_jobs_own_error():
     exc = RuntimeError("Pod powerfl-train returned a failure.\n...\nPOWERFL-ERROR: inputs.train.uri: missing\n")
     failed = step_failure(exc, "step train of job 'J' at party 10000")
     assert str(failed) == "step train of job 'J' at party 10000 failed: inputs.train.uri: missing"
+    assert failed.returncode == 2  # no pod status to read
     assert step_failure(RuntimeError("image pull backoff"), "x") is None
+
+
+def terminated_pod(container: str, code: int) -> k8s.V1Pod:
+    state = k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=code))
+    status = k8s.V1ContainerStatus(
+        name=container, state=state, image="i", image_id="", ready=False, restart_count=0
+    )
+    return k8s.V1Pod(status=k8s.V1PodStatus(container_statuses=[status]))
+
+
+def test_a_pod_stopped_by_a_peer_keeps_its_exit_code():
+    """Exit 3 (a peer failed or went silent) lets the operator wait for that peer's own reason."""
+    exc = RuntimeError("Pod powerfl-train returned a failure.\nPOWERFL-ERROR: party 20000 failed (DataError)\n")
+    assert step_failure(exc, "step", terminated_pod("base", 3), "base").returncode == 3
+    assert step_failure(exc, "step", terminated_pod("sidecar", 3), "base").returncode == 2
 
 
 def test_label_values_are_legal():
