@@ -122,6 +122,9 @@ class KafkaTransport(Transport):
         self._producer_config = {**PRODUCER_CONFIG, **(producer_config or {})}
         self._producers: dict[str, KafkaProducer] = {}
         self._topics = {peer: topic_name(job_id, peer) for peer in peers}
+        # per peer: a party's heartbeat thread and main thread may both open a producer, and one
+        # stuck on an unreachable broker must not hold the other peers' producers
+        self._opening = {peer: threading.Lock() for peer in peers}
         self._ready_topics: set[str] = set()
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
@@ -145,15 +148,14 @@ class KafkaTransport(Transport):
         topic = self._topics.get(dst)
         if topic is None:
             raise FederationError(f"party {dst} is not a peer of this transport (job {self._job_id!r})")
-        producer = self._producers.get(dst) or self._open_producer(dst, topic)
+        producer = self._producer(dst, topic)
         # kafka-python copies the value into its batch before send returns, so `payload` may be a view
         future = producer.send(topic, value=payload, headers=[(HEAD_HEADER, head)], partition=0)
         future.add_errback(self._failed, dst)
 
     def connect(self, dst: str) -> None:
         """Open the producer into `dst`'s broker now rather than on the first publish."""
-        if dst not in self._producers:
-            self._open_producer(dst, self._topics[dst])
+        self._producer(dst, self._topics[dst])
 
     def flush(self) -> None:
         for producer in list(self._producers.values()):  # Party's heartbeat thread may open one meanwhile
@@ -171,6 +173,13 @@ class KafkaTransport(Transport):
             for producer in self._producers.values():
                 producer.close()
             self._consumer.close()
+
+    def _producer(self, dst: str, topic: str) -> KafkaProducer:
+        producer = self._producers.get(dst)
+        if producer is None:
+            with self._opening[dst]:
+                producer = self._producers.get(dst) or self._open_producer(dst, topic)
+        return producer
 
     def _open_producer(self, dst: str, topic: str) -> KafkaProducer:
         config = self._registry.get(dst).kafka_config()

@@ -83,7 +83,10 @@ class Party:
         self._next_seq: dict[tuple[str, str], int] = {}
         self._unflushed = False
         self._peer_failure: tuple[str, str] | None = None  # (peer, its error's class) once told
-        self._send_lock = threading.Lock()  # the heartbeat thread sends too
+        # one lock per (dst, tag) stream, not one for all: a heartbeat stuck on an unreachable peer's
+        # broker must not hold this party's messages to the other peers
+        self._stream_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._stream_locks_guard = threading.Lock()
         self._silence_timeout = silence_timeout
         self._stop_beating = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -136,8 +139,8 @@ class Party:
         self._check_peer(dst)
         parts, total = codec.encode(obj)
         chunks = list(split(parts, total, self._chunk_size))
-        with self._send_lock:
-            stream = (dst, tag)
+        stream = (dst, tag)
+        with self._stream_lock(stream):
             seq = self._next_seq.get(stream, 0)
             self._next_seq[stream] = seq + 1
             now = self._clock()
@@ -149,6 +152,10 @@ class Party:
                 )
                 self.transport.publish(dst, sign_head(header, [payload], self._key), payload)
             self._unflushed = True
+
+    def _stream_lock(self, stream: tuple[str, str]) -> threading.Lock:
+        with self._stream_locks_guard:
+            return self._stream_locks.setdefault(stream, threading.Lock())
 
     def recv(self, src: str, tag: str, timeout: float | None = None) -> object:
         """The next object `src` sent with `tag`, in send order; RecvTimeout after `timeout` seconds,

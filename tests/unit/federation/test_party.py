@@ -318,3 +318,33 @@ def test_a_peer_not_heard_from_yet_gets_the_recv_timeout() -> None:
 def test_the_silence_timeout_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="silence_timeout"):
         memory_parties("job-bad", {GUEST: "guest", HOST: "host"}, silence_timeout=0)
+
+
+def test_a_heartbeat_stuck_on_one_peer_does_not_hold_messages_to_the_others() -> None:
+    """Publishing to an unreachable peer's broker can block (Kafka's max_block_ms); the other peers still get ours."""
+    stuck, release = threading.Event(), threading.Event()
+
+    class OneBrokerHangs(MemoryTransport):
+        def publish(self, dst: str, head: bytes, payload: object) -> None:
+            if dst == ARBITER:
+                stuck.set()
+                release.wait(30)
+            super().publish(dst, head, payload)
+
+    roles = {GUEST: "guest", HOST: "host", ARBITER: "arbiter"}
+    keys = {p: SigningKey.generate() for p in roles}
+    public = {p: k.public_key for p, k in keys.items()}
+    hub = MemoryHub(roles)
+    guest = Party(GUEST, roles, "job-hang", 1, OneBrokerHangs(hub, GUEST), keys[GUEST], public, silence_timeout=SILENCE)
+    host = Party(HOST, roles, "job-hang", 1, MemoryTransport(hub, HOST), keys[HOST], public)
+    try:
+        assert stuck.wait(10)  # the heartbeat thread now hangs in its publish to the arbiter
+        sent = threading.Thread(target=guest.send, args=(HOST, "w", 7))
+        sent.start()
+        sent.join(5)
+        assert not sent.is_alive()
+        assert host.recv(GUEST, "w", timeout=5) == 7
+    finally:
+        release.set()
+        guest.close()
+        host.close()
