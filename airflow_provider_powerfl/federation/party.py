@@ -151,7 +151,8 @@ class Party:
                     self.job_id, self.attempt, tag, seq, index, len(chunks), offset, total, self.party_id, dst, now
                 )
                 self.transport.publish(dst, sign_head(header, [payload], self._key), payload)
-            self._unflushed = True
+            if tag != ALIVE_TAG:  # nobody waits for a heartbeat: recv need not flush (and block) for one
+                self._unflushed = True
 
     def _stream_lock(self, stream: tuple[str, str]) -> threading.Lock:
         with self._stream_locks_guard:

@@ -348,3 +348,31 @@ def test_a_heartbeat_stuck_on_one_peer_does_not_hold_messages_to_the_others() ->
         release.set()
         guest.close()
         host.close()
+
+
+def test_recv_does_not_flush_for_heartbeats() -> None:
+    """A flush waits for delivery: one queued only for a dead broker's heartbeats would stall every recv."""
+    flushes = []
+
+    class CountsFlushes(MemoryTransport):
+        def flush(self) -> None:
+            flushes.append(1)
+
+    roles = {GUEST: "guest", HOST: "host"}
+    keys = {p: SigningKey.generate() for p in roles}
+    public = {p: k.public_key for p, k in keys.items()}
+    hub = MemoryHub(roles)
+    guest = Party(GUEST, roles, "job-flush", 1, CountsFlushes(hub, GUEST), keys[GUEST], public, silence_timeout=SILENCE)
+    host = Party(HOST, roles, "job-flush", 1, MemoryTransport(hub, HOST), keys[HOST], public)
+    try:
+        time.sleep(3 * SILENCE / 10)  # a few heartbeats go out
+        with pytest.raises(RecvTimeout):
+            guest.recv(HOST, "w", timeout=0.2)
+        assert not flushes
+        guest.send(HOST, "w", 1)
+        with pytest.raises(RecvTimeout):
+            guest.recv(HOST, "answer", timeout=0.2)
+        assert len(flushes) == 1  # its own message is flushed before waiting for the answer
+    finally:
+        guest.close()
+        host.close()
