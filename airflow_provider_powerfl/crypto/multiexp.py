@@ -3,10 +3,10 @@
 Why: the hetero-LR gradient X^T [[r]] costs one ~4096-bit powmod per (row, feature) when done
 naively. The work happens in the C extension ``_multiexp`` (GMP mpn Montgomery products, no
 GIL): each column is shifted by its minimum or its dominant value (prod c^x = P^s prod c^(x-s),
-P = prod_i c_i), then reduced by a batched Bos-Coster method (sort, running products, repeat
-on the gaps): about 3.4 products per entry at hetero LR's 1024 rows x 2^-20, one per nonzero
-entry of a 0/1 column. See docs/crypto/paillier.md. This module converts between gmpy2 and
-the extension's fixed-width bytes and checks inputs.
+P = prod_i c_i), then reduced by Bos-Coster's method (fold the base of the largest exponent
+into the next one's, keep the remainder): about 3.15 products per entry at hetero LR's 1024
+rows x 2^-20, one per nonzero entry of a 0/1 column. See docs/crypto/paillier.md. This module
+converts between gmpy2 and the extension's fixed-width bytes and checks inputs.
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ class EncryptedVector:
 
         X is encoded at 2^frac_bits (ints pass through unscaled when frac_bits=0), needing
         |X * 2^frac_bits| < 2^61; the result has scale self.frac_bits + frac_bits. Uses the
-        sort-and-prefix multi-exponentiation (integer columns cost one multiplication per nonzero
+        Bos-Coster multi-exponentiation (integer columns cost one multiplication per nonzero
         entry); rerandomize() the result before sending it to the key owner.
         """
         X = np.asarray(X)

@@ -41,7 +41,7 @@ def test_multiexp_matches_naive(bits):
 
 
 def test_multiexp_many_rows_wide_and_binary_columns():
-    # enough rows for several sort-and-prefix levels; 0/1, +-1, duplicates, one outlier
+    # enough rows for many Bos-Coster steps; 0/1, +-1, duplicates, one outlier
     rng = np.random.default_rng(7)
     rows = 600
     bases = [mpz(int(v)) | 1 for v in rng.integers(3, 2**62, rows)]
@@ -190,3 +190,16 @@ def test_packing_bounds_are_enforced():
     width = packer.widths[0]
     with pytest.raises(EncodingOverflowError, match="slot 0"):
         packer.unpack([(1 << width) - 1], additions=1)
+
+
+def test_multiexp_exponents_far_apart_equal_and_tiny():
+    """Bos-Coster's uneven cases: quotients far above 1, equal exponents that merge, a lone term."""
+    columns = [
+        [1 << 60, 3, 1, 1, (1 << 60) - 1],
+        [7, 7, 7, 7, 7],
+        [0, 0, 0, 0, -(1 << 60)],
+        [-5, 4, -3, 2, -1],
+    ]
+    exps = np.array(columns, dtype=np.int64).T
+    bases = [mpz(3 + 2 * i) for i in range(exps.shape[0])]
+    assert multiexp_columns(bases, exps, MODULUS) == _naive(bases, exps, MODULUS)
