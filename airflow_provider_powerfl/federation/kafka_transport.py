@@ -67,11 +67,18 @@ def topic_name(job_id: str, party_id: str) -> str:
     return legal_topic(f"powerfl.{job_id}.{party_id}")
 
 
-def ensure_topic(config: Mapping[str, Any], topic: str) -> None:
-    """Create `topic` (one partition, replication 1) on the broker `config` points at, if missing."""
+# A job's inbox matters only while its step runs (a retry re-reads it from the start, minutes
+# later): a day's retention, in hour-long segments the broker can drop, keeps every party's
+# broker from filling with old jobs' ciphertexts (Kafka's default keeps them a week).
+INBOX_TOPIC_CONFIG: Mapping[str, str] = {"retention.ms": str(24 * 3600 * 1000), "segment.ms": str(3600 * 1000)}
+
+
+def ensure_topic(config: Mapping[str, Any], topic: str, topic_config: Mapping[str, str] | None = None) -> None:
+    """Create `topic` (one partition, replication 1, `topic_config`) on the broker `config` points at, if missing."""
     admin = KafkaAdminClient(**config, client_id=f"powerfl-admin-{topic}")
     try:
-        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+        new = NewTopic(topic, num_partitions=1, replication_factor=1, topic_configs=dict(topic_config or {}))
+        admin.create_topics([new])
         log.info("created inbox topic %s on %s", topic, config["bootstrap_servers"])
     except TopicAlreadyExistsError:
         pass
@@ -131,7 +138,7 @@ class KafkaTransport(Transport):
         own = registry.get(party_id).kafka_config()
         self.topic = topic_name(job_id, party_id)
         try:
-            ensure_topic(own, self.topic)
+            ensure_topic(own, self.topic, INBOX_TOPIC_CONFIG)
             self._consumer = KafkaConsumer(
                 **own, **{**CONSUMER_CONFIG, **(consumer_config or {})}, client_id=f"powerfl-{party_id}"
             )
@@ -184,7 +191,7 @@ class KafkaTransport(Transport):
     def _open_producer(self, dst: str, topic: str) -> KafkaProducer:
         config = self._registry.get(dst).kafka_config()
         try:
-            ensure_topic(config, topic)
+            ensure_topic(config, topic, INBOX_TOPIC_CONFIG)
         except KafkaError as exc:  # the receiver creates its own inbox too; we may lack the right
             log.warning("could not create inbox %s of party %s (%s); relying on the receiver", topic, dst, exc)
         try:

@@ -232,3 +232,26 @@ def test_sasl_scram_settings_pass_through_to_kafka(
     finally:
         for party in parties.values():
             party.close()
+
+
+def test_a_jobs_inboxes_are_created_with_a_days_retention(kafka_brokers: dict[str, str]) -> None:
+    """Old jobs' ciphertexts must not fill a party's broker: each inbox keeps a day, in droppable hour segments."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    parties, _, _ = make_parties({GUEST: kafka_brokers["guest"], HOST: kafka_brokers["host"]})
+    guest, host = parties[GUEST], parties[HOST]
+    try:
+        guest.send(HOST, "hello", 1)  # the guest's producer creates the host's inbox if it is not there yet
+        assert host.recv(GUEST, "hello", timeout=60) == 1
+        for party, broker in ((GUEST, kafka_brokers["guest"]), (HOST, kafka_brokers["host"])):
+            admin = KafkaAdminClient(bootstrap_servers=broker)
+            try:
+                topic = topic_name(guest.job_id, party)
+                configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])["topic"][topic]
+            finally:
+                admin.close()
+            assert configs["retention.ms"]["value"] == "86400000", (party, configs)
+            assert configs["segment.ms"]["value"] == "3600000", (party, configs)
+    finally:
+        guest.close()
+        host.close()
