@@ -320,6 +320,15 @@ def test_the_silence_timeout_must_be_positive() -> None:
         memory_parties("job-bad", {GUEST: "guest", HOST: "host"}, silence_timeout=0)
 
 
+def heartbeating_guest_over(transport: type[MemoryTransport], roles: dict[str, str]) -> tuple[Party, Party]:
+    """A heartbeating guest publishing through ``transport`` and a plain host, in one in-memory job."""
+    keys = {p: SigningKey.generate() for p in roles}
+    public = {p: k.public_key for p, k in keys.items()}
+    hub = MemoryHub(roles)
+    guest = Party(GUEST, roles, "job-t", 1, transport(hub, GUEST), keys[GUEST], public, silence_timeout=SILENCE)
+    return guest, Party(HOST, roles, "job-t", 1, MemoryTransport(hub, HOST), keys[HOST], public)
+
+
 def test_a_heartbeat_stuck_on_one_peer_does_not_hold_messages_to_the_others() -> None:
     """Publishing to an unreachable peer's broker can block (Kafka's max_block_ms); the other peers still get ours."""
     stuck, release = threading.Event(), threading.Event()
@@ -331,12 +340,7 @@ def test_a_heartbeat_stuck_on_one_peer_does_not_hold_messages_to_the_others() ->
                 release.wait(30)
             super().publish(dst, head, payload)
 
-    roles = {GUEST: "guest", HOST: "host", ARBITER: "arbiter"}
-    keys = {p: SigningKey.generate() for p in roles}
-    public = {p: k.public_key for p, k in keys.items()}
-    hub = MemoryHub(roles)
-    guest = Party(GUEST, roles, "job-hang", 1, OneBrokerHangs(hub, GUEST), keys[GUEST], public, silence_timeout=SILENCE)
-    host = Party(HOST, roles, "job-hang", 1, MemoryTransport(hub, HOST), keys[HOST], public)
+    guest, host = heartbeating_guest_over(OneBrokerHangs, {GUEST: "guest", HOST: "host", ARBITER: "arbiter"})
     try:
         assert stuck.wait(10)  # the heartbeat thread now hangs in its publish to the arbiter
         sent = threading.Thread(target=guest.send, args=(HOST, "w", 7))
@@ -358,12 +362,7 @@ def test_recv_does_not_flush_for_heartbeats() -> None:
         def flush(self) -> None:
             flushes.append(1)
 
-    roles = {GUEST: "guest", HOST: "host"}
-    keys = {p: SigningKey.generate() for p in roles}
-    public = {p: k.public_key for p, k in keys.items()}
-    hub = MemoryHub(roles)
-    guest = Party(GUEST, roles, "job-flush", 1, CountsFlushes(hub, GUEST), keys[GUEST], public, silence_timeout=SILENCE)
-    host = Party(HOST, roles, "job-flush", 1, MemoryTransport(hub, HOST), keys[HOST], public)
+    guest, host = heartbeating_guest_over(CountsFlushes, {GUEST: "guest", HOST: "host"})
     try:
         time.sleep(3 * SILENCE / 10)  # a few heartbeats go out
         with pytest.raises(RecvTimeout):
