@@ -146,3 +146,15 @@ def test_l1_is_proximal_under_sgd_and_the_intercept_is_not_penalised():
     np.testing.assert_allclose(w, [0.0, 0.4, 0.05])
     l2 = LocalUpdate("sgd", 0.1, "l2", 1.0, np.array([1.0, 0.0]))
     np.testing.assert_allclose(l2.step(np.array([1.0, 1.0]), np.zeros(2)), [0.9, 1.0])
+
+
+@pytest.mark.parametrize("count", [1, 4, 8, 9])
+def test_masked_sums_of_any_count_round_trip(keys, count):
+    """Full groups, a short last group and a lone sum all come back exactly."""
+    public, private = keys
+    bound = 100
+    values = [(-1) ** i * (i * 7919 + 3) for i in range(count)]
+    k = pk.Kernels()
+    packed, masks = masking.pack_masked(public, k.encrypt(public, values), bound)
+    assert len(packed) == masking.packed_count(count, bound, public.n_bits)
+    assert masking.unpack(k.decrypt(private, packed), masks, bound, public.n_bits, "20000") == values
