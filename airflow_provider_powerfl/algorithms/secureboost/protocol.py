@@ -27,7 +27,7 @@ from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayout
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
-from airflow_provider_powerfl.crypto.powmod import powmod_many
+from airflow_provider_powerfl.crypto.powmod import horner_fold
 from airflow_provider_powerfl.exceptions import FederationError
 from airflow_provider_powerfl.federation.party import Party
 
@@ -208,7 +208,8 @@ class HostServer:
         for total, per_bin in products:
             lefts = self._node_lefts(total, per_bin)
             groups += [lefts[i : i + per_ct] for i in range(0, len(lefts), per_ct)]
-        return {"sums": object_array(self.public_key.rerandomize(_compress(groups, self.public_key.nsquare, self._threads)))}
+        packed = horner_fold(groups, encoding.SLOT_BITS, self.public_key.nsquare, self._threads, COMPRESS_THREADS)
+        return {"sums": object_array(self.public_key.rerandomize(packed))}
 
     def _node_lefts(self, total: mpz, per_bin: list[dict[int, mpz]]) -> list[mpz]:
         """Encrypted left sums of every candidate of one node, in this tree's shuffled order."""
@@ -339,24 +340,6 @@ def _bin_products(
                 acc[b] = c if b not in acc else acc[b] * c % nsq
         out[k] = (mine_total * total % nsq, mine)
     return out  # type: ignore[return-value]
-
-
-def _compress(groups: list[list[mpz]], nsq: mpz, threads: ThreadPoolExecutor) -> list[mpz]:
-    """Fold each group of sums into one ciphertext: sum_i s_i 2^(i SLOT_BITS) by Horner (SLOT_BITS squarings per step).
-
-    All groups of a level step together; a step's squarings run as one native call per thread
-    (powmod_many, no GIL), so the host's cores share this serial part of a level.
-    """
-    shift = mpz(1) << encoding.SLOT_BITS
-    accs = [g[-1] for g in groups]
-    for back in range(2, max(map(len, groups), default=0) + 1):
-        active = [k for k, g in enumerate(groups) if len(g) >= back]
-        size = -(-len(active) // COMPRESS_THREADS)
-        parts = [[accs[k] for k in active[i : i + size]] for i in range(0, len(active), size)]
-        squared = [v for part in threads.map(lambda bases: powmod_many(bases, shift, nsq), parts) for v in part]
-        for k, sq in zip(active, squared):
-            accs[k] = sq * groups[k][-back] % nsq
-    return accs
 
 
 def _describe(obj: object) -> str:

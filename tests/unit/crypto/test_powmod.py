@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from gmpy2 import mpz
 
-from airflow_provider_powerfl.crypto.powmod import powmod_each, powmod_many
+from concurrent.futures import ThreadPoolExecutor
+
+from airflow_provider_powerfl.crypto.powmod import horner_fold, powmod_each, powmod_many
 
 
 def test_powers_equal_gmpy2s_for_edge_and_random_bases() -> None:
@@ -50,3 +52,19 @@ def test_each_refuses_what_it_cannot_compute() -> None:
         powmod_each([mpz(3), mpz(4)], [1], 101)
     with pytest.raises(ValueError, match="below the modulus"):
         powmod_each([mpz(101)], [1], 101)
+
+
+def test_horner_fold_packs_groups_of_any_length_alike_with_or_without_threads() -> None:
+    state = gmpy2.random_state(3)
+    modulus = gmpy2.next_prime(mpz(2) ** 511) ** 2
+    groups = [[gmpy2.mpz_random(state, modulus) for _ in range(size)] for size in (3, 3, 1, 2)]
+    want = []
+    for group in groups:  # prod_j c_j^(2^(40 j)), the long way
+        acc = mpz(1)
+        for j, c in enumerate(group):
+            acc = acc * gmpy2.powmod(c, mpz(1) << (40 * j), modulus) % modulus
+        want.append(acc)
+    assert horner_fold(groups, 40, modulus) == want
+    with ThreadPoolExecutor(2) as threads:
+        assert horner_fold(groups, 40, modulus, threads, 2) == want
+    assert horner_fold([], 40, modulus) == []
