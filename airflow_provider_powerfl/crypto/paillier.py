@@ -32,6 +32,7 @@ MIN_KEY_BITS = 2048  # ~112-bit security (NIST SP 800-57 part 1, table 2)
 # a one-off encryption (a loss, a few packed sums) should not pay the comb's seconds and ~124 MB.
 TABLE_MIN_COUNT = 64
 
+_MPZ = type(mpz(0))
 _PUBLIC_MAGIC = b"PFPK1"
 _PRIVATE_MAGIC = b"PFSK1"
 
@@ -192,30 +193,48 @@ class PaillierPublicKey:
         )
 
     # -- ciphertext checks and bytes --------------------------------------------------
-    def check_ciphertext(self, c: int, *, strict: bool = True) -> mpz:
-        c = mpz(c)
-        if not 0 < c < self.nsquare:
-            raise MalformedCiphertextError(f"ciphertext not in (0, n^2) for key {self.fingerprint}")
-        if strict and gmpy2.gcd(c, self.n) != 1:
-            raise MalformedCiphertextError(f"ciphertext shares a factor with n of key {self.fingerprint}")
-        return c
+    def check_ciphertext(self, c: int) -> mpz:
+        """``c`` if it is a unit of Z*_{n^2}, else MalformedCiphertextError."""
+        return self.check_ciphertexts([c], "a ciphertext")[0]
+
+    def check_ciphertexts(self, ciphertexts: Sequence[object], what: str) -> list[mpz]:
+        """Every value a unit of Z*_{n^2} (an integer, 0 < c < n^2, gcd(c, n) = 1), else MalformedCiphertextError.
+
+        Why: a non-unit is no ciphertext, and its decryption leaks the key (for c = n the CRT decryption
+        returns (p + q)^-1 mod n, from which n factors). One gcd of the values' product mod n answers for
+        all of them: it is 1 exactly when none shares a factor with n.
+        """
+        n, nsq = self.n, self.nsquare
+        out, product = [], mpz(1)
+        for i, c in enumerate(ciphertexts):
+            if isinstance(c, bool) or not isinstance(c, (int, _MPZ)) or not 0 < c < nsq:
+                raise MalformedCiphertextError(
+                    f"{what}: value {i} of {len(ciphertexts)} is not an integer in (0, n^2) of key {self.fingerprint}"
+                )
+            c = mpz(c)
+            product = product * (c % n) % n
+            out.append(c)
+        if gmpy2.gcd(product, n) != 1:
+            i = next(i for i, c in enumerate(out) if gmpy2.gcd(c, n) != 1)
+            raise MalformedCiphertextError(
+                f"{what}: value {i} of {len(out)} shares a factor with n of key {self.fingerprint}, so it is no ciphertext"
+            )
+        return out
 
     def ciphertexts_to_bytes(self, ciphertexts: Iterable[mpz]) -> bytes:
         """Concatenated fixed-width big-endian ciphertexts (``ciphertext_bytes`` each)."""
         width = 2 * self.ciphertext_bytes
         return bytes.fromhex("".join(format(c, f"0{width}x") for c in ciphertexts))
 
-    def ciphertexts_from_bytes(self, data: bytes, *, strict: bool = True) -> list[mpz]:
+    def ciphertexts_from_bytes(self, data: bytes) -> list[mpz]:
         width = self.ciphertext_bytes
         if len(data) % width:
             raise MalformedCiphertextError(
                 f"{len(data)} bytes is not a multiple of the {width}-byte ciphertext width of key {self.fingerprint}"
             )
         view = memoryview(data)
-        return [
-            self.check_ciphertext(mpz(int.from_bytes(view[i : i + width], "big")), strict=strict)
-            for i in range(0, len(data), width)
-        ]
+        values = [mpz(int.from_bytes(view[i : i + width], "big")) for i in range(0, len(data), width)]
+        return self.check_ciphertexts(values, "ciphertext bytes")
 
     # -- key serialisation and phe interop ---------------------------------------------
     def to_bytes(self) -> bytes:
@@ -285,10 +304,22 @@ class PaillierPrivateKey:
         return self.raw_decrypt_many([c])[0]
 
     def raw_decrypt_many(self, ciphertexts: Sequence[mpz]) -> list[mpz]:
-        """Residues m in [0, n) (no overflow check; see PaillierPublicKey.decode_int)."""
-        p, q, psq, qsq = self.p, self.q, self.psquare, self.qsquare
+        """Residues m in [0, n) (no overflow check; see PaillierPublicKey.decode_int).
+
+        Refuses the whole batch, returning nothing, if any value is not a unit of Z*_{n^2}: whoever calls
+        the key, no plaintext of a non-unit (which would factor n) ever leaves it. The check is free: by
+        Fermat c^(p-1) = 1 mod p for a unit and 0 mod p for a multiple of p, and c^(p-1) mod p^2 is
+        computed anyway.
+        """
+        p, q, psq, qsq, nsq = self.p, self.q, self.psquare, self.qsquare, self.public_key.nsquare
+        for i, c in enumerate(ciphertexts):
+            if not 0 < c < nsq:
+                raise MalformedCiphertextError(self._refusal(i, len(ciphertexts), "is not in (0, n^2)"))
         cps = powmod_many([c % psq for c in ciphertexts], p - 1, psq)
         cqs = powmod_many([c % qsq for c in ciphertexts], q - 1, qsq)
+        for i, (cp, cq) in enumerate(zip(cps, cqs)):
+            if cp % p != 1 or cq % q != 1:
+                raise MalformedCiphertextError(self._refusal(i, len(ciphertexts), "is not a unit mod n^2"))
         hp, hq, p_inv = self.hp, self.hq, self.p_inverse
         out = []
         for cp, cq in zip(cps, cqs):
@@ -296,6 +327,9 @@ class PaillierPrivateKey:
             mq = (cq - 1) // q * hq % q
             out.append(mp + (mq - mp) * p_inv % q * p)
         return out
+
+    def _refusal(self, index: int, count: int, fault: str) -> str:
+        return f"value {index} of {count} {fault} of key {self.fingerprint}: refused, none of the {count} decrypted"
 
     # -- owner encryption ----------------------------------------------------------------
     def _bases(self) -> tuple[mpz, mpz]:

@@ -199,8 +199,8 @@ class EncryptedVector:
         return header + pk.ciphertexts_to_bytes(self.ciphertexts)
 
     @classmethod
-    def from_bytes(cls, data: bytes, public_key: PaillierPublicKey, *, strict: bool = True) -> EncryptedVector:
-        """Parse and check: magic, key fingerprint, length, each 0 < c < n^2 and (strict) gcd(c, n) = 1."""
+    def from_bytes(cls, data: bytes, public_key: PaillierPublicKey) -> EncryptedVector:
+        """Parse and check: magic, key fingerprint, length, each value a unit of Z*_{n^2}."""
         if len(data) < _HEADER.size:
             raise MalformedCiphertextError(f"encrypted vector needs a {_HEADER.size}-byte header, got {len(data)} bytes")
         magic, fingerprint, frac_bits, count = _HEADER.unpack_from(data)
@@ -216,7 +216,7 @@ class EncryptedVector:
                 f"encrypted vector says {count} ciphertexts but carries {len(body)} bytes "
                 f"({public_key.ciphertext_bytes} per ciphertext)"
             )
-        return cls(public_key, object_array(public_key.ciphertexts_from_bytes(body, strict=strict)), frac_bits)
+        return cls(public_key, object_array(public_key.ciphertexts_from_bytes(body)), frac_bits)
 
     # -- phe interop -----------------------------------------------------------------------------
     def to_phe(self) -> list[Any]:
