@@ -9,7 +9,6 @@ steer), as positions into its own input.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from airflow_provider_powerfl.algorithms.alignment import ecdh, rsa
 from airflow_provider_powerfl.algorithms.alignment.errors import ProtocolViolation
 from airflow_provider_powerfl.algorithms.alignment.ids import dedupe, domain, hash_ids
 from airflow_provider_powerfl.algorithms.alignment.parallel import Workers, default_workers
+from airflow_provider_powerfl.crypto.shuffle import secure_permutation
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.party import Party
 
@@ -78,7 +78,7 @@ def align(
     digests = hash_ids(ids, domain(party.job_id, "psi"))
     unique = dedupe(digests)
     # a secret random order: stream positions then say nothing about input order
-    unique = unique[np.random.default_rng(secrets.randbits(128)).permutation(len(unique))]
+    unique = unique[secure_permutation(len(unique))]
     digests = digests[unique]
     stats["distinct_ids"] = len(unique)
     stats["hash_s"] = time.perf_counter() - t0
