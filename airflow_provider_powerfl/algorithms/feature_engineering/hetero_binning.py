@@ -10,7 +10,6 @@ each host the WOE of its bins and the IV of its features. See docs/protocols/woe
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +27,7 @@ from airflow_provider_powerfl.algorithms.feature_engineering.woe import (
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map, check_ciphertexts, rerandomize
 from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_choice, check_fitted, check_int, check_real
 from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, generate_keypair
+from airflow_provider_powerfl.crypto.shuffle import secure_permutation
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
 
@@ -272,12 +272,7 @@ class HeteroFeatureBinning:
 
 def _order(n_bins: int, shuffle: bool) -> np.ndarray:
     """The order the host sends a feature's bins in: a fresh uniform permutation, or as they are."""
-    order = np.arange(n_bins)
-    if shuffle:
-        for i in range(n_bins - 1, 0, -1):  # Fisher-Yates from the OS CSPRNG
-            k = secrets.randbelow(i + 1)
-            order[i], order[k] = order[k], order[i]
-    return order
+    return secure_permutation(n_bins) if shuffle else np.arange(n_bins)
 
 
 def _check_sums(answer: object, public: PaillierPublicKey, host: str) -> list[np.ndarray]:

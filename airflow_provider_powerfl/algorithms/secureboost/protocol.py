@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -28,6 +27,7 @@ from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayou
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
 from airflow_provider_powerfl.crypto.powmod import horner_fold
+from airflow_provider_powerfl.crypto.shuffle import secure_permutation
 from airflow_provider_powerfl.exceptions import FederationError
 from airflow_provider_powerfl.federation.party import Party
 
@@ -194,8 +194,7 @@ class HostServer:
         self.sample[rows] = True
         self.row_ct = np.full(n, -1, dtype=np.int64)
         self.row_ct[rows] = np.arange(len(rows))
-        rng = np.random.default_rng(secrets.randbits(128))
-        self.perm = rng.permutation(len(self.layout))  # opaque candidate ids for this tree
+        self.perm = secure_permutation(len(self.layout))  # opaque candidate ids for this tree
 
     def _on_hist(self, cmd: dict[str, Any]) -> dict[str, Any]:
         assign, nodes = cmd.get("assign"), cmd.get("nodes")
