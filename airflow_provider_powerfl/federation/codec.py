@@ -253,7 +253,7 @@ class _Decoder:
         self.take((-self.pos) % _ALIGN)
         count = _product(shape)
         data = self.take(count * dtype.itemsize)
-        return np.frombuffer(data, dtype=dtype, count=count).reshape(shape)
+        return _reshape(np.frombuffer(data, dtype=dtype, count=count), shape)
 
     def _intvec(self) -> np.ndarray:
         shape = self._shape()
@@ -268,8 +268,15 @@ class _Decoder:
         else:
             from_bytes = _mpz.from_bytes
             items = (from_bytes(data[i : i + width], "big") for i in range(0, stop, width))
-        out = np.fromiter(items, dtype=object, count=count)
-        return out.reshape(shape)
+        return _reshape(np.fromiter(items, dtype=object, count=count), shape)
+
+
+def _reshape(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    # an empty array may declare any dimensions: more than numpy has, or one past its index type
+    try:
+        return flat.reshape(shape)
+    except ValueError as exc:
+        raise MalformedMessage(f"encoded array shape {shape[:8]} (ndim {len(shape)}) is not a numpy shape: {exc}") from exc
 
 
 def _product(shape: Sequence[int]) -> int:

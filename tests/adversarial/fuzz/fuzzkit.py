@@ -1,0 +1,140 @@
+"""Shared settings and strategies of the fuzz tests: reproducible, bounded, and aimed at what a peer controls.
+
+Every fuzz test states one property: an input either parses or raises the
+project's own error (PowerFLError), never anything else, never hangs and
+never allocates more than its own size suggests.
+"""
+
+from __future__ import annotations
+
+import struct
+import tracemalloc
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from airflow_provider_powerfl.exceptions import PowerFLError
+
+
+def fuzz(max_examples: int) -> settings:
+    """Derandomized and database-free, so CI replays exactly the same inputs; the deadline catches hangs."""
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=timedelta(seconds=5),  # far above any honest parse; a loaded CI box must not flake
+        print_blob=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
+
+
+def parses_or_own_error(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[bool, Any]:
+    """(True, result) or (False, the PowerFLError raised); any other exception fails the test as it is."""
+    try:
+        return True, fn(*args, **kwargs)
+    except PowerFLError as exc:
+        return False, exc
+
+
+def peak_allocation(fn: Callable[[], Any]) -> int:
+    """Bytes `fn` had allocated at its peak (numpy's buffers included: numpy reports them to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        fn()
+    except PowerFLError:
+        pass
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return peak
+
+
+# Values a length or count field is most likely to be mishandled at.
+INTERESTING_U64 = (0, 1, 2, 7, 8, 0xFF, 0xFFFF, 1 << 31, (1 << 32) - 1, 1 << 32, 1 << 40, 1 << 48, (1 << 48) + 1,
+                   (1 << 63) - 1, 1 << 63, (1 << 64) - 1)  # fmt: skip
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+# What yaml.safe_load or json.loads can hand a parser: plain values, lists and mappings (keys not always strings).
+json_like = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12) | st.integers(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@st.composite
+def mutated_bytes(draw: st.DrawFn, data: bytes) -> bytes:
+    """`data` after a few of the mutations a forger or a broken link makes: bit flips, cuts, inserts, length fields."""
+    out = bytearray(data)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "u64", "u32", "byte"]))
+        at = draw(st.integers(0, len(out)))
+        if op == "flip" and out:
+            bit = draw(st.integers(0, 8 * len(out) - 1))
+            out[bit // 8] ^= 1 << (bit % 8)
+        elif op == "truncate":
+            del out[at:]
+        elif op == "insert":
+            out[at:at] = draw(st.binary(min_size=1, max_size=16))
+        elif op == "delete":
+            del out[at : at + draw(st.integers(1, 16))]
+        elif op == "u64":
+            out[at : at + 8] = struct.pack("<Q", draw(st.sampled_from(INTERESTING_U64)))
+        elif op == "u32":
+            out[at : at + 4] = struct.pack("<I", draw(st.sampled_from(INTERESTING_U64)) & 0xFFFFFFFF)
+        elif op == "byte":
+            out[at : at + 1] = bytes([draw(st.integers(0, 255))])
+    return bytes(out)
+
+
+@st.composite
+def mutated_tree(draw: st.DrawFn, tree: Any) -> Any:
+    """A copy of a nested mapping/list with one node replaced, dropped, or given an extra key."""
+    if isinstance(tree, dict) and tree:
+        key = draw(st.sampled_from(sorted(tree, key=str)))
+        op = draw(st.sampled_from(["descend", "replace", "drop", "add"]))
+        out = dict(tree)
+        if op == "descend":
+            out[key] = draw(mutated_tree(tree[key]))
+        elif op == "replace":
+            out[key] = draw(json_like)
+        elif op == "drop":
+            del out[key]
+        else:
+            out[draw(st.text(max_size=12) | st.integers())] = draw(json_like)
+        return out
+    if isinstance(tree, list) and tree:
+        index = draw(st.integers(0, len(tree) - 1))
+        out_list = list(tree)
+        op = draw(st.sampled_from(["descend", "replace", "drop", "duplicate"]))
+        if op == "descend":
+            out_list[index] = draw(mutated_tree(tree[index]))
+        elif op == "replace":
+            out_list[index] = draw(json_like)
+        elif op == "drop":
+            del out_list[index]
+        else:
+            out_list.append(tree[index])
+        return out_list
+    return draw(json_like)
+
+
+@st.composite
+def mutated_trees(draw: st.DrawFn, tree: Any) -> Any:
+    """One to three mutations of `tree` in a row."""
+    for _ in range(draw(st.integers(1, 3))):
+        tree = draw(mutated_tree(tree))
+    return tree
+
+
+def is_own_error(exc: BaseException) -> bool:
+    return isinstance(exc, PowerFLError)
