@@ -182,7 +182,7 @@ class _Side:
         """Decrypt the packed masked sums ``peer`` sends (at most one plaintext per value) and send them back."""
         obj = self.party.recv(peer, tag(name))
         length = obj.shape[0] if isinstance(obj, np.ndarray) and obj.ndim == 1 and 1 <= len(obj) <= n_values else n_values
-        masked = pk.check_ciphertexts(self.public, obj, length, f"{name} from {peer}")
+        masked = pk.check_ciphertexts(self.public, obj, length, peer=peer, what=tag(name))
         self.party.send(peer, tag(f"{name}_masked"), pk.object_array(self.kernels.decrypt(self.private, masked)))
 
 
@@ -300,7 +300,7 @@ class GuestSession(_Side):
 
         quarter_uh = None
         for host in self.hosts:
-            part = pk.check_ciphertexts(key, party.recv(host, tag("u_host")), len(rows), f"u_host from {host}")
+            part = pk.check_ciphertexts(key, party.recv(host, tag("u_host")), len(rows), peer=host, what=tag("u_host"))
             quarter_uh = part if quarter_uh is None else pk.add(key, quarter_uh, part)
         # X^T d for d = f 0.25 u_H + own: the factors ride in the exponents, the guest's own part is a plaintext sum
         exponents = self.exponents[rows]
@@ -318,7 +318,7 @@ class GuestSession(_Side):
         for host in self.hosts:
             self.decrypt_for(host, "host_gradient", self.host_features[host])
         for host in self.hosts:
-            part = pk.check_ciphertexts(key, party.recv(host, tag("host_loss")), 1, f"host_loss from {host}")
+            part = pk.check_ciphertexts(key, party.recv(host, tag("host_loss")), 1, peer=host, what=tag("host_loss"))
             loss_ct = pk.add(key, loss_ct, part)
 
         values = self.masked_sums(key, np.concatenate([grad_cts, loss_ct]), self.decryptor, "guest_gradient")
@@ -389,7 +389,7 @@ class HostSession(_Side):
     def _recv_factors(self) -> np.ndarray:
         """[[f_i]]_G for all rows: class weights at setup, weights times slopes at a refresh."""
         obj = self.party.recv(self.guest, tag("row_factors"))
-        return pk.check_ciphertexts(self.guest_key, obj, self.plan.n_rows, "row_factors")
+        return pk.check_ciphertexts(self.guest_key, obj, self.plan.n_rows, peer=self.guest, what=tag("row_factors"))
 
     @property
     def encrypts_own(self) -> bool:
@@ -424,10 +424,10 @@ class HostSession(_Side):
         for other in self.others:
             party.send(other, tag("u_host_shared"), share)
 
-        d = pk.check_ciphertexts(gkey, party.recv(self.guest, tag("d_guest")), len(rows), "d_guest")
+        d = pk.check_ciphertexts(gkey, party.recv(self.guest, tag("d_guest")), len(rows), peer=self.guest, what=tag("d_guest"))
         d = pk.add_plain(gkey, d, quarter) if own is None else pk.add(gkey, d, own)
         for other in self.others:
-            part = pk.check_ciphertexts(gkey, party.recv(other, tag("u_host_shared")), len(rows), f"u_host_shared from {other}")
+            part = pk.check_ciphertexts(gkey, party.recv(other, tag("u_host_shared")), len(rows), peer=other, what=tag("u_host_shared"))
             d = pk.add(gkey, d, part)
         grad_cts = self.kernels.xt_dot(gkey, d, self.exponents[rows])
         grad_sum = _decode_sums(self.masked_sums(gkey, grad_cts, self.guest, "host_gradient"), fp.D_FRAC_BITS + self.frac_bits)

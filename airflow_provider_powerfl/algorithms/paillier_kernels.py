@@ -224,16 +224,15 @@ class Kernels:
         return object_array(c for part in parts for c in part)
 
 
-def check_ciphertexts(public: PaillierPublicKey, obj: object, length: int, what: str) -> np.ndarray:
-    """A received ciphertext vector: an object array of ``length`` values in (0, n^2)."""
+def check_ciphertexts(public: PaillierPublicKey, obj: object, length: int, *, peer: str, what: str) -> np.ndarray:
+    """What ``peer`` sent as ``what``, if it is a vector of ``length`` units of Z*_{n^2}; else
+    MalformedCiphertextError naming the peer, the message and the key, before anything is decrypted or
+    computed on. Every protocol path that takes a peer's ciphertexts goes through here."""
+    where = f"party {peer} sent malformed {what}"
     if not isinstance(obj, np.ndarray) or obj.dtype != object or obj.shape != (length,):
         shape = getattr(obj, "shape", type(obj).__name__)
-        raise MalformedCiphertextError(f"{what}: expected {length} ciphertexts, got {shape}")
-    nsq = public.nsquare
-    for c in obj:
-        if not 0 < c < nsq:
-            raise MalformedCiphertextError(f"{what}: a ciphertext is not in (0, n^2) of key {public.fingerprint}")
-    return obj
+        raise MalformedCiphertextError(f"{where}: expected {length} ciphertexts of key {public.fingerprint}, got {shape}")
+    return object_array(public.check_ciphertexts(list(obj), where))
 
 
 def add_plain(public: PaillierPublicKey, ciphertexts: np.ndarray, values: Sequence[int]) -> np.ndarray:

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # job, attempt and sequence numbers, the age limit only bounds old captures.
 DEFAULT_MAX_AGE = 3600.0
 MAX_CLOCK_SKEW = 300.0
+# A header may claim any size and the reassembly buffer is taken at its first chunk: refuse absurd claims
+# (numpy raised out of accept) far above any protocol's messages, the largest some hundreds of MiB.
+MAX_MESSAGE_SIZE = 4 << 30
 
 
 @dataclass
@@ -123,10 +126,12 @@ class Inbox:
         if h.attempt > self.attempt:
             return "newer attempt"
         age = self._clock() - h.timestamp
-        if age > self._max_age:
+        if not age <= self._max_age:  # NaN too
             return "too old"
         if age < -MAX_CLOCK_SKEW:
             return "from the future"
+        if h.total_size > MAX_MESSAGE_SIZE:
+            return "too large"
         return None
 
     def _is_duplicate(self, h: Header) -> bool:

@@ -180,7 +180,7 @@ class HeteroFeatureBinning:
         if public.n_bits < self.key_length:
             raise ConfigError(f"guest {guest}'s Paillier key has {public.n_bits} bits, below this host's key_length={self.key_length}")
         public = PaillierPublicKey(public.n, allow_insecure_key_length=True, comb=_RERANDOMIZE_COMB)
-        labels = check_ciphertexts(public, self._recv(guest, "labels"), len(bins), f"guest {guest}'s encrypted labels")
+        labels = check_ciphertexts(public, self._recv(guest, "labels"), len(bins), peer=guest, what=tag("labels"))
         start = time.perf_counter()
         chunk_map, chunk_rows = as_chunk_map(self.executor)
         n_bins = self.binner_.bin_counts()
@@ -279,4 +279,4 @@ def _check_sums(answer: object, public: PaillierPublicKey, host: str) -> list[np
     """A host's bin sums: a non-empty list with one ciphertext vector per feature."""
     if not isinstance(answer, list) or not answer or not all(isinstance(s, np.ndarray) and s.ndim == 1 for s in answer):
         raise FederationError(f"host {host} sent malformed bin sums: expected a list of ciphertext vectors, one per feature")
-    return [check_ciphertexts(public, s, len(s), f"host {host}'s bin sums of feature {j}") for j, s in enumerate(answer)]
+    return [check_ciphertexts(public, s, len(s), peer=host, what=f"{tag('sums')} of feature {j}") for j, s in enumerate(answer)]

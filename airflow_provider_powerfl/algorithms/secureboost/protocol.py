@@ -95,7 +95,7 @@ class RemoteHost:
     def collect_histograms(self) -> np.ndarray:
         reply = self._recv("hist")
         key = self.cipher.private_key
-        sums = check_ciphertexts(key.public_key, reply.get("sums"), self._n_nodes * self.groups, f"histograms of host {self.owner}")
+        sums = check_ciphertexts(key.public_key, reply.get("sums"), self._n_nodes * self.groups, peer=self.owner, what=f"{REPLY} histograms")
         values = self.cipher.kernels.decrypt(key, sums)
         out = np.empty((self._n_nodes, self.n_candidates, 2))
         for k in range(self._n_nodes):
@@ -187,7 +187,7 @@ class HostServer:
         if not isinstance(rows, np.ndarray) or rows.ndim != 1 or (len(rows) and (rows.min() < 0 or rows.max() >= n)):
             raise FederationError(f"guest {self.guest} sent sampled rows outside 0..{n - 1}")
         self.rows = rows
-        self.gh = check_ciphertexts(self.public_key, gh, len(rows), f"gradients of guest {self.guest}")
+        self.gh = check_ciphertexts(self.public_key, gh, len(rows), peer=self.guest, what=f"{CMD} gradients")
         self._release_gh()
         self._shared_gh, self._release_gh = share(self._executor, list(self.gh))  # sent once per tree, not per level
         self.sample = np.zeros(n, dtype=bool)

@@ -13,8 +13,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import gmpy2
+import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from airflow_provider_powerfl.exceptions import PowerFLError
 
@@ -68,6 +71,23 @@ json_like = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12) | st.integers(), inner, max_size=4),
     max_leaves=20,
+)
+# What Party.send accepts: plain values, numeric arrays and big-int vectors (ciphertexts), nested.
+_numeric_dtypes = st.sampled_from(["bool", "int8", "<u2", ">i4", "<i8", "<u8", "<f2", ">f4", "<f8", "<c16"]).map(np.dtype)
+arrays = hnp.arrays(_numeric_dtypes, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
+bigints = st.integers(min_value=-(1 << 600), max_value=1 << 600)
+intvecs = st.lists(bigints | st.integers(0, 1 << 520).map(gmpy2.mpz), max_size=6).map(
+    lambda items: np.array(items + [0], dtype=object)[:-1] if items else np.empty(0, dtype=object)
+)
+leaves = st.one_of(
+    st.none(), st.booleans(), bigints, st.floats(), st.binary(max_size=40), st.text(max_size=20), arrays, intvecs
+)
+sendable = st.recursive(
+    leaves,
+    lambda inner: st.lists(inner, max_size=4)
+    | st.lists(inner, max_size=4).map(tuple)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
 )
 
 
@@ -134,7 +154,3 @@ def mutated_trees(draw: st.DrawFn, tree: Any) -> Any:
     for _ in range(draw(st.integers(1, 3))):
         tree = draw(mutated_tree(tree))
     return tree
-
-
-def is_own_error(exc: BaseException) -> bool:
-    return isinstance(exc, PowerFLError)

@@ -9,35 +9,15 @@ from __future__ import annotations
 
 import struct
 
-import gmpy2
-import numpy as np
 import pytest
-from fuzzkit import INTERESTING_U64, fuzz, mutated_bytes, parses_or_own_error, peak_allocation
+from fuzzkit import INTERESTING_U64, fuzz, mutated_bytes, parses_or_own_error, peak_allocation, sendable
 from hypothesis import example, given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 
 pytestmark = pytest.mark.timeout(120)
-
-_numeric_dtypes = st.sampled_from(["bool", "int8", "<u2", ">i4", "<i8", "<u8", "<f2", ">f4", "<f8", "<c16"]).map(np.dtype)
-arrays = hnp.arrays(_numeric_dtypes, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
-bigints = st.integers(min_value=-(1 << 600), max_value=1 << 600)
-intvecs = st.lists(bigints | st.integers(0, 1 << 520).map(gmpy2.mpz), max_size=6).map(
-    lambda items: np.array(items + [0], dtype=object)[:-1] if items else np.empty(0, dtype=object)
-)
-leaves = st.one_of(
-    st.none(), st.booleans(), bigints, st.floats(), st.binary(max_size=40), st.text(max_size=20), arrays, intvecs
-)
-sendable = st.recursive(
-    leaves,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.lists(inner, max_size=4).map(tuple)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12,
-)
 
 
 def _array_head(tag: bytes, shape: tuple[int, ...], tail: bytes) -> bytes:
