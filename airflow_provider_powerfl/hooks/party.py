@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
 from airflow.sdk import BaseHook
 
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.policy import PartyPolicy
 
 ROLES = ("guest", "host", "arbiter")
 RUNTIMES = ("local", "kubernetes")
@@ -25,6 +29,7 @@ class PartyConnection:
     private_key_path: str | None = None
     runtime: str = "local"
     kafka_security: dict[str, str] = field(default_factory=dict)
+    policy: PartyPolicy = field(default_factory=PartyPolicy)
 
     @classmethod
     def from_connection(cls, conn: Any) -> PartyConnection:
@@ -62,7 +67,33 @@ class PartyConnection:
             private_key_path=extra.get("private_key_path") or None,
             runtime=runtime,
             kafka_security=security,
+            policy=_policy(extra, fail),
         )
+
+
+def _policy(extra: dict[str, Any], fail: Any) -> PartyPolicy:
+    """The party's privacy policy: inline in field ``policy`` or in the YAML/JSON file ``policy_path`` names; default the strictest."""
+    inline, path = extra.get("policy"), extra.get("policy_path")
+    if inline is not None and path:
+        raise fail("policy_path", "give either policy or policy_path, not both")
+    where = "policy"
+    if path:
+        try:
+            inline = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise fail("policy_path", f"cannot read {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise fail("policy_path", f"{path} is not valid YAML: {exc}") from exc
+        where = f"policy_path ({path})"
+    elif isinstance(inline, str):  # the UI's extra may hold it as JSON text
+        try:
+            inline = json.loads(inline)
+        except ValueError as exc:
+            raise fail("policy", f"not valid JSON: {exc}") from exc
+    try:
+        return PartyPolicy.parse({} if inline is None else inline)
+    except ConfigError as exc:
+        raise fail(where, str(exc)) from exc
 
 
 class PowerFLPartyHook(BaseHook):
