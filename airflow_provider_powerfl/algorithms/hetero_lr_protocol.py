@@ -417,7 +417,7 @@ class HostSession(_Side):
         party.send(self.guest, tag("u_host"), self.kernels.encrypt(self.to_guest_key, quarter, self.pool))
         if self.row_factors is not None:  # [[f_i * 0.25 u_i]]_G from the guest's encrypted row factors
             own = self.kernels.power(gkey, self.row_factors[rows], fp.encode(0.25 * u, fp.FACTORED_U_FRAC_BITS))  # u checked above
-            share = pk.rerandomize(gkey, own) if self.others else None
+            share = pk.object_array(gkey.rerandomize_short(list(own))) if self.others else None  # to hosts, not the key owner
         else:
             own = None
             share = self.kernels.encrypt(gkey, quarter) if self.others else None

@@ -247,5 +247,5 @@ def add(public: PaillierPublicKey, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def rerandomize(public: PaillierPublicKey, ciphertexts: np.ndarray) -> np.ndarray:
-    """Fresh randomness, so the key owner cannot relate a result to the ciphertexts it came from."""
+    """Fresh full-exponent randomness, so the key owner cannot relate a result to the ciphertexts it came from."""
     return object_array(public.rerandomize(list(ciphertexts)))

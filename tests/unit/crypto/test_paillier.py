@@ -283,3 +283,16 @@ def test_process_pool_matches_serial(keys):
     serial = vec.xt_dot(X, frac_bits=0).decrypt(sk)
     pooled = vec.xt_dot(X, frac_bits=0, n_jobs=2).decrypt(sk)
     np.testing.assert_allclose(pooled, serial, atol=1e-9)
+
+
+def test_rerandomizations_keep_plaintexts_and_change_every_ciphertext(keys):
+    """The owner-facing rerandomization multiplies by r^n (a uniform encryption of 0); the short one by h_s^r."""
+    pk, sk = keys
+    cts = pk.raw_encrypt_many([0, 1, 12345])
+    for name, out in (("full", pk.rerandomize(cts)), ("short", pk.rerandomize_short(cts))):
+        assert sk.raw_decrypt_many(out) == [0, 1, 12345], name
+        assert all(a != b for a, b in zip(out, cts)), name
+        pk.check_ciphertexts(out, name)
+    # 1 is the trivial encryption of 0: rerandomized, a fresh one
+    ratio = pk.rerandomize([mpz(1)])[0]
+    assert sk.raw_decrypt(ratio) == 0 and ratio != 1
