@@ -208,7 +208,17 @@ class HostServer:
             lefts = self._node_lefts(total, per_bin)
             groups += [lefts[i : i + per_ct] for i in range(0, len(lefts), per_ct)]
         packed = horner_fold(groups, encoding.SLOT_BITS, self.public_key.nsquare, self._threads, COMPRESS_THREADS)
-        return {"sums": object_array(self.public_key.rerandomize(packed))}
+        if self.noise:
+            packed = self.public_key.encrypt_with([self._noise_plaintext(len(g)) for g in groups], packed)  # adds it
+        return {"sums": object_array(self.public_key.rerandomize(packed, self._threads, COMPRESS_THREADS))}
+
+    def _noise_plaintext(self, count: int) -> mpz:
+        """Residue of ``count`` packed (g, h) Gaussian draws of sd noise x encoding.row_bound, clipped so a noisy
+        sum still fits its slot (|honest sum| < 2^51); drawn from the OS CSPRNG, since the guest must not predict them."""
+        sd, clip = self.noise * encoding.row_bound(len(self.rows)), (1 << (encoding.SUM_BITS - 1)) - 1
+        draw = [max(-clip, min(clip, round(_CSPRNG.gauss(0.0, sd)))) for _ in range(2 * count)]
+        value = sum((draw[2 * j] + (draw[2 * j + 1] << encoding.H_BITS)) << (encoding.SLOT_BITS * j) for j in range(count))
+        return self.public_key.encode_int(value)
 
     def _node_lefts(self, total: mpz, per_bin: list[dict[int, mpz]]) -> list[mpz]:
         """Encrypted left sums of every candidate of one node, in this tree's shuffled order."""

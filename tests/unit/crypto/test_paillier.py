@@ -6,6 +6,8 @@ one test makes a real 2048-bit round trip.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import gmpy2
 import numpy as np
 import pytest
@@ -289,7 +291,9 @@ def test_rerandomizations_keep_plaintexts_and_change_every_ciphertext(keys):
     """The owner-facing rerandomization multiplies by r^n (a uniform encryption of 0); the short one by h_s^r."""
     pk, sk = keys
     cts = pk.raw_encrypt_many([0, 1, 12345])
-    for name, out in (("full", pk.rerandomize(cts)), ("short", pk.rerandomize_short(cts))):
+    with ThreadPoolExecutor(2) as threads:
+        threaded = pk.rerandomize(cts, threads, parts=2)
+    for name, out in (("full", pk.rerandomize(cts)), ("threads", threaded), ("short", pk.rerandomize_short(cts))):
         assert sk.raw_decrypt_many(out) == [0, 1, 12345], name
         assert all(a != b for a, b in zip(out, cts)), name
         pk.check_ciphertexts(out, name)
