@@ -3,8 +3,8 @@
 Every party deploys this file with the same pipeline YAMLs. A pipeline run
 triggered by a user (UI, REST, ``powerfl job submit``) invites the other
 parties of its job; their ``powerfl_listener`` DAG starts the same pipeline
-with the same job id. ``POWERFL_ALLOWED_PARTIES`` (comma-separated party ids)
-limits who may start jobs here; default: every party in the registry.
+with the same job id, if this party's privacy policy (its ``powerfl``
+connection, see docs/policy.md) names the initiator in ``allowed_parties``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from airflow_provider_powerfl.orchestration.factory import build_listener_dag, b
 from airflow_provider_powerfl.orchestration.pipeline import load_pipelines
 
 _DIR = Path(os.environ.get("POWERFL_PIPELINES_DIR") or Path(__file__).parent / "pipelines")
-_ALLOWED = [p.strip() for p in os.environ.get("POWERFL_ALLOWED_PARTIES", "").split(",") if p.strip()] or None
 
 _pipelines = load_pipelines(_DIR)
 for _pipeline in _pipelines:
     globals()[_pipeline.dag_id] = build_pipeline_dag(_pipeline)
-powerfl_listener = build_listener_dag(_pipelines, allowed_parties=_ALLOWED)
+powerfl_listener = build_listener_dag(_pipelines)

@@ -25,6 +25,7 @@ from typing import Any
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection
+from airflow_provider_powerfl.policy import PartyPolicy
 from airflow_provider_powerfl.taskspec import KafkaSecurity, TaskSpec, parse_party_roles
 
 STEPS = ("inspect_data", "align", "feature_engineering", "train", "predict", "evaluate")
@@ -123,6 +124,13 @@ class JobConf:
         for data, where in layers:
             args = args.layer(data, f"dag_run.conf.{where}")
         return args
+
+    def check_policy(self, party_id: str, policy: PartyPolicy) -> None:
+        """Refuse (PolicyRefused) what this conf itself asks of party `party_id` in any step, beyond its policy."""
+        role = self.parties[party_id]
+        for step in STEPS:
+            args = self.step_args(party_id, step, StepArgs())
+            policy.check_asked(party_id, role, step, args.params, args.inputs, args.output_dir, args.work_dir)
 
 
 def check_conf_fields(conf: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
@@ -18,6 +19,7 @@ from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import RUNTIMES, PartyConnection, PowerFLPartyHook
 from airflow_provider_powerfl.operators.jobconf import JobConf, StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.policy import PolicyRefused
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE, STEP_NAME, SparkSettings, step_command
 from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings, pod_operator, spec_for_pod, step_failure
@@ -25,7 +27,6 @@ from airflow_provider_powerfl.runtimes.local import LocalProcess
 from airflow_provider_powerfl.taskspec import TaskSpec
 
 RESULT_FILE = "result.json"
-DEFAULT_WORK_DIR = str(Path(tempfile.gettempdir()) / "powerfl")
 
 
 class FederatedStepOperator(BaseOperator):
@@ -44,7 +45,7 @@ class FederatedStepOperator(BaseOperator):
     :param output_dir: where the step writes; default ``<work_dir>/<job>/<party>/<task_id>``. (templated)
     :param step_params: the step's parameters. (templated)
     :param job_id: default ``dag_run.conf.job_id``, else the run id. (templated)
-    :param work_dir: root of default output dirs (default ``$TMPDIR/powerfl``). (templated)
+    :param work_dir: root of default output dirs (default: the party policy's ``output_dir``). (templated)
     :param powerfl_conn_id: this party's ``powerfl`` connection.
     :param runtime: ``local`` or ``kubernetes``; default the connection's.
     :param spark: SparkSettings or a mapping of its fields (master, deploy_mode, conf, jobs_dir).
@@ -112,7 +113,7 @@ class FederatedStepOperator(BaseOperator):
         )
         base = base.layer({"inputs": self.inputs, "output_dir": self.output_dir, "work_dir": self.work_dir}, self.task_id)
         args = job.step_args(party.party_id, self.step, base)
-        out_default = default_output_dir(args.work_dir or DEFAULT_WORK_DIR, job.job_id, party.party_id, self.task_id)
+        out_default = default_output_dir(args.work_dir or party.policy.output_dir, job.job_id, party.party_id, self.task_id)
         key = self.kubernetes.private_key_path if runtime == "kubernetes" else None
         attempt = max(1, int(context["ti"].try_number or 1))
         spec = build_task_spec(job, party, registry, args=args, attempt=attempt, default_output_dir=out_default, private_key=key)
@@ -145,8 +146,13 @@ class FederatedStepOperator(BaseOperator):
         party = PowerFLPartyHook(self.powerfl_conn_id).get_party()
         runtime = self.runtime or party.runtime
         spec, registry = self.build_spec(context, party, runtime)
-        what = f"step {self.step} (task {self.task_id}) of job {spec.job_id!r} at party {spec.party_id}"
         signer = self._signer(party)
+        try:
+            spec = party.policy.enforce(spec, self.step)
+        except PolicyRefused as exc:  # nothing ran: the job ends at every party with the reason, no retry
+            self._tell_peers(registry, signer, spec, "failed", str(exc))
+            raise AirflowFailException(str(exc)) from exc
+        what = f"step {self.step} (task {self.task_id}) of job {spec.job_id!r} at party {spec.party_id}"
         self._tell_peers(registry, signer, spec, "running", None)
         try:
             archive = existing_archive() if runtime != "kubernetes" else None  # this machine's file: not in a pod

@@ -84,10 +84,10 @@ def build_pipeline_dag(pipeline: PipelineDef) -> DAG:
     return dag
 
 
-def build_listener_dag(
-    pipelines: Sequence[PipelineDef], allowed_parties: Sequence[str] | None = None, listen_for: float = 300.0
-) -> DAG:
+def build_listener_dag(pipelines: Sequence[PipelineDef], listen_for: float = 300.0) -> DAG:
     """This party's listener: a run every minute (one at a time) waits `listen_for` seconds for invitations.
+
+    Who may start jobs here is the party's privacy policy's ``allowed_parties`` (its ``powerfl`` connection).
 
     Not ``@continuous``: one failed continuous run stopped all later ones; a
     failed cron run is simply followed by the next (see orchestration.listener).
@@ -107,7 +107,6 @@ def build_listener_dag(
             retries=1,
             retry_delay=timedelta(seconds=5),
             pipelines=[p.dag_id for p in pipelines],
-            allowed_parties=allowed_parties,
             listen_for=listen_for,
         )
     return dag

@@ -3,7 +3,7 @@
 An invitation travels like every wire message (signed envelope, produced into
 the receiver's own broker) on one single-partition topic per receiver,
 ``powerfl-invitations.<party>``. The receiver checks the signature against
-the registry, its allow-list of parties and its known pipelines before it
+the registry, its policy's allow-list of parties and its known pipelines before it
 starts anything; whatever it decides goes back to the initiator as a signed
 status event of the pseudo task ``invitation``.
 """
@@ -23,6 +23,7 @@ from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.kafka_transport import deliver
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.policy import PartyPolicy, PolicyRefused
 from airflow_provider_powerfl.taskspec import parse_party_roles
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def open_invitation(
     registry: PartyRegistry,
     me: str,
     *,
-    allowed_parties: Collection[str] | None,
+    policy: PartyPolicy,
     pipelines: Collection[str],
     now: float | None = None,
 ) -> Invitation:
@@ -106,8 +107,10 @@ def open_invitation(
     if not envelope.verify(key):
         # the claimed sender did not sign it: tell nobody, the claim is worthless
         raise InvitationRefused(f"invitation to job {job_id!r} claiming party {sender} has a bad signature", None, job_id)
-    if allowed_parties is not None and sender not in allowed_parties:
-        raise InvitationRefused(f"party {sender} may not start jobs at party {me} (allow-list: {sorted(allowed_parties)})", sender, job_id)
+    try:
+        policy.check_initiator(me, sender)
+    except PolicyRefused as exc:
+        raise InvitationRefused(str(exc), sender, job_id) from exc
     age = (time.time() if now is None else now) - h.timestamp
     if age > MAX_AGE:
         raise InvitationRefused(f"invitation to job {job_id!r} is {age:.0f}s old (limit {MAX_AGE:.0f}s)", sender, job_id)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from airflow.sdk import BaseOperator, Variable
@@ -33,6 +33,7 @@ from airflow_provider_powerfl.federation.events import StatusEvent, publish_even
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook
+from airflow_provider_powerfl.operators.jobconf import JobConf
 from airflow_provider_powerfl.orchestration.invitation import (
     INVITATION_TASK,
     Invitation,
@@ -40,6 +41,7 @@ from airflow_provider_powerfl.orchestration.invitation import (
     invitation_topic,
     open_invitation,
 )
+from airflow_provider_powerfl.policy import PartyPolicy
 
 LISTENER_DAG_ID = "powerfl_listener"
 LOOKBACK = 300.0  # seconds; with no saved offset, invitations younger than this are still answered
@@ -55,6 +57,14 @@ def _party(powerfl_conn_id: str) -> tuple[PartyConnection, PartyRegistry]:
     if not party.registry_path:
         raise ConfigError(f"connection {party.conn_id!r} field 'registry_path': must name the party registry")
     return party, PartyRegistry.from_yaml(party.registry_path)
+
+
+def check_conf_policy(invitation: Invitation, policy: PartyPolicy) -> None:
+    """Refuse an invitation whose conf asks this party for less than its policy allows, before any run starts."""
+    try:
+        JobConf.from_conf(invitation.conf, invitation.job_id).check_policy(invitation.receiver, policy)
+    except ConfigError as exc:  # PolicyRefused included
+        raise InvitationRefused(f"{invitation.describe()}: {exc}", invitation.initiator, invitation.job_id) from exc
 
 
 def _read_from(powerfl_conn_id: str, offset: int | None, since: float, wait: float, poll: float) -> tuple[list[tuple[int, bytes]], int]:
@@ -140,14 +150,14 @@ class InvitationListenerOperator(BaseOperator):
     Wait (deferred) for invitations to this party for ``listen_for`` seconds, verify each and start the invited pipeline run.
 
     An invitation is accepted when its signature matches the registry key of its
-    sender, the sender is in ``allowed_parties`` and the pipeline in
-    ``pipelines``; the run starts with run id = job id and the invitation's
-    conf plus ``initiator``. The answer (accepted, or refused with the reason)
+    sender, the pipeline is in ``pipelines`` and this party's privacy policy
+    (its ``powerfl`` connection's) allows both the sender (``allowed_parties``)
+    and what the conf asks of this party; the run starts with run id = job id
+    and the invitation's conf plus ``initiator``. The answer (accepted, or refused with the reason)
     goes back to the initiator as a signed event. The task's XCom lists the
     outcomes (the last 50).
 
     :param pipelines: DAG ids this party runs on invitation.
-    :param allowed_parties: party ids that may start jobs here; None: every party in the registry.
     :param listen_for: seconds one listener run waits for invitations before it ends (the next run listens again).
     :param powerfl_conn_id: this party's ``powerfl`` connection.
     """
@@ -158,14 +168,12 @@ class InvitationListenerOperator(BaseOperator):
         self,
         *,
         pipelines: Collection[str],
-        allowed_parties: Sequence[str] | None = None,
         listen_for: float = 300.0,
         powerfl_conn_id: str = PowerFLPartyHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.pipelines = sorted(pipelines)
-        self.allowed_parties = None if allowed_parties is None else [str(p) for p in allowed_parties]
         self.listen_for = listen_for
         self.powerfl_conn_id = powerfl_conn_id
 
@@ -204,18 +212,18 @@ class InvitationListenerOperator(BaseOperator):
             if not party.private_key_path:
                 raise ConfigError(f"connection {party.conn_id!r} field 'private_key_path': must be set to answer invitations")
             signing_key = SigningKey.from_file(party.private_key_path)
-            allowed = self.allowed_parties if self.allowed_parties is not None else list(registry)
             for message in event["messages"]:
                 wire = base64.b64decode(message["wire"])
-                outcomes.append(self._answer(wire, party.party_id, registry, signing_key, allowed))
+                outcomes.append(self._answer(wire, party.party_id, registry, signing_key, party.policy))
                 Variable.set(offset_variable(party.party_id), str(message["offset"] + 1))
         else:
             Variable.set(offset_variable(party.party_id), str(event["offset"]))
         return self._listen(int(event["offset"]), deadline, outcomes)
 
-    def _answer(self, wire: bytes, me: str, registry: PartyRegistry, signing_key: SigningKey, allowed: Sequence[str]) -> dict[str, Any]:
+    def _answer(self, wire: bytes, me: str, registry: PartyRegistry, signing_key: SigningKey, policy: PartyPolicy) -> dict[str, Any]:
         try:
-            invitation = open_invitation(wire, registry, me, allowed_parties=allowed, pipelines=self.pipelines)
+            invitation = open_invitation(wire, registry, me, policy=policy, pipelines=self.pipelines)
+            check_conf_policy(invitation, policy)
             run_id = self._start(invitation)
         except InvitationRefused as exc:
             self.log.error("refused: %s", exc)
