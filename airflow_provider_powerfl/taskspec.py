@@ -531,9 +531,12 @@ class TaskSpec:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"task spec {path}: cannot read ({exc.strerror or exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"task spec {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         try:
             data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as exc:
+        # PyYAML's scalar constructors raise ValueError or KeyError (2001-02-30, !!bool maybe); both parsers recurse per level
+        except (ValueError, KeyError, RecursionError, yaml.YAMLError) as exc:
             raise ConfigError(f"task spec {path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
         try:
             return cls.from_dict(data)
