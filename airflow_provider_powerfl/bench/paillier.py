@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     phe_cts = [phe_pk.encrypt(v) for v in phe_values]
     nsq = pk.nsquare
     floor_bases = [gmpy2.mpz(secrets.randbelow(int(pk.n))) for _ in range(20)]
+    batch = EncryptedVector.encrypt(pk, rng.normal(size=args.rows)).ciphertexts.tolist()
 
     load_enc = _load()
     rates = _rounds(
@@ -157,11 +158,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "decrypt": (len(ours_vec), lambda: ours_vec.decrypt(sk)),
             "phe_decrypt": (len(phe_cts), lambda: [phe_sk.decrypt(c) for c in phe_cts]),
             "powmod_floor": (len(floor_bases), lambda: [gmpy2.powmod(r, pk.n, nsq) for r in floor_bases]),
+            # what a peer's ciphertexts cost before use: the unit check against the old range-only check
+            "check_units": (len(batch), lambda: pk.check_ciphertexts(batch, "bench")),
+            "check_range": (len(batch), lambda: [0 < c < nsq for c in batch]),
+            # towards the key owner: r^n for a uniform r, against the short h_s^r it replaced
+            "rerandomize": (len(floor_bases), lambda: pk.rerandomize(floor_bases)),
+            "rerandomize_short": (len(floor_bases), lambda: pk.rerandomize_short(floor_bases)),
         },
     )
     for key in ("encrypt", "encrypt_owner_crt", "decrypt"):
         print(f"{key:>18}: {rates[key]:10.1f}/s   phe {rates['phe_' + key.split('_')[0]]:8.1f}/s")
     print(f"{'powmod floor':>18}: {rates['powmod_floor']:10.1f}/s   (load before: {load_enc})")
+    print(f"{'unit check':>18}: {rates['check_units']:10.1f}/s   range only {rates['check_range']:10.1f}/s")
+    print(f"{'rerandomize r^n':>18}: {rates['rerandomize']:10.1f}/s   short h_s^r {rates['rerandomize_short']:8.1f}/s")
 
     shapes = [(args.rows, args.features, args.feature_frac_bits, False)]
     if not args.no_extra_shapes:
@@ -190,6 +199,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "decrypt_per_s": round(rates["decrypt"], 1),
         "phe_decrypt_per_s": round(rates["phe_decrypt"], 1),
         "powmod_floor_per_s": round(rates["powmod_floor"], 1),
+        "check_units_per_s": round(rates["check_units"], 1),
+        "check_range_per_s": round(rates["check_range"], 1),
+        "rerandomize_per_s": round(rates["rerandomize"], 1),
+        "rerandomize_short_per_s": round(rates["rerandomize_short"], 1),
         "gradient_rows": head["rows"],
         "gradient_features": head["features"],
         "gradient_feature_frac_bits": head["feature_frac_bits"],
