@@ -19,6 +19,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr_protocol import (
     GuestSession,
     HostSession,
     new_seed,
+    noise_scale,
     tag,
 )
 from airflow_provider_powerfl.algorithms.optimizers import OPTIMIZERS, PENALTIES, LocalUpdate
@@ -58,6 +59,15 @@ class HeteroLogisticRegression:
     :param random_state: seed of the batch order (guest); masks and keys always use the OS CSPRNG.
     :param executor: None (in-process), a concurrent.futures.Executor, or a ``map(fn, items)``
         callable that runs the Paillier chunk kernels (e.g. over Spark partitions).
+    :param init_scale: guest: sigma of its secret random initial weights (0: zeros, where the first
+        batch gives every host X_H^T (0.5 - y) exactly).
+    :param min_support: the guest's value rules: per batch, a host adds nothing for a column whose
+        support (rows off the column's most common value in the batch) is between 1 and min_support - 1,
+        so no gradient sum isolates fewer rows (1: no check).
+    :param epsilon: guest: None, or (epsilon, delta)-DP of labels towards the hosts over all epochs:
+        Gaussian noise on each row's residual in the hosts' gradients (removed from the guest's own);
+        see ``noise_scale`` and docs/protocols/hetero_lr.md. Not with ``class_weight``.
+    :param delta: the delta of ``epsilon``.
     :param timeout: seconds to wait for any one message of a peer (None: forever); a dead peer then
         fails the job with the federation's RecvTimeout naming peer, job and tag instead of hanging.
     """
@@ -81,6 +91,10 @@ class HeteroLogisticRegression:
         timeout: float | None = 600.0,
         residual: str = "taylor",
         slope_every: int | None = None,
+        init_scale: float = 0.0,
+        min_support: int = 1,
+        epsilon: float | None = None,
+        delta: float = 1e-5,
     ) -> None:
         self.party = party
         self.max_iter = max_iter
@@ -98,11 +112,15 @@ class HeteroLogisticRegression:
         self.timeout = timeout
         self.residual = residual
         self.slope_every = slope_every
+        self.init_scale = init_scale
+        self.min_support = min_support
+        self.epsilon = epsilon
+        self.delta = delta
 
     _PARAMS = (
         "max_iter", "batch_size", "learning_rate", "optimizer", "penalty", "alpha", "tol",
         "class_weight", "min_batch_size", "key_length", "random_state", "executor", "timeout", "residual",
-        "slope_every",
+        "slope_every", "init_scale", "min_support", "epsilon", "delta",
     )  # fmt: skip
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -139,6 +157,13 @@ class HeteroLogisticRegression:
         check_choice("residual", self.residual, RESIDUALS)
         if self.slope_every is not None:
             check_int("slope_every", self.slope_every, 1)
+        check_real("init_scale", self.init_scale, 0)
+        check_int("min_support", self.min_support, 1)
+        if self.epsilon is not None:
+            check_real("epsilon", self.epsilon, 0, open_low=True)
+            if self.class_weight is not None:
+                raise ConfigError("epsilon assumes each label moves its residual by at most 1: not with class_weight")
+        check_real("delta", self.delta, 0, 1, open_low=True)
         if self.random_state is not None and not is_int(self.random_state):
             raise ConfigError(f"random_state must be None or an int, got {self.random_state!r}")
         if self.class_weight is not None and self.party.role != "guest":
@@ -176,9 +201,11 @@ class HeteroLogisticRegression:
             seed = self.random_state if self.random_state is not None else new_seed()
             row_weights = self._row_weights(y)
             plan = BatchPlan(n_rows, min(self.batch_size, n_rows), self.max_iter, float(self.tol), int(seed),
-                             row_weights is not None, self.residual, int(self.slope_every or 0))  # fmt: skip
+                             row_weights is not None, self.residual, int(self.slope_every or 0), int(self.min_support))  # fmt: skip
             penalized = np.r_[np.ones(X.shape[1]), 0.0]
-            session = GuestSession(party, X, y, row_weights, plan, self._update(penalized), self.min_batch_size, self.key_length, kernels)
+            noise = 0.0 if self.epsilon is None else noise_scale(float(self.epsilon), float(self.delta), self.max_iter)
+            session = GuestSession(party, X, y, row_weights, plan, self._update(penalized), self.min_batch_size,
+                                   self.key_length, kernels, float(self.init_scale), noise)  # fmt: skip
             result = session.fit()
             self.coef_ = result.weights[:-1]
             self.intercept_ = float(result.weights[-1])

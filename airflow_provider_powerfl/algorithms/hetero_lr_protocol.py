@@ -36,7 +36,7 @@ from airflow_provider_powerfl.federation.party import Party
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4  # 4: the plan carries min_support
 _LOG2 = math.log(2.0)
 RESIDUALS = ("taylor", "guest_expansion")
 
@@ -57,6 +57,7 @@ class BatchPlan:
     weighted: bool
     residual: str = "taylor"
     slope_every: int = 0
+    min_support: int = 1  # hosts drop a column's gradient for a batch where 0 < its support < this
 
     def refreshes_slopes(self, epoch: int) -> bool:
         """Whether the guest sends new per-row slopes before ``epoch`` (0-based): every slope_every epochs."""
@@ -94,6 +95,7 @@ class BatchPlan:
             "weighted": self.weighted,
             "residual": self.residual,
             "slope_every": self.slope_every,
+            "min_support": self.min_support,
         }
 
 
@@ -136,6 +138,49 @@ def _recv_ints(party: Party, src: str, name: str, length: int) -> list[int]:
 
 def _decode_sums(values: Sequence[int], frac_bits: np.ndarray) -> np.ndarray:
     return np.array([v / (1 << int(f)) for v, f in zip(values, frac_bits)], dtype=np.float64)
+
+
+NOISE_BOUND = 2.0**10  # |eta| is clipped here (>= 32 sigma for the sigmas epsilon allows), inside the residual bounds
+
+
+def noise_scale(epsilon: float, delta: float, max_iter: int) -> float:
+    """Sigma of the Gaussian noise on each row's residual for (epsilon, delta)-DP of labels towards hosts.
+
+    Gaussian mechanism on the residual vector d of each batch: flipping one label moves d_i by 1
+    (no class weights), so the L2 sensitivity is 1 and one batch is rho = 1 / (2 sigma^2)-zCDP; a row
+    is in one batch per epoch, so max_iter epochs compose to rho_total = max_iter / (2 sigma^2), and
+    rho-zCDP gives (rho + 2 sqrt(rho ln(1/delta)), delta)-DP (Bun & Steinke 2016, prop. 1.3).
+    """
+    log_inv = math.log(1.0 / delta)
+    rho = (math.sqrt(log_inv + epsilon) - math.sqrt(log_inv)) ** 2
+    return math.sqrt(max_iter / (2.0 * rho))
+
+
+def secure_normal(size: int) -> np.ndarray:
+    """Standard normal draws from the OS CSPRNG (Box-Muller): the noise must not be predictable from a seed."""
+    half = -(-size // 2)
+    bits = np.frombuffer(secrets.token_bytes(16 * half), dtype=np.uint64).reshape(2, half)
+    u1 = (bits[0] >> np.uint64(11)).astype(np.float64) * 2.0**-53 + 2.0**-54  # in (0, 1)
+    u2 = (bits[1] >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    radius = np.sqrt(-2.0 * np.log(u1))
+    return np.concatenate([radius * np.cos(2 * np.pi * u2), radius * np.sin(2 * np.pi * u2)])[:size]
+
+
+def supported_columns(X: np.ndarray, min_support: int) -> np.ndarray:
+    """Which columns of a batch a host may learn a gradient sum of: support 0 or >= ``min_support``.
+
+    A column's support is the number of rows off its most common value in the batch. With support
+    s < min_support the sum isolates those s rows' residuals (a one-hot value in one row gives that
+    row's residual, hence its label); support 0 gives only the batch's sum of residuals.
+    """
+    keep = np.ones(X.shape[1], dtype=bool)
+    if min_support <= 1:
+        return keep
+    for j, column in enumerate(np.sort(X, axis=0).T):
+        starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1], True])
+        support = len(column) - int(np.max(np.diff(starts)))
+        keep[j] = support == 0 or support >= min_support
+    return keep
 
 
 def _check_plan(plan: BatchPlan, min_batch_size: int, who: str) -> str | None:
@@ -200,11 +245,15 @@ class GuestSession(_Side):
         min_batch_size: int,
         key_length: int,
         kernels: pk.Kernels,
+        init_scale: float = 0.0,
+        noise: float = 0.0,
     ) -> None:
         super().__init__(party, np.hstack([X, np.ones((len(X), 1))]), update, key_length, kernels)
         self.y = y.astype(np.float64)
         self.plan = plan
         self.min_batch_size = min_batch_size
+        self.init_scale = init_scale  # sigma of the secret random initial weights (0: zeros)
+        self.noise = noise  # sigma of the noise on each row's residual towards the hosts (0: none)
         self.hosts = party.peers("host")
         if not self.hosts:
             raise ConfigError(f"job {party.job_id!r} has no host party for hetero logistic regression")
@@ -263,7 +312,8 @@ class GuestSession(_Side):
         self._send_factors()
 
     def _epochs(self) -> Result:
-        w = np.zeros(self.X.shape[1])
+        # secret non-zero start: at w = 0 the first residual is 0.5 - y and a host reads X_H^T (0.5 - y)
+        w = self.init_scale * secure_normal(self.X.shape[1])
         history: list[float] = []
         for epoch in range(self.plan.max_iter):
             start = time.perf_counter()
@@ -293,7 +343,9 @@ class GuestSession(_Side):
         # sigmoid at the expansion point: 0 (Taylor: residual 0.25 u + 0.5 - y) or u_G (sigmoid(u_G) + s u_H - y)
         taylor = self.plan.residual == "taylor"
         centre = np.full(len(rows), 0.5) if taylor else _sigmoid(u)
-        own_ints = fp.encode(weights * (centre + (0.25 * u if taylor else 0.0) - y), fp.D_FRAC_BITS)
+        # eta: noise the hosts' gradients carry and the guest removes from its own (and from the loss)
+        eta = np.clip(self.noise * secure_normal(len(rows)), -NOISE_BOUND, NOISE_BOUND) if self.noise else np.zeros(len(rows))
+        own_ints = fp.encode(weights * (centre + (0.25 * u if taylor else 0.0) - y) + eta, fp.D_FRAC_BITS)
         d_guest = self.kernels.encrypt(self.private, own_ints, self.pool)
         for host in self.hosts:
             party.send(host, tag("d_guest"), d_guest)
@@ -312,7 +364,8 @@ class GuestSession(_Side):
         own_sums = [v << (d_frac - fp.D_FRAC_BITS) for v in fp.column_sums(exponents, own_ints)]
         grad_cts = pk.add_plain(key, hosts_part, own_sums)
         # 0.5 A_H = sum_i 2 c_i (centre_i - y_i) 0.25 u_H,i (Taylor: exponents -c_i y'_i)
-        loss_exponents = np.asarray(fp.encode(2.0 * weights * (centre - y), fp.WEIGHT_FRAC_BITS), dtype=np.int64)
+        # and -0.5 u_H^T eta = sum_i 0.25 u_H,i (-2 eta_i), which the hosts' D_k carry
+        loss_exponents = np.asarray(fp.encode(2.0 * weights * (centre - y) - 2.0 * eta, fp.WEIGHT_FRAC_BITS), dtype=np.int64)
         loss_ct = self.kernels.xt_dot(key, quarter_uh, loss_exponents[:, np.newaxis])
 
         for host in self.hosts:
@@ -322,7 +375,7 @@ class GuestSession(_Side):
             loss_ct = pk.add(key, loss_ct, part)
 
         values = self.masked_sums(key, np.concatenate([grad_cts, loss_ct]), self.decryptor, "guest_gradient")
-        grad_sum = _decode_sums(values[:-1], d_frac + self.frac_bits)
+        grad_sum = _decode_sums(values[:-1], d_frac + self.frac_bits) - self.X[rows].T @ eta
         hosts_loss = values[-1] / (1 << fp.LOSS_FRAC_BITS)  # 0.5 * (A_H + D_H)
         if taylor:
             a_guest = float(np.sum(weights * (0.5 - y) * u))
@@ -429,7 +482,10 @@ class HostSession(_Side):
         for other in self.others:
             part = pk.check_ciphertexts(gkey, party.recv(other, tag("u_host_shared")), len(rows), peer=other, what=tag("u_host_shared"))
             d = pk.add(gkey, d, part)
-        grad_cts = self.kernels.xt_dot(gkey, d, self.exponents[rows])
+        exponents = self.exponents[rows]
+        if self.plan.min_support > 1:  # columns whose sum would isolate a few rows add 0 (the sum is 0)
+            exponents = exponents * supported_columns(self.X[rows], self.plan.min_support)
+        grad_cts = self.kernels.xt_dot(gkey, d, exponents)
         grad_sum = _decode_sums(self.masked_sums(gkey, grad_cts, self.guest, "host_gradient"), fp.D_FRAC_BITS + self.frac_bits)
 
         half_dot = 0.5 * float(w @ grad_sum)  # 0.5 * D_H = 0.5 * u_H^T d
