@@ -29,7 +29,7 @@ at the guest). Params: ``objective`` (``binary``, ``multiclass`` with labels
 ``early_stopping_rounds``) and the estimator's: ``n_estimators``, ``max_depth``,
 ``learning_rate``, ``max_bin``, ``min_child_weight``, ``reg_lambda``, ``gamma``,
 ``subsample``, ``goss``, ``top_rate``, ``other_rate``, ``early_stopping_rounds``,
-``random_state``, ``key_length``.
+``random_state``, ``key_length``, ``guest_only_trees``, ``hist_noise`` (a host's own).
 """
 
 from __future__ import annotations

@@ -144,6 +144,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=0.3)
     parser.add_argument("--reg-lambda", type=float, default=1.0)
     parser.add_argument("--key-length", type=int, default=None, help="guest's Paillier key bits (default: FATE's 1024 for default_credit, else 2048)")
+    parser.add_argument("--guest-only-trees", type=int, default=0,
+                        help="first trees on the guest's columns only (default 0: the federated model must equal the plaintext GBDT)")
     parser.add_argument("--master", default="local[2]", help="Spark master of each party's spark-submit")
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
 
@@ -163,7 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "algorithm": "secureboost", "objective": "multi:softprob" if multiclass else "binary:logistic",
         "n_estimators": args.trees or defaults["trees"], "max_depth": args.depth or defaults["depth"],
         "max_bin": args.bins or defaults["bins"], "learning_rate": args.learning_rate, "reg_lambda": args.reg_lambda,
-        "key_length": key_length, "random_state": 0, "timeout": 3600,
+        "key_length": key_length, "random_state": 0, "timeout": 3600, "guest_only_trees": args.guest_only_trees,
     }  # fmt: skip
     d = load_dataset(args.dataset)
     with tempfile.TemporaryDirectory(prefix="powerfl-bench-sbt-") as tmp:

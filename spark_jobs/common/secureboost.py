@@ -18,6 +18,7 @@ TASK_OF = {xgb: task for xgb, task in OBJECTIVES.values()}
 ESTIMATOR_PARAMS = (
     "n_estimators", "max_depth", "learning_rate", "max_bin", "min_child_weight", "reg_lambda", "gamma",
     "subsample", "goss", "top_rate", "other_rate", "early_stopping_rounds", "random_state", "key_length",
+    "guest_only_trees", "hist_noise",
 )  # fmt: skip
 IMPORTANCE_METHOD = "split_gain"
 TASKS_PER_CORE = 2  # Spark tasks per core per chunk map: a tree level's many small chunks share a few tasks

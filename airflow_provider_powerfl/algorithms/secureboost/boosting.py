@@ -29,6 +29,7 @@ class BoostParams:
     random_state: int | None
     goss: tuple[float, float] | None = None  # (top_rate, other_rate)
     learning_rate: float = 0.3  # GOSS waits 1/learning_rate rounds, as LightGBM
+    guest_only_trees: int = 0  # the first rounds grow on sources[0] (the guest's columns) only
 
 
 @dataclass
@@ -69,7 +70,8 @@ def boost(
             fg = encoding.frac_bits_for(g[sample], int(sample.sum()))
             fh = encoding.frac_bits_for(h[sample], int(sample.sum()))
             gq, hq = encoding.quantize(g, fg), encoding.quantize(h, fh)
-            tree, leaves = grow_tree(sources, gq, hq, (2.0**-fg, 2.0**-fh), sample, params.tree)
+            grown_on = sources[:1] if r < params.guest_only_trees else sources
+            tree, leaves = grow_tree(grown_on, gq, hq, (2.0**-fg, 2.0**-fh), sample, params.tree)
             score[:, c] += np.asarray(tree.value)[leaves]
             trees.append(tree)
             seconds.append(time.perf_counter() - start)

@@ -46,11 +46,18 @@ def pack_rows(g: np.ndarray, h: np.ndarray) -> list[int]:
     return [hv + (gv << H_BITS) for gv, hv in zip(g.tolist(), h.tolist())]
 
 
-def unpack_sum(value: int) -> tuple[int, int]:
-    """(sum g, sum h) from a sum of packed rows."""
+def row_bound(n_rows: int) -> int:
+    """Bound on any one row's |quantized g| and h when n_rows are sampled (frac_bits_for's headroom), known to hosts."""
+    return 1 << (SUM_BITS - 1 - math.ceil(math.log2(max(n_rows, 1))))
+
+
+def unpack_sum(value: int, signed_h: bool = False) -> tuple[int, int]:
+    """(sum g, sum h) from a sum of packed rows; ``signed_h``: the host added noise, so sum h may be negative."""
     h = value & ((1 << H_BITS) - 1)
     if h >> SUM_BITS:
-        raise EncodingOverflowError("hessian sum overflowed its slot")
+        if not signed_h:
+            raise EncodingOverflowError("hessian sum overflowed its slot")
+        h -= 1 << H_BITS
     return (value - h) >> H_BITS, h
 
 

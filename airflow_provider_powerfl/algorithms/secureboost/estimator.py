@@ -7,6 +7,7 @@ With the same bins, parameters and random_state they grow the same trees.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -220,9 +221,14 @@ class HeteroSecureBoost(_Params):
     :param executor: None, a concurrent.futures.Executor or a ``map(fn, items)`` callable running the
         chunked crypto (guest: encryption and decryption; host: histogram products), e.g. over Spark partitions.
     :param timeout: seconds to wait for any one message of a peer (None: forever).
+    :param guest_only_trees: the first rounds grow on the guest's columns only (FATE's ``complete_secure``):
+        hosts see no row partition of the trees fitted to the rawest label signal. The guest's value rules.
+    :param hist_noise: a host's own protection of its feature distributions: Gaussian noise of this many
+        rows' worth (standard deviation, in units of the largest quantized |g| or h one row can have) added
+        to every encrypted left sum it sends. Each host's own value rules; 0 adds none.
     """
 
-    _PARAMS = ("party", *_BOOST_PARAMS, "key_length", "executor", "timeout")
+    _PARAMS = ("party", *_BOOST_PARAMS, "key_length", "executor", "timeout", "guest_only_trees", "hist_noise")
 
     def __init__(
         self, *, party: Party | None = None, n_estimators: int = 100, max_depth: int = 6, learning_rate: float = 0.3,
@@ -230,8 +236,12 @@ class HeteroSecureBoost(_Params):
         subsample: float = 1.0, goss: bool = False, top_rate: float = 0.2, other_rate: float = 0.1,
         early_stopping_rounds: int | None = None, objective: str = "binary:logistic",
         random_state: int | None = None, key_length: int = 2048, executor: Any = None, timeout: float | None = 600.0,
+        guest_only_trees: int = 1, hist_noise: float = 0.0,
     ) -> None:  # fmt: skip
         self._store(locals())
+
+    def _boost_params(self) -> BoostParams:
+        return dataclasses.replace(super()._boost_params(), guest_only_trees=int(self.guest_only_trees))
 
     def check_params(self) -> None:
         """Raise a ConfigError naming the first bad parameter (fit does this too; a job calls it before talking to peers)."""
@@ -241,6 +251,8 @@ class HeteroSecureBoost(_Params):
             raise ConfigError(f"key_length must be even, got {self.key_length}")
         if self.timeout is not None:
             check_real("timeout", self.timeout, low=0.0, open_low=True)
+        check_int("guest_only_trees", self.guest_only_trees, 0)
+        check_real("hist_noise", self.hist_noise, low=0.0)
         as_chunk_map(self.executor)  # names a bad executor
 
     def _validate(self) -> None:
@@ -293,7 +305,7 @@ class HeteroSecureBoost(_Params):
                 reply = party.recv(host, REPLY)
                 if not isinstance(reply, dict) or reply.get("op") != "setup" or not is_int(reply.get("n_candidates")):
                     raise FederationError(f"host {host} did not accept the SecureBoost setup: {reply!r}"[:300])
-                remotes[host] = RemoteHost(party, host, cipher, int(reply["n_candidates"]), per_ct)
+                remotes[host] = RemoteHost(party, host, cipher, int(reply["n_candidates"]), per_ct, reply.get("hist_noise") is True)
             sources = [LocalSource(bins, binner.n_bins, binner.edges), *remotes.values()]
             evaluation = None
             if X_eval is not None:
@@ -317,7 +329,7 @@ class HeteroSecureBoost(_Params):
         if not is_int(per_ct) or not 1 <= per_ct <= encoding.per_ciphertext(public.max_int.bit_length() - 1):
             raise FederationError(f"guest {guest} asked for {per_ct!r} sums per ciphertext, more than its key holds")
         server = HostServer(party, guest, self.executor)
-        server.setup_training(bins, binner.n_bins, binner.edges, public, int(per_ct))
+        server.setup_training(bins, binner.n_bins, binner.edges, public, int(per_ct), float(self.hist_noise))
         n_eval = setup.get("n_eval_rows")
         if n_eval != -1:
             if eval_set is None:
@@ -326,7 +338,7 @@ class HeteroSecureBoost(_Params):
             if len(X_eval) != n_eval:
                 raise DataError(f"guest {guest} validates on {n_eval} rows, host {party.party_id} holds {len(X_eval)}")
             server.data["eval"] = X_eval
-        party.send(guest, REPLY, {"op": "setup", "n_candidates": len(server.layout)})
+        party.send(guest, REPLY, {"op": "setup", "n_candidates": len(server.layout), "hist_noise": self.hist_noise > 0})
         done = server.serve(stop="finish")
         keep = done.get("keep")
         if not isinstance(keep, np.ndarray):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 COMPRESS_THREADS = min(4, os.cpu_count() or 1)
 CMD, REPLY = "secureboost.cmd", "secureboost.reply"
+_CSPRNG = random.SystemRandom()
 
 
 # -- guest side ------------------------------------------------------------------------------
@@ -68,9 +70,9 @@ class TreeCipher:
 class RemoteHost:
     """One host as a tree.Source and tree.Router at the guest."""
 
-    def __init__(self, party: Party, host: str, cipher: TreeCipher, n_candidates: int, per_ciphertext: int) -> None:
+    def __init__(self, party: Party, host: str, cipher: TreeCipher, n_candidates: int, per_ciphertext: int, noisy: bool = False) -> None:
         self.party, self.owner, self.cipher = party, host, cipher
-        self.n_candidates, self.per_ciphertext = n_candidates, per_ciphertext
+        self.n_candidates, self.per_ciphertext, self.noisy = n_candidates, per_ciphertext, noisy
         self.groups = -(-n_candidates // per_ciphertext)
         self._n_nodes = 0
         self._n_splits = 0
@@ -103,7 +105,7 @@ class RemoteHost:
             for j in range(self.groups):
                 count = min(self.per_ciphertext, self.n_candidates - j * self.per_ciphertext)
                 digits += encoding.split_digits(values[k * self.groups + j], count)
-            out[k] = [encoding.unpack_sum(d) for d in digits]  # ints < 2^52: exact in float64
+            out[k] = [encoding.unpack_sum(d, self.noisy) for d in digits]  # ints < 2^52: exact in float64
         return out
 
     def request_splits(self, nodes: np.ndarray, candidates: np.ndarray) -> None:
@@ -157,10 +159,12 @@ class HostServer:
         self._threads = ThreadPoolExecutor(max_workers=COMPRESS_THREADS, thread_name_prefix="secureboost-compress")
         self.data: dict[str, np.ndarray] = {}
 
-    def setup_training(self, bins: np.ndarray, n_bins: np.ndarray, edges: Sequence[np.ndarray], public_key: PaillierPublicKey, per_ciphertext: int) -> None:
+    def setup_training(
+        self, bins: np.ndarray, n_bins: np.ndarray, edges: Sequence[np.ndarray], public_key: PaillierPublicKey, per_ciphertext: int, noise: float = 0.0
+    ) -> None:
         self.bins, self.edges, self.public_key = bins, edges, public_key
         self.layout = CandidateLayout(n_bins)
-        self.per_ciphertext = per_ciphertext
+        self.per_ciphertext, self.noise = per_ciphertext, noise
         # the most frequent bin of each feature is never summed: it is the node total minus the others
         self.default_bin = np.array([np.bincount(bins[:, f]).argmax() for f in range(bins.shape[1])], dtype=np.int64)
 

@@ -47,6 +47,7 @@ def federated(columns: Mapping[str, np.ndarray], y: np.ndarray, tests: Mapping[s
     """Fit at every party (guest first in ``columns``), then predict ``tests`` jointly; (models, guest raw scores)."""
     roles = {pid: ("guest" if i == 0 else "host") for i, pid in enumerate(columns)}
     parties = memory_parties("sbt", roles, capture=capture)
+    params.setdefault("guest_only_trees", 0)  # every tree on all columns, as the plaintext reference
 
     def party_fn(pid: str) -> Callable[[], object]:
         def fn() -> tuple[HeteroSecureBoost, Any]:
@@ -226,13 +227,14 @@ def test_state_round_trip_predicts_the_same(breast: dict[str, np.ndarray]) -> No
     [("n_estimators", 0), ("max_depth", 0), ("learning_rate", 0.0), ("max_bin", 1), ("min_child_weight", -1.0),
      ("reg_lambda", -0.1), ("gamma", float("nan")), ("subsample", 1.5), ("early_stopping_rounds", 0),
      ("objective", "rank:pairwise"), ("random_state", "seed"), ("key_length", 100), ("timeout", 0), ("executor", 3),
-     ("goss", "yes"), ("top_rate", 0.0), ("other_rate", 1.5)],
+     ("goss", "yes"), ("top_rate", 0.0), ("other_rate", 1.5), ("guest_only_trees", -1), ("hist_noise", -0.5),
+     ("hist_noise", float("inf"))],
 )  # fmt: skip
 def test_bad_params_name_the_parameter(breast: dict[str, np.ndarray], name: str, value: Any) -> None:
     parties = memory_parties("sbt-bad", {GUEST: "guest", HOST: "host"})
     with pytest.raises(ConfigError, match=name):
         HeteroSecureBoost(party=parties[GUEST], **{"key_length": KEY, name: value}).fit(breast["guest"], breast["y"])
-    if name not in ("key_length", "timeout", "executor"):
+    if name not in ("key_length", "timeout", "executor", "guest_only_trees", "hist_noise"):
         with pytest.raises(ConfigError, match=name):
             GradientBoostedTrees(**{name: value}).fit(breast["guest"], breast["y"])
 
