@@ -136,7 +136,8 @@ class PartyPolicy(BaseModel):
     def _check_algorithm(self, party_id: str, step: str, params: Mapping[str, Any], *, effective: bool) -> None:
         algorithm = step_algorithm(step, params, effective=effective)
         if algorithm is not None and algorithm not in self.algorithms:
-            raise PolicyRefused(party_id, "algorithm", algorithm, f"not among this party's algorithms ({', '.join(self.algorithms) or 'none'})")
+            allowed = ", ".join(self.algorithms) or "none"
+            raise PolicyRefused(party_id, "algorithm", algorithm, f"not among this party's algorithms ({allowed})")
 
     def _check_input(self, party_id: str, field: str, uri: str) -> None:
         roots = (*self.input_prefixes, self.output_dir)

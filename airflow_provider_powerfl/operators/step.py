@@ -158,7 +158,7 @@ class FederatedStepOperator(BaseOperator):
             archive = existing_archive() if runtime != "kubernetes" else None  # this machine's file: not in a pod
             argv = step_command(self.step, f"powerfl-{self.step}-{spec.job_id}-{spec.party_id}", self.spark, archive)
             if runtime == "kubernetes":
-                k8s = self.kubernetes.updated(context["dag_run"].conf.get("kubernetes"), "dag_run.conf.kubernetes")
+                k8s = self.kubernetes.updated(own_pod_overrides(context["dag_run"].conf, spec.party_id), "dag_run.conf.kubernetes")
                 self._run_pod(context, argv, spec, k8s, what)
             else:
                 self._run_local(argv, spec, what)
@@ -251,6 +251,12 @@ class FederatedStepOperator(BaseOperator):
             if strict:
                 raise
             self.log.exception("could not tell the other parties that %s", event.describe())
+
+
+def own_pod_overrides(conf: Mapping[str, Any] | None, party_id: str) -> Any:
+    """``dag_run.conf.kubernetes`` of a run this party started; None in a run another party's invitation started (its pods are its own)."""
+    conf = conf or {}
+    return conf.get("kubernetes") if str(conf.get("initiator") or party_id) == party_id else None
 
 
 def local_file(directory: str, name: str) -> Path | None:

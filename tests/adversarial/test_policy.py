@@ -43,7 +43,9 @@ def fed(tmp_path):
     registry.write_text(yaml.safe_dump({"parties": parties}))
     work = tmp_path / "work"
     policies = {
-        GUEST: PartyPolicy(allowed_parties=(HOST,), input_prefixes=(f"/data/{GUEST}",), output_dir=str(work / GUEST), min_batch_size=256),
+        GUEST: PartyPolicy(
+            allowed_parties=(HOST,), input_prefixes=(f"/data/{GUEST}",), output_dir=str(work / GUEST), min_batch_size=256
+        ),
         HOST: PartyPolicy(allowed_parties=(GUEST,), input_prefixes=(f"/data/{HOST}",), output_dir=str(work / HOST)),
     }
     return SimpleNamespace(root=tmp_path, registry=registry, work=work, policies=policies)
@@ -61,20 +63,31 @@ def conf_asking(party_id: str, step: str, args: dict[str, Any], common: dict[str
 
 
 # each pinned value, asked below the policy, with the error naming field, asked value and the policy's value
+def attack(name: str, party_id: str, step: str, args: dict[str, Any], reason: str) -> Any:
+    return pytest.param(party_id, step, args, reason, id=name)
+
+
 ATTACKS = [
-    pytest.param(GUEST, "train", {"key_length": 1024}, r"refuses params\.key_length=1024: below min_key_length=2048", id="key_length"),
-    pytest.param(GUEST, "train", {"min_batch_size": 1}, r"refuses params\.min_batch_size=1: below min_batch_size=256", id="min_batch_size"),
-    pytest.param(GUEST, "train", {"batch_size": 1}, r"refuses params\.batch_size=1: below min_batch_size=256", id="batch_size"),
-    pytest.param(HOST, "train", {"min_batch_size": 1}, r"party 20000's privacy policy refuses params\.min_batch_size=1: below min_batch_size=64", id="host_min_batch"),
-    pytest.param(GUEST, "feature_engineering", {"binning": {"return_woe": True}}, r"refuses params\.binning\.return_woe=True: return_woe=False", id="return_woe"),
-    pytest.param(GUEST, "feature_engineering", {"binning": {"key_length": 512}}, r"refuses params\.binning\.key_length=512: below min_key_length=2048", id="woe_key_length"),
-    pytest.param(GUEST, "align", {"inputs": {"train": {"uri": "/etc/shadow", "format": "csv"}}}, r"refuses inputs\.train\.uri='/etc/shadow': outside input_prefixes", id="input_uri"),
-    pytest.param(GUEST, "align", {"inputs": {"train": {"uri": "/data/10000/../20000/host.csv", "format": "csv"}}}, r"inputs\.train\.uri='/data/10000/\.\./20000/host\.csv': outside", id="input_dotdot"),
-    pytest.param(GUEST, "align", {"output_dir": "/home/guest/models"}, r"refuses (output_dir|outputs\.dir)='/home/guest/models': not below output_dir", id="output_dir"),
-    pytest.param(GUEST, "align", {"work_dir": "/"}, r"refuses (work_dir='/'|outputs\.dir='/j-evil/10000/align')", id="work_dir"),
-    pytest.param(GUEST, "train", {"algorithm": "secureboost"}, r"refuses algorithm='secureboost': not among this party's algorithms \(psi_ecdh, hetero_lr, woe_iv\)", id="algorithm"),
-    pytest.param(GUEST, "align", {"protocol": "rsa"}, r"refuses algorithm='psi_rsa': not among", id="psi_protocol"),
-]
+    attack("key_length", GUEST, "train", {"key_length": 1024}, r"refuses params\.key_length=1024: below min_key_length=2048"),
+    attack("min_batch_size", GUEST, "train", {"min_batch_size": 1}, r"refuses params\.min_batch_size=1: below min_batch_size=256"),
+    attack("batch_size", GUEST, "train", {"batch_size": 1}, r"refuses params\.batch_size=1: below min_batch_size=256"),
+    attack("host_min_batch", HOST, "train", {"min_batch_size": 1},
+           r"party 20000's privacy policy refuses params\.min_batch_size=1: below min_batch_size=64"),
+    attack("return_woe", GUEST, "feature_engineering", {"binning": {"return_woe": True}},
+           r"refuses params\.binning\.return_woe=True: return_woe=False"),
+    attack("woe_key_length", GUEST, "feature_engineering", {"binning": {"key_length": 512}},
+           r"refuses params\.binning\.key_length=512: below min_key_length=2048"),
+    attack("input_uri", GUEST, "align", {"inputs": {"train": {"uri": "/etc/shadow", "format": "csv"}}},
+           r"refuses inputs\.train\.uri='/etc/shadow': outside input_prefixes"),
+    attack("input_dotdot", GUEST, "align", {"inputs": {"train": {"uri": "/data/10000/../20000/host.csv", "format": "csv"}}},
+           r"inputs\.train\.uri='/data/10000/\.\./20000/host\.csv': outside"),
+    attack("output_dir", GUEST, "align", {"output_dir": "/home/guest/models"},
+           r"refuses (output_dir|outputs\.dir)='/home/guest/models': not below output_dir"),
+    attack("work_dir", GUEST, "align", {"work_dir": "/"}, r"refuses (work_dir='/'|outputs\.dir='/j-evil/10000/align')"),
+    attack("algorithm", GUEST, "train", {"algorithm": "secureboost"},
+           r"refuses algorithm='secureboost': not among this party's algorithms \(psi_ecdh, hetero_lr, woe_iv\)"),
+    attack("psi_protocol", GUEST, "align", {"protocol": "rsa"}, r"refuses algorithm='psi_rsa': not among"),
+]  # fmt: skip
 
 
 def _restrict_algorithms(fed, party_id: str) -> None:
@@ -127,7 +140,8 @@ def test_the_listener_refuses_a_party_off_the_allow_list(fed, monkeypatch):
 
 def test_the_listener_starts_a_job_within_the_policy(fed, monkeypatch):
     listener = Listener(fed, HOST, monkeypatch)
-    conf = conf_asking(HOST, "align", {"inputs": {"train": {"uri": f"/data/{HOST}/train.csv", "format": "csv"}}}, {"train": {"key_length": 3072}})
+    inputs = {"inputs": {"train": {"uri": f"/data/{HOST}/train.csv", "format": "csv"}}}
+    conf = conf_asking(HOST, "align", inputs, {"train": {"key_length": 3072}})  # more than the policy asks: fine
     outcome = listener.answer(GUEST, conf)
     assert outcome["accepted"], outcome
     assert [inv.job_id for inv in listener.started] == ["j-evil"]
@@ -146,7 +160,9 @@ class Step:
         )
         monkeypatch.setattr(PowerFLPartyHook, "get_party", lambda hook: party)
         monkeypatch.setattr(FederatedStepOperator, "_run_local", lambda op, argv, spec, what: self.launched.append(spec))
-        monkeypatch.setattr(FederatedStepOperator, "_tell_peers", lambda op, reg, signer, spec, status, reason, strict=False: self.events.append((status, reason)))
+        monkeypatch.setattr(
+            FederatedStepOperator, "_tell_peers", lambda op, reg, signer, spec, status, reason, strict=False: self.events.append((status, reason))
+        )
         monkeypatch.setattr("airflow_provider_powerfl.operators.step.existing_archive", lambda: None)
 
     def run(self, op: FederatedStepOperator, conf: dict[str, Any]) -> None:
@@ -233,3 +249,11 @@ def test_the_policy_comes_from_the_connection_or_the_file_it_names(tmp_path):
     path.write_text(yaml.safe_dump({"min_key_length": 1024}))
     with pytest.raises(ConfigError, match=r"connection 'powerfl_default' field 'policy_path \(.*\)': min_key_length: .*below the floor"):
         PartyConnection.from_connection(_connection({"policy_path": str(path)}))
+
+
+def test_an_invited_run_ignores_the_initiators_pod_settings():
+    from airflow_provider_powerfl.operators.step import own_pod_overrides
+
+    pods = {"image": "evil.example/powerfl:latest"}
+    assert own_pod_overrides({"kubernetes": pods, "initiator": HOST}, GUEST) is None  # a partner picks no image here
+    assert own_pod_overrides({"kubernetes": pods}, GUEST) == pods == own_pod_overrides({"kubernetes": pods, "initiator": GUEST}, GUEST)
