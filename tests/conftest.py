@@ -9,6 +9,9 @@ Several pytest sessions may share one checkout (and so one set of brokers). Each
 session holds a lease file under ``.run/kafka/pytest-leases/``; brokers a session
 started are stopped by the last session to leave, so nobody pulls a broker from
 under another run. ``POWERFL_KAFKA_KEEP=1`` leaves them running for the next run.
+
+Spark: one local SparkSession for the whole session (startup costs ~20 s on 2 cores), for
+the integration and adversarial tests that run steps in this process.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +27,21 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # spark_jobs is a top-level directory, not an installed package
+    sys.path.insert(0, str(REPO))
+
+# shared/ sits beside the checkout (CI's clone too); POWERFL_DATASETS overrides.
+_DATASET_DIRS = [Path(os.environ["POWERFL_DATASETS"])] if "POWERFL_DATASETS" in os.environ else []
+_DATASET_DIRS += [REPO.parent / "shared" / "datasets", Path("/work/shared/datasets")]
+
+SPARK_TEST_CONF = {
+    "spark.master": "local[2]",
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "2",
+    "spark.driver.memory": "1g",
+}
+
 KAFKA_SCRIPT = REPO / "scripts" / "kafka"
 #: The brokers of the default two-organisation federation plus a third party.
 KAFKA_BROKERS = ("guest", "host", "host2")
@@ -132,3 +151,21 @@ def kafka_broker_restart(kafka_brokers: dict[str, str]) -> Callable[[str], str]:
         return _kafka_or_fail("addr", name).strip()
 
     return restart
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from spark_jobs.common.session import build_session
+
+    session = build_session("powerfl-tests", SPARK_TEST_CONF)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def datasets() -> Path:
+    """The shared FATE and a9a data; a test fails (never skips) when it is missing."""
+    for root in _DATASET_DIRS:
+        if (root / "fate" / "breast_hetero_guest.csv").is_file():
+            return root
+    pytest.fail(f"shared datasets not found in any of {[str(d) for d in _DATASET_DIRS]}", pytrace=False)
