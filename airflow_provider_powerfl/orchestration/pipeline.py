@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ COMPONENTS = (*STEP_COMPONENTS, "wait_peers", "summary")
 _TASK_FIELDS = {"component", "parameters", "depends_on", "inputs_from", "step", "spark", "retries", "retry_delay", "timeout"}
 _PIPELINE_FIELDS = {"dag_id", "description", "parties", "defaults", "tasks", "tags", "accept_timeout"}
 INVITE_TASK = "invite"
+_MAX_SECONDS = timedelta.max.days * 86400  # Airflow makes a timedelta of every duration
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class PipelineDef:
         """Validate a pipeline mapping; ConfigError names the file and the field."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: expected a mapping with dag_id and tasks")
-        unknown = sorted(set(data) - _PIPELINE_FIELDS)
+        unknown = sorted(str(key) for key in set(data) - _PIPELINE_FIELDS)
         if unknown:
             raise ConfigError(f"{source}: unknown fields {unknown} (allowed: {sorted(_PIPELINE_FIELDS)})")
         dag_id = data.get("dag_id")
@@ -78,6 +80,8 @@ class PipelineDef:
         defaults = data.get("defaults") or {}
         if not isinstance(defaults, Mapping):
             raise ConfigError(f"{source}: defaults: expected a mapping")
+        if not isinstance(defaults.get("spark") or {}, Mapping):
+            raise ConfigError(f"{source}: defaults.spark: expected a mapping")
         tasks = tuple(_task(str(tid), raw, defaults, f"{source}: tasks.{tid}") for tid, raw in raw_tasks.items())
         ids = {t.task_id for t in tasks}
         if INVITE_TASK in ids:
@@ -90,13 +94,16 @@ class PipelineDef:
         parties = data.get("parties", cls.parties)
         if not isinstance(parties, (list, tuple)) or not all(isinstance(p, str) for p in parties):
             raise ConfigError(f"{source}: parties: expected a list like ['10000=guest', '20000=host']")
+        tags = data.get("tags") or ()
+        if not isinstance(tags, (list, tuple)):
+            raise ConfigError(f"{source}: tags: expected a list of strings, got {tags!r}")
         return cls(
             dag_id=dag_id,
             tasks=tasks,
             description=str(data.get("description") or ""),
             parties=tuple(parties),
-            tags=tuple(str(t) for t in data.get("tags") or ()),
-            accept_timeout=float(data.get("accept_timeout", cls.accept_timeout)),
+            tags=tuple(str(t) for t in tags),
+            accept_timeout=_seconds(data.get("accept_timeout", cls.accept_timeout), f"{source}: accept_timeout"),
             source=source,
         )
 
@@ -107,7 +114,8 @@ class PipelineDef:
             data = yaml.safe_load(path.read_text())
         except OSError as exc:
             raise ConfigError(f"cannot read pipeline {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
+        # not UTF-8, or a scalar PyYAML's constructors choke on (2001-02-30, !!bool maybe), or nested too deep
+        except (yaml.YAMLError, ValueError, KeyError, RecursionError) as exc:
             raise ConfigError(f"pipeline {path} is not valid YAML: {exc}") from exc
         return cls.from_dict(data, str(path))
 
@@ -115,7 +123,7 @@ class PipelineDef:
 def _task(task_id: str, raw: Any, defaults: Mapping[str, Any], where: str) -> TaskDef:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping with a component")
-    unknown = sorted(set(raw) - _TASK_FIELDS)
+    unknown = sorted(str(key) for key in set(raw) - _TASK_FIELDS)
     if unknown:
         raise ConfigError(f"{where}: unknown fields {unknown} (allowed: {sorted(_TASK_FIELDS)})")
     component = raw.get("component")
@@ -123,6 +131,8 @@ def _task(task_id: str, raw: Any, defaults: Mapping[str, Any], where: str) -> Ta
         raise ConfigError(f"{where}.component: expected one of {', '.join(COMPONENTS)}, got {component!r}")
     if component == "step" and not raw.get("step"):
         raise ConfigError(f"{where}.step: component 'step' needs the spark_jobs entry point name")
+    if not isinstance(raw.get("step"), (str, type(None))):
+        raise ConfigError(f"{where}.step: expected a spark_jobs entry point name, got {raw['step']!r}")
     params = raw.get("parameters") or {}
     if not isinstance(params, Mapping):
         raise ConfigError(f"{where}.parameters: expected a mapping")
@@ -134,14 +144,26 @@ def _task(task_id: str, raw: Any, defaults: Mapping[str, Any], where: str) -> Ta
             raise ConfigError(f"{where}.{key}: expected a list of task ids")
         return tuple(str(v) for v in value)
 
-    spark = {**(defaults.get("spark") or {}), **(raw.get("spark") or {})}
+    own_spark = raw.get("spark") or {}
+    if not isinstance(own_spark, Mapping):
+        raise ConfigError(f"{where}.spark: expected a mapping")
+    spark = {**(defaults.get("spark") or {}), **own_spark}
     retries = raw.get("retries", defaults.get("retries", 0))
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"{where}.retries: expected a whole number >= 0, got {retries!r}")
     timeout = raw.get("timeout", defaults.get("timeout"))
     retry_delay = raw.get("retry_delay", defaults.get("retry_delay"))
     return TaskDef(
-        task_id, component, dict(params), names("depends_on"), names("inputs_from"), raw.get("step"), spark, int(retries),
-        None if timeout is None else float(timeout), None if retry_delay is None else float(retry_delay),
+        task_id, component, dict(params), names("depends_on"), names("inputs_from"), raw.get("step"), spark, retries,
+        None if timeout is None else _seconds(timeout, f"{where}.timeout"),
+        None if retry_delay is None else _seconds(retry_delay, f"{where}.retry_delay"),
     )  # fmt: skip
+
+
+def _seconds(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= _MAX_SECONDS:  # NaN too
+        raise ConfigError(f"{where}: expected a number of seconds >= 0, got {value!r}")
+    return float(value)
 
 
 def _check_acyclic(tasks: tuple[TaskDef, ...], source: str) -> None:
