@@ -19,6 +19,7 @@ BENCHMARKS = {
     "secureboost": "secureboost",
     "woe-iv": "woe_iv",
     "fate": "fate",
+    "attack": "attack",
 }
 
 

@@ -59,8 +59,9 @@ class HeteroLogisticRegression:
     :param random_state: seed of the batch order (guest); masks and keys always use the OS CSPRNG.
     :param executor: None (in-process), a concurrent.futures.Executor, or a ``map(fn, items)``
         callable that runs the Paillier chunk kernels (e.g. over Spark partitions).
-    :param init_scale: guest: sigma of its secret random initial weights (0: zeros, where the first
-        batch gives every host X_H^T (0.5 - y) exactly).
+    :param init_scale: guest: its secret random initial weights are N(0, init_scale^2 / (p_G + 1)), so a
+        standardized guest score starts with spread ~init_scale (0: zeros, where the first batch gives
+        every host X_H^T (0.5 - y) exactly).
     :param min_support: the guest's value rules: per batch, a host adds nothing for a column whose
         support (rows off the column's most common value in the batch) is between 1 and min_support - 1,
         so no gradient sum isolates fewer rows (1: no check).

@@ -313,7 +313,8 @@ class GuestSession(_Side):
 
     def _epochs(self) -> Result:
         # secret non-zero start: at w = 0 the first residual is 0.5 - y and a host reads X_H^T (0.5 - y)
-        w = self.init_scale * secure_normal(self.X.shape[1])
+        # (for standardized features the initial score u_G then has standard deviation about init_scale)
+        w = self.init_scale / math.sqrt(self.X.shape[1]) * secure_normal(self.X.shape[1])
         history: list[float] = []
         for epoch in range(self.plan.max_iter):
             start = time.perf_counter()

@@ -100,7 +100,7 @@ def test_noise_reaches_the_hosts_gradients_only(data, monkeypatch):
 
     replay = np.random.default_rng(5)
     Xg, Xh, y = np.c_[data["guest"], np.ones(N)], data["host"], data["y"]
-    wg, wh = 0.3 * replay.normal(size=Xg.shape[1]), np.zeros(Xh.shape[1])
+    wg, wh = 0.3 / 2 * replay.normal(size=Xg.shape[1]), np.zeros(Xh.shape[1])  # init_scale / sqrt(p_G + 1)
     plan = BatchPlan(N, BATCH, 2, 0.0, 3, False)
     losses = []
     for epoch in range(2):
