@@ -145,7 +145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reg-lambda", type=float, default=1.0)
     parser.add_argument("--key-length", type=int, default=None, help="guest's Paillier key bits (default: FATE's 1024 for default_credit, else 2048)")
     parser.add_argument("--guest-only-trees", type=int, default=0,
-                        help="first trees on the guest's columns only (default 0: the federated model must equal the plaintext GBDT)")
+                        help="first trees on the guest's columns only (above 0 the federated model is no longer the plaintext GBDT)")
     parser.add_argument("--master", default="local[2]", help="Spark master of each party's spark-submit")
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
 

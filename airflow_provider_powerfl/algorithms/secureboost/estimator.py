@@ -236,7 +236,7 @@ class HeteroSecureBoost(_Params):
         subsample: float = 1.0, goss: bool = False, top_rate: float = 0.2, other_rate: float = 0.1,
         early_stopping_rounds: int | None = None, objective: str = "binary:logistic",
         random_state: int | None = None, key_length: int = 2048, executor: Any = None, timeout: float | None = 600.0,
-        guest_only_trees: int = 1, hist_noise: float = 0.0,
+        guest_only_trees: int = 0, hist_noise: float = 0.0,
     ) -> None:  # fmt: skip
         self._store(locals())
 

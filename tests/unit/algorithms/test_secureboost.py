@@ -47,7 +47,6 @@ def federated(columns: Mapping[str, np.ndarray], y: np.ndarray, tests: Mapping[s
     """Fit at every party (guest first in ``columns``), then predict ``tests`` jointly; (models, guest raw scores)."""
     roles = {pid: ("guest" if i == 0 else "host") for i, pid in enumerate(columns)}
     parties = memory_parties("sbt", roles, capture=capture)
-    params.setdefault("guest_only_trees", 0)  # every tree on all columns, as the plaintext reference
 
     def party_fn(pid: str) -> Callable[[], object]:
         def fn() -> tuple[HeteroSecureBoost, Any]:
