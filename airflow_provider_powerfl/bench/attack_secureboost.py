@@ -1,0 +1,196 @@
+"""Label inference by a SecureBoost host from what the protocol shows it, per privacy setting.
+
+The guest and one host train HeteroSecureBoost over in-memory parties (the real protocol code);
+the host's Party.recv is wrapped to record every command it receives. From that record alone
+the host scores each training row:
+
+- ``partition``: the host sees every row's node at every level of every tree it takes part in.
+  Rows that share nodes across trees share labels (each tree separates the label's residual), so
+  the score is the first principal component of the row-by-node membership matrix (each
+  (tree, level, node) indicator centred and scaled to unit variance).
+- ``first_tree``: the same on the first tree it sees only, whose gradients are the rawest
+  function of the label (in round 0, g = p0 - y).
+- ``sampling``: how many rounds sampled the row (GOSS keeps the rows of largest |g h|, mostly
+  the minority label; with subsample < 1 it is noise).
+
+An unsupervised score has no sign, so each is counted with its better orientation,
+max(AUC, 1 - AUC): one bit, which a single known label or the class prior gives the host.
+``attack_auc`` is the best of the three; 0.5 is a random guess.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees, HeteroSecureBoost
+from airflow_provider_powerfl.algorithms.secureboost.protocol import CMD
+from airflow_provider_powerfl.bench.secureboost import DEFAULTS, load_dataset
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
+from airflow_provider_powerfl.federation.party import Party
+
+GUEST, HOST = "10000", "20000"
+PRIVACY_PARAMS = ("guest_only_trees", "goss", "subsample", "hist_noise")  # reported with their defaults
+# each setting's parameters on top of the package defaults; hist_noise is the host's own
+SETTINGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "guest-only-trees": {"guest_only_trees": 1},
+    "guest-only-trees-5": {"guest_only_trees": 5},
+    "goss": {"goss": True},
+    "hist-noise": {"hist_noise": 1.0},
+    "hist-noise-10": {"hist_noise": 10.0},
+}
+
+
+def run_secureboost_attack(dataset: str, setting: str, **kw: Any) -> dict[str, Any]:
+    """Train at ``setting`` on ``dataset`` (bench.secureboost's data sets and split) and attack as the host.
+
+    ``kw``: trees, depth, bins, key_length, learning_rate (default bench.secureboost's per data set;
+    default_credit: FATE's 30 trees, depth 3, 32 bins, 1024-bit key), random_state, timeout, and any
+    HeteroSecureBoost parameter, which overrides the setting's.
+    """
+    if setting not in SETTINGS:
+        raise ConfigError(f"--setting: expected one of {'|'.join(SETTINGS)} for secureboost, got {setting!r}")
+    if dataset not in DEFAULTS:
+        raise ConfigError(f"--dataset: expected one of {'|'.join(DEFAULTS)}, got {dataset!r}")
+    defaults = DEFAULTS[dataset]
+    params: dict[str, Any] = {
+        "n_estimators": kw.pop("trees", defaults["trees"]), "max_depth": kw.pop("depth", defaults["depth"]),
+        "max_bin": kw.pop("bins", defaults["bins"]), "key_length": kw.pop("key_length", defaults["key_length"]),
+        "learning_rate": kw.pop("learning_rate", 0.3), "random_state": kw.pop("random_state", 0),
+        **SETTINGS[setting], **kw,
+    }  # fmt: skip
+    d = load_dataset(dataset)
+    start = time.perf_counter()
+    seen, raw, fit_seconds = _train(d, params)
+    seconds = time.perf_counter() - start
+    scores = host_scores(seen, len(d["y"]))
+    aucs = {name: _oriented_auc(d["y"], s) for name, s in scores.items()}
+    centralized, _ = _xgboost_auc(d, params)
+    federated = _auc(d["y_test"], raw[:, 0])
+    return {
+        "algorithm": "secureboost", "dataset": dataset, "setting": setting,
+        "attack": "host: first principal component of node memberships (all trees; first tree) and sampling counts, "
+                  "best orientation",
+        "attack_auc": round(max(aucs.values()), 4), **{f"attack_auc_{k}": round(v, 4) for k, v in aucs.items()},
+        "federated_auc": round(federated, 4), "centralized_auc": round(centralized, 4),
+        "plaintext_gbdt_auc": round(_plain_auc(d, params), 4),
+        "trees_seen_by_host": sum(1 for m in seen if m["op"] == "tree"),
+        "fit_seconds": round(fit_seconds, 1), "seconds": round(seconds, 1),
+        "params": {**{k: getattr(HeteroSecureBoost(), k) for k in PRIVACY_PARAMS}, **params},
+    }  # fmt: skip
+
+
+def _train(d: Mapping[str, np.ndarray], params: dict[str, Any]) -> tuple[list[dict[str, Any]], np.ndarray, float]:
+    """Fit and jointly predict the test rows; (the host's recorded commands of training, guest raw scores, fit seconds)."""
+    parties = memory_parties("attack-secureboost", {GUEST: "guest", HOST: "host"})
+    seen: list[dict[str, Any]] = []
+    _record(parties[HOST], seen)
+    timeout = params.pop("timeout", 3600.0)
+    fit_seconds: dict[str, float] = {}
+
+    def party(pid: str, X: np.ndarray, T: np.ndarray, y: np.ndarray | None) -> Any:
+        def fn() -> Any:
+            model = HeteroSecureBoost(party=parties[pid], timeout=timeout, **params)
+            start = time.perf_counter()
+            model.fit(X, y)
+            fit_seconds[pid] = time.perf_counter() - start
+            if pid == HOST:
+                seen.append({"op": "end of training"})
+            return model.decision_function(T)
+
+        return fn
+
+    out = run_parties({GUEST: party(GUEST, d["guest"], d["guest_test"], d["y"]), HOST: party(HOST, d["host"], d["host_test"], None)},
+                      timeout=24 * 3600)  # fmt: skip
+    for res in out.values():
+        if isinstance(res, BaseException):
+            raise res
+    end = next(i for i, m in enumerate(seen) if m["op"] == "end of training")
+    return seen[:end], out[GUEST], fit_seconds[GUEST]  # type: ignore[return-value]
+
+
+def _record(party: Party, seen: list[dict[str, Any]]) -> None:
+    """Wrap ``party.recv`` so every SecureBoost command the host receives is also appended to ``seen``."""
+    recv = party.recv
+
+    def recording(src: str, tag: str, timeout: float | None = None) -> object:
+        obj = recv(src, tag, timeout)
+        if tag == CMD and isinstance(obj, dict):
+            seen.append(obj)
+        return obj
+
+    party.recv = recording  # type: ignore[method-assign]
+
+
+def host_scores(seen: list[dict[str, Any]], n_rows: int) -> dict[str, np.ndarray]:
+    """The host's row scores from its recorded commands (module docstring)."""
+    trees: list[list[np.ndarray]] = []  # per tree the node assignment of each level below the root
+    sampled = np.zeros(n_rows)
+    for msg in seen:
+        if msg["op"] == "tree":
+            trees.append([])
+            sampled[np.asarray(msg["rows"], dtype=np.int64)] += 1
+        elif msg["op"] == "hist" and trees:
+            assign = np.asarray(msg["assign"], dtype=np.int64)
+            if len(np.unique(assign)) > 1:
+                trees[-1].append(assign)
+    scores = {"sampling": sampled}
+    scores["partition"] = _first_component([a for levels in trees for a in levels], n_rows)
+    scores["first_tree"] = _first_component(trees[0] if trees else [], n_rows)
+    return scores
+
+
+def _first_component(assigns: list[np.ndarray], n_rows: int) -> np.ndarray:
+    """First left singular vector of the standardized one-hot node memberships (zeros if there are none)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import LinearOperator, svds
+
+    cols, rows, offset = [], [], 0
+    for assign in assigns:
+        _, codes = np.unique(assign, return_inverse=True)
+        rows.append(np.arange(n_rows))
+        cols.append(offset + codes)
+        offset += int(codes.max()) + 1
+    if offset < 2:
+        return np.zeros(n_rows)
+    M = csr_matrix((np.ones(n_rows * len(assigns)), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, offset))
+    mean = np.asarray(M.mean(axis=0)).ravel()
+    scale = 1.0 / np.sqrt(np.maximum(mean * (1 - mean), 1e-12))
+    # (M - 1 mean^T) diag(scale) without densifying
+    op = LinearOperator(
+        (n_rows, offset), dtype=np.float64,
+        matvec=lambda v: M @ (scale * np.ravel(v)) - float(mean @ (scale * np.ravel(v))),
+        rmatvec=lambda u: scale * (M.T @ np.ravel(u) - mean * float(np.sum(u))),
+    )  # fmt: skip
+    u, _, _ = svds(op, k=1, random_state=0)
+    return np.round(u[:, 0], 12)  # rows with the same memberships tie (ARPACK leaves ~1e-16 differences)
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, s))
+
+
+def _oriented_auc(y: np.ndarray, s: np.ndarray) -> float:
+    auc = _auc(y, s)
+    return max(auc, 1.0 - auc)
+
+
+def _xgboost_auc(d: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> tuple[float, float]:
+    from airflow_provider_powerfl.bench.secureboost import _xgboost
+
+    return _xgboost(d, {**params, "reg_lambda": params.get("reg_lambda", 1.0)}, multiclass=False)  # type: ignore[arg-type]
+
+
+def _plain_auc(d: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> float:
+    """The library's plaintext GBDT on the joined columns (the federated model with guest_only_trees=0 is it)."""
+    names = ("n_estimators", "max_depth", "learning_rate", "max_bin", "random_state", "goss")
+    plain = GradientBoostedTrees(**{k: params[k] for k in names if k in params})
+    plain.fit(np.hstack([d["guest"], d["host"]]), d["y"])
+    return _auc(d["y_test"], plain.predict_proba(np.hstack([d["guest_test"], d["host_test"]]))[:, 1])
