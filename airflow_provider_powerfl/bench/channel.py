@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from airflow_provider_powerfl.federation.envelope import new_nonce
 from airflow_provider_powerfl.federation.kafka_transport import CONSUMER_CONFIG, PRODUCER_CONFIG, ensure_topic
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.party import DEFAULT_CHUNK_SIZE, Party
@@ -129,8 +130,9 @@ def _channel(guest: str, host: str, source: np.ndarray, count: int, chunk: int) 
         }
     )
     job = f"bench-{uuid.uuid4().hex[:8]}"
-    sender = Party.from_registry(registry, "10000", keys["10000"], job, 1, chunk_size=chunk)
-    receiver = Party.from_registry(registry, "20000", keys["20000"], job, 1, chunk_size=chunk)
+    nonce = new_nonce()
+    sender = Party.from_registry(registry, "10000", keys["10000"], job, 1, chunk_size=chunk, nonce=nonce)
+    receiver = Party.from_registry(registry, "20000", keys["20000"], job, 1, chunk_size=chunk, nonce=nonce)
     sender.transport.connect("20000")  # type: ignore[attr-defined]  # before timing, like the raw producer
 
     def produce() -> None:

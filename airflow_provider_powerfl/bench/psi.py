@@ -49,7 +49,8 @@ def _party_main(party_id: str, registry_data: dict, key_dir: str, job_id: str, a
     registry = PartyRegistry.from_dict(registry_data)
     key = SigningKey.from_file(Path(key_dir) / f"{party_id}.key")
     t0 = time.perf_counter()
-    with Party.from_registry(registry, party_id, key, job_id, 1, roles={GUEST: "guest", HOST: "host"}) as party:
+    roles = {GUEST: "guest", HOST: "host"}
+    with Party.from_registry(registry, party_id, key, job_id, 1, roles, nonce=bytes.fromhex(args["nonce"])) as party:
         result = align(
             party, ids, protocol=args["protocol"], reveal=args["reveal"],
             batch_size=args["batch_size"], workers=args["workers"],
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> dict:
     job_id = f"bench-psi-{secrets.token_hex(4)}"
     brokers = {GUEST: args.guest_broker, HOST: args.host_broker}
     options = {k: getattr(args, k) for k in ("rows", "protocol", "reveal", "batch_size", "workers")}
+    options["nonce"] = secrets.token_hex(16)  # the run's, shared by both party processes
     with tempfile.TemporaryDirectory(prefix="powerfl-bench-psi-") as tmp:
         parties = {}
         for party_id, role in ((GUEST, "guest"), (HOST, "host")):

@@ -2,7 +2,7 @@
 
 Layout (integers little-endian)::
 
-    head    = magic b"PFL2" | u16 header length | header | 64-byte Ed25519 signature
+    head    = magic b"PFL3" | u16 header length | header | 64-byte Ed25519 signature
     payload = the chunk
 
 The signature covers BLAKE3(magic | length | header | payload), so nothing
@@ -10,10 +10,16 @@ but the signature itself is unsigned. Kafka carries the head as a record
 header and the payload as the record value, so a chunk goes to the producer as
 a slice of the sender's buffer, never joined; `seal` returns head + payload
 joined, which is the same signed bytes in one buffer.
+
+The header carries the run's nonce (16 random bytes the initiator draws per
+run and sends in its invitation): a job id and attempt can recur (a job
+re-submitted under its id), the nonce does not, so a receiver refuses another
+run's messages.
 """
 
 from __future__ import annotations
 
+import secrets
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,11 +30,12 @@ from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.keys import SigningKey, VerifyKey
 
-MAGIC = b"PFL2"  # PFL1 signed a SHA-256 digest
+MAGIC = b"PFL3"  # PFL1 signed a SHA-256 digest; PFL2 had no run nonce
 SIGNATURE_SIZE = 64
+NONCE_SIZE = 16
 _PREFIX = struct.Struct("<4sH")
-# attempt, seq, chunk index, chunk count, offset, total size, timestamp (s)
-_FIXED = struct.Struct("<IQIIQQd")
+# attempt, seq, chunk index, chunk count, offset, total size, timestamp (s), run nonce
+_FIXED = struct.Struct(f"<IQIIQQd{NONCE_SIZE}s")
 _STR_LEN = struct.Struct("<H")
 
 Buffer = bytes | bytearray | memoryview
@@ -49,10 +56,13 @@ class Header:
     sender: str
     receiver: str
     timestamp: float  # sender's clock, seconds since the epoch
+    nonce: bytes  # the run's, NONCE_SIZE bytes
 
     def pack(self) -> bytes:
+        if len(self.nonce) != NONCE_SIZE:
+            raise ConfigError(f"run nonce of job {self.job_id!r}: expected {NONCE_SIZE} bytes, got {len(self.nonce)}")
         fixed = _FIXED.pack(
-            self.attempt, self.seq, self.chunk_index, self.chunk_count, self.offset, self.total_size, self.timestamp
+            self.attempt, self.seq, self.chunk_index, self.chunk_count, self.offset, self.total_size, self.timestamp, self.nonce
         )
         texts = b"".join(_pack_str(s) for s in (self.job_id, self.tag, self.sender, self.receiver))
         return fixed + texts
@@ -61,7 +71,7 @@ class Header:
     def unpack(cls, data: memoryview) -> Header:
         if len(data) < _FIXED.size:
             raise MalformedMessage(f"wire header of {len(data)} bytes is shorter than {_FIXED.size}")
-        attempt, seq, index, count, offset, total, timestamp = _FIXED.unpack(data[: _FIXED.size])
+        attempt, seq, index, count, offset, total, timestamp, nonce = _FIXED.unpack(data[: _FIXED.size])
         pos = _FIXED.size
         texts = []
         for _ in range(4):
@@ -78,7 +88,7 @@ class Header:
         if pos != len(data):
             raise MalformedMessage(f"wire header has {len(data) - pos} trailing bytes")
         job_id, tag, sender, receiver = texts
-        return cls(job_id, attempt, tag, seq, index, count, offset, total, sender, receiver, timestamp)
+        return cls(job_id, attempt, tag, seq, index, count, offset, total, sender, receiver, timestamp, nonce)
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,11 @@ class Envelope:
 
     def verify(self, key: VerifyKey) -> bool:
         return key.verify(self.digest(), self.signature)
+
+
+def new_nonce() -> bytes:
+    """A fresh run nonce: the initiator draws one per run."""
+    return secrets.token_bytes(NONCE_SIZE)
 
 
 def sign_head(header: Header, payload: Sequence[Buffer], key: SigningKey) -> bytes:

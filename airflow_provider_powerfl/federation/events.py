@@ -3,8 +3,10 @@
 An event travels like every other message: sealed in a signed envelope by its
 sender and produced into the receiver's own broker, on one single-partition
 topic per job and receiver. A reader reads its own topic from the beginning,
-drops whatever fails the signature or names another job or receiver, and
-keeps per (party, task) the event of the highest attempt, newest last.
+drops whatever fails the signature, names another job or receiver, carries
+another run's nonce (an earlier run of a re-submitted job id) or is older than
+its max age, and keeps per (party, task) the event of the highest attempt,
+newest last.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from kafka.errors import KafkaError
 
 from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation import codec
-from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
+from airflow_provider_powerfl.federation.envelope import NONCE_SIZE, Header, open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.kafka_transport import deliver, ensure_topic, legal_topic
 from airflow_provider_powerfl.federation.keys import SigningKey
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 
 EVENT_TAG = "powerfl.event"
 STATUSES = ("running", "success", "failed")
+# An event of this run is no older than the run: the limit only bounds how long a captured event stays
+# usable, and is a day so that a sensor started late in a long job still reads the job's first events.
+EVENT_MAX_AGE = 24 * 3600.0
+MAX_CLOCK_SKEW = 300.0  # an event from further in the future would stay "newest" in `latest`
 
 
 @dataclass(frozen=True)
@@ -60,9 +66,11 @@ def publish_event(
     event: StatusEvent,
     receivers: Sequence[str],
     *,
+    nonce: bytes,
     timeout: float = 30.0,
 ) -> None:
-    """Sign `event` and deliver it to each receiver's broker; FederationError names a party it could not reach."""
+    """Sign `event` with the run's `nonce` and deliver it to each receiver's broker; FederationError names a
+    party it could not reach."""
     if event.status not in STATUSES:
         raise ConfigError(f"event status {event.status!r}: expected {'|'.join(STATUSES)}")
     payload = codec.encode_bytes(
@@ -72,19 +80,58 @@ def publish_event(
         config = registry.get(receiver).kafka_config()
         topic = event_topic(event.job_id, receiver)
         header = Header(
-            event.job_id, event.attempt, EVENT_TAG, 0, 0, 1, 0, len(payload), event.party_id, receiver, event.timestamp or time.time()
-        )
+            event.job_id, event.attempt, EVENT_TAG, 0, 0, 1, 0, len(payload), event.party_id, receiver, event.timestamp or time.time(),
+            nonce,
+        )  # fmt: skip
         wire = seal(header, [payload], signing_key)
         deliver(config, topic, wire, f"event to party {receiver} ({event.describe()})", timeout=timeout)
         log.info("sent to party %s: %s", receiver, event.describe())
 
 
-class EventReader:
-    """Reads this party's event topic of one job from its own broker and verifies every event."""
+def open_event(
+    wire: bytes,
+    registry: PartyRegistry,
+    party_id: str,
+    job_id: str,
+    nonce: bytes,
+    *,
+    max_age: float = EVENT_MAX_AGE,
+    now: float | None = None,
+) -> StatusEvent:
+    """Verify one wire event for `party_id` in the run (`job_id`, `nonce`); MalformedMessage says why not."""
+    envelope = open_envelope(wire)
+    h = envelope.header
+    if h.tag != EVENT_TAG or h.receiver != party_id or h.job_id != job_id:
+        raise MalformedMessage(f"event for party {h.receiver!r} job {h.job_id!r} tag {h.tag!r}")
+    if h.sender not in registry:
+        raise MalformedMessage(f"event from unknown party {h.sender!r}")
+    if not envelope.verify(registry.get(h.sender).verify_key()):
+        raise MalformedMessage(f"event from party {h.sender} has a bad signature")
+    if h.nonce != nonce:
+        raise MalformedMessage(f"event from party {h.sender} belongs to another run of job {job_id!r} (nonce)")
+    age = (time.time() if now is None else now) - h.timestamp
+    if age > max_age:
+        raise MalformedMessage(f"event from party {h.sender} in job {job_id!r} is {age:.0f}s old (limit {max_age:.0f}s)")
+    if age < -MAX_CLOCK_SKEW:
+        raise MalformedMessage(f"event from party {h.sender} in job {job_id!r} is dated {-age:.0f}s ahead of this clock")
+    body = codec.decode(envelope.payload)
+    if not isinstance(body, dict) or body.get("status") not in STATUSES or not isinstance(body.get("task"), str):
+        raise MalformedMessage(f"event from party {h.sender} has a malformed body")
+    return StatusEvent(h.job_id, h.sender, body["task"], body["status"], h.attempt, body.get("reason"), h.timestamp)
 
-    def __init__(self, registry: PartyRegistry, party_id: str, job_id: str) -> None:
+
+class EventReader:
+    """Reads this party's event topic of one run of a job from its own broker and verifies every event."""
+
+    def __init__(
+        self, registry: PartyRegistry, party_id: str, job_id: str, *, nonce: bytes, max_age: float = EVENT_MAX_AGE
+    ) -> None:
+        if len(nonce) != NONCE_SIZE:
+            raise ConfigError(f"run nonce of job {job_id!r}: expected {NONCE_SIZE} bytes, got {len(nonce)}")
         self.party_id = party_id
         self.job_id = job_id
+        self.nonce = nonce
+        self.max_age = max_age
         self._registry = registry
         self.topic = event_topic(job_id, party_id)
         config = registry.get(party_id).kafka_config()
@@ -133,21 +180,10 @@ class EventReader:
 
     def _verify(self, wire: bytes) -> StatusEvent | None:
         try:
-            envelope = open_envelope(wire)
-            h = envelope.header
-            if h.tag != EVENT_TAG or h.receiver != self.party_id or h.job_id != self.job_id:
-                raise MalformedMessage(f"event for party {h.receiver!r} job {h.job_id!r} tag {h.tag!r}")
-            if h.sender not in self._registry:
-                raise MalformedMessage(f"event from unknown party {h.sender!r}")
-            if not envelope.verify(self._registry.get(h.sender).verify_key()):
-                raise MalformedMessage(f"event from party {h.sender} has a bad signature")
-            body = codec.decode(envelope.payload)
-            if not isinstance(body, dict) or body.get("status") not in STATUSES or not isinstance(body.get("task"), str):
-                raise MalformedMessage(f"event from party {h.sender} has a malformed body")
+            return open_event(wire, self._registry, self.party_id, self.job_id, self.nonce, max_age=self.max_age)
         except (MalformedMessage, ConfigError) as exc:
             log.warning("party %s dropped an event on %s: %s", self.party_id, self.topic, exc)
             return None
-        return StatusEvent(h.job_id, h.sender, body["task"], body["status"], h.attempt, body.get("reason"), h.timestamp)
 
 
 @dataclass(frozen=True)

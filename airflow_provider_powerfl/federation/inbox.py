@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.buffers import POOL
-from airflow_provider_powerfl.federation.envelope import Buffer, Envelope, Header, open_envelope
+from airflow_provider_powerfl.federation.envelope import NONCE_SIZE, Buffer, Envelope, Header, open_envelope
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.keys import VerifyKey
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # Messages can wait in the receiver's Kafka while it computes or before its
 # task starts, so the age limit must exceed any such gap; replay is stopped by
-# job, attempt and sequence numbers, the age limit only bounds old captures.
+# job, attempt, run nonce and sequence numbers, the age limit only bounds old captures.
 DEFAULT_MAX_AGE = 3600.0
 MAX_CLOCK_SKEW = 300.0
 # A header may claim any size and the reassembly buffer is taken at its first chunk: refuse absurd claims
@@ -59,10 +60,15 @@ class Inbox:
         verify_keys: Mapping[str, VerifyKey],
         max_age: float = DEFAULT_MAX_AGE,
         clock: Callable[[], float] = time.time,
+        *,
+        nonce: bytes,
     ) -> None:
+        if len(nonce) != NONCE_SIZE:
+            raise ConfigError(f"run nonce of job {job_id!r}: expected {NONCE_SIZE} bytes, got {len(nonce)}")
         self.party_id = party_id
         self.job_id = job_id
         self.attempt = attempt
+        self.nonce = bytes(nonce)
         self._keys = dict(verify_keys)
         self._max_age = max_age
         self._clock = clock
@@ -125,6 +131,8 @@ class Inbox:
             return "stale attempt"
         if h.attempt > self.attempt:
             return "newer attempt"
+        if h.nonce != self.nonce:
+            return "another run of the job (nonce)"
         age = self._clock() - h.timestamp
         if not age <= self._max_age:  # NaN too
             return "too old"

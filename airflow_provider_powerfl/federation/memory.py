@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.federation.envelope import Buffer
+from airflow_provider_powerfl.federation.envelope import Buffer, new_nonce
 from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.party import DEFAULT_CHUNK_SIZE, Party
@@ -72,14 +72,17 @@ def memory_parties(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_age: float = DEFAULT_MAX_AGE,
     silence_timeout: float | None = None,
+    keys: Mapping[str, SigningKey] | None = None,
+    nonce: bytes | None = None,
 ) -> dict[str, Party]:
     """Connected Party objects keyed by party id, e.g. memory_parties("job", {"10000": "guest", "20000": "host"}).
 
-    Each party gets a fresh signing key and knows the others' public keys.
-    Pass a list as `capture` to collect every wire message sent.
+    Each party gets a fresh signing key (or its one of `keys`) and knows the others' public keys; the run
+    gets a fresh nonce unless `nonce` is given. Pass a list as `capture` to collect every wire message sent.
     """
     hub = MemoryHub(roles, capture)
-    keys = {party_id: SigningKey.generate() for party_id in roles}
+    nonce = new_nonce() if nonce is None else nonce
+    keys = dict(keys) if keys is not None else {party_id: SigningKey.generate() for party_id in roles}
     verify_keys = {party_id: key.public_key for party_id, key in keys.items()}
     return {
         party_id: Party(
@@ -93,6 +96,7 @@ def memory_parties(
             chunk_size=chunk_size,
             max_age=max_age,
             silence_timeout=silence_timeout,
+            nonce=nonce,
         )
         for party_id in roles
     }

@@ -57,8 +57,10 @@ class Party:
         max_age: float = DEFAULT_MAX_AGE,
         clock: Callable[[], float] = time.time,
         silence_timeout: float | None = None,
+        nonce: bytes,
     ) -> None:
-        """``silence_timeout``: seconds a peer that has been heard from may stay silent while this party waits
+        """``nonce``: the run's (from the invitation); every message sent carries it and every message received
+        must. ``silence_timeout``: seconds a peer that has been heard from may stay silent while this party waits
         on it before recv raises PeerSilent; this party then also sends heartbeats. None: neither."""
         if party_id not in roles:
             raise ConfigError(f"party {party_id!r} is not among the parties of job {job_id!r}: {sorted(roles)}")
@@ -79,7 +81,8 @@ class Party:
         self._chunk_size = chunk_size
         self._clock = clock
         peer_keys = {p: k for p, k in verify_keys.items() if p in roles and p != party_id}
-        self.inbox = Inbox(party_id, job_id, attempt, peer_keys, max_age=max_age, clock=clock)
+        self.inbox = Inbox(party_id, job_id, attempt, peer_keys, max_age=max_age, clock=clock, nonce=nonce)
+        self.nonce = self.inbox.nonce
         self._next_seq: dict[tuple[str, str], int] = {}
         self._unflushed = False
         self._peer_failure: tuple[str, str] | None = None  # (peer, its error's class) once told
@@ -106,6 +109,8 @@ class Party:
         job_id: str,
         attempt: int,
         roles: Mapping[str, str] | None = None,
+        *,
+        nonce: bytes,
         **options: object,
     ) -> Party:
         """A Kafka-backed party; `roles` picks the job's parties (default: every registry party, its first role).
@@ -122,7 +127,7 @@ class Party:
             registry.get(peer)  # names an unknown party
         transport = KafkaTransport(registry, party_id, job_id, [p for p in roles if p != party_id])
         verify_keys = {p: registry.get(p).verify_key() for p in roles if p != party_id}
-        return cls(party_id, roles, job_id, attempt, transport, signing_key, verify_keys, **options)  # type: ignore[arg-type]
+        return cls(party_id, roles, job_id, attempt, transport, signing_key, verify_keys, nonce=nonce, **options)  # type: ignore[arg-type]
 
     def peers(self, role: str | None = None) -> list[str]:
         """The other parties of the job, sorted; only those with `role` if given."""
@@ -148,7 +153,7 @@ class Party:
                 # a slice of array data goes out as it is; only runs of small parts are joined
                 payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)
                 header = Header(
-                    self.job_id, self.attempt, tag, seq, index, len(chunks), offset, total, self.party_id, dst, now
+                    self.job_id, self.attempt, tag, seq, index, len(chunks), offset, total, self.party_id, dst, now, self.nonce
                 )
                 self.transport.publish(dst, sign_head(header, [payload], self._key), payload)
             if tag != ALIVE_TAG:  # nobody waits for a heartbeat: recv need not flush (and block) for one

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from airflow_provider_powerfl.federation.envelope import open_envelope, seal, sign_head
+from airflow_provider_powerfl.federation.envelope import new_nonce, open_envelope, seal, sign_head
 from airflow_provider_powerfl.federation.errors import PeerSilent, RecvTimeout
 from airflow_provider_powerfl.federation.kafka_transport import HEAD_HEADER, topic_name
 from airflow_provider_powerfl.federation.keys import SigningKey
@@ -43,8 +43,8 @@ def make_parties(
             }
         }
     )
-    job = f"it-{uuid.uuid4().hex[:10]}"
-    parties = {party: Party.from_registry(registry, party, keys[party], job, 1, **options) for party in brokers}
+    job, nonce = f"it-{uuid.uuid4().hex[:10]}", new_nonce()
+    parties = {party: Party.from_registry(registry, party, keys[party], job, 1, nonce=nonce, **options) for party in brokers}
     return parties, keys, registry
 
 

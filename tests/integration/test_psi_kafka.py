@@ -11,6 +11,7 @@ import pytest
 
 from airflow_provider_powerfl.algorithms.alignment import align
 from airflow_provider_powerfl.algorithms.alignment.joint_query import query_rows, serve_rows
+from airflow_provider_powerfl.federation.envelope import new_nonce
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.party import Party
 from airflow_provider_powerfl.federation.registry import PartyRegistry
@@ -36,8 +37,8 @@ def _parties(kafka_brokers: Mapping[str, str], party_ids: list[str]) -> dict[str
             }
         }
     )
-    job = f"it-psi-{uuid.uuid4().hex[:10]}"
-    return {p: Party.from_registry(registry, p, keys[p], job, 1) for p in party_ids}
+    job, nonce = f"it-psi-{uuid.uuid4().hex[:10]}", new_nonce()
+    return {p: Party.from_registry(registry, p, keys[p], job, 1, nonce=nonce) for p in party_ids}
 
 
 def _run(parties: dict[str, Party], work: Mapping[str, Callable[[Party], object]]) -> dict[str, object]:

@@ -5,13 +5,13 @@ import time
 import numpy as np
 import pytest
 
-from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal, sign_head, split
+from airflow_provider_powerfl.federation.envelope import Header, new_nonce, open_envelope, seal, sign_head, split
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.keys import SigningKey
 
 
 def _header(total: int = 4) -> Header:
-    return Header("job-1", 1, "t", 0, 0, 1, 0, total, "10000", "20000", time.time())
+    return Header("job-1", 1, "t", 0, 0, 1, 0, total, "10000", "20000", time.time(), new_nonce())
 
 
 def test_head_and_payload_apart_carry_the_same_signed_bytes_as_seal() -> None:

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
+from airflow_provider_powerfl.federation.envelope import Header, new_nonce, open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage, PeerFailed, PeerSilent, RecvTimeout
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.memory import MemoryHub, MemoryTransport, memory_parties
 from airflow_provider_powerfl.federation.party import ALIVE_TAG, Party
 
 GUEST, HOST, ARBITER = "10000", "20000", "30000"
+NONCE = new_nonce()  # the run of the parties built by hand here
 
 
 @pytest.fixture
@@ -148,7 +149,7 @@ def _keyed_parties(keys: dict[str, SigningKey], capture: list[bytes]) -> dict[st
     roles = {GUEST: "guest", HOST: "host"}
     hub = MemoryHub(roles, capture)
     public = {p: k.public_key for p, k in keys.items()}
-    return {p: Party(p, roles, "job-1", 1, MemoryTransport(hub, p), keys[p], public) for p in roles}
+    return {p: Party(p, roles, "job-1", 1, MemoryTransport(hub, p), keys[p], public, nonce=NONCE) for p in roles}
 
 
 def test_forged_signature_and_unknown_sender_are_rejected(parties: dict[str, Party], capture: list[bytes]) -> None:
@@ -197,7 +198,7 @@ def test_malformed_wire_bytes_are_counted_not_raised(parties: dict[str, Party]) 
 def test_undecodable_payload_from_a_real_peer_names_it(capture: list[bytes]) -> None:
     keys = {GUEST: SigningKey.generate(), HOST: SigningKey.generate()}
     parties = _keyed_parties(keys, capture)
-    header = Header("job-1", 1, "t", 0, 0, 1, 0, 3, GUEST, HOST, __import__("time").time())
+    header = Header("job-1", 1, "t", 0, 0, 1, 0, 3, GUEST, HOST, __import__("time").time(), NONCE)
     hub_of(parties[HOST]).deliver(HOST, seal(header, [b"???"], keys[GUEST]))
     with pytest.raises(MalformedMessage, match=f"tag 't' from party {GUEST}"):
         parties[HOST].recv(GUEST, "t", timeout=1)
@@ -208,7 +209,7 @@ def test_party_must_know_every_peer_key() -> None:
 
     roles = {GUEST: "guest", HOST: "host"}
     with pytest.raises(ConfigError, match=HOST):
-        Party(GUEST, roles, "j", 1, MemoryTransport(MemoryHub(roles), GUEST), SigningKey.generate(), {})
+        Party(GUEST, roles, "j", 1, MemoryTransport(MemoryHub(roles), GUEST), SigningKey.generate(), {}, nonce=NONCE)
 
 
 def test_chunks_that_do_not_tile_their_object_are_refused(capture: list[bytes]) -> None:
@@ -217,7 +218,7 @@ def test_chunks_that_do_not_tile_their_object_are_refused(capture: list[bytes]) 
     keys = {GUEST: SigningKey.generate(), HOST: SigningKey.generate()}
     parties = _keyed_parties(keys, capture)
     for index in (0, 1):  # both claim offset 0, so bytes 4..7 would stay uninitialised
-        header = Header("job-1", 1, "t", 0, index, 2, 0, 8, GUEST, HOST, time.time())
+        header = Header("job-1", 1, "t", 0, index, 2, 0, 8, GUEST, HOST, time.time(), NONCE)
         hub_of(parties[HOST]).deliver(HOST, seal(header, [b"abcd"], keys[GUEST]))
     with pytest.raises(RecvTimeout):
         parties[HOST].recv(GUEST, "t", timeout=0.05)
@@ -236,8 +237,8 @@ def test_array_data_reaches_the_transport_as_slices_and_is_accepted_as_head_and_
     roles = {GUEST: "guest", HOST: "host"}
     public = {p: k.public_key for p, k in keys.items()}
     hub = MemoryHub(roles)
-    guest = Party(GUEST, roles, "job-1", 1, Recording(hub, GUEST), keys[GUEST], public, chunk_size=1024)
-    host = Party(HOST, roles, "job-1", 1, MemoryTransport(hub, HOST), keys[HOST], public)
+    guest = Party(GUEST, roles, "job-1", 1, Recording(hub, GUEST), keys[GUEST], public, chunk_size=1024, nonce=NONCE)
+    host = Party(HOST, roles, "job-1", 1, MemoryTransport(hub, HOST), keys[HOST], public, nonce=NONCE)
     array = np.arange(1000, dtype=np.float64)
     guest.send(HOST, "w", array)
     slices = [payload for _, payload in sent if isinstance(payload, memoryview) and len(payload) == 1024]
@@ -308,7 +309,7 @@ def test_a_peer_not_heard_from_yet_gets_the_recv_timeout() -> None:
     host_key = SigningKey.generate()
     guest = Party(
         GUEST, {GUEST: "guest", HOST: "host"}, "job-late", 1, MemoryTransport(MemoryHub([GUEST, HOST]), GUEST),
-        SigningKey.generate(), {HOST: host_key.public_key}, silence_timeout=0.01,
+        SigningKey.generate(), {HOST: host_key.public_key}, silence_timeout=0.01, nonce=NONCE,
     )  # fmt: skip
     with pytest.raises(RecvTimeout):
         guest.recv(HOST, "hello", timeout=0.3)
@@ -325,8 +326,8 @@ def heartbeating_guest_over(transport: type[MemoryTransport], roles: dict[str, s
     keys = {p: SigningKey.generate() for p in roles}
     public = {p: k.public_key for p, k in keys.items()}
     hub = MemoryHub(roles)
-    guest = Party(GUEST, roles, "job-t", 1, transport(hub, GUEST), keys[GUEST], public, silence_timeout=SILENCE)
-    return guest, Party(HOST, roles, "job-t", 1, MemoryTransport(hub, HOST), keys[HOST], public)
+    guest = Party(GUEST, roles, "job-t", 1, transport(hub, GUEST), keys[GUEST], public, silence_timeout=SILENCE, nonce=NONCE)
+    return guest, Party(HOST, roles, "job-t", 1, MemoryTransport(hub, HOST), keys[HOST], public, nonce=NONCE)
 
 
 def test_a_heartbeat_stuck_on_one_peer_does_not_hold_messages_to_the_others() -> None:
