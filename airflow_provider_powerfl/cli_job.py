@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,8 @@ def load_job_file(path: Path) -> tuple[str | None, dict[str, Any]]:
         check_conf_fields(data)
     except ConfigError as exc:
         raise ConfigError(f"job file {path}: {exc}") from exc
+    if "nonce" in data:  # kept in a file, it would recur in every run of it
+        raise ConfigError(f"job file {path}: nonce: drawn afresh per run by powerfl job submit; remove it")
     return (str(pipeline) if pipeline else None), data
 
 
@@ -91,6 +94,7 @@ def _submit(args: argparse.Namespace) -> int:
     dag_id = args.pipeline or pipeline or DEFAULT_PIPELINE
     if args.job_id:
         conf["job_id"] = args.job_id
+    conf["nonce"] = secrets.token_hex(16)  # the run's: every message and event of it carries this
     with _client(args) as client:
         run = client.trigger(dag_id, conf, run_id=conf.get("job_id") or None)
         print(f"submitted job {run['dag_run_id']} of {dag_id} at {args.url} ({run['state']})")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ _PEM_MARK = "-----BEGIN "
 EXIT_STEP_ERROR = 2
 EXIT_PEER_FAILED = 3  # the step stopped because a peer failed or went silent (PeerFailed, PeerSilent)
 STEP_ERROR_PREFIX = "POWERFL-ERROR: "
+# The run nonce every message of one run carries (federation.envelope.NONCE_SIZE bytes), as hex in specs and confs.
+NONCE_HEX_DIGITS = 32
 
 
 # ---------------------------------------------------------------- field readers
@@ -119,6 +122,13 @@ def _str_list(data: Mapping[str, Any], key: str, path: str) -> tuple[str, ...] |
             raise _fail(f"{where}[{i}]", f"duplicate {item!r}")
         seen.add(item)
     return tuple(value)
+
+
+def parse_nonce(value: Any, where: str) -> str:
+    """A run nonce: 32 hex digits (16 bytes), lower case."""
+    if not isinstance(value, str) or len(value) != NONCE_HEX_DIGITS or not set(value) <= set(string.hexdigits):
+        raise _fail(where, f"expected the run's nonce, {NONCE_HEX_DIGITS} hex digits, got {value!r}")
+    return value.lower()
 
 
 def step_error_in(log_text: str) -> str | None:
@@ -455,9 +465,10 @@ class TaskSpec:
     parties: tuple[PartySpec, ...]
     inputs: dict[str, DataSpec]
     outputs: OutputSpec
+    nonce: str  # the run's, from the initiator's invitation: binds every message to this run
     params: dict[str, Any] = field(default_factory=dict)
 
-    _FIELDS = ("job_id", "attempt", "party_id", "role", "private_key", "parties", "inputs", "outputs", "params")
+    _FIELDS = ("job_id", "attempt", "party_id", "role", "private_key", "parties", "inputs", "outputs", "nonce", "params")
 
     @classmethod
     def from_dict(cls, data: Any) -> TaskSpec:
@@ -507,6 +518,7 @@ class TaskSpec:
             parties=parties,
             inputs=inputs,
             outputs=OutputSpec.from_dict(data["outputs"]),
+            nonce=parse_nonce(data.get("nonce"), "nonce"),
             params=params,
         )
 
@@ -520,6 +532,7 @@ class TaskSpec:
             "parties": [p.to_dict() for p in self.parties],
             "inputs": {name: spec.to_dict() for name, spec in self.inputs.items()},
             "outputs": self.outputs.to_dict(),
+            "nonce": self.nonce,
             "params": dict(self.params),
         }
 

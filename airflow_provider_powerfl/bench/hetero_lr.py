@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -80,6 +81,7 @@ def write_job(
     for pid in roles:
         if not (keys / f"{pid}.key").exists():
             generate_party_keys(keys, pid)
+    nonce = secrets.token_hex(16)  # one run of the step: every party's spec carries it
     parties = [
         {"id": pid, "role": role, "bootstrap_servers": brokers[pid], "public_key": str(keys / f"{pid}.pub")}
         for pid, role in roles.items()
@@ -95,6 +97,7 @@ def write_job(
             "parties": parties,
             "inputs": inputs.get(pid, {}),
             "outputs": {"dir": str(work / pid / step)},
+            "nonce": nonce,
             "params": own,
         }
         path = work / "specs" / f"{step}-{pid}.json"

@@ -26,11 +26,14 @@ from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection
 from airflow_provider_powerfl.policy import PartyPolicy
-from airflow_provider_powerfl.taskspec import KafkaSecurity, TaskSpec, parse_party_roles
+from airflow_provider_powerfl.orchestration.pipeline import INVITE_TASK
+from airflow_provider_powerfl.taskspec import KafkaSecurity, TaskSpec, parse_nonce, parse_party_roles
 
 STEPS = ("inspect_data", "align", "feature_engineering", "train", "predict", "evaluate")
-# every top-level field of a job conf; "initiator" is set by the listener, "kubernetes" overrides pod settings
-CONF_FIELDS = ("job_id", "parties", "common-args", "parties-args", "initiator", "kubernetes")
+# every top-level field of a job conf; "initiator" is set by the listener, "kubernetes" overrides pod settings,
+# "nonce" is the run's (drawn by the start path or the initiator's invite task, sent in the invitation)
+CONF_FIELDS = ("job_id", "parties", "common-args", "parties-args", "initiator", "kubernetes", "nonce")
+NONCE_XCOM = "powerfl_nonce"  # the XCom key of the nonce an initiator's invite task draws when the conf has none
 _RESERVED = ("inputs", "output_dir", "work_dir")
 _KAFKA_SECURITY_FIELDS = frozenset(KafkaSecurity.__dataclass_fields__)
 
@@ -58,6 +61,9 @@ class StepArgs:
             if not isinstance(spec, Mapping):
                 raise ConfigError(f"{where}.inputs.{name}: expected a mapping (uri, format, ...), got {spec!r}")
             inputs[str(name)] = {**inputs.get(str(name), {}), **spec}
+        for key in ("output_dir", "work_dir"):
+            if not isinstance(data.get(key) or "", str):
+                raise ConfigError(f"{where}.{key}: expected a path or URI, got {data[key]!r}")
         params = dict(self.params)
         params.update({k: v for k, v in data.items() if k not in _RESERVED and k not in STEPS})
         return StepArgs(
@@ -133,6 +139,17 @@ class JobConf:
             policy.check_asked(party_id, role, step, args.params, args.inputs, args.output_dir, args.work_dir)
 
 
+def run_nonce(context: Any) -> str:
+    """The run's nonce: the conf's (an invited run's, or the start path's), else the one this run's invite task drew."""
+    nonce = (context["dag_run"].conf or {}).get("nonce") or context["ti"].xcom_pull(task_ids=INVITE_TASK, key=NONCE_XCOM)
+    if not nonce:
+        raise ConfigError(
+            f"dag_run.conf.nonce: missing, and no {INVITE_TASK!r} task of this run drew one; every party's run of one "
+            "job needs the same random nonce (e.g. python -c 'import secrets; print(secrets.token_hex(16))')"
+        )
+    return parse_nonce(nonce, "dag_run.conf.nonce")
+
+
 def check_conf_fields(conf: Mapping[str, Any]) -> None:
     """Refuse a misspelt top-level field (``common_args``, ``party-args``) instead of silently ignoring it."""
     unknown = sorted(str(key) for key in conf if key not in CONF_FIELDS)
@@ -153,6 +170,7 @@ def build_task_spec(
     *,
     args: StepArgs,
     attempt: int,
+    nonce: str,
     default_output_dir: str,
     private_key: str | None = None,
 ) -> TaskSpec:
@@ -187,6 +205,7 @@ def build_task_spec(
             "parties": parties,
             "inputs": args.inputs,
             "outputs": {"dir": args.output_dir or default_output_dir},
+            "nonce": nonce,
             "params": args.params,
         }
     )

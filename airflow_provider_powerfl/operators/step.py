@@ -18,7 +18,7 @@ from airflow_provider_powerfl.federation.events import StatusEvent, publish_even
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import RUNTIMES, PartyConnection, PowerFLPartyHook
-from airflow_provider_powerfl.operators.jobconf import JobConf, StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.operators.jobconf import JobConf, StepArgs, build_task_spec, default_output_dir, run_nonce
 from airflow_provider_powerfl.policy import PolicyRefused
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE, STEP_NAME, SparkSettings, step_command
@@ -116,7 +116,9 @@ class FederatedStepOperator(BaseOperator):
         out_default = default_output_dir(args.work_dir or party.policy.output_dir, job.job_id, party.party_id, self.task_id)
         key = self.kubernetes.private_key_path if runtime == "kubernetes" else None
         attempt = max(1, int(context["ti"].try_number or 1))
-        spec = build_task_spec(job, party, registry, args=args, attempt=attempt, default_output_dir=out_default, private_key=key)
+        spec = build_task_spec(
+            job, party, registry, args=args, attempt=attempt, nonce=run_nonce(context), default_output_dir=out_default, private_key=key
+        )
         return spec, registry
 
     def _upstream_results(self, context: Any) -> list[tuple[str, Mapping[str, Any]]]:
@@ -246,7 +248,7 @@ class FederatedStepOperator(BaseOperator):
             return
         event = StatusEvent(spec.job_id, spec.party_id, self.task_id, status, spec.attempt, reason, time.time())
         try:
-            publish_event(registry, signer, event, [p.id for p in spec.peers()])
+            publish_event(registry, signer, event, [p.id for p in spec.peers()], nonce=bytes.fromhex(spec.nonce))
         except PowerFLError:
             if strict:
                 raise

@@ -5,7 +5,10 @@ the receiver's own broker) on one single-partition topic per receiver,
 ``powerfl-invitations.<party>``. The receiver checks the signature against
 the registry, its policy's allow-list of parties and its known pipelines before it
 starts anything; whatever it decides goes back to the initiator as a signed
-status event of the pseudo task ``invitation``.
+status event of the pseudo task ``invitation``. The conf carries the run's
+nonce (``conf.nonce``, repeated in the signed header): the invited run's
+messages and events carry it, so none of an earlier run of the same job id
+is taken for this run's.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from airflow_provider_powerfl.federation.kafka_transport import deliver
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.policy import PartyPolicy, PolicyRefused
-from airflow_provider_powerfl.taskspec import parse_party_roles
+from airflow_provider_powerfl.taskspec import parse_nonce, parse_party_roles
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,11 @@ class Invitation:
     receiver: str
     timestamp: float = field(default=0.0)
 
+    @property
+    def nonce(self) -> str:
+        """The run's nonce (hex) from the conf."""
+        return parse_nonce(self.conf.get("nonce"), f"invitation to job {self.job_id!r}: conf.nonce")
+
     def describe(self) -> str:
         return f"invitation of party {self.initiator} to party {self.receiver}: job {self.job_id!r}, pipeline {self.dag_id!r}"
 
@@ -66,7 +74,7 @@ def seal_invitation(invitation: Invitation, signing_key: SigningKey) -> bytes:
     payload = codec.encode_bytes({"dag_id": invitation.dag_id, "conf": _plain(invitation.conf)})
     header = Header(
         invitation.job_id, 1, INVITATION_TAG, 0, 0, 1, 0, len(payload),
-        invitation.initiator, invitation.receiver, invitation.timestamp or time.time(),
+        invitation.initiator, invitation.receiver, invitation.timestamp or time.time(), bytes.fromhex(invitation.nonce),
     )  # fmt: skip
     return seal(header, [payload], signing_key)
 
@@ -134,7 +142,13 @@ def open_invitation(
             raise InvitationRefused(f"party {party_id} is not among the parties of job {job_id!r} ({', '.join(roles)})", sender, job_id)
     if str(conf.get("job_id") or job_id) != job_id:
         raise InvitationRefused(f"invitation names job {job_id!r} but its conf says {conf.get('job_id')!r}", sender, job_id)
-    return Invitation(job_id, dag_id, conf, sender, me, h.timestamp)
+    invitation = Invitation(job_id, dag_id, conf, sender, me, h.timestamp)
+    try:
+        if bytes.fromhex(invitation.nonce) != h.nonce:
+            raise ConfigError(f"invitation to job {job_id!r}: conf.nonce differs from the signed header's")
+    except ConfigError as exc:
+        raise InvitationRefused(str(exc), sender, job_id) from exc
+    return invitation
 
 
 def _plain(value: Any) -> Any:

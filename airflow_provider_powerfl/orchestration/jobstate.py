@@ -64,13 +64,14 @@ def job_failure(events: Iterable[StatusEvent], me: str) -> StatusEvent | None:
 
 
 def announce_job_failure(
-    registry: PartyRegistry, signing_key: SigningKey, job_id: str, me: str, peers: Sequence[str], reason: str
+    registry: PartyRegistry, signing_key: SigningKey, job_id: str, me: str, peers: Sequence[str], reason: str, *, nonce: bytes
 ) -> None:
-    """Tell every peer that this party ended the job; best effort, a peer that cannot be reached is logged."""
+    """Tell every peer that this party ended the job (the run of `nonce`); best effort, a peer that cannot be
+    reached is logged."""
     event = StatusEvent(job_id, me, JOB_TASK, "failed", 1, reason, time.time())
     for peer in peers:
         try:
-            publish_event(registry, signing_key, event, [peer], timeout=10.0)
+            publish_event(registry, signing_key, event, [peer], nonce=nonce, timeout=10.0)
         except PowerFLError:
             log.exception("could not tell party %s that job %r ended", peer, job_id)
 
@@ -93,8 +94,10 @@ class JobGuard:
         *,
         task: str | None = None,
         attempt: int = 1,
+        nonce: bytes,
     ) -> None:
         self._registry = registry
+        self._nonce = nonce
         self._me = me
         self._job_id = job_id
         self._on_failure = on_failure
@@ -115,7 +118,7 @@ class JobGuard:
 
     def _run(self) -> None:
         try:
-            reader = EventReader(self._registry, self._me, self._job_id)
+            reader = EventReader(self._registry, self._me, self._job_id, nonce=self._nonce)
         except PowerFLError:
             log.exception("job guard of %r cannot read events; peers' failures will not stop this task", self._job_id)
             return

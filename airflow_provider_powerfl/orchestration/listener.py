@@ -29,6 +29,7 @@ from airflow.sdk import BaseOperator, Variable
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
+from airflow_provider_powerfl.federation.envelope import open_envelope
 from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
@@ -228,9 +229,12 @@ class InvitationListenerOperator(BaseOperator):
         except InvitationRefused as exc:
             self.log.error("refused: %s", exc)
             if exc.sender is not None and exc.job_id:
-                self._tell(registry, signing_key, me, exc.sender, exc.job_id, "failed", f"party {me} refused: {exc}")
+                # a sender is named only once the signature held: the header's nonce is the initiator's run's
+                nonce = open_envelope(wire).header.nonce
+                self._tell(registry, signing_key, me, exc.sender, exc.job_id, nonce, "failed", f"party {me} refused: {exc}")
             return {"job_id": exc.job_id, "sender": exc.sender, "accepted": False, "reason": str(exc)}
-        self._tell(registry, signing_key, me, invitation.initiator, invitation.job_id, "success", f"run {run_id} of {invitation.dag_id}")
+        nonce = bytes.fromhex(invitation.nonce)
+        self._tell(registry, signing_key, me, invitation.initiator, invitation.job_id, nonce, "success", f"run {run_id} of {invitation.dag_id}")
         return {"job_id": invitation.job_id, "sender": invitation.initiator, "accepted": True, "dag_id": invitation.dag_id, "run_id": run_id}
 
     def _start(self, invitation: Invitation) -> str:
@@ -239,7 +243,7 @@ class InvitationListenerOperator(BaseOperator):
         from airflow.sdk.execution_time import task_runner
         from airflow.sdk.execution_time.comms import ErrorResponse, TriggerDagRun
 
-        conf = {**dict(invitation.conf), "job_id": invitation.job_id, "initiator": invitation.initiator}
+        conf = {**dict(invitation.conf), "job_id": invitation.job_id, "initiator": invitation.initiator, "nonce": invitation.nonce}
         reply = task_runner.SUPERVISOR_COMMS.send(
             TriggerDagRun(
                 dag_id=invitation.dag_id,
@@ -260,9 +264,11 @@ class InvitationListenerOperator(BaseOperator):
         self.log.info("accepted the %s: started run %s", invitation.describe(), invitation.job_id)
         return invitation.job_id
 
-    def _tell(self, registry: PartyRegistry, key: SigningKey, me: str, to: str, job_id: str, status: str, reason: str) -> None:
+    def _tell(
+        self, registry: PartyRegistry, key: SigningKey, me: str, to: str, job_id: str, nonce: bytes, status: str, reason: str
+    ) -> None:
         event = StatusEvent(job_id, me, INVITATION_TASK, status, 1, reason, time.time())
         try:
-            publish_event(registry, key, event, [to], timeout=15.0)
+            publish_event(registry, key, event, [to], nonce=nonce, timeout=15.0)
         except PowerFLError:
             self.log.exception("could not answer party %s about job %r", to, job_id)

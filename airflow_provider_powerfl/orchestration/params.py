@@ -11,6 +11,7 @@ from airflow_provider_powerfl.operators.jobconf import STEPS
 PARTY_ROLE = r"^[A-Za-z0-9_.-]+=(guest|host|arbiter)$"
 PARTY_ID = r"^[A-Za-z0-9_.-]+$"
 JOB_ID = r"^$|^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,199}$"
+NONCE = r"^$|^[0-9a-fA-F]{32}$"
 
 _DATA = {
     "type": "object",
@@ -56,4 +57,7 @@ def job_params(default_parties: list[str] | None = None) -> dict[str, Param]:
             description="Arguments per party id: its inputs, output dirs, step parameters",
         ),
         "initiator": Param("", type="string", description="Set by the listener: the party whose invitation started this run"),
+        "nonce": Param(
+            "", type="string", pattern=NONCE, description="The run's random nonce; empty: the invite task draws one"
+        ),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,12 +23,12 @@ from airflow_provider_powerfl.operators.federated import (
     FederatedPredictOperator,
     FederatedTrainOperator,
 )
-from airflow_provider_powerfl.operators.jobconf import JobConf
+from airflow_provider_powerfl.operators.jobconf import NONCE_XCOM, JobConf, run_nonce
 from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.orchestration.invitation import INVITATION_TASK, Invitation, send_invitation
 from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, JobFailedElsewhere, JobGuard, PeerRestarted, announce_job_failure
 from airflow_provider_powerfl.runtimes.local import StepFailed
-from airflow_provider_powerfl.taskspec import EXIT_PEER_FAILED
+from airflow_provider_powerfl.taskspec import EXIT_PEER_FAILED, parse_nonce
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,12 @@ def end_job_on_failure(context: Any) -> None:
         return  # another party ended the job; it told everybody already
     try:
         jc = job_context(context, getattr(context["task"], "powerfl_conn_id", PowerFLPartyHook.default_conn_name))
+        nonce = bytes.fromhex(run_nonce(context))  # none: the invite task failed before inviting anybody
     except Exception:
         log.exception("cannot tell the other parties that task %s failed", ti.task_id)
         return
     reason = f"task {ti.task_id!r} failed at party {jc.party.party_id}: {exc}"
-    announce_job_failure(jc.registry, jc.signing_key, jc.job.job_id, jc.party.party_id, jc.peers, reason)
+    announce_job_failure(jc.registry, jc.signing_key, jc.job.job_id, jc.party.party_id, jc.peers, reason, nonce=nonce)
 
 
 class GuardedStepMixin:
@@ -97,11 +99,14 @@ class GuardedStepMixin:
     log: Any
 
     def execute(self, context: Any) -> Any:
-        self._job_ctx: JobContext | None = job_context(context, self.powerfl_conn_id)
+        jc = job_context(context, self.powerfl_conn_id)
+        self._nonce = bytes.fromhex(run_nonce(context))
+        self._job_ctx: JobContext | None = jc
         self._ended_by: StatusEvent | None = None
-        jc = self._job_ctx
         self._attempt = max(1, int(context["ti"].try_number or 1))
-        guard = JobGuard(jc.registry, jc.party.party_id, jc.job.job_id, self._peer_ended_job, task=self.task_id, attempt=self._attempt)
+        guard = JobGuard(
+            jc.registry, jc.party.party_id, jc.job.job_id, self._peer_ended_job, task=self.task_id, attempt=self._attempt, nonce=self._nonce
+        )
         guard.start()
         try:
             result = super().execute(context)  # type: ignore[misc]
@@ -147,7 +152,7 @@ class GuardedStepMixin:
         jc = getattr(self, "_job_ctx", None)
         if jc is not None and getattr(self, "_ended_by", None) is None:
             reason = f"run stopped at party {jc.party.party_id} (task {self.task_id!r} was killed)"
-            announce_job_failure(jc.registry, jc.signing_key, jc.job.job_id, jc.party.party_id, jc.peers, reason)
+            announce_job_failure(jc.registry, jc.signing_key, jc.job.job_id, jc.party.party_id, jc.peers, reason, nonce=self._nonce)
         super().on_kill()  # type: ignore[misc]
 
 
@@ -176,7 +181,9 @@ class InviteOperator(BaseOperator):
     At the initiating party, invite every other party of the job and wait until each has accepted.
 
     A refusal fails the task with the refusing party's reason. At a party that
-    was itself invited (``initiator`` in the conf) the task does nothing.
+    was itself invited (``initiator`` in the conf) the task does nothing. The
+    invitations carry the run's nonce: the conf's, else one drawn here and
+    left in XCom (``powerfl_nonce``) for the run's other tasks.
 
     :param dag_id_to_start: the pipeline the others start; default this DAG.
     :param accept_timeout: seconds to wait for every party's answer.
@@ -206,8 +213,13 @@ class InviteOperator(BaseOperator):
             self.log.info("job %r was started by party %s's invitation; nothing to send", job_id, conf["initiator"])
             return {"job_id": job_id, "initiator": conf["initiator"], "invited": []}
         dag_id = self.dag_id_to_start or context["dag_run"].dag_id
-        invited_conf = {**conf, "job_id": job_id, "initiator": me}
-        with EventReader(jc.registry, me, job_id) as reader:
+        if conf.get("nonce"):
+            nonce = parse_nonce(conf["nonce"], "dag_run.conf.nonce")
+        else:
+            nonce = secrets.token_hex(16)
+            context["ti"].xcom_push(key=NONCE_XCOM, value=nonce)
+        invited_conf = {**conf, "job_id": job_id, "initiator": me, "nonce": nonce}
+        with EventReader(jc.registry, me, job_id, nonce=bytes.fromhex(nonce)) as reader:
             for peer in jc.peers:
                 send_invitation(jc.registry, jc.signing_key, Invitation(job_id, dag_id, invited_conf, me, peer, time.time()))
             answers = self._wait_answers(reader, jc.peers, job_id)

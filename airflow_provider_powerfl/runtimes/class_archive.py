@@ -132,5 +132,6 @@ def _write_spec(work: Path) -> None:
             "libsvm": {"uri": libsvm.as_uri(), "format": "libsvm", "index_base": 0, "num_features": 8},
         },
         "outputs": {"dir": (work / "out").as_uri()},
+        "nonce": "0" * 32,  # never sent
     }
     TaskSpec.from_dict(spec).dump(work / SPEC_FILE)

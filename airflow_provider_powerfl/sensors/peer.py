@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation.events import StatusEvent, event_from_dict, latest, wait_state
 from airflow_provider_powerfl.hooks.party import PowerFLPartyHook
-from airflow_provider_powerfl.operators.jobconf import JobConf
+from airflow_provider_powerfl.operators.jobconf import JobConf, run_nonce
 from airflow_provider_powerfl.triggers.peer import FederatedPeerTrigger, open_reader
 
 
@@ -74,6 +74,7 @@ class FederatedPeerSensor(BaseSensorOperator):
         self._parties: tuple[str, ...] = ()  # resolved at execute
         self._pending: tuple[str, ...] = ()
         self._job_id = ""
+        self._nonce = ""
 
     def _resolve(self, context: Any) -> tuple[str, list[str]]:
         """The job id and the parties waited for, from the arguments and the run's job conf."""
@@ -97,6 +98,7 @@ class FederatedPeerSensor(BaseSensorOperator):
 
     def execute(self, context: Any) -> Any:
         self._job_id, parties = self._resolve(context)
+        self._nonce = run_nonce(context)
         self._parties = self._pending = tuple(parties)
         if self.deferrable:
             # look once before deferring: a trigger that fires within seconds of the deferral races the
@@ -108,6 +110,7 @@ class FederatedPeerSensor(BaseSensorOperator):
                 trigger=self.trigger_class(
                     powerfl_conn_id=self.powerfl_conn_id,
                     job_id=self._job_id,
+                    nonce=self._nonce,
                     peer_task=self.peer_task,
                     parties=parties,
                     status=self.status,
@@ -122,7 +125,7 @@ class FederatedPeerSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(self._timeout_message()) from exc
 
     def poke(self, context: Any) -> PokeReturnValue:
-        with open_reader(self.powerfl_conn_id, self._job_id) as reader:
+        with open_reader(self.powerfl_conn_id, self._job_id, self._nonce) as reader:
             known = latest(reader.read_all())
         self.check_job(known)
         state = wait_state(known, self._parties, self.peer_task, self.status)

@@ -16,12 +16,12 @@ from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.hooks.party import PowerFLPartyHook
 
 
-def open_reader(powerfl_conn_id: str, job_id: str) -> EventReader:
-    """This party's verified event reader for `job_id` (blocking: connection, registry, broker)."""
+def open_reader(powerfl_conn_id: str, job_id: str, nonce: str) -> EventReader:
+    """This party's verified event reader for the run (`job_id`, hex `nonce`) (blocking: connection, registry, broker)."""
     party = PowerFLPartyHook(powerfl_conn_id).get_party()
     if not party.registry_path:
         raise ConfigError(f"connection {powerfl_conn_id!r} field 'registry_path': must be set to verify peers' events")
-    return EventReader(PartyRegistry.from_yaml(party.registry_path), party.party_id, job_id)
+    return EventReader(PartyRegistry.from_yaml(party.registry_path), party.party_id, job_id, nonce=bytes.fromhex(nonce))
 
 
 class FederatedPeerTrigger(BaseTrigger):
@@ -30,6 +30,7 @@ class FederatedPeerTrigger(BaseTrigger):
 
     :param powerfl_conn_id: this party's ``powerfl`` connection (its broker and registry).
     :param job_id: the job whose events are read.
+    :param nonce: the run's nonce (hex); events of another run of the job are dropped.
     :param peer_task: the peers' task name, e.g. ``train``.
     :param parties: the party ids to wait for.
     :param status: the awaited status (``success`` by default).
@@ -42,6 +43,7 @@ class FederatedPeerTrigger(BaseTrigger):
         *,
         powerfl_conn_id: str,
         job_id: str,
+        nonce: str,
         peer_task: str,
         parties: Sequence[str],
         status: str = "success",
@@ -51,6 +53,7 @@ class FederatedPeerTrigger(BaseTrigger):
         super().__init__()
         self.powerfl_conn_id = powerfl_conn_id
         self.job_id = job_id
+        self.nonce = nonce
         self.peer_task = peer_task
         self.parties = list(parties)
         self.status = status
@@ -64,6 +67,7 @@ class FederatedPeerTrigger(BaseTrigger):
             {
                 "powerfl_conn_id": self.powerfl_conn_id,
                 "job_id": self.job_id,
+                "nonce": self.nonce,
                 "peer_task": self.peer_task,
                 "parties": list(self.parties),
                 "status": self.status,
@@ -74,7 +78,7 @@ class FederatedPeerTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
-            self._reader = await asyncio.to_thread(open_reader, self.powerfl_conn_id, self.job_id)
+            self._reader = await asyncio.to_thread(open_reader, self.powerfl_conn_id, self.job_id, self.nonce)
         except Exception as exc:  # reported to the task, which fails with it
             yield TriggerEvent({"status": "error", "job_id": self.job_id, "message": f"{type(exc).__name__}: {exc}"})
             return

@@ -55,7 +55,7 @@ def build_party(spec: TaskSpec, step: str) -> Party:
     signing_key = SigningKey.from_file(spec.private_key)
     return Party.from_registry(
         registry_from_spec(spec), spec.party_id, signing_key, channel_name(spec, step), spec.attempt, roles,
-        silence_timeout=silence_timeout(spec),
+        nonce=bytes.fromhex(spec.nonce), silence_timeout=silence_timeout(spec),
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.taskspec import TaskSpec
 
 PARTIES = {"10000": ("guest", "guest"), "20000": ("host", "host")}  # party -> (role, broker name)
+NONCE = uuid.uuid4().hex  # this session's runs; each test has its own job id
 ROWS = 400
 
 
@@ -39,6 +40,7 @@ def write_spec(tmp_path: Path, job_id: str, party_id: str, brokers: dict[str, st
         ],
         "inputs": inputs,
         "outputs": {"dir": str(tmp_path / out / party_id)},
+        "nonce": NONCE,
         "params": params,
     }
     path = tmp_path / f"{out}-{party_id}.yaml"

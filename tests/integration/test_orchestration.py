@@ -262,6 +262,7 @@ def test_a_conf_with_a_wrong_field_is_refused_at_trigger_time_naming_it(parties)
 
 
 def test_invitations_signed_by_an_unknown_key_or_for_an_unknown_pipeline_are_refused(parties):
+    from airflow_provider_powerfl.federation.envelope import new_nonce
     from airflow_provider_powerfl.federation.events import EventReader
     from airflow_provider_powerfl.federation.keys import SigningKey
     from airflow_provider_powerfl.federation.registry import PartyRegistry
@@ -269,12 +270,13 @@ def test_invitations_signed_by_an_unknown_key_or_for_an_unknown_pipeline_are_ref
 
     registry = PartyRegistry.from_yaml(parties["registry"])
     forged_job, unknown_job = f"it-forged-{uuid.uuid4().hex[:6]}", f"it-nopipe-{uuid.uuid4().hex[:6]}"
-    conf = _conf(parties, forged_job)
+    nonce = new_nonce()
+    conf = {**_conf(parties, forged_job), "nonce": nonce.hex()}
     send_invitation(registry, SigningKey.generate(), Invitation(forged_job, PIPELINE, conf, GUEST, HOST, time.time()))
     guest_key = SigningKey.from_file(parties["root"] / "keys" / f"{GUEST}.key")
     send_invitation(registry, guest_key, Invitation(unknown_job, "no_such_pipeline", {**conf, "job_id": unknown_job}, GUEST, HOST, time.time()))
 
-    with EventReader(registry, GUEST, unknown_job) as reader:
+    with EventReader(registry, GUEST, unknown_job, nonce=nonce) as reader:
         def refusal():
             return [e for e in reader.poll(1.0) if e.task == INVITATION_TASK and e.party_id == HOST]
 

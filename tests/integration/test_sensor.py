@@ -7,6 +7,7 @@ import uuid
 
 from test_operators import federation, party_env, run_dag_test, write_dag
 
+from airflow_provider_powerfl.federation.envelope import new_nonce
 from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
@@ -29,17 +30,18 @@ def test_sensor_fails_at_once_on_a_peer_failure_and_on_timeout_names_party_and_e
     registry = PartyRegistry.from_yaml(registry_path)
     job_id = f"it-sensor-{uuid.uuid4().hex[:8]}"
     host_key = SigningKey.from_file(tmp_path / "keys" / "20000.key")
-    now = time.time()
-    publish_event(registry, host_key, StatusEvent(job_id, "20000", "train", "running", 1, None, now), ["10000"])
+    now, nonce = time.time(), new_nonce()
+    publish_event(registry, host_key, StatusEvent(job_id, "20000", "train", "running", 1, None, now), ["10000"], nonce=nonce)
     publish_event(
-        registry, host_key, StatusEvent(job_id, "20000", "train", "failed", 1, "inputs.train.uri: missing", now + 1), ["10000"]
-    )
+        registry, host_key, StatusEvent(job_id, "20000", "train", "failed", 1, "inputs.train.uri: missing", now + 1), ["10000"],
+        nonce=nonce,
+    )  # fmt: skip
     # signed with a key the registry does not know for 20000: must be dropped, so predict still times out
     forged = StatusEvent(job_id, "20000", "predict", "success", 1, None, now)
-    publish_event(registry, SigningKey.generate(), forged, ["10000"])
+    publish_event(registry, SigningKey.generate(), forged, ["10000"], nonce=nonce)
 
     dag_file = write_dag(tmp_path, "sensors", SENSORS_DAG)
-    conf = {"job_id": job_id, "parties": ["10000=guest", "20000=host"]}
+    conf = {"job_id": job_id, "parties": ["10000=guest", "20000=host"], "nonce": nonce.hex()}
     result = run_dag_test(tmp_path, party_env(tmp_path, registry_path, "10000"), dag_file, "powerfl_sensor_it", conf)
 
     assert set(result["states"].values()) == {"failed"}, result["states"]

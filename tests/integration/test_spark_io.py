@@ -367,6 +367,7 @@ def spec_file(tmp_path: Path, inputs: dict, params: dict | None = None) -> Path:
         ],
         "inputs": inputs,
         "outputs": {"dir": str(tmp_path / "out" / "job-7")},
+        "nonce": "0f" * 16,
         "params": params or {},
     }
     path = tmp_path / "spec.yaml"
@@ -406,7 +407,7 @@ def test_spark_submit_passes_exit_2_and_the_error_line(tmp_path):
     assert proc.returncode == 2, proc.stderr[-3000:]
     # spark-submit's PythonRunner merges the driver's stderr into its stdout
     assert step_error_in(proc.stdout + proc.stderr) == f"task spec {spec}: surprise: unknown field (known: attempt, inputs, job_id, " \
-        "outputs, params, parties, party_id, private_key, role)"
+        "nonce, outputs, params, parties, party_id, private_key, role)"
 
 
 def test_spark_submit_inspect_data(datasets, tmp_path):

@@ -100,7 +100,8 @@ def test_bad_secureboost_params_name_the_field(params, message, tmp_path: Path):
     spec = TaskSpec.from_dict({
         "job_id": "J", "attempt": 1, "party_id": GUEST, "private_key": str(tmp_path / "k"),
         "parties": [{"id": GUEST, "role": "guest", "bootstrap_servers": "x:1", "public_key": str(tmp_path / "p")}],
-        "inputs": {}, "outputs": {"dir": str(tmp_path / "out")}, "params": {"algorithm": "secureboost", **params},
+        "inputs": {}, "outputs": {"dir": str(tmp_path / "out")}, "nonce": "0f" * 16,
+        "params": {"algorithm": "secureboost", **params},
     })  # fmt: skip
     with pytest.raises(ConfigError, match=message):
         build_estimator(spec, None, 60.0)

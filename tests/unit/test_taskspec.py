@@ -41,6 +41,7 @@ def good() -> dict:
             "extra": {"uri": "hdfs:///a9a.guest", "format": "libsvm", "label_column": "label", "num_features": 49},
         },
         "outputs": {"dir": "file:///out/job-42/10000"},
+        "nonce": "0f" * 16,
         "params": {"max_iter": 10, "learning_rate": 0.15},
     }
 
@@ -133,6 +134,8 @@ BAD = [
     ((["inputs", "train"], "file:///x.csv"), "inputs.train: expected a mapping, got str"),
     ((["outputs", "dir"], KeyError), "outputs.dir: missing"),
     ((["outputs"], KeyError), "outputs: missing"),
+    ((["nonce"], KeyError), "nonce: expected the run's nonce, 32 hex digits, got None"),
+    ((["nonce"], "0f" * 15 + "0g"), "nonce: expected the run's nonce, 32 hex digits, got '0f0f"),
     ((["params"], [1, 2]), "params: expected a mapping, got list"),
 ]
 

@@ -33,14 +33,17 @@ def party(registry, party_id="10000") -> PartyConnection:
 
 
 def context(conf, xcoms=None, try_number=1):
+    """``xcoms``: task id (or (task id, key)) -> value."""
     xcoms = xcoms or {}
-    return {
-        "dag_run": SimpleNamespace(conf=conf, run_id="manual__1"),
-        "ti": SimpleNamespace(try_number=try_number, xcom_pull=lambda task_ids: xcoms.get(task_ids)),
-    }
+
+    def xcom_pull(task_ids, key="return_value"):
+        return xcoms.get(task_ids if key == "return_value" else (task_ids, key))
+
+    return {"dag_run": SimpleNamespace(conf=conf, run_id="manual__1"), "ti": SimpleNamespace(try_number=try_number, xcom_pull=xcom_pull)}
 
 
-CONF = {"job_id": "J", "parties": ["10000=guest", "20000=host"], "common-args": {"work_dir": "/w"}}
+NONCE = "0f" * 16
+CONF = {"job_id": "J", "parties": ["10000=guest", "20000=host"], "common-args": {"work_dir": "/w"}, "nonce": NONCE}
 
 
 def test_unknown_algorithm_fails_when_the_dag_is_parsed():
@@ -80,6 +83,16 @@ def test_train_spec_carries_algorithm_attempt_and_upstream_outputs(registry):
     assert spec.input("train").format == "parquet"
     assert spec.outputs.dir == "/w/J/10000/train"
     assert spec.private_key == str(registry.parent / "10000.key")
+
+
+def test_the_spec_carries_the_runs_nonce_from_the_conf_else_from_the_invite_task(registry):
+    op = FederatedAlignOperator(task_id="align")
+    assert op.build_spec(context(CONF), party(registry), "local")[0].nonce == NONCE
+    drawn = "ab" * 16  # an initiator's run started without one: its invite task drew it
+    no_nonce = {k: v for k, v in CONF.items() if k != "nonce"}
+    assert op.build_spec(context(no_nonce, {("invite", "powerfl_nonce"): drawn}), party(registry), "local")[0].nonce == drawn
+    with pytest.raises(ConfigError, match=r"dag_run\.conf\.nonce: missing, and no 'invite' task of this run drew one"):
+        op.build_spec(context(no_nonce), party(registry), "local")
 
 
 def test_secureboost_train_spec_carries_its_params(registry):

@@ -77,11 +77,12 @@ def test_spec_takes_roles_from_the_job_and_brokers_and_keys_from_the_registry(tm
     )
     job = JobConf.from_conf(CONF, "run")
     args = job.step_args("10000", "align", StepArgs())
-    spec = build_task_spec(job, party(), registry, args=args, attempt=2, default_output_dir=default_output_dir("/w", "J:1", "10000", "align"))
-    assert (spec.job_id, spec.attempt, spec.role, spec.private_key) == ("J", 2, "guest", "/keys/10000.key")
+    out = default_output_dir("/w", "J:1", "10000", "align")
+    spec = build_task_spec(job, party(), registry, args=args, attempt=2, nonce="0f" * 16, default_output_dir=out)
+    assert (spec.job_id, spec.attempt, spec.role, spec.private_key, spec.nonce) == ("J", 2, "guest", "/keys/10000.key", "0f" * 16)
     assert [(p.id, p.role, p.bootstrap_servers) for p in spec.parties] == [("10000", "guest", ("a:1",)), ("20000", "host", ("b:2",))]
     assert spec.parties[1].public_key_is_pem and spec.parties[1].security.security_protocol == "SSL"
     assert spec.outputs.dir == "/w/J_1/10000/align"
     assert spec.input("data").uri == "/data/guest.csv"
     with pytest.raises(ConfigError, match=r"field 'private_key_path': must be set"):
-        build_task_spec(job, party(key=None), registry, args=args, attempt=1, default_output_dir="/w")
+        build_task_spec(job, party(key=None), registry, args=args, attempt=1, nonce="0f" * 16, default_output_dir="/w")

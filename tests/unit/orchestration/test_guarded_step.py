@@ -72,7 +72,7 @@ def guarded(monkeypatch: pytest.MonkeyPatch) -> GuardedFailingStep:
     return GuardedFailingStep()
 
 
-CONTEXT = {"ti": SimpleNamespace(try_number=1)}
+CONTEXT = {"ti": SimpleNamespace(try_number=1), "dag_run": SimpleNamespace(conf={"nonce": "0f" * 16})}
 
 
 def test_a_step_stopped_by_a_peer_reports_the_peers_reason_when_its_event_follows(guarded: GuardedFailingStep) -> None:

@@ -10,7 +10,7 @@ from airflow_provider_powerfl.orchestration.invitation import Invitation, Invita
 from airflow_provider_powerfl.policy import PartyPolicy
 
 OPEN = PartyPolicy(allowed_parties=("10000",))  # party 20000's policy: 10000 may start jobs there
-CONF = {"job_id": "j1", "parties": ["10000=guest", "20000=host"], "common-args": {"train": {"max_iter": 3}}}
+CONF = {"job_id": "j1", "parties": ["10000=guest", "20000=host"], "common-args": {"train": {"max_iter": 3}}, "nonce": "0f" * 16}
 
 
 @pytest.fixture()

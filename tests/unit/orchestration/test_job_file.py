@@ -20,3 +20,10 @@ def test_a_misspelt_field_is_refused_naming_file_and_field(tmp_path):
     path.write_text("parties: ['10000=guest', '20000=host']\nparty-args: {}\n")
     with pytest.raises(ConfigError, match=r"job file .*job\.yaml: dag_run\.conf\.party-args: unknown field"):
         load_job_file(path)
+
+
+def test_a_job_file_may_not_fix_the_run_nonce(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text(f"parties: ['10000=guest', '20000=host']\nnonce: '{'0f' * 16}'\n")
+    with pytest.raises(ConfigError, match=r"job file .*job\.yaml: nonce: drawn afresh per run by powerfl job submit"):
+        load_job_file(path)
