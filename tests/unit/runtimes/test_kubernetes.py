@@ -118,17 +118,18 @@ def sasl_spec() -> TaskSpec:
             "role": "guest",
             "private_key": "/etc/powerfl/keys/private.pem",
             "parties": [
-                {"id": "10000", **party},
+                {"id": "10000", **party, "security": {"security_protocol": "SSL", "ssl_password": "pw-of-10000-key"}},
                 {**party, "id": "20000", "role": "host", "bootstrap_servers": ["kafka-b:9092"], "security": security},
             ],
             "inputs": {},
             "outputs": {"dir": "/out"},
+            "nonce": "0f" * 16,
         }
     )
 
 
 def test_a_kafka_password_needs_a_secret_in_the_kubernetes_runtime():
-    with pytest.raises(ConfigError, match=r"kubernetes\.kafka_secret: party 20000's Kafka sasl_plain_password"):
+    with pytest.raises(ConfigError, match=r"kubernetes\.kafka_secret: party 10000's Kafka ssl_password"):
         spec_for_pod(sasl_spec(), KubernetesSettings())
 
 
@@ -138,7 +139,8 @@ def test_kafka_passwords_reach_the_pod_as_secret_files_only(tmp_path):
     op = pod_operator("train", ["spark-submit"], json.dumps(spec.to_dict()), settings, {})
     pod = ApiClient().sanitize_for_serialization(op.build_pod_request_obj(None, dry_run=True))
     kubernetes_validate.validate(pod, "1.31", strict=True)
-    assert "pw-of-20000" not in json.dumps(pod)
+    rendered = json.dumps(pod)  # every field of the pod as the API server would store it
+    assert "pw-of-20000" not in rendered and "pw-of-10000-key" not in rendered
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["kafka-secret"]["secret"]["secretName"] == "powerfl-kafka"
     (container,) = pod["spec"]["containers"]
@@ -146,10 +148,12 @@ def test_kafka_passwords_reach_the_pod_as_secret_files_only(tmp_path):
 
     # in the pod: the spec from the environment, the password from the mounted Secret
     (tmp_path / "20000.sasl_plain_password").write_text("pw-of-20000\n")
+    (tmp_path / "10000.ssl_password").write_text("pw-of-10000-key\n")
     env = {e["name"]: e["value"] for e in container["env"]}
     in_pod = TaskSpec.from_dict(json.loads(env[SPEC_ENV]))
     kwargs = in_pod.party("20000").security.client_kwargs()
     assert kwargs["sasl_plain_password"] == "pw-of-20000" and "sasl_plain_password_file" not in kwargs
+    assert in_pod.party("10000").security.client_kwargs()["ssl_password"] == "pw-of-10000-key"
 
 
 def test_an_unreadable_password_file_is_named():
