@@ -207,7 +207,10 @@ def _is_int(value: Any) -> bool:
 
 def _split(uri: str) -> tuple[str, str, str]:
     """(scheme, authority, normalised path): local paths and ``file:`` URIs compare alike; ``..`` is resolved."""
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket: a conf's URI, so our error (a ValueError too, for pydantic)
+        raise ConfigError(f"{uri!r} is not a path or URI: {exc}") from exc
     scheme = parts.scheme.lower()
     if scheme in ("", "file"):
         return "file", "", posixpath.normpath(parts.path if scheme else uri)
