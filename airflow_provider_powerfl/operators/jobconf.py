@@ -64,9 +64,6 @@ class StepArgs:
         for key in ("output_dir", "work_dir"):
             if not isinstance(data.get(key) or "", str):
                 raise ConfigError(f"{where}.{key}: expected a path or URI, got {data[key]!r}")
-        for key in ("output_dir", "work_dir"):
-            if not isinstance(data.get(key) or "", str):
-                raise ConfigError(f"{where}.{key}: expected a path or URI, got {data[key]!r}")
         params = dict(self.params)
         params.update({k: v for k, v in data.items() if k not in _RESERVED and k not in STEPS})
         return StepArgs(
