@@ -153,6 +153,7 @@ def test_two_parties_run_a_step_and_see_each_others_signed_events(tmp_path, kafk
     job_id = f"it-operators-{uuid.uuid4().hex[:8]}"
     conf = {
         "job_id": job_id,
+        "nonce": uuid.uuid4().hex,  # no invite task here: both parties' runs are given the same one
         "parties": ["10000=guest", "20000=host"],
         "common-args": {"work_dir": str(tmp_path / "work")},
         "parties-args": {
