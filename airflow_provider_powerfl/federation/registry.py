@@ -81,7 +81,8 @@ class PartyRegistry:
             data = yaml.safe_load(path.read_text())
         except OSError as exc:
             raise ConfigError(f"cannot read party registry {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
+        # not UTF-8, or a scalar PyYAML's constructors choke on (2001-02-30, !!bool maybe), or nested too deep
+        except (yaml.YAMLError, ValueError, KeyError, RecursionError) as exc:
             raise ConfigError(f"party registry {path} is not valid YAML: {exc}") from exc
         try:
             return cls.from_dict(data, base_dir=path.parent)
@@ -112,7 +113,7 @@ def _party(party_id: str, entry: Any, base: Path | None) -> PartyInfo:
     where = f"parties.{party_id}"
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where} must be a mapping")
-    unknown = sorted(set(entry) - _FIELDS)
+    unknown = sorted(str(key) for key in set(entry) - _FIELDS)
     if unknown:
         raise ConfigError(f"{where} has unknown fields {unknown} (allowed: {sorted(_FIELDS)})")
     roles = entry.get("roles", [entry["role"]] if "role" in entry else None)
@@ -129,7 +130,7 @@ def _party(party_id: str, entry: Any, base: Path | None) -> PartyInfo:
     if not isinstance(public_key, str) or not public_key:
         raise ConfigError(f"{where}.public_key must be a PEM text or the path of the party's .pub file")
     if "-----BEGIN" not in public_key:
-        public_key = str(_resolve(public_key, base))
+        public_key = str(_resolve(public_key, base, f"{where}.public_key"))
     security = entry.get("security") or {}
     if not isinstance(security, Mapping):
         raise ConfigError(f"{where}.security must be a mapping")
@@ -138,11 +139,16 @@ def _party(party_id: str, entry: Any, base: Path | None) -> PartyInfo:
         if key not in SECURITY_KEYS:
             raise ConfigError(f"{where}.security.{key} is not supported (allowed: {sorted(SECURITY_KEYS)})")
         if key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_crlfile"):
-            value = str(_resolve(value, base))
+            value = str(_resolve(value, base, f"{where}.security.{key}"))
         kafka_security[SECURITY_KEYS[key]] = value
     return PartyInfo(party_id, tuple(roles), servers, public_key, MappingProxyType(kafka_security))
 
 
-def _resolve(path: str, base: Path | None) -> Path:
-    resolved = Path(path).expanduser()
+def _resolve(path: object, base: Path | None, where: str) -> Path:
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"{where} must be a file path, got {path!r}")
+    try:
+        resolved = Path(path).expanduser()
+    except RuntimeError as exc:  # ~user of no such user
+        raise ConfigError(f"{where}: cannot expand {path!r}: {exc}") from exc
     return resolved if resolved.is_absolute() or base is None else base / resolved
