@@ -57,7 +57,7 @@ def test_random_bytes_decode_or_raise_malformed_message(buf: bytes) -> None:
     _decodes_or_refuses(buf)
 
 
-@fuzz(400)
+@fuzz(250)
 @given(st.data())
 def test_mutated_encodings_decode_or_raise_malformed_message(data: st.DataObject) -> None:
     wire = codec.encode_bytes(data.draw(sendable, label="object"))

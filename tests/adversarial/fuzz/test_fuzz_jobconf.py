@@ -91,7 +91,7 @@ def test_a_mutated_conf_runs_every_stage_or_raises_our_error(conf: object) -> No
         _steps_or_own_errors(conf)
 
 
-@fuzz(40)
+@fuzz(25)
 @given(mutated_trees(CONF))
 def test_the_dag_params_refuse_only_with_param_validation_error(conf: object) -> None:
     if not isinstance(conf, dict):
