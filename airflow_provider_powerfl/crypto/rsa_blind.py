@@ -5,6 +5,11 @@ own x without showing x: it sends FDH(x) * r^e, gets back FDH(x)^d * r and
 divides r out. FDH expands a 32-byte digest to the size of n (SHAKE-256), so
 the signed value is a full-domain hash, not a 256-bit number. The signer's modulus has
 three primes and it signs by CRT (see RsaSigningKey).
+
+The requester trusts nothing the signer sends: e must be 65537, the modulus at least 2048
+bits, a key proof shows gcd(e, phi(n)) = 1 (else r^e ranges over a subgroup and x * r^e
+gives the signer a fingerprint of x: see key_proof), and every signature is checked,
+s^e == x * r^e mod n, before it is used.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ import gmpy2
 import numpy as np
 from airflow_provider_powerfl.exceptions import CryptoError
 
-DEFAULT_KEY_BITS = 2048
+DEFAULT_KEY_BITS = 2048  # also the floor on a peer's modulus: RsaPublicKey.check never accepts less
 PRIMES = 3  # multi-prime RSA, RFC 8017 section 3: see RsaSigningKey
 PUBLIC_EXPONENT = 65537
 TOKEN_BYTES = 32
+KEY_PROOF_ROUNDS = 8  # a key with e | phi(n) passes each round with probability <= 1/65537: 8 rounds < 2^-128
 _FDH_DOMAIN = b"powerfl/rsa-fdh/v1\x00"
 _TOKEN_DOMAIN = b"powerfl/rsa-token/v1\x00"
+_PROOF_DOMAIN = b"powerfl/rsa-key-proof/v1\x00"
 
 
 @dataclass(frozen=True)
@@ -39,11 +46,16 @@ class RsaPublicKey:
         return (self.n.bit_length() + 7) // 8
 
     def check(self, min_bits: int = DEFAULT_KEY_BITS) -> None:
-        """Refuse a modulus too small or even, or an exponent that is not odd and > 1."""
-        if self.n.bit_length() < min_bits or self.n % 2 == 0:
-            raise CryptoError(f"RSA modulus of {self.n.bit_length()} bits refused (need odd, >= {min_bits})")
-        if self.e < 3 or self.e % 2 == 0 or self.e >= self.n:
-            raise CryptoError(f"RSA public exponent {self.e} refused")
+        """Refuse an exponent other than 65537 and a modulus that is even or below max(min_bits, 2048) bits.
+
+        e is pinned so that the key proof (key_proof) is sound and no signer picks an e that
+        divides phi(n); ``min_bits`` can only raise the 2048-bit floor, never lower it.
+        """
+        if self.e != PUBLIC_EXPONENT:
+            raise CryptoError(f"RSA public exponent {self.e} refused: only {PUBLIC_EXPONENT} is accepted")
+        floor = max(min_bits, DEFAULT_KEY_BITS)
+        if self.n < 0 or self.n.bit_length() < floor or self.n % 2 == 0:
+            raise CryptoError(f"RSA modulus of {self.n.bit_length()} bits refused (need odd, >= {floor})")
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,36 @@ def sign(key: RsaSigningKey, values: Sequence[int]) -> list[int]:
     return out
 
 
+def key_proof(key: RsaSigningKey) -> list[int]:
+    """Signatures of KEY_PROOF_ROUNDS challenges derived from n: proof that gcd(e, phi(n)) = 1.
+
+    If e divided phi(n), only 1 in e units would have an e-th root, and blinding would leak:
+    x * r^e raised to (p - 1) / e mod a prime p = 1 mod e is x^((p-1)/e), a 16-bit fingerprint
+    of x per such prime. Challenges come from a hash of n, so the signer cannot pick them
+    (Goldberg, Reyzin, Sagga, Baldimtsi, "Efficient noninteractive certification of RSA
+    moduli and beyond", 2019).
+    """
+    return sign(key, _proof_challenges(key.public_key))
+
+
+def check_key_proof(public: RsaPublicKey, proof: Sequence[int]) -> None:
+    """Refuse a key whose proof (key_proof) does not verify."""
+    challenges = _proof_challenges(public)
+    if any(gmpy2.gcd(c, public.n) != 1 for c in challenges):
+        raise CryptoError("RSA key proof refused: a challenge shares a factor with the modulus")
+    if len(proof) != len(challenges) or not verify(proof, challenges, public):
+        raise CryptoError(f"RSA key proof refused: the {KEY_PROOF_ROUNDS} challenge signatures do not verify")
+
+
+def _proof_challenges(public: RsaPublicKey) -> list[int]:
+    width = public.byte_length + 16
+    seed = _PROOF_DOMAIN + public.n.to_bytes(public.byte_length, "big")
+    return [
+        int.from_bytes(hashlib.shake_256(seed + i.to_bytes(4, "big")).digest(width), "big") % public.n
+        for i in range(KEY_PROOF_ROUNDS)
+    ]
+
+
 def full_domain_hash(digests: np.ndarray, public: RsaPublicKey) -> list[int]:
     """Expand each 32-byte digest (rows of an (m, 32) uint8 array) to an integer in [1, n)."""
     width = public.byte_length + 16  # 128 extra bits make the reduction mod n unbiased enough
@@ -110,10 +152,16 @@ def full_domain_hash(digests: np.ndarray, public: RsaPublicKey) -> list[int]:
 
 
 def blind(values: Sequence[int], public: RsaPublicKey) -> tuple[list[int], list[int]]:
-    """Blind each x as x * r^e mod n; returns the blinded values and the r^-1 to unblind with."""
+    """Blind each x as x * r^e mod n; returns the blinded values and the r^-1 to unblind with.
+
+    An x that shares a factor with n is refused: x * r^e would show the signer that factor of x
+    (impossible with an honest modulus, whose factors nobody but the signer knows).
+    """
     n, e = gmpy2.mpz(public.n), gmpy2.mpz(public.e)
     blinded, r_inverses = [], []
     for x in values:
+        if gmpy2.gcd(x, n) != 1:
+            raise CryptoError("a value to blind shares a factor with the RSA modulus: not an honest key")
         while True:
             r = gmpy2.mpz(secrets.randbelow(public.n - 2) + 2)
             try:
@@ -135,9 +183,9 @@ def unblind(signed: Sequence[int], r_inverses: Sequence[int], public: RsaPublicK
 
 
 def verify(signatures: Sequence[int], values: Sequence[int], public: RsaPublicKey) -> bool:
-    """True when every s^e == x mod n (the signer used the key it announced)."""
+    """True when there is one signature per value and every s^e == x mod n (the signer used the key it announced)."""
     n, e = gmpy2.mpz(public.n), gmpy2.mpz(public.e)
-    return all(gmpy2.powmod(gmpy2.mpz(s), e, n) == x for s, x in zip(signatures, values))
+    return len(signatures) == len(values) and all(gmpy2.powmod(gmpy2.mpz(s), e, n) == x for s, x in zip(signatures, values))
 
 
 def tokens(signatures: Sequence[int], public: RsaPublicKey) -> np.ndarray:

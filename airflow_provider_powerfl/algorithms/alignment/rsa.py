@@ -2,7 +2,9 @@
 
 The guest learns F(x) = H'(FDH(x)^d) for its ids by blind signatures and the
 host sends F(y) of its own ids; equal tokens are the intersection. Only the
-host does heavy work (one CRT signature per id of either party).
+host does heavy work (one CRT signature per id of either party). The guest
+refuses a key it cannot trust and checks every signature before it unblinds it
+(see recv_public_key, recv_signatures).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from airflow_provider_powerfl.algorithms.alignment import streams
 from airflow_provider_powerfl.algorithms.alignment.checks import recv_positions
-from airflow_provider_powerfl.algorithms.alignment.errors import ProtocolViolation
+from airflow_provider_powerfl.algorithms.alignment.errors import ProtocolViolation, RsaPeerError
 from airflow_provider_powerfl.algorithms.alignment.ids import match
 from airflow_provider_powerfl.algorithms.alignment.parallel import Workers
 from airflow_provider_powerfl.crypto import rsa_blind
@@ -25,16 +27,55 @@ _T = "psi/rsa/"
 _WINDOW = 2  # blinded batches in flight: keeps the host busy without holding every r^-1 at once
 
 
+def send_public_key(party: Party, dst: str, tag: str, key: rsa_blind.RsaSigningKey) -> None:
+    public = key.public_key
+    party.send(dst, tag, {"n": public.n, "e": public.e, "proof": rsa_blind.key_proof(key)})
+
+
 def recv_public_key(party: Party, src: str, tag: str, timeout: float | None, min_bits: int) -> rsa_blind.RsaPublicKey:
+    """The peer's key, refused (RsaPeerError) unless e = 65537, n has >= max(min_bits, 2048) bits and the key proof verifies."""
     msg = party.recv(src, tag, timeout=timeout)
-    if not isinstance(msg, dict) or set(msg) != {"n", "e"} or not all(isinstance(msg[k], int) for k in ("n", "e")):
-        raise ProtocolViolation(party, src, tag, "expected an RSA public key {'n': int, 'e': int}")
+    rounds = rsa_blind.KEY_PROOF_ROUNDS
+    if (
+        not isinstance(msg, dict)
+        or set(msg) != {"n", "e", "proof"}
+        or not all(_is_int(msg[k]) for k in ("n", "e"))
+        or not isinstance(msg["proof"], list)
+        or len(msg["proof"]) != rounds
+        or not all(_is_int(s) for s in msg["proof"])
+    ):
+        raise ProtocolViolation(party, src, tag, f"expected an RSA public key {{'n': int, 'e': int, 'proof': {rounds} ints}}")
     key = rsa_blind.RsaPublicKey(n=int(msg["n"]), e=int(msg["e"]))
     try:
         key.check(min_bits)
+        if any(not 0 < s < key.n for s in msg["proof"]):
+            raise CryptoError("an RSA key proof value lies outside (0, n)")
+        rsa_blind.check_key_proof(key, msg["proof"])
     except CryptoError as err:
-        raise ProtocolViolation(party, src, tag, str(err)) from err
+        raise RsaPeerError(party, src, tag, str(err)) from err
     return key
+
+
+def blind_for(party: Party, signer: str, tag: str, values: list[int], public: rsa_blind.RsaPublicKey) -> tuple[list[int], list[int]]:
+    """rsa_blind.blind, its refusal of a dishonest modulus named after the signer who sent it on `tag`."""
+    try:
+        return rsa_blind.blind(values, public)
+    except CryptoError as err:
+        raise RsaPeerError(party, signer, tag, str(err)) from err
+
+
+def recv_signatures(
+    party: Party, src: str, tag: str, blinded: list[int], public: rsa_blind.RsaPublicKey, timeout: float | None
+) -> list[int]:
+    """The signer's answer to `blinded`: one signature per value, each checked (s^e == value mod n) before use."""
+    signed = recvint_vector(party, src, tag, len(blinded), public.n, timeout)
+    if not rsa_blind.verify(signed, blinded, public):
+        raise RsaPeerError(party, src, tag, f"a signature of the {len(blinded)} in this batch does not verify (s^e != blinded value mod n)")
+    return signed
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def recvint_vector(party: Party, src: str, tag: str, length: int, modulus: int, timeout: float | None) -> list[int]:
@@ -64,21 +105,21 @@ def guest(
     t = time.perf_counter()
     starts = list(range(0, len(digests), batch_size))
     party.send(host, _T + "blind", {"batches": len(starts), "rows": len(digests)})
-    pending: list[tuple[int, list[int]]] = []
+    pending: list[tuple[list[int], list[int]]] = []
     mine = np.empty((len(digests), W), dtype=np.uint8)
 
     def send_next(k: int) -> None:
         chunk = digests[starts[k] : starts[k] + batch_size]
-        blinded, r_inverses = rsa_blind.blind(rsa_blind.full_domain_hash(chunk, public), public)
+        blinded, r_inverses = blind_for(party, host, _T + "key", rsa_blind.full_domain_hash(chunk, public), public)
         party.send(host, _T + "blind", int_vector(blinded))
-        pending.append((len(chunk), r_inverses))
+        pending.append((blinded, r_inverses))
 
     for k in range(min(_WINDOW, len(starts))):
         send_next(k)
     for k, start in enumerate(starts):
-        count, r_inverses = pending.pop(0)
-        signed = recvint_vector(party, host, _T + "signed", count, public.n, timeout)
-        mine[start : start + count] = rsa_blind.tokens(rsa_blind.unblind(signed, r_inverses, public), public)
+        blinded, r_inverses = pending.pop(0)
+        signed = recv_signatures(party, host, _T + "signed", blinded, public, timeout)
+        mine[start : start + len(blinded)] = rsa_blind.tokens(rsa_blind.unblind(signed, r_inverses, public), public)
         if k + _WINDOW < len(starts):
             send_next(k + _WINDOW)
     theirs = streams.recv_rows(party, host, _T + "y", W, timeout)
@@ -98,13 +139,17 @@ def host(
     key = rsa_blind.RsaSigningKey.generate(key_bits)
     public = key.public_key
     stats["keygen_s"] = time.perf_counter() - t
-    party.send(guest_id, _T + "key", {"n": public.n, "e": public.e})
+    send_public_key(party, guest_id, _T + "key", key)
     t = time.perf_counter()
     head = party.recv(guest_id, _T + "blind", timeout=timeout)
-    if not isinstance(head, dict) or set(head) != {"batches", "rows"} or not all(
-        isinstance(head[k], int) and 0 <= head[k] <= streams.MAX_ROWS for k in head
+    if (
+        not isinstance(head, dict)
+        or set(head) != {"batches", "rows"}
+        or not all(_is_int(head[k]) and 0 <= head[k] <= streams.MAX_ROWS for k in head)
+        or head["batches"] > head["rows"]
+        or (head["batches"] == 0) != (head["rows"] == 0)
     ):
-        raise ProtocolViolation(party, guest_id, _T + "blind", "expected {'batches': int, 'rows': int}")
+        raise ProtocolViolation(party, guest_id, _T + "blind", "expected {'batches': b, 'rows': r} with 1 <= b <= r, or both 0")
     remaining = head["rows"]
     for _ in range(head["batches"]):  # the guest's blinded ids first: it waits on them
         vec = party.recv(guest_id, _T + "blind", timeout=timeout)

@@ -56,3 +56,36 @@ def test_refusals(key: rsa_blind.RsaSigningKey) -> None:
         rsa_blind.RsaPublicKey(n=key.public_key.n, e=4).check(1024)
     with pytest.raises(CryptoError, match="signatures for"):
         rsa_blind.unblind([1, 2], [1], key.public_key)
+
+
+def test_exponent_is_pinned_and_2048_bits_is_a_floor(key: rsa_blind.RsaSigningKey) -> None:
+    with pytest.raises(CryptoError, match="exponent 3 refused: only 65537"):
+        rsa_blind.RsaPublicKey(n=key.public_key.n, e=3).check()
+    with pytest.raises(CryptoError, match="1024 bits refused"):
+        key.public_key.check(1024)  # a caller's min_bits raises the floor, never lowers it
+
+
+def test_key_proof_verifies_for_an_honest_key(key: rsa_blind.RsaSigningKey) -> None:
+    proof = rsa_blind.key_proof(key)
+    assert len(proof) == rsa_blind.KEY_PROOF_ROUNDS
+    rsa_blind.check_key_proof(key.public_key, proof)
+    with pytest.raises(CryptoError, match="do not verify"):
+        rsa_blind.check_key_proof(key.public_key, proof[::-1])
+
+
+def test_key_proof_refuses_a_modulus_under_which_blinding_leaks() -> None:
+    """With 65537 | p - 1, x * r^e mod p raised to (p - 1) / e is x^((p-1)/e): the same for every r."""
+    e = rsa_blind.PUBLIC_EXPONENT
+    p = next(p for k in range(1 << 500, (1 << 500) + 100_000) if gmpy2.is_prime(p := 2 * e * k + 1))
+    q = int(gmpy2.next_prime(1 << 520))
+    public = rsa_blind.RsaPublicKey(n=p * q)
+    x = rsa_blind.full_domain_hash(_digests(1), public)[0]
+    seen = {pow(rsa_blind.blind([x], public)[0][0], (p - 1) // e, p) for _ in range(5)}
+    assert seen == {pow(x, (p - 1) // e, p)}  # the signer's fingerprint of x, whatever the blinding
+    with pytest.raises(CryptoError, match="key proof refused"):
+        rsa_blind.check_key_proof(public, [1] * rsa_blind.KEY_PROOF_ROUNDS)
+
+
+def test_blind_refuses_a_value_sharing_a_factor_with_n(key: rsa_blind.RsaSigningKey) -> None:
+    with pytest.raises(CryptoError, match="shares a factor"):
+        rsa_blind.blind([key.primes[0] * 5], key.public_key)
