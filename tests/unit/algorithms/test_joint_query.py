@@ -81,6 +81,6 @@ def test_pad_smaller_than_data_is_refused() -> None:
 
 def test_forged_key_is_refused() -> None:
     parties = memory_parties("job-q", ROLES)
-    parties["20000"].send("10000", "query/key", {"n": 15, "e": 3})
+    parties["20000"].send("10000", "query/key", {"n": 15, "e": 65537, "proof": [1] * 8})
     with pytest.raises(ProtocolViolation, match="query/key.*modulus"):
         query_rows(parties["10000"], "20000", [1], timeout=5.0)
