@@ -110,12 +110,17 @@ def open_event(
     if h.nonce != nonce:
         raise MalformedMessage(f"event from party {h.sender} belongs to another run of job {job_id!r} (nonce)")
     age = (time.time() if now is None else now) - h.timestamp
-    if age > max_age:
+    if not age <= max_age:  # NaN too
         raise MalformedMessage(f"event from party {h.sender} in job {job_id!r} is {age:.0f}s old (limit {max_age:.0f}s)")
     if age < -MAX_CLOCK_SKEW:
         raise MalformedMessage(f"event from party {h.sender} in job {job_id!r} is dated {-age:.0f}s ahead of this clock")
     body = codec.decode(envelope.payload)
-    if not isinstance(body, dict) or body.get("status") not in STATUSES or not isinstance(body.get("task"), str):
+    if (
+        not isinstance(body, dict)
+        or body.get("status") not in STATUSES
+        or not isinstance(body.get("task"), str)
+        or not isinstance(body.get("reason"), (str, type(None)))  # trigger events carry it to the sensor
+    ):
         raise MalformedMessage(f"event from party {h.sender} has a malformed body")
     return StatusEvent(h.job_id, h.sender, body["task"], body["status"], h.attempt, body.get("reason"), h.timestamp)
 

@@ -72,6 +72,12 @@ json_like = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12) | st.integers(), inner, max_size=4),
     max_leaves=20,
 )
+# The same with string keys only, as a JSON object or a codec-encoded dict has them.
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
 # What Party.send accepts: plain values, numeric arrays and big-int vectors (ciphertexts), nested.
 _numeric_dtypes = st.sampled_from(["bool", "int8", "<u2", ">i4", "<i8", "<u8", "<f2", ">f4", "<f8", "<c16"]).map(np.dtype)
 arrays = hnp.arrays(_numeric_dtypes, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
