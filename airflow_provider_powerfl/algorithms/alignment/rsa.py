@@ -56,7 +56,9 @@ def recv_public_key(party: Party, src: str, tag: str, timeout: float | None, min
     return key
 
 
-def blind_for(party: Party, signer: str, tag: str, values: list[int], public: rsa_blind.RsaPublicKey) -> tuple[list[int], list[int]]:
+def blind_for(
+    party: Party, signer: str, tag: str, values: list[int], public: rsa_blind.RsaPublicKey
+) -> tuple[list[int], list[int]]:
     """rsa_blind.blind, its refusal of a dishonest modulus named after the signer who sent it on `tag`."""
     try:
         return rsa_blind.blind(values, public)
@@ -70,7 +72,8 @@ def recv_signatures(
     """The signer's answer to `blinded`: one signature per value, each checked (s^e == value mod n) before use."""
     signed = recvint_vector(party, src, tag, len(blinded), public.n, timeout)
     if not rsa_blind.verify(signed, blinded, public):
-        raise RsaPeerError(party, src, tag, f"a signature of the {len(blinded)} in this batch does not verify (s^e != blinded value mod n)")
+        problem = f"a signature of the {len(blinded)} in this batch does not verify (s^e != blinded value mod n)"
+        raise RsaPeerError(party, src, tag, problem)
     return signed
 
 
