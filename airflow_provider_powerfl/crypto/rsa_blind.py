@@ -25,6 +25,7 @@ import numpy as np
 from airflow_provider_powerfl.exceptions import CryptoError
 
 DEFAULT_KEY_BITS = 2048  # also the floor on a peer's modulus: RsaPublicKey.check never accepts less
+MAX_KEY_BITS = 8192  # a peer's larger modulus is refused: it would only make every FDH and check slow
 PRIMES = 3  # multi-prime RSA, RFC 8017 section 3: see RsaSigningKey
 PUBLIC_EXPONENT = 65537
 TOKEN_BYTES = 32
@@ -46,7 +47,7 @@ class RsaPublicKey:
         return (self.n.bit_length() + 7) // 8
 
     def check(self, min_bits: int = DEFAULT_KEY_BITS) -> None:
-        """Refuse an exponent other than 65537 and a modulus that is even or below max(min_bits, 2048) bits.
+        """Refuse an exponent other than 65537 and a modulus that is even, over 8192 or below max(min_bits, 2048) bits.
 
         e is pinned so that the key proof (key_proof) is sound and no signer picks an e that
         divides phi(n); ``min_bits`` can only raise the 2048-bit floor, never lower it.
@@ -54,8 +55,8 @@ class RsaPublicKey:
         if self.e != PUBLIC_EXPONENT:
             raise CryptoError(f"RSA public exponent {self.e} refused: only {PUBLIC_EXPONENT} is accepted")
         floor = max(min_bits, DEFAULT_KEY_BITS)
-        if self.n < 0 or self.n.bit_length() < floor or self.n % 2 == 0:
-            raise CryptoError(f"RSA modulus of {self.n.bit_length()} bits refused (need odd, >= {floor})")
+        if self.n < 0 or not floor <= self.n.bit_length() <= MAX_KEY_BITS or self.n % 2 == 0:
+            raise CryptoError(f"RSA modulus of {self.n.bit_length()} bits refused (need odd, {floor} to {MAX_KEY_BITS} bits)")
 
 
 @dataclass(frozen=True)

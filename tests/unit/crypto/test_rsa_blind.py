@@ -63,6 +63,8 @@ def test_exponent_is_pinned_and_2048_bits_is_a_floor(key: rsa_blind.RsaSigningKe
         rsa_blind.RsaPublicKey(n=key.public_key.n, e=3).check()
     with pytest.raises(CryptoError, match="1024 bits refused"):
         key.public_key.check(1024)  # a caller's min_bits raises the floor, never lowers it
+    with pytest.raises(CryptoError, match="8193 bits refused"):
+        rsa_blind.RsaPublicKey(n=(1 << 8192) + 1).check()
 
 
 def test_key_proof_verifies_for_an_honest_key(key: rsa_blind.RsaSigningKey) -> None:
