@@ -73,10 +73,23 @@ def party_airflow(root: Path, registry: Path, party_id: str, dags_folder: Path) 
             "registry_path": str(registry),
             "private_key_path": str(root / "keys" / f"{party_id}.key"),
             "runtime": "local",
+            "policy": demo_policy(root, party_id),
         },
     }
     env = {"AIRFLOW_CONN_POWERFL_DEFAULT": json.dumps(conn), "PYTHONPATH": str(REPO)}
     return LocalAirflow(name=f"{role} {party_id}", home=root / role, port=port, dags_folder=dags_folder, env=env)
+
+
+def demo_policy(root: Path, party_id: str) -> dict[str, Any]:
+    """Each party's privacy policy (docs/policy.md): the other party may start jobs; data and output under the demo's root."""
+    return {
+        "allowed_parties": [p for p in PARTIES if p != party_id],
+        "algorithms": ["psi_ecdh", "hetero_lr"],
+        "min_key_length": KEY_LENGTH,
+        "min_batch_size": 256,
+        "input_prefixes": [str(root / "data")],
+        "output_dir": str(root),
+    }
 
 
 def job_conf(job_id: str, data: Any, work_dir: Path, max_iter: int) -> dict[str, Any]:

@@ -55,6 +55,8 @@ def party_env(tmp_path: Path, registry: Path, party_id: str) -> dict[str, str]:
             "role": role,
             "registry_path": str(registry),
             "private_key_path": str(registry.parent / "keys" / f"{party_id}.key"),
+            # the test's files are this party's data and output: its privacy policy allows them (docs/policy.md)
+            "policy": {"input_prefixes": [str(tmp_path)], "output_dir": str(tmp_path)},
         },
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}

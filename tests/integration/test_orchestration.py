@@ -80,7 +80,9 @@ def parties(tmp_path_factory, kafka_brokers):
             "conn_type": "powerfl",
             "host": entries[party_id]["bootstrap_servers"],
             "extra": {"party_id": party_id, "role": role, "registry_path": str(registry),
-                      "private_key_path": str(root / "keys" / f"{party_id}.key")},
+                      "private_key_path": str(root / "keys" / f"{party_id}.key"),
+                      # the other party may start jobs here; data and output stay under this session's root
+                      "policy": {"allowed_parties": sorted(set(PARTIES) - {party_id}), "input_prefixes": [str(root)], "output_dir": str(root)}},
         }  # fmt: skip
         env = {"AIRFLOW_CONN_POWERFL_DEFAULT": json.dumps(conn), "PYTHONPATH": str(REPO)}
         airflows[role] = LocalAirflow(
