@@ -219,7 +219,10 @@ def _split(uri: str) -> tuple[str, str, str]:
 
 def within(uri: str, root: str) -> bool:
     """Whether `uri` is `root` or below it (same scheme and authority; lexical, after resolving ``..``)."""
-    scheme, authority, path = _split(uri)
+    try:
+        scheme, authority, path = _split(uri)
+    except ValueError:  # unparsable (e.g. a broken IPv6 host): below no root
+        return False
     root_scheme, root_authority, root_path = _split(root)
     if (scheme, authority) != (root_scheme, root_authority):
         return False
