@@ -23,6 +23,7 @@ from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage
+from airflow_provider_powerfl.federation.inbox import MAX_CLOCK_SKEW
 from airflow_provider_powerfl.federation.kafka_transport import deliver
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
@@ -120,14 +121,18 @@ def open_invitation(
     except PolicyRefused as exc:
         raise InvitationRefused(str(exc), sender, job_id) from exc
     age = (time.time() if now is None else now) - h.timestamp
-    if age > MAX_AGE:
-        raise InvitationRefused(f"invitation to job {job_id!r} is {age:.0f}s old (limit {MAX_AGE:.0f}s)", sender, job_id)
+    if not -MAX_CLOCK_SKEW <= age <= MAX_AGE:  # NaN too; one dated ahead would stay valid for ever
+        raise InvitationRefused(
+            f"invitation to job {job_id!r} is {age:.0f}s old (limit {MAX_AGE:.0f}s, or {MAX_CLOCK_SKEW:.0f}s ahead)", sender, job_id
+        )
     try:
         body = codec.decode(envelope.payload)
     except MalformedMessage as exc:
         raise InvitationRefused(f"invitation to job {job_id!r} has an unreadable body: {exc}", sender, job_id) from exc
     if not isinstance(body, dict) or not isinstance(body.get("dag_id"), str) or not isinstance(body.get("conf"), dict):
         raise InvitationRefused(f"invitation to job {job_id!r} has a malformed body", sender, job_id)
+    if not _json_data(body["conf"]):
+        raise InvitationRefused(f"invitation to job {job_id!r} has a conf of more than plain JSON data", sender, job_id)
     dag_id, conf = body["dag_id"], body["conf"]
     if dag_id not in pipelines:
         raise InvitationRefused(
@@ -149,6 +154,15 @@ def open_invitation(
     except ConfigError as exc:
         raise InvitationRefused(str(exc), sender, job_id) from exc
     return invitation
+
+
+def _json_data(value: Any) -> bool:
+    """Plain JSON data, as a DAG run conf holds (the codec also carries bytes, tuples and arrays)."""
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _json_data(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_json_data(item) for item in value)
+    return value is None or isinstance(value, (str, int, float))
 
 
 def _plain(value: Any) -> Any:

@@ -123,40 +123,41 @@ def mutated_bytes(draw: st.DrawFn, data: bytes) -> bytes:
 
 
 @st.composite
-def mutated_tree(draw: st.DrawFn, tree: Any) -> Any:
-    """A copy of a nested mapping/list with one node replaced, dropped, or given an extra key."""
+def mutated_tree(draw: st.DrawFn, tree: Any, values: st.SearchStrategy[Any] = json_like) -> Any:
+    """A copy of a nested mapping/list with one node replaced (by one of `values`), dropped, or given an extra key."""
+    keys = st.text(max_size=12) if values is json_values else st.text(max_size=12) | st.integers()
     if isinstance(tree, dict) and tree:
         key = draw(st.sampled_from(sorted(tree, key=str)))
         op = draw(st.sampled_from(["descend", "replace", "drop", "add"]))
         out = dict(tree)
         if op == "descend":
-            out[key] = draw(mutated_tree(tree[key]))
+            out[key] = draw(mutated_tree(tree[key], values))
         elif op == "replace":
-            out[key] = draw(json_like)
+            out[key] = draw(values)
         elif op == "drop":
             del out[key]
         else:
-            out[draw(st.text(max_size=12) | st.integers())] = draw(json_like)
+            out[draw(keys)] = draw(values)
         return out
     if isinstance(tree, list) and tree:
         index = draw(st.integers(0, len(tree) - 1))
         out_list = list(tree)
         op = draw(st.sampled_from(["descend", "replace", "drop", "duplicate"]))
         if op == "descend":
-            out_list[index] = draw(mutated_tree(tree[index]))
+            out_list[index] = draw(mutated_tree(tree[index], values))
         elif op == "replace":
-            out_list[index] = draw(json_like)
+            out_list[index] = draw(values)
         elif op == "drop":
             del out_list[index]
         else:
             out_list.append(tree[index])
         return out_list
-    return draw(json_like)
+    return draw(values)
 
 
 @st.composite
-def mutated_trees(draw: st.DrawFn, tree: Any) -> Any:
+def mutated_trees(draw: st.DrawFn, tree: Any, values: st.SearchStrategy[Any] = json_like) -> Any:
     """One to three mutations of `tree` in a row."""
     for _ in range(draw(st.integers(1, 3))):
-        tree = draw(mutated_tree(tree))
+        tree = draw(mutated_tree(tree, values))
     return tree
