@@ -19,7 +19,14 @@ from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, new_nonce, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage
-from airflow_provider_powerfl.federation.events import EVENT_MAX_AGE, EVENT_TAG, MAX_CLOCK_SKEW, STATUSES, StatusEvent, open_event
+from airflow_provider_powerfl.federation.events import (
+    EVENT_MAX_AGE,
+    EVENT_TAG,
+    MAX_CLOCK_SKEW,
+    STATUSES,
+    StatusEvent,
+    open_event,
+)
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 
@@ -28,15 +35,14 @@ pytestmark = pytest.mark.timeout(120)
 JOB, SENDER, RECEIVER = "job-fuzz", "10000", "20000"
 KEY = SigningKey.generate()
 NONCE = new_nonce()
-REGISTRY = PartyRegistry.from_dict(
-    {"parties": {pid: {"role": "guest", "bootstrap_servers": "k:1", "public_key": KEY.public_key.pem()} for pid in (SENDER, RECEIVER)}}
-)
+PEM = KEY.public_key.pem()  # both parties' entries: one key signs as the sender
+REGISTRY = PartyRegistry.from_dict({"parties": {pid: {"role": "guest", "bootstrap_servers": "k:1", "public_key": PEM} for pid in (SENDER, RECEIVER)}})
 
 
-def _event_wire(body: object, timestamp: float | None = None, tag: str = EVENT_TAG) -> bytes:
+def _event_wire(body: object, timestamp: float | None = None) -> bytes:
     payload = codec.encode_bytes(body)
     now = time.time() if timestamp is None else timestamp
-    header = Header(JOB, 1, tag, 0, 0, 1, 0, len(payload), SENDER, RECEIVER, now, NONCE)
+    header = Header(JOB, 1, EVENT_TAG, 0, 0, 1, 0, len(payload), SENDER, RECEIVER, now, NONCE)
     return seal(header, [payload], KEY)
 
 
