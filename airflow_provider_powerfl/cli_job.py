@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,7 +93,9 @@ def _submit(args: argparse.Namespace) -> int:
     dag_id = args.pipeline or pipeline or DEFAULT_PIPELINE
     if args.job_id:
         conf["job_id"] = args.job_id
-    conf["nonce"] = secrets.token_hex(16)  # the run's: every message and event of it carries this
+    from airflow_provider_powerfl.federation.envelope import new_nonce
+
+    conf["nonce"] = new_nonce().hex()  # the run's: every message and event of it carries this
     with _client(args) as client:
         run = client.trigger(dag_id, conf, run_id=conf.get("job_id") or None)
         print(f"submitted job {run['dag_run_id']} of {dag_id} at {args.url} ({run['state']})")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation.envelope import new_nonce
 from airflow_provider_powerfl.federation.events import EventReader, StatusEvent, latest
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
@@ -216,7 +216,7 @@ class InviteOperator(BaseOperator):
         if conf.get("nonce"):
             nonce = parse_nonce(conf["nonce"], "dag_run.conf.nonce")
         else:
-            nonce = secrets.token_hex(16)
+            nonce = new_nonce().hex()
             context["ti"].xcom_push(key=NONCE_XCOM, value=nonce)
         invited_conf = {**conf, "job_id": job_id, "initiator": me, "nonce": nonce}
         with EventReader(jc.registry, me, job_id, nonce=bytes.fromhex(nonce)) as reader:
