@@ -14,6 +14,7 @@ is taken for this run's.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -157,12 +158,17 @@ def open_invitation(
 
 
 def _json_data(value: Any) -> bool:
-    """Plain JSON data, as a DAG run conf holds (the codec also carries bytes, tuples and arrays)."""
+    """Plain JSON data, as a DAG run conf holds (the codec also carries bytes, tuples, arrays, NaN and ints of
+    any size, and an int of over 4300 digits makes even repr raise)."""
     if isinstance(value, dict):
         return all(isinstance(key, str) and _json_data(item) for key, item in value.items())
     if isinstance(value, list):
         return all(_json_data(item) for item in value)
-    return value is None or isinstance(value, (str, int, float))
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int):
+        return -(1 << 63) <= value < 1 << 64
+    return value is None or isinstance(value, str)
 
 
 def _plain(value: Any) -> Any:

@@ -65,7 +65,7 @@ def _opens_or_refused(wire: bytes) -> Invitation | None:
     if not ok:
         assert isinstance(out, InvitationRefused), f"{type(out).__name__}: {out}"
         return None
-    json.dumps(dict(out.conf))  # a DAG run conf
+    json.dumps(dict(out.conf), allow_nan=False)  # a DAG run conf
     assert -MAX_CLOCK_SKEW <= time.time() - out.timestamp <= MAX_AGE + 60
     return out
 
@@ -103,6 +103,8 @@ _offsets = st.just(0.0) | st.floats(allow_nan=True, allow_infinity=True)
 @given(conf=_confs, dag_id=st.just(DAG) | json_values, offset=_offsets)
 @example(conf={**CONF, "common-args": np.zeros(2)}, dag_id=DAG, offset=0.0)  # `array or {}` raised ValueError in JobConf
 @example(conf={**CONF, "common-args": {"a": b"\x00"}}, dag_id=DAG, offset=0.0)  # bytes in a DAG run conf
+@example(conf={**CONF, "parties": 10**5000}, dag_id=DAG, offset=0.0)  # repr() in the error message raised ValueError
+@example(conf={**CONF, "common-args": {"max_iter": math.nan}}, dag_id=DAG, offset=0.0)  # no JSON number
 @example(conf=CONF, dag_id=DAG, offset=math.nan)  # a NaN timestamp passed the age check
 @example(conf=CONF, dag_id=DAG, offset=1e9)  # so did one from the far future, valid for ever
 def test_a_signed_invitation_is_plain_fresh_and_known_or_refused(conf: object, dag_id: object, offset: float) -> None:
