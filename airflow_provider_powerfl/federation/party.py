@@ -224,7 +224,8 @@ class Party:
                 found, obj = self.inbox.pop(peer, FAILED_TAG)
                 if found:
                     error = obj.get("error") if isinstance(obj, dict) else None
-                    self._peer_failure = (peer, str(error)[:200])
+                    # a class name; str() of anything else may raise (an int of over 4300 digits)
+                    self._peer_failure = (peer, error[:200] if isinstance(error, str) else "an unnamed error")
                     break
         if self._peer_failure is not None:
             raise PeerFailed(self._peer_failure[0], self.party_id, self.job_id, self.attempt, self._peer_failure[1])

@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation import inbox as inbox_module
 from airflow_provider_powerfl.federation.envelope import open_envelope, seal
-from airflow_provider_powerfl.federation.errors import MalformedMessage
+from airflow_provider_powerfl.federation.errors import MalformedMessage, PeerFailed
 from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE, MAX_CLOCK_SKEW
 from airflow_provider_powerfl.federation.memory import memory_parties
+from airflow_provider_powerfl.federation.party import FAILED_TAG
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -132,3 +133,14 @@ def test_only_timestamps_inside_the_age_window_are_accepted(offset: float) -> No
     inbox.accept(seal(header, [codec.encode_bytes(b"x")], guest._key))
     fresh = -DEFAULT_MAX_AGE < offset < MAX_CLOCK_SKEW
     assert inbox.pop(GUEST, TAG) == ((True, b"x") if fresh else (False, None))
+
+
+@fuzz(40)
+@given(sendable | st.fixed_dictionaries({"error": sendable}))
+@example({"error": 10**5000})  # str() of an int past 4300 digits raised ValueError out of recv
+def test_a_failure_notice_of_any_shape_ends_recv_with_peer_failed(notice: object) -> None:
+    """A peer's failure notice carries its error's class name; whatever it holds, the receiver stops with PeerFailed."""
+    parties = memory_parties("job-fuzz", {GUEST: "guest", HOST: "host"})
+    parties[GUEST].send(HOST, FAILED_TAG, notice)
+    with pytest.raises(PeerFailed):
+        parties[HOST].recv(GUEST, TAG, timeout=5)
