@@ -20,7 +20,7 @@ Writes into ``outputs.dir``:
 ``standardize`` (true: each party scales its own columns) and the estimator's:
 ``max_iter``, ``batch_size``, ``learning_rate``, ``optimizer``, ``penalty``,
 ``alpha``, ``tol``, ``class_weight``, ``min_batch_size``, ``key_length``, ``random_state``,
-``residual``, ``slope_every``.
+``residual``, ``slope_every``, ``init_scale``, ``min_support``, ``epsilon``, ``delta``.
 
 ``secureboost`` also writes ``boosting.json`` (seconds per tree, validation loss)
 and ``feature_importance.json`` (this party's own features: split count, and gain
@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 HETERO_LR_PARAMS = (
     "max_iter", "batch_size", "learning_rate", "optimizer", "penalty", "alpha", "tol",
     "class_weight", "min_batch_size", "key_length", "random_state", "residual", "slope_every",
+    "init_scale", "min_support", "epsilon", "delta",
 )  # fmt: skip
 
 
