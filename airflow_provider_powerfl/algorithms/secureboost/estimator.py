@@ -222,7 +222,8 @@ class HeteroSecureBoost(_Params):
         chunked crypto (guest: encryption and decryption; host: histogram products), e.g. over Spark partitions.
     :param timeout: seconds to wait for any one message of a peer (None: forever).
     :param guest_only_trees: the first rounds grow on the guest's columns only (FATE's ``complete_secure``):
-        hosts see no row partition of the trees fitted to the rawest label signal. The guest's value rules.
+        hosts see no row partition of the trees fitted to the rawest label signal (measured, later trees'
+        partitions leak about as much: docs/protocols/secureboost.md). The guest's value rules.
     :param hist_noise: a host's own protection of its feature distributions: Gaussian noise of this many
         rows' worth (standard deviation, in units of the largest quantized |g| or h one row can have) added
         to every encrypted left sum it sends. Each host's own value rules; 0 adds none.
