@@ -209,6 +209,30 @@ def test_a_host_task_made_to_fail_fails_both_runs_with_the_hosts_reason(parties)
     assert f"ended by party {HOST}" in guest_log and "no-such-host-file.csv" in guest_log, guest_log[-4000:]
 
 
+def test_a_conf_beyond_the_hosts_policy_is_refused_by_its_listener_and_no_run_starts_there(parties):
+    job_id = f"it-policy-{uuid.uuid4().hex[:6]}"
+    _job(parties, _conf(parties, job_id, host_uri="/etc/passwd"))  # outside the host's input_prefixes
+    with parties["guest"].client() as client:
+        assert client.wait_run(PIPELINE, job_id, timeout=600, poll=3.0)["state"] == "failed"
+    invite_log = _log_text(parties["guest"], job_id, "invite")
+    assert f"party {HOST} refused job" in invite_log and "refuses inputs.train.uri='/etc/passwd'" in invite_log, invite_log[-3000:]
+    with parties["host"].client() as client:
+        assert client.find_run(PIPELINE, job_id) is None
+
+
+def test_a_guest_step_beyond_its_own_policy_is_refused_before_spark_and_ends_the_hosts_run_with_the_reason(parties):
+    job_id = f"it-own-policy-{uuid.uuid4().hex[:6]}"
+    conf = _conf(parties, job_id)
+    conf["parties-args"][GUEST]["align"]["output_dir"] = "/tmp/elsewhere"  # outside the guest's output_dir
+    _job(parties, conf)
+    states = _wait_both(parties, job_id, timeout=600)
+    assert states == {"guest": "failed", "host": "failed"}, _task_states(parties, job_id)
+    reason = "refuses outputs.dir='/tmp/elsewhere': not below output_dir"
+    assert reason in _log_text(parties["guest"], job_id, "align")
+    host_log = _log_text(parties["host"], job_id, "align")
+    assert f"ended by party {GUEST}" in host_log and reason in host_log, host_log[-4000:]
+
+
 def test_a_stop_at_the_guest_stops_the_host(parties):
     job_id = f"it-stop-{uuid.uuid4().hex[:6]}"
     _job(parties, _conf(parties, job_id))
