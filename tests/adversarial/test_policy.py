@@ -26,7 +26,7 @@ from airflow_provider_powerfl.operators import FederatedAlignOperator, Federated
 from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.orchestration.invitation import Invitation, seal_invitation
 from airflow_provider_powerfl.orchestration.listener import InvitationListenerOperator
-from airflow_provider_powerfl.policy import INSECURE_TEST_KEYS_ENV, PartyPolicy
+from airflow_provider_powerfl.policy import INSECURE_TEST_KEYS_ENV, PartyPolicy, PolicyRefused
 
 GUEST, HOST = "10000", "20000"
 PIPELINE = "powerfl_pipeline_hetero_lr"
@@ -257,3 +257,11 @@ def test_an_invited_run_ignores_the_initiators_pod_settings():
     pods = {"image": "evil.example/powerfl:latest"}
     assert own_pod_overrides({"kubernetes": pods, "initiator": HOST}, GUEST) is None  # a partner picks no image here
     assert own_pod_overrides({"kubernetes": pods}, GUEST) == pods == own_pod_overrides({"kubernetes": pods, "initiator": GUEST}, GUEST)
+
+
+def test_a_huge_or_long_asked_value_is_named_without_breaking_the_refusal():
+    policy = PartyPolicy(min_batch_size=64)
+    with pytest.raises(PolicyRefused, match=r"params\.min_batch_size=<a 16610-bit integer>: below min_batch_size=64"):
+        policy.check_asked(GUEST, "guest", "train", {"min_batch_size": -(10**5000)}, {}, None, None)
+    with pytest.raises(PolicyRefused, match=r"inputs\.x\.uri='/etc/aaaa+\.\.\.: outside"):
+        policy.check_asked(GUEST, "guest", "align", {}, {"x": {"uri": "/etc/" + "a" * 10_000}}, None, None)
