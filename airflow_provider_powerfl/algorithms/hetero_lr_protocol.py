@@ -24,7 +24,7 @@ from airflow_provider_powerfl.algorithms import fixed_point as fp
 from airflow_provider_powerfl.algorithms import masking
 from airflow_provider_powerfl.algorithms import paillier_kernels as pk
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
-from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
+from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool, ZeroPool
 from airflow_provider_powerfl.crypto.paillier import (
     MIN_KEY_BITS,
     PaillierPrivateKey,
@@ -203,6 +203,7 @@ class _Side:
         self.kernels = kernels
         self.frac_bits = fp.column_frac_bits(X)
         self.exponents = fp.encode_columns(X, self.frac_bits)
+        self.zeros: ZeroPool | None = None
         self.public, self.private = new_keypair(key_length)
         self.pool: ObfuscatorPool | None = None  # this party's own encryptions' obfuscators, made while it waits
 
@@ -213,12 +214,15 @@ class _Side:
         self.setup()
         log.info("hetero_lr %s setup: %.1f s (key exchange, plan, row factors)", self.party.party_id, time.perf_counter() - start)
         pool = ObfuscatorPool(self.private, self.plan.largest_batch) if self.encrypts_own else nullcontext()
-        with pool as self.pool:
+        # the r^n that rerandomize each batch's packed sums for their decryptor, made while this party waits
+        peer_key, n_sums = self.masked_for
+        zeros = ZeroPool(peer_key, masking.packed_count(n_sums, self.sum_bits, peer_key.n_bits))
+        with pool as self.pool, zeros as self.zeros:
             return self._epochs()
 
     def masked_sums(self, public: PaillierPublicKey, ciphertexts: np.ndarray, peer: str, name: str) -> list[int]:
         """The sums behind ``ciphertexts`` (under ``peer``'s key), decrypted by ``peer`` as packed masked slots."""
-        masked, masks = masking.pack_masked(public, ciphertexts, self.sum_bits)
+        masked, masks = masking.pack_masked(public, ciphertexts, self.sum_bits, self.zeros)
         self.party.send(peer, tag(name), masked)
         plain = _recv_ints(self.party, peer, f"{name}_masked", len(masked))
         return masking.unpack(plain, masks, self.sum_bits, public.n_bits, peer)
@@ -298,6 +302,11 @@ class GuestSession(_Side):
         )
         masking.check_hidden(self.sum_bits, self.decryptor_key.n_bits, "the guest's gradient and loss sums")
         if self.weighted:
+    @property
+    def masked_for(self) -> tuple[PaillierPublicKey, int]:
+        """The key of this party's masked sums and how many per batch: the gradient with intercept, then the loss."""
+        return self.decryptor_key, self.X.shape[1] + 1
+
             self._send_factors()
 
     def _send_factors(self) -> None:
@@ -443,6 +452,11 @@ class HostSession(_Side):
     def _recv_factors(self) -> np.ndarray:
         """[[f_i]]_G for all rows: class weights at setup, weights times slopes at a refresh."""
         obj = self.party.recv(self.guest, tag("row_factors"))
+    @property
+    def masked_for(self) -> tuple[PaillierPublicKey, int]:
+        """The key of this party's masked sums and how many per batch: its gradient."""
+        return self.guest_key, self.X.shape[1]
+
         return pk.check_ciphertexts(self.guest_key, obj, self.plan.n_rows, peer=self.guest, what=tag("row_factors"))
 
     @property

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from airflow_provider_powerfl.algorithms import paillier_kernels as pk
+from airflow_provider_powerfl.crypto.obfuscator_pool import ZeroPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey
 from airflow_provider_powerfl.crypto.powmod import horner_fold
 from airflow_provider_powerfl.exceptions import ConfigError, FederationError
@@ -46,8 +47,10 @@ def check_hidden(bound_bits: int, n_bits: int, what: str) -> None:
         )
 
 
-def pack_masked(public: PaillierPublicKey, ciphertexts: Sequence[object], bound_bits: int) -> tuple[np.ndarray, list[int]]:
-    """[[packed masked slots]] with fresh randomness, ready for the key owner, and the masks."""
+def pack_masked(
+    public: PaillierPublicKey, ciphertexts: Sequence[object], bound_bits: int, zeros: ZeroPool | None = None
+) -> tuple[np.ndarray, list[int]]:
+    """[[packed masked slots]] with fresh full randomness (from ``zeros`` first), ready for the key owner, and the masks."""
     width, per, nsq = slot_bits(bound_bits), slots_per_plaintext(bound_bits, public.n_bits), public.nsquare
     cts = list(ciphertexts)
     masks = [secrets.randbits(bound_bits + STATISTICAL_BITS) for _ in cts]
@@ -58,7 +61,7 @@ def pack_masked(public: PaillierPublicKey, ciphertexts: Sequence[object], bound_
         sum(((1 << bound_bits) + r) << (j * width) for j, r in enumerate(masks[start : start + per]))
         for start in range(0, len(cts), per)
     ]
-    return pk.rerandomize(public, pk.add_plain(public, pk.object_array(packed), offsets)), masks
+    return pk.rerandomize(public, pk.add_plain(public, pk.object_array(packed), offsets), zeros), masks
 
 
 def unpack(plain: Sequence[int], masks: Sequence[int], bound_bits: int, n_bits: int, peer: str) -> list[int]:

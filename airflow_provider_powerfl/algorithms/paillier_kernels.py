@@ -24,7 +24,7 @@ from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
 from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
-from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
+from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool, ZeroPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
 from airflow_provider_powerfl.crypto.powmod import powmod_each
 from airflow_provider_powerfl.crypto.vector import object_array
@@ -246,6 +246,10 @@ def add(public: PaillierPublicKey, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return object_array(x * y % nsq for x, y in zip(a, b))
 
 
-def rerandomize(public: PaillierPublicKey, ciphertexts: np.ndarray) -> np.ndarray:
-    """Fresh full-exponent randomness, so the key owner cannot relate a result to the ciphertexts it came from."""
+def rerandomize(public: PaillierPublicKey, ciphertexts: np.ndarray, zeros: ZeroPool | None = None) -> np.ndarray:
+    """Fresh full-exponent randomness, so the key owner cannot relate a result to the ciphertexts it came from;
+    ``zeros``, a pool of that key, serves what it made ahead."""
+    if zeros is not None:
+        public.check_same(zeros.public_key, "the zero pool's values")
+        return object_array(zeros.rerandomize(list(ciphertexts)))
     return object_array(public.rerandomize(list(ciphertexts)))

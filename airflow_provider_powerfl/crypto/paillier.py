@@ -168,15 +168,17 @@ class PaillierPublicKey:
         # (1 + m n) * obf = obf + n * (m * obf mod n)  (mod n^2): a half-size product instead of a full one
         return [(obf + n * (m * obf % n)) % nsq if m else obf for m, obf in zip(residues, obfuscators, strict=True)]
 
-    def rerandomize(self, ciphertexts: Sequence[mpz], threads: Executor | None = None, parts: int = 1) -> list[mpz]:
+    def rerandomize(
+        self, ciphertexts: Sequence[mpz], threads: Executor | None = None, parts: int = 1, zeros: Sequence[mpz] = ()
+    ) -> list[mpz]:
         """Same plaintexts, randomness r^n for a uniform r in Z*_n: apply before results derived from the key
         owner's ciphertexts go back to it.
 
         Why the full exponent: the result is then a uniform encryption of its plaintext whatever the input
         was, even to the owner, who knows p and q. The short h_s^r of the obfuscators only hides the input
         from those who do not (a dishonest owner with p - 1 and q - 1 sharing a smooth factor can relate
-        the two). About 10x a comb obfuscator, paid on packed sums only; ``parts`` calls on ``threads`` share
-        the powers (native, without the GIL).
+        the two). About 10x a comb obfuscator, paid on packed sums only: ``zeros`` made ahead
+        (uniform_zeros, e.g. by an ObfuscatorPool while the party waits) serve first.
         """
         n, nsq = self.n, self.nsquare
         rs = []
@@ -186,6 +188,14 @@ class PaillierPublicKey:
                 rs.append(r)
         if threads is None or parts < 2 or len(rs) < 2:
             powers = powmod_many(rs, n, nsq)
+        nsq = self.nsquare
+        made = list(zeros[: len(ciphertexts)])
+        made += self.uniform_zeros(len(ciphertexts) - len(made), threads, parts)
+        return [c * zero % nsq for c, zero in zip(ciphertexts, made)]
+
+    def uniform_zeros(self, count: int, threads: Executor | None = None, parts: int = 1) -> list[mpz]:
+        """``count`` values r^n mod n^2 for uniform r in Z*_n (uniform encryptions of zero); ``parts`` calls
+        on ``threads`` share the powers (native, without the GIL)."""
         else:
             size = -(-len(rs) // parts)
             chunks = [rs[i : i + size] for i in range(0, len(rs), size)]
