@@ -41,8 +41,10 @@ def _class_archive(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from airflow_provider_powerfl.bench import allow_small_keys
     from airflow_provider_powerfl.bench.process_tree import BenchInterrupted, children_stopped_on_signal
 
+    allow_small_keys(getattr(args, "key_length", None) or getattr(args, "key_bits", None), args.bench)
     try:
         with children_stopped_on_signal():
             result = args.bench_module.run(args)

@@ -12,7 +12,6 @@ by the hooks, the listener and the operators alike.
 
 from __future__ import annotations
 
-import os
 import posixpath
 import tempfile
 from collections.abc import Mapping
@@ -23,21 +22,14 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 
-from airflow_provider_powerfl.crypto.paillier import MIN_KEY_BITS
+from airflow_provider_powerfl.crypto.paillier import INSECURE_TEST_KEYS_ENV, MIN_KEY_BITS, insecure_test_keys
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.taskspec import TaskSpec
 
-# Only the party's own process environment can lower the key floor; no job conf or REST call reaches it.
-INSECURE_TEST_KEYS_ENV = "POWERFL_INSECURE_TEST_KEYS"
 DEFAULT_WORK_DIR = str(Path(tempfile.gettempdir()) / "powerfl")
 Algorithm = Literal["psi_ecdh", "psi_rsa", "hetero_lr", "secureboost", "woe_iv"]
 ALGORITHMS: tuple[Algorithm, ...] = ("psi_ecdh", "psi_rsa", "hetero_lr", "secureboost", "woe_iv")
 _PAILLIER_TRAINERS = ("hetero_lr", "secureboost")
-
-
-def insecure_test_keys() -> bool:
-    """True when this process may accept Paillier keys below MIN_KEY_BITS (tests only)."""
-    return os.environ.get(INSECURE_TEST_KEYS_ENV) == "1"
 
 
 class PolicyRefused(ConfigError):

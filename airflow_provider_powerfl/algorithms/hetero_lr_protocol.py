@@ -26,10 +26,10 @@ from airflow_provider_powerfl.algorithms import paillier_kernels as pk
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool, ZeroPool
 from airflow_provider_powerfl.crypto.paillier import (
-    MIN_KEY_BITS,
     PaillierPrivateKey,
     PaillierPublicKey,
     generate_keypair,
+    insecure_test_keys,
 )
 from airflow_provider_powerfl.exceptions import ConfigError, CryptoError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
@@ -107,9 +107,7 @@ class Result:
 
 
 def new_keypair(key_length: int) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
-    if key_length < MIN_KEY_BITS:
-        log.warning("Paillier key of %d bits is below %d bits: acceptable for tests only", key_length, MIN_KEY_BITS)
-    return generate_keypair(key_length, allow_insecure_key_length=key_length < MIN_KEY_BITS)
+    return generate_keypair(key_length, allow_insecure_key_length=insecure_test_keys())
 
 
 def peer_key(hex_n: object, party: str, key_length: int) -> PaillierPublicKey:
@@ -203,9 +201,9 @@ class _Side:
         self.kernels = kernels
         self.frac_bits = fp.column_frac_bits(X)
         self.exponents = fp.encode_columns(X, self.frac_bits)
-        self.zeros: ZeroPool | None = None
         self.public, self.private = new_keypair(key_length)
         self.pool: ObfuscatorPool | None = None  # this party's own encryptions' obfuscators, made while it waits
+        self.zeros: ZeroPool | None = None
 
     encrypts_own = True  # whether this party's batches encrypt under its own key (the pool's)
 
@@ -302,12 +300,12 @@ class GuestSession(_Side):
         )
         masking.check_hidden(self.sum_bits, self.decryptor_key.n_bits, "the guest's gradient and loss sums")
         if self.weighted:
+            self._send_factors()
+
     @property
     def masked_for(self) -> tuple[PaillierPublicKey, int]:
         """The key of this party's masked sums and how many per batch: the gradient with intercept, then the loss."""
         return self.decryptor_key, self.X.shape[1] + 1
-
-            self._send_factors()
 
     def _send_factors(self) -> None:
         factors = self.kernels.encrypt(self.private, self.factor_ints, self.pool)
@@ -452,12 +450,12 @@ class HostSession(_Side):
     def _recv_factors(self) -> np.ndarray:
         """[[f_i]]_G for all rows: class weights at setup, weights times slopes at a refresh."""
         obj = self.party.recv(self.guest, tag("row_factors"))
+        return pk.check_ciphertexts(self.guest_key, obj, self.plan.n_rows, peer=self.guest, what=tag("row_factors"))
+
     @property
     def masked_for(self) -> tuple[PaillierPublicKey, int]:
         """The key of this party's masked sums and how many per batch: its gradient."""
         return self.guest_key, self.X.shape[1]
-
-        return pk.check_ciphertexts(self.guest_key, obj, self.plan.n_rows, peer=self.guest, what=tag("row_factors"))
 
     @property
     def encrypts_own(self) -> bool:

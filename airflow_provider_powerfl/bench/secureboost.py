@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from airflow_provider_powerfl.bench import allow_small_keys
 from airflow_provider_powerfl.bench.hetero_lr import check_ok, run_parties, write_job
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 
@@ -160,6 +161,7 @@ def _brokers() -> dict[str, str]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     defaults = DEFAULTS[args.dataset]
     key_length = args.key_length or defaults["key_length"]
+    allow_small_keys(key_length, "secureboost")
     multiclass = args.dataset == "vehicle_scale"
     params = {
         "algorithm": "secureboost", "objective": "multi:softprob" if multiclass else "binary:logistic",

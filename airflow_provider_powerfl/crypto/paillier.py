@@ -9,6 +9,7 @@ decrypt `phe`'s. See docs/crypto/paillier.md for the assumption and the paramete
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
@@ -29,6 +30,8 @@ from airflow_provider_powerfl.exceptions import CryptoError
 
 DEFAULT_KEY_BITS = 2048
 MIN_KEY_BITS = 2048  # ~112-bit security (NIST SP 800-57 part 1, table 2)
+# Only the party's own process environment lowers the floor (tests); no job conf or REST call reaches it.
+INSECURE_TEST_KEYS_ENV = "POWERFL_INSECURE_TEST_KEYS"
 # Fewer obfuscators than this, with no comb built yet, are plain powmods (~10 ms each, ~3 ms as owner):
 # a one-off encryption (a loss, a few packed sums) should not pay the comb's seconds and ~124 MB.
 TABLE_MIN_COUNT = 64
@@ -38,11 +41,16 @@ _PUBLIC_MAGIC = b"PFPK1"
 _PRIVATE_MAGIC = b"PFSK1"
 
 
+def insecure_test_keys() -> bool:
+    """True when this process may use Paillier keys below MIN_KEY_BITS: ${INSECURE_TEST_KEYS_ENV}=1, tests only."""
+    return os.environ.get(INSECURE_TEST_KEYS_ENV) == "1"
+
+
 def _check_key_length(n_bits: int, allow_insecure_key_length: bool) -> None:
     if n_bits < MIN_KEY_BITS and not allow_insecure_key_length:
         raise InsecureKeyError(
-            f"Paillier key of {n_bits} bits is below the minimum of {MIN_KEY_BITS} bits; "
-            "pass allow_insecure_key_length=True only for tests"
+            f"Paillier key of {n_bits} bits is below the minimum of {MIN_KEY_BITS} bits "
+            f"(smaller keys only in tests, with {INSECURE_TEST_KEYS_ENV}=1 in the party's own environment)"
         )
 
 
@@ -180,14 +188,6 @@ class PaillierPublicKey:
         the two). About 10x a comb obfuscator, paid on packed sums only: ``zeros`` made ahead
         (uniform_zeros, e.g. by an ObfuscatorPool while the party waits) serve first.
         """
-        n, nsq = self.n, self.nsquare
-        rs = []
-        while len(rs) < len(ciphertexts):
-            r = mpz(secrets.randbelow(int(n)))
-            if r > 1 and gmpy2.gcd(r, n) == 1:
-                rs.append(r)
-        if threads is None or parts < 2 or len(rs) < 2:
-            powers = powmod_many(rs, n, nsq)
         nsq = self.nsquare
         made = list(zeros[: len(ciphertexts)])
         made += self.uniform_zeros(len(ciphertexts) - len(made), threads, parts)
@@ -196,11 +196,17 @@ class PaillierPublicKey:
     def uniform_zeros(self, count: int, threads: Executor | None = None, parts: int = 1) -> list[mpz]:
         """``count`` values r^n mod n^2 for uniform r in Z*_n (uniform encryptions of zero); ``parts`` calls
         on ``threads`` share the powers (native, without the GIL)."""
-        else:
-            size = -(-len(rs) // parts)
-            chunks = [rs[i : i + size] for i in range(0, len(rs), size)]
-            powers = [v for part in threads.map(lambda chunk: powmod_many(chunk, n, nsq), chunks) for v in part]
-        return [c * rn % nsq for c, rn in zip(ciphertexts, powers)]
+        n, nsq = self.n, self.nsquare
+        rs = []
+        while len(rs) < count:
+            r = mpz(secrets.randbelow(int(n)))
+            if r > 1 and gmpy2.gcd(r, n) == 1:
+                rs.append(r)
+        if threads is None or parts < 2 or len(rs) < 2:
+            return powmod_many(rs, n, nsq) if rs else []
+        size = -(-len(rs) // parts)
+        chunks = [rs[i : i + size] for i in range(0, len(rs), size)]
+        return [v for part in threads.map(lambda chunk: powmod_many(chunk, n, nsq), chunks) for v in part]
 
     def rerandomize_short(self, ciphertexts: Sequence[mpz]) -> list[mpz]:
         """Same plaintexts, fresh short-exponent randomness h_s^r (one comb lookup each): only for results that

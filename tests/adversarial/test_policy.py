@@ -239,7 +239,8 @@ def _connection(extra: dict[str, Any]) -> Any:
                            extra_dejson={"party_id": GUEST, "role": "guest", **extra})  # fmt: skip
 
 
-def test_the_policy_comes_from_the_connection_or_the_file_it_names(tmp_path):
+def test_the_policy_comes_from_the_connection_or_the_file_it_names(tmp_path, monkeypatch):
+    monkeypatch.delenv(INSECURE_TEST_KEYS_ENV, raising=False)  # tests/conftest.py sets it for the whole suite
     assert PartyConnection.from_connection(_connection({})).policy.allowed_parties == ()  # none named: nobody
     inline = PartyConnection.from_connection(_connection({"policy": {"allowed_parties": [HOST], "return_woe": True}}))
     assert inline.policy.allowed_parties == (HOST,) and inline.policy.return_woe

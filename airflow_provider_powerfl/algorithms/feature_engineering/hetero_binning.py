@@ -26,7 +26,7 @@ from airflow_provider_powerfl.algorithms.feature_engineering.woe import (
 )
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map, check_ciphertexts, rerandomize
 from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_choice, check_fitted, check_int, check_real
-from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, generate_keypair
+from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, generate_keypair, insecure_test_keys
 from airflow_provider_powerfl.crypto.shuffle import secure_permutation
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
@@ -139,11 +139,9 @@ class HeteroFeatureBinning:
         hosts = self.party.peers("host")
         if not hosts:
             return
-        if self.key_length < 2048:
-            log.warning("Paillier key of %d bits: for tests only", self.key_length)
         kernels = Kernels(self.executor)
         start = time.perf_counter()
-        public, private = generate_keypair(self.key_length, allow_insecure_key_length=self.key_length < 2048)
+        public, private = generate_keypair(self.key_length, allow_insecure_key_length=insecure_test_keys())
         ciphertexts = kernels.encrypt(private, wp.pack_labels(y))
         self.timings_["encrypt"] = time.perf_counter() - start
         for host in hosts:

@@ -25,7 +25,7 @@ from airflow_provider_powerfl.algorithms.secureboost.protocol import CMD, PROTOC
 from airflow_provider_powerfl.algorithms.secureboost.tree import LOCAL, Tree, TreeParams, route
 from airflow_provider_powerfl.algorithms.timed_party import TimedParty
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
-from airflow_provider_powerfl.crypto.paillier import MIN_KEY_BITS, PaillierPrivateKey, PaillierPublicKey, generate_keypair
+from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey, generate_keypair, insecure_test_keys
 from airflow_provider_powerfl.exceptions import ConfigError, CryptoError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
 
@@ -289,8 +289,6 @@ class HeteroSecureBoost(_Params):
             X_eval, y_eval = _check_eval(eval_set, X.shape[1])
         elif self.early_stopping_rounds is not None:
             raise ConfigError("early_stopping_rounds needs an eval_set in fit")
-        if self.key_length < MIN_KEY_BITS:
-            log.warning("Paillier key of %d bits is below %d bits: acceptable for tests only", self.key_length, MIN_KEY_BITS)
         public, private = _keypair(int(self.key_length), len(X) * int(self.n_estimators) * objective.n_outputs)
         per_ct = encoding.per_ciphertext(public.max_int.bit_length() - 1)
         hosts = party.peers("host")
@@ -421,7 +419,7 @@ class HeteroSecureBoost(_Params):
 def _keypair(key_length: int, encryptions: int) -> tuple[PaillierPublicKey, PaillierPrivateKey]:
     """The guest's key, with fixed-base tables sized to the work: the default comb (~124 MB, seconds to
     build at 2048 bits) pays off only over tens of thousands of encryptions."""
-    public, private = generate_keypair(key_length, allow_insecure_key_length=key_length < MIN_KEY_BITS)
+    public, private = generate_keypair(key_length, allow_insecure_key_length=insecure_test_keys())
     if encryptions >= BIG_COMB_ENCRYPTIONS:
         return public, private
     small = PaillierPublicKey(public.n, allow_insecure_key_length=public.allow_insecure_key_length, comb=SMALL_COMB)

@@ -300,3 +300,14 @@ def test_rerandomizations_keep_plaintexts_and_change_every_ciphertext(keys):
     # 1 is the trivial encryption of 0: rerandomized, a fresh one
     ratio = pk.rerandomize([mpz(1)])[0]
     assert sk.raw_decrypt(ratio) == 0 and ratio != 1
+
+
+def test_small_keys_need_the_process_test_switch(monkeypatch):
+    """Protocols make keys with allow_insecure_key_length=insecure_test_keys(): no parameter reaches it."""
+    from airflow_provider_powerfl.algorithms.hetero_lr_protocol import new_keypair
+
+    monkeypatch.delenv(paillier.INSECURE_TEST_KEYS_ENV, raising=False)
+    with pytest.raises(InsecureKeyError, match=f"1024 bits.*{paillier.INSECURE_TEST_KEYS_ENV}=1"):
+        new_keypair(1024)
+    monkeypatch.setenv(paillier.INSECURE_TEST_KEYS_ENV, "1")
+    assert new_keypair(1024)[0].n_bits == 1024
