@@ -17,6 +17,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr_protocol import (
     RESIDUALS,
     BatchPlan,
     GuestSession,
+    NOISE_BOUND,
     HostSession,
     new_seed,
     noise_scale,
@@ -61,13 +62,15 @@ class HeteroLogisticRegression:
         callable that runs the Paillier chunk kernels (e.g. over Spark partitions).
     :param init_scale: guest: its secret random initial weights are N(0, init_scale^2 / (p_G + 1)), so a
         standardized guest score starts with spread ~init_scale (0: zeros, where the first batch gives
-        every host X_H^T (0.5 - y) exactly).
+        every host X_H^T (0.5 - y) exactly). Default 0.5: no measurable accuracy cost (docs/protocols/hetero_lr.md).
     :param min_support: the guest's value rules: per batch, a host adds nothing for a column whose
         support (rows off the column's most common value in the batch) is between 1 and min_support - 1,
-        so no gradient sum isolates fewer rows (1: no check).
+        so no gradient sum isolates fewer rows (1: no check). Default 16.
     :param epsilon: guest: None, or (epsilon, delta)-DP of labels towards the hosts over all epochs:
         Gaussian noise on each row's residual in the hosts' gradients (removed from the guest's own);
-        see ``noise_scale`` and docs/protocols/hetero_lr.md. Not with ``class_weight``.
+        see ``noise_scale`` and docs/protocols/hetero_lr.md. Not with ``class_weight``. Default 10: on
+        default_credit and a9a the best measured attack then scores AUC ~0.55 and the model stays within
+        0.005 AUC of centralized training.
     :param delta: the delta of ``epsilon``.
     :param timeout: seconds to wait for any one message of a peer (None: forever); a dead peer then
         fails the job with the federation's RecvTimeout naming peer, job and tag instead of hanging.
@@ -92,9 +95,9 @@ class HeteroLogisticRegression:
         timeout: float | None = 600.0,
         residual: str = "taylor",
         slope_every: int | None = None,
-        init_scale: float = 0.0,
-        min_support: int = 1,
-        epsilon: float | None = None,
+        init_scale: float = 0.5,
+        min_support: int = 16,
+        epsilon: float | None = 10.0,
         delta: float = 1e-5,
     ) -> None:
         self.party = party
@@ -162,8 +165,9 @@ class HeteroLogisticRegression:
         check_int("min_support", self.min_support, 1)
         if self.epsilon is not None:
             check_real("epsilon", self.epsilon, 0, open_low=True)
-            if self.class_weight is not None:
-                raise ConfigError("epsilon assumes each label moves its residual by at most 1: not with class_weight")
+            if self.class_weight is not None and self.party.role == "guest":
+                raise ConfigError(f"epsilon={self.epsilon} assumes a label moves its residual by at most 1, which class_weight "
+                                  "breaks: pass epsilon=None to train with class_weight (no label noise)")  # fmt: skip
         check_real("delta", self.delta, 0, 1, open_low=True)
         if self.random_state is not None and not is_int(self.random_state):
             raise ConfigError(f"random_state must be None or an int, got {self.random_state!r}")
@@ -205,6 +209,9 @@ class HeteroLogisticRegression:
                              row_weights is not None, self.residual, int(self.slope_every or 0), int(self.min_support))  # fmt: skip
             penalized = np.r_[np.ones(X.shape[1]), 0.0]
             noise = 0.0 if self.epsilon is None else noise_scale(float(self.epsilon), float(self.delta), self.max_iter)
+            if noise > NOISE_BOUND / 32:  # the clip must stay far out in the tail, or the accounting would not hold
+                raise ConfigError(f"epsilon={self.epsilon} over max_iter={self.max_iter} epochs needs noise sigma {noise:.0f}, "
+                                  f"above {NOISE_BOUND / 32:.0f}: raise epsilon or lower max_iter")  # fmt: skip
             session = GuestSession(party, X, y, row_weights, plan, self._update(penalized), self.min_batch_size,
                                    self.key_length, kernels, float(self.init_scale), noise)  # fmt: skip
             result = session.fit()

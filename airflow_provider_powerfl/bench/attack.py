@@ -36,13 +36,12 @@ import numpy as np
 from airflow_provider_powerfl.exceptions import ConfigError
 
 GUEST, HOST = "10000", "20000"
-# the defences of hetero LR one by one, their combination, and the estimator's defaults
+# no defence, each defence alone, and the estimator's defaults (--init-scale, --min-support, --epsilon override)
 SETTINGS: dict[str, dict[str, Any]] = {
     "leaky": {"init_scale": 0.0, "min_support": 1, "epsilon": None},
     "init": {"init_scale": 0.5, "min_support": 1, "epsilon": None},
     "support": {"init_scale": 0.0, "min_support": 16, "epsilon": None},
-    "noise": {"init_scale": 0.0, "min_support": 1, "epsilon": 8.0},
-    "all": {"init_scale": 0.5, "min_support": 16, "epsilon": 8.0},
+    "noise": {"init_scale": 0.0, "min_support": 1, "epsilon": 12.0},
     "default": {},
 }
 BINS = 20

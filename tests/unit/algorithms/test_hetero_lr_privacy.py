@@ -14,6 +14,7 @@ from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 
 GUEST, HOST = "10000", "20000"
+LEAKY = dict(init_scale=0.0, min_support=1, epsilon=None)
 KEY = 1024  # test-only key length
 N, BATCH = 200, 100
 
@@ -66,7 +67,7 @@ def test_supported_columns_drop_sums_that_isolate_few_rows():
 
 
 def test_without_defences_the_first_host_gradient_is_exactly_x_transpose_half_minus_y(data):
-    _, seen = fit_recording(data, "hlr-priv-leaky")
+    _, seen = fit_recording(data, "hlr-priv-leaky", **LEAKY)
     rows, sums = seen[0]
     np.testing.assert_allclose(sums, data["host"][rows].T @ (0.5 - data["y"][rows]), atol=1e-5)  # features at 2^-20
     # the one-hot value's sum is that row's residual, whose sign is its label, in every batch holding it
@@ -75,13 +76,13 @@ def test_without_defences_the_first_host_gradient_is_exactly_x_transpose_half_mi
 
 
 def test_secret_initial_weights_hide_the_first_residual(data):
-    _, seen = fit_recording(data, "hlr-priv-init", init_scale=0.5)
+    _, seen = fit_recording(data, "hlr-priv-init", **{**LEAKY, "init_scale": 0.5})
     rows, sums = seen[0]
     assert np.max(np.abs(sums - data["host"][rows].T @ (0.5 - data["y"][rows]))) > 0.05
 
 
 def test_min_support_zeroes_sums_that_would_isolate_a_row_and_training_still_agrees(data):
-    models, seen = fit_recording(data, "hlr-priv-support", min_support=8)
+    models, seen = fit_recording(data, "hlr-priv-support", **{**LEAKY, "min_support": 8})
     for rows, sums in seen:
         keep = supported_columns(data["host"][rows], 8)
         assert np.all(sums[~keep] == 0.0)
@@ -96,7 +97,7 @@ def test_noise_reaches_the_hosts_gradients_only(data, monkeypatch):
     draws = np.random.default_rng(5)
     monkeypatch.setattr(proto, "secure_normal", lambda size: draws.normal(size=size))
     sigma = noise_scale(4.0, 1e-5, 2)
-    models, _ = fit_recording(data, "hlr-priv-noise", epsilon=4.0, init_scale=0.3)
+    models, _ = fit_recording(data, "hlr-priv-noise", epsilon=4.0, init_scale=0.3, min_support=1)
 
     replay = np.random.default_rng(5)
     Xg, Xh, y = np.c_[data["guest"], np.ones(N)], data["host"], data["y"]
@@ -117,6 +118,11 @@ def test_noise_reaches_the_hosts_gradients_only(data, monkeypatch):
     np.testing.assert_allclose(models[GUEST].loss_history_, losses, atol=1e-4)  # eta is removed at 2^-16
 
 
+def test_the_defences_are_on_by_default():
+    params = HeteroLogisticRegression().get_params()
+    assert (params["init_scale"], params["min_support"], params["epsilon"], params["delta"]) == (0.5, 16, 10.0, 1e-5)
+
+
 def test_noise_scale_accounting_gives_back_epsilon():
     for epsilon, delta, epochs in [(1.0, 1e-5, 10), (8.0, 1e-6, 3), (0.3, 1e-3, 50)]:
         sigma = noise_scale(epsilon, delta, epochs)
@@ -134,7 +140,8 @@ def test_secure_normal_is_standard_normal():
 @pytest.mark.parametrize(
     "params, name",
     [({"init_scale": -1.0}, "init_scale"), ({"min_support": 0}, "min_support"), ({"epsilon": 0.0}, "epsilon"),
-     ({"delta": 0.0}, "delta"), ({"delta": 1.5}, "delta"), ({"epsilon": 1.0, "class_weight": "balanced"}, "epsilon")],
+     ({"delta": 0.0}, "delta"), ({"delta": 1.5}, "delta"), ({"epsilon": 1.0, "class_weight": "balanced"}, "epsilon"),
+     ({"epsilon": 0.01}, "epsilon")],
 )  # fmt: skip
 def test_bad_privacy_parameters_raise_errors_naming_them(data, params, name):
     parties = memory_parties("hlr-priv-bad", {GUEST: "guest", HOST: "host"})
