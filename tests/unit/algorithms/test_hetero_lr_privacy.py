@@ -120,7 +120,7 @@ def test_noise_reaches_the_hosts_gradients_only(data, monkeypatch):
 
 def test_the_defences_are_on_by_default():
     params = HeteroLogisticRegression().get_params()
-    assert (params["init_scale"], params["min_support"], params["epsilon"], params["delta"]) == (0.5, 16, 10.0, 1e-5)
+    assert (params["init_scale"], params["min_support"], params["epsilon"], params["delta"]) == (0.0, 16, 16.0, 1e-5)
 
 
 def test_noise_scale_accounting_gives_back_epsilon():
