@@ -28,6 +28,7 @@ import numpy as np
 
 from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees, HeteroSecureBoost
 from airflow_provider_powerfl.algorithms.secureboost.protocol import CMD
+from airflow_provider_powerfl.bench import allow_small_keys
 from airflow_provider_powerfl.bench.secureboost import DEFAULTS, load_dataset
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
@@ -70,6 +71,7 @@ def run_secureboost_attack(dataset: str, setting: str, **kw: Any) -> dict[str, A
         "learning_rate": kw.pop("learning_rate", 0.3), "random_state": kw.pop("random_state", 0),
         **SETTINGS[setting], **kw,
     }  # fmt: skip
+    allow_small_keys(params["key_length"], "attack")
     d = load_dataset(dataset)
     start, cpu = time.perf_counter(), time.process_time()
     seen, raw, fit_seconds = _train(d, params)
@@ -104,13 +106,17 @@ def _train(d: Mapping[str, np.ndarray], params: dict[str, Any]) -> tuple[list[di
 
     def party(pid: str, X: np.ndarray, T: np.ndarray, y: np.ndarray | None) -> Any:
         def fn() -> Any:
-            model = HeteroSecureBoost(party=parties[pid], timeout=timeout, **params)
-            start = time.perf_counter()
-            model.fit(X, y)
-            fit_seconds[pid] = time.perf_counter() - start
-            if pid == HOST:
-                seen.append({"op": "end of training"})
-            return model.decision_function(T)
+            try:
+                model = HeteroSecureBoost(party=parties[pid], timeout=timeout, **params)
+                start = time.perf_counter()
+                model.fit(X, y)
+                fit_seconds[pid] = time.perf_counter() - start
+                if pid == HOST:
+                    seen.append({"op": "end of training"})
+                return model.decision_function(T)
+            except Exception as exc:
+                parties[pid].tell_peers_failed(exc)  # else the peer waits out its timeout
+                raise
 
         return fn
 

@@ -90,7 +90,7 @@ def test_host_histogram_noise_changes_the_sums_not_much_the_model(breast: dict[s
     _, raw_exact, _ = _fit(d, PARAMS, PARAMS)
     _, raw, _ = _fit(d, PARAMS, {**PARAMS, "hist_noise": 2.0})  # only the host's value counts
     assert not np.allclose(raw, raw_exact)  # noise reached the guest's gains
-    assert roc_auc_score(d["y_test"], raw[:, 0]) > 0.95
+    assert roc_auc_score(d["y_test"], raw[:, 0]) > 0.85  # exact: 0.966; 24 noisy runs: 0.923-0.971
     # a guest asking for noise does not add any: hosts send exact sums
     _, raw_guest_noise, _ = _fit(d, {**PARAMS, "hist_noise": 2.0}, PARAMS)
     np.testing.assert_array_equal(raw_guest_noise, raw_exact)
