@@ -204,6 +204,7 @@ def run_attack(dataset: str, setting: str, *, rows: int | None = None, epochs: i
     """One setting on one data set: the attacks' AUCs, federated and centralized test AUC, seconds."""
     from sklearn.metrics import roc_auc_score
 
+    from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
     from airflow_provider_powerfl.bench.hetero_lr import SETTINGS as TRAINING
 
     if setting not in SETTINGS:
@@ -225,9 +226,8 @@ def run_attack(dataset: str, setting: str, *, rows: int | None = None, epochs: i
     scored = {name: a for name, a in attacks.items() if a["auc"] is not None}
     best = max(scored, key=lambda name: scored[name]["auc"])
     central = centralized_auc(data, alpha)
-    from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
-
-    effective = {k: v for k, v in HeteroLogisticRegression(**params).get_params().items() if k in ("init_scale", "min_support", "epsilon", "delta")}
+    effective = {k: v for k, v in HeteroLogisticRegression(**params).get_params().items()
+                 if k in ("init_scale", "min_support", "epsilon", "delta")}  # fmt: skip
     return {
         "bench": "attack",
         "algorithm": "hetero-lr",
