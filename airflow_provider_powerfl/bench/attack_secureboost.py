@@ -15,7 +15,9 @@ the host scores each training row:
 
 An unsupervised score has no sign, so each is counted with its better orientation,
 max(AUC, 1 - AUC): one bit, which a single known label or the class prior gives the host.
-``attack_auc`` is the best of the three; 0.5 is a random guess.
+``attack_auc`` is the best of the three; 0.5 is a random guess. ``attack_auc_beyond_host_features``
+is the highest of their AUCs within bins of a logistic regression on the host's own columns
+(bench.attack's measure for hetero LR): the label information the protocol adds to the host's columns.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def run_secureboost_attack(dataset: str, setting: str, **kw: Any) -> dict[str, A
     start = time.perf_counter()
     scores = host_scores(seen, len(d["y"]))
     aucs = {name: _oriented_auc(d["y"], s) for name, s in scores.items()}
+    beyond = _beyond_host_features(d, scores)
     attack_seconds = time.perf_counter() - start
     centralized, _ = _xgboost_auc(d, params)
     federated = _auc(d["y_test"], raw[:, 0])
@@ -87,6 +90,7 @@ def run_secureboost_attack(dataset: str, setting: str, **kw: Any) -> dict[str, A
         "attack": "host: first principal component of node memberships (all trees; first tree) and sampling counts, "
                   "best orientation",
         "attack_auc": round(max(aucs.values()), 4), **{f"attack_auc_{k}": round(v, 4) for k, v in aucs.items()},
+        "attack_auc_beyond_host_features": None if beyond is None else round(beyond, 4),
         "federated_auc": round(federated, 4), "centralized_auc": round(centralized, 4),
         "plaintext_gbdt_auc": round(_plain_auc(d, params), 4),
         "trees_seen_by_host": sum(1 for m in seen if m["op"] == "tree"),
@@ -195,6 +199,18 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float:
 def _oriented_auc(y: np.ndarray, s: np.ndarray) -> float:
     auc = _auc(y, s)
     return max(auc, 1.0 - auc)
+
+
+def _beyond_host_features(d: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray]) -> float | None:
+    """The highest score AUC (each oriented as above) within bins of the host-features-only model, as bench.attack
+    reports for hetero LR: what the protocol tells the host beyond what its own columns say about the labels."""
+    from airflow_provider_powerfl.bench.attack import conditional_auc, host_only_scores
+
+    y = d["y"]
+    baseline = host_only_scores(d["host"], y)
+    found = [conditional_auc(y, s if _auc(y, s) >= 0.5 else -s, baseline) for s in scores.values() if np.ptp(s) > 0]
+    found = [a for a in found if a is not None]
+    return max(found) if found else None
 
 
 def _xgboost_auc(d: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> tuple[float, float]:

@@ -130,7 +130,9 @@ def test_host_scores_from_partitions_and_sampling() -> None:
 
 def test_attack_bench_returns_the_figures() -> None:
     out = run_secureboost_attack("breast", "guest-only-trees", trees=2, depth=2, key_length=KEY)
-    for field in ("attack_auc", "federated_auc", "centralized_auc", "seconds", "attack_auc_partition", "attack_auc_sampling"):
+    fields = ("attack_auc", "federated_auc", "centralized_auc", "seconds", "attack_auc_partition", "attack_auc_sampling",
+              "attack_auc_beyond_host_features")  # fmt: skip
+    for field in fields:
         assert 0.0 <= out[field] and (field == "seconds" or out[field] <= 1.0)
     assert out["trees_seen_by_host"] == 1 and out["params"]["guest_only_trees"] == 1
     default = run_secureboost_attack("breast", "default", trees=2, depth=2, key_length=KEY)
