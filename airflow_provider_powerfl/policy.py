@@ -3,7 +3,7 @@
 A job's conf is written by whoever starts the job, possibly another party, so
 it cannot be trusted with this party's privacy: the policy comes from this
 party's ``powerfl`` connection and bounds what a conf may ask for here (key
-length, batch size, WOE going back to hosts, which data is read, where
+length, batch size, label noise and support in hetero LR, WOE going back to hosts, which data is read, where
 output goes, which algorithms run, who may start jobs). A conf asking for less
 is refused (:class:`PolicyRefused` names the field, the value asked and the
 policy's); a conf silent on a pinned value gets the policy's. Pure Python: read
@@ -51,6 +51,11 @@ class PartyPolicy(BaseModel):
     min_key_length: StrictInt = Field(default=MIN_KEY_BITS, description="least Paillier key bits of any key used here")
     min_batch_size: StrictInt = Field(default=64, ge=1, description="hetero LR: least rows per batch (guest plan and host check)")
     return_woe: StrictBool = Field(default=False, description="guest: whether hosts get the WOE of their bins back")
+    max_epsilon: float | None = Field(
+        default=16.0, gt=0, allow_inf_nan=False,
+        description="hetero LR guest: the largest label-privacy epsilon towards hosts a job may ask for; None: noise may be off",
+    )  # fmt: skip
+    min_support: StrictInt = Field(default=16, ge=1, description="hetero LR guest: least rows per batch behind a host's column sum")
     input_prefixes: tuple[str, ...] = Field(default=(), description="URI/path prefixes inputs may come from (plus output_dir)")
     output_dir: str = Field(default=DEFAULT_WORK_DIR, description="every step writes below this dir (a path or URI)")
 
@@ -169,8 +174,20 @@ def _check_pins(policy: PartyPolicy, party_id: str, role: str, step: str, params
             for name in ("min_batch_size", "batch_size"):
                 if name in scope and (not _is_int(scope[name]) or scope[name] < policy.min_batch_size):
                     raise PolicyRefused(party_id, f"{where}.{name}", scope[name], f"below min_batch_size={policy.min_batch_size}")
+        if algorithm == "hetero_lr" and role == "guest":
+            _check_label_defences(policy, party_id, where, scope)
         if algorithm == "woe_iv" and role == "guest" and scope.get("return_woe", False) is not False and not policy.return_woe:
             raise PolicyRefused(party_id, f"{where}.return_woe", scope["return_woe"], "return_woe=False: hosts get IVs only")
+
+
+def _check_label_defences(policy: PartyPolicy, party_id: str, where: str, scope: Mapping[str, Any]) -> None:
+    """The guest's labels towards hosts: no more epsilon (no noise counts as infinite) and no less support."""
+    if "epsilon" in scope and policy.max_epsilon is not None:
+        asked = scope["epsilon"]
+        if asked is None or not isinstance(asked, (int, float)) or isinstance(asked, bool) or not 0 < asked <= policy.max_epsilon:
+            raise PolicyRefused(party_id, f"{where}.epsilon", asked, f"above max_epsilon={policy.max_epsilon} (None: no noise)")
+    if "min_support" in scope and (not _is_int(scope["min_support"]) or scope["min_support"] < policy.min_support):
+        raise PolicyRefused(party_id, f"{where}.min_support", scope["min_support"], f"below min_support={policy.min_support}")
 
 
 def _fill_pins(policy: PartyPolicy, role: str, step: str, params: dict[str, Any]) -> None:
@@ -181,6 +198,9 @@ def _fill_pins(policy: PartyPolicy, role: str, step: str, params: dict[str, Any]
             scope.setdefault("key_length", policy.min_key_length)
         if algorithm == "hetero_lr":
             scope.setdefault("min_batch_size", policy.min_batch_size)
+        if algorithm == "hetero_lr" and role == "guest":
+            scope.setdefault("epsilon", policy.max_epsilon)
+            scope.setdefault("min_support", policy.min_support)
         if algorithm == "woe_iv" and role == "guest":
             scope.setdefault("return_woe", policy.return_woe)
 

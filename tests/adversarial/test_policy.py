@@ -71,6 +71,9 @@ ATTACKS = [
     attack("key_length", GUEST, "train", {"key_length": 1024}, r"refuses params\.key_length=1024: below min_key_length=2048"),
     attack("min_batch_size", GUEST, "train", {"min_batch_size": 1}, r"refuses params\.min_batch_size=1: below min_batch_size=256"),
     attack("batch_size", GUEST, "train", {"batch_size": 1}, r"refuses params\.batch_size=1: below min_batch_size=256"),
+    attack("no_label_noise", GUEST, "train", {"epsilon": None}, r"refuses params\.epsilon=None: above max_epsilon=16\.0"),
+    attack("weak_label_noise", GUEST, "train", {"epsilon": 1000.0}, r"refuses params\.epsilon=1000\.0: above max_epsilon=16\.0"),
+    attack("min_support", GUEST, "train", {"min_support": 1}, r"refuses params\.min_support=1: below min_support=16"),
     attack("host_min_batch", HOST, "train", {"min_batch_size": 1},
            r"party 20000's privacy policy refuses params\.min_batch_size=1: below min_batch_size=64"),
     attack("return_woe", GUEST, "feature_engineering", {"binning": {"return_woe": True}},
@@ -204,6 +207,7 @@ def test_a_silent_conf_gets_the_policys_values_not_the_algorithms_defaults(fed, 
     runner.run(FederatedTrainOperator(task_id="train"), conf_asking(GUEST, "train", inputs))
     (spec,) = runner.launched
     assert spec.params["key_length"] == 2048 and spec.params["min_batch_size"] == 256  # hetero LR's own default is 64
+    assert spec.params["epsilon"] == 16.0 and spec.params["min_support"] == 16  # the guest's label defences
     assert spec.outputs.dir.startswith(str(fed.work / GUEST) + "/")
     runner.launched.clear()
     runner.run(operator_for("feature_engineering"), conf_asking(GUEST, "feature_engineering", inputs))
