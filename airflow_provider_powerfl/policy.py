@@ -56,6 +56,10 @@ class PartyPolicy(BaseModel):
         description="hetero LR guest: the largest label-privacy epsilon towards hosts a job may ask for; None: noise may be off",
     )  # fmt: skip
     min_support: StrictInt = Field(default=16, ge=1, description="hetero LR guest: least rows per batch behind a host's column sum")
+    allow_goss: StrictBool = Field(default=False, description="SecureBoost guest: whether GOSS may pick rows (it leaks labels to hosts)")
+    min_hist_noise: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, description="SecureBoost host: least noise on its histograms (rows' worth)"
+    )
     input_prefixes: tuple[str, ...] = Field(default=(), description="URI/path prefixes inputs may come from (plus output_dir)")
     output_dir: str = Field(default=DEFAULT_WORK_DIR, description="every step writes below this dir (a path or URI)")
 
@@ -176,6 +180,8 @@ def _check_pins(policy: PartyPolicy, party_id: str, role: str, step: str, params
                     raise PolicyRefused(party_id, f"{where}.{name}", scope[name], f"below min_batch_size={policy.min_batch_size}")
         if algorithm == "hetero_lr" and role == "guest":
             _check_label_defences(policy, party_id, where, scope)
+        if algorithm == "secureboost":
+            _check_tree_defences(policy, party_id, role, where, scope)
         if algorithm == "woe_iv" and role == "guest" and scope.get("return_woe", False) is not False and not policy.return_woe:
             raise PolicyRefused(party_id, f"{where}.return_woe", scope["return_woe"], "return_woe=False: hosts get IVs only")
 
@@ -190,6 +196,16 @@ def _check_label_defences(policy: PartyPolicy, party_id: str, where: str, scope:
         raise PolicyRefused(party_id, f"{where}.min_support", scope["min_support"], f"below min_support={policy.min_support}")
 
 
+def _check_tree_defences(policy: PartyPolicy, party_id: str, role: str, where: str, scope: Mapping[str, Any]) -> None:
+    """SecureBoost: GOSS only if the guest's policy allows it; a host's histogram noise no lower than its own floor."""
+    if role == "guest" and scope.get("goss", False) is not False and not policy.allow_goss:
+        raise PolicyRefused(party_id, f"{where}.goss", scope["goss"], "allow_goss=False: GOSS's row choice ranks rows by label")
+    if role == "host" and "hist_noise" in scope:
+        asked = scope["hist_noise"]
+        if not isinstance(asked, (int, float)) or isinstance(asked, bool) or not asked >= policy.min_hist_noise:
+            raise PolicyRefused(party_id, f"{where}.hist_noise", asked, f"below min_hist_noise={policy.min_hist_noise}")
+
+
 def _fill_pins(policy: PartyPolicy, role: str, step: str, params: dict[str, Any]) -> None:
     """Set what the conf left unset to the policy's value, so the algorithm's own default cannot undercut it."""
     for _, scope, algorithm in _pinned_scopes(step, params):
@@ -198,6 +214,8 @@ def _fill_pins(policy: PartyPolicy, role: str, step: str, params: dict[str, Any]
             scope.setdefault("key_length", policy.min_key_length)
         if algorithm == "hetero_lr":
             scope.setdefault("min_batch_size", policy.min_batch_size)
+        if algorithm == "secureboost" and role == "host":
+            scope.setdefault("hist_noise", policy.min_hist_noise)
         if algorithm == "hetero_lr" and role == "guest":
             scope.setdefault("epsilon", policy.max_epsilon)
             scope.setdefault("min_support", policy.min_support)

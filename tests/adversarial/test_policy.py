@@ -74,6 +74,7 @@ ATTACKS = [
     attack("no_label_noise", GUEST, "train", {"epsilon": None}, r"refuses params\.epsilon=None: above max_epsilon=16\.0"),
     attack("weak_label_noise", GUEST, "train", {"epsilon": 1000.0}, r"refuses params\.epsilon=1000\.0: above max_epsilon=16\.0"),
     attack("min_support", GUEST, "train", {"min_support": 1}, r"refuses params\.min_support=1: below min_support=16"),
+    attack("goss", GUEST, "train", {"algorithm": "secureboost", "goss": True}, r"refuses params\.goss=True: allow_goss=False"),
     attack("host_min_batch", HOST, "train", {"min_batch_size": 1},
            r"party 20000's privacy policy refuses params\.min_batch_size=1: below min_batch_size=64"),
     attack("return_woe", GUEST, "feature_engineering", {"binning": {"return_woe": True}},
@@ -93,8 +94,10 @@ ATTACKS = [
 ]  # fmt: skip
 
 
-def _restrict_algorithms(fed, party_id: str) -> None:
-    fed.policies[party_id] = fed.policies[party_id].model_copy(update={"algorithms": ("psi_ecdh", "hetero_lr", "woe_iv")})
+def _restrict_algorithms(fed, party_id: str, args: dict[str, Any]) -> None:
+    """Algorithms this party allows: all but SecureBoost and RSA PSI, unless the attack is on SecureBoost's own pins."""
+    allowed = ("psi_ecdh", "hetero_lr", "woe_iv", *(("secureboost",) if "goss" in args else ()))
+    fed.policies[party_id] = fed.policies[party_id].model_copy(update={"algorithms": allowed})
 
 
 # ------------------------------------------------------------------ the listener refuses the invitation
@@ -119,7 +122,7 @@ class Listener:
 
 @pytest.mark.parametrize(("party_id", "step", "args", "reason"), ATTACKS)
 def test_the_listener_refuses_an_invitation_asking_below_the_policy(fed, monkeypatch, party_id, step, args, reason):
-    _restrict_algorithms(fed, party_id)
+    _restrict_algorithms(fed, party_id, args)
     initiator = HOST if party_id == GUEST else GUEST
     listener = Listener(fed, party_id, monkeypatch)
     outcome = listener.answer(initiator, conf_asking(party_id, step, args))
@@ -186,7 +189,7 @@ def operator_for(step: str) -> FederatedStepOperator:
 
 @pytest.mark.parametrize(("party_id", "step", "args", "reason"), ATTACKS)
 def test_the_step_refuses_a_conf_asking_below_the_policy_before_spark_runs(fed, monkeypatch, party_id, step, args, reason):
-    _restrict_algorithms(fed, party_id)
+    _restrict_algorithms(fed, party_id, args)
     runner = Step(fed, party_id, monkeypatch)
     with pytest.raises(AirflowFailException, match=reason):  # no retry: a retry would ask the same
         runner.run(operator_for(step), conf_asking(party_id, step, args))
