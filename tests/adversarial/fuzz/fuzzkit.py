@@ -8,18 +8,21 @@ never allocates more than its own size suggests.
 from __future__ import annotations
 
 import struct
+import tempfile
 import tracemalloc
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import gmpy2
 import numpy as np
+import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from airflow_provider_powerfl.exceptions import PowerFLError
+from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 
 
 def fuzz(max_examples: int) -> settings:
@@ -159,3 +162,27 @@ def mutated_trees(draw: st.DrawFn, tree: Any, values: st.SearchStrategy[Any] = j
     for _ in range(draw(st.integers(1, 3))):
         tree = draw(mutated_tree(tree, values))
     return tree
+
+
+def yaml_texts(good: Any, *tricky: str) -> st.SearchStrategy[str]:
+    """A YAML document: any text, a mutated ``good`` one, or one of ``tricky`` (what PyYAML's constructors choke on)."""
+    return st.one_of(
+        st.text(max_size=200),
+        mutated_trees(good).map(lambda tree: yaml.safe_dump(tree, allow_unicode=True)),
+        st.sampled_from(tricky),
+    )
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as a file's bytes, lone surrogates kept (so the reader meets invalid UTF-8 too)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def loads_or_names_file(load: Callable[[Path], Any], raw: bytes, name: str) -> None:
+    """Write ``raw`` as file ``name`` and ``load`` it: it parses, or the ConfigError names the file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(raw)
+        ok, out = parses_or_own_error(load, path)
+        if not ok:
+            assert isinstance(out, ConfigError) and str(path) in str(out), f"{type(out).__name__}: {out}"

@@ -6,12 +6,9 @@ typo or a hostile edit must fail loudly, never with a bare TypeError.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import pytest
-import yaml
-from fuzzkit import fuzz, json_like, mutated_trees, parses_or_own_error
+from fuzzkit import fuzz, json_like, loads_or_names_file, mutated_trees, parses_or_own_error, utf8, yaml_texts
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -76,23 +73,14 @@ def test_any_inline_public_key_loads_or_raises_our_error(pem: str) -> None:
     assert ok or isinstance(out, PowerFLError)
 
 
-_texts = st.one_of(
-    st.text(max_size=200),
-    mutated_trees(GOOD).map(lambda tree: yaml.safe_dump(tree, allow_unicode=True)),
-    st.sampled_from(["parties: 2001-02-30", "parties: !!bool maybe", "parties: {a: !!int 0xZZ}", "&a [*a]"]),
-)
+_texts = yaml_texts(GOOD, "parties: 2001-02-30", "parties: !!bool maybe", "parties: {a: !!int 0xZZ}", "&a [*a]")
 
 
 @fuzz(60)
-@given(_texts.map(lambda text: text.encode("utf-8", "surrogatepass")) | st.binary(max_size=100))
+@given(_texts.map(utf8) | st.binary(max_size=100))
 @example(b"parties: 2001-02-30")  # PyYAML's timestamp constructor raised ValueError
 @example(b"parties: !!bool maybe")  # and its bool constructor KeyError
 @example(b"[" * 600 + b"]" * 600)  # and its composer RecursionError
 @example(b"parties: \xff")  # not UTF-8: UnicodeDecodeError
 def test_any_registry_file_loads_or_raises_config_error_naming_it(raw: bytes) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "registry.yaml"
-        path.write_bytes(raw)
-        ok, out = parses_or_own_error(PartyRegistry.from_yaml, path)
-        if not ok:
-            assert isinstance(out, ConfigError) and str(path) in str(out), f"{type(out).__name__}: {out}"
+    loads_or_names_file(PartyRegistry.from_yaml, raw, "registry.yaml")

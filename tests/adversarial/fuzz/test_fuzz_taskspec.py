@@ -11,8 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
-from fuzzkit import fuzz, json_like, mutated_trees, parses_or_own_error
+from fuzzkit import fuzz, json_like, loads_or_names_file, mutated_trees, parses_or_own_error, utf8, yaml_texts
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -73,11 +72,7 @@ def test_a_mutated_spec_parses_and_round_trips_or_raises_config_error(data: obje
         assert TaskSpec.from_dict(spec.to_dict()) == spec
 
 
-_yaml_texts = st.one_of(
-    st.text(max_size=200),
-    mutated_trees(GOOD).map(lambda tree: yaml.safe_dump(tree, allow_unicode=True)),
-    st.sampled_from(["a: 2001-02-30", "a: !!bool maybe", "a: !!int 0xZZ", "a: !!float x", "&a [*a]", "{[1]: 2}"]),
-)
+_yaml_texts = yaml_texts(GOOD, "a: 2001-02-30", "a: !!bool maybe", "a: !!int 0xZZ", "a: !!float x", "&a [*a]", "{[1]: 2}")
 
 
 @fuzz(60)
@@ -87,23 +82,14 @@ _yaml_texts = st.one_of(
 @example(text="job_id: 2001-02-30", suffix=".yaml")  # PyYAML's timestamp constructor raises ValueError
 @example(text="job_id: !!bool maybe", suffix=".yaml")  # and its bool constructor KeyError
 def test_any_spec_file_loads_or_raises_config_error_naming_it(text: str, suffix: str) -> None:
-    _load_or_config_error(text.encode("utf-8", "surrogatepass"), suffix)
+    loads_or_names_file(TaskSpec.load, utf8(text), f"spec{suffix}")
 
 
 @fuzz(30)
 @given(st.binary(max_size=100))
 @example(b"job_id: \xff\xfe")  # not UTF-8: read_text raised UnicodeDecodeError
 def test_any_spec_file_bytes_load_or_raise_config_error(raw: bytes) -> None:
-    _load_or_config_error(raw, ".yaml")
-
-
-def _load_or_config_error(raw: bytes, suffix: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"spec{suffix}"
-        path.write_bytes(raw)
-        ok, out = parses_or_own_error(TaskSpec.load, path)
-        if not ok:
-            assert isinstance(out, ConfigError) and str(path) in str(out), f"{type(out).__name__}: {out}"
+    loads_or_names_file(TaskSpec.load, raw, "spec.yaml")
 
 
 def test_a_json_spec_dump_loads_back() -> None:
