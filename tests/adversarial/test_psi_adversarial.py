@@ -267,3 +267,21 @@ def test_query_key_with_another_exponent_is_refused(key: rsa_blind.RsaSigningKey
     out = _run({GUEST: lambda party: query_rows(party, HOST, ["a"], timeout=TIMEOUT), HOST: host})
     assert isinstance(out[GUEST], RsaPeerError) and "exponent 17 refused" in str(out[GUEST]), out[GUEST]
     assert isinstance(out[HOST], PeerFailed)
+
+
+def test_a_stream_announcing_billions_of_rows_costs_only_the_rows_that_arrive():
+    """recv_rows used to allocate the header's claim (2^31 rows x 32 bytes = 64 GiB) before any row came."""
+    import tracemalloc
+
+    parties = memory_parties("adv-stream", {GUEST: "guest", HOST: "host"})
+    streams.send_header(parties[HOST], GUEST, "t", streams.MAX_ROWS, 32)
+    streams.send_batch(parties[HOST], GUEST, "t", np.zeros((2, 32), dtype=np.uint8))
+    parties[HOST].send(GUEST, "t", np.zeros((2, 31), dtype=np.uint8))  # then a batch of the wrong width
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProtocolViolation, match="expected a uint8 batch"):
+            streams.recv_rows(parties[GUEST], HOST, "t", 32, timeout=10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, f"{peak} bytes held for a 2-row stream"

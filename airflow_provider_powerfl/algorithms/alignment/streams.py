@@ -14,7 +14,7 @@ import numpy as np
 from airflow_provider_powerfl.algorithms.alignment.errors import ProtocolViolation
 from airflow_provider_powerfl.federation.party import Party
 
-MAX_ROWS = 1 << 31  # a stream announcing more is refused before anything is allocated
+MAX_ROWS = 1 << 31  # a stream announcing more is refused at its header
 
 
 def send_header(party: Party, dst: str, tag: str, rows: int, width: int) -> None:
@@ -60,16 +60,16 @@ def iter_rows(
 def recv_rows(
     party: Party, src: str, tag: str, width: int, timeout: float | None, rows: int | None = None
 ) -> np.ndarray:
-    """A whole stream as one (n, width) array."""
+    """A whole stream as one (n, width) array.
+
+    Memory grows with the rows that arrive, not with the header's claim: a peer announcing 2^31 rows
+    and sending one makes this party hold one.
+    """
     total = recv_header(party, src, tag, width, timeout)
     if rows is not None and total != rows:
         raise ProtocolViolation(party, src, tag, f"announced {total} rows where {rows} were due")
-    out = np.empty((total, width), dtype=np.uint8)
-    offset = 0
-    for batch in batches(party, src, tag, width, total, timeout):
-        out[offset : offset + len(batch)] = batch
-        offset += len(batch)
-    return out
+    parts = list(batches(party, src, tag, width, total, timeout))
+    return np.concatenate(parts) if parts else np.empty((0, width), dtype=np.uint8)
 
 
 def batches(party: Party, src: str, tag: str, width: int, total: int, timeout: float | None) -> Iterator[np.ndarray]:
