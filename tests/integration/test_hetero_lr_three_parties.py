@@ -68,5 +68,7 @@ def test_guest_and_two_hosts_align_train_predict_on_breast(kafka_brokers, tmp_pa
     )
     check_ok("predict", predicted)
     metrics = predicted[GUEST].result["metrics"]
-    assert metrics["auc"] >= 0.98 and metrics["n"] == split.shared_test_ids
+    # the default label noise towards hosts (epsilon 16) costs this 455-row training set up to ~0.025 AUC:
+    # 0.972-0.996 over 8 in-memory runs of the same split, 0.996 without noise
+    assert metrics["auc"] >= 0.95 and metrics["n"] == split.shared_test_ids
     assert predicted[HOST].result["metrics"] == {} and predicted[HOST2].result["metrics"] == {}

@@ -117,7 +117,8 @@ def test_a_party_killed_outright_fails_its_peer_within_the_silence_timeout(kafka
     brokers, job = brokers_of(kafka_brokers), f"sj-kill-{uuid.uuid4().hex[:8]}"
     inputs = {GUEST: {"train": {"uri": str(split.guest_train), "format": "csv", "label_column": "y"}},
               HOST: {"train": {"uri": str(split.host_train), "format": "csv"}}}  # fmt: skip
-    params = {**LR, "max_iter": 100_000, "tol": 0, "timeout": 600, "silence_timeout": 10}
+    # epsilon None: label noise over 100,000 epochs would need a sigma the estimator refuses; the run only has to last
+    params = {**LR, "max_iter": 100_000, "tol": 0, "timeout": 600, "silence_timeout": 10, "epsilon": None}
     specs = write_job(tmp_path, job, brokers, ROLES, inputs, "train", params)
     env, logs, procs = submit_env(), {}, {}
     for pid, spec in specs.items():
