@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from airflow_provider_powerfl.config_file import load_config_file
 from airflow_provider_powerfl.exceptions import ConfigError
 
 ROLES = ("guest", "host", "arbiter")
@@ -540,17 +541,7 @@ class TaskSpec:
     def load(cls, path: str | Path) -> TaskSpec:
         """Read a spec file: JSON when it ends in ``.json``, YAML otherwise."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"task spec {path}: cannot read ({exc.strerror or exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"task spec {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-        try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        # PyYAML's scalar constructors raise ValueError or KeyError (2001-02-30, !!bool maybe); both parsers recurse per level
-        except (ValueError, KeyError, RecursionError, yaml.YAMLError) as exc:
-            raise ConfigError(f"task spec {path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+        data = load_config_file(path, "task spec")
         try:
             return cls.from_dict(data)
         except ConfigError as exc:

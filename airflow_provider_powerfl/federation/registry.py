@@ -13,8 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
+from airflow_provider_powerfl.config_file import load_config_file
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.keys import VerifyKey
 
@@ -77,13 +76,7 @@ class PartyRegistry:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> PartyRegistry:
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read party registry {path}: {exc.strerror}") from exc
-        # not UTF-8, or a scalar PyYAML's constructors choke on (2001-02-30, !!bool maybe), or nested too deep
-        except (yaml.YAMLError, ValueError, KeyError, RecursionError) as exc:
-            raise ConfigError(f"party registry {path} is not valid YAML: {exc}") from exc
+        data = load_config_file(path, "party registry")
         try:
             return cls.from_dict(data, base_dir=path.parent)
         except ConfigError as exc:

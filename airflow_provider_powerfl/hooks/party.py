@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from airflow.sdk import BaseHook
 
+from airflow_provider_powerfl.config_file import load_config_file
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.policy import PartyPolicy
 
@@ -79,11 +79,9 @@ def _policy(extra: dict[str, Any], fail: Any) -> PartyPolicy:
     where = "policy"
     if path:
         try:
-            inline = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise fail("policy_path", f"cannot read {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise fail("policy_path", f"{path} is not valid YAML: {exc}") from exc
+            inline = load_config_file(Path(path), "policy file")
+        except ConfigError as exc:
+            raise fail("policy_path", str(exc)) from exc
         where = f"policy_path ({path})"
     elif isinstance(inline, str):  # the UI's extra may hold it as JSON text
         try:

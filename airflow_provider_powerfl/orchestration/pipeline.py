@@ -27,8 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from airflow_provider_powerfl.config_file import load_config_file
 from airflow_provider_powerfl.exceptions import ConfigError
 
 STEP_COMPONENTS = ("align", "train", "predict", "feature_engineering", "step")
@@ -110,14 +109,7 @@ class PipelineDef:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> PipelineDef:
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read pipeline {path}: {exc.strerror}") from exc
-        # not UTF-8, or a scalar PyYAML's constructors choke on (2001-02-30, !!bool maybe), or nested too deep
-        except (yaml.YAMLError, ValueError, KeyError, RecursionError) as exc:
-            raise ConfigError(f"pipeline {path} is not valid YAML: {exc}") from exc
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(load_config_file(path, "pipeline"), str(path))
 
 
 def _task(task_id: str, raw: Any, defaults: Mapping[str, Any], where: str) -> TaskDef:
