@@ -186,7 +186,7 @@ class PaillierPublicKey:
         was, even to the owner, who knows p and q. The short h_s^r of the obfuscators only hides the input
         from those who do not (a dishonest owner with p - 1 and q - 1 sharing a smooth factor can relate
         the two). About 10x a comb obfuscator, paid on packed sums only: ``zeros`` made ahead
-        (uniform_zeros, e.g. by an ObfuscatorPool while the party waits) serve first.
+        (uniform_zeros, e.g. by a ZeroPool while the party waits) serve first.
         """
         nsq = self.nsquare
         made = list(zeros[: len(ciphertexts)])

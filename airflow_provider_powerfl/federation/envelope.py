@@ -59,8 +59,7 @@ class Header:
     nonce: bytes  # the run's, NONCE_SIZE bytes
 
     def pack(self) -> bytes:
-        if len(self.nonce) != NONCE_SIZE:
-            raise ConfigError(f"run nonce of job {self.job_id!r}: expected {NONCE_SIZE} bytes, got {len(self.nonce)}")
+        check_nonce(self.nonce, self.job_id)
         fixed = _FIXED.pack(
             self.attempt, self.seq, self.chunk_index, self.chunk_count, self.offset, self.total_size, self.timestamp, self.nonce
         )
@@ -105,6 +104,13 @@ class Envelope:
 
     def verify(self, key: VerifyKey) -> bool:
         return key.verify(self.digest(), self.signature)
+
+
+def check_nonce(nonce: bytes, job_id: str) -> bytes:
+    """``nonce`` if it is a run nonce (NONCE_SIZE bytes), else ConfigError naming the job."""
+    if len(nonce) != NONCE_SIZE:
+        raise ConfigError(f"run nonce of job {job_id!r}: expected {NONCE_SIZE} bytes, got {len(nonce)}")
+    return bytes(nonce)
 
 
 def new_nonce() -> bytes:

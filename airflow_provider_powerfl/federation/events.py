@@ -22,7 +22,7 @@ from kafka.errors import KafkaError
 
 from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation import codec
-from airflow_provider_powerfl.federation.envelope import NONCE_SIZE, Header, open_envelope, seal
+from airflow_provider_powerfl.federation.envelope import Header, check_nonce, open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.kafka_transport import deliver, ensure_topic, legal_topic
 from airflow_provider_powerfl.federation.keys import SigningKey
@@ -131,11 +131,9 @@ class EventReader:
     def __init__(
         self, registry: PartyRegistry, party_id: str, job_id: str, *, nonce: bytes, max_age: float = EVENT_MAX_AGE
     ) -> None:
-        if len(nonce) != NONCE_SIZE:
-            raise ConfigError(f"run nonce of job {job_id!r}: expected {NONCE_SIZE} bytes, got {len(nonce)}")
         self.party_id = party_id
         self.job_id = job_id
-        self.nonce = nonce
+        self.nonce = check_nonce(nonce, job_id)
         self.max_age = max_age
         self._registry = registry
         self.topic = event_topic(job_id, party_id)

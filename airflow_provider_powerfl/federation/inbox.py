@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.buffers import POOL
-from airflow_provider_powerfl.federation.envelope import NONCE_SIZE, Buffer, Envelope, Header, open_envelope
+from airflow_provider_powerfl.federation.envelope import Buffer, Envelope, Header, check_nonce, open_envelope
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.keys import VerifyKey
 
@@ -63,12 +62,10 @@ class Inbox:
         *,
         nonce: bytes,
     ) -> None:
-        if len(nonce) != NONCE_SIZE:
-            raise ConfigError(f"run nonce of job {job_id!r}: expected {NONCE_SIZE} bytes, got {len(nonce)}")
         self.party_id = party_id
         self.job_id = job_id
         self.attempt = attempt
-        self.nonce = bytes(nonce)
+        self.nonce = check_nonce(nonce, job_id)
         self._keys = dict(verify_keys)
         self._max_age = max_age
         self._clock = clock
