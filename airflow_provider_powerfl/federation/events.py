@@ -24,6 +24,7 @@ from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, check_nonce, open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage
+from airflow_provider_powerfl.federation.inbox import MAX_CLOCK_SKEW
 from airflow_provider_powerfl.federation.kafka_transport import deliver, ensure_topic, legal_topic
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
@@ -35,7 +36,6 @@ STATUSES = ("running", "success", "failed")
 # An event of this run is no older than the run: the limit only bounds how long a captured event stays
 # usable, and is a day so that a sensor started late in a long job still reads the job's first events.
 EVENT_MAX_AGE = 24 * 3600.0
-MAX_CLOCK_SKEW = 300.0  # an event from further in the future would stay "newest" in `latest`
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def open_event(
     age = (time.time() if now is None else now) - h.timestamp
     if not age <= max_age:  # NaN too
         raise MalformedMessage(f"event from party {h.sender} in job {job_id!r} is {age:.0f}s old (limit {max_age:.0f}s)")
-    if age < -MAX_CLOCK_SKEW:
+    if age < -MAX_CLOCK_SKEW:  # one from further ahead would stay "newest" in `latest`
         raise MalformedMessage(f"event from party {h.sender} in job {job_id!r} is dated {-age:.0f}s ahead of this clock")
     body = codec.decode(envelope.payload)
     if (
