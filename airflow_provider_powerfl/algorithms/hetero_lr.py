@@ -69,9 +69,9 @@ class HeteroLogisticRegression:
         so no gradient sum isolates fewer rows (1: no check). Default 16.
     :param epsilon: guest: None, or (epsilon, delta)-DP of labels towards the hosts over all epochs:
         Gaussian noise on each row's residual in the hosts' gradients (removed from the guest's own);
-        see ``noise_scale`` and docs/protocols/hetero_lr.md. Not with ``class_weight``. Default 16: the
-        smallest measured value keeping the model within 0.005 AUC of centralized on default_credit and
-        a9a in every run (10 cost up to 0.011); the measured trade-off is in the docs.
+        see ``noise_scale`` and docs/protocols/hetero_lr.md. Not with ``class_weight``. Default 16: within
+        0.005 AUC of centralized in both a9a runs and 3 of 4 default_credit runs (10 cost up to 0.011,
+        32 let the attack rise); the measured trade-off is in the docs.
     :param delta: the delta of ``epsilon``.
     :param timeout: seconds to wait for any one message of a peer (None: forever); a dead peer then
         fails the job with the federation's RecvTimeout naming peer, job and tag instead of hanging.
