@@ -68,7 +68,7 @@ def _client(args: argparse.Namespace) -> AirflowRestClient:
 
 def load_job_file(path: Path) -> tuple[str | None, dict[str, Any]]:
     """(pipeline, conf) from a job file; ``pipeline`` is not part of the conf."""
-    from airflow_provider_powerfl.operators.jobconf import check_conf_fields
+    from airflow_provider_powerfl.jobs.conf import check_conf_fields
 
     try:
         data = yaml.safe_load(path.read_text())

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valida
 
 from airflow_provider_powerfl.crypto.paillier import INSECURE_TEST_KEYS_ENV, MIN_KEY_BITS, insecure_test_keys
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.taskspec import TaskSpec
+from airflow_provider_powerfl.jobs.spec import TaskSpec
 
 DEFAULT_WORK_DIR = str(Path(tempfile.gettempdir()) / "powerfl")
 Algorithm = Literal["psi_ecdh", "psi_rsa", "hetero_lr", "secureboost", "woe_iv"]

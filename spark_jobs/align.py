@@ -36,7 +36,7 @@ from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 
 from airflow_provider_powerfl.algorithms.alignment import align  # noqa: E402
 from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
-from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
+from airflow_provider_powerfl.jobs.spec import TaskSpec  # noqa: E402
 from spark_jobs.common.io import ID, LABEL, Table, read_arrays  # noqa: E402
 from spark_jobs.common.output import atomic_output  # noqa: E402
 from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402

@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make the repo ro
 from pyspark.sql import SparkSession  # noqa: E402
 
 from airflow_provider_powerfl.exceptions import DataError  # noqa: E402
-from airflow_provider_powerfl.taskspec import DataSpec, TaskSpec  # noqa: E402
+from airflow_provider_powerfl.jobs.spec import DataSpec, TaskSpec  # noqa: E402
 from spark_jobs.common.executor import spark_chunk_map  # noqa: E402
 from spark_jobs.common.io import ID, LABEL, read_arrays, read_input  # noqa: E402
 from spark_jobs.common.output import atomic_output  # noqa: E402

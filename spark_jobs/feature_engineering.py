@@ -43,7 +43,7 @@ from pyspark.sql import SparkSession  # noqa: E402
 from airflow_provider_powerfl.algorithms.feature_engineering import FeaturePipeline, feature_statistics  # noqa: E402
 from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
 from airflow_provider_powerfl.models import save_model  # noqa: E402
-from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
+from airflow_provider_powerfl.jobs.spec import TaskSpec  # noqa: E402
 from spark_jobs.common.executor import spark_chunk_map  # noqa: E402
 from spark_jobs.common.io import ID, LABEL, read_arrays  # noqa: E402
 from spark_jobs.common.output import Staging, atomic_output  # noqa: E402

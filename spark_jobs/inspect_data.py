@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from airflow_provider_powerfl.exceptions import ConfigError  # noqa: E402
-from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
+from airflow_provider_powerfl.jobs.spec import TaskSpec  # noqa: E402
 from spark_jobs.common.io import LABEL, Table, read_input  # noqa: E402
 from spark_jobs.common.output import atomic_output  # noqa: E402
 from spark_jobs.common.runner import run_step  # noqa: E402

@@ -42,7 +42,7 @@ from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost  #
 from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
 from airflow_provider_powerfl.federation.party import Party  # noqa: E402
 from airflow_provider_powerfl.models import LoadedModel  # noqa: E402
-from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
+from airflow_provider_powerfl.jobs.spec import TaskSpec  # noqa: E402
 from spark_jobs.common.evaluation import evaluate, output_columns, predictions_csv, summary, task_labels, write_evaluation  # noqa: E402
 from spark_jobs.common.io import read_arrays  # noqa: E402
 from spark_jobs.common.output import atomic_output  # noqa: E402

@@ -52,7 +52,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegressi
 from airflow_provider_powerfl.evaluation import evaluate_binary, lr_feature_importance, write_report  # noqa: E402
 from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
 from airflow_provider_powerfl.models import save_model  # noqa: E402
-from airflow_provider_powerfl.taskspec import TaskSpec  # noqa: E402
+from airflow_provider_powerfl.jobs.spec import TaskSpec  # noqa: E402
 from spark_jobs.common import secureboost as sbt  # noqa: E402
 from spark_jobs.common.evaluation import evaluate, summary, task_labels, write_evaluation  # noqa: E402
 from spark_jobs.common.executor import crypto_map, spark_chunk_map  # noqa: E402

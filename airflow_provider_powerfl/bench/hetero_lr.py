@@ -30,7 +30,7 @@ from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
 from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF, SparkSettings, local_path, step_command
-from airflow_provider_powerfl.taskspec import step_error_in
+from airflow_provider_powerfl.jobs.contract import step_error_in
 
 REPO = Path(__file__).resolve().parents[2]
 DATASETS = Path(os.environ.get("POWERFL_DATASETS", "/work/shared/datasets"))

@@ -18,15 +18,15 @@ from airflow_provider_powerfl.federation.events import StatusEvent, publish_even
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import RUNTIMES, PartyConnection, PowerFLPartyHook
-from airflow_provider_powerfl.operators.jobconf import JobConf, StepArgs, build_task_spec, default_output_dir, run_nonce
+from airflow_provider_powerfl.jobs.conf import JobConf, StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.orchestration.nonce import run_nonce
 from airflow_provider_powerfl.policy import PolicyRefused
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE, STEP_NAME, SparkSettings, step_command
 from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings, pod_operator, spec_for_pod, step_failure
 from airflow_provider_powerfl.runtimes.local import LocalProcess
-from airflow_provider_powerfl.taskspec import TaskSpec
-
-RESULT_FILE = "result.json"
+from airflow_provider_powerfl.jobs.contract import RESULT_FILE
+from airflow_provider_powerfl.jobs.spec import TaskSpec
 
 
 class FederatedStepOperator(BaseOperator):

@@ -29,7 +29,7 @@ from airflow_provider_powerfl.federation.kafka_transport import deliver
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.policy import PartyPolicy, PolicyRefused
-from airflow_provider_powerfl.taskspec import parse_nonce, parse_party_roles
+from airflow_provider_powerfl.jobs.spec import parse_nonce, parse_party_roles
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from airflow_provider_powerfl.federation.events import StatusEvent, publish_even
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook
-from airflow_provider_powerfl.operators.jobconf import JobConf
+from airflow_provider_powerfl.jobs.conf import JobConf
 from airflow_provider_powerfl.orchestration.invitation import (
     INVITATION_TASK,
     Invitation,

@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk import Param
 
-from airflow_provider_powerfl.operators.jobconf import STEPS
+from airflow_provider_powerfl.jobs.conf import STEPS
 
 PARTY_ROLE = r"^[A-Za-z0-9_.-]+=(guest|host|arbiter)$"
 PARTY_ID = r"^[A-Za-z0-9_.-]+$"

@@ -23,12 +23,14 @@ from airflow_provider_powerfl.operators.federated import (
     FederatedPredictOperator,
     FederatedTrainOperator,
 )
-from airflow_provider_powerfl.operators.jobconf import NONCE_XCOM, JobConf, run_nonce
+from airflow_provider_powerfl.jobs.conf import JobConf
+from airflow_provider_powerfl.orchestration.nonce import NONCE_XCOM, run_nonce
 from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.orchestration.invitation import INVITATION_TASK, Invitation, send_invitation
 from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, JobFailedElsewhere, JobGuard, PeerRestarted, announce_job_failure
 from airflow_provider_powerfl.runtimes.local import StepFailed
-from airflow_provider_powerfl.taskspec import EXIT_PEER_FAILED, parse_nonce
+from airflow_provider_powerfl.jobs.spec import parse_nonce
+from airflow_provider_powerfl.jobs.contract import EXIT_PEER_FAILED
 
 log = logging.getLogger(__name__)
 

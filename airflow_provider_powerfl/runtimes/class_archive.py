@@ -115,7 +115,7 @@ def build_archive(environ: Mapping[str, str] | None = None, *, force: bool = Fal
 
 def _write_spec(work: Path) -> None:
     """A spec with one small input of each format the steps read (Parquet is written and read back by the step)."""
-    from airflow_provider_powerfl.taskspec import TaskSpec
+    from airflow_provider_powerfl.jobs.spec import TaskSpec
 
     csv = work / "input.csv"
     csv.write_text("id,y,x0,x1\n" + "".join(f"{i},{i % 2},{i / 7:.3f},{i % 5}\n" for i in range(_ROWS)))

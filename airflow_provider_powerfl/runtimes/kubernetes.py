@@ -18,8 +18,9 @@ from typing import Any
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE
-from airflow_provider_powerfl.runtimes.local import ERROR_PREFIX, StepFailed
-from airflow_provider_powerfl.taskspec import EXIT_STEP_ERROR, PASSWORD_FIELDS, TaskSpec
+from airflow_provider_powerfl.runtimes.local import StepFailed
+from airflow_provider_powerfl.jobs.spec import PASSWORD_FIELDS, TaskSpec
+from airflow_provider_powerfl.jobs.contract import EXIT_STEP_ERROR, step_error_in
 
 SPEC_ENV = "POWERFL_TASK_SPEC"
 # $0 is a name for the shell, "$@" the spark-submit argv given as the container's args.
@@ -189,11 +190,7 @@ def step_failure(exc: BaseException, what: str, remote_pod: Any = None, containe
     the pod) has it, so a step stopped by a peer (exit 3) is told apart from one that failed on its own;
     otherwise 2.
     """
-    found = None
-    for line in str(exc).splitlines():
-        position = line.find(ERROR_PREFIX)
-        if position >= 0:
-            found = line[position + len(ERROR_PREFIX) :].strip()
+    found = step_error_in(str(exc))
     return StepFailed(f"{what} failed: {found}", exit_code(remote_pod, container) or EXIT_STEP_ERROR) if found else None
 
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from airflow_provider_powerfl.exceptions import PowerFLError
+from airflow_provider_powerfl.jobs.contract import step_error_in
 from airflow_provider_powerfl.runtimes.command import local_path
 
-ERROR_PREFIX = "POWERFL-ERROR: "
 _TAIL = 20  # last output lines quoted when a job dies without a POWERFL-ERROR line
 _KILL_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 
@@ -69,8 +69,7 @@ class LocalProcess:
             line = raw.rstrip("\n")
             log.info("%s", line)
             tail.append(line)
-            if line.startswith(ERROR_PREFIX):
-                error = line[len(ERROR_PREFIX) :].strip()
+            error = step_error_in(line) or error
             if on_line is not None:
                 on_line(line)
         code = self._proc.wait()

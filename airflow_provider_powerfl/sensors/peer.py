@@ -14,7 +14,8 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation.events import StatusEvent, event_from_dict, latest, wait_state
 from airflow_provider_powerfl.hooks.party import PowerFLPartyHook
-from airflow_provider_powerfl.operators.jobconf import JobConf, run_nonce
+from airflow_provider_powerfl.jobs.conf import JobConf
+from airflow_provider_powerfl.orchestration.nonce import run_nonce
 from airflow_provider_powerfl.triggers.peer import FederatedPeerTrigger, open_reader
 
 

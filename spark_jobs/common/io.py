@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from airflow_provider_powerfl.exceptions import ConfigError, DataError
-from airflow_provider_powerfl.taskspec import DataSpec
+from airflow_provider_powerfl.jobs.spec import DataSpec
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.party import DEFAULT_SILENCE_TIMEOUT, Party, peers_know
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.taskspec import TaskSpec
+from airflow_provider_powerfl.jobs.spec import TaskSpec
 
 DEFAULT_TIMEOUT = 600.0  # seconds a step waits for any one message of a peer
 

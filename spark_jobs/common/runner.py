@@ -19,13 +19,12 @@ from pyspark.sql import SparkSession
 
 from airflow_provider_powerfl.exceptions import PowerFLError
 from airflow_provider_powerfl.federation.errors import PeerFailed, PeerSilent
-from airflow_provider_powerfl.taskspec import EXIT_PEER_FAILED, EXIT_STEP_ERROR, STEP_ERROR_PREFIX, TaskSpec
+from airflow_provider_powerfl.jobs.spec import TaskSpec
+from airflow_provider_powerfl.jobs.contract import EXIT_OK, EXIT_PEER_FAILED, EXIT_STEP_ERROR, STEP_ERROR_PREFIX
 from spark_jobs.common.party import tell_peers_failed
 from spark_jobs.common.session import build_session
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
 
 Step = Callable[[SparkSession, TaskSpec], None]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.taskspec import TaskSpec
+from airflow_provider_powerfl.jobs.spec import TaskSpec
 
 # params.objective (the task's name, or XGBoost's) -> (XGBoost's name, task)
 OBJECTIVES = {

@@ -19,10 +19,9 @@ import numpy as np
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
 from airflow_provider_powerfl.models import LoadedModel, load_model
-from airflow_provider_powerfl.taskspec import TaskSpec
+from airflow_provider_powerfl.jobs.contract import RESULT_FILE
+from airflow_provider_powerfl.jobs.spec import TaskSpec
 from spark_jobs.common.output import Staging
-
-RESULT_FILE = "result.json"
 
 
 def rows_digest(job_id: str, ids: np.ndarray) -> bytes:

@@ -20,7 +20,8 @@ import pytest
 from airflow_provider_powerfl.bench.hetero_lr import run_parties, write_job
 from airflow_provider_powerfl.federation.errors import PeerFailed
 from airflow_provider_powerfl.federation.party import Party
-from airflow_provider_powerfl.taskspec import EXIT_STEP_ERROR, TaskSpec
+from airflow_provider_powerfl.jobs.spec import TaskSpec
+from airflow_provider_powerfl.jobs.contract import EXIT_STEP_ERROR
 
 GUEST, HOST = "10000", "20000"
 ROLES = {GUEST: "guest", HOST: "host"}

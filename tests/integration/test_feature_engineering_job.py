@@ -15,7 +15,7 @@ import pytest
 from airflow_provider_powerfl.algorithms.feature_engineering import Binner, woe_iv
 from airflow_provider_powerfl.bench.hetero_lr import spark_submit_command, submit_env
 from airflow_provider_powerfl.federation.keys import generate_party_keys
-from airflow_provider_powerfl.taskspec import TaskSpec
+from airflow_provider_powerfl.jobs.spec import TaskSpec
 
 PARTIES = {"10000": ("guest", "guest"), "20000": ("host", "host")}  # party -> (role, broker name)
 NONCE = uuid.uuid4().hex  # this session's runs; each test has its own job id

@@ -16,7 +16,8 @@ from airflow_provider_powerfl.bench.hetero_lr import spark_submit_command, submi
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, PowerFLError
 from airflow_provider_powerfl.runtimes.class_archive import build_archive, existing_archive
 from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF
-from airflow_provider_powerfl.taskspec import DataSpec, TaskSpec, step_error_in
+from airflow_provider_powerfl.jobs.spec import DataSpec, TaskSpec
+from airflow_provider_powerfl.jobs.contract import step_error_in
 from spark_jobs.common import runner
 from spark_jobs.common.executor import SparkChunkMap, crypto_map
 from spark_jobs.common.io import collect_arrays, parse_libsvm_line, read_arrays, read_input

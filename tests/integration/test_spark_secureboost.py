@@ -18,7 +18,7 @@ from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees
 from airflow_provider_powerfl.bench.hetero_lr import check_ok, run_parties, write_job
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.models import load_model
-from airflow_provider_powerfl.taskspec import TaskSpec
+from airflow_provider_powerfl.jobs.spec import TaskSpec
 from spark_jobs.common.secureboost import build_estimator
 
 DATA = Path("/work/shared/datasets/fate")

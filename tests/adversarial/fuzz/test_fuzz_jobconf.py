@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection
-from airflow_provider_powerfl.operators.jobconf import CONF_FIELDS, STEPS, JobConf, StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.jobs.conf import CONF_FIELDS, STEPS, JobConf, StepArgs, build_task_spec, default_output_dir
 from airflow_provider_powerfl.orchestration.params import job_params
 from airflow_provider_powerfl.policy import PartyPolicy
 

@@ -15,7 +15,7 @@ from airflow_provider_powerfl.federation.events import StatusEvent
 from airflow_provider_powerfl.orchestration import tasks
 from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK
 from airflow_provider_powerfl.runtimes.local import StepFailed
-from airflow_provider_powerfl.taskspec import EXIT_PEER_FAILED, EXIT_STEP_ERROR
+from airflow_provider_powerfl.jobs.contract import EXIT_PEER_FAILED, EXIT_STEP_ERROR
 
 GUEST, HOST = "10000", "20000"
 HOST_REASON = "task 'align' failed at party 20000: /data/no-such-host-file.csv: no such file"

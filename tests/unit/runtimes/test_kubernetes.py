@@ -17,7 +17,7 @@ from airflow_provider_powerfl.runtimes.kubernetes import (
     spec_for_pod,
     step_failure,
 )
-from airflow_provider_powerfl.taskspec import TaskSpec
+from airflow_provider_powerfl.jobs.spec import TaskSpec
 
 SPEC = {"job_id": "job:1", "party_id": "10000"}
 

@@ -6,7 +6,7 @@ from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection
-from airflow_provider_powerfl.operators.jobconf import JobConf, StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.jobs.conf import JobConf, StepArgs, build_task_spec, default_output_dir
 
 CONF = {
     "job_id": "J",

@@ -33,10 +33,6 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBE
 DEFAULT_MISSING_VALUES = ("", "NA", "NaN", "nan", "null", "NULL", "None")
 _PEM_MARK = "-----BEGIN "
 
-# The exit contract of every Spark step (spark_jobs/common/runner.py), read by the operators.
-EXIT_STEP_ERROR = 2
-EXIT_PEER_FAILED = 3  # the step stopped because a peer failed or went silent (PeerFailed, PeerSilent)
-STEP_ERROR_PREFIX = "POWERFL-ERROR: "
 # The run nonce every message of one run carries (federation.envelope.NONCE_SIZE bytes), as hex in specs and confs.
 NONCE_HEX_DIGITS = 32
 
@@ -130,16 +126,6 @@ def parse_nonce(value: Any, where: str) -> str:
     if not isinstance(value, str) or len(value) != NONCE_HEX_DIGITS or not set(value) <= set(string.hexdigits):
         raise _fail(where, f"expected the run's nonce, {NONCE_HEX_DIGITS} hex digits, got {value!r}")
     return value.lower()
-
-
-def step_error_in(log_text: str) -> str | None:
-    """The message of the last ``POWERFL-ERROR:`` line a step wrote to stderr, if any."""
-    found = None
-    for line in log_text.splitlines():
-        start = line.find(STEP_ERROR_PREFIX)
-        if start >= 0:
-            found = line[start + len(STEP_ERROR_PREFIX) :].strip()
-    return found
 
 
 # ---------------------------------------------------------------- PowerFL list form

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.taskspec import DataSpec, MissingPolicy, TaskSpec, parse_party_roles, step_error_in
+from airflow_provider_powerfl.jobs.spec import DataSpec, MissingPolicy, TaskSpec, parse_party_roles
+from airflow_provider_powerfl.jobs.contract import step_error_in
 
 PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"
 

@@ -20,22 +20,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.hooks.party import PartyConnection
 from airflow_provider_powerfl.policy import PartyPolicy
-from airflow_provider_powerfl.orchestration.pipeline import INVITE_TASK
-from airflow_provider_powerfl.taskspec import KafkaSecurity, TaskSpec, parse_nonce, parse_party_roles
+from airflow_provider_powerfl.jobs.spec import KafkaSecurity, TaskSpec, parse_party_roles
 
 STEPS = ("inspect_data", "align", "feature_engineering", "train", "predict", "evaluate")
 # every top-level field of a job conf; "initiator" is set by the listener, "kubernetes" overrides pod settings,
 # "nonce" is the run's (drawn by the start path or the initiator's invite task, sent in the invitation)
 CONF_FIELDS = ("job_id", "parties", "common-args", "parties-args", "initiator", "kubernetes", "nonce")
-NONCE_XCOM = "powerfl_nonce"  # the XCom key of the nonce an initiator's invite task draws when the conf has none
 _RESERVED = ("inputs", "output_dir", "work_dir")
 _KAFKA_SECURITY_FIELDS = frozenset(KafkaSecurity.__dataclass_fields__)
+
+
+class PartyIdentity(Protocol):
+    """Who this party is, as its Airflow connection says (hooks.party.PartyIdentity)."""
+
+    conn_id: str
+    party_id: str
+    private_key_path: str | None
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ class JobConf:
                 )
         return cls(job_id, parties, common, {str(k): v for k, v in per_party.items()})
 
-    def role_of(self, party: PartyConnection) -> str:
+    def role_of(self, party: PartyIdentity) -> str:
         """This party's role in the job; ConfigError when the job does not include it."""
         role = self.parties.get(party.party_id)
         if role is None:
@@ -139,17 +144,6 @@ class JobConf:
             policy.check_asked(party_id, role, step, args.params, args.inputs, args.output_dir, args.work_dir)
 
 
-def run_nonce(context: Any) -> str:
-    """The run's nonce: the conf's (an invited run's, or the start path's), else the one this run's invite task drew."""
-    nonce = (context["dag_run"].conf or {}).get("nonce") or context["ti"].xcom_pull(task_ids=INVITE_TASK, key=NONCE_XCOM)
-    if not nonce:
-        raise ConfigError(
-            f"dag_run.conf.nonce: missing, and no {INVITE_TASK!r} task of this run drew one; every party's run of one "
-            "job needs the same random nonce (e.g. python -c 'import secrets; print(secrets.token_hex(16))')"
-        )
-    return parse_nonce(nonce, "dag_run.conf.nonce")
-
-
 def check_conf_fields(conf: Mapping[str, Any]) -> None:
     """Refuse a misspelt top-level field (``common_args``, ``party-args``) instead of silently ignoring it."""
     unknown = sorted(str(key) for key in conf if key not in CONF_FIELDS)
@@ -165,7 +159,7 @@ def _scoped(data: Any, step: str, where: str) -> Any:
 
 def build_task_spec(
     job: JobConf,
-    party: PartyConnection,
+    party: PartyIdentity,
     registry: PartyRegistry,
     *,
     args: StepArgs,
