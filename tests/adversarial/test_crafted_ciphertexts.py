@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from gmpy2 import mpz
 
-from airflow_provider_powerfl.algorithms import hetero_lr_protocol
+from airflow_provider_powerfl.algorithms.hetero_lr import protocol as hetero_lr_protocol
 from airflow_provider_powerfl.algorithms.feature_engineering import hetero_binning
 from airflow_provider_powerfl.algorithms.feature_engineering.hetero_binning import HeteroFeatureBinning
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 from airflow_provider_powerfl.algorithms import fixed_point as fp
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
-from airflow_provider_powerfl.algorithms.hetero_lr_protocol import BatchPlan
+from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties

@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_powerfl.algorithms import fixed_point as fp
 from airflow_provider_powerfl.algorithms import masking
 from airflow_provider_powerfl.algorithms import paillier_kernels as pk
-from airflow_provider_powerfl.algorithms.hetero_lr_protocol import BatchPlan, new_keypair
+from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan, new_keypair
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 

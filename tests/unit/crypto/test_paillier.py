@@ -304,7 +304,7 @@ def test_rerandomizations_keep_plaintexts_and_change_every_ciphertext(keys):
 
 def test_small_keys_need_the_process_test_switch(monkeypatch):
     """Protocols make keys with allow_insecure_key_length=insecure_test_keys(): no parameter reaches it."""
-    from airflow_provider_powerfl.algorithms.hetero_lr_protocol import new_keypair
+    from airflow_provider_powerfl.algorithms.hetero_lr.protocol import new_keypair
 
     monkeypatch.delenv(paillier.INSECURE_TEST_KEYS_ENV, raising=False)
     with pytest.raises(InsecureKeyError, match=f"1024 bits.*{paillier.INSECURE_TEST_KEYS_ENV}=1"):

@@ -2,7 +2,7 @@
 
 Every party builds the same estimator around its own Party and calls ``fit`` with its own
 columns (labels only at the guest); the parties meet through the messages of
-hetero_lr_protocol. Each party ends with its own weights only. See docs/protocols/hetero_lr.md.
+hetero_lr.protocol. Each party ends with its own weights only. See docs/protocols/hetero_lr.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from airflow_provider_powerfl.algorithms import fixed_point as fp
-from airflow_provider_powerfl.algorithms.hetero_lr_protocol import (
+from airflow_provider_powerfl.algorithms.hetero_lr.protocol import (
     RESIDUALS,
     BatchPlan,
     GuestSession,
