@@ -1,1 +1,1 @@
-"""Multi-party orchestration: signed job invitations, the listener, job-wide failure and stop, the pipeline DSL."""
+"""Multi-party orchestration: the pipeline DSL and DAG factory, signed job invitations, the listener, job state and the REST client."""

@@ -8,20 +8,21 @@ from typing import Any
 
 from airflow.sdk import DAG, BaseOperator
 
-from airflow_provider_powerfl.orchestration.listener import LISTENER_DAG_ID, InvitationListenerOperator
-from airflow_provider_powerfl.orchestration.params import job_params
-from airflow_provider_powerfl.orchestration.pipeline import INVITE_TASK, PipelineDef, TaskDef
-from airflow_provider_powerfl.orchestration.sensor import JobPeerSensor
-from airflow_provider_powerfl.orchestration.tasks import (
+from airflow_provider_powerfl.operators.guarded import (
     GuardedAlignOperator,
     GuardedFeatureEngineeringOperator,
     GuardedPredictOperator,
     GuardedStepOperator,
     GuardedTrainOperator,
-    InviteOperator,
-    JobSummaryOperator,
-    end_job_on_failure,
 )
+from airflow_provider_powerfl.operators.invite import InviteOperator
+from airflow_provider_powerfl.operators.listener import InvitationListenerOperator
+from airflow_provider_powerfl.operators.summary import JobSummaryOperator
+from airflow_provider_powerfl.orchestration.jobcontext import end_job_on_failure
+from airflow_provider_powerfl.orchestration.listener import LISTENER_DAG_ID
+from airflow_provider_powerfl.orchestration.params import job_params
+from airflow_provider_powerfl.orchestration.pipeline import INVITE_TASK, PipelineDef, TaskDef
+from airflow_provider_powerfl.sensors.peer import JobPeerSensor
 
 _STEP_CLASSES = {
     "align": GuardedAlignOperator,

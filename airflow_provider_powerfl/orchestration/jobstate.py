@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from airflow_provider_powerfl.exceptions import FederationError, PowerFLError
 from airflow_provider_powerfl.federation.events import EventReader, StatusEvent, publish_event
@@ -59,6 +59,15 @@ def job_failure(events: Iterable[StatusEvent], me: str) -> StatusEvent | None:
     """The first job-wide failure another party reports among `events`."""
     for event in events:
         if event.task == JOB_TASK and event.status == "failed" and event.party_id != me:
+            return event
+    return None
+
+
+def job_ended(known: Mapping[tuple[str, str], StatusEvent], parties: Iterable[str]) -> StatusEvent | None:
+    """The first of `parties`' ``__job__ failed`` events among the latest events (`known`, by party and task), if one ended the job."""
+    for party_id in parties:
+        event = known.get((party_id, JOB_TASK))
+        if event is not None and event.status == "failed":
             return event
     return None
 

@@ -9,14 +9,15 @@ from typing import Any
 from dataclasses import asdict
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation.events import StatusEvent, event_from_dict, latest, wait_state
 from airflow_provider_powerfl.hooks.party import PowerFLPartyHook
 from airflow_provider_powerfl.jobs.conf import JobConf
+from airflow_provider_powerfl.orchestration.jobstate import JobFailedElsewhere, job_ended
 from airflow_provider_powerfl.orchestration.nonce import run_nonce
-from airflow_provider_powerfl.triggers.peer import FederatedPeerTrigger, open_reader
+from airflow_provider_powerfl.triggers.peer import FederatedPeerTrigger, JobPeerTrigger, open_reader
 
 
 class PeerFailed(FederationError):
@@ -160,3 +161,19 @@ class FederatedPeerSensor(BaseSensorOperator):
 
     def _timeout_message(self) -> str:
         return f"timed out after {self.timeout:g}s waiting for {self._waiting_for(self._pending)}"
+
+
+class JobPeerSensor(FederatedPeerSensor):
+    """Wait for peers like FederatedPeerSensor; fail for good, with the party and reason, when one ends the job."""
+
+    trigger_class = JobPeerTrigger
+
+    def check_job(self, known: dict[tuple[str, str], StatusEvent]) -> None:
+        ended = job_ended(known, self._parties)
+        if ended is not None:
+            raise AirflowFailException(str(JobFailedElsewhere(ended)))
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> list[dict[str, Any]]:
+        if event.get("status") == "job_failed":
+            raise AirflowFailException(str(JobFailedElsewhere(event_from_dict(event["event"]))))
+        return super().execute_complete(context, event)

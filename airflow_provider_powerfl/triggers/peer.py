@@ -14,6 +14,7 @@ from airflow_provider_powerfl.federation.events import EventReader, StatusEvent,
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.hooks.party import PowerFLPartyHook
+from airflow_provider_powerfl.orchestration.jobstate import job_ended
 
 
 def open_reader(powerfl_conn_id: str, job_id: str, nonce: str) -> EventReader:
@@ -113,3 +114,11 @@ class FederatedPeerTrigger(BaseTrigger):
         reader, self._reader = self._reader, None
         if reader is not None:
             await asyncio.to_thread(reader.close)
+
+
+class JobPeerTrigger(FederatedPeerTrigger):
+    """FederatedPeerTrigger that fires ``job_failed`` when a waited-for party ends the job."""
+
+    def ending_event(self, known: dict[tuple[str, str], StatusEvent]) -> TriggerEvent | None:
+        ended = job_ended(known, self.parties)
+        return None if ended is None else TriggerEvent({"status": "job_failed", "job_id": self.job_id, "event": asdict(ended)})

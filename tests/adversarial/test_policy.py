@@ -25,7 +25,7 @@ from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHo
 from airflow_provider_powerfl.operators import FederatedAlignOperator, FederatedFeatureEngineeringOperator, FederatedTrainOperator
 from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.orchestration.invitation import Invitation, seal_invitation
-from airflow_provider_powerfl.orchestration.listener import InvitationListenerOperator
+from airflow_provider_powerfl.operators.listener import InvitationListenerOperator
 from airflow_provider_powerfl.policy import INSECURE_TEST_KEYS_ENV, PartyPolicy, PolicyRefused
 
 GUEST, HOST = "10000", "20000"

@@ -146,7 +146,7 @@ def test_the_listener_starts_the_invited_run_with_the_initiators_nonce_and_answe
 
     from airflow.sdk.execution_time import task_runner
 
-    from airflow_provider_powerfl.orchestration import listener
+    from airflow_provider_powerfl.operators import listener
     from airflow_provider_powerfl.orchestration.invitation import Invitation, seal_invitation
     from airflow_provider_powerfl.policy import PartyPolicy
 

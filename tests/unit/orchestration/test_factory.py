@@ -8,7 +8,8 @@ from airflow.sdk.definitions.param import ParamsDict
 from airflow_provider_powerfl.orchestration.factory import build_listener_dag, build_pipeline_dag
 from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, job_failure
 from airflow_provider_powerfl.orchestration.pipeline import load_pipelines
-from airflow_provider_powerfl.orchestration.tasks import GuardedTrainOperator, is_initiator
+from airflow_provider_powerfl.operators.guarded import GuardedTrainOperator
+from airflow_provider_powerfl.orchestration.jobcontext import is_initiator
 from airflow_provider_powerfl.federation.events import StatusEvent
 
 REPO = Path(__file__).resolve().parents[3]

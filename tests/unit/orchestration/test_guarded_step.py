@@ -12,7 +12,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_powerfl.federation.events import StatusEvent
-from airflow_provider_powerfl.orchestration import tasks
+from airflow_provider_powerfl.operators import guarded as tasks
 from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK
 from airflow_provider_powerfl.runtimes.local import StepFailed
 from airflow_provider_powerfl.jobs.contract import EXIT_PEER_FAILED, EXIT_STEP_ERROR
