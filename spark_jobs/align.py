@@ -1,6 +1,6 @@
 """Align: private set intersection of every party's ids; writes each party's aligned rows.
 
-    spark-submit spark_jobs/align.py --spec spec.yaml
+    spark-submit spark_jobs/run.py align --spec spec.yaml
 
 Every input of the spec (or those listed in ``params.inputs``) is aligned on
 its own, e.g. ``train`` and ``test``. Writes into ``outputs.dir``:
@@ -21,27 +21,21 @@ Params: ``protocol`` (``ecdh`` default, or ``rsa``: one host only),
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import logging
+from typing import Any
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make the repo root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
 
-import logging  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-from pyspark.sql import DataFrame, SparkSession  # noqa: E402
-
-from airflow_provider_powerfl.algorithms.alignment import align  # noqa: E402
-from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
-from airflow_provider_powerfl.jobs.spec import TaskSpec  # noqa: E402
-from spark_jobs.common.io import ID, LABEL, Table, read_arrays  # noqa: E402
-from spark_jobs.common.output import atomic_output  # noqa: E402
-from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
-from spark_jobs.common.runner import run_step  # noqa: E402
-from spark_jobs.common.vertical import output_uri, param, write_result  # noqa: E402
+from airflow_provider_powerfl.algorithms.alignment import align
+from airflow_provider_powerfl.exceptions import ConfigError, DataError
+from airflow_provider_powerfl.jobs.spec import TaskSpec
+from spark_jobs.common.io import ID, LABEL, Table, read_arrays
+from spark_jobs.common.output import atomic_output
+from spark_jobs.common.party import build_party, recv_timeout
+from spark_jobs.common.runner import run_step
+from spark_jobs.common.vertical import output_uri, param, write_result
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +115,3 @@ def _plain(stats: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     return run_step("align", align_step, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """Warm-up for the driver JVM's class archive: runs the Spark paths the steps use, on tiny inputs.
 
     spark-submit --conf spark.driver.extraJavaOptions=-XX:ArchiveClassesAtExit=driver.jsa \\
-        spark_jobs/class_archive.py --spec spec.json
+        spark_jobs/run.py class_archive --spec spec.json
 
 Run by ``powerfl spark-class-archive`` (airflow_provider_powerfl/runtimes/class_archive.py), not by
 jobs. It reads every input of the spec (CSV, LIBSVM), joins and writes them as Parquet like the
@@ -12,20 +12,14 @@ from the jars.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from pyspark.sql import SparkSession
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make the repo root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pyspark.sql import SparkSession  # noqa: E402
-
-from airflow_provider_powerfl.exceptions import DataError  # noqa: E402
-from airflow_provider_powerfl.jobs.spec import DataSpec, TaskSpec  # noqa: E402
-from spark_jobs.common.executor import spark_chunk_map  # noqa: E402
-from spark_jobs.common.io import ID, LABEL, read_arrays, read_input  # noqa: E402
-from spark_jobs.common.output import atomic_output  # noqa: E402
-from spark_jobs.common.runner import run_step  # noqa: E402
+from airflow_provider_powerfl.exceptions import DataError
+from airflow_provider_powerfl.jobs.spec import DataSpec, TaskSpec
+from spark_jobs.common.executor import spark_chunk_map
+from spark_jobs.common.io import ID, LABEL, read_arrays, read_input
+from spark_jobs.common.output import atomic_output
+from spark_jobs.common.runner import run_step
 
 
 def _square(value: int) -> int:
@@ -49,7 +43,3 @@ def warm_up(spark: SparkSession, spec: TaskSpec) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     return run_step("class_archive", warm_up, argv, federated=False)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Feature engineering: fit this party's transforms (binning with federated WOE/IV, selection, scaling) or apply them.
 
-    spark-submit spark_jobs/feature_engineering.py --spec spec.yaml
+    spark-submit spark_jobs/run.py feature_engineering --spec spec.yaml
 
 ``params.mode``:
 
@@ -26,30 +26,24 @@ index), and ``result.json`` (``outputs.<input>`` data specs, ``model`` reference
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import logging
+import time
+from typing import Any
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make the repo root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import SparkSession
 
-import logging  # noqa: E402
-import time  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
-
-from airflow_provider_powerfl.algorithms.feature_engineering import FeaturePipeline, feature_statistics  # noqa: E402
-from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
-from airflow_provider_powerfl.models import save_model  # noqa: E402
-from airflow_provider_powerfl.jobs.spec import TaskSpec  # noqa: E402
-from spark_jobs.common.executor import spark_chunk_map  # noqa: E402
-from spark_jobs.common.io import ID, LABEL, read_arrays  # noqa: E402
-from spark_jobs.common.output import Staging, atomic_output  # noqa: E402
-from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
-from spark_jobs.common.runner import run_step  # noqa: E402
-from spark_jobs.common.vertical import (  # noqa: E402
+from airflow_provider_powerfl.algorithms.feature_engineering import FeaturePipeline, feature_statistics
+from airflow_provider_powerfl.exceptions import ConfigError, DataError
+from airflow_provider_powerfl.models import save_model
+from airflow_provider_powerfl.jobs.spec import TaskSpec
+from spark_jobs.common.executor import spark_chunk_map
+from spark_jobs.common.io import ID, LABEL, read_arrays
+from spark_jobs.common.output import Staging, atomic_output
+from spark_jobs.common.party import build_party, recv_timeout
+from spark_jobs.common.runner import run_step
+from spark_jobs.common.vertical import (
     binary_labels,
     check_same_rows,
     load_own_model,
@@ -170,7 +164,3 @@ def _write_transformed(
 
 def main(argv: list[str] | None = None) -> int:
     return run_step("feature_engineering", feature_engineering_step, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

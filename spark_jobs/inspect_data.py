@@ -1,6 +1,6 @@
 """Inspect a party's inputs: validate them and write per-feature statistics.
 
-    spark-submit spark_jobs/inspect_data.py --spec spec.yaml
+    spark-submit spark_jobs/run.py inspect_data --spec spec.yaml
 
 Writes ``statistics.json`` into the spec's outputs dir. Every input of the
 spec is read, or only those listed in ``params.inputs``. The statistics are
@@ -10,22 +10,16 @@ of the values a step would use (after the input's missing policy);
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from typing import Any
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make the repo root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-from typing import Any  # noqa: E402
-
-from pyspark.sql import SparkSession  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
-
-from airflow_provider_powerfl.exceptions import ConfigError  # noqa: E402
-from airflow_provider_powerfl.jobs.spec import TaskSpec  # noqa: E402
-from spark_jobs.common.io import LABEL, Table, read_input  # noqa: E402
-from spark_jobs.common.output import atomic_output  # noqa: E402
-from spark_jobs.common.runner import run_step  # noqa: E402
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.jobs.spec import TaskSpec
+from spark_jobs.common.io import LABEL, Table, read_input
+from spark_jobs.common.output import atomic_output
+from spark_jobs.common.runner import run_step
 
 MAX_CLASSES = 32
 
@@ -86,7 +80,3 @@ def statistics(table: Table) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     return run_step("inspect_data", inspect_data, argv, federated=False)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

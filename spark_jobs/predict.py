@@ -1,6 +1,6 @@
 """Predict (and evaluate): joint scores of aligned rows with the parties' trained models.
 
-    spark-submit spark_jobs/predict.py --spec spec.yaml
+    spark-submit spark_jobs/run.py predict --spec spec.yaml
 
 Needs aligned input (``params.input``, default ``test``): give it the outputs of
 an align step run on the scoring data (the rows are checked to match across
@@ -23,33 +23,27 @@ A host writes only ``result.json``. ``params.timeout`` as for train.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make the repo root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from pyspark.sql import SparkSession
 
-import logging  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
-
-from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression  # noqa: E402
-from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost  # noqa: E402
-from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
-from airflow_provider_powerfl.federation.party import Party  # noqa: E402
-from airflow_provider_powerfl.models import LoadedModel  # noqa: E402
-from airflow_provider_powerfl.jobs.spec import TaskSpec  # noqa: E402
-from spark_jobs.common.evaluation import evaluate, output_columns, predictions_csv, summary, task_labels, write_evaluation  # noqa: E402
-from spark_jobs.common.io import read_arrays  # noqa: E402
-from spark_jobs.common.output import atomic_output  # noqa: E402
-from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
-from spark_jobs.common.runner import run_step  # noqa: E402
-from spark_jobs.common.secureboost import TASK_OF  # noqa: E402
-from spark_jobs.common.vertical import apply_scaler, check_same_rows, load_own_model, output_uri, param, write_result  # noqa: E402
+from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
+from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost
+from airflow_provider_powerfl.exceptions import ConfigError, DataError
+from airflow_provider_powerfl.federation.party import Party
+from airflow_provider_powerfl.models import LoadedModel
+from airflow_provider_powerfl.jobs.spec import TaskSpec
+from spark_jobs.common.evaluation import evaluate, output_columns, predictions_csv, summary, task_labels, write_evaluation
+from spark_jobs.common.io import read_arrays
+from spark_jobs.common.output import atomic_output
+from spark_jobs.common.party import build_party, recv_timeout
+from spark_jobs.common.runner import run_step
+from spark_jobs.common.secureboost import TASK_OF
+from spark_jobs.common.vertical import apply_scaler, check_same_rows, load_own_model, output_uri, param, write_result
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +113,3 @@ def predict_step(spark: SparkSession, spec: TaskSpec) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     return run_step("predict", predict_step, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

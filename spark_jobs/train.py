@@ -1,6 +1,6 @@
 """Train: fit a vertical model jointly with the other parties on aligned inputs; save this party's part.
 
-    spark-submit spark_jobs/train.py --spec spec.yaml
+    spark-submit spark_jobs/run.py train --spec spec.yaml
 
 Reads input ``params.input`` (default ``train``): the aligned rows of the
 align step (every party must hold the same ids in the same order; checked
@@ -34,33 +34,27 @@ at the guest). Params: ``objective`` (``binary``, ``multiclass`` with labels
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
 
-if __package__ in (None, ""):  # run as a file by spark-submit: make the repo root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from pyspark.sql import SparkSession
 
-import logging  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
-
-from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression  # noqa: E402
-from airflow_provider_powerfl.evaluation import evaluate_binary, lr_feature_importance, write_report  # noqa: E402
-from airflow_provider_powerfl.exceptions import ConfigError, DataError  # noqa: E402
-from airflow_provider_powerfl.models import save_model  # noqa: E402
-from airflow_provider_powerfl.jobs.spec import TaskSpec  # noqa: E402
-from spark_jobs.common import secureboost as sbt  # noqa: E402
-from spark_jobs.common.evaluation import evaluate, summary, task_labels, write_evaluation  # noqa: E402
-from spark_jobs.common.executor import crypto_map, spark_chunk_map  # noqa: E402
-from spark_jobs.common.io import Table, read_arrays  # noqa: E402
-from spark_jobs.common.output import Staging, atomic_output  # noqa: E402
-from spark_jobs.common.party import build_party, recv_timeout  # noqa: E402
-from spark_jobs.common.runner import run_step  # noqa: E402
-from spark_jobs.common.vertical import (  # noqa: E402
+from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
+from airflow_provider_powerfl.evaluation import evaluate_binary, lr_feature_importance, write_report
+from airflow_provider_powerfl.exceptions import ConfigError, DataError
+from airflow_provider_powerfl.models import save_model
+from airflow_provider_powerfl.jobs.spec import TaskSpec
+from spark_jobs.common import secureboost as sbt
+from spark_jobs.common.evaluation import evaluate, summary, task_labels, write_evaluation
+from spark_jobs.common.executor import crypto_map, spark_chunk_map
+from spark_jobs.common.io import Table, read_arrays
+from spark_jobs.common.output import Staging, atomic_output
+from spark_jobs.common.party import build_party, recv_timeout
+from spark_jobs.common.runner import run_step
+from spark_jobs.common.vertical import (
     apply_scaler,
     binary_labels,
     check_same_rows,
@@ -210,7 +204,3 @@ def train_step(spark: SparkSession, spec: TaskSpec) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     return run_step("train", train_step, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

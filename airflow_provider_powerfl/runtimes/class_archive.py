@@ -7,7 +7,7 @@ Spark's jars. A no-op step took 16.7-17.1 s (18 CPU-s) with them loaded from the
 An archive only fits the JVM, the Spark jars, the class path additions and the JVM options it
 was dumped with. Its file name carries a fingerprint of all four. A changed installation
 finds no archive and runs as before. ``powerfl spark-class-archive`` dumps the archive by
-running ``spark_jobs/class_archive.py``, which exercises the paths the steps use.
+running the ``class_archive`` step (``spark_jobs/class_archive.py``), which exercises the paths the steps use.
 """
 
 from __future__ import annotations

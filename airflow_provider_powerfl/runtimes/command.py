@@ -17,6 +17,7 @@ from pathlib import Path
 from airflow_provider_powerfl.exceptions import ConfigError
 
 SPEC_FILE = "spec.json"
+RUNNER = "run.py"  # the one file of spark_jobs that spark-submit is given; it dispatches to the step
 STEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|yarn|k8s://\S+|spark://\S+)$")
 # A local master runs every task in the driver JVM, for a step that lasts minutes: the C1 JIT and the
@@ -35,7 +36,7 @@ class SparkSettings:
     master: str = "local[*]"
     deploy_mode: str = "client"
     conf: Mapping[str, str] = field(default_factory=dict)
-    jobs_dir: str | None = None  # directory holding spark_jobs/<step>.py; default: next to this package
+    jobs_dir: str | None = None  # the spark_jobs directory (holding run.py) where spark-submit runs; default: this one
     spark_submit: str = "spark-submit"
 
     def check(self) -> SparkSettings:
@@ -50,7 +51,7 @@ class SparkSettings:
 
 
 def step_command(step: str, app_name: str, settings: SparkSettings, class_archive: Path | None = None) -> list[str]:
-    """argv of ``spark-submit <jobs_dir>/<step>.py --spec spec.json`` for any runtime.
+    """argv of ``spark-submit <jobs_dir>/run.py <step> --spec spec.json`` for any runtime.
 
     class_archive: the driver JVM's class-data-sharing archive (runtimes.class_archive), for a command run
     on the machine that has it; a local master maps it unless the settings give their own JVM options.
@@ -66,7 +67,7 @@ def step_command(step: str, app_name: str, settings: SparkSettings, class_archiv
     for key, value in sorted(conf.items()):
         argv += ["--conf", f"{key}={value}"]
     jobs_dir = settings.jobs_dir or str(default_jobs_dir())
-    argv += [f"{jobs_dir.rstrip('/')}/{step}.py", "--spec", SPEC_FILE]
+    argv += [f"{jobs_dir.rstrip('/')}/{RUNNER}", step, "--spec", SPEC_FILE]
     return argv
 
 

@@ -37,7 +37,7 @@ def run_step(name: str, step: Step, argv: Sequence[str] | None = None, *, federa
 
     A federated step that fails tells its peers (spark_jobs.common.party.tell_peers_failed).
     """
-    parser = argparse.ArgumentParser(prog=f"spark-submit spark_jobs/{name}.py", description=step.__doc__)
+    parser = argparse.ArgumentParser(prog=f"spark-submit spark_jobs/run.py {name}", description=step.__doc__)
     parser.add_argument("--spec", required=True, help="task spec file (YAML, or JSON when it ends in .json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

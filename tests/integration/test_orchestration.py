@@ -176,7 +176,7 @@ def _step_processes(airflow: LocalAirflow, step: str) -> list[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if f"spark_jobs/{step}.py".encode() in cmdline:
+        if f"spark_jobs/run.py {step} ".encode() in cmdline:
             found.append(pid)
     return found
 

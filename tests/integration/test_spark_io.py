@@ -465,7 +465,7 @@ def test_spark_submit_maps_the_class_archive(datasets, tmp_path):
 def test_py_files_zip_is_importable_alone(tmp_path):
     archive = tmp_path / "spark_jobs.zip"
     out = subprocess.run(
-        [sys.executable, str(REPO / "spark_jobs" / "package.py"), str(archive)], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "spark_jobs.package", str(archive)], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == str(archive)
     probe = (

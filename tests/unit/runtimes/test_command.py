@@ -12,7 +12,7 @@ def test_command_names_master_conf_entry_point_and_relative_spec():
     )
     assert argv == [
         "spark-submit", "--master", "yarn", "--deploy-mode", "client", "--name", "powerfl-align-J-10000",
-        "--conf", "spark.a=1", "--conf", "spark.b=2", "/opt/jobs/align.py", "--spec", "spec.json",
+        "--conf", "spark.a=1", "--conf", "spark.b=2", "/opt/jobs/run.py", "align", "--spec", "spec.json",
     ]  # fmt: skip
 
 
@@ -24,9 +24,9 @@ def test_a_local_master_gets_the_short_job_jvm_options_unless_given():
     assert not any("extraJavaOptions" in a for a in step_command("train", "n", SparkSettings(master="k8s://https://k:443")))
 
 
-def test_default_jobs_dir_is_the_repositorys_spark_jobs():
-    assert (default_jobs_dir() / "inspect_data.py").is_file()
-    assert step_command("inspect_data", "n", SparkSettings())[-3] == f"{default_jobs_dir()}/inspect_data.py"
+def test_default_jobs_dir_holds_the_runner():
+    assert (default_jobs_dir() / "run.py").is_file()
+    assert step_command("inspect_data", "n", SparkSettings())[-4] == f"{default_jobs_dir()}/run.py"
 
 
 @pytest.mark.parametrize(
