@@ -32,7 +32,7 @@ test: install class-archive
 	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; $(KAFKA) down $(BROKERS); exit $$status
 
 demo: install class-archive
-	$(PY) -m airflow_provider_powerfl.demo
+	$(PY) -m demo
 
 kafka-up: install
 	$(KAFKA) up guest host

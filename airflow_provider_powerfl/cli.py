@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import logging
 import sys
 
+from airflow_provider_powerfl.cli_bench import add_bench_commands
 from airflow_provider_powerfl.cli_job import add_job_commands
-
-# bench name on the command line -> module under airflow_provider_powerfl.bench
-BENCHMARKS = {
-    "channel": "channel",
-    "paillier": "paillier",
-    "psi": "psi",
-    "hetero-lr": "hetero_lr",
-    "secureboost": "secureboost",
-    "woe-iv": "woe_iv",
-    "fate": "fate",
-    "attack": "attack",
-}
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -37,21 +24,6 @@ def _class_archive(args: argparse.Namespace) -> int:
 
     path, dumped = build_archive(force=args.force)
     print(f"{'dumped' if dumped else 'up to date'}: {path}")
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from airflow_provider_powerfl.bench import allow_small_keys
-    from airflow_provider_powerfl.bench.process_tree import BenchInterrupted, children_stopped_on_signal
-
-    allow_small_keys(getattr(args, "key_length", None) or getattr(args, "key_bits", None), args.bench)
-    try:
-        with children_stopped_on_signal():
-            result = args.bench_module.run(args)
-    except BenchInterrupted as stop:
-        print(f"powerfl bench {args.bench}: {stop}", file=sys.stderr)
-        return 128 + stop.signum  # the shell's convention for "killed by signal N"
-    print(json.dumps(result, sort_keys=True))
     return 0
 
 
@@ -75,16 +47,7 @@ def build_parser(bench_name: str | None = None) -> argparse.ArgumentParser:
     archive.add_argument("--force", action="store_true", help="dump it again even if it exists")
     archive.set_defaults(func=_class_archive)
 
-    bench = commands.add_parser("bench", help="run a benchmark; the last line printed is JSON")
-    benches = bench.add_subparsers(dest="bench", required=True)
-    for name, module_name in BENCHMARKS.items():
-        sub = benches.add_parser(name, help=f"benchmark {name}")
-        sub.add_argument("--json", action="store_true", help="accepted for symmetry; the last line is always JSON")
-        if name == bench_name:
-            module = importlib.import_module(f"airflow_provider_powerfl.bench.{module_name}")
-            sub.description = module.__doc__
-            module.add_arguments(sub)
-            sub.set_defaults(func=_bench, bench_module=module)
+    add_bench_commands(commands, bench_name)
     return parser
 
 

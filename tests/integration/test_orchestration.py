@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_provider_powerfl.demo.airflow import LocalAirflow, free_ports, listening
+from demo.airflow import LocalAirflow, free_ports, listening
 from airflow_provider_powerfl.orchestration.rest import AirflowApiError
 
 pytestmark = pytest.mark.timeout(1200)  # the first test also starts both Airflows; every wait below is bounded

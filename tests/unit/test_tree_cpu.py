@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from airflow_provider_powerfl.bench.process_tree import TreeCpu
+from bench.process_tree import TreeCpu
 
 GRANDCHILD = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.2: pass\n"
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
+from bench import REPO
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fate-baseline"
+SCRIPT = REPO / "scripts" / "fate-baseline"
 VENV = Path(os.environ.get("FATE_VENV", "/work/fate-venv"))
 COMMANDS = {"hetero-lr": "run-lr", "secureboost": "run-sbt"}
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -22,11 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from airflow_provider_powerfl.bench import allow_small_keys
-from airflow_provider_powerfl.bench.hetero_lr import check_ok, run_parties, write_job
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
+from bench import allow_small_keys, brokers
+from bench.hetero_lr import check_ok, run_parties, write_job
 
-REPO = Path(__file__).resolve().parents[2]
 DATASETS = Path(os.environ.get("POWERFL_DATASETS", "/work/shared/datasets"))
 GUEST, HOST = "10000", "20000"
 ROLES = {GUEST: "guest", HOST: "host"}
@@ -151,13 +149,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
 
 
-def _brokers() -> dict[str, str]:
-    script = REPO / "scripts" / "kafka"
-    subprocess.run([str(script), "up", "guest", "host"], check=True, capture_output=True, text=True, timeout=600)
-    addrs = subprocess.run([str(script), "addr", "guest", "host"], check=True, capture_output=True, text=True).stdout.split()
-    return {GUEST: addrs[0], HOST: addrs[1]}
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     defaults = DEFAULTS[args.dataset]
     key_length = args.key_length or defaults["key_length"]
@@ -174,16 +165,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         inputs = write_inputs(d, work / "data")
-        brokers = _brokers()
+        addrs = dict(zip((GUEST, HOST), brokers("guest", "host"), strict=True))
         job = f"bench-secureboost-{args.dataset}-{int(time.time())}"
         print(f"{args.dataset}: train {len(d['y'])} rows (guest {d['guest'].shape[1]} + host {d['host'].shape[1]} features), "
               f"test {len(d['y_test'])}; {params['n_estimators']} trees, depth {params['max_depth']}, {params['max_bin']} bins, "
-              f"{key_length}-bit Paillier; two spark-submit --master {args.master} through Kafka {brokers[GUEST]} / {brokers[HOST]}",
+              f"{key_length}-bit Paillier; two spark-submit --master {args.master} through Kafka {addrs[GUEST]} / {addrs[HOST]}",
               flush=True)  # fmt: skip
         seconds: dict[str, float] = {}
 
         def step(name: str, split: str, step_params: dict[str, Any], per_party: Any = None) -> dict[str, Any]:
-            specs = write_job(work, job, brokers, ROLES, {pid: {split: i[split]} for pid, i in inputs.items()}, name, step_params, per_party)
+            specs = write_job(work, job, addrs, ROLES, {pid: {split: i[split]} for pid, i in inputs.items()}, name, step_params, per_party)
             start = time.perf_counter()
             runs = run_parties(name, specs, timeout=24 * 3600, master=args.master)
             seconds[name] = round(time.perf_counter() - start, 1)

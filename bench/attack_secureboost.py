@@ -30,8 +30,8 @@ import numpy as np
 
 from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees, HeteroSecureBoost
 from airflow_provider_powerfl.algorithms.secureboost.protocol import CMD
-from airflow_provider_powerfl.bench import allow_small_keys
-from airflow_provider_powerfl.bench.secureboost import DEFAULTS, load_dataset
+from bench import allow_small_keys
+from bench.secureboost import DEFAULTS, load_dataset
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 from airflow_provider_powerfl.federation.party import Party
@@ -204,7 +204,7 @@ def _oriented_auc(y: np.ndarray, s: np.ndarray) -> float:
 def _beyond_host_features(d: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray]) -> float | None:
     """The highest score AUC (each oriented as above) within bins of the host-features-only model, as bench.attack
     reports for hetero LR: what the protocol tells the host beyond what its own columns say about the labels."""
-    from airflow_provider_powerfl.bench.attack import conditional_auc, host_only_scores
+    from bench.attack import conditional_auc, host_only_scores
 
     y = d["y"]
     baseline = host_only_scores(d["host"], y)
@@ -214,7 +214,7 @@ def _beyond_host_features(d: Mapping[str, np.ndarray], scores: Mapping[str, np.n
 
 
 def _xgboost_auc(d: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> tuple[float, float]:
-    from airflow_provider_powerfl.bench.secureboost import _xgboost
+    from bench.secureboost import _xgboost
 
     return _xgboost(d, {**params, "reg_lambda": params.get("reg_lambda", 1.0)}, multiclass=False)  # type: ignore[arg-type]
 

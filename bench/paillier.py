@@ -4,7 +4,7 @@ Reports encryptions/s (public key, and owner CRT), decryptions/s, gradient rows/
 X^T [[r]] (ours: the native multi-exponentiation of crypto/_multiexp.c over a whole
 mini-batch; phe: its naive sum(x_ij * enc_r_i) loop on fewer rows, whose cost is linear in
 rows, so rows/s carries over per row), and the floor gmpy2.powmod(r, n, n^2)/s of textbook encryption.
-The headline gradient shape is hetero LR's (algorithms/hetero_lr.py: 1024-row mini-batches,
+The headline gradient shape is hetero LR's (algorithms/hetero_lr/estimator.py: 1024-row mini-batches,
 real-valued features at 2^-20); other shapes are reported beside it. Measurements of ours
 and phe alternate in rounds so a busy machine affects both alike.
 """

@@ -25,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from airflow_provider_powerfl.bench.process_tree import TreeCpu
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
 from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF, SparkSettings, local_path, step_command
 from airflow_provider_powerfl.jobs.contract import step_error_in
+from bench import REPO, brokers
+from bench.process_tree import TreeCpu
 
-REPO = Path(__file__).resolve().parents[2]
 DATASETS = Path(os.environ.get("POWERFL_DATASETS", "/work/shared/datasets"))
 GUEST, HOST, HOST2 = "10000", "20000", "30000"
 BROKERS = {GUEST: "guest", HOST: "host", HOST2: "host2"}
@@ -296,7 +296,7 @@ def simulate(args: argparse.Namespace, batch: int, optimizer: str, learning_rate
     from sklearn.metrics import roc_auc_score
 
     from airflow_provider_powerfl.algorithms import fixed_point as fp
-    from airflow_provider_powerfl.algorithms.hetero_lr_protocol import BatchPlan
+    from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan
     from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 
     with tempfile.TemporaryDirectory(prefix="powerfl-sim-") as tmp:
@@ -360,13 +360,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the train step's crypto chunks run (spark.powerfl.cryptoExecutor); default: the product's (threads on local[2])")  # fmt: skip
 
 
-def _brokers(parties: list[str]) -> dict[str, str]:
-    script, names = REPO / "scripts" / "kafka", [BROKERS[pid] for pid in parties]
-    subprocess.run([str(script), "up", *names], check=True, capture_output=True, text=True, timeout=600)
-    addrs = subprocess.run([str(script), "addr", *names], check=True, capture_output=True, text=True).stdout.split()
-    return dict(zip(parties, addrs))
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     batch, optimizer, learning_rate, residual, slope_every = SETTINGS[args.dataset]
     batch, optimizer = args.batch_size or batch, args.optimizer or optimizer
@@ -381,7 +374,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         inputs, info = _dataset(args.dataset, work)
         if args.hosts == 2:
             inputs = split_host(inputs, work)
-        brokers = _brokers([GUEST, *hosts])
+        parties = [GUEST, *hosts]
+        addrs = dict(zip(parties, brokers(*(BROKERS[pid] for pid in parties)), strict=True))
         roles = {GUEST: "guest", **{host: "host" for host in hosts}}
         job = f"bench-hetero-lr-{args.dataset}-{int(time.time())}"
         lr_params = {
@@ -392,7 +386,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         seconds: dict[str, float] = {}
 
         def step(name: str, step_inputs: dict[str, Any], params: dict[str, Any], per_party: Any = None) -> dict[str, PartyRun]:
-            specs = write_job(work, job, brokers, roles, step_inputs, name, params, per_party)
+            specs = write_job(work, job, addrs, roles, step_inputs, name, params, per_party)
             start = time.perf_counter()
             runs = run_parties(name, specs, conf={CRYPTO_EXECUTOR_CONF: args.crypto_executor} if args.crypto_executor else None)
             seconds[name] = round(time.perf_counter() - start, 1)

@@ -25,10 +25,10 @@ from typing import Any
 
 import yaml
 
-from airflow_provider_powerfl.demo.airflow import LocalAirflow, listening, tail
+from demo.airflow import LocalAirflow, listening, tail
 from airflow_provider_powerfl.exceptions import PowerFLError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PIPELINE = "powerfl_pipeline_hetero_lr"
 PARTIES = {"10000": ("guest", "guest", 8081), "20000": ("host", "host", 8082)}  # id -> (role, broker, API port)
 KEY_LENGTH = 2048
@@ -280,7 +280,7 @@ def _num(value: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m airflow_provider_powerfl.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-iter", type=int, default=5, help="training epochs (default 5)")
     parser.add_argument("--start-timeout", type=float, default=240, help="seconds for each Airflow to become healthy")
     parser.add_argument("--job-timeout", type=float, default=900, help="seconds for the job to finish at both parties (default 900)")

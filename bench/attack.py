@@ -1,6 +1,6 @@
 """Label inference by a hetero LR host: what it reads off its own gradient sums, per defence setting.
 
-Trains guest and host in memory with the real protocol (hetero_lr_protocol), records at the
+Trains guest and host in memory with the real protocol (hetero_lr.protocol), records at the
 host every decrypted gradient sum X_B^T d (through a wrapper on HostSession._batch: exactly
 what the host's code sees, noise and dropped columns included), then runs the attacks a host
 can mount with that, its own features and its own weights:
@@ -51,7 +51,7 @@ MIN_CLASS_ROWS = 10  # an attack scoring fewer positives or negatives than this 
 
 def load(dataset: str, rows: int | None) -> dict[str, Any]:
     """Train/test guest and host columns (standardized by the train set), labels; ``rows``: a seeded train subset."""
-    from airflow_provider_powerfl.bench.hetero_lr import _dataset, _simulation_data
+    from bench.hetero_lr import _dataset, _simulation_data
 
     with tempfile.TemporaryDirectory(prefix="powerfl-attack-") as tmp:
         inputs, info = _dataset(dataset, Path(tmp))
@@ -71,7 +71,7 @@ def federated_run(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any
     from sklearn.metrics import roc_auc_score
 
     from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
-    from airflow_provider_powerfl.algorithms.hetero_lr_protocol import HostSession
+    from airflow_provider_powerfl.algorithms.hetero_lr.protocol import HostSession
     from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 
     g = data["n_guest"]
@@ -118,7 +118,7 @@ def centralized_auc(data: dict[str, Any], alpha: float) -> float:
 
 def attack_scores(X_host: np.ndarray, seen: list[tuple[np.ndarray, np.ndarray, int]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per attack: (rows scored, scores); a higher score means "more likely label 1"."""
-    from airflow_provider_powerfl.algorithms.hetero_lr_protocol import supported_columns
+    from airflow_provider_powerfl.algorithms.hetero_lr.protocol import supported_columns
 
     n = len(X_host)
     total, signs, norms, counts = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
@@ -205,7 +205,7 @@ def run_attack(dataset: str, setting: str, *, rows: int | None = None, epochs: i
     from sklearn.metrics import roc_auc_score
 
     from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
-    from airflow_provider_powerfl.bench.hetero_lr import SETTINGS as TRAINING
+    from bench.hetero_lr import SETTINGS as TRAINING
 
     if setting not in SETTINGS:
         raise ConfigError(f"--setting: expected one of {sorted(SETTINGS)}, got {setting!r}")
@@ -271,9 +271,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.algorithm == "secureboost":
-        if importlib.util.find_spec("airflow_provider_powerfl.bench.attack_secureboost") is None:
+        if importlib.util.find_spec("bench.attack_secureboost") is None:
             raise ConfigError("--algorithm secureboost: bench/attack_secureboost.py is not there yet")
-        from airflow_provider_powerfl.bench import attack_secureboost
+        from bench import attack_secureboost
 
         return attack_secureboost.run_secureboost_attack(args.dataset, args.setting)
     overrides = {name: value for name, value in (("init_scale", args.init_scale), ("min_support", args.min_support),

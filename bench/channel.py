@@ -10,7 +10,6 @@ import subprocess
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,9 +20,9 @@ from airflow_provider_powerfl.federation.kafka_transport import CONSUMER_CONFIG,
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.party import DEFAULT_CHUNK_SIZE, Party
 from airflow_provider_powerfl.federation.registry import PartyRegistry
+from bench import KAFKA
 
 MB = 1 << 20
-_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kafka"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -162,8 +161,8 @@ def _ensure_brokers(brokers: dict[str, str]) -> None:
     down = [name for name, addr in brokers.items() if not _answers(addr)]
     if not down:
         return
-    print(f"brokers {down} not answering; starting them with {_SCRIPT} up {' '.join(down)}")
-    subprocess.run([str(_SCRIPT), "up", *down], check=True)
+    print(f"brokers {down} not answering; starting them with {KAFKA} up {' '.join(down)}")
+    subprocess.run([str(KAFKA), "up", *down], check=True)
 
 
 def _answers(addr: str) -> bool:
