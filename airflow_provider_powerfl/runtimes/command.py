@@ -7,6 +7,7 @@ pod in its own working directory, so both argv lists are equal.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sys
@@ -36,7 +37,7 @@ class SparkSettings:
     master: str = "local[*]"
     deploy_mode: str = "client"
     conf: Mapping[str, str] = field(default_factory=dict)
-    jobs_dir: str | None = None  # the spark_jobs directory (holding run.py) where spark-submit runs; default: this one
+    jobs_dir: str | None = None  # the spark_jobs directory (holding run.py) where spark-submit runs; default: the installed one
     spark_submit: str = "spark-submit"
 
     def check(self) -> SparkSettings:
@@ -72,10 +73,13 @@ def step_command(step: str, app_name: str, settings: SparkSettings, class_archiv
 
 
 def default_jobs_dir() -> Path:
-    """``$POWERFL_SPARK_JOBS``, else the ``spark_jobs`` directory beside the installed package."""
+    """``$POWERFL_SPARK_JOBS``, else the installed ``spark_jobs`` package's directory, found by import (wheel or checkout)."""
     if os.environ.get("POWERFL_SPARK_JOBS"):
         return Path(os.environ["POWERFL_SPARK_JOBS"])
-    return Path(__file__).resolve().parents[2] / "spark_jobs"
+    found = importlib.util.find_spec("spark_jobs")
+    if found is None or not found.submodule_search_locations:
+        raise ConfigError("the spark_jobs package is not importable: install airflow-provider-powerfl or set POWERFL_SPARK_JOBS")
+    return Path(next(iter(found.submodule_search_locations)))
 
 
 def local_path(environ: Mapping[str, str]) -> str:

@@ -29,6 +29,14 @@ def test_default_jobs_dir_holds_the_runner():
     assert step_command("inspect_data", "n", SparkSettings())[-4] == f"{default_jobs_dir()}/run.py"
 
 
+def test_the_jobs_dir_is_found_by_import_not_by_this_files_place(monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="spark_jobs package is not importable.*POWERFL_SPARK_JOBS"):
+        default_jobs_dir()
+    monkeypatch.setenv("POWERFL_SPARK_JOBS", "/opt/powerfl/spark_jobs")
+    assert step_command("train", "n", SparkSettings())[-4] == "/opt/powerfl/spark_jobs/run.py"
+
+
 @pytest.mark.parametrize(
     ("step", "settings", "message"),
     [
