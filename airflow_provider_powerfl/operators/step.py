@@ -6,6 +6,7 @@ import json
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,16 +18,18 @@ from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.hooks.party import RUNTIMES, PartyConnection, PowerFLPartyHook
-from airflow_provider_powerfl.jobs.conf import JobConf, StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.hooks.party import RUNTIMES, PowerFLPartyHook
+from airflow_provider_powerfl.jobs.conf import StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.jobs.contract import RESULT_FILE
+from airflow_provider_powerfl.jobs.spec import TaskSpec
+from airflow_provider_powerfl.orchestration.guard import StepGuard
+from airflow_provider_powerfl.orchestration.jobcontext import JobContext, job_context
 from airflow_provider_powerfl.orchestration.nonce import run_nonce
 from airflow_provider_powerfl.policy import PolicyRefused
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE, STEP_NAME, SparkSettings, step_command
 from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings, pod_operator, spec_for_pod, step_failure
 from airflow_provider_powerfl.runtimes.local import LocalProcess
-from airflow_provider_powerfl.jobs.contract import RESULT_FILE
-from airflow_provider_powerfl.jobs.spec import TaskSpec
 
 
 class FederatedStepOperator(BaseOperator):
@@ -51,6 +54,8 @@ class FederatedStepOperator(BaseOperator):
     :param spark: SparkSettings or a mapping of its fields (master, deploy_mode, conf, jobs_dir).
     :param kubernetes: KubernetesSettings or a mapping of its fields; ``dag_run.conf.kubernetes`` overrides.
     :param publish_events: tell the other parties this task's outcome.
+    :param job_guard: run the step under a StepGuard: another party ending the job (or restarting this
+        step) stops it here, and a kill here ends the job at every party. Pipelines set it on every step.
     """
 
     template_fields: Sequence[str] = ("inputs", "output_dir", "step_params", "job_id", "work_dir")
@@ -73,6 +78,7 @@ class FederatedStepOperator(BaseOperator):
         spark: SparkSettings | Mapping[str, Any] | None = None,
         kubernetes: KubernetesSettings | Mapping[str, Any] | None = None,
         publish_events: bool = True,
+        job_guard: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -92,6 +98,9 @@ class FederatedStepOperator(BaseOperator):
         self.spark = spark if isinstance(spark, SparkSettings) else SparkSettings(**dict(spark or {}))
         self.kubernetes = KubernetesSettings.from_value(kubernetes, f"{self.task_id}.kubernetes")
         self.publish_events = publish_events
+        self.job_guard = job_guard
+        self.job_ctx: JobContext | None = None  # read once per try, at execute
+        self._guard: StepGuard | None = None
         self._process: LocalProcess | None = None
         self._pod_operator: Any = None
 
@@ -100,26 +109,20 @@ class FederatedStepOperator(BaseOperator):
         """The step's own parameters before the job conf's; subclasses add theirs."""
         return dict(self.step_params)
 
-    def build_spec(self, context: Any, party: PartyConnection, runtime: str) -> tuple[TaskSpec, PartyRegistry]:
+    def build_spec(self, context: Any, jc: JobContext, runtime: str) -> TaskSpec:
         """This party's task spec for this try of the task."""
-        dag_run = context["dag_run"]
-        job = JobConf.from_conf(dag_run.conf, self.job_id or dag_run.run_id)
-        job.role_of(party)
-        if not party.registry_path:
-            raise ConfigError(f"connection {party.conn_id!r} field 'registry_path': must name the party registry")
-        registry = PartyRegistry.from_yaml(party.registry_path)
         base = StepArgs(params=self.step_params_for(context)).layer(
             {"inputs": self._upstream_inputs(context), **self._upstream_model(context)}, f"{self.task_id}.inputs_from"
         )
         base = base.layer({"inputs": self.inputs, "output_dir": self.output_dir, "work_dir": self.work_dir}, self.task_id)
+        party, job = jc.party, jc.job
         args = job.step_args(party.party_id, self.step, base)
         out_default = default_output_dir(args.work_dir or party.policy.output_dir, job.job_id, party.party_id, self.task_id)
         key = self.kubernetes.private_key_path if runtime == "kubernetes" else None
         attempt = max(1, int(context["ti"].try_number or 1))
-        spec = build_task_spec(
-            job, party, registry, args=args, attempt=attempt, nonce=run_nonce(context), default_output_dir=out_default, private_key=key
+        return build_task_spec(
+            job, party, jc.registry, args=args, attempt=attempt, nonce=run_nonce(context), default_output_dir=out_default, private_key=key
         )
-        return spec, registry
 
     def _upstream_results(self, context: Any) -> list[tuple[str, Mapping[str, Any]]]:
         results = []
@@ -145,12 +148,19 @@ class FederatedStepOperator(BaseOperator):
 
     # ------------------------------------------------------------ run
     def execute(self, context: Any) -> dict[str, Any]:
-        party = PowerFLPartyHook(self.powerfl_conn_id).get_party()
-        runtime = self.runtime or party.runtime
-        spec, registry = self.build_spec(context, party, runtime)
-        signer = self._signer(party)
+        self.job_ctx = jc = job_context(context, self.powerfl_conn_id, self.job_id)
+        runtime = self.runtime or jc.party.runtime
+        spec = self.build_spec(context, jc, runtime)
+        if self.job_guard:
+            self._guard = StepGuard(jc, self.task_id, spec.attempt, bytes.fromhex(spec.nonce), self._stop_step)
+        with self._guard or nullcontext():
+            return self._run_step(context, jc, spec, runtime)
+
+    def _run_step(self, context: Any, jc: JobContext, spec: TaskSpec, runtime: str) -> dict[str, Any]:
+        """Enforce the party's policy, run the step, read its result; the peers hear each outcome."""
+        registry, signer = jc.registry, (jc.signing_key if self.publish_events else None)
         try:
-            spec = party.policy.enforce(spec, self.step)
+            spec = jc.party.policy.enforce(spec, self.step)
         except PolicyRefused as exc:  # nothing ran: the job ends at every party with the reason, no retry
             self._tell_peers(registry, signer, spec, "failed", str(exc))
             raise AirflowFailException(str(exc)) from exc
@@ -159,6 +169,8 @@ class FederatedStepOperator(BaseOperator):
         try:
             archive = existing_archive() if runtime != "kubernetes" else None  # this machine's file: not in a pod
             argv = step_command(self.step, f"powerfl-{self.step}-{spec.job_id}-{spec.party_id}", self.spark, archive)
+            if self._guard is not None:
+                self._guard.check()  # a peer ended the job while this try started: no process to start
             if runtime == "kubernetes":
                 k8s = self.kubernetes.updated(own_pod_overrides(context["dag_run"].conf, spec.party_id), "dag_run.conf.kubernetes")
                 self._run_pod(context, argv, spec, k8s, what)
@@ -194,6 +206,12 @@ class FederatedStepOperator(BaseOperator):
             raise failed from exc
 
     def on_kill(self) -> None:
+        """The task was stopped here (UI, REST, timeout): stop the step; under a guard, the job ends at every party."""
+        if self._guard is not None:
+            self._guard.announce_kill()
+        self._stop_step()
+
+    def _stop_step(self) -> None:
         if self._process is not None:
             self._process.kill()
         if self._pod_operator is not None:
@@ -232,13 +250,6 @@ class FederatedStepOperator(BaseOperator):
         if out["metrics"]:
             self.log.info("metrics of %s: %s", self.task_id, out["metrics"])
         return out
-
-    def _signer(self, party: PartyConnection) -> SigningKey | None:
-        if not self.publish_events:
-            return None
-        if not party.private_key_path:
-            raise ConfigError(f"connection {party.conn_id!r} field 'private_key_path': must be set to sign events")
-        return SigningKey.from_file(party.private_key_path)
 
     def _tell_peers(
         self, registry: PartyRegistry, signer: SigningKey | None, spec: TaskSpec, status: str, reason: str | None, strict: bool = False

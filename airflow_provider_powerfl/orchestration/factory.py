@@ -8,15 +8,15 @@ from typing import Any
 
 from airflow.sdk import DAG, BaseOperator
 
-from airflow_provider_powerfl.operators.guarded import (
-    GuardedAlignOperator,
-    GuardedFeatureEngineeringOperator,
-    GuardedPredictOperator,
-    GuardedStepOperator,
-    GuardedTrainOperator,
+from airflow_provider_powerfl.operators.federated import (
+    FederatedAlignOperator,
+    FederatedFeatureEngineeringOperator,
+    FederatedPredictOperator,
+    FederatedTrainOperator,
 )
 from airflow_provider_powerfl.operators.invite import InviteOperator
 from airflow_provider_powerfl.operators.listener import InvitationListenerOperator
+from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.operators.summary import JobSummaryOperator
 from airflow_provider_powerfl.orchestration.jobcontext import end_job_on_failure
 from airflow_provider_powerfl.orchestration.listener import LISTENER_DAG_ID
@@ -24,17 +24,17 @@ from airflow_provider_powerfl.orchestration.params import job_params
 from airflow_provider_powerfl.orchestration.pipeline import INVITE_TASK, PipelineDef, TaskDef
 from airflow_provider_powerfl.sensors.peer import JobPeerSensor
 
-_STEP_CLASSES = {
-    "align": GuardedAlignOperator,
-    "train": GuardedTrainOperator,
-    "predict": GuardedPredictOperator,
-    "feature_engineering": GuardedFeatureEngineeringOperator,
-    "step": GuardedStepOperator,
+_STEP_CLASSES: dict[str, type[FederatedStepOperator]] = {
+    "align": FederatedAlignOperator,
+    "train": FederatedTrainOperator,
+    "predict": FederatedPredictOperator,
+    "feature_engineering": FederatedFeatureEngineeringOperator,
+    "step": FederatedStepOperator,
 }
 
 
 def build_operator(task: TaskDef) -> BaseOperator:
-    """One pipeline task as an operator; every task ends the job everywhere when it fails for good."""
+    """One pipeline task as an operator; every step runs under a job guard, every task ends the job everywhere when it fails for good."""
     common: dict[str, Any] = {"task_id": task.task_id, "retries": task.retries, "on_failure_callback": end_job_on_failure}
     if task.timeout is not None:
         common["execution_timeout"] = timedelta(seconds=task.timeout)
@@ -42,7 +42,12 @@ def build_operator(task: TaskDef) -> BaseOperator:
         common["retry_delay"] = timedelta(seconds=task.retry_delay)
     params = dict(task.parameters)
     if task.component in _STEP_CLASSES:
-        kwargs: dict[str, Any] = {"inputs_from": list(task.inputs_from), "step_params": params, "spark": dict(task.spark) or None}
+        kwargs: dict[str, Any] = {
+            "inputs_from": list(task.inputs_from),
+            "step_params": params,
+            "spark": dict(task.spark) or None,
+            "job_guard": True,
+        }
         if task.component == "train":
             kwargs["algorithm"] = params.pop("algorithm", "hetero_lr")
             kwargs["step_params"] = params

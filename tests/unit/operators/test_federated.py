@@ -8,7 +8,10 @@ import yaml
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.keys import generate_party_keys
-from airflow_provider_powerfl.hooks.party import PartyConnection
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook
+from airflow_provider_powerfl.jobs.conf import JobConf
+from airflow_provider_powerfl.orchestration.jobcontext import JobContext, job_context
 from airflow_provider_powerfl.operators import (
     FederatedAlignOperator,
     FederatedPredictOperator,
@@ -42,6 +45,15 @@ def context(conf, xcoms=None, try_number=1):
     return {"dag_run": SimpleNamespace(conf=conf, run_id="manual__1"), "ti": SimpleNamespace(try_number=try_number, xcom_pull=xcom_pull)}
 
 
+def job(ctx, party) -> JobContext:
+    """What the operator reads once per try: the party, its registry, the run's job."""
+    return JobContext(party, PartyRegistry.from_yaml(party.registry_path), JobConf.from_conf(ctx["dag_run"].conf, ctx["dag_run"].run_id))
+
+
+def spec_of(op, ctx, party, runtime="local"):
+    return op.build_spec(ctx, job(ctx, party), runtime)
+
+
 NONCE = "0f" * 16
 CONF = {"job_id": "J", "parties": ["10000=guest", "20000=host"], "common-args": {"work_dir": "/w"}, "nonce": NONCE}
 
@@ -68,16 +80,16 @@ def test_templated_fields_are_what_users_set_per_run():
     assert {"inputs", "output_dir", "step_params", "job_id", "work_dir"} <= set(FederatedAlignOperator.template_fields)
 
 
-def test_a_party_not_in_the_job_fails_at_task_start(registry):
-    op = FederatedAlignOperator(task_id="align")
+def test_a_party_not_in_the_job_fails_at_task_start(registry, monkeypatch):
+    monkeypatch.setattr(PowerFLPartyHook, "get_party", lambda hook: party(registry, "30000"))
     with pytest.raises(ConfigError, match=r"party 30000 \(connection 'powerfl_default'\) is not among the parties of job 'J'"):
-        op.build_spec(context(CONF), party(registry, "30000"), "local")
+        job_context(context(CONF))
 
 
 def test_train_spec_carries_algorithm_attempt_and_upstream_outputs(registry):
     aligned = {"outputs": {"train": {"uri": "/w/J/10000/align/aligned", "format": "parquet"}}, "model": None}
     op = FederatedTrainOperator(task_id="train", inputs_from=["align"], step_params={"max_iter": 3})
-    spec, _ = op.build_spec(context(CONF, {"align": aligned}, try_number=3), party(registry), "local")
+    spec = spec_of(op, context(CONF, {"align": aligned}, try_number=3), party(registry), "local")
     assert spec.params == {"max_iter": 3, "algorithm": "hetero_lr"}
     assert spec.attempt == 3 and spec.job_id == "J"
     assert spec.input("train").format == "parquet"
@@ -87,17 +99,17 @@ def test_train_spec_carries_algorithm_attempt_and_upstream_outputs(registry):
 
 def test_the_spec_carries_the_runs_nonce_from_the_conf_else_from_the_invite_task(registry):
     op = FederatedAlignOperator(task_id="align")
-    assert op.build_spec(context(CONF), party(registry), "local")[0].nonce == NONCE
+    assert spec_of(op, context(CONF), party(registry), "local").nonce == NONCE
     drawn = "ab" * 16  # an initiator's run started without one: its invite task drew it
     no_nonce = {k: v for k, v in CONF.items() if k != "nonce"}
-    assert op.build_spec(context(no_nonce, {("invite", "powerfl_nonce"): drawn}), party(registry), "local")[0].nonce == drawn
+    assert spec_of(op, context(no_nonce, {("invite", "powerfl_nonce"): drawn}), party(registry), "local").nonce == drawn
     with pytest.raises(ConfigError, match=r"dag_run\.conf\.nonce: missing, and no 'invite' task of this run drew one"):
-        op.build_spec(context(no_nonce), party(registry), "local")
+        spec_of(op, context(no_nonce), party(registry), "local")
 
 
 def test_secureboost_train_spec_carries_its_params(registry):
     op = FederatedTrainOperator(task_id="train", algorithm="secureboost", step_params={"objective": "multiclass", "max_depth": 3})
-    spec, _ = op.build_spec(context(CONF), party(registry), "local")
+    spec = spec_of(op, context(CONF), party(registry), "local")
     assert spec.params == {"objective": "multiclass", "max_depth": 3, "algorithm": "secureboost"}
 
 
@@ -105,7 +117,7 @@ def test_predict_gets_the_upstream_model_and_kubernetes_the_pod_key_path(registr
     trained = {"outputs": {}, "model": {"id": "m-1", "uri": "/w/J/10000/train/model"}}
     data = {"outputs": {"data": {"uri": "/d.parquet", "format": "parquet"}}}
     op = FederatedPredictOperator(task_id="predict", inputs_from=["align", "train"])
-    spec, _ = op.build_spec(context(CONF, {"align": data, "train": trained}), party(registry), "kubernetes")
+    spec = spec_of(op, context(CONF, {"align": data, "train": trained}), party(registry), "kubernetes")
     assert spec.params["model"] == {"id": "m-1", "uri": "/w/J/10000/train/model"}
     assert spec.private_key == "/etc/powerfl/keys/private.pem"
 
@@ -113,12 +125,12 @@ def test_predict_gets_the_upstream_model_and_kubernetes_the_pod_key_path(registr
 def test_missing_upstream_result_is_named(registry):
     op = FederatedPredictOperator(task_id="predict", inputs_from=["train"])
     with pytest.raises(ConfigError, match=r"predict: inputs_from 'train' left no step result in XCom"):
-        op.build_spec(context(CONF), party(registry), "local")
+        spec_of(op, context(CONF), party(registry), "local")
 
 
 def test_result_json_feeds_xcom(registry, tmp_path):
     op = FederatedPredictOperator(task_id="predict", output_dir=str(tmp_path / "out"))
-    spec, _ = op.build_spec(context(CONF), party(registry), "local")
+    spec = spec_of(op, context(CONF), party(registry), "local")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "result.json").write_text(
         json.dumps({"outputs": {"scores": {"uri": "x", "format": "parquet"}}, "metrics": {"auc": 0.97, "ks": 0.81, "roc": [1, 2]}})
@@ -145,7 +157,50 @@ def test_a_failed_pod_reports_the_steps_error_and_its_exit_code(registry, monkey
 
     monkeypatch.setattr(KubernetesPodOperator, "execute", failing_pod)
     op = FederatedAlignOperator(task_id="align")
-    spec, _ = op.build_spec(context(CONF), party(registry), "kubernetes")
+    spec = spec_of(op, context(CONF), party(registry), "kubernetes")
     with pytest.raises(StepFailed, match=r"^step align failed: party 20000 failed \(DataError\)$") as raised:
         op._run_pod(context(CONF), ["spark-submit", "align.py"], spec, KubernetesSettings(), "step align")
     assert raised.value.returncode == 3
+
+
+def test_a_guarded_step_reads_connection_registry_and_key_once_and_runs_inside_its_guard(registry, monkeypatch):
+    from airflow_provider_powerfl.federation.keys import SigningKey
+    from airflow_provider_powerfl.operators import step as step_module
+
+    reads = {"connection": 0, "registry": 0, "key": 0}
+    real_registry, real_key = PartyRegistry.from_yaml, SigningKey.from_file
+
+    def count(kind, read):
+        def counted(*args):
+            reads[kind] += 1
+            return read(*args)
+
+        return counted
+
+    monkeypatch.setattr(PowerFLPartyHook, "get_party", lambda hook: count("connection", party)(registry))
+    monkeypatch.setattr(PartyRegistry, "from_yaml", count("registry", real_registry))
+    monkeypatch.setattr(SigningKey, "from_file", count("key", real_key))
+    events, guarded = [], []
+
+    class Guard:
+        def __init__(self, jc, task_id, attempt, nonce, stop_step):
+            self.jc = jc
+
+        def __enter__(self):
+            guarded.append(self.jc)
+            return self
+
+        def __exit__(self, *exc):
+            guarded.append("left")
+
+        def check(self):
+            pass
+
+    monkeypatch.setattr(step_module, "StepGuard", Guard)
+    monkeypatch.setattr(step_module, "existing_archive", lambda: None)
+    monkeypatch.setattr(FederatedStepOperator, "_run_local", lambda op, argv, spec, what: None)
+    monkeypatch.setattr(FederatedStepOperator, "_tell_peers", lambda op, reg, signer, spec, status, reason, strict=False: events.append(status))
+    op = FederatedAlignOperator(task_id="align", job_guard=True, output_dir="/tmp/powerfl/out")
+    op.execute(context(CONF))
+    assert reads == {"connection": 1, "registry": 1, "key": 1}
+    assert guarded == [op.job_ctx, "left"] and events == ["running", "success"]

@@ -8,7 +8,7 @@ from airflow.sdk.definitions.param import ParamsDict
 from airflow_provider_powerfl.orchestration.factory import build_listener_dag, build_pipeline_dag
 from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, job_failure
 from airflow_provider_powerfl.orchestration.pipeline import load_pipelines
-from airflow_provider_powerfl.operators.guarded import GuardedTrainOperator
+from airflow_provider_powerfl.operators.federated import FederatedTrainOperator
 from airflow_provider_powerfl.orchestration.jobcontext import is_initiator
 from airflow_provider_powerfl.federation.events import StatusEvent
 
@@ -25,7 +25,8 @@ def test_the_pipeline_dag_starts_with_invite_and_guards_every_step(dag):
     assert dag.get_task("align").upstream_task_ids == {"invite"}
     assert dag.get_task("predict").upstream_task_ids == {"align", "train"}
     train = dag.get_task("train")
-    assert isinstance(train, GuardedTrainOperator) and train.algorithm == "hetero_lr"
+    assert isinstance(train, FederatedTrainOperator) and train.algorithm == "hetero_lr"
+    assert all(dag.get_task(t).job_guard for t in ("align", "train", "predict"))
     assert all(t.on_failure_callback for t in dag.tasks)
 
 
