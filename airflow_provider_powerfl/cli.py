@@ -8,6 +8,7 @@ import sys
 
 from airflow_provider_powerfl.cli_bench import add_bench_commands
 from airflow_provider_powerfl.cli_job import add_job_commands
+from airflow_provider_powerfl.exceptions import PowerFLError
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -61,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return args.func(args)
+    try:
+        return args.func(args)
+    except PowerFLError as exc:  # a user's mistake or a refusal: its message says what to fix, a traceback would bury it
+        print(f"powerfl: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
+from airflow_provider_powerfl.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from airflow_provider_powerfl.orchestration.rest import AirflowRestClient
@@ -121,19 +120,3 @@ def _stop(args: argparse.Namespace) -> int:
         run = client.stop(dag_id, args.job_id)
     print(f"job {args.job_id} of {dag_id}: {run['state']}; the other parties' runs stop when they hear of it")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m airflow_provider_powerfl.cli_job job ...``) until cli.py wires it in."""
-    parser = argparse.ArgumentParser(prog="powerfl")
-    add_job_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except PowerFLError as exc:
-        print(f"powerfl job: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -84,9 +84,6 @@ class AirflowRestClient:
     def dag(self, dag_id: str) -> dict[str, Any]:
         return self.get(f"/dags/{dag_id}")
 
-    def set_paused(self, dag_id: str, paused: bool) -> None:
-        self._send("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused})
-
     def trigger(self, dag_id: str, conf: Mapping[str, Any], run_id: str | None = None, note: str | None = None) -> dict[str, Any]:
         """``POST /api/v2/dags/{dag_id}/dagRuns``; Airflow validates the conf against the DAG's Params."""
         body: dict[str, Any] = {"logical_date": None, "conf": dict(conf)}

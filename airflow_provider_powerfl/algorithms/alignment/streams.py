@@ -47,16 +47,6 @@ def recv_header(party: Party, src: str, tag: str, width: int, timeout: float | N
     return head["rows"]
 
 
-def iter_rows(
-    party: Party, src: str, tag: str, width: int, timeout: float | None, rows: int | None = None
-) -> Iterator[np.ndarray]:
-    """Yield the batches of one stream (header included) until its announced row count is reached."""
-    total = recv_header(party, src, tag, width, timeout)
-    if rows is not None and total != rows:
-        raise ProtocolViolation(party, src, tag, f"announced {total} rows where {rows} were due")
-    return batches(party, src, tag, width, total, timeout)
-
-
 def recv_rows(
     party: Party, src: str, tag: str, width: int, timeout: float | None, rows: int | None = None
 ) -> np.ndarray:
