@@ -1,4 +1,8 @@
-"""The `powerfl` connection: who this party is and how it reaches its own Kafka."""
+"""The `powerfl` connection: who this party is, where its party registry and signing key are, and its policy.
+
+This party's Kafka is its entry in the registry (the same file every party
+holds), looked up by the connection's party id: one record of each broker.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,14 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_powerfl.config_file import load_config_file
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation.keys import SigningKey
+from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.policy import PartyPolicy
 
 ROLES = ("guest", "host", "arbiter")
 RUNTIMES = ("local", "kubernetes")
+# connection fields that once described this party's Kafka; the registry entry does now
+_KAFKA_FIELDS = ("security_protocol", "sasl_mechanism", "ssl_cafile")
 
 
 @dataclass(frozen=True)
@@ -24,11 +32,10 @@ class PartyConnection:
     conn_id: str
     party_id: str
     role: str
-    bootstrap_servers: str
+    bootstrap_servers: str | None = None  # the connection's host: if set, it must be the registry entry's
     registry_path: str | None = None
     private_key_path: str | None = None
     runtime: str = "local"
-    kafka_security: dict[str, str] = field(default_factory=dict)
     policy: PartyPolicy = field(default_factory=PartyPolicy)
 
     @classmethod
@@ -45,30 +52,50 @@ class PartyConnection:
         role = extra.get("role") or ""
         if role not in ROLES:
             raise fail("role", f"expected one of {'|'.join(ROLES)}, got {role!r}")
-        if not conn.host:
-            raise fail("host", "must hold this party's Kafka bootstrap servers, e.g. 127.0.0.1:19092")
         runtime = extra.get("runtime") or "local"
         if runtime not in RUNTIMES:
             raise fail("runtime", f"expected one of {'|'.join(RUNTIMES)}, got {runtime!r}")
-        security = {"security_protocol": extra.get("security_protocol") or "PLAINTEXT"}
-        for key in ("sasl_mechanism", "ssl_cafile"):
-            if extra.get(key):
-                security[key] = extra[key]
-        if conn.login:
-            security["sasl_plain_username"] = conn.login
-        if conn.password:
-            security["sasl_plain_password"] = conn.password
+        for name, value in (*((k, extra.get(k)) for k in _KAFKA_FIELDS), ("login", conn.login), ("password", conn.password)):
+            if value:
+                raise fail(name, f"this party's Kafka settings are its registry entry's (parties.{party_id}.security); remove it here")
         return cls(
             conn_id=conn.conn_id,
             party_id=party_id,
             role=role,
-            bootstrap_servers=conn.host,
+            bootstrap_servers=conn.host or None,
             registry_path=extra.get("registry_path") or None,
             private_key_path=extra.get("private_key_path") or None,
             runtime=runtime,
-            kafka_security=security,
             policy=_policy(extra, fail),
         )
+
+
+def load_registry(party: PartyConnection) -> PartyRegistry:
+    """The registry the connection names, holding this party; the connection's host, if set, must agree with its entry."""
+    if not party.registry_path:
+        raise ConfigError(f"connection {party.conn_id!r} field 'registry_path': must name the party registry")
+    registry = PartyRegistry.from_yaml(party.registry_path)
+    if party.party_id not in registry:
+        raise ConfigError(f"connection {party.conn_id!r} field 'party_id': party {party.party_id} is not in the registry {party.registry_path}")
+    listed = registry.get(party.party_id).bootstrap_servers
+    if party.bootstrap_servers and _servers(party.bootstrap_servers) != _servers(listed):
+        raise ConfigError(
+            f"connection {party.conn_id!r} field 'host': {party.bootstrap_servers!r} contradicts this party's broker in "
+            f"{party.registry_path} (parties.{party.party_id}.bootstrap_servers: {listed!r}); the registry's entry is the "
+            "one record of it: clear the host or make it the same"
+        )
+    return registry
+
+
+def load_signing_key(party: PartyConnection) -> SigningKey:
+    """This party's private signing key, from the file the connection names."""
+    if not party.private_key_path:
+        raise ConfigError(f"connection {party.conn_id!r} field 'private_key_path': must be set to sign messages")
+    return SigningKey.from_file(party.private_key_path)
+
+
+def _servers(text: str) -> set[str]:
+    return {s.strip() for s in text.split(",") if s.strip()}
 
 
 def _policy(extra: dict[str, Any], fail: Any) -> PartyPolicy:
@@ -114,19 +141,15 @@ class PowerFLPartyHook(BaseHook):
         return PartyConnection.from_connection(self.get_connection(self.powerfl_conn_id))
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the fields and that this party's own broker answers."""
+        """Check the fields, the registry, and that this party's own broker (its registry entry) answers."""
         from kafka import KafkaAdminClient
 
         try:
             party = self.get_party()
-            admin = KafkaAdminClient(
-                bootstrap_servers=party.bootstrap_servers.split(","),
-                request_timeout_ms=5000,
-                api_version_auto_timeout_ms=5000,
-                **party.kafka_security,
-            )
+            kafka = load_registry(party).get(party.party_id).kafka_config()
+            admin = KafkaAdminClient(**kafka, request_timeout_ms=5000, api_version_auto_timeout_ms=5000)
             admin.list_topics()
             admin.close()
         except Exception as err:  # reported to the UI, not raised
             return False, str(err)
-        return True, f"party {party.party_id} ({party.role}) reaches Kafka at {party.bootstrap_servers}"
+        return True, f"party {party.party_id} ({party.role}) reaches Kafka at {','.join(kafka['bootstrap_servers'])}"

@@ -9,14 +9,14 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Variable
 
-from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
+from airflow_provider_powerfl.exceptions import PowerFLError
 from airflow_provider_powerfl.federation.envelope import open_envelope
 from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.hooks.party import PowerFLPartyHook
+from airflow_provider_powerfl.hooks.party import PowerFLPartyHook, load_registry, load_signing_key
 from airflow_provider_powerfl.orchestration.invitation import INVITATION_TASK, Invitation, InvitationRefused, open_invitation
-from airflow_provider_powerfl.orchestration.listener import LOOKBACK, check_conf_policy, offset_variable, party_and_registry
+from airflow_provider_powerfl.orchestration.listener import LOOKBACK, check_conf_policy, offset_variable
 from airflow_provider_powerfl.policy import PartyPolicy
 from airflow_provider_powerfl.triggers.invitation import InvitationTrigger
 
@@ -56,7 +56,7 @@ class InvitationListenerOperator(BaseOperator):
         self.powerfl_conn_id = powerfl_conn_id
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
-        party, _ = party_and_registry(self.powerfl_conn_id)
+        party = PowerFLPartyHook(self.powerfl_conn_id).get_party()
         saved = Variable.get(offset_variable(party.party_id), default=None)
         offset = None if saved is None else int(saved)
         if offset is None:
@@ -85,11 +85,10 @@ class InvitationListenerOperator(BaseOperator):
         status = event.get("status")
         if status not in ("idle", "invitations"):
             raise PowerFLError(f"reading invitations failed: {event.get('message', event)}")
-        party, registry = party_and_registry(self.powerfl_conn_id)
+        party = PowerFLPartyHook(self.powerfl_conn_id).get_party()
+        registry = load_registry(party)
         if status == "invitations":
-            if not party.private_key_path:
-                raise ConfigError(f"connection {party.conn_id!r} field 'private_key_path': must be set to answer invitations")
-            signing_key = SigningKey.from_file(party.private_key_path)
+            signing_key = load_signing_key(party)
             for message in event["messages"]:
                 wire = base64.b64decode(message["wire"])
                 outcomes.append(self._answer(wire, party.party_id, registry, signing_key, party.policy))

@@ -10,10 +10,9 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook
+from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook, load_registry, load_signing_key
 from airflow_provider_powerfl.jobs.conf import JobConf
 from airflow_provider_powerfl.orchestration.jobstate import announce_job_failure
 from airflow_provider_powerfl.orchestration.nonce import run_nonce
@@ -35,20 +34,17 @@ class JobContext:
 
     @cached_property
     def signing_key(self) -> SigningKey:
-        if not self.party.private_key_path:
-            raise ConfigError(f"connection {self.party.conn_id!r} field 'private_key_path': must be set to sign messages")
-        return SigningKey.from_file(self.party.private_key_path)
+        return load_signing_key(self.party)
 
 
 def job_context(context: Any, powerfl_conn_id: str = PowerFLPartyHook.default_conn_name, job_id: str | None = None) -> JobContext:
     """Read the connection and registry, and the job from the run's conf (job id: `job_id`, the conf's, else the run id)."""
     party = PowerFLPartyHook(powerfl_conn_id).get_party()
-    if not party.registry_path:
-        raise ConfigError(f"connection {party.conn_id!r} field 'registry_path': must name the party registry")
+    registry = load_registry(party)
     dag_run = context["dag_run"]
     job = JobConf.from_conf(dag_run.conf, job_id or dag_run.run_id)
     job.role_of(party)
-    return JobContext(party, PartyRegistry.from_yaml(party.registry_path), job)
+    return JobContext(party, registry, job)
 
 
 def is_initiator(conf: Mapping[str, Any] | None, party_id: str) -> bool:

@@ -22,8 +22,7 @@ from __future__ import annotations
 import time
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook
+from airflow_provider_powerfl.hooks.party import PowerFLPartyHook, load_registry
 from airflow_provider_powerfl.jobs.conf import JobConf
 from airflow_provider_powerfl.orchestration.invitation import Invitation, InvitationRefused, invitation_topic
 from airflow_provider_powerfl.policy import PartyPolicy
@@ -34,13 +33,6 @@ LOOKBACK = 300.0  # seconds; with no saved offset, invitations younger than this
 
 def offset_variable(party_id: str) -> str:
     return f"powerfl_listener_offset_{party_id}"
-
-
-def party_and_registry(powerfl_conn_id: str) -> tuple[PartyConnection, PartyRegistry]:
-    party = PowerFLPartyHook(powerfl_conn_id).get_party()
-    if not party.registry_path:
-        raise ConfigError(f"connection {party.conn_id!r} field 'registry_path': must name the party registry")
-    return party, PartyRegistry.from_yaml(party.registry_path)
 
 
 def check_conf_policy(invitation: Invitation, policy: PartyPolicy) -> None:
@@ -60,8 +52,8 @@ def read_invitations(powerfl_conn_id: str, offset: int | None, since: float, wai
 
     from airflow_provider_powerfl.federation.kafka_transport import ensure_topic
 
-    party, registry = party_and_registry(powerfl_conn_id)
-    config = registry.get(party.party_id).kafka_config()
+    party = PowerFLPartyHook(powerfl_conn_id).get_party()
+    config = load_registry(party).get(party.party_id).kafka_config()
     topic = invitation_topic(party.party_id)
     ensure_topic(config, topic)
     consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=200)

@@ -11,18 +11,14 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_powerfl.federation.events import EventReader, StatusEvent, latest, wait_state
-from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.hooks.party import PowerFLPartyHook
+from airflow_provider_powerfl.hooks.party import PowerFLPartyHook, load_registry
 from airflow_provider_powerfl.orchestration.jobstate import job_ended
 
 
 def open_reader(powerfl_conn_id: str, job_id: str, nonce: str) -> EventReader:
     """This party's verified event reader for the run (`job_id`, hex `nonce`) (blocking: connection, registry, broker)."""
     party = PowerFLPartyHook(powerfl_conn_id).get_party()
-    if not party.registry_path:
-        raise ConfigError(f"connection {powerfl_conn_id!r} field 'registry_path': must be set to verify peers' events")
-    return EventReader(PartyRegistry.from_yaml(party.registry_path), party.party_id, job_id, nonce=bytes.fromhex(nonce))
+    return EventReader(load_registry(party), party.party_id, job_id, nonce=bytes.fromhex(nonce))
 
 
 class FederatedPeerTrigger(BaseTrigger):

@@ -32,7 +32,7 @@ def registry(tmp_path):
 
 
 def party(registry, party_id="10000") -> PartyConnection:
-    return PartyConnection("powerfl_default", party_id, "guest", "127.0.0.1:19092", str(registry), str(registry.parent / f"{party_id}.key"))
+    return PartyConnection("powerfl_default", party_id, "guest", None, str(registry), str(registry.parent / f"{party_id}.key"))
 
 
 def context(conf, xcoms=None, try_number=1):
@@ -81,9 +81,10 @@ def test_templated_fields_are_what_users_set_per_run():
 
 
 def test_a_party_not_in_the_job_fails_at_task_start(registry, monkeypatch):
-    monkeypatch.setattr(PowerFLPartyHook, "get_party", lambda hook: party(registry, "30000"))
-    with pytest.raises(ConfigError, match=r"party 30000 \(connection 'powerfl_default'\) is not among the parties of job 'J'"):
-        job_context(context(CONF))
+    monkeypatch.setattr(PowerFLPartyHook, "get_party", lambda hook: party(registry, "20000"))
+    conf = {**CONF, "parties": ["10000=guest", "30000=host"]}
+    with pytest.raises(ConfigError, match=r"party 20000 \(connection 'powerfl_default'\) is not among the parties of job 'J'"):
+        job_context(context(conf))
 
 
 def test_train_spec_carries_algorithm_attempt_and_upstream_outputs(registry):
@@ -114,11 +115,11 @@ def test_secureboost_train_spec_carries_its_params(registry):
 
 
 def test_predict_gets_the_upstream_model_and_kubernetes_the_pod_key_path(registry):
-    trained = {"outputs": {}, "model": {"id": "m-1", "uri": "/w/J/10000/train/model"}}
+    trained = {"outputs": {}, "model": {"root": "/w/J/10000/train/model", "model_id": "m-1", "version": "1"}}
     data = {"outputs": {"data": {"uri": "/d.parquet", "format": "parquet"}}}
     op = FederatedPredictOperator(task_id="predict", inputs_from=["align", "train"])
     spec = spec_of(op, context(CONF, {"align": data, "train": trained}), party(registry), "kubernetes")
-    assert spec.params["model"] == {"id": "m-1", "uri": "/w/J/10000/train/model"}
+    assert spec.params["model"] == {"root": "/w/J/10000/train/model", "model_id": "m-1", "version": "1"}
     assert spec.private_key == "/etc/powerfl/keys/private.pem"
 
 
