@@ -161,7 +161,7 @@ def test_libsvm_read_arrays_parses_plain_lines_in_the_driver(spark, datasets, tm
     spec = DataSpec.from_dict({"uri": str(src), "format": "libsvm", **options}, "in")
     expected = read_input(spark, spec)
     want_ids, want_x, want_y = collect_arrays(expected, sort_by_id=True)
-    monkeypatch.setattr("spark_jobs.common.io.read_input", lambda *a, **k: pytest.fail("plain lines took the JVM's path"))
+    monkeypatch.setattr("spark_jobs.common.io.read.read_input", lambda *a, **k: pytest.fail("plain lines took the JVM's path"))
     table, ids, x, y = read_arrays(spark, spec)
     assert list(ids) == list(want_ids) and table.feature_names == expected.feature_names and table.rows == 300
     np.testing.assert_array_equal(x, want_x)
