@@ -20,7 +20,10 @@ class RecvTimeout(FederationError, TimeoutError):
 
 
 class PeerFailed(FederationError):
-    """A peer's step failed and said so (Party.__exit__): stop now instead of waiting out a timeout."""
+    """A peer's step failed and said so on the channel (Party.__exit__): stop now instead of waiting out a timeout.
+
+    Not the sensors' PeerTaskFailed, which is a peer's Airflow task reporting failure in a status event.
+    """
 
     def __init__(self, src: str, dst: str, job_id: str, attempt: int, error: str) -> None:
         super().__init__(

@@ -20,8 +20,11 @@ from airflow_provider_powerfl.orchestration.nonce import run_nonce
 from airflow_provider_powerfl.triggers.peer import FederatedPeerTrigger, JobPeerTrigger, open_reader
 
 
-class PeerFailed(FederationError):
-    """A party the sensor waits for reported that its task failed."""
+class PeerTaskFailed(FederationError):
+    """A party the sensor waits for reported, in a status event, that its task failed.
+
+    Not federation.errors.PeerFailed, which is a step's channel hearing that a peer's step failed.
+    """
 
     def __init__(self, event: StatusEvent) -> None:
         super().__init__(
@@ -132,7 +135,7 @@ class FederatedPeerSensor(BaseSensorOperator):
         self.check_job(known)
         state = wait_state(known, self._parties, self.peer_task, self.status)
         if state.failed is not None:
-            raise PeerFailed(state.failed)
+            raise PeerTaskFailed(state.failed)
         self._pending = state.pending
         if state.pending:
             self.log.info("waiting for %s", self._waiting_for(state.pending))
@@ -149,7 +152,7 @@ class FederatedPeerSensor(BaseSensorOperator):
         if kind == "done":
             return event["events"]
         if kind == "peer_failed":
-            raise PeerFailed(event_from_dict(event["event"]))
+            raise PeerTaskFailed(event_from_dict(event["event"]))
         if kind == "timeout":
             self._pending = tuple(event["pending"])
             raise AirflowSensorTimeout(self._timeout_message())

@@ -4,7 +4,7 @@ import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.events import StatusEvent, event_topic, latest, wait_state
-from airflow_provider_powerfl.sensors.peer import FederatedPeerSensor, PeerFailed
+from airflow_provider_powerfl.sensors.peer import FederatedPeerSensor, PeerTaskFailed
 
 
 def ev(party: str, status: str, attempt: int = 1, ts: float = 0.0, task: str = "train", reason: str | None = None) -> StatusEvent:
@@ -28,7 +28,7 @@ def test_a_failure_wins_at_once_but_a_newer_attempt_replaces_it():
 
 
 def test_peer_failure_message_names_party_task_job_and_reason():
-    message = str(PeerFailed(ev("20000", "failed", reason="inputs.train.uri: missing")))
+    message = str(PeerTaskFailed(ev("20000", "failed", reason="inputs.train.uri: missing")))
     assert message == "party 20000 reports task 'train' of job 'J' failed (attempt 1): inputs.train.uri: missing"
 
 
