@@ -2,8 +2,8 @@
 
 Each party's own columns are written as its aligned CSV inputs (train and test); the train
 step and then the predict step (joint prediction and evaluation of the test rows) run for
-both parties at once, as the operators would run them (bench.hetero_lr's launcher). In the
-same run XGBoost (tree_method="hist") trains with the same trees, depth, learning rate,
+both parties at once, as the operators would run them (the integration tests' launcher,
+tests/support/launch.py). In the same run XGBoost (tree_method="hist") trains with the same trees, depth, learning rate,
 max_bin and lambda on the joined data, and the library's plaintext GBDT checks that the
 federated test predictions are the centralized ones. Reports wall time, time per tree and
 the test metrics (AUC, or accuracy for vehicle_scale).
@@ -23,7 +23,7 @@ import numpy as np
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from bench import allow_small_keys, brokers
-from bench.hetero_lr import check_ok, run_parties, write_job
+from tests.support.launch import check_ok, run_parties, write_job
 
 DATASETS = Path(os.environ.get("POWERFL_DATASETS", "/work/shared/datasets"))
 GUEST, HOST = "10000", "20000"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.hetero_lr import run_parties, write_job
+from tests.support.launch import run_parties, write_job
 from airflow_provider_powerfl.federation.errors import PeerFailed
 from airflow_provider_powerfl.federation.party import Party
 from airflow_provider_powerfl.jobs.spec import TaskSpec

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_powerfl.algorithms.feature_engineering import Binner, woe_iv
-from bench.hetero_lr import spark_submit_command, submit_env
+from tests.support.launch import spark_submit_command, submit_env
 from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.jobs.spec import TaskSpec
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from bench.hetero_lr import check_ok, run_parties, write_job
+from tests.support.launch import check_ok, run_parties, write_job
 from airflow_provider_powerfl.datasets.breast import write_breast_split
 from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF
 

@@ -12,7 +12,7 @@ import pyspark
 import pytest
 
 from airflow_provider_powerfl.algorithms.paillier_kernels import ThreadChunkMap
-from bench.hetero_lr import spark_submit_command, submit_env
+from tests.support.launch import spark_submit_command, submit_env
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, PowerFLError
 from airflow_provider_powerfl.runtimes.class_archive import build_archive, existing_archive
 from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees
-from bench.hetero_lr import check_ok, run_parties, write_job
+from tests.support.launch import check_ok, run_parties, write_job
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.models import load_model
 from airflow_provider_powerfl.jobs.spec import TaskSpec

@@ -1,0 +1,1 @@
+"""Helpers the tests share: the Spark step launcher (launch)."""
