@@ -5,122 +5,155 @@ and host 20000 (20 features, :8082, 127.0.0.1:29092) each get their own
 AIRFLOW_HOME under ``.run/demo/<party>/``, SQLite database and ``powerfl``
 connection. The job is posted to the guest only; the guest's run invites the
 host, whose listener starts the same pipeline with the same job id. Paillier
-keys are 2048-bit. Everything started here is stopped at the end, on failure
-and on Ctrl-C.
+keys are 2048-bit; hetero LR keeps the product's label defences. The demo
+prints a line per stage and per finished task; the JVM, Spark, Kafka and
+Airflow output goes to log files (their paths are printed once, a failure
+prints the relevant tail). Everything started here is stopped at the end, on
+failure and on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from demo.airflow import LocalAirflow, listening, tail
 from airflow_provider_powerfl.exceptions import PowerFLError
+from demo.airflow import LocalAirflow, listening, tail
+from demo.job import KEY_LENGTH, PARTIES, TRAINING, connection, federation, job_conf
+from demo.progress import DemoError, TaskProgress, elapsed, say, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
+ROOT = REPO / ".run" / "demo"
+LOG = ROOT / "demo.log"  # this process's own log: the class archive's JVM output among it
 PIPELINE = "powerfl_pipeline_hetero_lr"
-PARTIES = {"10000": ("guest", "guest", 8081), "20000": ("host", "host", 8082)}  # id -> (role, broker, API port)
-KEY_LENGTH = 2048
-
-_T0 = time.monotonic()
-
-
-def say(text: str) -> None:
-    print(f"[{time.monotonic() - _T0:6.1f}s] {text}", flush=True)
-
-
-class DemoError(PowerFLError):
-    """A demo stage failed; the message says which and carries the relevant log tail."""
 
 
 def kafka(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(REPO / "scripts" / "kafka"), *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
-def federation(root: Path, brokers: dict[str, str]) -> Path:
-    """Keys of both parties and the registry; returns the registry path."""
-    from airflow_provider_powerfl.federation.keys import generate_party_keys
-
-    entries = {}
-    for party_id, (role, broker, _) in PARTIES.items():
-        _, public = generate_party_keys(root / "keys", party_id, overwrite=True)
-        entries[party_id] = {"role": role, "bootstrap_servers": brokers[broker], "public_key": str(public)}
-    registry = root / "parties.yaml"
-    registry.write_text(yaml.safe_dump({"parties": entries}))
-    return registry
+def party_airflow(registry: Path, party_id: str) -> LocalAirflow:
+    role, _, port = PARTIES[party_id]
+    env = {"AIRFLOW_CONN_POWERFL_DEFAULT": json.dumps(connection(ROOT, registry, party_id)), "PYTHONPATH": str(REPO)}
+    return LocalAirflow(name=f"{role} {party_id}", home=ROOT / role, port=port, dags_folder=REPO / "dags", env=env)
 
 
-def party_airflow(root: Path, registry: Path, party_id: str, dags_folder: Path) -> LocalAirflow:
-    role, broker, port = PARTIES[party_id]
-    bootstrap = yaml.safe_load(registry.read_text())["parties"][party_id]["bootstrap_servers"]
-    conn = {
-        "conn_type": "powerfl",
-        "host": bootstrap,
-        "extra": {
-            "party_id": party_id,
-            "role": role,
-            "registry_path": str(registry),
-            "private_key_path": str(root / "keys" / f"{party_id}.key"),
-            "runtime": "local",
-            "policy": demo_policy(root, party_id),
-        },
-    }
-    env = {"AIRFLOW_CONN_POWERFL_DEFAULT": json.dumps(conn), "PYTHONPATH": str(REPO)}
-    return LocalAirflow(name=f"{role} {party_id}", home=root / role, port=port, dags_folder=dags_folder, env=env)
+class Started:
+    """What the demo started (brokers, Airflows), stopped in reverse by ``stop``; brokers already up are left alone."""
+
+    def __init__(self, keep_kafka: bool) -> None:
+        self.keep_kafka = keep_kafka
+        self.brokers: list[str] = []
+        self.airflows: list[LocalAirflow] = []
+
+    def stop(self) -> None:
+        say("stopping what the demo started")
+        for airflow in self.airflows:
+            airflow.stop()
+        if self.brokers and not self.keep_kafka:
+            kafka("down", *self.brokers, timeout=120)
 
 
-def demo_policy(root: Path, party_id: str) -> dict[str, Any]:
-    """Each party's privacy policy (docs/policy.md): the other party may start jobs; data and output under the demo's root."""
-    return {
-        "allowed_parties": [p for p in PARTIES if p != party_id],
-        "algorithms": ["psi_ecdh", "hetero_lr"],
-        "min_key_length": KEY_LENGTH,
-        "min_batch_size": 256,
-        "input_prefixes": [str(root / "data")],
-        "output_dir": str(root),
-    }
+def prepare() -> None:
+    """A fresh .run/demo/, this process's log there (Python warnings too), and where every log is."""
+    if ROOT.exists():
+        shutil.rmtree(ROOT)
+    ROOT.mkdir(parents=True)
+    logging.basicConfig(filename=LOG, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)
+    rel = ROOT.relative_to(REPO)
+    say(f"logs: {rel}/demo.log, {rel}/<party>/*.log (Airflow), {rel}/<party>/logs/ (tasks, Spark), .run/kafka/<broker>/")
 
 
-def job_conf(job_id: str, data: Any, work_dir: Path, max_iter: int) -> dict[str, Any]:
-    """The job in PowerFL's format: parties, common-args, parties-args per party id."""
+def class_archive() -> None:
+    """The class archive local Spark drivers map (runtimes/class_archive.py): dumped once per machine, ~1 min."""
+    from airflow_provider_powerfl.runtimes.class_archive import archive_path, build_archive
 
-    def csv(path: Path, label: bool) -> dict[str, Any]:
-        return {"uri": str(path), "format": "csv", **({"label_column": "y"} if label else {})}
-
-    return {
-        "job_id": job_id,
-        "parties": ["10000=guest", "20000=host"],
-        "common-args": {
-            "work_dir": str(work_dir),
-            "train": {"max_iter": max_iter, "learning_rate": 0.15, "batch_size": 512, "key_length": KEY_LENGTH, "random_state": 7},
-        },
-        "parties-args": {
-            "10000": {"align": {"inputs": {"train": csv(data.guest_train, True), "test": csv(data.guest_test, True)}}},
-            "20000": {"align": {"inputs": {"train": csv(data.host_train, False), "test": csv(data.host_test, False)}}},
-        },
-    }
+    if archive_path().is_file():
+        return
+    say("dumping the Spark drivers' class archive (once per machine, about a minute)")
+    try:
+        build_archive()
+    except PowerFLError as exc:
+        raise DemoError(f"the class archive failed: {exc}\n{tail(LOG)}") from exc
+    say("class archive dumped")
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float, poll: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise DemoError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(poll)
+def start_brokers(started: Started) -> dict[str, str]:
+    names = [broker for _, broker, _ in PARTIES.values()]
+    for name in names:
+        if kafka("status", name).returncode != 0:
+            started.brokers.append(name)
+    proc = kafka("up", *names)
+    if proc.returncode != 0:
+        raise DemoError(f"scripts/kafka up {' '.join(names)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    brokers = dict(zip(names, kafka("addr", *names).stdout.split(), strict=True))
+    reused = f" (already running: {', '.join(n for n in names if n not in started.brokers)})" if len(started.brokers) < len(names) else ""
+    say(f"Kafka per party: guest {brokers['guest']}, host {brokers['host']}{reused}")
+    return brokers
+
+
+def start_airflows(registry: Path, started: Started, timeout: float) -> tuple[LocalAirflow, LocalAirflow]:
+    guest, host = (party_airflow(registry, pid) for pid in PARTIES)
+    started.airflows += [guest, host]
+    guest.prepare()
+    host.prepare(template_db=guest.home / "airflow.db")  # a copy of the guest's fresh, migrated database
+    for airflow in (guest, host):
+        airflow.start()
+    say(f"Airflow per party (api-server, scheduler, dag-processor, triggerer): guest {guest.url}, host {host.url}")
+    for airflow in (guest, host):
+        airflow.wait_healthy(timeout=timeout)
+    with guest.client() as gc, host.client() as hc:
+        for client, airflow in ((gc, guest), (hc, host)):
+            wait_for(f"{airflow.name} to parse {PIPELINE} and powerfl_listener (dag-processor log:\n{airflow.log_tail('dag-processor')})",
+                     lambda c=client: _dags_ready(c), timeout=180)  # fmt: skip
+        wait_for("the host's powerfl_listener run to wait for invitations", lambda: listening(hc), timeout=240, poll=2.0)
+    say("both Airflows healthy; the host's listener waits for invitations")
+    say(f"UI while the demo runs: {guest.url}, {host.url} (user admin, password in {ROOT.relative_to(REPO)}/<party>/passwords.json)")
+    return guest, host
+
+
+def run_job(guest: LocalAirflow, host: LocalAirflow, data: Any, args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Submit the job to the guest only, follow both runs; returns the job id and both summaries."""
+    job_id = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+    conf = job_conf(job_id, data, ROOT / "work", args.max_iter)
+    with guest.client() as gc, host.client() as hc:
+        gc.trigger(PIPELINE, conf, run_id=job_id, note="PowerFL demo")
+        say(f"job {job_id} posted to the guest's REST API; its run invites the host")
+        wait_for("the host's listener to start the invited run",
+                 lambda: hc.find_run(PIPELINE, job_id) or _guest_done_early(gc, job_id), timeout=180, poll=2.0)  # fmt: skip
+        say("the host's listener started the same job")
+        progress = TaskProgress({"guest": gc, "host": hc}, PIPELINE, job_id)
+        deadline = time.monotonic() + args.job_timeout
+        states = {}
+        for label, client in (("guest", gc), ("host", hc)):
+            remaining = max(10.0, deadline - time.monotonic())
+            states[label] = client.wait_run(PIPELINE, job_id, timeout=remaining, poll=3.0, on_poll=lambda _r: progress.report())["state"]
+        progress.report()
+        if set(states.values()) != {"success"}:
+            raise DemoError(f"job {job_id} ended: guest {states['guest']}, host {states['host']}\n"
+                            f"{failure_report(guest, job_id)}\n{failure_report(host, job_id)}")  # fmt: skip
+        return job_id, gc.xcom(PIPELINE, job_id, "summary") or {}, hc.xcom(PIPELINE, job_id, "summary") or {}
+
+
+def report(job_id: str, guest: LocalAirflow, host: LocalAirflow, summary: dict[str, Any], host_summary: dict[str, Any]) -> None:
+    metrics = summary.get("predict_metrics") or {}
+    print()
+    print(f"PowerFL demo: job {job_id} succeeded at both parties in {elapsed():.0f}s")
+    print(f"  test AUC {_num(metrics.get('auc'))}, KS {_num(metrics.get('ks'))} on {metrics.get('n', '?')} test rows (the guest's joint prediction)")
+    print(f"  hetero LR: {TRAINING['max_iter']} epochs, batch {TRAINING['batch_size']}, {TRAINING['optimizer']} at {TRAINING['learning_rate']}, "
+          f"{KEY_LENGTH}-bit Paillier; label defences at the product's defaults (epsilon 16 label noise, min_support 16)")  # fmt: skip
+    print(f"  models: guest {(summary.get('model') or {}).get('model_id')}, host {(host_summary.get('model') or {}).get('model_id')}")
+    print()
 
 
 def failure_report(airflow: LocalAirflow, run_id: str) -> str:
@@ -140,101 +173,21 @@ def failure_report(airflow: LocalAirflow, run_id: str) -> str:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    root = (REPO / ".run" / "demo").resolve()
-    started_kafka: list[str] = []
-    airflows: list[LocalAirflow] = []
+    started = Started(args.keep_kafka)
     try:
-        say("starting a Kafka broker per party (scripts/kafka up guest host)")
-        for name in ("guest", "host"):
-            if kafka("status", name).returncode != 0:
-                started_kafka.append(name)
-        proc = kafka("up", "guest", "host")
-        if proc.returncode != 0:
-            raise DemoError(f"scripts/kafka up failed:\n{proc.stdout}\n{proc.stderr}")
-        brokers = dict(zip(("guest", "host"), kafka("addr", "guest", "host").stdout.split(), strict=True))
-        say(f"brokers: guest {brokers['guest']}, host {brokers['host']}")
-
-        if root.exists():
-            shutil.rmtree(root)
-        root.mkdir(parents=True)
-        registry = federation(root, brokers)
-        say(f"signing keys and party registry in {root.relative_to(REPO)}/ (keys/, parties.yaml)")
+        prepare()
+        class_archive()
+        registry = federation(ROOT, start_brokers(started))
         from airflow_provider_powerfl.datasets.breast import write_breast_split
 
-        data = write_breast_split(root / "data")
-        say(f"breast-cancer data split by columns: guest 10 features + label, host 20 features ({root.relative_to(REPO)}/data)")
-
-        guest, host = (party_airflow(root, registry, pid, REPO / "dags") for pid in PARTIES)
-        airflows += [guest, host]
-        say("creating the guest's Airflow database (airflow db migrate)")
-        guest.prepare()
-        say("creating the host's Airflow database (a copy of the guest's fresh, migrated one)")
-        host.prepare(template_db=guest.home / "airflow.db")
-        say("starting api-server, scheduler, dag-processor and triggerer for the guest (:8081) and the host (:8082)")
-        for airflow in airflows:
-            airflow.start()
-        for airflow in airflows:
-            airflow.wait_healthy(timeout=args.start_timeout)
-            say(f"{airflow.name}: Airflow healthy at {airflow.url}")
-
-        with guest.client() as gc, host.client() as hc:
-            for client, airflow in ((gc, guest), (hc, host)):
-                wait_for(
-                    f"{airflow.name} to parse {PIPELINE} and powerfl_listener (dag-processor log:\n{airflow.log_tail('dag-processor')})",
-                    lambda c=client: _dags_ready(c),
-                    timeout=180,
-                )
-            say("both parties parsed the pipeline and their invitation listener")
-            wait_for("the host's powerfl_listener run to wait for invitations", lambda: listening(hc), timeout=240, poll=2.0)
-            say("the host's listener waits for invitations (a run every minute, deferred in its triggerer)")
-
-            job_id = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
-            conf = job_conf(job_id, data, root / "work", args.max_iter)
-            say(f"POST {guest.url}/auth/token, then POST /api/v2/dags/{PIPELINE}/dagRuns (job {job_id}, {KEY_LENGTH}-bit Paillier keys)")
-            run = gc.trigger(PIPELINE, conf, run_id=job_id, note="PowerFL demo")
-            say(f"guest run {run['dag_run_id']} queued; its invite task sends the host a signed invitation")
-
-            host_run = wait_for(
-                "the host's listener to start the invited run",
-                lambda: hc.find_run(PIPELINE, job_id) or _guest_done_early(gc, job_id),
-                timeout=180,
-                poll=2.0,
-            )
-            say(f"host run {host_run['dag_run_id']} started by its listener (same job id)")
-
-            progress = _Progress({"guest": (gc, guest), "host": (hc, host)}, job_id)
-            deadline = time.monotonic() + args.job_timeout
-            states = {}
-            for label, client in (("guest", gc), ("host", hc)):
-                remaining = max(10.0, deadline - time.monotonic())
-                states[label] = client.wait_run(PIPELINE, job_id, timeout=remaining, poll=3.0, on_poll=lambda _r: progress.report())["state"]
-            progress.report()
-            if set(states.values()) != {"success"}:
-                raise DemoError(
-                    f"job {job_id} ended: guest {states['guest']}, host {states['host']}\n"
-                    f"{failure_report(guest, job_id)}\n{failure_report(host, job_id)}"
-                )
-            summary = gc.xcom(PIPELINE, job_id, "summary") or {}
-            host_summary = hc.xcom(PIPELINE, job_id, "summary") or {}
-
-        metrics = summary.get("predict_metrics") or {}
-        print()
-        print(f"PowerFL demo: job {job_id} succeeded at both parties")
-        print(f"  AUC {_num(metrics.get('auc'))}   KS {_num(metrics.get('ks'))}   (guest's joint prediction on the test rows)")
-        print(f"  other metrics: {json.dumps({k: v for k, v in metrics.items() if k not in ('auc', 'ks')}, sort_keys=True)}")
-        print(f"  guest 10000 run: {job_id}   UI {guest.url}/dags/{PIPELINE}/runs/{job_id}")
-        print(f"  host  20000 run: {job_id}   UI {host.url}/dags/{PIPELINE}/runs/{job_id}")
-        print(f"  models: guest {(summary.get('model') or {}).get('model_id')}, host {(host_summary.get('model') or {}).get('model_id')}")
-        print(f"  UI login: admin / see .run/demo/<party>/passwords.json; task logs under .run/demo/<party>/logs/")
-        print(f"  Paillier key length: {KEY_LENGTH} bits; elapsed {time.monotonic() - _T0:.0f}s")
-        print()
+        data = write_breast_split(ROOT / "data")
+        say("keys, party registry and the breast-cancer data split by columns (guest: label + 10 features, host: 20)")
+        guest, host = start_airflows(registry, started, args.start_timeout)
+        job_id, summary, host_summary = run_job(guest, host, data, args)
+        report(job_id, guest, host, summary, host_summary)
         return 0
     finally:
-        say("stopping what the demo started")
-        for airflow in airflows:
-            airflow.stop()
-        if started_kafka and not args.keep_kafka:
-            kafka("down", *started_kafka, timeout=120)
+        started.stop()
         say("stopped")
 
 
@@ -254,34 +207,13 @@ def _guest_done_early(client: Any, job_id: str) -> dict[str, Any] | None:
     return None
 
 
-class _Progress:
-    """Prints each task state change of both runs once."""
-
-    def __init__(self, parties: dict[str, tuple[Any, LocalAirflow]], job_id: str) -> None:
-        self._parties = parties
-        self._job_id = job_id
-        self._seen: dict[tuple[str, str], str] = {}
-
-    def report(self) -> None:
-        for label, (client, _) in self._parties.items():
-            try:
-                tis = client.task_instances(PIPELINE, self._job_id)
-            except PowerFLError:
-                continue
-            for ti in tis:
-                key, state = (label, ti["task_id"]), str(ti["state"])
-                if self._seen.get(key) != state and state not in ("None", "scheduled", "queued"):
-                    self._seen[key] = state
-                    say(f"{label}: {ti['task_id']} {state}")
-
-
 def _num(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else str(value)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-iter", type=int, default=5, help="training epochs (default 5)")
+    parser.add_argument("--max-iter", type=int, default=TRAINING["max_iter"], help=f"training epochs (default {TRAINING['max_iter']})")
     parser.add_argument("--start-timeout", type=float, default=240, help="seconds for each Airflow to become healthy")
     parser.add_argument("--job-timeout", type=float, default=900, help="seconds for the job to finish at both parties (default 900)")
     parser.add_argument("--keep-kafka", action="store_true", help="leave the brokers running")
