@@ -117,35 +117,7 @@ def pod_operator(
 
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    volumes = [
-        k8s.V1Volume(name="powerfl-work", empty_dir=k8s.V1EmptyDirVolumeSource()),
-        k8s.V1Volume(
-            name="powerfl-keys",
-            secret=k8s.V1SecretVolumeSource(
-                secret_name=settings.keys_secret,
-                items=[k8s.V1KeyToPath(key=settings.keys_secret_key, path=settings.keys_secret_key)],
-                default_mode=0o400,
-            ),
-        ),
-    ]
-    mounts = [
-        k8s.V1VolumeMount(name="powerfl-work", mount_path=settings.work_dir),
-        k8s.V1VolumeMount(name="powerfl-keys", mount_path=settings.keys_dir, read_only=True),
-    ]
-    if settings.kafka_secret:
-        volumes.append(
-            k8s.V1Volume(
-                name="kafka-secret", secret=k8s.V1SecretVolumeSource(secret_name=settings.kafka_secret, default_mode=0o400)
-            )
-        )
-        mounts.append(k8s.V1VolumeMount(name="kafka-secret", mount_path=settings.kafka_secret_dir, read_only=True))
-    env = [k8s.V1EnvVar(name=SPEC_ENV, value=spec_json), k8s.V1EnvVar(name="POWERFL_WORK_DIR", value=settings.work_dir)]
-    if settings.hadoop_config_map:
-        volumes.append(
-            k8s.V1Volume(name="hadoop-conf", config_map=k8s.V1ConfigMapVolumeSource(name=settings.hadoop_config_map))
-        )
-        mounts.append(k8s.V1VolumeMount(name="hadoop-conf", mount_path=settings.hadoop_conf_dir, read_only=True))
-        env.append(k8s.V1EnvVar(name="HADOOP_CONF_DIR", value=settings.hadoop_conf_dir))
+    volumes, mounts, env = _pod_files_and_env(settings, spec_json)
     options: dict[str, Any] = {
         "get_logs": True,
         "do_xcom_push": False,
@@ -175,6 +147,42 @@ def pod_operator(
         labels={k: label_value(v) for k, v in labels.items()},
         **options,
     )
+
+
+def _pod_files_and_env(settings: KubernetesSettings, spec_json: str) -> tuple[list[Any], list[Any], list[Any]]:
+    """The pod's volumes, their mounts and its environment: work dir, signing key, [Kafka secret], [Hadoop conf]."""
+    from kubernetes.client import models as k8s
+
+    volumes = [
+        k8s.V1Volume(name="powerfl-work", empty_dir=k8s.V1EmptyDirVolumeSource()),
+        k8s.V1Volume(
+            name="powerfl-keys",
+            secret=k8s.V1SecretVolumeSource(
+                secret_name=settings.keys_secret,
+                items=[k8s.V1KeyToPath(key=settings.keys_secret_key, path=settings.keys_secret_key)],
+                default_mode=0o400,
+            ),
+        ),
+    ]
+    mounts = [
+        k8s.V1VolumeMount(name="powerfl-work", mount_path=settings.work_dir),
+        k8s.V1VolumeMount(name="powerfl-keys", mount_path=settings.keys_dir, read_only=True),
+    ]
+    if settings.kafka_secret:
+        volumes.append(
+            k8s.V1Volume(
+                name="kafka-secret", secret=k8s.V1SecretVolumeSource(secret_name=settings.kafka_secret, default_mode=0o400)
+            )
+        )
+        mounts.append(k8s.V1VolumeMount(name="kafka-secret", mount_path=settings.kafka_secret_dir, read_only=True))
+    env = [k8s.V1EnvVar(name=SPEC_ENV, value=spec_json), k8s.V1EnvVar(name="POWERFL_WORK_DIR", value=settings.work_dir)]
+    if settings.hadoop_config_map:
+        volumes.append(
+            k8s.V1Volume(name="hadoop-conf", config_map=k8s.V1ConfigMapVolumeSource(name=settings.hadoop_config_map))
+        )
+        mounts.append(k8s.V1VolumeMount(name="hadoop-conf", mount_path=settings.hadoop_conf_dir, read_only=True))
+        env.append(k8s.V1EnvVar(name="HADOOP_CONF_DIR", value=settings.hadoop_conf_dir))
+    return volumes, mounts, env
 
 
 def label_value(text: str) -> str:
