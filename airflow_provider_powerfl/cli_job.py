@@ -42,6 +42,11 @@ def add_job_commands(subparsers: Any) -> None:
     common(submit)
     submit.set_defaults(func=_submit)
 
+    validate = jobs.add_parser("validate", help="check a job file (and the pipeline it starts) as submit would, offline")
+    validate.add_argument("job_file", type=Path)
+    validate.add_argument("--pipeline-file", type=Path, help="the pipeline YAML the job starts: check every step's parameters")
+    validate.set_defaults(func=_validate)
+
     status = jobs.add_parser("status", help="the run's state and its task states")
     status.add_argument("job_id")
     common(status)
@@ -67,7 +72,7 @@ def _client(args: argparse.Namespace) -> AirflowRestClient:
 
 def load_job_file(path: Path) -> tuple[str | None, dict[str, Any]]:
     """(pipeline, conf) from a job file; ``pipeline`` is not part of the conf."""
-    from airflow_provider_powerfl.jobs.conf import check_conf_fields
+    from airflow_provider_powerfl.jobs.conf import JobConf
 
     try:
         data = yaml.safe_load(path.read_text())
@@ -79,7 +84,7 @@ def load_job_file(path: Path) -> tuple[str | None, dict[str, Any]]:
         raise ConfigError(f"job file {path}: expected a mapping (job_id, parties, common-args, parties-args)")
     pipeline = data.pop("pipeline", None)
     try:
-        check_conf_fields(data)
+        JobConf.from_conf(data, default_job_id="(the run id)")
     except ConfigError as exc:
         raise ConfigError(f"job file {path}: {exc}") from exc
     if "nonce" in data:  # kept in a file, it would recur in every run of it
@@ -103,6 +108,22 @@ def _submit(args: argparse.Namespace) -> int:
         run = client.wait_run(dag_id, run["dag_run_id"], timeout=args.timeout, poll=3.0)
         print(f"job {run['dag_run_id']}: {run['state']}")
         return 0 if run["state"] == "success" else 1
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Exit 0 when the job file would be accepted; a ConfigError (one line, exit 1) names the bad key otherwise."""
+    from airflow_provider_powerfl.jobs.conf import check_job
+    from airflow_provider_powerfl.jobs.pipeline import PipelineDef
+
+    _, conf = load_job_file(args.job_file)
+    if args.pipeline_file is not None:
+        pipeline = PipelineDef.from_yaml(args.pipeline_file)
+        try:
+            check_job(conf, pipeline)
+        except ConfigError as exc:
+            raise ConfigError(f"job file {args.job_file}: {exc}") from exc
+    print(f"{args.job_file}: ok")
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

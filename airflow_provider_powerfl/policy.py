@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 
-from airflow_provider_powerfl.crypto.paillier import INSECURE_TEST_KEYS_ENV, MIN_KEY_BITS, insecure_test_keys
+from airflow_provider_powerfl.crypto.paillier import MIN_KEY_BITS, valid_key_length
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.jobs.spec import TaskSpec
 
@@ -63,12 +63,7 @@ class PartyPolicy(BaseModel):
     input_prefixes: tuple[str, ...] = Field(default=(), description="URI/path prefixes inputs may come from (plus output_dir)")
     output_dir: str = Field(default=DEFAULT_WORK_DIR, description="every step writes below this dir (a path or URI)")
 
-    @field_validator("min_key_length")
-    @classmethod
-    def _key_floor(cls, bits: int) -> int:
-        if bits < MIN_KEY_BITS and not insecure_test_keys():
-            raise ValueError(f"{bits} is below the floor of {MIN_KEY_BITS} bits (lower only in tests, via ${INSECURE_TEST_KEYS_ENV}=1)")
-        return bits
+    _key_floor = field_validator("min_key_length")(classmethod(lambda cls, bits: valid_key_length(bits)))
 
     @field_validator("input_prefixes")
     @classmethod

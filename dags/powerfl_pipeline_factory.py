@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from airflow_provider_powerfl.orchestration.factory import build_listener_dag, build_pipeline_dag
-from airflow_provider_powerfl.orchestration.pipeline import load_pipelines
+from airflow_provider_powerfl.jobs.pipeline import load_pipelines
 
 _DIR = Path(os.environ.get("POWERFL_PIPELINES_DIR") or Path(__file__).parent / "pipelines")
 

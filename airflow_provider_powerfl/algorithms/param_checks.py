@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from airflow_provider_powerfl.crypto.paillier import valid_key_length
 from airflow_provider_powerfl.exceptions import ConfigError, DataError
+from airflow_provider_powerfl.validation import ModelT, parse
 
 
 def is_int(value: Any) -> bool:
@@ -46,6 +48,21 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {'|'.join(choices)}, got {value!r}")
     return str(value)
+
+
+def check_key_length(value: Any) -> int:
+    """A ``key_length`` parameter under the one key floor of this process (crypto.paillier.min_key_bits)."""
+    bits = check_int("key_length", value, 2)
+    try:
+        return valid_key_length(bits)
+    except ValueError as exc:
+        raise ConfigError(f"key_length: {exc}") from None
+
+
+def check_params(model: type[ModelT], estimator: object) -> ModelT:
+    """An estimator's parameters checked by their typed model (the one the job contract uses at submit)."""
+    values = {name: getattr(estimator, name) for name in model.model_fields}
+    return parse(model, {k: v.item() if isinstance(v, np.generic) else v for k, v in values.items()}, "")
 
 
 def check_fitted(obj: object, attribute: str) -> None:

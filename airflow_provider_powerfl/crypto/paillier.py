@@ -32,6 +32,7 @@ DEFAULT_KEY_BITS = 2048
 MIN_KEY_BITS = 2048  # ~112-bit security (NIST SP 800-57 part 1, table 2)
 # Only the party's own process environment lowers the floor (tests); no job conf or REST call reaches it.
 INSECURE_TEST_KEYS_ENV = "POWERFL_INSECURE_TEST_KEYS"
+TEST_MIN_KEY_BITS = 512  # the floor under that variable: fast tests, still a real two-prime modulus
 # Fewer obfuscators than this, with no comb built yet, are plain powmods (~10 ms each, ~3 ms as owner):
 # a one-off encryption (a loss, a few packed sums) should not pay the comb's seconds and ~124 MB.
 TABLE_MIN_COUNT = 64
@@ -44,6 +45,22 @@ _PRIVATE_MAGIC = b"PFSK1"
 def insecure_test_keys() -> bool:
     """True when this process may use Paillier keys below MIN_KEY_BITS: ${INSECURE_TEST_KEYS_ENV}=1, tests only."""
     return os.environ.get(INSECURE_TEST_KEYS_ENV) == "1"
+
+
+def min_key_bits() -> int:
+    """The least Paillier key length this process generates or lets a job ask for: the one key floor of every
+    estimator, the policy and the job contract (MIN_KEY_BITS; TEST_MIN_KEY_BITS under ${INSECURE_TEST_KEYS_ENV}=1)."""
+    return TEST_MIN_KEY_BITS if insecure_test_keys() else MIN_KEY_BITS
+
+
+def valid_key_length(bits: int) -> int:
+    """``bits`` if it is an even key length at or above the floor; a ValueError (a validator's error) otherwise."""
+    floor = min_key_bits()
+    if bits < floor:
+        raise ValueError(f"{bits} is below the floor of {floor} bits (lower only in tests, via ${INSECURE_TEST_KEYS_ENV}=1)")
+    if bits % 2:
+        raise ValueError(f"must be even, got {bits}")
+    return bits
 
 
 def _check_key_length(n_bits: int, allow_insecure_key_length: bool) -> None:

@@ -19,19 +19,18 @@ root of default output dirs, every other key is a step parameter.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.jobs.document import CONF_FIELDS, RESERVED, JobConfDocument
+from airflow_provider_powerfl.jobs.params import STEPS, step_model, validate_step_params
+from airflow_provider_powerfl.jobs.pipeline import STEP_COMPONENTS, PipelineDef
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.policy import PartyPolicy
+from airflow_provider_powerfl.validation import parse
 from airflow_provider_powerfl.jobs.spec import KafkaSecurity, TaskSpec, parse_party_roles
 
-STEPS = ("inspect_data", "align", "feature_engineering", "train", "predict", "evaluate")
-# every top-level field of a job conf; "initiator" is set by the listener, "kubernetes" overrides pod settings,
-# "nonce" is the run's (drawn by the start path or the initiator's invite task, sent in the invitation)
-CONF_FIELDS = ("job_id", "parties", "common-args", "parties-args", "initiator", "kubernetes", "nonce")
-_RESERVED = ("inputs", "output_dir", "work_dir")
 _KAFKA_SECURITY_FIELDS = frozenset(KafkaSecurity.__dataclass_fields__)
 
 
@@ -51,8 +50,9 @@ class StepArgs:
     output_dir: str | None = None
     work_dir: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    shared: frozenset[str] = frozenset()  # params set for every step (common-args, parties-args.<party>)
 
-    def layer(self, data: Any, where: str) -> StepArgs:
+    def layer(self, data: Any, where: str, *, shared: bool = False) -> StepArgs:
         """These args updated by one layer of the conf (the step-scoped sub-mappings are not read here)."""
         if data is None:
             return self
@@ -69,14 +69,29 @@ class StepArgs:
         for key in ("output_dir", "work_dir"):
             if not isinstance(data.get(key) or "", str):
                 raise ConfigError(f"{where}.{key}: expected a path or URI, got {data[key]!r}")
-        params = dict(self.params)
-        params.update({k: v for k, v in data.items() if k not in _RESERVED and k not in STEPS})
+        layer = {k: v for k, v in data.items() if k not in RESERVED and k not in STEPS}
+        params = {**self.params, **layer}
+        keys = frozenset(layer)
         return StepArgs(
             inputs=inputs,
             output_dir=data.get("output_dir") or self.output_dir,
             work_dir=data.get("work_dir") or self.work_dir,
             params=params,
+            shared=self.shared | keys if shared else self.shared - keys,
         )
+
+    def checked(self, step: str, where: str) -> StepArgs:
+        """These args with the step's parameters checked by its typed model (jobs.params).
+
+        A key set for every step that this step's model does not take (``max_iter`` at align) is dropped here;
+        every other key must be the step's.
+        """
+        if step not in STEPS:
+            return self
+        fields = step_model(step, self.params, where).model_fields
+        params = {k: v for k, v in self.params.items() if k not in self.shared or k in fields}
+        validate_step_params(step, params, where)
+        return replace(self, params=params)
 
 
 @dataclass(frozen=True)
@@ -90,27 +105,23 @@ class JobConf:
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any] | None, default_job_id: str) -> JobConf:
+        """The conf checked once as a whole (every key of every layer, for every step) before any step reads it."""
         conf = conf or {}
-        check_conf_fields(conf)
         if "parties" not in conf:
             raise ConfigError("dag_run.conf.parties: missing (e.g. ['10000=guest', '20000=host'])")
+        parse(JobConfDocument, conf, "dag_run.conf")
         parties = parse_party_roles(conf["parties"], "dag_run.conf.parties")
         job_id = str(conf.get("job_id") or default_job_id).strip()
         if not job_id:
             raise ConfigError("dag_run.conf.job_id: must not be empty")
-        common = conf.get("common-args") or {}
-        if not isinstance(common, Mapping):
-            raise ConfigError("dag_run.conf.common-args: expected a mapping")
         per_party = conf.get("parties-args") or {}
-        if not isinstance(per_party, Mapping):
-            raise ConfigError("dag_run.conf.parties-args: expected a mapping of party id -> args")
         for party_id in per_party:
             if str(party_id) not in parties:
                 raise ConfigError(
                     f"dag_run.conf.parties-args.{party_id}: party {party_id} is not among the job's parties "
                     f"({', '.join(parties)})"
                 )
-        return cls(job_id, parties, common, {str(k): v for k, v in per_party.items()})
+        return cls(job_id, parties, conf.get("common-args") or {}, {str(k): v for k, v in per_party.items()})
 
     def role_of(self, party: PartyIdentity) -> str:
         """This party's role in the job; ConfigError when the job does not include it."""
@@ -133,7 +144,7 @@ class JobConf:
             (_scoped(mine, step, f"parties-args.{party_id}"), f"parties-args.{party_id}.{step}"),
         ]
         for data, where in layers:
-            args = args.layer(data, f"dag_run.conf.{where}")
+            args = args.layer(data, f"dag_run.conf.{where}", shared=not where.endswith(f".{step}"))
         return args
 
     def check_policy(self, party_id: str, policy: PartyPolicy) -> None:
@@ -144,11 +155,20 @@ class JobConf:
             policy.check_asked(party_id, role, step, args.params, args.inputs, args.output_dir, args.work_dir)
 
 
-def check_conf_fields(conf: Mapping[str, Any]) -> None:
-    """Refuse a misspelt top-level field (``common_args``, ``party-args``) instead of silently ignoring it."""
-    unknown = sorted(str(key) for key in conf if key not in CONF_FIELDS)
-    if unknown:
-        raise ConfigError(f"dag_run.conf.{unknown[0]}: unknown field; a job conf has {', '.join(CONF_FIELDS)}")
+def check_job(conf: Mapping[str, Any], pipeline: PipelineDef) -> JobConf:
+    """A job conf checked against the pipeline it starts: every step's merged parameters at every party.
+
+    What ``powerfl job validate`` and the initiator's invite task run before any party starts a step.
+    """
+    job = JobConf.from_conf(conf, default_job_id="(the run id)")
+    for task in pipeline.tasks:
+        step = task.step or task.component
+        if task.component not in STEP_COMPONENTS or step not in STEPS:
+            continue
+        for party_id in job.parties:
+            args = job.step_args(party_id, step, StepArgs(params=dict(task.parameters)))
+            args.checked(step, f"{pipeline.dag_id}: tasks.{task.task_id} at party {party_id}: params")
+    return job
 
 
 def _scoped(data: Any, step: str, where: str) -> Any:
@@ -162,14 +182,19 @@ def build_task_spec(
     party: PartyIdentity,
     registry: PartyRegistry,
     *,
+    step: str,
     args: StepArgs,
     attempt: int,
     nonce: str,
     default_output_dir: str,
     private_key: str | None = None,
 ) -> TaskSpec:
-    """This party's spec: roles from the job, brokers and public keys (inlined PEM) from the registry."""
+    """This party's spec: roles from the job, brokers and public keys (inlined PEM) from the registry.
+
+    The step's merged parameters are checked here, before any spark-submit or pod, and again by the step itself.
+    """
     role = job.role_of(party)
+    args = args.checked(step, f"{job.job_id}: step {step} at party {party.party_id}: params")
     key = private_key or party.private_key_path
     if not key:
         raise ConfigError(f"connection {party.conn_id!r} field 'private_key_path': must be set to sign messages")

@@ -121,7 +121,7 @@ class FederatedStepOperator(BaseOperator):
         key = self.kubernetes.private_key_path if runtime == "kubernetes" else None
         attempt = max(1, int(context["ti"].try_number or 1))
         return build_task_spec(
-            job, party, jc.registry, args=args, attempt=attempt, nonce=run_nonce(context), default_output_dir=out_default, private_key=key
+            job, party, jc.registry, step=self.step, args=args, attempt=attempt, nonce=run_nonce(context), default_output_dir=out_default, private_key=key
         )
 
     def _upstream_results(self, context: Any) -> list[tuple[str, Mapping[str, Any]]]:

@@ -21,7 +21,7 @@ from airflow_provider_powerfl.operators.summary import JobSummaryOperator
 from airflow_provider_powerfl.orchestration.jobcontext import end_job_on_failure
 from airflow_provider_powerfl.orchestration.listener import LISTENER_DAG_ID
 from airflow_provider_powerfl.orchestration.params import job_params
-from airflow_provider_powerfl.orchestration.pipeline import INVITE_TASK, PipelineDef, TaskDef
+from airflow_provider_powerfl.jobs.pipeline import INVITE_TASK, PipelineDef, TaskDef
 from airflow_provider_powerfl.sensors.peer import JobPeerSensor
 
 _STEP_CLASSES: dict[str, type[FederatedStepOperator]] = {

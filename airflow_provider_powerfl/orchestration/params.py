@@ -1,4 +1,8 @@
-"""The job conf's JSON schema as DAG Params: Airflow refuses a bad conf at trigger time, naming the param."""
+"""The job conf's JSON schema as DAG Params: Airflow refuses a bad conf at trigger time (the REST API's 400).
+
+The schemas of ``common-args`` and ``parties-args`` are generated from the job contract's models
+(jobs.document), so a typo the operators would refuse is refused here first, naming the key.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,18 @@ from typing import Any
 
 from airflow.sdk import Param
 
-from airflow_provider_powerfl.jobs.conf import STEPS
+from airflow_provider_powerfl.jobs.document import args_schema
 
 PARTY_ROLE = r"^[A-Za-z0-9_.-]+=(guest|host|arbiter)$"
 PARTY_ID = r"^[A-Za-z0-9_.-]+$"
 JOB_ID = r"^$|^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,199}$"
 NONCE = r"^$|^[0-9a-fA-F]{32}$"
 
-_DATA = {
-    "type": "object",
-    "properties": {
-        "uri": {"type": "string", "minLength": 1},
-        "format": {"type": "string", "enum": ["csv", "parquet", "libsvm", "json", "orc"]},
-        "id_column": {"type": "string"},
-        "label_column": {"type": "string"},
-    },
-}
-_STEP_ARGS: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "inputs": {"type": "object", "additionalProperties": _DATA},
-        "output_dir": {"type": "string"},
-        "work_dir": {"type": "string"},
-    },
-}
-# one layer: step parameters plus the reserved keys, and per step the same again
-ARGS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {**_STEP_ARGS["properties"], **{step: _STEP_ARGS for step in STEPS}},
-}
+def _parties_args_schema() -> dict[str, Any]:
+    """parties-args: party id -> one layer of args (the same schema as common-args)."""
+    args = args_schema()
+    defs = {**args.pop("$defs", {}), "Args": args}
+    return {"type": "object", "propertyNames": {"pattern": PARTY_ID}, "additionalProperties": {"$ref": "#/$defs/Args"}, "$defs": defs}
 
 
 def job_params(default_parties: list[str] | None = None) -> dict[str, Param]:
@@ -48,13 +35,9 @@ def job_params(default_parties: list[str] | None = None) -> dict[str, Param]:
             items={"type": "string", "pattern": PARTY_ROLE},
             description="PowerFL's '<party id>=<role>' items",
         ),
-        "common-args": Param({}, schema=ARGS_SCHEMA, description="Arguments of every party; '<step>': {...} for one step"),
+        "common-args": Param({}, schema=args_schema(), description="Arguments of every party; '<step>': {...} for one step"),
         "parties-args": Param(
-            {},
-            type="object",
-            propertyNames={"pattern": PARTY_ID},
-            additionalProperties=ARGS_SCHEMA,
-            description="Arguments per party id: its inputs, output dirs, step parameters",
+            {}, schema=_parties_args_schema(), description="Arguments per party id: its inputs, output dirs, step parameters"
         ),
         "initiator": Param("", type="string", description="Set by the listener: the party whose invitation started this run"),
         "nonce": Param(

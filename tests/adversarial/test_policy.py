@@ -26,7 +26,8 @@ from airflow_provider_powerfl.operators import FederatedAlignOperator, Federated
 from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.orchestration.invitation import Invitation, seal_invitation
 from airflow_provider_powerfl.operators.listener import InvitationListenerOperator
-from airflow_provider_powerfl.policy import INSECURE_TEST_KEYS_ENV, PartyPolicy, PolicyRefused
+from airflow_provider_powerfl.crypto.paillier import INSECURE_TEST_KEYS_ENV
+from airflow_provider_powerfl.policy import PartyPolicy, PolicyRefused
 
 GUEST, HOST = "10000", "20000"
 PIPELINE = "powerfl_pipeline_hetero_lr"
@@ -70,7 +71,7 @@ def attack(name: str, party_id: str, step: str, args: dict[str, Any], reason: st
 ATTACKS = [
     attack("key_length", GUEST, "train", {"key_length": 1024}, r"refuses params\.key_length=1024: below min_key_length=2048"),
     attack("min_batch_size", GUEST, "train", {"min_batch_size": 1}, r"refuses params\.min_batch_size=1: below min_batch_size=256"),
-    attack("batch_size", GUEST, "train", {"batch_size": 1}, r"refuses params\.batch_size=1: below min_batch_size=256"),
+    attack("batch_size", GUEST, "train", {"batch_size": 128}, r"refuses params\.batch_size=128: below min_batch_size=256"),
     attack("no_label_noise", GUEST, "train", {"epsilon": None}, r"refuses params\.epsilon=None: above max_epsilon=16\.0"),
     attack("weak_label_noise", GUEST, "train", {"epsilon": 1000.0}, r"refuses params\.epsilon=1000\.0: above max_epsilon=16\.0"),
     attack("min_support", GUEST, "train", {"min_support": 1}, r"refuses params\.min_support=1: below min_support=16"),

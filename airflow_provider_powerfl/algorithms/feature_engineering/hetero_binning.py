@@ -25,7 +25,7 @@ from airflow_provider_powerfl.algorithms.feature_engineering.woe import (
     woe_iv,
 )
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map, check_ciphertexts, rerandomize
-from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_choice, check_fitted, check_int, check_real
+from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_choice, check_fitted, check_int, check_key_length, check_real
 from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, generate_keypair, insecure_test_keys
 from airflow_provider_powerfl.crypto.shuffle import secure_permutation
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
@@ -34,7 +34,6 @@ from airflow_provider_powerfl.federation.party import Party
 log = logging.getLogger(__name__)
 
 FORMAT = "powerfl.hetero_binning/1"
-MIN_KEY_LENGTH = 1024  # below 2048 bits only for tests (a warning is logged)
 # the host only rerandomizes a few hundred sums with the guest's key: a small comb builds in milliseconds
 _RERANDOMIZE_COMB = (8, 2)
 
@@ -95,9 +94,7 @@ class HeteroFeatureBinning:
         for name in ("shuffle_bins", "return_woe"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        check_int("key_length", self.key_length, MIN_KEY_LENGTH)
-        if self.key_length % 2:
-            raise ConfigError(f"key_length must be even, got {self.key_length}")
+        check_key_length(self.key_length)
         if self.timeout is not None:
             check_real("timeout", self.timeout, 0.0, None, open_low=True)
         as_chunk_map(self.executor)

@@ -65,7 +65,8 @@ class FeaturePipeline:
         self.executor = executor
         self.timeout = timeout
 
-    def _validate(self) -> None:
+    def check_params(self) -> None:
+        """Raise a ConfigError naming the first bad setting (fit does this too; the job contract calls it at submit)."""
         for name, value, keys in (("filter", self.filter, _FILTER_KEYS), ("binning", self.binning, _BINNING_KEYS), ("select", self.select, _SELECT_KEYS)):
             _check_settings(name, value, keys)
         if self.transform not in TRANSFORMS:
@@ -76,7 +77,7 @@ class FeaturePipeline:
 
     def fit(self, X: Any, y: Any, feature_names: Sequence[str]) -> FeaturePipeline:
         """Fit every stage on this party's rows (y at the guest only); federated stages talk to peers."""
-        self._validate()
+        self.check_params()
         X = as_matrix(X)
         names = [str(n) for n in feature_names]
         if len(names) != X.shape[1]:

@@ -14,7 +14,6 @@ import numpy as np
 
 from airflow_provider_powerfl.algorithms import fixed_point as fp
 from airflow_provider_powerfl.algorithms.hetero_lr.protocol import (
-    RESIDUALS,
     BatchPlan,
     GuestSession,
     NOISE_BOUND,
@@ -23,15 +22,15 @@ from airflow_provider_powerfl.algorithms.hetero_lr.protocol import (
     noise_scale,
     tag,
 )
-from airflow_provider_powerfl.algorithms.optimizers import OPTIMIZERS, PENALTIES, LocalUpdate
+from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
-from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_choice, check_fitted, check_int, check_real, is_int
+from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
+from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_fitted, check_params, check_real
 from airflow_provider_powerfl.algorithms.timed_party import TimedParty
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
 
 MODEL_FORMAT = "powerfl.hetero_lr/1"
-MIN_KEY_LENGTH = 1024  # below 2048 bits only for tests (a warning is logged)
 
 
 class HeteroLogisticRegression:
@@ -142,36 +141,9 @@ class HeteroLogisticRegression:
     def _validate(self) -> None:
         if not isinstance(self.party, Party) or self.party.role not in ("guest", "host"):
             raise ConfigError(f"party must be a Party with role 'guest' or 'host', got {self.party!r}")
-        check_int("max_iter", self.max_iter, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_int("min_batch_size", self.min_batch_size, 1)
-        check_int("key_length", self.key_length, MIN_KEY_LENGTH)
-        if self.key_length % 2:
-            raise ConfigError(f"key_length must be even, got {self.key_length}")
-        if self.batch_size < self.min_batch_size:
-            raise ConfigError(f"batch_size={self.batch_size} is below min_batch_size={self.min_batch_size}")
-        check_real("learning_rate", self.learning_rate, 0, open_low=True)
-        check_real("alpha", self.alpha, 0)
-        check_real("tol", self.tol, 0)
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.penalty not in PENALTIES:
-            raise ConfigError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
+        check_params(HeteroLRParams, self)
         if self.timeout is not None:
             check_real("timeout", self.timeout, 0, open_low=True)
-        check_choice("residual", self.residual, RESIDUALS)
-        if self.slope_every is not None:
-            check_int("slope_every", self.slope_every, 1)
-        check_real("init_scale", self.init_scale, 0)
-        check_int("min_support", self.min_support, 1)
-        if self.epsilon is not None:
-            check_real("epsilon", self.epsilon, 0, open_low=True)
-            if self.class_weight is not None and self.party.role == "guest":
-                raise ConfigError(f"epsilon={self.epsilon} assumes a label moves its residual by at most 1, which class_weight "
-                                  "breaks: pass epsilon=None to train with class_weight (no label noise)")  # fmt: skip
-        check_real("delta", self.delta, 0, 1, open_low=True)
-        if self.random_state is not None and not is_int(self.random_state):
-            raise ConfigError(f"random_state must be None or an int, got {self.random_state!r}")
         if self.class_weight is not None and self.party.role != "guest":
             raise ConfigError("class_weight is a guest parameter (it depends on labels); leave it None at a host")
         as_chunk_map(self.executor)  # names a bad executor

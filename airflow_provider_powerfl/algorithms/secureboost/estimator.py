@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
-from airflow_provider_powerfl.algorithms.param_checks import check_fitted, check_int, check_real, is_int
+from airflow_provider_powerfl.algorithms.param_checks import check_fitted, check_params, check_real, is_int
 from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.binning import QuantileBinner
 from airflow_provider_powerfl.algorithms.secureboost.boosting import BoostParams, BoostResult, boost
 from airflow_provider_powerfl.algorithms.secureboost.local import LocalSource
-from airflow_provider_powerfl.algorithms.secureboost.objectives import OBJECTIVES, Objective
+from airflow_provider_powerfl.algorithms.secureboost.objectives import Objective
+from airflow_provider_powerfl.algorithms.secureboost.params import BoostingParams, SecureBoostParams
 from airflow_provider_powerfl.algorithms.secureboost.protocol import CMD, PROTOCOL_VERSION, REPLY, HostServer, RemoteHost, TreeCipher
 from airflow_provider_powerfl.algorithms.secureboost.tree import LOCAL, Tree, TreeParams, route
 from airflow_provider_powerfl.algorithms.timed_party import TimedParty
@@ -32,13 +33,9 @@ from airflow_provider_powerfl.federation.party import Party
 log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "powerfl.secureboost/1"
-MIN_KEY_LENGTH = 512  # below 2048 bits only for tests (a warning is logged)
 SMALL_COMB = (10, 4)  # fixed-base comb of 4096 entries: ~135 products per obfuscator instead of 79, built in milliseconds
 BIG_COMB_ENCRYPTIONS = 20000
-_BOOST_PARAMS = (
-    "n_estimators", "max_depth", "learning_rate", "max_bin", "min_child_weight", "reg_lambda", "gamma",
-    "subsample", "goss", "top_rate", "other_rate", "early_stopping_rounds", "objective", "random_state",
-)  # fmt: skip
+_BOOST_PARAMS = tuple(BoostingParams.model_fields)
 
 
 class _Params:
@@ -62,30 +59,7 @@ class _Params:
         return self
 
     def _validate_boost(self) -> None:
-        check_int("n_estimators", self.n_estimators, 1)
-        check_int("max_depth", self.max_depth, 1)
-        check_int("max_bin", self.max_bin, 2)
-        if self.max_bin > 65535:
-            raise ConfigError(f"max_bin must be <= 65535, got {self.max_bin}")
-        check_real("learning_rate", self.learning_rate, low=0.0, open_low=True)
-        check_real("min_child_weight", self.min_child_weight, low=0.0)
-        check_real("reg_lambda", self.reg_lambda, low=0.0)
-        check_real("gamma", self.gamma, low=0.0)
-        check_real("subsample", self.subsample, low=0.0, open_low=True, high=1.0)
-        if not isinstance(self.goss, bool):
-            raise ConfigError(f"goss must be true or false, got {self.goss!r}")
-        check_real("top_rate", self.top_rate, low=0.0, open_low=True, high=1.0)
-        check_real("other_rate", self.other_rate, low=0.0, open_low=True, high=1.0)
-        if self.goss and self.top_rate + self.other_rate > 1.0:
-            raise ConfigError(f"top_rate + other_rate must be <= 1, got {self.top_rate} + {self.other_rate}")
-        if self.goss and self.subsample < 1.0:
-            raise ConfigError(f"subsample must be 1 with goss (GOSS chooses the rows), got {self.subsample}")
-        if self.early_stopping_rounds is not None:
-            check_int("early_stopping_rounds", self.early_stopping_rounds, 1)
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.random_state is not None and not is_int(self.random_state):
-            raise ConfigError(f"random_state must be None or an int, got {self.random_state!r}")
+        check_params(BoostingParams, self)
 
     def _boost_params(self) -> BoostParams:
         tree = TreeParams(int(self.max_depth), float(self.reg_lambda), float(self.gamma), float(self.min_child_weight), float(self.learning_rate))
@@ -229,7 +203,7 @@ class HeteroSecureBoost(_Params):
         to every encrypted left sum it sends. Each host's own value rules; 0 adds none.
     """
 
-    _PARAMS = ("party", *_BOOST_PARAMS, "key_length", "executor", "timeout", "guest_only_trees", "hist_noise")
+    _PARAMS = ("party", *SecureBoostParams.model_fields, "executor", "timeout")
 
     def __init__(
         self, *, party: Party | None = None, n_estimators: int = 100, max_depth: int = 6, learning_rate: float = 0.3,
@@ -246,14 +220,9 @@ class HeteroSecureBoost(_Params):
 
     def check_params(self) -> None:
         """Raise a ConfigError naming the first bad parameter (fit does this too; a job calls it before talking to peers)."""
-        self._validate_boost()
-        check_int("key_length", self.key_length, MIN_KEY_LENGTH)
-        if self.key_length % 2:
-            raise ConfigError(f"key_length must be even, got {self.key_length}")
+        check_params(SecureBoostParams, self)
         if self.timeout is not None:
             check_real("timeout", self.timeout, low=0.0, open_low=True)
-        check_int("guest_only_trees", self.guest_only_trees, 0)
-        check_real("hist_noise", self.hist_noise, low=0.0)
         as_chunk_map(self.executor)  # names a bad executor
 
     def _validate(self) -> None:

@@ -60,12 +60,12 @@ def _steps_or_own_errors(conf: dict) -> int:
         if not parses_or_own_error(job.check_policy, party_id, POLICY)[0]:
             continue
         for step in STEPS:
-            ok, args = parses_or_own_error(job.step_args, party_id, step, StepArgs(params={"max_iter": 1}))
+            ok, args = parses_or_own_error(job.step_args, party_id, step, StepArgs(params={"max_iter": 1} if step == "train" else {}))
             if not ok:
                 continue
             out_default = default_output_dir(args.work_dir or "/work", job.job_id, party_id, step)
             spec_ok, _ = parses_or_own_error(
-                build_task_spec, job, party, REGISTRY, args=args, attempt=1, nonce="0f" * 16, default_output_dir=out_default
+                build_task_spec, job, party, REGISTRY, step=step, args=args, attempt=1, nonce="0f" * 16, default_output_dir=out_default
             )
             built += spec_ok
     return built

@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.orchestration.pipeline import PipelineDef
+from airflow_provider_powerfl.jobs.pipeline import PipelineDef
 
 pytestmark = pytest.mark.timeout(120)
 

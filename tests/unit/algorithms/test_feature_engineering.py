@@ -173,7 +173,7 @@ def test_three_parties_each_host_gets_its_own_woe(credit):
 
 @pytest.mark.parametrize(
     "param, value",
-    [("method", "kmeans"), ("n_bins", 1), ("adjustment_factor", 0.0), ("key_length", 512), ("shuffle_bins", "yes")],
+    [("method", "kmeans"), ("n_bins", 1), ("adjustment_factor", 0.0), ("key_length", 256), ("shuffle_bins", "yes")],
 )
 def test_bad_parameters_are_named_at_fit(credit, param, value):
     parties = memory_parties("fe-bad", {GUEST: "guest", HOST: "host"})

@@ -246,7 +246,7 @@ def test_integer_features_use_unscaled_exponents():
         ("tol", -1.0),
         ("class_weight", {0: 1.0, 2: 3.0}),
         ("min_batch_size", 0),
-        ("key_length", 512),
+        ("key_length", 256),
         ("random_state", "seed"),
         ("executor", 42),
         ("residual", "cubic"),

@@ -48,8 +48,8 @@ def test_job_id_defaults_to_the_run_id():
         ({}, r"dag_run\.conf\.parties: missing"),
         ({"parties": ["10000=guest", "20000=hots"]}, r"dag_run\.conf\.parties\[1\]: expected guest\|host\|arbiter"),
         ({"parties": ["10000=guest"], "parties-args": {"30000": {}}}, r"parties-args\.30000: party 30000 is not among"),
-        ({"parties": ["10000=guest"], "common-args": [1]}, r"common-args: expected a mapping"),
-        ({"parties": ["10000=guest"], "common_args": {}}, r"dag_run\.conf\.common_args: unknown field; a job conf has job_id, parties, common-args"),
+        ({"parties": ["10000=guest"], "common-args": [1]}, r"common-args: Input should be a valid dictionary"),
+        ({"parties": ["10000=guest"], "common_args": {}}, r"dag_run\.conf\.common_args: unknown key \(did you mean 'common-args'\?\)"),
     ],
 )
 def test_bad_job_conf_names_the_field(conf, message):
@@ -78,11 +78,11 @@ def test_spec_takes_roles_from_the_job_and_brokers_and_keys_from_the_registry(tm
     job = JobConf.from_conf(CONF, "run")
     args = job.step_args("10000", "align", StepArgs())
     out = default_output_dir("/w", "J:1", "10000", "align")
-    spec = build_task_spec(job, party(), registry, args=args, attempt=2, nonce="0f" * 16, default_output_dir=out)
+    spec = build_task_spec(job, party(), registry, step="align", args=args, attempt=2, nonce="0f" * 16, default_output_dir=out)
     assert (spec.job_id, spec.attempt, spec.role, spec.private_key, spec.nonce) == ("J", 2, "guest", "/keys/10000.key", "0f" * 16)
     assert [(p.id, p.role, p.bootstrap_servers) for p in spec.parties] == [("10000", "guest", ("a:1",)), ("20000", "host", ("b:2",))]
     assert spec.parties[1].public_key_is_pem and spec.parties[1].security.security_protocol == "SSL"
     assert spec.outputs.dir == "/w/J_1/10000/align"
     assert spec.input("data").uri == "/data/guest.csv"
     with pytest.raises(ConfigError, match=r"field 'private_key_path': must be set"):
-        build_task_spec(job, party(key=None), registry, args=args, attempt=1, nonce="0f" * 16, default_output_dir="/w")
+        build_task_spec(job, party(key=None), registry, step="align", args=args, attempt=1, nonce="0f" * 16, default_output_dir="/w")

@@ -7,7 +7,7 @@ from airflow.sdk.definitions.param import ParamsDict
 
 from airflow_provider_powerfl.orchestration.factory import build_listener_dag, build_pipeline_dag
 from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, job_failure
-from airflow_provider_powerfl.orchestration.pipeline import load_pipelines
+from airflow_provider_powerfl.jobs.pipeline import load_pipelines
 from airflow_provider_powerfl.operators.federated import FederatedTrainOperator
 from airflow_provider_powerfl.orchestration.jobcontext import is_initiator
 from airflow_provider_powerfl.federation.events import StatusEvent

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.orchestration.pipeline import PipelineDef, load_pipelines
+from airflow_provider_powerfl.jobs.pipeline import PipelineDef, load_pipelines
 
 REPO = Path(__file__).resolve().parents[3]
 

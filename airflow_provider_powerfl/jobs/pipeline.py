@@ -29,6 +29,7 @@ from typing import Any
 
 from airflow_provider_powerfl.config_file import load_config_file
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.jobs.params import STEPS, validate_step_params
 
 STEP_COMPONENTS = ("align", "train", "predict", "feature_engineering", "step")
 COMPONENTS = (*STEP_COMPONENTS, "wait_peers", "summary")
@@ -128,6 +129,9 @@ def _task(task_id: str, raw: Any, defaults: Mapping[str, Any], where: str) -> Ta
     params = raw.get("parameters") or {}
     if not isinstance(params, Mapping):
         raise ConfigError(f"{where}.parameters: expected a mapping")
+    step = raw.get("step") or component
+    if component in STEP_COMPONENTS and step in STEPS:
+        validate_step_params(step, params, f"{where}.parameters")
 
     def names(key: str) -> tuple[str, ...]:
         value = raw.get(key) or ()

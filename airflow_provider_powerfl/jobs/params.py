@@ -1,0 +1,134 @@
+"""Each step's parameters as one typed model: what a pipeline's ``parameters`` and a conf's args may hold.
+
+The same models check a job at submit (the REST API's schema, ``powerfl job validate``), in the operator
+before any spark-submit, and in the Spark step before it says anything to a peer. An unknown key is
+refused with its path; a key given to every step (``common-args``) must be some step's parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
+
+from airflow_provider_powerfl.algorithms.feature_engineering.pipeline import FeaturePipeline
+from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
+from airflow_provider_powerfl.algorithms.secureboost.params import SecureBoostParams
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.validation import Contract, parse, unknown_key
+
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+InputNames = Annotated[list[StrictStr], Field(min_length=1)]
+
+
+class StepParams(Contract):
+    """What every federated step takes (spark_jobs/common/party.py reads them)."""
+
+    timeout: Seconds = 600.0  # seconds to wait for one message of a peer
+    silence_timeout: Seconds | None = None  # seconds a peer may send nothing, not even a heartbeat (None: the step's)
+    channel: StrictStr | None = None  # the federation channel when one job runs the same step twice
+
+
+class ModelRef(Contract):
+    """A model a step reads: the ``model`` of an upstream train or fit step's result.json."""
+
+    root: StrictStr
+    model_id: StrictStr
+    version: StrictInt | StrictStr | None = None
+    algorithm: StrictStr | None = None
+
+
+class InspectDataParams(StepParams):
+    inputs: InputNames | None = None  # default: every input of the spec
+
+
+class AlignParams(StepParams):
+    protocol: Literal["ecdh", "rsa"] = "ecdh"
+    inputs: InputNames | None = None  # default: every input of the spec
+
+
+class HeteroLRTrain(StepParams, HeteroLRParams):
+    algorithm: Literal["hetero_lr"] = "hetero_lr"
+    input: StrictStr = "train"
+    standardize: StrictBool = True  # each party scales its own columns
+
+
+class SecureBoostTrain(StepParams, SecureBoostParams):
+    algorithm: Literal["secureboost"]
+    input: StrictStr = "train"
+    validation: StrictStr | None = None  # an aligned input for early_stopping_rounds
+    # the task's name or XGBoost's; the estimator gets XGBoost's
+    objective: Literal["binary", "multiclass", "regression", "binary:logistic", "multi:softprob", "reg:squarederror"] = "binary"  # type: ignore[assignment]
+
+
+class PredictParams(StepParams):
+    input: StrictStr = "test"
+    model: ModelRef | None = None  # default: the upstream train step's
+
+
+class FeatureEngineeringParams(StepParams):
+    mode: Literal["fit", "apply"] = "fit"
+    input: StrictStr = "train"
+    inputs: InputNames | None = None
+    # each stage's settings are checked by FeaturePipeline itself (keys, and how the stages fit together)
+    filter: dict[str, Any] | None = None
+    binning: dict[str, Any] | None = None
+    select: dict[str, Any] | None = None
+    transform: StrictStr = "none"
+    transform_options: dict[str, Any] | None = None
+    model: ModelRef | None = None
+
+    @model_validator(mode="after")
+    def _stages(self) -> FeatureEngineeringParams:
+        stages = {name: getattr(self, name) for name in ("filter", "binning", "select", "transform", "transform_options")}
+        try:
+            FeaturePipeline(**stages).check_params()
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("params.")) from None
+        return self
+
+
+TRAINERS: dict[str, type[StepParams]] = {"hetero_lr": HeteroLRTrain, "secureboost": SecureBoostTrain}
+STEP_MODELS: dict[str, tuple[type[StepParams], ...]] = {
+    "inspect_data": (InspectDataParams,),
+    "align": (AlignParams,),
+    "feature_engineering": (FeatureEngineeringParams,),
+    "train": tuple(TRAINERS.values()),
+    "predict": (PredictParams,),
+    "evaluate": (StepParams,),
+}
+STEPS = tuple(STEP_MODELS)
+
+
+def step_keys(step: str) -> frozenset[str]:
+    """Every parameter some model of ``step`` takes."""
+    return frozenset(name for model in STEP_MODELS[step] for name in model.model_fields)
+
+
+ANY_STEP_KEYS = frozenset().union(*(step_keys(step) for step in STEPS))
+
+
+def step_model(step: str, params: Mapping[str, Any], where: str = "params") -> type[StepParams]:
+    """The model of ``step`` given its parameters (train: the one of ``params.algorithm``, default hetero_lr)."""
+    if step != "train":
+        return STEP_MODELS[step][0]
+    algorithm = params.get("algorithm", "hetero_lr")
+    if algorithm not in TRAINERS:
+        raise ConfigError(f"{where}.algorithm: expected {'|'.join(TRAINERS)}, got {algorithm!r}")
+    return TRAINERS[algorithm]
+
+
+def validate_step_params(step: str, params: Mapping[str, Any], where: str = "params") -> StepParams:
+    """One step's merged parameters as its typed model; the ConfigError names ``where.<key>``."""
+    model = step_model(step, params, where)
+    data = {"algorithm": "hetero_lr", **params} if step == "train" else dict(params)
+    return parse(model, data, where)
+
+
+def check_known_keys(params: Mapping[str, Any], step: str | None, where: str) -> None:
+    """Refuse a key no model of ``step`` takes (``step`` None: no step at all), e.g. ``max_iters``."""
+    known = ANY_STEP_KEYS if step is None else step_keys(step)
+    for key in params:
+        if key not in known:
+            raise unknown_key(where, str(key), known)
