@@ -58,16 +58,7 @@ def evaluate_multiclass(
     :param labels: the classes, in column order; default: sorted classes seen.
     """
     truth = checks.labels("y_true", y_true)
-    raw = np.asarray(y_score)
-    if raw.ndim == 2:
-        scores = checks.matrix("y_score", raw)
-        classes = _class_labels(truth, None, labels, scores.shape[1])
-        predicted = np.argmax(scores, axis=1)
-    else:
-        scores = None
-        y_pred = checks.labels("y_score", raw)
-        classes = _class_labels(truth, y_pred, labels, None)
-        predicted = _index("y_score", y_pred, classes)
+    scores, classes, predicted = _predictions(truth, np.asarray(y_score), labels)
     checks.same_length("y_true", truth, "y_score", predicted)
     actual = _index("y_true", truth, classes)
     k = classes.size
@@ -106,12 +97,31 @@ def evaluate_multiclass(
         "confusion_matrix": matrix.tolist(),
     }
     if scores is not None:
-        aucs = [_ovr_auc(actual == i, scores[:, i]) for i in range(k)]
-        for row, value in zip(per_class, aucs, strict=True):
-            row["auc_ovr"] = value
-        known = [a for a in aucs if a is not None]
-        metrics["auc_ovr_macro"] = float(np.mean(known)) if len(known) == k else None
+        _add_ovr_aucs(metrics, actual, scores)
     return metrics
+
+
+def _predictions(
+    truth: np.ndarray, raw: np.ndarray, labels: Sequence[Any] | None
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """The scores (None for predicted labels), the classes and each row's predicted class index."""
+    if raw.ndim == 2:
+        scores = checks.matrix("y_score", raw)
+        classes = _class_labels(truth, None, labels, scores.shape[1])
+        return scores, classes, np.argmax(scores, axis=1)
+    y_pred = checks.labels("y_score", raw)
+    classes = _class_labels(truth, y_pred, labels, None)
+    return None, classes, _index("y_score", y_pred, classes)
+
+
+def _add_ovr_aucs(metrics: dict[str, Any], actual: np.ndarray, scores: np.ndarray) -> None:
+    """Each class's one-vs-rest AUC into its per_class row, and their mean when every class has one."""
+    k = scores.shape[1]
+    aucs = [_ovr_auc(actual == i, scores[:, i]) for i in range(k)]
+    for row, value in zip(metrics["per_class"], aucs, strict=True):
+        row["auc_ovr"] = value
+    known = [a for a in aucs if a is not None]
+    metrics["auc_ovr_macro"] = float(np.mean(known)) if len(known) == k else None
 
 
 def _ovr_auc(is_class: np.ndarray, scores: np.ndarray) -> float | None:
