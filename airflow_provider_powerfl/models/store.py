@@ -167,19 +167,7 @@ def save_model(
     :raises ModelExistsError: ``version`` is already written.
     """
     model_id = make_model_id(job_id, party_id, algorithm)
-    if role not in ROLES:
-        raise ConfigError(f"role: expected one of {'|'.join(ROLES)}, got {role!r}")
-    if not isinstance(model_state, Mapping):
-        raise ConfigError(f"model_state: expected a dict, got {type(model_state).__name__}")
-    names = list(feature_names)
-    if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
-        raise ConfigError("feature_names: expected distinct strings")
-    for i, peer in enumerate(peers):
-        if not isinstance(peer, PeerModel):
-            raise ConfigError(f"peers[{i}]: expected a PeerModel, got {type(peer).__name__}")
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
-        raise ConfigError(f"version: expected an integer >= 1, got {version!r}")
-
+    names = _checked_arguments(role, model_state, feature_names, peers, version)
     state_bytes = codec.dumps(dict(model_state), allow_nan=True, path="model_state")
     summary = _metrics_summary(metrics)
     for name, value in (("encoding", dict(encoding)), ("metrics", summary)):
@@ -201,7 +189,30 @@ def save_model(
         "peers": [peer.to_dict() for peer in peers],
         "state": {"file": STATE_FILE, "sha256": hashlib.sha256(state_bytes).hexdigest(), "bytes": len(state_bytes)},
     }
-    base = _root(root)
+    return _write_version(_root(root), model_id, body, state_bytes, version)
+
+
+def _checked_arguments(
+    role: str, model_state: Any, feature_names: Sequence[str], peers: Sequence[PeerModel], version: int | None
+) -> list[str]:
+    """save_model's arguments checked, each refusal naming its argument; the feature names as a list."""
+    if role not in ROLES:
+        raise ConfigError(f"role: expected one of {'|'.join(ROLES)}, got {role!r}")
+    if not isinstance(model_state, Mapping):
+        raise ConfigError(f"model_state: expected a dict, got {type(model_state).__name__}")
+    names = list(feature_names)
+    if not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        raise ConfigError("feature_names: expected distinct strings")
+    for i, peer in enumerate(peers):
+        if not isinstance(peer, PeerModel):
+            raise ConfigError(f"peers[{i}]: expected a PeerModel, got {type(peer).__name__}")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        raise ConfigError(f"version: expected an integer >= 1, got {version!r}")
+    return names
+
+
+def _write_version(base: Path, model_id: str, body: dict[str, Any], state_bytes: bytes, version: int | None) -> ModelRef:
+    """Install ``version`` (or the next free one, retried when another writer takes it) and return its reference."""
     directory = _model_dir(base, model_id)
     directory.mkdir(parents=True, exist_ok=True)
     for _ in range(_SAVE_RETRIES):
@@ -215,7 +226,7 @@ def save_model(
         manifest = codec.dumps(body, allow_nan=False, path="manifest", indent=1)
         if _install(directory, target, {STATE_FILE: state_bytes, MANIFEST_FILE: manifest}):
             ref = ModelRef(model_id, number, target)
-            log.info("saved model %s (%s, %d state bytes) at %s", ref, role, len(state_bytes), target)
+            log.info("saved model %s (%s, %d state bytes) at %s", ref, body["role"], len(state_bytes), target)
             return ref
         if version is not None:
             raise _exists(model_id, target)
