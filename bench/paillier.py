@@ -118,10 +118,9 @@ def _gradient_case(
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    insecure = args.key_bits < 2048
-    pk, sk = generate_keypair(args.key_bits, allow_insecure_key_length=insecure)
-    phe_pk, phe_sk = pk.to_phe(), sk.to_phe()
+def _keys(key_bits: int) -> tuple[Any, Any, float]:
+    """A key pair with its fixed-base combs built (the public one timed), as the figures below need."""
+    pk, sk = generate_keypair(key_bits, allow_insecure_key_length=key_bits < 2048)
     teeth, tables = pk.comb
     print(
         f"key: {pk.n_bits} bits, obfuscator exponent >= {pk.obfuscator_bits} bits, "
@@ -138,8 +137,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"{hs_table.n_digits} multiplications + {hs_table.steps - 1} squarings per power, "
         f"{hs_table.entries} entries (~{hs_table.entries * pk.ciphertext_bytes / 2**20:.0f} MiB)"
     )
+    return pk, sk, table_s
 
-    rng = np.random.default_rng(0)
+
+def _primitive_rates(args: argparse.Namespace, pk: Any, sk: Any, rng: np.random.Generator) -> tuple[dict[str, float], str]:
+    """Per-second rates of encryption, decryption, the powmod floor, ciphertext checks and rerandomization, ours and
+    phe's, and the load average before them."""
+    phe_pk, phe_sk = pk.to_phe(), sk.to_phe()
     values = rng.normal(size=args.encryptions)
     phe_values = values[: args.phe_encryptions].tolist()
     ours_vec = EncryptedVector.encrypt(pk, values)
@@ -171,7 +175,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"{'powmod floor':>18}: {rates['powmod_floor']:10.1f}/s   (load before: {load_enc})")
     print(f"{'unit check':>18}: {rates['check_units']:10.1f}/s   range only {rates['check_range']:10.1f}/s")
     print(f"{'rerandomize r^n':>18}: {rates['rerandomize']:10.1f}/s   short h_s^r {rates['rerandomize_short']:8.1f}/s")
+    return rates, load_enc
 
+
+def _gradient_cases(args: argparse.Namespace, pk: Any, sk: Any, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """The headline gradient shape, then (unless --no-extra-shapes) the others, each printed as it is measured."""
     shapes = [(args.rows, args.features, args.feature_frac_bits, False)]
     if not args.no_extra_shapes:
         shapes += [(4096, 10, 20, False), (1000, 10, 16, False), (1024, 10, 0, True)]
@@ -184,11 +192,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{case['rows_per_s']:10.1f} rows/s   phe {case['phe_rows_per_s']:8.1f} rows/s   "
             f"x{case['ratio_vs_phe']}   (load before: {case['load_before']})"
         )
+    return cases
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    pk, sk, table_s = _keys(args.key_bits)
+    rng = np.random.default_rng(0)
+    rates, load_enc = _primitive_rates(args, pk, sk, rng)
+    cases = _gradient_cases(args, pk, sk, rng)
     head = cases[0]
+    teeth, tables = pk.comb
     return {
         "bench": "paillier",
         "key_bits": pk.n_bits,
-        "obfuscator_bits": hs_table.exp_bits,
+        "obfuscator_bits": pk.hs_table.exp_bits,
         "comb_teeth": teeth,
         "comb_tables": tables,
         "table_build_s": round(table_s, 3),
