@@ -33,9 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from airflow_provider_powerfl.algorithms.feature_engineering import HeteroFeatureBinning, woe_iv
-    from airflow_provider_powerfl.federation.memory import memory_parties
-
     guest = np.loadtxt(args.data / "default_credit_hetero_guest.csv", delimiter=",", skiprows=1, max_rows=args.rows)
     host = np.loadtxt(args.data / "default_credit_hetero_host.csv", delimiter=",", skiprows=1, max_rows=args.rows)
     if not np.array_equal(guest[:, 0], host[:, 0]):
@@ -43,6 +40,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     y, x_guest, x_host = guest[:, 1], guest[:, 2:], host[:, 1:]
     print(f"default_credit: {len(y)} rows, guest {x_guest.shape[1]} features, host {x_host.shape[1]} features; "
           f"{args.method} {args.bins} bins, {args.key_length}-bit key, {args.jobs} process(es); load {_load()}")  # fmt: skip
+    models, wall, cpu = _fit(args, x_guest, y, x_host)
+    host_model, guest_model = models[HOST], models[GUEST]
+    worst = _largest_iv_error(host_model, x_host, y)
+    timings = {**guest_model.timings_, **host_model.timings_}
+    print(f"WOE/IV of {x_host.shape[1]} host features in {wall:.2f} s, {cpu:.1f} CPU s "
+          f"(encrypt {timings['encrypt']:.2f} s, bin sums {timings['bin_sums']:.2f} s, decrypt {timings['decrypt']:.3f} s); load {_load()}")  # fmt: skip
+    print("host IV: " + ", ".join(f"x{j} {v:.4f}" for j, v in enumerate(host_model.iv_)))
+    print(f"largest |IV - plaintext IV|: {worst:.2e}")
+    return {
+        "bench": "woe_iv",
+        "rows": int(len(y)),
+        "host_features": int(x_host.shape[1]),
+        "guest_features": int(x_guest.shape[1]),
+        "method": args.method,
+        "bins": args.bins,
+        "key_length": args.key_length,
+        "jobs": args.jobs,
+        "wall_seconds": round(wall, 3),
+        "cpu_seconds": round(cpu, 2),
+        "encrypt_seconds": round(timings["encrypt"], 3),
+        "bin_sums_seconds": round(timings["bin_sums"], 3),
+        "decrypt_seconds": round(timings["decrypt"], 4),
+        "host_iv": [round(float(v), 6) for v in host_model.iv_],
+        "max_iv_error": worst,
+        "load_average": _load(),
+    }
+
+
+def _fit(args: argparse.Namespace, x_guest: np.ndarray, y: np.ndarray, x_host: np.ndarray) -> tuple[dict[str, Any], float, float]:
+    """Guest and host fitted concurrently in this process: their models, the wall and the CPU seconds."""
+    from airflow_provider_powerfl.algorithms.feature_engineering import HeteroFeatureBinning
+    from airflow_provider_powerfl.federation.memory import memory_parties
+
     parties = memory_parties("bench-woe-iv", {GUEST: "guest", HOST: "host"})
     pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
     models: dict[str, Any] = {}
@@ -69,36 +99,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cpu = _cpu() - cpu_start
     if errors:
         raise errors[0]
-    host_model, guest_model = models[HOST], models[GUEST]
+    return models, wall, cpu
+
+
+def _largest_iv_error(host_model: Any, x_host: np.ndarray, y: np.ndarray) -> float:
+    """The largest |IV - plaintext IV| over the host's features, the plaintext IV computed on the joined data."""
+    from airflow_provider_powerfl.algorithms.feature_engineering import woe_iv
+
     bins = host_model.transform(x_host)
     worst = 0.0
     for j, n in enumerate(host_model.binner_.bin_counts()):
         events = np.bincount(bins[:, j], weights=y, minlength=n)
         _, iv = woe_iv(events, np.bincount(bins[:, j], minlength=n) - events)
         worst = max(worst, abs(iv - host_model.iv_[j]))
-    timings = {**guest_model.timings_, **host_model.timings_}
-    print(f"WOE/IV of {x_host.shape[1]} host features in {wall:.2f} s, {cpu:.1f} CPU s "
-          f"(encrypt {timings['encrypt']:.2f} s, bin sums {timings['bin_sums']:.2f} s, decrypt {timings['decrypt']:.3f} s); load {_load()}")  # fmt: skip
-    print("host IV: " + ", ".join(f"x{j} {v:.4f}" for j, v in enumerate(host_model.iv_)))
-    print(f"largest |IV - plaintext IV|: {worst:.2e}")
-    return {
-        "bench": "woe_iv",
-        "rows": int(len(y)),
-        "host_features": int(x_host.shape[1]),
-        "guest_features": int(x_guest.shape[1]),
-        "method": args.method,
-        "bins": args.bins,
-        "key_length": args.key_length,
-        "jobs": args.jobs,
-        "wall_seconds": round(wall, 3),
-        "cpu_seconds": round(cpu, 2),
-        "encrypt_seconds": round(timings["encrypt"], 3),
-        "bin_sums_seconds": round(timings["bin_sums"], 3),
-        "decrypt_seconds": round(timings["decrypt"], 4),
-        "host_iv": [round(float(v), 6) for v in host_model.iv_],
-        "max_iv_error": worst,
-        "load_average": _load(),
-    }
+    return worst
 
 
 def _cpu() -> float:
