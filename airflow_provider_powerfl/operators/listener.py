@@ -1,42 +1,52 @@
-"""The listener DAG's task: answer invitations to this party and start the invited pipeline runs."""
+"""The listener DAG's tasks: ``listen`` answers invitations to this party, ``start`` starts each accepted job's run.
+
+``start`` is Airflow's TriggerDagRunOperator, mapped over ``listen``'s
+accepted invitations: a task starts another DAG's run through the public
+operator, not through the Task SDK's supervisor channel.
+"""
 
 from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import BaseOperator, Variable
 
 from airflow_provider_powerfl.exceptions import PowerFLError
 from airflow_provider_powerfl.federation.envelope import open_envelope
-from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.hooks.party import PowerFLPartyHook, load_registry, load_signing_key
-from airflow_provider_powerfl.orchestration.invitation import INVITATION_TASK, Invitation, InvitationRefused, open_invitation
+from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook, load_registry, load_signing_key
+from airflow_provider_powerfl.orchestration.invitation import Invitation, InvitationRefused, answer_invitation, open_invitation
 from airflow_provider_powerfl.orchestration.listener import LOOKBACK, check_conf_policy, offset_variable
 from airflow_provider_powerfl.policy import PartyPolicy
 from airflow_provider_powerfl.triggers.invitation import InvitationTrigger
 
-_KEEP_OUTCOMES = 50  # outcomes a listener run keeps for its XCom
+
+def _party_keys(powerfl_conn_id: str) -> tuple[PartyConnection, PartyRegistry, SigningKey]:
+    """This party, its registry and its signing key: what verifying and answering an invitation needs."""
+    party = PowerFLPartyHook(powerfl_conn_id).get_party()
+    return party, load_registry(party), load_signing_key(party)
 
 
 class InvitationListenerOperator(BaseOperator):
     """
-    Wait (deferred) for invitations to this party for ``listen_for`` seconds, verify each and start the invited pipeline run.
+    Wait (deferred) for invitations to this party, refuse the bad ones and hand the accepted ones to ``start``.
 
     An invitation is accepted when its signature matches the registry key of its
     sender, the pipeline is in ``pipelines`` and this party's privacy policy
     (its ``powerfl`` connection's) allows both the sender (``allowed_parties``)
-    and what the conf asks of this party; the run starts with run id = job id
-    and the invitation's conf plus ``initiator``. The answer (accepted, or refused with the reason)
-    goes back to the initiator as a signed event. The task's XCom lists the
-    outcomes (the last 50).
+    and what the conf asks of this party. A refusal goes back to the initiator
+    at once, as a signed event with the reason. The task ends with the first
+    batch of invitations that holds an accepted one (its XCom: one
+    InvitedRunOperator's arguments per accepted invitation), or with none after
+    ``listen_for`` seconds; the next listener run listens again.
 
     :param pipelines: DAG ids this party runs on invitation.
-    :param listen_for: seconds one listener run waits for invitations before it ends (the next run listens again).
+    :param listen_for: seconds one listener run waits for invitations before it ends.
     :param powerfl_conn_id: this party's ``powerfl`` connection.
     """
 
@@ -60,91 +70,121 @@ class InvitationListenerOperator(BaseOperator):
         saved = Variable.get(offset_variable(party.party_id), default=None)
         offset = None if saved is None else int(saved)
         if offset is None:
-            self.log.info("party %s has no saved invitation offset: answering invitations of the last %gs on", party.party_id, LOOKBACK)
+            self.log.info(
+                "party %s has no saved invitation offset: answering invitations of the last %gs on", party.party_id, LOOKBACK
+            )
         else:
             self.log.info("party %s listens for invitations from offset %d", party.party_id, offset)
-        return self._listen(offset, time.time() + self.listen_for, [])
+        return self._listen(offset, time.time() + self.listen_for)
 
-    def _listen(self, offset: int | None, deadline: float, outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Defer until the next invitations or `deadline`; past the deadline the run ends with its outcomes."""
+    def _listen(self, offset: int | None, deadline: float) -> list[dict[str, Any]]:
+        """Defer until the next invitations or `deadline`; past the deadline the run ends with none accepted."""
         remaining = deadline - time.time()
         if remaining < 5.0:
-            return outcomes
+            return []
         self.defer(
             trigger=InvitationTrigger(
                 powerfl_conn_id=self.powerfl_conn_id, offset=offset, since=time.time() - LOOKBACK, idle_timeout=remaining
             ),
             method_name="execute_complete",
-            kwargs={"deadline": deadline, "outcomes": outcomes[-_KEEP_OUTCOMES:]},
+            kwargs={"deadline": deadline},
         )
 
-    def execute_complete(
-        self, context: Any, event: dict[str, Any], deadline: float = 0.0, outcomes: list[dict[str, Any]] | None = None
-    ) -> list[dict[str, Any]]:
-        outcomes = list(outcomes or [])
+    def execute_complete(self, context: Any, event: dict[str, Any], deadline: float = 0.0) -> list[dict[str, Any]]:
+        """Answer the invitations the trigger found; the read offset moves past each one answered or accepted."""
         status = event.get("status")
         if status not in ("idle", "invitations"):
             raise PowerFLError(f"reading invitations failed: {event.get('message', event)}")
-        party = PowerFLPartyHook(self.powerfl_conn_id).get_party()
-        registry = load_registry(party)
+        accepted: list[dict[str, Any]] = []
         if status == "invitations":
-            signing_key = load_signing_key(party)
+            party, registry, signing_key = _party_keys(self.powerfl_conn_id)
             for message in event["messages"]:
-                wire = base64.b64decode(message["wire"])
-                outcomes.append(self._answer(wire, party.party_id, registry, signing_key, party.policy))
+                outcome = self._answer(base64.b64decode(message["wire"]), party.party_id, registry, signing_key, party.policy)
+                if outcome["accepted"]:
+                    accepted.append(outcome["run"])
                 Variable.set(offset_variable(party.party_id), str(message["offset"] + 1))
         else:
+            party = PowerFLPartyHook(self.powerfl_conn_id).get_party()
             Variable.set(offset_variable(party.party_id), str(event["offset"]))
-        return self._listen(int(event["offset"]), deadline, outcomes)
+        return accepted or self._listen(int(event["offset"]), deadline)
 
-    def _answer(self, wire: bytes, me: str, registry: PartyRegistry, signing_key: SigningKey, policy: PartyPolicy) -> dict[str, Any]:
+    def _answer(
+        self, wire: bytes, me: str, registry: PartyRegistry, signing_key: SigningKey, policy: PartyPolicy
+    ) -> dict[str, Any]:
+        """Check one invitation: accepted, with the run to start; or refused, the initiator told why (once the signature held)."""
         try:
             invitation = open_invitation(wire, registry, me, policy=policy, pipelines=self.pipelines)
             check_conf_policy(invitation, policy)
-            run_id = self._start(invitation)
         except InvitationRefused as exc:
             self.log.error("refused: %s", exc)
             if exc.sender is not None and exc.job_id:
                 # a sender is named only once the signature held: the header's nonce is the initiator's run's
                 nonce = open_envelope(wire).header.nonce
-                self._tell(registry, signing_key, me, exc.sender, exc.job_id, nonce, "failed", f"party {me} refused: {exc}")
+                answer_invitation(
+                    registry, signing_key, me, exc.sender, exc.job_id, nonce, "failed", f"party {me} refused: {exc}"
+                )
             return {"job_id": exc.job_id, "sender": exc.sender, "accepted": False, "reason": str(exc)}
-        nonce = bytes.fromhex(invitation.nonce)
-        self._tell(registry, signing_key, me, invitation.initiator, invitation.job_id, nonce, "success", f"run {run_id} of {invitation.dag_id}")
-        return {"job_id": invitation.job_id, "sender": invitation.initiator, "accepted": True, "dag_id": invitation.dag_id, "run_id": run_id}
+        self.log.info("accepted the %s", invitation.describe())
+        return {"job_id": invitation.job_id, "sender": invitation.initiator, "accepted": True, "run": invited_run(invitation)}
 
-    def _start(self, invitation: Invitation) -> str:
-        """Trigger the pipeline run (run id = job id) through the task's Execution API channel; idempotent."""
-        from airflow.sdk.exceptions import ErrorType
-        from airflow.sdk.execution_time import task_runner
-        from airflow.sdk.execution_time.comms import ErrorResponse, TriggerDagRun
 
-        conf = {**dict(invitation.conf), "job_id": invitation.job_id, "initiator": invitation.initiator, "nonce": invitation.nonce}
-        reply = task_runner.SUPERVISOR_COMMS.send(
-            TriggerDagRun(
-                dag_id=invitation.dag_id,
-                run_id=invitation.job_id,
-                conf=conf,
-                note=f"PowerFL job {invitation.job_id} started by party {invitation.initiator}'s invitation",
-            )
-        )
-        if isinstance(reply, ErrorResponse):
-            if reply.error == ErrorType.DAGRUN_ALREADY_EXISTS:
-                self.log.info("run %s of %s exists already (invitation seen before)", invitation.job_id, invitation.dag_id)
-                return invitation.job_id
-            raise InvitationRefused(
-                f"party {invitation.receiver} could not start {invitation.dag_id} for job {invitation.job_id!r}: {reply.detail or reply.error}",
-                invitation.initiator,
-                invitation.job_id,
-            )
-        self.log.info("accepted the %s: started run %s", invitation.describe(), invitation.job_id)
-        return invitation.job_id
+def invited_run(invitation: Invitation) -> dict[str, Any]:
+    """InvitedRunOperator's argument for an accepted invitation: the pipeline, the job and the run's conf."""
+    conf = {**dict(invitation.conf), "job_id": invitation.job_id, "initiator": invitation.initiator, "nonce": invitation.nonce}
+    return {"dag_id": invitation.dag_id, "job_id": invitation.job_id, "initiator": invitation.initiator, "conf": conf}
 
-    def _tell(
-        self, registry: PartyRegistry, key: SigningKey, me: str, to: str, job_id: str, nonce: bytes, status: str, reason: str
+
+class InvitedRunOperator(TriggerDagRunOperator):
+    """
+    Start the run an accepted invitation asks for (run id = job id, the invitation's conf), then tell the initiator.
+
+    Airflow's TriggerDagRunOperator starts it; a run that exists already (the
+    invitation came again) counts as started. The initiator hears ``success``
+    once the run exists, or ``failed`` with Airflow's reason when it cannot
+    start. Nothing here is templated: the conf is another party's text.
+
+    :param invitation: one accepted invitation (an item of ``listen``'s XCom, see ``invited_run``).
+    :param powerfl_conn_id: this party's ``powerfl`` connection (to sign the answer).
+    """
+
+    template_fields = ()
+
+    def __init__(
+        self, *, invitation: Mapping[str, Any], powerfl_conn_id: str = PowerFLPartyHook.default_conn_name, **kwargs: Any
     ) -> None:
-        event = StatusEvent(job_id, me, INVITATION_TASK, status, 1, reason, time.time())
-        try:
-            publish_event(registry, key, event, [to], nonce=nonce, timeout=15.0)
-        except PowerFLError:
-            self.log.exception("could not answer party %s about job %r", to, job_id)
+        # the answer is these callbacks' (a mapped task's partial arguments hold None for each)
+        kwargs.update(on_success_callback=_run_started, on_skipped_callback=_run_started, on_failure_callback=_run_not_started)
+        super().__init__(
+            trigger_dag_id=invitation["dag_id"],
+            trigger_run_id=invitation["job_id"],
+            conf=dict(invitation["conf"]),
+            logical_date=None,
+            skip_when_already_exists=True,
+            openlineage_inject_parent_info=False,  # the conf is the job's: nothing may be added to it
+            note=f"PowerFL job {invitation['job_id']} started by party {invitation['initiator']}'s invitation",
+            **kwargs,
+        )
+        self.invitation = dict(invitation)
+        self.powerfl_conn_id = powerfl_conn_id
+
+
+def _run_started(context: Any) -> None:
+    """``start`` succeeded (or the run existed already): the initiator hears that this party runs the job."""
+    _answer(context, "success")
+
+
+def _run_not_started(context: Any) -> None:
+    """``start`` failed: the initiator hears Airflow's reason instead of waiting out its accept timeout."""
+    _answer(context, "failed")
+
+
+def _answer(context: Any, status: str) -> None:
+    task = context["task"]
+    run = task.invitation
+    party, registry, signing_key = _party_keys(task.powerfl_conn_id)
+    if status == "success":
+        reason = f"run {run['job_id']} of {run['dag_id']}"
+    else:
+        reason = f"party {party.party_id} could not start {run['dag_id']} for job {run['job_id']!r}: {context.get('exception')}"
+    nonce = bytes.fromhex(run["conf"]["nonce"])
+    answer_invitation(registry, signing_key, party.party_id, run["initiator"], run["job_id"], nonce, status, reason)

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk import DAG, BaseOperator
 
+from airflow_provider_powerfl.jobs.pipeline import INVITE_TASK, PipelineDef, TaskDef
 from airflow_provider_powerfl.operators.federated import (
     FederatedAlignOperator,
     FederatedFeatureEngineeringOperator,
@@ -15,13 +16,12 @@ from airflow_provider_powerfl.operators.federated import (
     FederatedTrainOperator,
 )
 from airflow_provider_powerfl.operators.invite import InviteOperator
-from airflow_provider_powerfl.operators.listener import InvitationListenerOperator
+from airflow_provider_powerfl.operators.listener import InvitationListenerOperator, InvitedRunOperator
 from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.operators.summary import JobSummaryOperator
 from airflow_provider_powerfl.orchestration.jobcontext import end_job_on_failure
 from airflow_provider_powerfl.orchestration.listener import LISTENER_DAG_ID
 from airflow_provider_powerfl.orchestration.params import job_params
-from airflow_provider_powerfl.jobs.pipeline import INVITE_TASK, PipelineDef, TaskDef
 from airflow_provider_powerfl.sensors.peer import JobPeerSensor
 
 _STEP_CLASSES: dict[str, type[FederatedStepOperator]] = {
@@ -78,7 +78,9 @@ def build_pipeline_dag(pipeline: PipelineDef) -> DAG:
         max_active_runs=16,
         is_paused_upon_creation=False,
     ) as dag:
-        invite = InviteOperator(task_id=INVITE_TASK, accept_timeout=pipeline.accept_timeout, on_failure_callback=end_job_on_failure)
+        invite = InviteOperator(
+            task_id=INVITE_TASK, accept_timeout=pipeline.accept_timeout, on_failure_callback=end_job_on_failure
+        )
         operators = {task.task_id: build_operator(task) for task in pipeline.tasks}
         for task in pipeline.tasks:
             upstream = sorted(set(task.depends_on) | set(task.inputs_from))
@@ -91,7 +93,9 @@ def build_pipeline_dag(pipeline: PipelineDef) -> DAG:
 
 
 def build_listener_dag(pipelines: Sequence[PipelineDef], listen_for: float = 300.0) -> DAG:
-    """This party's listener: a run every minute (one at a time) waits `listen_for` seconds for invitations.
+    """This party's listener: a run every minute (one at a time) waits up to `listen_for` seconds for invitations.
+
+    ``listen`` ends with the accepted ones; ``start`` starts each one's run (TriggerDagRunOperator, mapped).
 
     Who may start jobs here is the party's privacy policy's ``allowed_parties`` (its ``powerfl`` connection).
 
@@ -108,11 +112,12 @@ def build_listener_dag(pipelines: Sequence[PipelineDef], listen_for: float = 300
         doc_md=__doc__,
         is_paused_upon_creation=False,
     ) as dag:
-        InvitationListenerOperator(
+        listen = InvitationListenerOperator(
             task_id="listen",
             retries=1,
             retry_delay=timedelta(seconds=5),
             pipelines=[p.dag_id for p in pipelines],
             listen_for=listen_for,
         )
+        InvitedRunOperator.partial(task_id="start").expand(invitation=listen.output)
     return dag

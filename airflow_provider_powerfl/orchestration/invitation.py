@@ -20,16 +20,17 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_powerfl.exceptions import ConfigError, FederationError
+from airflow_provider_powerfl.exceptions import ConfigError, FederationError, PowerFLError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage
+from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
 from airflow_provider_powerfl.federation.inbox import MAX_CLOCK_SKEW
 from airflow_provider_powerfl.federation.kafka_transport import deliver
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.policy import PartyPolicy, PolicyRefused
 from airflow_provider_powerfl.jobs.spec import parse_nonce, parse_party_roles
+from airflow_provider_powerfl.policy import PartyPolicy, PolicyRefused
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,17 @@ def send_invitation(registry: PartyRegistry, signing_key: SigningKey, invitation
     log.info("sent the %s", invitation.describe())
 
 
+def answer_invitation(
+    registry: PartyRegistry, signing_key: SigningKey, me: str, to: str, job_id: str, nonce: bytes, status: str, reason: str
+) -> None:
+    """Tell initiator `to` whether party `me` runs job `job_id` (a signed event in the run of `nonce`); best effort, logged."""
+    event = StatusEvent(job_id, me, INVITATION_TASK, status, 1, reason, time.time())
+    try:
+        publish_event(registry, signing_key, event, [to], nonce=nonce, timeout=15.0)
+    except PowerFLError:
+        log.exception("could not answer party %s about job %r", to, job_id)
+
+
 def open_invitation(
     wire: bytes,
     registry: PartyRegistry,
@@ -107,7 +119,9 @@ def open_invitation(
     h = envelope.header
     sender, job_id = h.sender, h.job_id
     if h.tag != INVITATION_TAG or h.receiver != me:
-        raise InvitationRefused(f"message with tag {h.tag!r} for party {h.receiver!r} is no invitation to party {me}", None, job_id)
+        raise InvitationRefused(
+            f"message with tag {h.tag!r} for party {h.receiver!r} is no invitation to party {me}", None, job_id
+        )
     if sender not in registry:
         raise InvitationRefused(f"invitation to job {job_id!r} from unknown party {sender!r} (not in the registry)", None, job_id)
     try:
@@ -124,7 +138,9 @@ def open_invitation(
     age = (time.time() if now is None else now) - h.timestamp
     if not -MAX_CLOCK_SKEW <= age <= MAX_AGE:  # NaN too; one dated ahead would stay valid for ever
         raise InvitationRefused(
-            f"invitation to job {job_id!r} is {age:.0f}s old (limit {MAX_AGE:.0f}s, or {MAX_CLOCK_SKEW:.0f}s ahead)", sender, job_id
+            f"invitation to job {job_id!r} is {age:.0f}s old (limit {MAX_AGE:.0f}s, or {MAX_CLOCK_SKEW:.0f}s ahead)",
+            sender,
+            job_id,
         )
     try:
         body = codec.decode(envelope.payload)
@@ -145,7 +161,9 @@ def open_invitation(
         raise InvitationRefused(f"invitation to job {job_id!r}: {exc}", sender, job_id) from exc
     for party_id in (me, sender):
         if party_id not in roles:
-            raise InvitationRefused(f"party {party_id} is not among the parties of job {job_id!r} ({', '.join(roles)})", sender, job_id)
+            raise InvitationRefused(
+                f"party {party_id} is not among the parties of job {job_id!r} ({', '.join(roles)})", sender, job_id
+            )
     if str(conf.get("job_id") or job_id) != job_id:
         raise InvitationRefused(f"invitation names job {job_id!r} but its conf says {conf.get('job_id')!r}", sender, job_id)
     invitation = Invitation(job_id, dag_id, conf, sender, me, h.timestamp)

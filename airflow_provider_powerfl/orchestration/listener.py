@@ -1,20 +1,26 @@
 """The listener: each party waits for invitations on its own broker and starts the invited pipeline.
 
+Its DAG has two tasks: ``listen`` (InvitationListenerOperator) checks each
+invitation and answers refusals; ``start`` (InvitedRunOperator, Airflow's
+TriggerDagRunOperator mapped over ``listen``'s accepted invitations) starts
+each run and tells the initiator whether it started.
+
 Why a listener DAG and not an AssetWatcher: an asset-triggered run has no
 conf and a generated run id, and the scheduler may fold several asset events
 into one run, while a job needs its conf, its job id as run id and exactly
-one run per invitation. The listener starts ``dag_id`` with run id = job id,
-so a redelivered invitation finds its run and changes nothing; it moves its
-read offset (an Airflow Variable) after each answered invitation, so a crash
-in between re-reads it instead of losing it.
+one run per invitation. ``start`` starts ``dag_id`` with run id = job id, so
+a redelivered invitation finds its run and changes nothing. ``listen`` moves
+its read offset (an Airflow Variable) past each invitation it refused or
+accepted; a ``start`` that fails tells the initiator why.
 
 Why a run every minute and not ``@continuous``: a failed continuous run left
 the DAG stuck ("run already exists", no next run), so one bad start (e.g. the
 API server not up yet) silenced the party for good. A cron-scheduled run
-listens for ``listen_for`` seconds (deferred, re-deferring after each batch)
-and then ends; whether it ended well or failed, the next minute brings the
-next run. With no saved offset a party starts ``LOOKBACK`` seconds back in
-time, not at the topic's start: old invitations are for jobs nobody waits for.
+listens (deferred, re-deferring after each batch) until a batch holds an
+accepted invitation or ``listen_for`` seconds passed, and then ends; whether
+it ended well or failed, the next minute brings the next run. With no saved
+offset a party starts ``LOOKBACK`` seconds back in time, not at the topic's
+start: old invitations are for jobs nobody waits for.
 """
 
 from __future__ import annotations
@@ -43,7 +49,9 @@ def check_conf_policy(invitation: Invitation, policy: PartyPolicy) -> None:
         raise InvitationRefused(f"{invitation.describe()}: {exc}", invitation.initiator, invitation.job_id) from exc
 
 
-def read_invitations(powerfl_conn_id: str, offset: int | None, since: float, wait: float, poll: float) -> tuple[list[tuple[int, bytes]], int]:
+def read_invitations(
+    powerfl_conn_id: str, offset: int | None, since: float, wait: float, poll: float
+) -> tuple[list[tuple[int, bytes]], int]:
     """Invitations on this party's own broker from `offset` (None: the first at or after time `since`) and the next offset.
 
     Waits up to `wait` seconds for the first one.

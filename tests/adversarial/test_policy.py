@@ -18,15 +18,15 @@ import pytest
 import yaml
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_powerfl.crypto.paillier import INSECURE_TEST_KEYS_ENV
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.keys import SigningKey, generate_party_keys
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook
 from airflow_provider_powerfl.operators import FederatedAlignOperator, FederatedFeatureEngineeringOperator, FederatedTrainOperator
+from airflow_provider_powerfl.operators.listener import InvitationListenerOperator
 from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.orchestration.invitation import Invitation, seal_invitation
-from airflow_provider_powerfl.operators.listener import InvitationListenerOperator
-from airflow_provider_powerfl.crypto.paillier import INSECURE_TEST_KEYS_ENV
 from airflow_provider_powerfl.policy import PartyPolicy, PolicyRefused
 
 GUEST, HOST = "10000", "20000"
@@ -103,13 +103,11 @@ def _restrict_algorithms(fed, party_id: str, args: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------ the listener refuses the invitation
 class Listener:
-    """The real listener operator of one party, its run start and its answers recorded instead of sent."""
+    """The real listener operator of one party, its answers recorded instead of sent (an accepted one's run is its outcome's)."""
 
     def __init__(self, fed, me: str, monkeypatch) -> None:
-        self.started: list[Invitation] = []
         self.told: list[tuple[Any, ...]] = []
-        monkeypatch.setattr(InvitationListenerOperator, "_start", lambda op, inv: self.started.append(inv) or inv.job_id)
-        monkeypatch.setattr(InvitationListenerOperator, "_tell", lambda op, *args, **kwargs: self.told.append(args))
+        monkeypatch.setattr("airflow_provider_powerfl.operators.listener.answer_invitation", lambda *args: self.told.append(args))
         self.op = InvitationListenerOperator(task_id="listen", pipelines=[PIPELINE])
         self.fed, self.me = fed, me
         self.registry = PartyRegistry.from_yaml(fed.registry)
@@ -127,10 +125,12 @@ def test_the_listener_refuses_an_invitation_asking_below_the_policy(fed, monkeyp
     initiator = HOST if party_id == GUEST else GUEST
     listener = Listener(fed, party_id, monkeypatch)
     outcome = listener.answer(initiator, conf_asking(party_id, step, args))
-    assert not outcome["accepted"] and listener.started == []  # nothing runs
+    assert not outcome["accepted"] and "run" not in outcome  # nothing runs
     assert reason_matches(reason, outcome["reason"]), outcome["reason"]
     ((_, _, me, to, job_id, *rest),) = listener.told  # the initiator is told, with the reason
-    assert (me, to, job_id) == (party_id, initiator, "j-evil") and "failed" in rest and any(reason_matches(reason, r) for r in rest)
+    assert (
+        (me, to, job_id) == (party_id, initiator, "j-evil") and "failed" in rest and any(reason_matches(reason, r) for r in rest)
+    )
 
 
 def reason_matches(pattern: str, value: Any) -> bool:
@@ -141,8 +141,11 @@ def test_the_listener_refuses_a_party_off_the_allow_list(fed, monkeypatch):
     fed.policies[HOST] = PartyPolicy(output_dir=str(fed.work / HOST))  # no allowed_parties: nobody may start jobs here
     listener = Listener(fed, HOST, monkeypatch)
     outcome = listener.answer(GUEST, conf_asking(HOST, "train", {}))
-    assert not outcome["accepted"] and listener.started == []
-    assert "party 20000's privacy policy refuses initiator='10000': may not start jobs here (allowed_parties: nobody)" in outcome["reason"]
+    assert not outcome["accepted"] and "run" not in outcome
+    assert (
+        "party 20000's privacy policy refuses initiator='10000': may not start jobs here (allowed_parties: nobody)"
+        in outcome["reason"]
+    )
 
 
 def test_the_listener_starts_a_job_within_the_policy(fed, monkeypatch):
@@ -151,7 +154,7 @@ def test_the_listener_starts_a_job_within_the_policy(fed, monkeypatch):
     conf = conf_asking(HOST, "align", inputs, {"train": {"key_length": 3072}})  # more than the policy asks: fine
     outcome = listener.answer(GUEST, conf)
     assert outcome["accepted"], outcome
-    assert [inv.job_id for inv in listener.started] == ["j-evil"]
+    assert outcome["run"]["job_id"] == "j-evil"
 
 
 # ------------------------------------------------------------------ the step refuses before Spark starts
@@ -163,12 +166,20 @@ class Step:
         self.events: list[tuple[str, str | None]] = []
         role = "guest" if me == GUEST else "host"
         party = PartyConnection(
-            "powerfl_default", me, role, "127.0.0.1:1", str(fed.registry), str(fed.root / "keys" / f"{me}.key"), policy=fed.policies[me]
+            "powerfl_default",
+            me,
+            role,
+            "127.0.0.1:1",
+            str(fed.registry),
+            str(fed.root / "keys" / f"{me}.key"),
+            policy=fed.policies[me],
         )
         monkeypatch.setattr(PowerFLPartyHook, "get_party", lambda hook: party)
         monkeypatch.setattr(FederatedStepOperator, "_run_local", lambda op, argv, spec, what: self.launched.append(spec))
         monkeypatch.setattr(
-            FederatedStepOperator, "_tell_peers", lambda op, reg, signer, spec, status, reason, strict=False: self.events.append((status, reason))
+            FederatedStepOperator,
+            "_tell_peers",
+            lambda op, reg, signer, spec, status, reason, strict=False: self.events.append((status, reason)),
         )
         monkeypatch.setattr("airflow_provider_powerfl.operators.step.existing_archive", lambda: None)
 
@@ -256,7 +267,9 @@ def test_the_policy_comes_from_the_connection_or_the_file_it_names(tmp_path, mon
     path.write_text(yaml.safe_dump({"allowed_parties": [HOST], "min_batch_size": 512}))
     assert PartyConnection.from_connection(_connection({"policy_path": str(path)})).policy.min_batch_size == 512
     path.write_text(yaml.safe_dump({"min_key_length": 1024}))
-    with pytest.raises(ConfigError, match=r"connection 'powerfl_default' field 'policy_path \(.*\)': min_key_length: .*below the floor"):
+    with pytest.raises(
+        ConfigError, match=r"connection 'powerfl_default' field 'policy_path \(.*\)': min_key_length: .*below the floor"
+    ):
         PartyConnection.from_connection(_connection({"policy_path": str(path)}))
 
 
@@ -265,7 +278,11 @@ def test_an_invited_run_ignores_the_initiators_pod_settings():
 
     pods = {"image": "evil.example/powerfl:latest"}
     assert own_pod_overrides({"kubernetes": pods, "initiator": HOST}, GUEST) is None  # a partner picks no image here
-    assert own_pod_overrides({"kubernetes": pods}, GUEST) == pods == own_pod_overrides({"kubernetes": pods, "initiator": GUEST}, GUEST)
+    assert (
+        own_pod_overrides({"kubernetes": pods}, GUEST)
+        == pods
+        == own_pod_overrides({"kubernetes": pods, "initiator": GUEST}, GUEST)
+    )
 
 
 def test_a_huge_or_long_asked_value_is_named_without_breaking_the_refusal():

@@ -138,22 +138,23 @@ def test_the_event_reader_keeps_only_this_runs_fresh_signed_events_on_kafka(keys
     with caplog.at_level(logging.WARNING), EventReader(registry, GUEST, job, nonce=nonce) as reader:
         events = reader.read_all(timeout=30)
     assert [(e.party_id, e.status) for e in events] == [(HOST, "running")]
-    assert f"belongs to another run of job {job!r}" in caplog.text and "bad signature" in caplog.text and "old (limit" in caplog.text
+    assert (
+        f"belongs to another run of job {job!r}" in caplog.text and "bad signature" in caplog.text and "old (limit" in caplog.text
+    )
 
 
 def test_the_listener_starts_the_invited_run_with_the_initiators_nonce_and_answers_in_that_run(keys, monkeypatch):
     from types import SimpleNamespace
 
-    from airflow.sdk.execution_time import task_runner
-
     from airflow_provider_powerfl.operators import listener
+    from airflow_provider_powerfl.orchestration import invitation as invitation_module
     from airflow_provider_powerfl.orchestration.invitation import Invitation, seal_invitation
     from airflow_provider_powerfl.policy import PartyPolicy
 
-    started, told = [], []
-    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", SimpleNamespace(send=started.append), raising=False)
-    monkeypatch.setattr(listener, "publish_event", lambda *args, nonce, timeout: told.append((args[2], nonce)))
+    told = []
+    monkeypatch.setattr(invitation_module, "publish_event", lambda *args, nonce, timeout: told.append((args[2], nonce)))
     registry = registry_of(keys, {GUEST: "127.0.0.1:1", HOST: "127.0.0.1:1"})
+    monkeypatch.setattr(listener, "_party_keys", lambda conn_id: (SimpleNamespace(party_id=HOST), registry, keys[HOST]))
     nonce = new_nonce()
     conf = {"job_id": "job-i", "parties": [f"{GUEST}=guest", f"{HOST}=host"], "nonce": nonce.hex()}
     op = listener.InvitationListenerOperator(task_id="listen", pipelines=["pipe"])
@@ -163,8 +164,10 @@ def test_the_listener_starts_the_invited_run_with_the_initiators_nonce_and_answe
         wire = seal_invitation(Invitation("job-i", "pipe", conf, GUEST, HOST, time.time()), keys[GUEST])
         return op._answer(wire, HOST, registry, keys[HOST], policy)
 
-    assert answer(conf)["accepted"]
-    assert started[-1].conf["nonce"] == nonce.hex()
+    accepted = answer(conf)
+    start = listener.InvitedRunOperator(task_id="start", invitation=accepted["run"])
+    assert start.conf["nonce"] == nonce.hex() and start.trigger_run_id == "job-i"
+    start.on_success_callback[0]({"task": start})  # the run started: the initiator hears it
     assert told[-1][0].status == "success" and told[-1][1] == nonce  # the initiator's reader of this run takes it
     refused = answer({**conf, "parties": [f"{GUEST}=guest", "30000=host"]})  # refused after the signature held
     assert not refused["accepted"] and told[-1][0].status == "failed" and told[-1][1] == nonce
@@ -181,5 +184,7 @@ def test_an_invitation_whose_conf_and_header_nonces_differ_is_refused(keys):
     payload = codec.encode_bytes({"dag_id": "pipe", "conf": conf})
     header = Header("job-i", 1, INVITATION_TAG, 0, 0, 1, 0, len(payload), GUEST, HOST, time.time(), new_nonce())
     with pytest.raises(InvitationRefused, match="conf.nonce differs from the signed header's") as refused:
-        open_invitation(seal(header, [payload], keys[GUEST]), registry, HOST, policy=PartyPolicy(allowed_parties=(GUEST,)), pipelines={"pipe"})
+        open_invitation(
+            seal(header, [payload], keys[GUEST]), registry, HOST, policy=PartyPolicy(allowed_parties=(GUEST,)), pipelines={"pipe"}
+        )
     assert refused.value.sender == GUEST

@@ -5,12 +5,13 @@ from pathlib import Path
 import pytest
 from airflow.sdk.definitions.param import ParamsDict
 
-from airflow_provider_powerfl.orchestration.factory import build_listener_dag, build_pipeline_dag
-from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, job_failure
+from airflow_provider_powerfl.federation.events import StatusEvent
 from airflow_provider_powerfl.jobs.pipeline import load_pipelines
 from airflow_provider_powerfl.operators.federated import FederatedTrainOperator
+from airflow_provider_powerfl.operators.listener import InvitedRunOperator
+from airflow_provider_powerfl.orchestration.factory import build_listener_dag, build_pipeline_dag
 from airflow_provider_powerfl.orchestration.jobcontext import is_initiator
-from airflow_provider_powerfl.federation.events import StatusEvent
+from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, job_failure
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -35,6 +36,11 @@ def test_the_listener_runs_every_minute_and_knows_the_pipelines(dag):
     listener = build_listener_dag([pipeline])
     listen = listener.get_task("listen")
     assert listen.pipelines == [pipeline.dag_id]  # who may start jobs is the connection's policy, not the DAG's
+    start = listener.get_task("start")  # one TriggerDagRunOperator per accepted invitation
+    assert start.operator_class is InvitedRunOperator and start.upstream_task_ids == {"listen"}
+    run = {"dag_id": pipeline.dag_id, "job_id": "j-1", "initiator": "10000", "conf": {"nonce": "0f" * 16}}
+    unmapped = start.unmap({"invitation": run})  # as the worker makes it: the partial's arguments and one invitation
+    assert unmapped.trigger_run_id == "j-1" and unmapped.on_success_callback and unmapped.on_failure_callback
     # not @continuous: a failed continuous run stopped every later one
     assert listener.schedule == "* * * * *" and listener.max_active_runs == 1 and not listener.catchup
 
