@@ -57,6 +57,6 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
 def test_powerfl_keys_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "10000", "--out", str(tmp_path)]) == 0
     assert "10000.key" in capsys.readouterr().out
-    with pytest.raises(ConfigError):
-        main(["keys", "10000", "--out", str(tmp_path)])
+    assert main(["keys", "10000", "--out", str(tmp_path)]) == 1  # the key exists: one error line, nothing overwritten
+    assert capsys.readouterr().err.startswith("powerfl: error: ")
     assert main(["keys", "10000", "--out", str(tmp_path), "--force"]) == 0
