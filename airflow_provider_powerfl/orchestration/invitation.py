@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow_provider_powerfl.exceptions import ConfigError, FederationError, PowerFLError
 from airflow_provider_powerfl.federation import codec
-from airflow_provider_powerfl.federation.envelope import Header, open_envelope, seal
+from airflow_provider_powerfl.federation.envelope import Envelope, Header, open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage
 from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
 from airflow_provider_powerfl.federation.inbox import MAX_CLOCK_SKEW
@@ -112,6 +112,32 @@ def open_invitation(
     now: float | None = None,
 ) -> Invitation:
     """Verify one wire invitation for party `me`; InvitationRefused says why and who sent it."""
+    envelope = _signed_envelope(wire, registry, me)
+    h = envelope.header
+    sender, job_id = h.sender, h.job_id
+    try:
+        policy.check_initiator(me, sender)
+    except PolicyRefused as exc:
+        raise InvitationRefused(str(exc), sender, job_id) from exc
+    age = (time.time() if now is None else now) - h.timestamp
+    if not -MAX_CLOCK_SKEW <= age <= MAX_AGE:  # NaN too; one dated ahead would stay valid for ever
+        raise InvitationRefused(
+            f"invitation to job {job_id!r} is {age:.0f}s old (limit {MAX_AGE:.0f}s, or {MAX_CLOCK_SKEW:.0f}s ahead)",
+            sender,
+            job_id,
+        )
+    dag_id, conf = _checked_body(envelope, me, pipelines)
+    invitation = Invitation(job_id, dag_id, conf, sender, me, h.timestamp)
+    try:
+        if bytes.fromhex(invitation.nonce) != h.nonce:
+            raise ConfigError(f"invitation to job {job_id!r}: conf.nonce differs from the signed header's")
+    except ConfigError as exc:
+        raise InvitationRefused(str(exc), sender, job_id) from exc
+    return invitation
+
+
+def _signed_envelope(wire: bytes, registry: PartyRegistry, me: str) -> Envelope:
+    """The envelope of an invitation to `me` whose registry key signed it; a refusal here names no sender to answer."""
     try:
         envelope = open_envelope(wire)
     except MalformedMessage as exc:
@@ -131,17 +157,12 @@ def open_invitation(
     if not envelope.verify(key):
         # the claimed sender did not sign it: tell nobody, the claim is worthless
         raise InvitationRefused(f"invitation to job {job_id!r} claiming party {sender} has a bad signature", None, job_id)
-    try:
-        policy.check_initiator(me, sender)
-    except PolicyRefused as exc:
-        raise InvitationRefused(str(exc), sender, job_id) from exc
-    age = (time.time() if now is None else now) - h.timestamp
-    if not -MAX_CLOCK_SKEW <= age <= MAX_AGE:  # NaN too; one dated ahead would stay valid for ever
-        raise InvitationRefused(
-            f"invitation to job {job_id!r} is {age:.0f}s old (limit {MAX_AGE:.0f}s, or {MAX_CLOCK_SKEW:.0f}s ahead)",
-            sender,
-            job_id,
-        )
+    return envelope
+
+
+def _checked_body(envelope: Envelope, me: str, pipelines: Collection[str]) -> tuple[str, dict[str, Any]]:
+    """The (pipeline, conf) of a signed invitation: plain JSON, a pipeline `me` runs, both parties in the job, one job id."""
+    sender, job_id = envelope.header.sender, envelope.header.job_id
     try:
         body = codec.decode(envelope.payload)
     except MalformedMessage as exc:
@@ -166,13 +187,7 @@ def open_invitation(
             )
     if str(conf.get("job_id") or job_id) != job_id:
         raise InvitationRefused(f"invitation names job {job_id!r} but its conf says {conf.get('job_id')!r}", sender, job_id)
-    invitation = Invitation(job_id, dag_id, conf, sender, me, h.timestamp)
-    try:
-        if bytes.fromhex(invitation.nonce) != h.nonce:
-            raise ConfigError(f"invitation to job {job_id!r}: conf.nonce differs from the signed header's")
-    except ConfigError as exc:
-        raise InvitationRefused(str(exc), sender, job_id) from exc
-    return invitation
+    return dag_id, conf
 
 
 def _json_data(value: Any) -> bool:
