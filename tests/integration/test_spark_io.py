@@ -67,7 +67,7 @@ def same_as_read_input(spark, spec: DataSpec, **kwargs):
 
 
 def test_python_and_jvm_spark_agree(spark):
-    # pyspark-client (from the spark provider) can overwrite pyspark's Python files.
+    # one pyspark wheel holds both sides; a second distribution of its files (pyspark-client) could make them differ
     assert pyspark.__version__ == spark.version == "4.2.0"
 
 
