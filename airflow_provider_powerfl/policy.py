@@ -15,7 +15,6 @@ from __future__ import annotations
 import posixpath
 import tempfile
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -127,7 +126,7 @@ class PartyPolicy(BaseModel):
         self._check_output(me, "outputs.dir", spec.outputs.dir)
         _check_pins(self, me, spec.role, step, params)
         _fill_pins(self, spec.role, step, params)
-        return replace(spec, params=params)
+        return spec.model_copy(update={"params": params})
 
     def _check_algorithm(self, party_id: str, step: str, params: Mapping[str, Any], *, effective: bool) -> None:
         algorithm = step_algorithm(step, params, effective=effective)

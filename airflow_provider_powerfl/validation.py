@@ -10,9 +10,10 @@ from __future__ import annotations
 import difflib
 import typing
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from airflow_provider_powerfl.exceptions import ConfigError
 
@@ -24,6 +25,26 @@ class Contract(BaseModel):
     """A document of the job contract: unknown keys refused, values immutable once validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(_not_blank)]  # a name, path or key: a string with something in it
+
+
+def field_error(loc: str | tuple[str | int, ...], message: str, value: Any = None) -> ValidationError:
+    """A rule across fields, raised in a model's validator, naming the field at fault (``loc``, relative to the model).
+
+    pydantic puts the location of a ValidationError raised in a validator under the model's own, so the
+    ConfigError names the exact path (``parties[1].role``) where a ValueError would name only the model.
+    """
+    error = PydanticCustomError("value_error", "{message}", {"message": message})
+    where = loc if isinstance(loc, tuple) else (loc,)
+    return ValidationError.from_exception_data("contract", [InitErrorDetails(type=error, loc=where, input=value)])
 
 
 def path_of(where: str, loc: Iterable[Any]) -> str:
@@ -56,13 +77,16 @@ def parse(model: type[ModelT], data: Any, where: str, context: dict[str, Any] | 
 
 
 def config_error(exc: ValidationError, where: str, model: type[BaseModel] | None = None) -> ConfigError:
-    """The first error of a ValidationError as a ConfigError naming its path."""
-    first = exc.errors(include_url=False)[0]
+    """The first error of a ValidationError as a ConfigError naming its path; an unknown key (a typo) before the
+    key it left missing."""
+    errors = exc.errors(include_url=False)
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(first["loc"])
     if first["type"] == "extra_forbidden" and loc:
         return unknown_key(path_of(where, loc[:-1]), str(loc[-1]), _fields_at(model, loc[:-1]))
     message = first["msg"].removeprefix("Value error, ")
-    if first["type"] not in ("value_error", "assertion_error") and "input" in first:
+    # a missing key's input is its parent, which may hold a password
+    if first["type"] not in ("value_error", "assertion_error", "missing") and "input" in first:
         message += f", got {_shown(first['input'])}"
     return ConfigError(f"{path_of(where, loc) or 'value'}: {message}")
 
@@ -75,6 +99,8 @@ def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]
             return []
         if keyed:
             keyed = False
+            continue
+        if isinstance(part, int):  # a list position: the model is the item's
             continue
         field = next((f for name, f in model.model_fields.items() if str(part) in (name, f.alias)), None)
         model, keyed = _inner_model(field.annotation if field else None)

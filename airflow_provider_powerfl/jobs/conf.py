@@ -31,7 +31,7 @@ from airflow_provider_powerfl.policy import PartyPolicy
 from airflow_provider_powerfl.validation import parse
 from airflow_provider_powerfl.jobs.spec import KafkaSecurity, TaskSpec, parse_party_roles
 
-_KAFKA_SECURITY_FIELDS = frozenset(KafkaSecurity.__dataclass_fields__)
+_KAFKA_SECURITY_FIELDS = frozenset(KafkaSecurity.model_fields)
 
 
 class PartyIdentity(Protocol):

@@ -48,7 +48,7 @@ def _param_fields(names: frozenset[str]) -> dict[str, tuple[Any, FieldInfo]]:
 DataSpecKeys = create_model(
     "DataSpecKeys",
     __base__=Contract,
-    **{name: (Any, None) for name in DataSpec.__dataclass_fields__ if not name.startswith("_") and name not in ("uri", "format")},
+    **{name: (Any, None) for name in DataSpec.model_fields if name not in ("uri", "format")},
     uri=(StrictStr | None, None),
     format=(Literal[FORMATS] | None, None),
 )

@@ -96,13 +96,14 @@ def spec_for_pod(spec: TaskSpec, settings: KubernetesSettings) -> TaskSpec:
                     f"environment; name the Secret holding it under the key '{party.id}.{found[0]}'"
                 )
             directory = settings.kafka_secret_dir.rstrip("/")
-            security = replace(
-                security,
-                **{name: None for name in found},
-                **{f"{name}_file": f"{directory}/{party.id}.{name}" for name in found},
+            security = security.model_copy(
+                update={
+                    **{name: None for name in found},
+                    **{f"{name}_file": f"{directory}/{party.id}.{name}" for name in found},
+                }
             )
-        parties.append(replace(party, security=security))
-    return replace(spec, parties=tuple(parties))
+        parties.append(party.model_copy(update={"security": security}))
+    return spec.model_copy(update={"parties": tuple(parties)})
 
 
 def pod_operator(

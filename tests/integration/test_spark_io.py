@@ -380,7 +380,7 @@ def test_runner_reports_a_bad_spec_in_one_line(tmp_path, capsys):
     path = write(tmp_path, "spec.yaml", "job_id: j\nattempt: 1\n")
     assert runner.run_step("inspect_data", lambda spark, spec: None, ["--spec", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"POWERFL-ERROR: task spec {path}: party_id: missing"]
+    assert err == [f"POWERFL-ERROR: task spec {path}: party_id: Field required"]
 
 
 def test_runner_reports_bad_data_and_writes_nothing(spark, tmp_path, capsys, monkeypatch):
@@ -407,7 +407,7 @@ def test_spark_submit_passes_exit_2_and_the_error_line(tmp_path):
     proc = spark_submit(tmp_path, spec)
     assert proc.returncode == 2, proc.stderr[-3000:]
     # spark-submit's PythonRunner merges the driver's stderr into its stdout
-    assert step_error_in(proc.stdout + proc.stderr) == f"task spec {spec}: surprise: unknown field (known: attempt, inputs, job_id, " \
+    assert step_error_in(proc.stdout + proc.stderr) == f"task spec {spec}: surprise: unknown key (known: attempt, inputs, job_id, " \
         "nonce, outputs, params, parties, party_id, private_key, role)"
 
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.jobs.spec import DataSpec, MissingPolicy, TaskSpec, parse_party_roles
 from airflow_provider_powerfl.jobs.contract import step_error_in
+from airflow_provider_powerfl.jobs.spec import DataSpec, MissingPolicy, TaskSpec, parse_party_roles
 
 PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n"
 
@@ -63,7 +63,7 @@ def test_good_spec_reads_and_round_trips(tmp_path):
     assert host.security.client_kwargs()["sasl_mechanism"] == "SCRAM-SHA-512"
     assert "s3cret" not in repr(spec)
     train = spec.input("train")
-    assert train.missing == MissingPolicy("fill", 0.0)
+    assert train.missing == MissingPolicy(action="fill", fill_value=0.0)
     assert train.id_column == "id" and train.header is True
     assert spec.input("extra").index_base == 1
     assert TaskSpec.from_dict(spec.to_dict()) == spec
@@ -97,47 +97,56 @@ def mutate(path_value):
 
 
 BAD = [
-    ((["parties", 1, "role"], "hots"), "parties[1].role: expected guest|host|arbiter, got 'hots'"),
-    ((["inputs", "train", "uri"], KeyError), "inputs.train.uri: missing"),
-    ((["inputs", "train", "colour"], "red"), "inputs.train.colour: unknown field"),
-    ((["surprise"], 1), "surprise: unknown field"),
-    ((["job_id"], KeyError), "job_id: missing"),
-    ((["job_id"], 42), "job_id: expected a string, got int 42"),
-    ((["attempt"], 0), "attempt: must be >= 1, got 0"),
-    ((["attempt"], True), "attempt: expected an integer"),
+    ((["parties", 1, "role"], "hots"), "parties[1].role: Input should be 'guest', 'host' or 'arbiter', got 'hots'"),
+    ((["inputs", "train", "uri"], KeyError), "inputs.train.uri: Field required"),
+    ((["inputs", "train", "colour"], "red"), "inputs.train.colour: unknown key (did you mean 'columns'?)"),
+    ((["surprise"], 1), "surprise: unknown key (known: attempt, inputs, job_id,"),
+    ((["job_id"], KeyError), "job_id: Field required"),
+    ((["job_id"], 42), "job_id: Input should be a valid string, got 42"),
+    ((["attempt"], 0), "attempt: Input should be greater than or equal to 1, got 0"),
+    ((["attempt"], True), "attempt: Input should be a valid integer, got True"),
     ((["party_id"], "30000"), "party_id: '30000' is not among the parties (10000, 20000)"),
     ((["role"], "host"), "role: 'host' but parties[0] says '10000' is 'guest'"),
     ((["private_key"], ""), "private_key: must not be empty"),
-    ((["parties"], []), "parties: expected a non-empty list"),
+    ((["parties"], []), "parties: Tuple should have at least 1 item"),
     ((["parties", 1, "id"], "10000"), "parties[1].id: duplicate party id '10000' (also parties[0])"),
     ((["parties", 1, "role"], "guest"), "parties: expected exactly one guest, got 2"),
     ((["parties", 0, "bootstrap_servers"], ["kafka-a"]), "parties[0].bootstrap_servers[0]: expected 'host:port', got 'kafka-a'"),
-    ((["parties", 0, "bootstrap_servers"], KeyError), "parties[0].bootstrap_servers: missing"),
-    ((["parties", 0, "public_key"], KeyError), "parties[0].public_key: missing"),
-    ((["parties", 1, "security", "sasl_mechanism"], KeyError), "parties[1].security.sasl_mechanism: missing (required with security_protocol SASL_SSL)"),
-    ((["parties", 1, "security", "security_protocol"], "TLS"), "parties[1].security.security_protocol: expected PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL, got 'TLS'"),
-    ((["parties", 1, "security", "sasl_password"], "x"), "parties[1].security.sasl_password: unknown field"),
-    ((["inputs", "train", "format"], "xlsx"), "inputs.train.format: expected csv|libsvm|parquet, got 'xlsx'"),
+    ((["parties", 0, "bootstrap_servers"], KeyError), "parties[0].bootstrap_servers: Field required"),
+    ((["parties", 0, "public_key"], KeyError), "parties[0].public_key: Field required"),
+    (
+        (["parties", 1, "security", "sasl_mechanism"], KeyError),
+        "parties[1].security.sasl_mechanism: missing (required with security_protocol SASL_SSL)",
+    ),
+    (
+        (["parties", 1, "security", "security_protocol"], "TLS"),
+        "parties[1].security.security_protocol: Input should be 'PLAINTEXT', 'SSL', 'SASL_PLAINTEXT' or 'SASL_SSL', got 'TLS'",
+    ),
+    (
+        (["parties", 1, "security", "sasl_password"], "x"),
+        "parties[1].security.sasl_password: unknown key (did you mean 'ssl_password'?)",
+    ),
+    ((["inputs", "train", "format"], "xlsx"), "inputs.train.format: Input should be 'csv', 'libsvm' or 'parquet', got 'xlsx'"),
     ((["inputs", "train", "missing"], "zero"), "inputs.train.missing: expected error|drop|fill:<number>, got 'zero'"),
     ((["inputs", "train", "missing"], "fill:abc"), "inputs.train.missing: fill value is not a number in 'fill:abc'"),
     ((["inputs", "train", "missing"], "fill:nan"), "inputs.train.missing: fill value must be finite"),
-    ((["inputs", "train", "delimiter"], "||"), "inputs.train.delimiter: expected one character, got '||'"),
-    ((["inputs", "train", "header"], "yes"), "inputs.train.header: expected true or false, got 'yes'"),
+    ((["inputs", "train", "delimiter"], "||"), "inputs.train.delimiter: String should have at most 1 character, got '||'"),
+    ((["inputs", "train", "header"], "yes"), "inputs.train.header: Input should be a valid boolean, got 'yes'"),
     ((["inputs", "train", "features"], ["x0", "x0"]), "inputs.train.features[1]: duplicate 'x0'"),
     ((["inputs", "train", "features"], ["x0", "y"]), "inputs.train.features[1]: 'y' is the id or label column"),
-    ((["inputs", "train", "features"], "x0"), "inputs.train.features: expected a list of strings, got 'x0'"),
+    ((["inputs", "train", "features"], "x0"), "inputs.train.features: Input should be a valid tuple, got 'x0'"),
     ((["inputs", "train", "exclude"], ["x1"]), None),  # fine alone
     ((["inputs", "train", "columns"], ["id", "y"]), "inputs.train.columns: only for files without a header (header: false)"),
     ((["inputs", "train", "index_base"], 0), "inputs.train.index_base: not used with format csv"),
     ((["inputs", "extra", "delimiter"], " "), "inputs.extra.delimiter: not used with format libsvm"),
-    ((["inputs", "extra", "index_base"], 2), "inputs.extra.index_base: expected 0 or 1, got 2"),
-    ((["inputs", "extra", "num_features"], 0), "inputs.extra.num_features: must be >= 1, got 0"),
-    ((["inputs", "train"], "file:///x.csv"), "inputs.train: expected a mapping, got str"),
-    ((["outputs", "dir"], KeyError), "outputs.dir: missing"),
-    ((["outputs"], KeyError), "outputs: missing"),
-    ((["nonce"], KeyError), "nonce: expected the run's nonce, 32 hex digits, got None"),
+    ((["inputs", "extra", "index_base"], 2), "inputs.extra.index_base: Input should be less than or equal to 1, got 2"),
+    ((["inputs", "extra", "num_features"], 0), "inputs.extra.num_features: Input should be greater than or equal to 1, got 0"),
+    ((["inputs", "train"], "file:///x.csv"), "inputs.train: Input should be a valid dictionary"),
+    ((["outputs", "dir"], KeyError), "outputs.dir: Field required"),
+    ((["outputs"], KeyError), "outputs: Field required"),
+    ((["nonce"], KeyError), "nonce: Field required"),
     ((["nonce"], "0f" * 15 + "0g"), "nonce: expected the run's nonce, 32 hex digits, got '0f0f"),
-    ((["params"], [1, 2]), "params: expected a mapping, got list"),
+    ((["params"], [1, 2]), "params: Input should be a valid dictionary, got [1, 2]"),
 ]
 
 
@@ -174,7 +183,9 @@ def test_load_names_the_file(tmp_path):
     data = copy.deepcopy(good())
     data["parties"][1]["role"] = "hots"
     bad.write_text(json.dumps(data))
-    with pytest.raises(ConfigError, match=r"spec\.yaml: parties\[1\]\.role: expected guest\|host\|arbiter, got 'hots'"):
+    with pytest.raises(
+        ConfigError, match=r"spec\.yaml: parties\[1\]\.role: Input should be 'guest', 'host' or 'arbiter', got 'hots'"
+    ):
         TaskSpec.load(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         TaskSpec.load(tmp_path / "absent.yaml")
