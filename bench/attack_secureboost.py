@@ -30,11 +30,11 @@ import numpy as np
 
 from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees, HeteroSecureBoost
 from airflow_provider_powerfl.algorithms.secureboost.protocol import CMD
-from bench import allow_small_keys
-from bench.secureboost import DEFAULTS, load_dataset
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 from airflow_provider_powerfl.federation.party import Party
+from bench import allow_small_keys
+from bench.secureboost import DEFAULTS, load_dataset
 
 GUEST, HOST = "10000", "20000"
 DATASETS = ("default_credit", "a9a", "breast")

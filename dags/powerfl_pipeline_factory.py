@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from airflow_provider_powerfl.orchestration.factory import build_listener_dag, build_pipeline_dag
 from airflow_provider_powerfl.jobs.pipeline import load_pipelines
+from airflow_provider_powerfl.orchestration.factory import build_listener_dag, build_pipeline_dag
 
 _DIR = Path(os.environ.get("POWERFL_PIPELINES_DIR") or Path(__file__).parent / "pipelines")
 

@@ -186,7 +186,7 @@ class Kernels:
         parts = list(self._map(_multiexp_chunk, [(nsq, cts[s], exponents[s]) for s in self._slices(len(cts))]))
         out = parts[0]
         for part in parts[1:]:
-            out = [a * b % nsq for a, b in zip(out, part)]
+            out = [a * b % nsq for a, b in zip(out, part, strict=True)]
         return object_array(out)
 
     def scaled_xt_dot(self, public: PaillierPublicKey, ciphertexts: np.ndarray, exponents: np.ndarray,
@@ -204,7 +204,7 @@ class Kernels:
         out = self._exact_xt_dot(public, ciphertexts, (E - np.asarray(shifts, dtype=np.int64)).astype(object) * f)
         if any(shifts):
             (weighted,) = self._exact_xt_dot(public, ciphertexts, f)
-            out = object_array(c * gmpy2.powmod(weighted, s, nsq) % nsq if s else c for c, s in zip(out, shifts))
+            out = object_array(c * gmpy2.powmod(weighted, s, nsq) % nsq if s else c for c, s in zip(out, shifts, strict=True))
         return out
 
     def _exact_xt_dot(self, public: PaillierPublicKey, ciphertexts: np.ndarray, exponents: np.ndarray) -> np.ndarray:
@@ -238,12 +238,12 @@ def check_ciphertexts(public: PaillierPublicKey, obj: object, length: int, *, pe
 def add_plain(public: PaillierPublicKey, ciphertexts: np.ndarray, values: Sequence[int]) -> np.ndarray:
     """[[m + v]] = c * (1 + v n) mod n^2: one multiplication per element, no exponentiation."""
     n, nsq = public.n, public.nsquare
-    return object_array(c * (1 + public.encode_int(v) * n) % nsq for c, v in zip(ciphertexts, values))
+    return object_array(c * (1 + public.encode_int(v) * n) % nsq for c, v in zip(ciphertexts, values, strict=True))
 
 
 def add(public: PaillierPublicKey, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     nsq = public.nsquare
-    return object_array(x * y % nsq for x, y in zip(a, b))
+    return object_array(x * y % nsq for x, y in zip(a, b, strict=True))
 
 
 def rerandomize(public: PaillierPublicKey, ciphertexts: np.ndarray, zeros: ZeroPool | None = None) -> np.ndarray:

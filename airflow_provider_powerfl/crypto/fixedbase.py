@@ -41,7 +41,8 @@ class FixedBase:
         self.modulus = mpz(modulus)
         self.teeth = teeth
         self.tables = tables
-        self.steps = -(-(-(-exp_bits // teeth)) // tables)
+        digits = -(-exp_bits // teeth)  # ceil(exp_bits / teeth)
+        self.steps = -(-digits // tables)  # ceil(digits / tables)
         self.row_bits = self.tables * self.steps  # a: bits per tooth row
         self.exp_bits = teeth * self.row_bits
         self.n_digits = self.steps * self.tables

@@ -57,7 +57,7 @@ class Packer:
         out = []
         for row in rows.tolist():
             packed, shift = 0, 0
-            for s, (v, bound, width) in enumerate(zip(row, self.bounds, self.widths)):
+            for s, (v, bound, width) in enumerate(zip(row, self.bounds, self.widths, strict=True)):
                 v = int(v)
                 if abs(v) > bound:
                     raise EncodingOverflowError(f"slot {s} value {v} exceeds its bound {bound}")
@@ -78,7 +78,7 @@ class Packer:
             value = int(value)
             if value < 0 or value >> total_bits:
                 raise EncodingOverflowError(f"packed value {i} is outside the {total_bits}-bit packing")
-            for s, (bound, width) in enumerate(zip(self.bounds, self.widths)):
+            for s, (bound, width) in enumerate(zip(self.bounds, self.widths, strict=True)):
                 field_value = value & ((1 << width) - 1)
                 value >>= width
                 if field_value > additions * 2 * bound:

@@ -208,7 +208,7 @@ class PaillierPublicKey:
         nsq = self.nsquare
         made = list(zeros[: len(ciphertexts)])
         made += self.uniform_zeros(len(ciphertexts) - len(made), threads, parts)
-        return [c * zero % nsq for c, zero in zip(ciphertexts, made)]
+        return [c * zero % nsq for c, zero in zip(ciphertexts, made, strict=True)]
 
     def uniform_zeros(self, count: int, threads: Executor | None = None, parts: int = 1) -> list[mpz]:
         """``count`` values r^n mod n^2 for uniform r in Z*_n (uniform encryptions of zero); ``parts`` calls
@@ -229,7 +229,7 @@ class PaillierPublicKey:
         """Same plaintexts, fresh short-exponent randomness h_s^r (one comb lookup each): only for results that
         go to a party that does not hold the private key; towards the owner use rerandomize."""
         nsq = self.nsquare
-        return [c * obf % nsq for c, obf in zip(ciphertexts, self.obfuscators(len(ciphertexts)))]
+        return [c * obf % nsq for c, obf in zip(ciphertexts, self.obfuscators(len(ciphertexts)), strict=True)]
 
     # -- signed plaintext mapping ---------------------------------------------------
     def encode_int(self, value: int) -> mpz:
@@ -376,12 +376,12 @@ class PaillierPrivateKey:
                 raise MalformedCiphertextError(self._refusal(i, len(ciphertexts), "is not in (0, n^2)"))
         cps = powmod_many([c % psq for c in ciphertexts], p - 1, psq)
         cqs = powmod_many([c % qsq for c in ciphertexts], q - 1, qsq)
-        for i, (cp, cq) in enumerate(zip(cps, cqs)):
+        for i, (cp, cq) in enumerate(zip(cps, cqs, strict=True)):
             if cp % p != 1 or cq % q != 1:
                 raise MalformedCiphertextError(self._refusal(i, len(ciphertexts), "is not a unit mod n^2"))
         hp, hq, p_inv = self.hp, self.hq, self.p_inverse
         out = []
-        for cp, cq in zip(cps, cqs):
+        for cp, cq in zip(cps, cqs, strict=True):
             mp = (cp - 1) // p * hp % p
             mq = (cq - 1) // q * hq % q
             out.append(mp + (mq - mp) * p_inv % q * p)
@@ -436,7 +436,7 @@ class PaillierPrivateKey:
             return [self._crt_nsquare(gmpy2.powmod(hp, r, self.psquare), gmpy2.powmod(hq, r, self.qsquare)) for r in rs]
         table_p, table_q = self._tables()
         digits = table_p.random_digits(count)
-        return [self._crt_nsquare(hp, hq) for hp, hq in zip(table_p.powers(digits), table_q.powers(digits))]
+        return [self._crt_nsquare(hp, hq) for hp, hq in zip(table_p.powers(digits), table_q.powers(digits), strict=True)]
 
     # -- serialisation and phe interop ----------------------------------------------------
     def to_bytes(self) -> bytes:

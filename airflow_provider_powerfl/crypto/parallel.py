@@ -69,9 +69,9 @@ def multiexp(bases: Sequence[mpz], exponents: np.ndarray, modulus: mpz, n_jobs: 
     """multiexp_columns split by rows across processes; partial products are multiplied here."""
     if n_jobs == 1:
         return multiexp_columns(bases, exponents, modulus)
-    rows = list(zip(bases, list(exponents)))
+    rows = list(zip(bases, list(exponents), strict=True))
     partials = run_chunked(_multiexp_rows, mpz(modulus), rows, n_jobs)
     out = [mpz(1)] * exponents.shape[1]
     for part in partials:
-        out = [a * b % modulus for a, b in zip(out, part)]
+        out = [a * b % modulus for a, b in zip(out, part, strict=True)]
     return out

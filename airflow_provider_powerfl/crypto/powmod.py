@@ -63,6 +63,6 @@ def horner_fold(
             size = -(-len(bases) // parts)
             chunks = [bases[i : i + size] for i in range(0, len(bases), size)]
             squared = [v for part in threads.map(lambda chunk: powmod_many(chunk, shift, modulus), chunks) for v in part]
-        for k, value in zip(live, squared):
+        for k, value in zip(live, squared, strict=True):
             accs[k] = value * groups[k][-back] % modulus
     return accs

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import gmpy2
 import numpy as np
+
 from airflow_provider_powerfl.exceptions import CryptoError
 
 DEFAULT_KEY_BITS = 2048  # also the floor on a peer's modulus: RsaPublicKey.check never accepts less
@@ -108,7 +109,7 @@ def sign(key: RsaSigningKey, values: Sequence[int]) -> list[int]:
         x = gmpy2.mpz(x)
         if not 0 < x < n:
             raise CryptoError("RSA value to sign is outside (0, n)")
-        out.append(int(sum(powmod(x, d, p) * c for p, d, c in zip(primes, exponents, coefficients)) % n))
+        out.append(int(sum(powmod(x, d, p) * c for p, d, c in zip(primes, exponents, coefficients, strict=True)) % n))
     return out
 
 
@@ -180,13 +181,13 @@ def unblind(signed: Sequence[int], r_inverses: Sequence[int], public: RsaPublicK
     if len(signed) != len(r_inverses):
         raise CryptoError(f"got {len(signed)} signatures for {len(r_inverses)} blinded values")
     n = gmpy2.mpz(public.n)
-    return [int((gmpy2.mpz(s) * r_inv) % n) for s, r_inv in zip(signed, r_inverses)]
+    return [int((gmpy2.mpz(s) * r_inv) % n) for s, r_inv in zip(signed, r_inverses, strict=True)]
 
 
 def verify(signatures: Sequence[int], values: Sequence[int], public: RsaPublicKey) -> bool:
     """True when there is one signature per value and every s^e == x mod n (the signer used the key it announced)."""
     n, e = gmpy2.mpz(public.n), gmpy2.mpz(public.e)
-    return len(signatures) == len(values) and all(gmpy2.powmod(gmpy2.mpz(s), e, n) == x for s, x in zip(signatures, values))
+    return len(signatures) == len(values) and all(gmpy2.powmod(gmpy2.mpz(s), e, n) == x for s, x in zip(signatures, values, strict=True))
 
 
 def tokens(signatures: Sequence[int], public: RsaPublicKey) -> np.ndarray:

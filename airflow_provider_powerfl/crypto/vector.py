@@ -247,7 +247,7 @@ class EncryptedVector:
 def _pairs(a: Sequence[Any], b: Sequence[Any]) -> zip:
     """Zip with length-1 broadcasting."""
     if len(a) == 1 and len(b) != 1:
-        return zip([a[0]] * len(b), b)
+        return zip([a[0]] * len(b), b, strict=True)
     if len(b) == 1 and len(a) != 1:
-        return zip(a, [b[0]] * len(a))
-    return zip(a, b)
+        return zip(a, [b[0]] * len(a), strict=True)
+    return zip(a, b, strict=True)

@@ -150,6 +150,6 @@ class PowerFLPartyHook(BaseHook):
             admin = KafkaAdminClient(**kafka, request_timeout_ms=5000, api_version_auto_timeout_ms=5000)
             admin.list_topics()
             admin.close()
-        except Exception as err:  # reported to the UI, not raised
+        except Exception as err:  # noqa: BLE001 - reported to the UI, not raised
             return False, str(err)
         return True, f"party {party.party_id} ({party.role}) reaches Kafka at {','.join(kafka['bootstrap_servers'])}"

@@ -16,7 +16,13 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_powerfl.federation.events import StatusEvent
 from airflow_provider_powerfl.jobs.contract import EXIT_PEER_FAILED
 from airflow_provider_powerfl.orchestration.jobcontext import JobContext
-from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, JobFailedElsewhere, JobGuard, PeerRestarted, announce_job_failure
+from airflow_provider_powerfl.orchestration.jobstate import (
+    JOB_TASK,
+    JobFailedElsewhere,
+    JobGuard,
+    PeerRestarted,
+    announce_job_failure,
+)
 from airflow_provider_powerfl.runtimes.local import StepFailed
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.jobs.spec import parse_nonce
 from airflow_provider_powerfl.jobs.pipeline import INVITE_TASK
+from airflow_provider_powerfl.jobs.spec import parse_nonce
 
 NONCE_XCOM = "powerfl_nonce"  # the XCom key of the nonce an initiator's invite task draws when the conf has none
 

@@ -50,7 +50,7 @@ class InvitationTrigger(BaseTrigger):
             found, next_offset = await asyncio.to_thread(
                 read_invitations, self.powerfl_conn_id, self.offset, self.since, self.idle_timeout, self.poll_interval
             )
-        except Exception as exc:  # reported to the task, which fails with it
+        except Exception as exc:  # noqa: BLE001 - reported to the task, which fails with it
             yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
             return
         if not found:

@@ -76,7 +76,7 @@ class FederatedPeerTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             self._reader = await asyncio.to_thread(open_reader, self.powerfl_conn_id, self.job_id, self.nonce)
-        except Exception as exc:  # reported to the task, which fails with it
+        except Exception as exc:  # noqa: BLE001 - reported to the task, which fails with it
             yield TriggerEvent({"status": "error", "job_id": self.job_id, "message": f"{type(exc).__name__}: {exc}"})
             return
         known: dict[tuple[str, str], StatusEvent] = {}

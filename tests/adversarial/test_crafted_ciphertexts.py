@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 from gmpy2 import mpz
 
-from airflow_provider_powerfl.algorithms.hetero_lr import protocol as hetero_lr_protocol
 from airflow_provider_powerfl.algorithms.feature_engineering import hetero_binning
 from airflow_provider_powerfl.algorithms.feature_engineering.hetero_binning import HeteroFeatureBinning
-from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
+from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression, protocol as hetero_lr_protocol
 from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost, estimator as sbt_estimator
 from airflow_provider_powerfl.crypto import paillier
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.launch import run_parties, write_job
 from airflow_provider_powerfl.federation.errors import PeerFailed
 from airflow_provider_powerfl.federation.party import Party
-from airflow_provider_powerfl.jobs.spec import TaskSpec
 from airflow_provider_powerfl.jobs.contract import EXIT_STEP_ERROR
+from airflow_provider_powerfl.jobs.spec import TaskSpec
+from tests.support.launch import run_parties, write_job
 
 GUEST, HOST = "10000", "20000"
 ROLES = {GUEST: "guest", HOST: "host"}

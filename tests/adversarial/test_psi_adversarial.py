@@ -8,9 +8,8 @@ the peer's next recv raises PeerFailed, which also shows that nothing more reach
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import random
+from collections.abc import Callable
 
 import gmpy2
 import numpy as np

@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_powerfl.algorithms.feature_engineering import Binner, woe_iv
-from tests.support.launch import spark_submit_command, submit_env
 from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.jobs.spec import TaskSpec
+from tests.support.launch import spark_submit_command, submit_env
 
 PARTIES = {"10000": ("guest", "guest"), "20000": ("host", "host")}  # party -> (role, broker name)
 NONCE = uuid.uuid4().hex  # this session's runs; each test has its own job id
@@ -56,7 +56,7 @@ def spark_submit(tmp_path: Path, spec: Path) -> subprocess.CompletedProcess[str]
 
 def run_both(tmp_path: Path, specs: dict[str, Path]) -> None:
     with ThreadPoolExecutor(len(specs)) as pool:
-        procs = dict(zip(specs, pool.map(lambda p: spark_submit(tmp_path, p), specs.values())))
+        procs = dict(zip(specs, pool.map(lambda p: spark_submit(tmp_path, p), specs.values()), strict=True))
     for pid, proc in procs.items():
         log = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines() if " INFO " not in line)
         assert proc.returncode == 0, f"party {pid} exited {proc.returncode}:\n{log[-5000:]}"

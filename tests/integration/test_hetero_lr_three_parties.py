@@ -14,9 +14,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.launch import check_ok, run_parties, write_job
 from airflow_provider_powerfl.datasets.breast import write_breast_split
 from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF
+from tests.support.launch import check_ok, run_parties, write_job
 
 GUEST, HOST, HOST2 = "10000", "20000", "30000"
 ROLES = {GUEST: "guest", HOST: "host", HOST2: "host"}

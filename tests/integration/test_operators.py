@@ -98,18 +98,17 @@ def _child(order_path: str) -> None:
     """In the party's process: create its database, run the DAG once, print states and XComs."""
     import importlib.util
 
-    from sqlalchemy import select
-
     from airflow.models.xcom import XComModel
     from airflow.utils import db
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     order = json.loads(Path(order_path).read_text())
     db.initdb()
     spec = importlib.util.spec_from_file_location("party_dag", order["dag_file"])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    dag = getattr(module, "dag")
+    dag = module.dag
     dag_run = dag.test(run_conf=order["conf"])
     with create_session() as session:
         states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances(session=session)}

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from demo.airflow import LocalAirflow, free_ports, listening
 from airflow_provider_powerfl.orchestration.rest import AirflowApiError
+from demo.airflow import LocalAirflow, free_ports, listening
 
 pytestmark = pytest.mark.timeout(1200)  # the first test also starts both Airflows; every wait below is bounded
 

@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.launch import run_parties, spark_submit_command, submit_env, write_job
 from airflow_provider_powerfl.datasets.breast import write_breast_split
-from airflow_provider_powerfl.models import load_model
 from airflow_provider_powerfl.jobs.contract import EXIT_PEER_FAILED, EXIT_STEP_ERROR, step_error_in
+from airflow_provider_powerfl.models import load_model
+from tests.support.launch import run_parties, spark_submit_command, submit_env, write_job
 
 GUEST, HOST = "10000", "20000"
 ROLES = {GUEST: "guest", HOST: "host"}

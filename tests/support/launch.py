@@ -105,7 +105,7 @@ def run_parties(step: str, specs: dict[str, Path], timeout: float = 1800, master
     procs = {}
     start = time.perf_counter()
     for pid, spec in specs.items():
-        log = open(spec.with_suffix(".log"), "w+")  # noqa: SIM115 - closed below
+        log = open(spec.with_suffix(".log"), "w+")  # closed below
         procs[pid] = (subprocess.Popen(spark_submit_command(step, spec, master, conf), cwd=spec.parent, env=env,
                                        stdout=log, stderr=subprocess.STDOUT, text=True), log)  # fmt: skip
     runs = {}

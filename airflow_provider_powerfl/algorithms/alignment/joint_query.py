@@ -123,7 +123,7 @@ def serve_rows(
     with Workers(workers if workers is not None else default_workers(len(first), "rsa")) as pool:
         tags, keys = _derive(pool.sign(key, rsa_blind.full_domain_hash(digests[first], public)), public)
         sealed = np.empty((total, sealed_width), dtype=np.uint8)
-        for k, (row, aes_key) in enumerate(zip(rows[first], keys)):
+        for k, (row, aes_key) in enumerate(zip(rows[first], keys, strict=True)):
             nonce = os.urandom(NONCE_BYTES)
             sealed[k] = np.frombuffer(nonce + AESGCM(aes_key).encrypt(nonce, row.tobytes(), None), dtype=np.uint8)
         if total > len(first):  # dummies: random tags and bytes, indistinguishable from real entries
@@ -184,7 +184,7 @@ def query_rows(
     qi, tj = match(my_tags, tags)
     distinct_rows = np.full((len(first), width), np.nan)
     distinct_found = np.zeros(len(first), dtype=bool)
-    for i, j in zip(qi, tj):
+    for i, j in zip(qi, tj, strict=True):
         blob = sealed[j].tobytes()
         try:
             plain = AESGCM(keys[i]).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None)

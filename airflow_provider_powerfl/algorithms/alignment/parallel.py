@@ -67,7 +67,7 @@ class Workers:
     def _split(self, n: int) -> list[slice]:
         parts = self.workers if (self._pool is not None and n >= 2 * self.workers) else 1
         bounds = np.linspace(0, n, parts + 1).astype(int)
-        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def multiply(self, scalar: bytes, points: np.ndarray) -> np.ndarray:
         """X25519 scalar * each row of an (n, 32) uint8 array."""

@@ -25,7 +25,14 @@ from airflow_provider_powerfl.algorithms.feature_engineering.woe import (
     woe_iv,
 )
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map, check_ciphertexts, rerandomize
-from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_choice, check_fitted, check_int, check_key_length, check_real
+from airflow_provider_powerfl.algorithms.param_checks import (
+    check_binary_labels,
+    check_choice,
+    check_fitted,
+    check_int,
+    check_key_length,
+    check_real,
+)
 from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, generate_keypair, insecure_test_keys
 from airflow_provider_powerfl.crypto.shuffle import secure_permutation
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
@@ -182,7 +189,7 @@ class HeteroFeatureBinning:
         sums = wp.bin_sums(public.nsquare, labels, bins, n_bins, chunk_map, chunk_rows)
         self.timings_["bin_sums"] = time.perf_counter() - start
         orders = [_order(int(n), self.shuffle_bins) for n in n_bins]
-        sent = [rerandomize(public, s[order]) for s, order in zip(sums, orders)]
+        sent = [rerandomize(public, s[order]) for s, order in zip(sums, orders, strict=True)]
         self.party.send(guest, tag("sums"), sent)
         result = self._recv(guest, "result")
         woes = result.get("woe", ()) if isinstance(result, dict) else ()
@@ -194,7 +201,7 @@ class HeteroFeatureBinning:
         self.woe_ = None if woes is None else []
         if woes is None:
             return
-        for j, (woe, order) in enumerate(zip(woes, orders)):
+        for j, (woe, order) in enumerate(zip(woes, orders, strict=True)):
             woe = np.asarray(woe, dtype=np.float64)
             if woe.shape != (int(n_bins[j]),):
                 raise FederationError(f"guest {guest} sent {woe.shape} WOE values for feature {j}, which has {n_bins[j]} bins")
@@ -260,7 +267,7 @@ class HeteroFeatureBinning:
             raise DataError(f"binning state is incomplete or malformed: {exc!r}") from exc
         n_bins = model.binner_.bin_counts()
         woes = model.woe_
-        if woes is not None and (len(woes) != len(n_bins) or any(w.shape != (int(n),) for w, n in zip(woes, n_bins))):
+        if woes is not None and (len(woes) != len(n_bins) or any(w.shape != (int(n),) for w, n in zip(woes, n_bins, strict=True))):
             raise DataError("binning state: the WOE values do not match the bins")
         return model
 

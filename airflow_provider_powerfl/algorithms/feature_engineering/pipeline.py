@@ -48,7 +48,7 @@ class FeaturePipeline:
         self,
         *,
         party: Party | None = None,
-        filter: Mapping[str, Any] | None = None,  # noqa: A002 - the step's parameter name
+        filter: Mapping[str, Any] | None = None,
         binning: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
         transform: str = "none",
@@ -109,9 +109,9 @@ class FeaturePipeline:
     def _kept_names(self) -> list[str]:
         names = self.feature_names_in_
         if self.filter_ is not None:
-            names = [n for n, k in zip(names, self.filter_.support_) if k]
+            names = [n for n, k in zip(names, self.filter_.support_, strict=True) if k]
         if self.select_ is not None:
-            names = [n for n, k in zip(names, self.select_.support_) if k]
+            names = [n for n, k in zip(names, self.select_.support_, strict=True) if k]
         return names
 
     def _names_out(self) -> list[str]:
@@ -136,12 +136,12 @@ class FeaturePipeline:
         check_fitted(self, "feature_names_out_")
         out: dict[str, Any] = {"features_in": self.feature_names_in_, "features_out": self.feature_names_out_}
         if self.binning_ is not None:
-            names = [n for n, k in zip(self.feature_names_in_, self.filter_.support_) if k] if self.filter_ is not None else self.feature_names_in_
+            names = [n for n, k in zip(self.feature_names_in_, self.filter_.support_, strict=True) if k] if self.filter_ is not None else self.feature_names_in_
             kept = set(self._kept_names())
             woes = self.binning_.woe_
             out["features"] = {
                 name: {"iv": float(iv), "woe": None if woes is None else woes[j].tolist(), "selected": name in kept}
-                for j, (name, iv) in enumerate(zip(names, self.binning_.iv_))
+                for j, (name, iv) in enumerate(zip(names, self.binning_.iv_, strict=True))
             }
             if self.binning_.role_ == "guest":
                 out["hosts"] = {h: {"iv": v.tolist()} for h, v in self.binning_.host_iv_.items()}

@@ -120,7 +120,7 @@ class OneHotEncoder:
 
     def feature_names_out(self, names: Sequence[str]) -> list[str]:
         check_fitted(self, "categories_")
-        return [f"{name}_{value:g}" for name, cats in zip(names, self.categories_) for value in cats]
+        return [f"{name}_{value:g}" for name, cats in zip(names, self.categories_, strict=True) for value in cats]
 
     def to_dict(self) -> dict[str, Any]:
         check_fitted(self, "categories_")

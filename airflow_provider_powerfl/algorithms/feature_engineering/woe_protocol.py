@@ -60,7 +60,7 @@ def _bin_products(args: tuple[mpz, list[mpz], np.ndarray, np.ndarray, np.ndarray
     for j in range(bins.shape[1]):
         acc = [mpz(1)] * int(n_bins[j])
         skip = int(largest[j])
-        for c, b in zip(cts, bins[:, j].tolist()):
+        for c, b in zip(cts, bins[:, j].tolist(), strict=True):
             if b != skip:
                 acc[b] = acc[b] * c % nsq
         out.append(acc)
@@ -81,7 +81,7 @@ def bin_sums(
     for part_total, parts in chunk_map(_bin_products, tasks):
         total = total * part_total % nsquare
         for j, part in enumerate(parts):
-            acc[j] = [a * b % nsquare for a, b in zip(acc[j], part)]
+            acc[j] = [a * b % nsquare for a, b in zip(acc[j], part, strict=True)]
     out = []
     for j in range(features):
         others = mpz(1)

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from airflow_provider_powerfl.algorithms import fixed_point as fp
+from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
 from airflow_provider_powerfl.algorithms.hetero_lr.protocol import (
+    NOISE_BOUND,
     BatchPlan,
     GuestSession,
-    NOISE_BOUND,
     HostSession,
     new_seed,
     noise_scale,
@@ -24,7 +25,6 @@ from airflow_provider_powerfl.algorithms.hetero_lr.protocol import (
 )
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
-from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
 from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_fitted, check_params, check_real
 from airflow_provider_powerfl.algorithms.timed_party import TimedParty
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError

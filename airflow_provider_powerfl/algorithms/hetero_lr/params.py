@@ -12,7 +12,6 @@ from airflow_provider_powerfl.crypto.paillier import DEFAULT_KEY_BITS, valid_key
 from airflow_provider_powerfl.validation import Contract
 
 
-
 class HeteroLRParams(Contract):
     """The estimator's serialisable parameters (HeteroLogisticRegression documents each); defaults are its."""
 

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from airflow_provider_powerfl.algorithms import fixed_point as fp
-from airflow_provider_powerfl.algorithms import masking
-from airflow_provider_powerfl.algorithms import paillier_kernels as pk
+from airflow_provider_powerfl.algorithms import fixed_point as fp, masking, paillier_kernels as pk
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool, ZeroPool
 from airflow_provider_powerfl.crypto.paillier import (
@@ -135,7 +133,7 @@ def _recv_ints(party: Party, src: str, name: str, length: int) -> list[int]:
 
 
 def _decode_sums(values: Sequence[int], frac_bits: np.ndarray) -> np.ndarray:
-    return np.array([v / (1 << int(f)) for v, f in zip(values, frac_bits)], dtype=np.float64)
+    return np.array([v / (1 << int(f)) for v, f in zip(values, frac_bits, strict=True)], dtype=np.float64)
 
 
 NOISE_BOUND = 2.0**10  # |eta| is clipped here (>= 32 sigma for the sigmas epsilon allows), inside the residual bounds

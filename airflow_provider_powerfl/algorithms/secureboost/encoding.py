@@ -43,7 +43,7 @@ def pack_rows(g: np.ndarray, h: np.ndarray) -> list[int]:
     """Signed plaintexts h + g * 2^H_BITS (h >= 0)."""
     if h.size and (h.min() < 0 or h.max() >= 2**SUM_BITS):
         raise EncodingOverflowError("hessians must be quantized into [0, 2^52) before packing")
-    return [hv + (gv << H_BITS) for gv, hv in zip(g.tolist(), h.tolist())]
+    return [hv + (gv << H_BITS) for gv, hv in zip(g.tolist(), h.tolist(), strict=True)]
 
 
 def row_bound(n_rows: int) -> int:

@@ -22,7 +22,14 @@ from airflow_provider_powerfl.algorithms.secureboost.boosting import BoostParams
 from airflow_provider_powerfl.algorithms.secureboost.local import LocalSource
 from airflow_provider_powerfl.algorithms.secureboost.objectives import Objective
 from airflow_provider_powerfl.algorithms.secureboost.params import BoostingParams, SecureBoostParams
-from airflow_provider_powerfl.algorithms.secureboost.protocol import CMD, PROTOCOL_VERSION, REPLY, HostServer, RemoteHost, TreeCipher
+from airflow_provider_powerfl.algorithms.secureboost.protocol import (
+    CMD,
+    PROTOCOL_VERSION,
+    REPLY,
+    HostServer,
+    RemoteHost,
+    TreeCipher,
+)
 from airflow_provider_powerfl.algorithms.secureboost.tree import LOCAL, Tree, TreeParams, route
 from airflow_provider_powerfl.algorithms.timed_party import TimedParty
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool

@@ -57,7 +57,7 @@ class LocalSource:
 
     def request_splits(self, nodes: np.ndarray, candidates: np.ndarray) -> None:
         out = []
-        for n, c in zip(nodes.tolist(), candidates.tolist()):
+        for n, c in zip(nodes.tolist(), candidates.tolist(), strict=True):
             f, t = int(self.layout.feature[c]), int(self.layout.threshold[c])
             rows = np.flatnonzero(self._assign == n)
             out.append(((f, float(self.edges[f][t])), self.bins[rows, f] <= t))

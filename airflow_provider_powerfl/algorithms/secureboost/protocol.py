@@ -22,7 +22,14 @@ import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
-from airflow_provider_powerfl.algorithms.paillier_kernels import ChunkMap, Kernels, as_chunk_map, check_ciphertexts, object_array, share
+from airflow_provider_powerfl.algorithms.paillier_kernels import (
+    ChunkMap,
+    Kernels,
+    as_chunk_map,
+    check_ciphertexts,
+    object_array,
+    share,
+)
 from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayout
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
@@ -250,7 +257,7 @@ class HostServer:
         if len(cands) and (cands.min() < 0 or cands.max() >= len(self.perm)):
             raise FederationError(f"guest {self.guest} chose a candidate outside 0..{len(self.perm) - 1}")
         ids, lefts, sizes = [], [], []
-        for n, c in zip(nodes.tolist(), cands.tolist()):
+        for n, c in zip(nodes.tolist(), cands.tolist(), strict=True):
             original = self._first_alike(int(self.perm[c]), n)
             f, t = int(self.layout.feature[original]), int(self.layout.threshold[original])
             rows = np.flatnonzero(self.assign == n)
@@ -318,7 +325,7 @@ def _bin_chunk(shared: Any, args: tuple[mpz, list[Any], np.ndarray, np.ndarray])
         if len(idx):
             order = idx[np.argsort(col[idx], kind="stable")]
             keys = col[order].tolist()
-            for r, b in zip(order.tolist(), keys):
+            for r, b in zip(order.tolist(), keys, strict=True):
                 c = cts[r]
                 prev = out.get(b)
                 out[b] = c if prev is None else prev * c % nsq
@@ -343,12 +350,12 @@ def _bin_products(
             items.append((nsq, at if shared is not None else [gh[i] for i in at], bins[part], default))
             owners.append(k)
     out: list[tuple[mpz, list[dict[int, mpz]]] | None] = [None] * len(row_sets)
-    for k, (total, per_bin) in zip(owners, chunk_map(partial(_bin_chunk, shared), items)):
+    for k, (total, per_bin) in zip(owners, chunk_map(partial(_bin_chunk, shared), items), strict=True):
         if out[k] is None:
             out[k] = (total, per_bin)
             continue
         mine_total, mine = out[k]  # type: ignore[misc]
-        for acc, theirs in zip(mine, per_bin):
+        for acc, theirs in zip(mine, per_bin, strict=True):
             for b, c in theirs.items():
                 acc[b] = c if b not in acc else acc[b] * c % nsq
         out[k] = (mine_total * total % nsq, mine)

@@ -113,7 +113,7 @@ def grow_tree(
         for n in level:
             if n not in hists:
                 sib = _sibling(tree, n, parent_of[n])
-                hists[n] = [p - s for p, s in zip(hists[parent_of[n]], hists[sib])]
+                hists[n] = [p - s for p, s in zip(hists[parent_of[n]], hists[sib], strict=True)]
         decisions = {}
         for n in level:
             best = _best_split(hists[n], totals[n], scale, params)
@@ -129,7 +129,7 @@ def grow_tree(
         results: dict[int, tuple[Any, np.ndarray]] = {}
         for s, src in enumerate(sources):
             mine = [n for n, d in decisions.items() if d[0] == s]
-            results.update(zip(mine, src.collect_splits()))
+            results.update(zip(mine, src.collect_splits(), strict=True))
         next_level = []
         for n, (s, _cand, gain) in decisions.items():
             ref, left_mask = results[n]

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from pyspark.errors import AnalysisException
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 
 from airflow_provider_powerfl.exceptions import DataError
 from airflow_provider_powerfl.jobs.spec import DataSpec

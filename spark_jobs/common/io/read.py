@@ -6,8 +6,7 @@ import math
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from airflow_provider_powerfl.exceptions import ConfigError, DataError
 from airflow_provider_powerfl.jobs.spec import DataSpec

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
+from pyspark.sql import Column, DataFrame, SparkSession, functions as F, types as T
 
 from airflow_provider_powerfl.exceptions import DataError
 from airflow_provider_powerfl.jobs.spec import DataSpec

@@ -18,8 +18,7 @@ from typing import Any
 import gmpy2
 import numpy as np
 import yaml
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError

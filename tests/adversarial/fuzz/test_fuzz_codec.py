@@ -11,8 +11,7 @@ import struct
 
 import pytest
 from fuzzkit import INTERESTING_U64, fuzz, mutated_bytes, parses_or_own_error, peak_allocation, sendable
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.errors import MalformedMessage

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 from fuzzkit import fuzz, mutated_bytes, parses_or_own_error, sendable
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from airflow_provider_powerfl.federation.envelope import MAGIC, SIGNATURE_SIZE, open_envelope
 from airflow_provider_powerfl.federation.errors import MalformedMessage

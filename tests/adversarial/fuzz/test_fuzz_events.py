@@ -12,8 +12,7 @@ from unittest import mock
 
 import pytest
 from fuzzkit import fuzz, json_values, mutated_bytes, parses_or_own_error
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation import codec

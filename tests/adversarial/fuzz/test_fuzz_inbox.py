@@ -15,11 +15,9 @@ from unittest import mock
 
 import pytest
 from fuzzkit import INTERESTING_U64, fuzz, mutated_bytes, sendable
-from hypothesis import assume, example, given
-from hypothesis import strategies as st
+from hypothesis import assume, example, given, strategies as st
 
-from airflow_provider_powerfl.federation import codec
-from airflow_provider_powerfl.federation import inbox as inbox_module
+from airflow_provider_powerfl.federation import codec, inbox as inbox_module
 from airflow_provider_powerfl.federation.envelope import open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage, PeerFailed
 from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE, MAX_CLOCK_SKEW

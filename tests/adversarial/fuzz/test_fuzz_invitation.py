@@ -16,8 +16,7 @@ from unittest import mock
 import numpy as np
 import pytest
 from fuzzkit import fuzz, json_values, mutated_bytes, mutated_trees, parses_or_own_error, sendable
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, new_nonce, seal

@@ -12,13 +12,13 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import ParamValidationError
 from fuzzkit import fuzz, json_like, mutated_trees, parses_or_own_error
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection
-from airflow_provider_powerfl.jobs.conf import CONF_FIELDS, STEPS, JobConf, StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.jobs.conf import STEPS, JobConf, StepArgs, build_task_spec, default_output_dir
+from airflow_provider_powerfl.jobs.document import CONF_FIELDS
 from airflow_provider_powerfl.orchestration.params import job_params
 from airflow_provider_powerfl.policy import PartyPolicy
 

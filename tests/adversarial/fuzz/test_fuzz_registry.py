@@ -6,11 +6,9 @@ typo or a hostile edit must fail loudly, never with a bare TypeError.
 
 from __future__ import annotations
 
-
 import pytest
 from fuzzkit import fuzz, json_like, loads_or_names_file, mutated_trees, parses_or_own_error, utf8, yaml_texts
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.keys import SigningKey

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 from fuzzkit import fuzz, json_like, loads_or_names_file, mutated_trees, parses_or_own_error, utf8, yaml_texts
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.jobs.spec import TaskSpec

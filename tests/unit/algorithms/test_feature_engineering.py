@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airflow_provider_powerfl.algorithms.feature_engineering import Binner, FeaturePipeline, HeteroFeatureBinning, HeteroIVSelector
+from airflow_provider_powerfl.algorithms.feature_engineering import (
+    Binner,
+    FeaturePipeline,
+    HeteroFeatureBinning,
+    HeteroIVSelector,
+)
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation import memory
 from airflow_provider_powerfl.federation.memory import memory_parties

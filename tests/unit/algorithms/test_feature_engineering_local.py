@@ -50,7 +50,7 @@ def test_woe_iv_applies_the_adjustment_to_one_sided_bins_and_skips_empty_ones():
     expected = [np.log((10 / e) / (20 / ne)), np.log((0.5 / e) / (30.5 / ne)), np.log((5 / e) / (5 / ne)), 0.0]
     np.testing.assert_allclose(woe, expected)
     rates = [(10 / e, 20 / ne), (0.5 / e, 30.5 / ne), (5 / e, 5 / ne)]
-    assert iv == pytest.approx(sum((a - b) * w for (a, b), w in zip(rates, expected)))
+    assert iv == pytest.approx(sum((a - b) * w for (a, b), w in zip(rates, expected[:3], strict=True)))  # the empty bin adds nothing
 
 
 @pytest.mark.parametrize("cls", [StandardScaler, MinMaxScaler, OneHotEncoder])

@@ -40,7 +40,7 @@ def fit_all(parties, columns, y, **params) -> dict[str, HeteroLogisticRegression
         for pid in columns
     }
     out = run_parties(fns)
-    for pid, value in out.items():
+    for value in out.values():
         if isinstance(value, BaseException):
             raise value
     return out  # type: ignore[return-value]

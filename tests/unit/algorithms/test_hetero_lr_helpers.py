@@ -8,9 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from airflow_provider_powerfl.algorithms import fixed_point as fp
-from airflow_provider_powerfl.algorithms import masking
-from airflow_provider_powerfl.algorithms import paillier_kernels as pk
+from airflow_provider_powerfl.algorithms import fixed_point as fp, masking, paillier_kernels as pk
 from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan, new_keypair
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
@@ -136,7 +134,7 @@ def test_batch_plan_is_shared_and_batches_are_never_smaller_than_batch_size():
     batches = plan.batches(0)
     assert [len(b) for b in batches] == [334, 333, 333] and plan.smallest_batch == 333
     assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(1000))
-    assert all(np.array_equal(a, b) for a, b in zip(batches, BatchPlan(1000, 300, 2, 0.0, 5, False).batches(0)))
+    assert all(np.array_equal(a, b) for a, b in zip(batches, BatchPlan(1000, 300, 2, 0.0, 5, False).batches(0), strict=True))
     assert not np.array_equal(np.concatenate(plan.batches(1)), np.concatenate(batches))
 
 

@@ -7,9 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from airflow_provider_powerfl.algorithms.hetero_lr import protocol as proto
-from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
-from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan, HostSession, noise_scale, secure_normal, supported_columns
+from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression, protocol as proto
+from airflow_provider_powerfl.algorithms.hetero_lr.protocol import (
+    BatchPlan,
+    HostSession,
+    noise_scale,
+    secure_normal,
+    supported_columns,
+)
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 

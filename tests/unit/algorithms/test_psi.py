@@ -49,7 +49,7 @@ def run_parties(
 def _align_all(roles: dict, inputs: dict, capture: list | None = None, **kw) -> dict[str, AlignmentResult]:
     work = {p: (lambda party, ids=inputs[p]: align(party, ids, timeout=TIMEOUT, **kw)) for p in roles}
     out = run_parties(roles, work, capture)
-    for p, result in out.items():
+    for result in out.values():
         if isinstance(result, BaseException):
             raise result
     return out  # type: ignore[return-value]
@@ -67,7 +67,7 @@ def _check_same_intersection(inputs: dict, results: dict[str, AlignmentResult]) 
         assert len(result.ids) == len(expected)
         assert [inputs[p][i] for i in result.positions] == list(result.ids)
         # positions are first occurrences
-        assert all(inputs[p].index(v) == i for v, i in zip(result.ids, result.positions))
+        assert all(inputs[p].index(v) == i for v, i in zip(result.ids, result.positions, strict=True))
         orders.append([str(v) for v in result.ids])
     assert set(orders[0]) == expected
     assert all(order == orders[0] for order in orders)

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees, HeteroSecureBoost
-from airflow_provider_powerfl.algorithms.secureboost import encoding
+from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees, HeteroSecureBoost, encoding
 from airflow_provider_powerfl.algorithms.secureboost.boosting import sample_rows
 from airflow_provider_powerfl.exceptions import ConfigError, DataError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
@@ -57,7 +56,7 @@ def federated(columns: Mapping[str, np.ndarray], y: np.ndarray, tests: Mapping[s
         return fn
 
     out = run_parties({pid: party_fn(pid) for pid in columns})
-    for pid, res in out.items():
+    for res in out.values():
         if isinstance(res, BaseException):
             raise res
     models = {pid: res[0] for pid, res in out.items()}

@@ -13,9 +13,9 @@ from sklearn.metrics import roc_auc_score
 from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees, HeteroSecureBoost, encoding
 from airflow_provider_powerfl.algorithms.secureboost.protocol import HostServer
 from airflow_provider_powerfl.algorithms.secureboost.tree import LOCAL
-from bench.attack_secureboost import _record, host_scores, run_secureboost_attack
 from airflow_provider_powerfl.crypto.paillier import generate_keypair
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
+from bench.attack_secureboost import _record, host_scores, run_secureboost_attack
 
 DATA = Path("/work/shared/datasets/fate")
 GUEST, HOST = "10000", "20000"

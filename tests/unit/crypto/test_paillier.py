@@ -14,6 +14,7 @@ import pytest
 from gmpy2 import mpz
 from phe import paillier as phe
 
+from airflow_provider_powerfl.crypto import paillier
 from airflow_provider_powerfl.crypto.encoding import encode
 from airflow_provider_powerfl.crypto.errors import (
     EncodingOverflowError,
@@ -21,7 +22,6 @@ from airflow_provider_powerfl.crypto.errors import (
     KeyMismatchError,
     MalformedCiphertextError,
 )
-from airflow_provider_powerfl.crypto import paillier
 from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey, generate_keypair
 from airflow_provider_powerfl.crypto.vector import EncryptedVector
 from airflow_provider_powerfl.exceptions import CryptoError
@@ -86,9 +86,9 @@ def test_raw_encrypt_matches_phe_both_ways(keys):
     pk, sk = keys
     phe_pk, phe_sk = pk.to_phe(), sk.to_phe()
     residues = [0, 1, 2, 12345, int(pk.max_int), int(pk.n - 1)]
-    for c, m in zip(pk.raw_encrypt_many(residues), residues):
+    for c, m in zip(pk.raw_encrypt_many(residues), residues, strict=True):
         assert phe_sk.raw_decrypt(int(c)) == m
-    for c, m in zip(sk.raw_encrypt_many(residues), residues):  # owner CRT path
+    for c, m in zip(sk.raw_encrypt_many(residues), residues, strict=True):  # owner CRT path
         assert phe_sk.raw_decrypt(int(c)) == m
     assert sk.raw_decrypt_many([phe_pk.raw_encrypt(m) for m in residues]) == residues
 
@@ -295,7 +295,7 @@ def test_rerandomizations_keep_plaintexts_and_change_every_ciphertext(keys):
         threaded = pk.rerandomize(cts, threads, parts=2)
     for name, out in (("full", pk.rerandomize(cts)), ("threads", threaded), ("short", pk.rerandomize_short(cts))):
         assert sk.raw_decrypt_many(out) == [0, 1, 12345], name
-        assert all(a != b for a, b in zip(out, cts)), name
+        assert all(a != b for a, b in zip(out, cts, strict=True)), name
         pk.check_ciphertexts(out, name)
     # 1 is the trivial encryption of 0: rerandomized, a fresh one
     ratio = pk.rerandomize([mpz(1)])[0]

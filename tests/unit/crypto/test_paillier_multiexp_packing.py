@@ -8,9 +8,9 @@ import phe
 import pytest
 from gmpy2 import mpz
 
+from airflow_provider_powerfl.crypto import _multiexp
 from airflow_provider_powerfl.crypto.errors import EncodingOverflowError, MalformedCiphertextError
 from airflow_provider_powerfl.crypto.fixedbase import FixedBase
-from airflow_provider_powerfl.crypto import _multiexp
 from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
 from airflow_provider_powerfl.crypto.packing import Packer
 from airflow_provider_powerfl.crypto.paillier import generate_keypair
@@ -23,7 +23,7 @@ def _naive(bases, exps, modulus):
     out = []
     for j in range(exps.shape[1]):
         acc = mpz(1)
-        for b, e in zip(bases, exps[:, j].tolist()):
+        for b, e in zip(bases, exps[:, j].tolist(), strict=True):
             acc = acc * gmpy2.powmod(b, int(e), modulus) % modulus
         out.append(acc)
     return out

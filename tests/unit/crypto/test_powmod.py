@@ -1,11 +1,11 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import gmpy2
 import numpy as np
 import pytest
 from gmpy2 import mpz
-
-from concurrent.futures import ThreadPoolExecutor
 
 from airflow_provider_powerfl.crypto.powmod import horner_fold, powmod_each, powmod_many
 
@@ -38,7 +38,7 @@ def test_each_base_to_its_own_signed_exponent_equals_gmpy2() -> None:
     bases = [mpz(1), modulus - 1] + [gmpy2.mpz_random(state, modulus) for _ in range(30)]
     exponents = [0, -1] + [int(gmpy2.mpz_urandomb(state, 40)) - (1 << 39) for _ in range(30)]
     exponents[2], exponents[3] = (1 << 63) - 1, -(1 << 63)
-    expected = [gmpy2.powmod(b, e, modulus) for b, e in zip(bases, exponents)]
+    expected = [gmpy2.powmod(b, e, modulus) for b, e in zip(bases, exponents, strict=True)]
     assert powmod_each(bases, exponents, modulus) == expected
     assert powmod_each(bases, np.array(exponents, dtype=np.int64), modulus) == expected
 

@@ -11,13 +11,13 @@ from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook
 from airflow_provider_powerfl.jobs.conf import JobConf
-from airflow_provider_powerfl.orchestration.jobcontext import JobContext, job_context
 from airflow_provider_powerfl.operators import (
     FederatedAlignOperator,
     FederatedPredictOperator,
     FederatedStepOperator,
     FederatedTrainOperator,
 )
+from airflow_provider_powerfl.orchestration.jobcontext import JobContext, job_context
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import airflow
 import jsonschema
 
-import airflow
 import airflow_provider_powerfl
 from airflow_provider_powerfl.get_provider_info import get_provider_info
 

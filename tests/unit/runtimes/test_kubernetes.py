@@ -4,10 +4,10 @@ import json
 
 import kubernetes_validate
 import pytest
-from kubernetes.client import ApiClient
-from kubernetes.client import models as k8s
+from kubernetes.client import ApiClient, models as k8s
 
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.jobs.spec import TaskSpec
 from airflow_provider_powerfl.runtimes.command import SparkSettings, step_command
 from airflow_provider_powerfl.runtimes.kubernetes import (
     SPEC_ENV,
@@ -17,7 +17,6 @@ from airflow_provider_powerfl.runtimes.kubernetes import (
     spec_for_pod,
     step_failure,
 )
-from airflow_provider_powerfl.jobs.spec import TaskSpec
 
 SPEC = {"job_id": "job:1", "party_id": "10000"}
 
