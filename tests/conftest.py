@@ -20,6 +20,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,30 @@ KAFKA_SCRIPT = REPO / "scripts" / "kafka"
 KAFKA_BROKERS = ("guest", "host", "host2")
 _LEASES = REPO / ".run" / "kafka" / "pytest-leases"
 _STARTED = _LEASES / "started"  # names test sessions started, one a line
+
+
+#: The fixtures of real brokers and of the Spark session: a test that asks for one is an integration test.
+_INTEGRATION_FIXTURES = frozenset({"kafka_brokers", "kafka_sasl_broker", "kafka_broker_restart", "spark"})
+_INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+_STARTED_AT = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``integration`` every test under tests/integration/ and every test using Kafka or Spark, so that
+    ``-m "not integration"`` is exactly the unit suite (no broker, no JVM)."""
+    for item in items:
+        if item.path.is_relative_to(_INTEGRATION_DIR) or _INTEGRATION_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STARTED_AT] = time.monotonic()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """The suite's wall time, collection and fixtures included (the budget is for the whole run)."""
+    terminalreporter.write_line(f"suite wall time: {time.monotonic() - config.stash[_STARTED_AT]:.0f} s")
 
 
 def _kafka(*args: str) -> subprocess.CompletedProcess[str]:
