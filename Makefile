@@ -6,7 +6,7 @@ GMP     := .cache/gmp
 KAFKA   := scripts/kafka
 BROKERS := guest host host2
 
-.PHONY: install class-archive test demo kafka-up kafka-down bench clean
+.PHONY: install class-archive lint test demo kafka-up kafka-down bench clean
 
 install: $(STAMP)
 
@@ -26,8 +26,16 @@ $(STAMP): pyproject.toml setup.py scripts/gmp airflow_provider_powerfl/crypto/_m
 class-archive: install
 	$(VENV)/bin/powerfl spark-class-archive
 
-# Starts the brokers the tests need, runs the whole suite, stops what it started.
-test: install class-archive
+# Style, lint, the layer contracts (docs/design/contracts.md) and the size limits (issue 19), in seconds.
+lint: install
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/lint-imports
+	$(PY) scripts/check-size
+
+# The checks, then starts the brokers the tests need, runs the whole suite (its wall time is the last line),
+# stops what it started.
+test: install lint class-archive
 	$(KAFKA) up $(BROKERS)
 	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; $(KAFKA) down $(BROKERS); exit $$status
 
