@@ -23,13 +23,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.jobs.document import CONF_FIELDS, RESERVED, JobConfDocument
+from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.jobs.document import RESERVED, JobConfDocument
 from airflow_provider_powerfl.jobs.params import STEPS, step_model, validate_step_params
 from airflow_provider_powerfl.jobs.pipeline import STEP_COMPONENTS, PipelineDef
-from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.jobs.spec import KafkaSecurity, TaskSpec, parse_party_roles
 from airflow_provider_powerfl.policy import PartyPolicy
 from airflow_provider_powerfl.validation import parse
-from airflow_provider_powerfl.jobs.spec import KafkaSecurity, TaskSpec, parse_party_roles
 
 _KAFKA_SECURITY_FIELDS = frozenset(KafkaSecurity.model_fields)
 

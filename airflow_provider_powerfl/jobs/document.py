@@ -41,7 +41,7 @@ def _param_fields(names: frozenset[str]) -> dict[str, tuple[Any, FieldInfo]]:
         elif all(get_origin(t) is Literal for t in types):  # algorithm: any trainer's name
             fields[name] = (Literal[tuple(v for t in types for v in get_args(t))] | None, FieldInfo(default=None))
         else:
-            fields[name] = (Union[(*types, None)], FieldInfo(default=None))  # noqa: UP007 - built from a tuple
+            fields[name] = (Union[(*types, None)], FieldInfo(default=None))
     return fields
 
 

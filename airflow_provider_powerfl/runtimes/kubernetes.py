@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.jobs.contract import EXIT_STEP_ERROR, step_error_in
+from airflow_provider_powerfl.jobs.spec import PASSWORD_FIELDS, TaskSpec
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE
 from airflow_provider_powerfl.runtimes.local import StepFailed
-from airflow_provider_powerfl.jobs.spec import PASSWORD_FIELDS, TaskSpec
-from airflow_provider_powerfl.jobs.contract import EXIT_STEP_ERROR, step_error_in
 
 SPEC_ENV = "POWERFL_TASK_SPEC"
 # $0 is a name for the shell, "$@" the spark-submit argv given as the container's args.
@@ -114,9 +114,8 @@ def pod_operator(
     labels: Mapping[str, str],
 ) -> Any:
     """A KubernetesPodOperator (not part of any DAG) that runs ``argv`` with the spec in its working dir."""
-    from kubernetes.client import models as k8s
-
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import models as k8s
 
     volumes, mounts, env = _pod_files_and_env(settings, spec_json)
     options: dict[str, Any] = {
