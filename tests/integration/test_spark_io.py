@@ -12,16 +12,16 @@ import pyspark
 import pytest
 
 from airflow_provider_powerfl.algorithms.paillier_kernels import ThreadChunkMap
-from tests.support.launch import spark_submit_command, submit_env
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, PowerFLError
+from airflow_provider_powerfl.jobs.contract import step_error_in
+from airflow_provider_powerfl.jobs.spec import DataSpec, TaskSpec
 from airflow_provider_powerfl.runtimes.class_archive import build_archive, existing_archive
 from airflow_provider_powerfl.runtimes.command import CRYPTO_EXECUTOR_CONF
-from airflow_provider_powerfl.jobs.spec import DataSpec, TaskSpec
-from airflow_provider_powerfl.jobs.contract import step_error_in
 from spark_jobs.common import runner
 from spark_jobs.common.executor import SparkChunkMap, crypto_map
 from spark_jobs.common.io import collect_arrays, parse_libsvm_line, read_arrays, read_input
 from spark_jobs.common.output import atomic_output
+from tests.support.launch import spark_submit_command, submit_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -407,8 +407,8 @@ def test_spark_submit_passes_exit_2_and_the_error_line(tmp_path):
     proc = spark_submit(tmp_path, spec)
     assert proc.returncode == 2, proc.stderr[-3000:]
     # spark-submit's PythonRunner merges the driver's stderr into its stdout
-    assert step_error_in(proc.stdout + proc.stderr) == f"task spec {spec}: surprise: unknown key (known: attempt, inputs, job_id, " \
-        "nonce, outputs, params, parties, party_id, private_key, role)"
+    known = "attempt, inputs, job_id, nonce, outputs, params, parties, party_id, private_key, role"
+    assert step_error_in(proc.stdout + proc.stderr) == f"task spec {spec}: surprise: unknown key (known: {known})"
 
 
 def test_spark_submit_inspect_data(datasets, tmp_path):
