@@ -22,7 +22,8 @@ import gmpy2
 import numpy as np
 
 from airflow_provider_powerfl.crypto.encoding import encode
-from airflow_provider_powerfl.crypto.paillier import TABLE_MIN_COUNT, generate_keypair
+from airflow_provider_powerfl.crypto.paillier import TABLE_MIN_COUNT
+from airflow_provider_powerfl.crypto.paillier_private import generate_keypair
 from airflow_provider_powerfl.crypto.vector import EncryptedVector
 
 

@@ -25,7 +25,8 @@ from gmpy2 import mpz
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
 from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool, ZeroPool
-from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
+from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey
+from airflow_provider_powerfl.crypto.paillier_private import PaillierPrivateKey
 from airflow_provider_powerfl.crypto.powmod import powmod_each
 from airflow_provider_powerfl.crypto.vector import object_array
 from airflow_provider_powerfl.exceptions import ConfigError

@@ -20,7 +20,8 @@ from typing import Self
 
 from gmpy2 import mpz
 
-from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
+from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey
+from airflow_provider_powerfl.crypto.paillier_private import PaillierPrivateKey
 
 BATCH = 128  # obfuscators per native call (~40 ms at 2048 bits)
 

@@ -17,7 +17,8 @@ from gmpy2 import mpz
 from airflow_provider_powerfl.crypto import encoding, parallel
 from airflow_provider_powerfl.crypto.errors import KeyMismatchError, MalformedCiphertextError
 from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS
-from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
+from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey
+from airflow_provider_powerfl.crypto.paillier_private import PaillierPrivateKey
 from airflow_provider_powerfl.exceptions import CryptoError
 
 _MAGIC = b"PFEV1"

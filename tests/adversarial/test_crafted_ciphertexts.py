@@ -22,7 +22,7 @@ from airflow_provider_powerfl.algorithms.feature_engineering import hetero_binni
 from airflow_provider_powerfl.algorithms.feature_engineering.hetero_binning import HeteroFeatureBinning
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression, protocol as hetero_lr_protocol
 from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost, estimator as sbt_estimator
-from airflow_provider_powerfl.crypto import paillier
+from airflow_provider_powerfl.crypto import paillier_private
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
 from airflow_provider_powerfl.federation.errors import PeerFailed
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
@@ -95,7 +95,7 @@ def attack(algorithm: str, data: dict, malicious: str, message: str, owner: str,
     parties = memory_parties(f"adv-{algorithm}", {GUEST: "guest", HOST: "host"})
     keys: dict[str, tuple] = {}
     decrypted: list[mpz] = []
-    real_generate, real_decrypt = paillier.generate_keypair, paillier.PaillierPrivateKey.raw_decrypt_many
+    real_generate, real_decrypt = paillier_private.generate_keypair, paillier_private.PaillierPrivateKey.raw_decrypt_many
 
     def generate(*args, **kwargs):
         pair = real_generate(*args, **kwargs)
@@ -109,7 +109,7 @@ def attack(algorithm: str, data: dict, malicious: str, message: str, owner: str,
     for module in (hetero_lr_protocol, hetero_binning, sbt_estimator):
         if hasattr(module, "generate_keypair"):
             monkeypatch.setattr(module, "generate_keypair", generate)
-    monkeypatch.setattr(paillier.PaillierPrivateKey, "raw_decrypt_many", decrypt)
+    monkeypatch.setattr(paillier_private.PaillierPrivateKey, "raw_decrypt_many", decrypt)
 
     sent_value: list[mpz] = []
     real_send = parties[malicious].send

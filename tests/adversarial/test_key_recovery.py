@@ -11,7 +11,7 @@ import pytest
 from gmpy2 import mpz
 
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
-from airflow_provider_powerfl.crypto.paillier import generate_keypair
+from airflow_provider_powerfl.crypto.paillier_private import generate_keypair
 
 KEY = 512  # test-only key length, set explicitly: the attack does not depend on it
 

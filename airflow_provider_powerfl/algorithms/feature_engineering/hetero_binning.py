@@ -33,7 +33,8 @@ from airflow_provider_powerfl.algorithms.param_checks import (
     check_key_length,
     check_real,
 )
-from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, generate_keypair, insecure_test_keys
+from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, insecure_test_keys
+from airflow_provider_powerfl.crypto.paillier_private import generate_keypair
 from airflow_provider_powerfl.crypto.shuffle import secure_permutation
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party

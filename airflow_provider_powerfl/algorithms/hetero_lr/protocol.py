@@ -23,12 +23,8 @@ import numpy as np
 from airflow_provider_powerfl.algorithms import fixed_point as fp, masking, paillier_kernels as pk
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool, ZeroPool
-from airflow_provider_powerfl.crypto.paillier import (
-    PaillierPrivateKey,
-    PaillierPublicKey,
-    generate_keypair,
-    insecure_test_keys,
-)
+from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, insecure_test_keys
+from airflow_provider_powerfl.crypto.paillier_private import PaillierPrivateKey, generate_keypair
 from airflow_provider_powerfl.exceptions import ConfigError, CryptoError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
 

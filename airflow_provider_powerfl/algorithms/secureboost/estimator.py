@@ -33,7 +33,8 @@ from airflow_provider_powerfl.algorithms.secureboost.protocol import (
 from airflow_provider_powerfl.algorithms.secureboost.tree import LOCAL, Tree, TreeParams, route
 from airflow_provider_powerfl.algorithms.timed_party import TimedParty
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
-from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey, generate_keypair, insecure_test_keys
+from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, insecure_test_keys
+from airflow_provider_powerfl.crypto.paillier_private import PaillierPrivateKey, generate_keypair
 from airflow_provider_powerfl.exceptions import ConfigError, CryptoError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
 

@@ -33,7 +33,8 @@ from airflow_provider_powerfl.algorithms.paillier_kernels import (
 from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayout
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
-from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey
+from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey
+from airflow_provider_powerfl.crypto.paillier_private import PaillierPrivateKey
 from airflow_provider_powerfl.crypto.powmod import horner_fold
 from airflow_provider_powerfl.crypto.shuffle import secure_permutation
 from airflow_provider_powerfl.exceptions import FederationError

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees, HeteroSecureBoost, encoding
 from airflow_provider_powerfl.algorithms.secureboost.protocol import HostServer
 from airflow_provider_powerfl.algorithms.secureboost.tree import LOCAL
-from airflow_provider_powerfl.crypto.paillier import generate_keypair
+from airflow_provider_powerfl.crypto.paillier_private import generate_keypair
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 from bench.attack_secureboost import _record, host_scores, run_secureboost_attack
 

@@ -5,7 +5,7 @@ import pytest
 from airflow_provider_powerfl.algorithms import paillier_kernels as kernels
 from airflow_provider_powerfl.crypto.errors import KeyMismatchError
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool, ZeroPool
-from airflow_provider_powerfl.crypto.paillier import generate_keypair
+from airflow_provider_powerfl.crypto.paillier_private import generate_keypair
 
 
 def test_pool_encrypts_with_fresh_obfuscators_and_refills() -> None:

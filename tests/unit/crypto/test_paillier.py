@@ -14,7 +14,7 @@ import pytest
 from gmpy2 import mpz
 from phe import paillier as phe
 
-from airflow_provider_powerfl.crypto import paillier
+from airflow_provider_powerfl.crypto import paillier, paillier_private
 from airflow_provider_powerfl.crypto.encoding import encode
 from airflow_provider_powerfl.crypto.errors import (
     EncodingOverflowError,
@@ -22,7 +22,8 @@ from airflow_provider_powerfl.crypto.errors import (
     KeyMismatchError,
     MalformedCiphertextError,
 )
-from airflow_provider_powerfl.crypto.paillier import PaillierPrivateKey, PaillierPublicKey, generate_keypair
+from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey
+from airflow_provider_powerfl.crypto.paillier_private import PaillierPrivateKey, generate_keypair
 from airflow_provider_powerfl.crypto.vector import EncryptedVector
 from airflow_provider_powerfl.exceptions import CryptoError
 
@@ -65,7 +66,7 @@ def test_a_prime_pair_that_fails_is_redrawn_whole(monkeypatch):
     while gmpy2.gcd(low - 1, high - 1) != 2:
         high = prime_near(high / 2**half + 1e-6)
     drawn = iter([middle, close, low, high])
-    monkeypatch.setattr(paillier, "_random_prime", lambda bits: mpz(next(drawn)))
+    monkeypatch.setattr(paillier_private, "_random_prime", lambda bits: mpz(next(drawn)))
     public, private = generate_keypair(2 * half, allow_insecure_key_length=True)
     assert (private.p, private.q) == (low, high) and public.n == low * high
 

@@ -13,7 +13,7 @@ from airflow_provider_powerfl.crypto.errors import EncodingOverflowError, Malfor
 from airflow_provider_powerfl.crypto.fixedbase import FixedBase
 from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
 from airflow_provider_powerfl.crypto.packing import Packer
-from airflow_provider_powerfl.crypto.paillier import generate_keypair
+from airflow_provider_powerfl.crypto.paillier_private import generate_keypair
 from airflow_provider_powerfl.exceptions import CryptoError
 
 MODULUS = mpz(2**127 - 1) * mpz(2**89 - 1)  # odd, so small random bases are units
