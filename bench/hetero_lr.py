@@ -243,59 +243,76 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the train step's crypto chunks run (spark.powerfl.cryptoExecutor); default: the product's (threads on local[2])")  # fmt: skip
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The dataset's settings (SETTINGS), each overridden by its flag when given."""
     batch, optimizer, learning_rate, residual, slope_every = SETTINGS[args.dataset]
-    batch, optimizer = args.batch_size or batch, args.optimizer or optimizer
-    learning_rate, residual = args.learning_rate or learning_rate, args.residual or residual
-    slope_every = slope_every if args.slope_every is None else args.slope_every
+    return {
+        "batch_size": args.batch_size or batch, "optimizer": args.optimizer or optimizer,
+        "learning_rate": args.learning_rate or learning_rate, "residual": args.residual or residual,
+        "slope_every": slope_every if args.slope_every is None else args.slope_every,
+    }  # fmt: skip
+
+
+def _pipeline(
+    args: argparse.Namespace, work: Path, inputs: dict[str, dict[str, Any]], hosts: list[str], settings: dict[str, Any]
+) -> tuple[dict[str, dict[str, PartyRun]], dict[str, float], float, float]:
+    """Align, train and predict as spark-submitted steps: each step's runs, its seconds, the wall and sampled CPU seconds."""
+    parties = [GUEST, *hosts]
+    addrs = dict(zip(parties, brokers(*(BROKERS[pid] for pid in parties)), strict=True))
+    roles = {GUEST: "guest", **{host: "host" for host in hosts}}
+    job = f"bench-hetero-lr-{args.dataset}-{int(time.time())}"
+    lr_params = {
+        "algorithm": "hetero_lr", "max_iter": args.epochs, "batch_size": settings["batch_size"],
+        "optimizer": settings["optimizer"], "learning_rate": settings["learning_rate"], "alpha": args.alpha,
+        "penalty": "l2", "tol": 0.0, "key_length": args.key_length, "random_state": 0, "residual": settings["residual"],
+        "slope_every": settings["slope_every"] or None,
+    }  # fmt: skip
+    seconds: dict[str, float] = {}
+    runs: dict[str, dict[str, PartyRun]] = {}
+
+    def step(name: str, step_inputs: dict[str, Any], params: dict[str, Any], per_party: Any = None) -> dict[str, PartyRun]:
+        specs = write_job(work, job, addrs, roles, step_inputs, name, params, per_party)
+        start = time.perf_counter()
+        runs[name] = run_parties(name, specs, conf={CRYPTO_EXECUTOR_CONF: args.crypto_executor} if args.crypto_executor else None)
+        seconds[name] = round(time.perf_counter() - start, 1)
+        check_ok(name, runs[name])
+        print(f"{name}: {seconds[name]} s")
+        return runs[name]
+
+    with TreeCpu() as cpu:
+        total = time.perf_counter()
+        aligned = step("align", inputs, {})
+        outs = {pid: run.result["outputs"] for pid, run in aligned.items()}
+        trained = step("train", {pid: {"train": o["train"]} for pid, o in outs.items()}, lr_params)
+        models = {pid: {"model": run.result["model"]} for pid, run in trained.items()}
+        step("predict", {pid: {"test": o["test"]} for pid, o in outs.items()}, {}, models)
+        wall = time.perf_counter() - total
+    return runs, seconds, wall, cpu.seconds
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = _settings(args)
     hosts = [HOST, HOST2][: args.hosts]
     if args.simulate:
-        return simulate(args, batch, optimizer, learning_rate, residual, slope_every)
+        return simulate(args, settings["batch_size"], settings["optimizer"], settings["learning_rate"], settings["residual"],
+                        settings["slope_every"])  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="powerfl-bench-") as tmp:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         inputs, info = _dataset(args.dataset, work)
         if args.hosts == 2:
             inputs = split_host(inputs, work)
-        parties = [GUEST, *hosts]
-        addrs = dict(zip(parties, brokers(*(BROKERS[pid] for pid in parties)), strict=True))
-        roles = {GUEST: "guest", **{host: "host" for host in hosts}}
-        job = f"bench-hetero-lr-{args.dataset}-{int(time.time())}"
-        lr_params = {
-            "algorithm": "hetero_lr", "max_iter": args.epochs, "batch_size": batch, "optimizer": optimizer,
-            "learning_rate": learning_rate, "alpha": args.alpha, "penalty": "l2", "tol": 0.0,
-            "key_length": args.key_length, "random_state": 0, "residual": residual, "slope_every": slope_every or None,
-        }  # fmt: skip
-        seconds: dict[str, float] = {}
-
-        def step(name: str, step_inputs: dict[str, Any], params: dict[str, Any], per_party: Any = None) -> dict[str, PartyRun]:
-            specs = write_job(work, job, addrs, roles, step_inputs, name, params, per_party)
-            start = time.perf_counter()
-            runs = run_parties(name, specs, conf={CRYPTO_EXECUTOR_CONF: args.crypto_executor} if args.crypto_executor else None)
-            seconds[name] = round(time.perf_counter() - start, 1)
-            check_ok(name, runs)
-            print(f"{name}: {seconds[name]} s")
-            return runs
-
-        with TreeCpu() as cpu:
-            total = time.perf_counter()
-            aligned = step("align", inputs, {})
-            outs = {pid: run.result["outputs"] for pid, run in aligned.items()}
-            trained = step("train", {pid: {"train": o["train"]} for pid, o in outs.items()}, lr_params)
-            models = {pid: {"model": run.result["model"]} for pid, run in trained.items()}
-            predicted = step("predict", {pid: {"test": o["test"]} for pid, o in outs.items()}, {}, models)
-            wall = time.perf_counter() - total
-
-        train_metrics = trained[GUEST].result["metrics"]
-        auc = predicted[GUEST].result["metrics"]["auc"]
+        runs, seconds, wall, cpu_seconds = _pipeline(args, work, inputs, hosts, settings)
         central = _centralized(work, hosts, args.alpha, args.epochs)
+    align_metrics, train_metrics = runs["align"][GUEST].result["metrics"], runs["train"][GUEST].result["metrics"]
+    auc = runs["predict"][GUEST].result["metrics"]["auc"]
     epochs = int(train_metrics["n_iter"])
     per_epoch = train_metrics["fit_seconds"] / epochs
-    print(f"{args.dataset}: rows train {aligned[GUEST].result['metrics']['train_intersection']}, "
-          f"test {aligned[GUEST].result['metrics']['test_intersection']}; {len(hosts)} host(s), {args.key_length}-bit keys, "
-          f"batch {batch}, {optimizer} at {learning_rate}, residual {residual} (slopes every {slope_every or '-'} epochs)")  # fmt: skip
+    print(f"{args.dataset}: rows train {align_metrics['train_intersection']}, test {align_metrics['test_intersection']}; "
+          f"{len(hosts)} host(s), {args.key_length}-bit keys, batch {settings['batch_size']}, {settings['optimizer']} at "
+          f"{settings['learning_rate']}, residual {settings['residual']} (slopes every {settings['slope_every'] or '-'} epochs)")  # fmt: skip
     print(f"wall {wall:.1f} s (align {seconds['align']} s, train {seconds['train']} s, predict+evaluate {seconds['predict']} s)")
-    print(f"CPU {cpu.seconds:.0f} s in the parties' processes (sampled every second; brokers not included)")
+    print(f"CPU {cpu_seconds:.0f} s in the parties' processes (sampled every second; brokers not included)")
     print(f"per epoch {per_epoch:.1f} s over {epochs} epochs; loss {train_metrics['loss']:.5f}")
     print(f"federated test AUC {auc:.4f}, centralized {central:.4f}, difference {auc - central:+.4f}")
     return {
@@ -304,14 +321,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "split": info["split"],
         "key_length": args.key_length,
         "hosts": len(hosts),
-        "batch_size": batch,
-        "optimizer": optimizer,
-        "learning_rate": learning_rate,
-        "residual": residual,
-        "slope_every": slope_every,
+        **settings,  # batch_size, optimizer, learning_rate, residual, slope_every
         "epochs": epochs,
         "wall_seconds": round(wall, 1),
-        "cpu_seconds_sampled": round(cpu.seconds, 1),
+        "cpu_seconds_sampled": round(cpu_seconds, 1),
         "step_seconds": seconds,
         "fit_seconds": round(train_metrics["fit_seconds"], 1),
         "epoch_seconds": round(per_epoch, 2),
