@@ -36,6 +36,8 @@ SETTINGS = {
     "default_credit": (1024, "sgd", 0.2, "guest_expansion", 8),
     "breast": (128, "adam", 0.15, "guest_expansion", 8),
 }
+
+
 # ------------------------------------------------------------------ data sets
 def _dataset(name: str, work: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """(inputs per party: {train, test}, info) of a benchmark data set."""
@@ -167,7 +169,7 @@ def _simulation_data(inputs: dict[str, dict[str, Any]], split: str) -> tuple[np.
     parties = [_read_party(inputs[pid][split]) for pid in inputs]
     shared = sorted(set.intersection(*(set(ids) for ids, _, _ in parties)))
     rows = [[position[i] for i in shared] for position in ({v: k for k, v in enumerate(ids)} for ids, _, _ in parties)]
-    X = np.hstack([X[r] for r, (_, X, _) in zip(rows, parties)])
+    X = np.hstack([X[r] for r, (_, X, _) in zip(rows, parties, strict=True)])
     return X, (parties[0][2][rows[0]] > 0).astype(np.float64), parties[0][1].shape[1]
 
 
@@ -231,13 +233,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=10, help="max_iter")
     parser.add_argument("--key-length", type=int, default=2048, help="Paillier key bits of each party")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 4096 (a9a), 1024 (default_credit), 128 (breast)")
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=None, help="default: sgd (a9a, default_credit), adam (breast)")
-    parser.add_argument("--learning-rate", type=float, default=None, help="default: 0.8 (a9a), 0.2 (default_credit), 0.15 (breast)")
+    parser.add_argument(
+        "--optimizer", choices=("sgd", "adam"), default=None, help="default: sgd (a9a, default_credit), adam (breast)"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=None, help="default: 0.8 (a9a), 0.2 (default_credit), 0.15 (breast)"
+    )
     parser.add_argument("--residual", choices=("taylor", "guest_expansion"), default=None, help="default: guest_expansion")
-    parser.add_argument("--slope-every", type=int, default=None, help="guest_expansion: slope refresh every N epochs (0: never); default 8")
+    parser.add_argument(
+        "--slope-every", type=int, default=None, help="guest_expansion: slope refresh every N epochs (0: never); default 8"
+    )
     parser.add_argument("--hosts", type=int, choices=(1, 2), default=1, help="2: the host's columns split between two hosts")
     parser.add_argument("--alpha", type=float, default=1e-3, help="L2 strength (same for scikit-learn)")
-    parser.add_argument("--simulate", action="store_true", help="only the plaintext simulation of the update (no crypto, no Spark)")
+    parser.add_argument(
+        "--simulate", action="store_true", help="only the plaintext simulation of the update (no crypto, no Spark)"
+    )
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--crypto-executor", choices=("threads", "spark"), default=None,
                         help="where the train step's crypto chunks run (spark.powerfl.cryptoExecutor); default: the product's (threads on local[2])")  # fmt: skip
