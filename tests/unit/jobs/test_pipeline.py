@@ -20,10 +20,19 @@ def test_the_shipped_pipelines_load():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"dag_id": "p", "tasks": {"a": {"component": "nope"}}}, r"tasks.a.component: expected one of"),
-        ({"dag_id": "p", "tasks": {"a": {"component": "align", "depends": ["b"]}}}, r"tasks.a: unknown fields \['depends'\]"),
+        ({"dag_id": "p", "tasks": {"a": {"component": "nope"}}}, r"tasks\.a\.component: Input should be 'align', 'train'"),
+        (
+            {"dag_id": "p", "tasks": {"a": {"component": "align", "depends": ["b"]}}},
+            r"tasks\.a\.depends: unknown key \(did you mean 'depends_on'\?\)",
+        ),
         ({"dag_id": "p", "tasks": {"a": {"component": "train", "inputs_from": ["zz"]}}}, "depends on unknown task 'zz'"),
-        ({"dag_id": "p", "tasks": {"a": {"component": "align", "depends_on": ["b"]}, "b": {"component": "align", "depends_on": ["a"]}}}, "cycle"),
+        (
+            {
+                "dag_id": "p",
+                "tasks": {"a": {"component": "align", "depends_on": ["b"]}, "b": {"component": "align", "depends_on": ["a"]}},
+            },
+            "cycle",
+        ),
         ({"dag_id": "p", "tasks": {"invite": {"component": "align"}}}, "reserved"),
         ({"dag_id": "p p", "tasks": {"a": {"component": "align"}}}, "dag_id"),
         ({"dag_id": "p", "tasks": {"a": {"component": "step"}}}, r"tasks.a.step"),
