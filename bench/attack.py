@@ -71,7 +71,7 @@ def federated_run(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any
     from sklearn.metrics import roc_auc_score
 
     from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
-    from airflow_provider_powerfl.algorithms.hetero_lr.protocol import HostSession
+    from airflow_provider_powerfl.algorithms.hetero_lr.host import HostSession
     from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 
     g = data["n_guest"]
@@ -118,7 +118,7 @@ def centralized_auc(data: dict[str, Any], alpha: float) -> float:
 
 def attack_scores(X_host: np.ndarray, seen: list[tuple[np.ndarray, np.ndarray, int]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per attack: (rows scored, scores); a higher score means "more likely label 1"."""
-    from airflow_provider_powerfl.algorithms.hetero_lr.protocol import supported_columns
+    from airflow_provider_powerfl.algorithms.hetero_lr.defences import supported_columns
 
     n = len(X_host)
     total, signs, norms, counts = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)

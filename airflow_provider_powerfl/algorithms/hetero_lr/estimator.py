@@ -13,16 +13,11 @@ from typing import Any
 import numpy as np
 
 from airflow_provider_powerfl.algorithms import fixed_point as fp
+from airflow_provider_powerfl.algorithms.hetero_lr.defences import NOISE_BOUND, noise_scale
+from airflow_provider_powerfl.algorithms.hetero_lr.guest import GuestSession
+from airflow_provider_powerfl.algorithms.hetero_lr.host import HostSession
 from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
-from airflow_provider_powerfl.algorithms.hetero_lr.protocol import (
-    NOISE_BOUND,
-    BatchPlan,
-    GuestSession,
-    HostSession,
-    new_seed,
-    noise_scale,
-    tag,
-)
+from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan, new_seed, tag
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
 from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_fitted, check_params, check_real

@@ -7,14 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression, protocol as proto
-from airflow_provider_powerfl.algorithms.hetero_lr.protocol import (
-    BatchPlan,
-    HostSession,
-    noise_scale,
-    secure_normal,
-    supported_columns,
-)
+from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression, guest
+from airflow_provider_powerfl.algorithms.hetero_lr.defences import NOISE_BOUND, noise_scale, secure_normal, supported_columns
+from airflow_provider_powerfl.algorithms.hetero_lr.host import HostSession
+from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 
@@ -100,7 +96,7 @@ def test_min_support_zeroes_sums_that_would_isolate_a_row_and_training_still_agr
 def test_noise_reaches_the_hosts_gradients_only(data, monkeypatch):
     """With known noise draws, the run equals a plaintext replay where only the host's residual carries eta."""
     draws = np.random.default_rng(5)
-    monkeypatch.setattr(proto, "secure_normal", lambda size: draws.normal(size=size))
+    monkeypatch.setattr(guest, "secure_normal", lambda size: draws.normal(size=size))
     sigma = noise_scale(4.0, 1e-5, 2)
     models, _ = fit_recording(data, "hlr-priv-noise", epsilon=4.0, init_scale=0.3, min_support=1)
 
@@ -112,7 +108,7 @@ def test_noise_reaches_the_hosts_gradients_only(data, monkeypatch):
     for epoch in range(2):
         total = 0.0
         for rows in plan.batches(epoch):
-            eta = np.clip(sigma * replay.normal(size=len(rows)), -proto.NOISE_BOUND, proto.NOISE_BOUND)
+            eta = np.clip(sigma * replay.normal(size=len(rows)), -NOISE_BOUND, NOISE_BOUND)
             u = Xg[rows] @ wg + Xh[rows] @ wh
             d = 0.25 * u + 0.5 - y[rows]
             total += np.sum(np.log(2) - 0.5 * (2 * y[rows] - 1) * u + 0.125 * u * u)
