@@ -1,8 +1,9 @@
-"""SecureBoost estimators: the federated one over the Party API, and the plaintext one on joined data.
+"""The federated SecureBoost estimator over the Party API: the guest's and the hosts' halves of fit and predict.
 
-Both run boosting.boost and tree.grow_tree; the federated guest's histogram sources are
-its own columns plus one RemoteHost per host, the plaintext model's is all the columns.
-With the same bins, parameters and random_state they grow the same trees.
+Like the plaintext reference (plaintext.py) it runs boosting.boost and tree.grow_tree, its
+histogram sources being the guest's own columns plus one RemoteHost per host; with the same bins,
+parameters and random_state both grow the same trees. The parameters, the fitted trees and the
+input checks they share are in base.py.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import numpy as np
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
 from airflow_provider_powerfl.algorithms.param_checks import check_fitted, check_params, check_real, is_int
 from airflow_provider_powerfl.algorithms.secureboost import encoding
+from airflow_provider_powerfl.algorithms.secureboost.base import BoostedTreesEstimator, check_eval, check_X, check_y
 from airflow_provider_powerfl.algorithms.secureboost.binning import QuantileBinner
-from airflow_provider_powerfl.algorithms.secureboost.boosting import BoostParams, BoostResult, boost
+from airflow_provider_powerfl.algorithms.secureboost.boosting import BoostParams, boost
 from airflow_provider_powerfl.algorithms.secureboost.local import LocalSource
 from airflow_provider_powerfl.algorithms.secureboost.objectives import Objective
-from airflow_provider_powerfl.algorithms.secureboost.params import BoostingParams, SecureBoostParams
+from airflow_provider_powerfl.algorithms.secureboost.params import SecureBoostParams
 from airflow_provider_powerfl.algorithms.secureboost.protocol import (
     CMD,
     PROTOCOL_VERSION,
@@ -30,7 +32,7 @@ from airflow_provider_powerfl.algorithms.secureboost.protocol import (
     RemoteHost,
     TreeCipher,
 )
-from airflow_provider_powerfl.algorithms.secureboost.tree import LOCAL, Tree, TreeParams, route
+from airflow_provider_powerfl.algorithms.secureboost.tree import route
 from airflow_provider_powerfl.algorithms.timed_party import TimedParty
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, insecure_test_keys
@@ -43,154 +45,9 @@ log = logging.getLogger(__name__)
 MODEL_FORMAT = "powerfl.secureboost/1"
 SMALL_COMB = (10, 4)  # fixed-base comb of 4096 entries: ~135 products per obfuscator instead of 79, built in milliseconds
 BIG_COMB_ENCRYPTIONS = 20000
-_BOOST_PARAMS = tuple(BoostingParams.model_fields)
 
 
-class _Params:
-    """XGBoost-style parameters shared by both estimators; checked at fit, each error naming its parameter."""
-
-    _PARAMS: tuple[str, ...] = _BOOST_PARAMS
-
-    def _store(self, arguments: Mapping[str, Any]) -> None:
-        """__init__'s arguments as attributes, unchanged (scikit-learn's convention; checked at fit)."""
-        for name in self._PARAMS:
-            setattr(self, name, arguments[name])
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def set_params(self, **params: Any) -> _Params:
-        for name, value in params.items():
-            if name not in self._PARAMS:
-                raise ConfigError(f"{type(self).__name__} has no parameter {name!r}")
-            setattr(self, name, value)
-        return self
-
-    def _validate_boost(self) -> None:
-        check_params(BoostingParams, self)
-
-    def _boost_params(self) -> BoostParams:
-        tree = TreeParams(int(self.max_depth), float(self.reg_lambda), float(self.gamma), float(self.min_child_weight), float(self.learning_rate))
-        goss = (float(self.top_rate), float(self.other_rate)) if self.goss else None
-        return BoostParams(int(self.n_estimators), tree, float(self.subsample), self.early_stopping_rounds, self.random_state,
-                           goss, float(self.learning_rate))  # fmt: skip
-
-    # -- fitted state shared by the guest and the plaintext model -----------------------------
-    def _keep(self, objective: Objective, result: BoostResult) -> None:
-        self.objective_ = objective
-        self.trees_ = result.rounds
-        self.init_score_ = result.init_score
-        self.evals_result_ = result.eval_history
-        self.best_iteration_ = result.best_iteration
-        self.tree_seconds_ = result.tree_seconds
-        split = np.zeros(self.n_features_in_, dtype=np.int64)
-        gain = np.zeros(self.n_features_in_)
-        remote: dict[str, dict[int, float]] = {}
-        for trees in result.rounds:
-            for tree in trees:
-                for n in range(len(tree.left)):
-                    if tree.is_leaf(n):
-                        continue
-                    if tree.owner[n] == LOCAL:
-                        split[tree.split[n][0]] += 1
-                        gain[tree.split[n][0]] += tree.gain[n]
-                    else:
-                        remote.setdefault(tree.owner[n], {})[int(tree.split[n])] = tree.gain[n]
-        self.feature_importance_ = {"split": split, "gain": gain}
-        self.host_split_gain_ = remote
-
-    def _raw(self, X: np.ndarray, routers: Mapping[str, Any]) -> np.ndarray:
-        flat = [t for trees in self.trees_ for t in trees]
-        k = len(self.trees_[0]) if self.trees_ else 1
-        leaves = route(flat, len(X), lambda f, thr, rows: X[rows, f] <= thr, routers)
-        score = np.tile(self.init_score_, (len(X), 1))
-        for i, tree in enumerate(flat):
-            score[:, i % k] += np.asarray(tree.value)[leaves[i]]
-        return score
-
-    def _predict_from_raw(self, raw: np.ndarray) -> np.ndarray:
-        out = self.objective_.transform(raw)
-        if self.objective_.name == "binary:logistic":
-            return (out > 0.5).astype(np.int64)
-        if self.objective_.name == "multi:softprob":
-            return out.argmax(axis=1)
-        return out
-
-    def _proba_from_raw(self, raw: np.ndarray) -> np.ndarray:
-        if self.objective_.name == "reg:squarederror":
-            raise ConfigError("predict_proba needs a classification objective, this model uses reg:squarederror")
-        out = self.objective_.transform(raw)
-        return np.column_stack([1.0 - out, out]) if out.ndim == 1 else out
-
-    def _model_dict(self) -> dict[str, Any]:
-        return {
-            "objective": self.objective_.name,
-            "n_classes": self.objective_.n_classes,
-            "init_score": self.init_score_.tolist(),
-            "trees": [[t.to_dict() for t in trees] for trees in self.trees_],
-            "best_iteration": self.best_iteration_,
-            "evals_result": list(self.evals_result_),
-            "feature_importance": {k: v.tolist() for k, v in self.feature_importance_.items()},
-        }
-
-    def _load_model(self, state: Mapping[str, Any]) -> None:
-        self.objective_ = Objective(str(state["objective"]), int(state["n_classes"]))
-        self.init_score_ = np.asarray(state["init_score"], dtype=np.float64)
-        self.trees_ = [[Tree.from_dict(t) for t in trees] for trees in state["trees"]]
-        self.best_iteration_ = state["best_iteration"]
-        self.evals_result_ = [float(v) for v in state["evals_result"]]
-        self.feature_importance_ = {k: np.asarray(v) for k, v in state["feature_importance"].items()}
-        self.n_features_in_ = len(self.feature_importance_["split"])
-
-
-class GradientBoostedTrees(_Params):
-    """Plaintext GBDT on all columns: the reference the federated run must match (same trees, same predictions).
-
-    Parameters as in XGBoost: n_estimators, max_depth, learning_rate, max_bin, min_child_weight,
-    reg_lambda, gamma (XGBoost's unhalved gain must exceed it), subsample, goss with top_rate and
-    other_rate (LightGBM's gradient-based one-side sampling instead of subsample), early_stopping_rounds
-    (needs eval_set in fit), objective ("binary:logistic", "reg:squarederror", "multi:softprob"),
-    random_state (row subsampling).
-    """
-
-    def __init__(
-        self, *, n_estimators: int = 100, max_depth: int = 6, learning_rate: float = 0.3, max_bin: int = 256,
-        min_child_weight: float = 1.0, reg_lambda: float = 1.0, gamma: float = 0.0, subsample: float = 1.0,
-        goss: bool = False, top_rate: float = 0.2, other_rate: float = 0.1,
-        early_stopping_rounds: int | None = None, objective: str = "binary:logistic", random_state: int | None = None,
-    ) -> None:  # fmt: skip
-        self._store(locals())
-
-    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> GradientBoostedTrees:
-        self._validate_boost()
-        X = _check_X(X, "X")
-        self.n_features_in_ = X.shape[1]
-        y = _check_y(y, len(X))
-        objective = Objective.for_labels(self.objective, y)
-        binner = QuantileBinner.fit(X, int(self.max_bin))
-        source = LocalSource(binner.transform(X), binner.n_bins, binner.edges)
-        evaluation = None
-        if eval_set is not None:
-            X_eval, y_eval = _check_eval(eval_set, X.shape[1])
-            evaluation = (lambda trees: route(trees, len(X_eval), lambda f, t, r: X_eval[r, f] <= t, {}), y_eval)
-        elif self.early_stopping_rounds is not None:
-            raise ConfigError("early_stopping_rounds needs an eval_set in fit")
-        self._keep(objective, boost([source], y, objective, self._boost_params(), evaluation))
-        return self
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Raw scores (n, outputs)."""
-        check_fitted(self, "feature_importance_")
-        return self._raw(_check_X(X, "X", self.n_features_in_), {})
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self._predict_from_raw(self.decision_function(X))
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        return self._proba_from_raw(self.decision_function(X))
-
-
-class HeteroSecureBoost(_Params):
+class HeteroSecureBoost(BoostedTreesEstimator):
     """SecureBoost over columns split between a guest (labels) and hosts; see docs/protocols/secureboost.md.
 
     Every party builds it around its own Party and calls ``fit`` with its own columns (y and
@@ -245,7 +102,7 @@ class HeteroSecureBoost(_Params):
         """Train jointly; y only at the guest. eval_set: (X_eval, y_eval) at the guest, X_eval at a host."""
         self._validate()
         party = TimedParty(self.party, self.timeout)
-        X = _check_X(X, "X")
+        X = check_X(X, "X")
         self.n_features_in_ = X.shape[1]
         binner = QuantileBinner.fit(X, int(self.max_bin))
         bins = binner.transform(X)
@@ -259,11 +116,11 @@ class HeteroSecureBoost(_Params):
         return self
 
     def _fit_guest(self, party: Any, X: np.ndarray, bins: np.ndarray, binner: QuantileBinner, y: Any, eval_set: Any) -> None:
-        y = _check_y(y, len(X))
+        y = check_y(y, len(X))
         objective = Objective.for_labels(self.objective, y)
         X_eval = y_eval = None
         if eval_set is not None:
-            X_eval, y_eval = _check_eval(eval_set, X.shape[1])
+            X_eval, y_eval = check_eval(eval_set, X.shape[1])
         elif self.early_stopping_rounds is not None:
             raise ConfigError("early_stopping_rounds needs an eval_set in fit")
         public, private = _keypair(int(self.key_length), len(X) * int(self.n_estimators) * objective.n_outputs)
@@ -310,7 +167,7 @@ class HeteroSecureBoost(_Params):
         if n_eval != -1:
             if eval_set is None:
                 raise ConfigError(f"the guest validates on {n_eval} rows: pass eval_set=X_eval at host {party.party_id}")
-            X_eval = _check_X(eval_set[0] if isinstance(eval_set, tuple) else eval_set, "eval_set", X.shape[1])
+            X_eval = check_X(eval_set[0] if isinstance(eval_set, tuple) else eval_set, "eval_set", X.shape[1])
             if len(X_eval) != n_eval:
                 raise DataError(f"guest {guest} validates on {n_eval} rows, host {party.party_id} holds {len(X_eval)}")
             server.data["eval"] = X_eval
@@ -329,7 +186,7 @@ class HeteroSecureBoost(_Params):
     def decision_function(self, X: Any) -> np.ndarray | None:
         """Guest: raw scores (n, outputs), asking the hosts per depth; hosts answer and return None."""
         check_fitted(self, "feature_importance_")
-        X = _check_X(X, "X", self.n_features_in_)
+        X = check_X(X, "X", self.n_features_in_)
         if not isinstance(self.party, Party):
             raise ConfigError("party must be set (set_params(party=...)) to predict jointly")
         party = TimedParty(self.party, self.timeout)
@@ -411,32 +268,3 @@ def _peer_key(hex_n: object, party: str, key_length: int) -> PaillierPublicKey:
     if key.n_bits < key_length:
         raise CryptoError(f"party {party} uses a {key.n_bits}-bit Paillier key, shorter than key_length={key_length}")
     return key
-
-
-def _check_X(X: Any, name: str, n_features: int | None = None) -> np.ndarray:
-    arr = np.asarray(X, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise DataError(f"{name} must be a non-empty 2-D array (rows x features), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise DataError(f"{name} contains NaN or infinite values")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise DataError(f"{name} has {arr.shape[1]} features, the model was fitted with {n_features}")
-    return arr
-
-
-def _check_y(y: Any, n_rows: int) -> np.ndarray:
-    if y is None:
-        raise DataError("y is required at the guest")
-    arr = np.asarray(y, dtype=np.float64).ravel()
-    if arr.shape != (n_rows,):
-        raise DataError(f"y has {arr.shape[0]} values for {n_rows} rows of X")
-    if not np.all(np.isfinite(arr)):
-        raise DataError("y contains NaN or infinite values")
-    return arr
-
-
-def _check_eval(eval_set: Any, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(eval_set, tuple | list) or len(eval_set) != 2:
-        raise ConfigError("eval_set must be a pair (X_eval, y_eval) at the guest")
-    X_eval = _check_X(eval_set[0], "eval_set", n_features)
-    return X_eval, _check_y(eval_set[1], len(X_eval))
