@@ -102,18 +102,7 @@ def grow_tree(
     hists: dict[int, list[np.ndarray]] = {}
     level, parent_of = [0], {0: -1}
     for _depth in range(params.max_depth):
-        counts = np.bincount(assign[sample], minlength=len(tree.left))
-        built = [n for n in level if parent_of[n] < 0 or _is_smaller(tree, n, parent_of[n], counts)]
-        nodes = np.asarray(built, dtype=np.int64)
-        for src in reversed(sources):  # hosts first: they work while the guest sums its own columns
-            src.request_histograms(assign, nodes)
-        fresh = [src.collect_histograms() for src in sources]
-        for i, n in enumerate(built):
-            hists[n] = [f[i] for f in fresh]
-        for n in level:
-            if n not in hists:
-                sib = _sibling(tree, n, parent_of[n])
-                hists[n] = [p - s for p, s in zip(hists[parent_of[n]], hists[sib], strict=True)]
+        _level_histograms(sources, tree, level, parent_of, assign, sample, hists)
         decisions = {}
         for n in level:
             best = _best_split(hists[n], totals[n], scale, params)
@@ -123,35 +112,70 @@ def grow_tree(
             hists.pop(parent_of[n], None)
         if not decisions:
             break
-        for s, src in enumerate(sources):
-            mine = [(n, d[1]) for n, d in decisions.items() if d[0] == s]
-            src.request_splits(np.asarray([n for n, _ in mine], dtype=np.int64), np.asarray([c for _, c in mine], dtype=np.int64))
-        results: dict[int, tuple[Any, np.ndarray]] = {}
-        for s, src in enumerate(sources):
-            mine = [n for n, d in decisions.items() if d[0] == s]
-            results.update(zip(mine, src.collect_splits(), strict=True))
-        next_level = []
-        for n, (s, _cand, gain) in decisions.items():
-            ref, left_mask = results[n]
-            rows = np.flatnonzero(assign == n)
-            lc, rc = tree.add_node(), tree.add_node()
-            tree.left[n], tree.right[n] = lc, rc
-            tree.owner[n], tree.split[n], tree.gain[n] = sources[s].owner, ref, float(gain)
-            assign[rows[~left_mask]] = rc
-            assign[rows[left_mask]] = lc
-            for child in (lc, rc):
-                in_child = assign == child
-                totals[child] = (gw[in_child].sum(), hw[in_child].sum())
-                parent_of[child] = n
-            next_level += [lc, rc]
-        level = next_level
+        level = _split_nodes(sources, tree, decisions, assign, (gw, hw), totals, parent_of)
+    _set_leaf_values(tree, totals, scale, params)
+    return tree, assign
+
+
+def _level_histograms(
+    sources: Sequence[Source], tree: Tree, level: list[int], parent_of: dict[int, int], assign: np.ndarray,
+    sample: np.ndarray, hists: dict[int, list[np.ndarray]],
+) -> None:
+    """Every node of ``level``'s histograms into ``hists``: the root and the smaller child of each pair from the
+    sources (hosts asked first), its sibling as the parent's minus it."""
+    counts = np.bincount(assign[sample], minlength=len(tree.left))
+    built = [n for n in level if parent_of[n] < 0 or _is_smaller(tree, n, parent_of[n], counts)]
+    nodes = np.asarray(built, dtype=np.int64)
+    for src in reversed(sources):  # hosts first: they work while the guest sums its own columns
+        src.request_histograms(assign, nodes)
+    fresh = [src.collect_histograms() for src in sources]
+    for i, n in enumerate(built):
+        hists[n] = [f[i] for f in fresh]
+    for n in level:
+        if n not in hists:
+            sib = _sibling(tree, n, parent_of[n])
+            hists[n] = [p - s for p, s in zip(hists[parent_of[n]], hists[sib], strict=True)]
+
+
+def _split_nodes(
+    sources: Sequence[Source], tree: Tree, decisions: dict[int, tuple[int, int, float]], assign: np.ndarray,
+    weighted: tuple[np.ndarray, np.ndarray], totals: dict[int, tuple[float, float]], parent_of: dict[int, int],
+) -> list[int]:
+    """Each decided node split by its owning source into two children (rows reassigned, child totals kept); the
+    next level's nodes."""
+    gw, hw = weighted
+    for s, src in enumerate(sources):
+        mine = [(n, d[1]) for n, d in decisions.items() if d[0] == s]
+        src.request_splits(np.asarray([n for n, _ in mine], dtype=np.int64), np.asarray([c for _, c in mine], dtype=np.int64))
+    results: dict[int, tuple[Any, np.ndarray]] = {}
+    for s, src in enumerate(sources):
+        mine = [n for n, d in decisions.items() if d[0] == s]
+        results.update(zip(mine, src.collect_splits(), strict=True))
+    next_level = []
+    for n, (s, _cand, gain) in decisions.items():
+        ref, left_mask = results[n]
+        rows = np.flatnonzero(assign == n)
+        lc, rc = tree.add_node(), tree.add_node()
+        tree.left[n], tree.right[n] = lc, rc
+        tree.owner[n], tree.split[n], tree.gain[n] = sources[s].owner, ref, float(gain)
+        assign[rows[~left_mask]] = rc
+        assign[rows[left_mask]] = lc
+        for child in (lc, rc):
+            in_child = assign == child
+            totals[child] = (gw[in_child].sum(), hw[in_child].sum())
+            parent_of[child] = n
+        next_level += [lc, rc]
+    return next_level
+
+
+def _set_leaf_values(tree: Tree, totals: dict[int, tuple[float, float]], scale: tuple[float, float], params: TreeParams) -> None:
+    """Each leaf's value: -G / (H + lambda) times the learning rate (0 where the denominator is not positive)."""
     sg, sh = scale
     for n in range(len(tree.left)):
         if tree.is_leaf(n):
             G, H = totals[n][0] * sg, totals[n][1] * sh
             denom = H + params.reg_lambda
             tree.value[n] = float(-G / denom * params.learning_rate) if denom > 0 else 0.0
-    return tree, assign
 
 
 def _sibling(tree: Tree, node: int, parent: int) -> int:
