@@ -29,33 +29,21 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from airflow_provider_powerfl.algorithms.alignment import align
-from airflow_provider_powerfl.exceptions import ConfigError, DataError
+from airflow_provider_powerfl.exceptions import DataError
+from airflow_provider_powerfl.jobs.params import AlignParams
 from airflow_provider_powerfl.jobs.spec import TaskSpec
 from spark_jobs.common.io import ID, LABEL, Table, read_arrays
 from spark_jobs.common.output import atomic_output
-from spark_jobs.common.party import build_party, recv_timeout
+from spark_jobs.common.party import build_party
 from spark_jobs.common.runner import run_step
-from spark_jobs.common.vertical import output_uri, param, write_result
+from spark_jobs.common.vertical import output_uri, write_result
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = ("ecdh", "rsa")
-
-
-def input_names(spec: TaskSpec) -> list[str]:
-    names = spec.params.get("inputs", sorted(spec.inputs))
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ConfigError(f"params.inputs: expected a non-empty list of input names, got {names!r}")
-    return names
-
-
-def align_step(spark: SparkSession, spec: TaskSpec) -> None:
+def align_step(spark: SparkSession, spec: TaskSpec, params: AlignParams) -> None:
     """Align this party's inputs with every other party's by PSI and write the aligned rows."""
-    protocol = param(spec, "protocol", "ecdh", str)
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"params.protocol: expected {'|'.join(PROTOCOLS)}, got {protocol!r}")
-    timeout = recv_timeout(spec)
-    names = input_names(spec)
+    protocol, timeout = params.protocol, params.timeout
+    names = params.inputs or sorted(spec.inputs)
     # every input is read and checked before this party says anything to its peers
     inputs = {name: read_arrays(spark, spec.input(name), name=name) for name in names}
     order: dict[str, np.ndarray] = {}  # per input: row positions in the PSI's shared order

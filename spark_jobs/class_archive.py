@@ -26,7 +26,7 @@ def _square(value: int) -> int:
     return value * value
 
 
-def warm_up(spark: SparkSession, spec: TaskSpec) -> None:
+def warm_up(spark: SparkSession, spec: TaskSpec, params: None) -> None:
     """Read, join, write and read back the spec's inputs; check what came back so a broken path fails here."""
     tables = [read_input(spark, spec.input(name), name=name) for name in sorted(spec.inputs)]
     joined = tables[0].df

@@ -35,13 +35,14 @@ import pyarrow as pa
 from pyspark.sql import SparkSession
 
 from airflow_provider_powerfl.algorithms.feature_engineering import FeaturePipeline, feature_statistics
-from airflow_provider_powerfl.exceptions import ConfigError, DataError
-from airflow_provider_powerfl.models import save_model
+from airflow_provider_powerfl.exceptions import DataError
+from airflow_provider_powerfl.jobs.params import FeatureEngineeringParams
 from airflow_provider_powerfl.jobs.spec import TaskSpec
+from airflow_provider_powerfl.models import save_model
 from spark_jobs.common.executor import spark_chunk_map
 from spark_jobs.common.io import ID, LABEL, read_arrays
 from spark_jobs.common.output import Staging, atomic_output
-from spark_jobs.common.party import build_party, recv_timeout
+from spark_jobs.common.party import build_party
 from spark_jobs.common.runner import run_step
 from spark_jobs.common.vertical import (
     binary_labels,
@@ -49,7 +50,6 @@ from spark_jobs.common.vertical import (
     load_own_model,
     local_path,
     output_uri,
-    param,
     write_result,
 )
 
@@ -60,35 +60,25 @@ MODES = ("fit", "apply")
 STAGES = ("filter", "binning", "select")
 
 
-def feature_engineering_step(spark: SparkSession, spec: TaskSpec) -> None:
+def feature_engineering_step(spark: SparkSession, spec: TaskSpec, params: FeatureEngineeringParams) -> None:
     """Fit this party's feature transforms with the other parties, or apply fitted ones."""
-    mode = param(spec, "mode", "fit", str)
-    if mode not in MODES:
-        raise ConfigError(f"params.mode: expected {'|'.join(MODES)}, got {mode!r}")
-    if mode == "fit":
-        _fit(spark, spec)
+    if params.mode == "fit":
+        _fit(spark, spec, params)
     else:
-        _apply(spark, spec)
+        _apply(spark, spec, params)
 
 
-def _input_names(spec: TaskSpec, default: list[str]) -> list[str]:
-    names = spec.params.get("inputs", default)
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ConfigError(f"params.inputs: expected a non-empty list of input names, got {names!r}")
-    return names
-
-
-def _fit(spark: SparkSession, spec: TaskSpec) -> None:
-    name = param(spec, "input", "train", str)
-    names = _input_names(spec, [name])
-    timeout = recv_timeout(spec)
-    settings = {stage: spec.params.get(stage) for stage in STAGES}
+def _fit(spark: SparkSession, spec: TaskSpec, params: FeatureEngineeringParams) -> None:
+    name = params.input
+    names = params.inputs or [name]
+    timeout = params.timeout
+    settings = {stage: getattr(params, stage) for stage in STAGES}
     pipeline = FeaturePipeline(
         filter=settings["filter"],
         binning=settings["binning"],
         select=settings["select"],
-        transform=param(spec, "transform", "none", str),
-        transform_options=spec.params.get("transform_options"),
+        transform=params.transform,
+        transform_options=params.transform_options,
         executor=spark_chunk_map(spark.sparkContext),
         timeout=timeout,
     )
@@ -126,14 +116,13 @@ def _fit(spark: SparkSession, spec: TaskSpec) -> None:
     table.df.unpersist()
 
 
-def _apply(spark: SparkSession, spec: TaskSpec) -> None:
-    loaded = load_own_model(spec, ALGORITHM)
+def _apply(spark: SparkSession, spec: TaskSpec, params: FeatureEngineeringParams) -> None:
+    loaded = load_own_model(spec, params.model, ALGORITHM)
     pipeline = FeaturePipeline.from_dict(loaded.state)
-    names = _input_names(spec, sorted(spec.inputs))
+    names = params.inputs or sorted(spec.inputs)
     with atomic_output(spark, spec.outputs.dir) as out:
         outputs = {n: _write_transformed(spark, spec, out, n, pipeline, None) for n in names}
-        ref = spec.params["model"]
-        write_result(out, outputs=outputs, model=dict(ref), metrics={"features_out": len(pipeline.feature_names_out_), "inputs": len(names)})
+        write_result(out, outputs=outputs, model=params.model.model_dump(exclude_none=True), metrics={"features_out": len(pipeline.feature_names_out_), "inputs": len(names)})
 
 
 

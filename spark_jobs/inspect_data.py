@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession, functions as F
 
-from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.jobs.params import InspectDataParams
 from airflow_provider_powerfl.jobs.spec import TaskSpec
 from spark_jobs.common.io import LABEL, Table, read_input
 from spark_jobs.common.output import atomic_output
@@ -24,11 +23,9 @@ from spark_jobs.common.runner import run_step
 MAX_CLASSES = 32
 
 
-def inspect_data(spark: SparkSession, spec: TaskSpec) -> None:
+def inspect_data(spark: SparkSession, spec: TaskSpec, params: InspectDataParams) -> None:
     """Validate this party's inputs and write per-feature statistics."""
-    names = spec.params.get("inputs", sorted(spec.inputs))
-    if not isinstance(names, list) or not names:
-        raise ConfigError(f"params.inputs: expected a non-empty list of input names, got {names!r}")
+    names = params.inputs or sorted(spec.inputs)
     report = {"job_id": spec.job_id, "attempt": spec.attempt, "party_id": spec.party_id, "role": spec.role, "inputs": {}}
     for name in names:
         table = read_input(spark, spec.input(name), name=name)

@@ -35,15 +35,16 @@ from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegressi
 from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost
 from airflow_provider_powerfl.exceptions import ConfigError, DataError
 from airflow_provider_powerfl.federation.party import Party
-from airflow_provider_powerfl.models import LoadedModel
+from airflow_provider_powerfl.jobs.params import PredictParams
 from airflow_provider_powerfl.jobs.spec import TaskSpec
+from airflow_provider_powerfl.models import LoadedModel
 from spark_jobs.common.evaluation import evaluate, output_columns, predictions_csv, summary, task_labels, write_evaluation
 from spark_jobs.common.io import read_arrays
 from spark_jobs.common.output import atomic_output
-from spark_jobs.common.party import build_party, recv_timeout
+from spark_jobs.common.party import build_party
 from spark_jobs.common.runner import run_step
 from spark_jobs.common.secureboost import TASK_OF
-from spark_jobs.common.vertical import apply_scaler, check_same_rows, load_own_model, output_uri, param, write_result
+from spark_jobs.common.vertical import apply_scaler, check_same_rows, load_own_model, output_uri, write_result
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +78,12 @@ SCORERS: dict[str, Callable[[LoadedModel, Party, np.ndarray, float], Scores | No
 }
 
 
-def predict_step(spark: SparkSession, spec: TaskSpec) -> None:
+def predict_step(spark: SparkSession, spec: TaskSpec, params: PredictParams) -> None:
     """Score aligned rows jointly; the guest writes predictions and, with labels, the evaluation report."""
-    loaded = load_own_model(spec)
+    loaded = load_own_model(spec, params.model)
     if loaded.algorithm not in SCORERS:
         raise ConfigError(f"params.model: {loaded.ref} is a {loaded.algorithm!r} model; this step scores {'|'.join(SCORERS)}")
-    name = param(spec, "input", "test", str)
-    timeout = recv_timeout(spec)
+    name, timeout = params.input, params.timeout
     table, ids, X, y = read_arrays(spark, spec.input(name), name=name)
     if list(table.feature_names) != loaded.feature_names:
         raise DataError(

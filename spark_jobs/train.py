@@ -36,23 +36,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from pyspark.sql import SparkSession
 
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
+from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
 from airflow_provider_powerfl.evaluation import evaluate_binary, lr_feature_importance, write_report
-from airflow_provider_powerfl.exceptions import ConfigError, DataError
-from airflow_provider_powerfl.models import save_model
+from airflow_provider_powerfl.exceptions import DataError
+from airflow_provider_powerfl.jobs.params import HeteroLRTrain, SecureBoostTrain
 from airflow_provider_powerfl.jobs.spec import TaskSpec
+from airflow_provider_powerfl.models import save_model
 from spark_jobs.common import secureboost as sbt
 from spark_jobs.common.evaluation import evaluate, summary, task_labels, write_evaluation
 from spark_jobs.common.executor import crypto_map, spark_chunk_map
 from spark_jobs.common.io import Table, read_arrays
 from spark_jobs.common.output import Staging, atomic_output
-from spark_jobs.common.party import build_party, recv_timeout
+from spark_jobs.common.party import build_party
 from spark_jobs.common.runner import run_step
 from spark_jobs.common.vertical import (
     apply_scaler,
@@ -61,25 +62,10 @@ from spark_jobs.common.vertical import (
     fit_scaler,
     local_path,
     output_uri,
-    param,
     write_result,
 )
 
 log = logging.getLogger(__name__)
-
-HETERO_LR_PARAMS = (
-    "max_iter", "batch_size", "learning_rate", "optimizer", "penalty", "alpha", "tol",
-    "class_weight", "min_batch_size", "key_length", "random_state", "residual", "slope_every",
-    "init_scale", "min_support", "epsilon", "delta",
-)  # fmt: skip
-
-
-def hetero_lr_params(spec: TaskSpec) -> dict[str, Any]:
-    params = {name: spec.params[name] for name in HETERO_LR_PARAMS if name in spec.params}
-    if isinstance(params.get("class_weight"), dict):  # JSON/YAML keys may be "0"/"1"
-        params["class_weight"] = {int(k): float(v) for k, v in params["class_weight"].items()}
-    return params
-
 
 def aligned_arrays(spark: SparkSession, spec: TaskSpec, name: str) -> tuple[Table, np.ndarray, np.ndarray, np.ndarray | None]:
     """(table, ids, X, y) of an aligned input, sorted by id: the same order at every party (labels at the guest)."""
@@ -96,22 +82,22 @@ def save_own_model(out: Staging, spec: TaskSpec, algorithm: str, model_state: di
     return {"root": output_uri(spec, "model"), "model_id": ref.model_id, "version": ref.version, "algorithm": algorithm}
 
 
-def train_hetero_lr(spark: SparkSession, spec: TaskSpec) -> None:
+def train_hetero_lr(spark: SparkSession, spec: TaskSpec, params: HeteroLRTrain) -> None:
     """Fit hetero LR with the other parties and save this party's own model."""
-    name = param(spec, "input", "train", str)
-    timeout = recv_timeout(spec)
+    name, timeout = params.input, params.timeout
     guest = spec.role == "guest"
     table, ids, X, y = aligned_arrays(spark, spec, name)
     label_encoding = None
     if guest:
         y, label_encoding = binary_labels(y, table.uri)
-    encoding = {**fit_scaler(X, param(spec, "standardize", True, bool)), "labels": label_encoding}
+    encoding = {**fit_scaler(X, params.standardize), "labels": label_encoding}
     Xs = apply_scaler(X, encoding)
     names = list(table.feature_names)
 
     with build_party(spec, "train") as party:
         check_same_rows(party, ids, name, timeout)
-        model = HeteroLogisticRegression(party=party, executor=crypto_map(spark), timeout=timeout, **hetero_lr_params(spec))
+        estimator_params = params.model_dump(include=set(HeteroLRParams.model_fields))
+        model = HeteroLogisticRegression(party=party, executor=crypto_map(spark), timeout=timeout, **estimator_params)
         start = time.perf_counter()
         model.fit(Xs, y if guest else None)
         fit_seconds = time.perf_counter() - start
@@ -139,14 +125,12 @@ def train_hetero_lr(spark: SparkSession, spec: TaskSpec) -> None:
         write_result(out, model=model_ref, metrics=summary)
 
 
-def train_secureboost(spark: SparkSession, spec: TaskSpec) -> None:
+def train_secureboost(spark: SparkSession, spec: TaskSpec, params: SecureBoostTrain) -> None:
     """Grow SecureBoost trees with the other parties; save this party's part (a host's own thresholds stay here)."""
-    name = param(spec, "input", "train", str)
-    validation = param(spec, "validation", None, (str, type(None)))
-    timeout = recv_timeout(spec)
+    name, validation, timeout = params.input, params.validation, params.timeout
     guest = spec.role == "guest"
-    model = sbt.build_estimator(spec, spark_chunk_map(spark.sparkContext, sbt.TASKS_PER_CORE), timeout)
-    _, task = sbt.objective_param(spec)
+    model = sbt.build_estimator(params, spark_chunk_map(spark.sparkContext, sbt.TASKS_PER_CORE))
+    _, task = sbt.objective_of(params.objective)
     table, ids, X, y = aligned_arrays(spark, spec, name)
     names = list(table.feature_names)
     label_encoding = None
@@ -191,15 +175,12 @@ def train_secureboost(spark: SparkSession, spec: TaskSpec) -> None:
         write_result(out, model=model_ref, metrics=result)
 
 
-TRAINERS: dict[str, Callable[[SparkSession, TaskSpec], None]] = {"hetero_lr": train_hetero_lr, "secureboost": train_secureboost}
-
-
-def train_step(spark: SparkSession, spec: TaskSpec) -> None:
+def train_step(spark: SparkSession, spec: TaskSpec, params: HeteroLRTrain | SecureBoostTrain) -> None:
     """Fit the ``params.algorithm`` model with the other parties and save this party's own part."""
-    algorithm = param(spec, "algorithm", "hetero_lr", str)
-    if algorithm not in TRAINERS:
-        raise ConfigError(f"params.algorithm: expected {'|'.join(TRAINERS)}, got {algorithm!r}")
-    TRAINERS[algorithm](spark, spec)
+    if isinstance(params, HeteroLRTrain):
+        train_hetero_lr(spark, spec, params)
+    else:
+        train_secureboost(spark, spec, params)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """Each step's parameters as one typed model: what a pipeline's ``parameters`` and a conf's args may hold.
 
-The same models check a job at submit (the REST API's schema, ``powerfl job validate``), in the operator
-before any spark-submit, and in the Spark step before it says anything to a peer. An unknown key is
-refused with its path; a key given to every step (``common-args``) must be some step's parameter.
+The same models check a job at submit (the REST API's schema via jobs.document, ``powerfl job validate``),
+in the operator before any spark-submit, and in the Spark step before its JVM starts. An unknown key is
+refused with its path; a key given to every step (``common-args``) must be some step's parameter and
+reaches only the steps that take it (jobs.conf.StepArgs.checked).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from airflow_provider_powerfl.algorithms.feature_engineering.pipeline import Fea
 from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
 from airflow_provider_powerfl.algorithms.secureboost.params import SecureBoostParams
 from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.validation import Contract, parse, unknown_key
+from airflow_provider_powerfl.validation import Contract, parse
 
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 InputNames = Annotated[list[StrictStr], Field(min_length=1)]
@@ -35,7 +36,7 @@ class ModelRef(Contract):
 
     root: StrictStr
     model_id: StrictStr
-    version: StrictInt | StrictStr | None = None
+    version: StrictInt | Literal["latest"] | None = None
     algorithm: StrictStr | None = None
 
 
@@ -106,9 +107,6 @@ def step_keys(step: str) -> frozenset[str]:
     return frozenset(name for model in STEP_MODELS[step] for name in model.model_fields)
 
 
-ANY_STEP_KEYS = frozenset().union(*(step_keys(step) for step in STEPS))
-
-
 def step_model(step: str, params: Mapping[str, Any], where: str = "params") -> type[StepParams]:
     """The model of ``step`` given its parameters (train: the one of ``params.algorithm``, default hetero_lr)."""
     if step != "train":
@@ -124,11 +122,3 @@ def validate_step_params(step: str, params: Mapping[str, Any], where: str = "par
     model = step_model(step, params, where)
     data = {"algorithm": "hetero_lr", **params} if step == "train" else dict(params)
     return parse(model, data, where)
-
-
-def check_known_keys(params: Mapping[str, Any], step: str | None, where: str) -> None:
-    """Refuse a key no model of ``step`` takes (``step`` None: no step at all), e.g. ``max_iters``."""
-    known = ANY_STEP_KEYS if step is None else step_keys(step)
-    for key in params:
-        if key not in known:
-            raise unknown_key(where, str(key), known)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.party import DEFAULT_SILENCE_TIMEOUT, Party, peers_know
 from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.jobs.params import StepParams
 from airflow_provider_powerfl.jobs.spec import TaskSpec
-
-DEFAULT_TIMEOUT = 600.0  # seconds a step waits for any one message of a peer
+from airflow_provider_powerfl.validation import parse
 
 
 def registry_from_spec(spec: TaskSpec) -> PartyRegistry:
@@ -42,10 +41,7 @@ def channel_name(spec: TaskSpec, step: str) -> str:
     runs of one step in one job (e.g. predict on two data sets) set
     ``params.channel`` to tell them apart; it must be equal at every party.
     """
-    channel = spec.params.get("channel", step)
-    if not isinstance(channel, str) or not channel:
-        raise ConfigError(f"params.channel: expected a non-empty string, got {channel!r}")
-    return f"{spec.job_id}.{channel}"
+    return f"{spec.job_id}.{shared_params(spec).channel or step}"
 
 
 def build_party(spec: TaskSpec, step: str) -> Party:
@@ -55,7 +51,7 @@ def build_party(spec: TaskSpec, step: str) -> Party:
     signing_key = SigningKey.from_file(spec.private_key)
     return Party.from_registry(
         registry_from_spec(spec), spec.party_id, signing_key, channel_name(spec, step), spec.attempt, roles,
-        nonce=bytes.fromhex(spec.nonce), silence_timeout=silence_timeout(spec),
+        nonce=bytes.fromhex(spec.nonce), silence_timeout=shared_params(spec).silence_timeout or DEFAULT_SILENCE_TIMEOUT,
     )  # fmt: skip
 
 
@@ -74,20 +70,6 @@ def tell_peers_failed(spec: TaskSpec, step: str, exc: BaseException) -> None:
         logging.getLogger(__name__).exception("could not tell the peers of step %s that it failed", step)
 
 
-def recv_timeout(spec: TaskSpec) -> float:
-    """``params.timeout``: seconds to wait for one message of a peer before failing (RecvTimeout)."""
-    return _seconds(spec, "timeout", DEFAULT_TIMEOUT)
-
-
-def silence_timeout(spec: TaskSpec) -> float:
-    """``params.silence_timeout``: seconds a peer heard from before may send nothing, not even a heartbeat,
-    while this party waits on it, before the step fails (PeerSilent): how a peer killed outright is noticed."""
-    return _seconds(spec, "silence_timeout", DEFAULT_SILENCE_TIMEOUT)
-
-
-def _seconds(spec: TaskSpec, name: str, default: float) -> float:
-    """``params.<name>``, a number of seconds > 0."""
-    value = spec.params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"params.{name}: expected a number of seconds > 0, got {value!r}")
-    return float(value)
+def shared_params(spec: TaskSpec) -> StepParams:
+    """The parameters every step takes (timeout, silence_timeout, channel), checked by the job contract's model."""
+    return parse(StepParams, {k: v for k, v in spec.params.items() if k in StepParams.model_fields}, "params")

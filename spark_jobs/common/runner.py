@@ -14,19 +14,21 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pyspark.sql import SparkSession
 
 from airflow_provider_powerfl.exceptions import PowerFLError
 from airflow_provider_powerfl.federation.errors import PeerFailed, PeerSilent
-from airflow_provider_powerfl.jobs.spec import TaskSpec
 from airflow_provider_powerfl.jobs.contract import EXIT_OK, EXIT_PEER_FAILED, EXIT_STEP_ERROR, STEP_ERROR_PREFIX
+from airflow_provider_powerfl.jobs.params import STEPS, validate_step_params
+from airflow_provider_powerfl.jobs.spec import TaskSpec
 from spark_jobs.common.party import tell_peers_failed
 from spark_jobs.common.session import build_session
 
 log = logging.getLogger(__name__)
 
-Step = Callable[[SparkSession, TaskSpec], None]
+Step = Callable[[SparkSession, TaskSpec, Any], None]  # the step's parameters: its jobs.params model
 
 # "package.module.SomeError: message" as the last lines of an executor's traceback
 _RAISED = re.compile(r"^(?P<cls>[A-Za-z_][\w.]*\.[A-Za-z_]\w*): (?P<msg>.+)$", re.MULTILINE)
@@ -44,9 +46,11 @@ def run_step(name: str, step: Step, argv: Sequence[str] | None = None, *, federa
     spec = None
     try:
         spec = TaskSpec.load(args.spec)
+        # checked before the JVM starts and before any peer hears from this party
+        params = validate_step_params(name, spec.params) if name in STEPS else None
         spark = build_session(f"powerfl-{name}-{spec.job_id}-{spec.party_id}")
         try:
-            step(spark, spec)
+            step(spark, spec, params)
         finally:
             spark.stop()
     except Exception as exc:

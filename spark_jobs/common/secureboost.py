@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost
-from airflow_provider_powerfl.exceptions import ConfigError
-from airflow_provider_powerfl.jobs.spec import TaskSpec
+from airflow_provider_powerfl.algorithms.secureboost.params import SecureBoostParams
+from airflow_provider_powerfl.jobs.params import SecureBoostTrain
 
 # params.objective (the task's name, or XGBoost's) -> (XGBoost's name, task)
 OBJECTIVES = {
@@ -15,35 +15,20 @@ OBJECTIVES = {
     "regression": ("reg:squarederror", "regression"),
 }
 TASK_OF = {xgb: task for xgb, task in OBJECTIVES.values()}
-ESTIMATOR_PARAMS = (
-    "n_estimators", "max_depth", "learning_rate", "max_bin", "min_child_weight", "reg_lambda", "gamma",
-    "subsample", "goss", "top_rate", "other_rate", "early_stopping_rounds", "random_state", "key_length",
-    "guest_only_trees", "hist_noise",
-)  # fmt: skip
 IMPORTANCE_METHOD = "split_gain"
 TASKS_PER_CORE = 2  # Spark tasks per core per chunk map: a tree level's many small chunks share a few tasks
 
 
-def objective_param(spec: TaskSpec) -> tuple[str, str]:
-    """``params.objective`` (default binary) as (XGBoost's objective name, task)."""
-    value = spec.params.get("objective", "binary")
-    if value in OBJECTIVES:
-        return OBJECTIVES[value]
-    if value in TASK_OF:
-        return value, TASK_OF[value]
-    raise ConfigError(f"params.objective: expected one of {', '.join([*OBJECTIVES, *TASK_OF])}, got {value!r}")
+def objective_of(name: str) -> tuple[str, str]:
+    """``params.objective`` (the task's name or XGBoost's) as (XGBoost's objective name, task)."""
+    return OBJECTIVES[name] if name in OBJECTIVES else (name, TASK_OF[name])
 
 
-def build_estimator(spec: TaskSpec, executor: Any, timeout: float) -> HeteroSecureBoost:
-    """This party's HeteroSecureBoost (no party yet) from the spec's params, checked before any peer is contacted."""
-    objective, _ = objective_param(spec)
-    params = {name: spec.params[name] for name in ESTIMATOR_PARAMS if name in spec.params}
-    model = HeteroSecureBoost(objective=objective, executor=executor, timeout=timeout, **params)
-    try:
-        model.check_params()
-    except ConfigError as exc:
-        raise ConfigError(f"params.{exc}") from None
-    return model
+def build_estimator(params: SecureBoostTrain, executor: Any) -> HeteroSecureBoost:
+    """This party's HeteroSecureBoost (no party yet) from the step's checked parameters."""
+    estimator_params = params.model_dump(include=set(SecureBoostParams.model_fields) - {"objective"})
+    objective, _ = objective_of(params.objective)
+    return HeteroSecureBoost(objective=objective, executor=executor, timeout=params.timeout, **estimator_params)
 
 
 def own_importance(model: HeteroSecureBoost, names: list[str]) -> dict[str, Any]:

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -18,9 +17,10 @@ import numpy as np
 
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
-from airflow_provider_powerfl.models import LoadedModel, load_model
 from airflow_provider_powerfl.jobs.contract import RESULT_FILE
+from airflow_provider_powerfl.jobs.params import ModelRef
 from airflow_provider_powerfl.jobs.spec import TaskSpec
+from airflow_provider_powerfl.models import LoadedModel, load_model
 from spark_jobs.common.output import Staging
 
 
@@ -86,17 +86,6 @@ def write_result(staging: Staging, outputs: dict[str, Any] | None = None, model:
     staging.write_json(RESULT_FILE, {"outputs": outputs or {}, "model": model, "metrics": metrics or {}})
 
 
-def param(spec: TaskSpec, name: str, default: Any, kind: type | tuple[type, ...]) -> Any:
-    """``params.<name>`` checked against ``kind``; a ConfigError naming it otherwise."""
-    value = spec.params.get(name, default)
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise ConfigError(f"params.{name}: expected {kind}, got {value!r}")
-    if not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else "|".join(k.__name__ for k in kind)
-        raise ConfigError(f"params.{name}: expected {names}, got {value!r}")
-    return value
-
-
 def binary_labels(y: np.ndarray, uri: str) -> tuple[np.ndarray, str]:
     """Labels as 0/1 and how they were read: ``0/1``, or ``-1/+1`` (LIBSVM's, -1 becomes 0)."""
     values = set(np.unique(y).tolist())
@@ -123,12 +112,11 @@ def apply_scaler(X: np.ndarray, encoding: dict[str, Any]) -> np.ndarray:
     return (X - np.asarray(encoding["mean"])) / np.asarray(encoding["std"])
 
 
-def load_own_model(spec: TaskSpec, algorithm: str | None = None) -> LoadedModel:
+def load_own_model(spec: TaskSpec, ref: ModelRef | None, algorithm: str | None = None) -> LoadedModel:
     """This party's model named by ``params.model`` (the ``model`` of the saving step's ``result.json``)."""
-    ref = spec.params.get("model")
-    if not isinstance(ref, Mapping) or not all(isinstance(ref.get(k), str) for k in ("root", "model_id")):
-        raise ConfigError(f"params.model: expected this party's model reference {{root, model_id, version}} from the step that saved it, got {ref!r}")
-    model = load_model(ref["root"], ref["model_id"], ref.get("version") or "latest")
+    if ref is None:
+        raise ConfigError("params.model: missing: this party's model reference {root, model_id, version} from the step that saved it")
+    model = load_model(ref.root, ref.model_id, ref.version or "latest")
     if model.party_id != spec.party_id or model.role != spec.role:
         raise ConfigError(f"params.model: {model.ref} belongs to party {model.party_id} ({model.role}), not to {spec.party_id} ({spec.role})")
     if algorithm is not None and model.algorithm != algorithm:

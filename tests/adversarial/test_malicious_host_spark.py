@@ -20,6 +20,7 @@ import pytest
 from airflow_provider_powerfl.federation.errors import PeerFailed
 from airflow_provider_powerfl.federation.party import Party
 from airflow_provider_powerfl.jobs.contract import EXIT_STEP_ERROR
+from airflow_provider_powerfl.jobs.params import validate_step_params
 from airflow_provider_powerfl.jobs.spec import TaskSpec
 from tests.support.launch import run_parties, write_job
 
@@ -64,7 +65,8 @@ def test_guest_step_refuses_its_own_modulus_from_a_dishonest_host(kafka_brokers,
         guest = pool.submit(run_parties, "train", {GUEST: specs[GUEST]}, 600)
         started = time.monotonic()
         with pytest.raises(PeerFailed, match=f"party {GUEST} failed \\(MalformedCiphertextError\\)"):
-            train_step(spark, TaskSpec.load(specs[HOST]))
+            host = TaskSpec.load(specs[HOST])
+            train_step(spark, host, validate_step_params("train", host.params))
         host_stopped = time.monotonic() - started
         run = guest.result()[GUEST]
 

@@ -287,6 +287,15 @@ def test_a_conf_with_a_wrong_field_is_refused_at_trigger_time_naming_it(parties)
     assert err.value.status == 400 and "parties" in str(err.value), str(err.value)
 
 
+def test_a_typo_in_a_steps_args_is_refused_by_the_rest_api_naming_the_key(parties):
+    """The DAG's Params carry the job contract's schema: a misspelt parameter never reaches a step."""
+    conf = _conf(parties, f"it-typo-{uuid.uuid4().hex[:6]}")
+    conf["common-args"] = {**conf["common-args"], "train": {"max_iters": 30}}
+    with parties["guest"].client() as client, pytest.raises(AirflowApiError) as err:
+        client.trigger(PIPELINE, conf, run_id=conf["job_id"])
+    assert err.value.status == 400 and "'max_iters' was unexpected" in str(err.value), str(err.value)[:500]
+
+
 def test_invitations_signed_by_an_unknown_key_or_for_an_unknown_pipeline_are_refused(parties):
     from airflow_provider_powerfl.federation.envelope import new_nonce
     from airflow_provider_powerfl.federation.events import EventReader

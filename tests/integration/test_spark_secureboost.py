@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 
 from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees
-from tests.support.launch import check_ok, run_parties, write_job
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.jobs.params import validate_step_params
 from airflow_provider_powerfl.models import load_model
-from airflow_provider_powerfl.jobs.spec import TaskSpec
-from spark_jobs.common.secureboost import build_estimator
+from tests.support.launch import check_ok, run_parties, write_job
 
 DATA = Path("/work/shared/datasets/fate")
 GUEST, HOST = "10000", "20000"
@@ -66,7 +65,7 @@ def test_secureboost_train_predict_equals_plaintext_gbdt(kafka_brokers, tmp_path
     host_state = load_model(refs[HOST]["root"], refs[HOST]["model_id"], refs[HOST]["version"]).state
     guest_state = load_model(refs[GUEST]["root"], refs[GUEST]["model_id"], refs[GUEST]["version"]).state
     assert host_state["splits"] and "model" not in host_state
-    host_nodes = [s for r in guest_state["model"]["trees"] for t in r for o, s in zip(t["owner"], t["split"]) if o == HOST]
+    host_nodes = [s for r in guest_state["model"]["trees"] for t in r for o, s in zip(t["owner"], t["split"], strict=True) if o == HOST]
     assert host_nodes and all(isinstance(s, int) for s in host_nodes)
     host_importance = json.loads((tmp_path / HOST / "train" / "feature_importance.json").read_text())
     assert sum(f["split"] for f in host_importance["features"]) == len(host_state["splits"])
@@ -91,17 +90,13 @@ def test_secureboost_train_predict_equals_plaintext_gbdt(kafka_brokers, tmp_path
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"objective": "poisson"}, r"params\.objective: expected one of binary, multiclass, regression, .*got 'poisson'"),
-        ({"max_depth": 0}, r"params\.max_depth must be an integer >= 1, got 0"),
-        ({"learning_rate": "fast"}, r"params\.learning_rate must be a finite number > 0.0, got 'fast'"),
+        ({"objective": "poisson"}, r"params\.objective: Input should be 'binary', 'multiclass', 'regression', .*got 'poisson'"),
+        ({"max_depth": 0}, r"params\.max_depth: Input should be greater than or equal to 1, got 0"),
+        ({"learning_rate": "fast"}, r"params\.learning_rate: Input should be a valid number.*got 'fast'"),
+        ({"n_estimator": 3}, r"params\.n_estimator: unknown key \(did you mean 'n_estimators'\?\)"),
     ],
 )
-def test_bad_secureboost_params_name_the_field(params, message, tmp_path: Path):
-    spec = TaskSpec.from_dict({
-        "job_id": "J", "attempt": 1, "party_id": GUEST, "private_key": str(tmp_path / "k"),
-        "parties": [{"id": GUEST, "role": "guest", "bootstrap_servers": "x:1", "public_key": str(tmp_path / "p")}],
-        "inputs": {}, "outputs": {"dir": str(tmp_path / "out")}, "nonce": "0f" * 16,
-        "params": {"algorithm": "secureboost", **params},
-    })  # fmt: skip
+def test_bad_secureboost_params_name_the_field(params, message):
+    """Checked by the job contract before the JVM starts (spark_jobs.common.runner), as at submit and in the operator."""
     with pytest.raises(ConfigError, match=message):
-        build_estimator(spec, None, 60.0)
+        validate_step_params("train", {"algorithm": "secureboost", **params})

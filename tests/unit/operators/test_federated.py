@@ -115,11 +115,11 @@ def test_secureboost_train_spec_carries_its_params(registry):
 
 
 def test_predict_gets_the_upstream_model_and_kubernetes_the_pod_key_path(registry):
-    trained = {"outputs": {}, "model": {"root": "/w/J/10000/train/model", "model_id": "m-1", "version": "1"}}
+    trained = {"outputs": {}, "model": {"root": "/w/J/10000/train/model", "model_id": "m-1", "version": 1}}
     data = {"outputs": {"data": {"uri": "/d.parquet", "format": "parquet"}}}
     op = FederatedPredictOperator(task_id="predict", inputs_from=["align", "train"])
     spec = spec_of(op, context(CONF, {"align": data, "train": trained}), party(registry), "kubernetes")
-    assert spec.params["model"] == {"root": "/w/J/10000/train/model", "model_id": "m-1", "version": "1"}
+    assert spec.params["model"] == {"root": "/w/J/10000/train/model", "model_id": "m-1", "version": 1}
     assert spec.private_key == "/etc/powerfl/keys/private.pem"
 
 
