@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Tests use small Paillier keys for speed: this process's environment, inherited by the steps and Airflow
 # processes the tests start, is the only switch that allows them (crypto.paillier.insecure_test_keys).
 os.environ.setdefault("POWERFL_INSECURE_TEST_KEYS", "1")
-if str(REPO) not in sys.path:  # spark_jobs is a top-level directory, not an installed package
+if str(REPO) not in sys.path:  # the checkout's tests.support, bench and demo are not installed (spark_jobs is, in the wheel)
     sys.path.insert(0, str(REPO))
 
 # shared/ sits beside the checkout (CI's clone too); POWERFL_DATASETS overrides.
