@@ -43,7 +43,7 @@ from pyspark.sql import SparkSession
 
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
 from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
-from airflow_provider_powerfl.evaluation import evaluate_binary, lr_feature_importance, write_report
+from airflow_provider_powerfl.evaluation import lr_feature_importance
 from airflow_provider_powerfl.exceptions import DataError
 from airflow_provider_powerfl.jobs.params import HeteroLRTrain, SecureBoostTrain
 from airflow_provider_powerfl.jobs.spec import TaskSpec
@@ -107,7 +107,7 @@ def train_hetero_lr(spark: SparkSession, spec: TaskSpec, params: HeteroLRTrain) 
     metrics: dict[str, Any] | None = None
     if guest:
         importance = lr_feature_importance(np.asarray(model.coef_), np.ones(len(names)) if encoding["standardize"] else X.std(axis=0), names)
-        metrics = evaluate_binary(y, proba[:, 1], loss_history=model.loss_history_, importance={spec.party_id: importance})
+        metrics = evaluate("binary", y, proba[:, 1], loss_history=model.loss_history_, importance={spec.party_id: importance})
     loss = {
         "loss_history": model.loss_history_,
         "n_iter": model.n_iter_,
@@ -118,11 +118,11 @@ def train_hetero_lr(spark: SparkSession, spec: TaskSpec, params: HeteroLRTrain) 
     with atomic_output(spark, spec.outputs.dir) as out:
         model_ref = save_own_model(out, spec, "hetero_lr", model.to_dict(), names, encoding, metrics)
         out.write_json("loss.json", loss)
-        summary: dict[str, Any] = {"loss": model.loss_history_[-1], "n_iter": model.n_iter_, "fit_seconds": round(fit_seconds, 3)}
+        result: dict[str, Any] = {"loss": model.loss_history_[-1], "n_iter": model.n_iter_, "fit_seconds": round(fit_seconds, 3)}
         if metrics is not None:
-            write_report(local_path(out, "report"), metrics, y, proba[:, 1], model.loss_history_)
-            summary.update(train_auc=metrics["auc"], train_ks=metrics["ks"])
-        write_result(out, model=model_ref, metrics=summary)
+            write_evaluation(out, "binary", metrics, y, proba[:, 1], model.loss_history_)
+            result.update(summary("binary", metrics, "train_"))
+        write_result(out, model=model_ref, metrics=result)
 
 
 def train_secureboost(spark: SparkSession, spec: TaskSpec, params: SecureBoostTrain) -> None:

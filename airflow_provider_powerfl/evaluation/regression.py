@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn import metrics as skm
 
 from airflow_provider_powerfl.evaluation import checks
 from airflow_provider_powerfl.evaluation.loss import loss_report
@@ -25,19 +26,18 @@ def evaluate_regression(
     truth = checks.vector("y_true", y_true)
     pred = checks.vector("y_pred", y_pred)
     checks.same_length("y_true", truth, "y_pred", pred)
-    error = truth - pred
-    mse = float(np.mean(error**2))
-    variance = float(np.var(truth))
+    constant = float(np.var(truth)) == 0.0  # R² and explained variance have no denominator
+    mse = float(skm.mean_squared_error(truth, pred))
     metrics: dict[str, Any] = {
         "task": "regression",
         "n": int(truth.size),
         "mse": mse,
         "rmse": float(np.sqrt(mse)),
-        "mae": float(np.mean(np.abs(error))),
-        "median_ae": float(np.median(np.abs(error))),
-        "max_error": float(np.max(np.abs(error))),
-        "r2": 1.0 - mse / variance if variance > 0 else None,
-        "explained_variance": 1.0 - float(np.var(error)) / variance if variance > 0 else None,
+        "mae": float(skm.mean_absolute_error(truth, pred)),
+        "median_ae": float(skm.median_absolute_error(truth, pred)),
+        "max_error": float(skm.max_error(truth, pred)),
+        "r2": None if constant else float(skm.r2_score(truth, pred)),
+        "explained_variance": None if constant else float(skm.explained_variance_score(truth, pred)),
         "mean_true": float(truth.mean()),
         "mean_pred": float(pred.mean()),
     }

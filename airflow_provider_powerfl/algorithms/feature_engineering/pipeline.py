@@ -48,7 +48,7 @@ class FeaturePipeline:
         self,
         *,
         party: Party | None = None,
-        filter: Mapping[str, Any] | None = None,
+        filter: Mapping[str, Any] | None = None,  # noqa: A002 - the step's parameter name
         binning: Mapping[str, Any] | None = None,
         select: Mapping[str, Any] | None = None,
         transform: str = "none",
