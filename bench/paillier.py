@@ -34,13 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=1024, help="rows of X for our X^T [[r]] (hetero LR's batch_size)")
     parser.add_argument("--phe-rows", type=int, default=16, help="rows of X for phe's naive loop")
     parser.add_argument("--features", type=int, default=10, help="columns of X")
-    parser.add_argument(
-        "--feature-frac-bits", type=int, default=20, help="fixed-point scale 2^-k of X (hetero LR's X_FRAC_BITS)"
-    )
+    parser.add_argument("--feature-frac-bits", type=int, default=20, help="fixed-point scale 2^-k of X (hetero LR's X_FRAC_BITS)")
     parser.add_argument("--no-extra-shapes", action="store_true", help="only the headline gradient shape")
-    parser.add_argument(
-        "--rounds", type=int, default=6, help="alternating rounds of short slices (rates use the total time)"
-    )
+    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of short slices (rates use the total time)")
 
 
 def _rate(count: int, fn: Callable[[], Any]) -> float:
@@ -63,21 +59,24 @@ def _load() -> str:
 
 
 def _gradient_case(
-    pk: Any, sk: Any, rng: np.random.Generator, rows: int, phe_rows: int, features: int, frac_bits: int,
-    binary: bool, rounds: int,
+    pk: Any,
+    sk: Any,
+    rng: np.random.Generator,
+    rows: int,
+    phe_rows: int,
+    features: int,
+    frac_bits: int,
+    binary: bool,
+    rounds: int,
 ) -> dict[str, Any]:
     """Ours over ``rows`` rows vs phe's naive loop over ``phe_rows``, alternating; results checked after timing.
 
     binary: 0/1 features at density 0.11 (a9a-like), used by us unscaled and given to phe as Python
     ints (phe's cheapest case); otherwise standard-normal features, phe gets floats.
     """
-    if binary:
-        X = (rng.random((rows, features)) < 0.11).astype(np.int64)
-        frac_bits = 0
-        phe_X = X[:phe_rows].tolist()
-    else:
-        X = rng.normal(size=(rows, features))
-        phe_X = X[:phe_rows].tolist()
+    X = (rng.random((rows, features)) < 0.11).astype(np.int64) if binary else rng.normal(size=(rows, features))
+    frac_bits = 0 if binary else frac_bits
+    phe_X = X[:phe_rows].tolist()
     residual = rng.normal(scale=0.5, size=rows)
     enc_r = EncryptedVector.encrypt(sk, residual)
     phe_pk, phe_sk = pk.to_phe(), sk.to_phe()
@@ -93,13 +92,8 @@ def _gradient_case(
         return out
 
     load = _load()
-    rates = _rounds(
-        rounds,
-        {
-            "ours": (rows, lambda: enc_r.xt_dot(X, frac_bits=frac_bits)),
-            "phe": (phe_rows, phe_gradient),
-        },
-    )
+    cases = {"ours": (rows, lambda: enc_r.xt_dot(X, frac_bits=frac_bits)), "phe": (phe_rows, phe_gradient)}
+    rates = _rounds(rounds, cases)
     # correctness of what was timed: both agree with numpy (ours on X as quantised)
     got = enc_r.xt_dot(X, frac_bits=frac_bits).decrypt(sk)
     X_quantised = np.ldexp(np.array(encode(X, frac_bits), dtype=np.float64), -frac_bits).reshape(X.shape)
@@ -123,10 +117,7 @@ def _keys(key_bits: int) -> tuple[Any, Any, float]:
     """A key pair with its fixed-base combs built (the public one timed), as the figures below need."""
     pk, sk = generate_keypair(key_bits, allow_insecure_key_length=key_bits < 2048)
     teeth, tables = pk.comb
-    print(
-        f"key: {pk.n_bits} bits, obfuscator exponent >= {pk.obfuscator_bits} bits, "
-        f"comb {teeth}-bit teeth x {tables} tables"
-    )
+    print(f"key: {pk.n_bits} bits, obfuscator exponent >= {pk.obfuscator_bits} bits, comb {teeth}-bit teeth x {tables} tables")
     print(f"load average (1/5/15 min) at start: {_load()}")
 
     start = time.perf_counter()

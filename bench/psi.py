@@ -52,8 +52,12 @@ def _party_main(party_id: str, registry_data: dict, key_dir: str, job_id: str, a
     roles = {GUEST: "guest", HOST: "host"}
     with Party.from_registry(registry, party_id, key, job_id, 1, roles, nonce=bytes.fromhex(args["nonce"])) as party:
         result = align(
-            party, ids, protocol=args["protocol"], reveal=args["reveal"],
-            batch_size=args["batch_size"], workers=args["workers"],
+            party,
+            ids,
+            protocol=args["protocol"],
+            reveal=args["reveal"],
+            batch_size=args["batch_size"],
+            workers=args["workers"],
         )
     wall = time.perf_counter() - t0
     found = result.ids if result.ids is not None else np.empty(0, dtype=np.int64)
@@ -64,6 +68,23 @@ def _party_main(party_id: str, registry_data: dict, key_dir: str, job_id: str, a
     me, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     stats["cpu_s"] = me.ru_utime + me.ru_stime + workers.ru_utime + workers.ru_stime
     np.save(Path(out_dir) / f"{party_id}.stats.npy", np.array([stats], dtype=object), allow_pickle=True)
+
+
+def _party_figures(party_id: str, role: str, s: dict) -> dict:
+    """One party's figures for the bench's JSON, printed as one line too."""
+    print(
+        f"{role} {party_id}: {s['distinct_ids']} ids, {s['size']} aligned, align {s['total_s']:.1f}s "
+        f"(hash {s['hash_s']:.1f}s, encrypt+exchange {s.get('encrypt_s', 0.0):.1f}s), "
+        f"peak RSS {s['peak_rss_mb']:.0f} MB, workers' peak {s['workers_peak_rss_mb']:.0f} MB, CPU {s['cpu_s']:.0f}s"
+    )
+    return {
+        f"{role}_peak_rss_mb": round(s["peak_rss_mb"], 1),
+        f"{role}_workers_peak_rss_mb": round(s["workers_peak_rss_mb"], 1),
+        f"{role}_encrypt_s": round(s.get("encrypt_s", 0.0), 2),
+        f"{role}_hash_s": round(s["hash_s"], 2),
+        f"{role}_workers": s["workers"],
+        f"{role}_cpu_s": round(s["cpu_s"], 1),
+    }
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -81,7 +102,9 @@ def run(args: argparse.Namespace) -> dict:
         registry = {"parties": parties}
         print(f"psi bench: {args.rows} ids per party, protocol={args.protocol}, reveal={args.reveal}, job {job_id}")
         ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_party_main, args=(p, registry, tmp, job_id, options, tmp), name=f"party-{p}") for p in parties]
+        procs = [
+            ctx.Process(target=_party_main, args=(p, registry, tmp, job_id, options, tmp), name=f"party-{p}") for p in parties
+        ]
         t0 = time.perf_counter()
         for proc in procs:
             proc.start()
@@ -112,17 +135,8 @@ def run(args: argparse.Namespace) -> dict:
         "cpu_s": round(sum(stats[p]["cpu_s"] for p in parties), 1),
     }
     for p, role in ((GUEST, "guest"), (HOST, "host")):
-        s = stats[p]
-        out[f"{role}_peak_rss_mb"] = round(s["peak_rss_mb"], 1)
-        out[f"{role}_workers_peak_rss_mb"] = round(s["workers_peak_rss_mb"], 1)
-        out[f"{role}_encrypt_s"] = round(s.get("encrypt_s", 0.0), 2)
-        out[f"{role}_hash_s"] = round(s["hash_s"], 2)
-        out[f"{role}_workers"] = s["workers"]
-        out[f"{role}_cpu_s"] = round(s["cpu_s"], 1)
-        print(
-            f"{role} {p}: {s['distinct_ids']} ids, {s['size']} aligned, align {s['total_s']:.1f}s "
-            f"(hash {s['hash_s']:.1f}s, encrypt+exchange {s.get('encrypt_s', 0.0):.1f}s), "
-            f"peak RSS {s['peak_rss_mb']:.0f} MB, workers' peak {s['workers_peak_rss_mb']:.0f} MB, CPU {s['cpu_s']:.0f}s"
-        )
-    print(f"wall {wall:.1f}s, {out['ids_per_s']:.0f} ids/s, CPU {out['cpu_s']:.0f}s, intersection {out['intersection']} (expected {expected_size}), correct={correct}")
+        out.update(_party_figures(p, role, stats[p]))
+    print(
+        f"wall {wall:.1f}s, {out['ids_per_s']:.0f} ids/s, CPU {out['cpu_s']:.0f}s, intersection {out['intersection']} (expected {expected_size}), correct={correct}"
+    )
     return out

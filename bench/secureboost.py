@@ -137,29 +137,46 @@ def _plaintext_difference(d: dict[str, np.ndarray], params: dict[str, Any], pred
 # ------------------------------------------------------------------ CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="default_credit", choices=tuple(DEFAULTS))
-    parser.add_argument("--trees", type=int, default=None, help="n_estimators (default per data set; FATE's 30 for default_credit)")
+    parser.add_argument(
+        "--trees", type=int, default=None, help="n_estimators (default per data set; FATE's 30 for default_credit)"
+    )
     parser.add_argument("--depth", type=int, default=None, help="max_depth")
     parser.add_argument("--bins", type=int, default=None, help="max_bin")
     parser.add_argument("--learning-rate", type=float, default=0.3)
     parser.add_argument("--reg-lambda", type=float, default=1.0)
-    parser.add_argument("--key-length", type=int, default=None, help="guest's Paillier key bits (default: FATE's 1024 for default_credit, else 2048)")
-    parser.add_argument("--guest-only-trees", type=int, default=0,
-                        help="first trees on the guest's columns only (above 0 the federated model is no longer the plaintext GBDT)")
+    parser.add_argument(
+        "--key-length",
+        type=int,
+        default=None,
+        help="guest's Paillier key bits (default: FATE's 1024 for default_credit, else 2048)",
+    )
+    parser.add_argument(
+        "--guest-only-trees",
+        type=int,
+        default=0,
+        help="first trees on the guest's columns only (above 0 the federated model is no longer the plaintext GBDT)",
+    )
     parser.add_argument("--master", default="local[2]", help="Spark master of each party's spark-submit")
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def _train_params(args: argparse.Namespace, multiclass: bool) -> dict[str, Any]:
+    """The train step's parameters: the command line's, else the data set's defaults."""
     defaults = DEFAULTS[args.dataset]
     key_length = args.key_length or defaults["key_length"]
     allow_small_keys(key_length, "secureboost")
-    multiclass = args.dataset == "vehicle_scale"
-    params = {
+    return {
         "algorithm": "secureboost", "objective": "multi:softprob" if multiclass else "binary:logistic",
         "n_estimators": args.trees or defaults["trees"], "max_depth": args.depth or defaults["depth"],
         "max_bin": args.bins or defaults["bins"], "learning_rate": args.learning_rate, "reg_lambda": args.reg_lambda,
         "key_length": key_length, "random_state": 0, "timeout": 3600, "guest_only_trees": args.guest_only_trees,
     }  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    multiclass = args.dataset == "vehicle_scale"
+    params = _train_params(args, multiclass)
+    key_length = params["key_length"]
     d = load_dataset(args.dataset)
     with tempfile.TemporaryDirectory(prefix="powerfl-bench-sbt-") as tmp:
         work = args.work_dir or Path(tmp)
@@ -174,7 +191,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         seconds: dict[str, float] = {}
 
         def step(name: str, split: str, step_params: dict[str, Any], per_party: Any = None) -> dict[str, Any]:
-            specs = write_job(work, job, addrs, ROLES, {pid: {split: i[split]} for pid, i in inputs.items()}, name, step_params, per_party)
+            specs = write_job(
+                work, job, addrs, ROLES, {pid: {split: i[split]} for pid, i in inputs.items()}, name, step_params, per_party
+            )
             start = time.perf_counter()
             runs = run_parties(name, specs, timeout=24 * 3600, master=args.master)
             seconds[name] = round(time.perf_counter() - start, 1)
@@ -194,8 +213,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     fed_value, trees = float(test[metric]), int(train["trees"])
     wall = seconds["train"] + seconds["predict"]
     tree_seconds = boosting["tree_seconds"]
-    print(f"wall {wall:.1f} s (train step {seconds['train']} s with fit {train['fit_seconds']:.1f} s; predict+evaluate step {seconds['predict']} s)")
-    print(f"{train['seconds_per_tree']:.2f} s per tree over {trees} trees (fastest {min(tree_seconds):.2f}, slowest {max(tree_seconds):.2f})")
+    print(
+        f"wall {wall:.1f} s (train step {seconds['train']} s with fit {train['fit_seconds']:.1f} s; predict+evaluate step {seconds['predict']} s)"
+    )
+    print(
+        f"{train['seconds_per_tree']:.2f} s per tree over {trees} trees (fastest {min(tree_seconds):.2f}, slowest {max(tree_seconds):.2f})"
+    )
     print(f"federated test {metric} {fed_value:.4f}, XGBoost hist {x_value:.4f} ({x_seconds:.1f} s), difference {fed_value - x_value:+.4f}; "
           f"max |federated - plaintext GBDT| {difference:.1e}")  # fmt: skip
     print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")

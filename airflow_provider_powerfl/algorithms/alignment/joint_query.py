@@ -85,6 +85,20 @@ def _random_units(count: int, n: int) -> list[int]:
     return out
 
 
+def _checked_table(ids: Sequence[object] | np.ndarray, rows: np.ndarray, pad_to: int | None, max_asked: int) -> np.ndarray:
+    """The served table's rows as float64, refused before anything is sent when it or the limits are malformed."""
+    if not isinstance(max_asked, int) or isinstance(max_asked, bool) or max_asked < 1:
+        raise ConfigError(f"max_asked must be a positive int, got {max_asked!r}")
+    rows = np.asarray(rows, dtype=np.float64)
+    if rows.ndim != 2 or len(rows) != len(ids):
+        raise DataError(f"rows must be a 2-D array with one row per id, got shape {rows.shape} for {len(ids)} ids")
+    if rows.shape[1] > MAX_WIDTH:
+        raise DataError(f"rows have {rows.shape[1]} columns, more than a joint query serves ({MAX_WIDTH})")
+    if pad_to is not None and pad_to < len(ids):
+        raise ConfigError(f"pad_to={pad_to} is smaller than the table's {len(ids)} rows")
+    return rows
+
+
 def serve_rows(
     party: Party,
     querier: str,
@@ -103,15 +117,7 @@ def serve_rows(
     max_asked: this host's cap on the values it signs for the querier (dummies included), announced
     with the table; a larger query raises QueryLimitExceeded here before anything is signed.
     """
-    if not isinstance(max_asked, int) or isinstance(max_asked, bool) or max_asked < 1:
-        raise ConfigError(f"max_asked must be a positive int, got {max_asked!r}")
-    rows = np.asarray(rows, dtype=np.float64)
-    if rows.ndim != 2 or len(rows) != len(ids):
-        raise DataError(f"rows must be a 2-D array with one row per id, got shape {rows.shape} for {len(ids)} ids")
-    if rows.shape[1] > MAX_WIDTH:
-        raise DataError(f"rows have {rows.shape[1]} columns, more than a joint query serves ({MAX_WIDTH})")
-    if pad_to is not None and pad_to < len(ids):
-        raise ConfigError(f"pad_to={pad_to} is smaller than the table's {len(ids)} rows")
+    rows = _checked_table(ids, rows, pad_to, max_asked)
     digests = hash_ids(ids, domain(party.job_id, "joint_query"))
     first = dedupe(digests)
     key = rsa_blind.RsaSigningKey.generate(key_bits)
@@ -127,8 +133,12 @@ def serve_rows(
             nonce = os.urandom(NONCE_BYTES)
             sealed[k] = np.frombuffer(nonce + AESGCM(aes_key).encrypt(nonce, row.tobytes(), None), dtype=np.uint8)
         if total > len(first):  # dummies: random tags and bytes, indistinguishable from real entries
-            tags = np.concatenate([tags, np.frombuffer(os.urandom((total - len(first)) * TAG_BYTES), np.uint8).reshape(-1, TAG_BYTES)])
-            sealed[len(first) :] = np.frombuffer(os.urandom((total - len(first)) * sealed_width), np.uint8).reshape(-1, sealed_width)
+            tags = np.concatenate(
+                [tags, np.frombuffer(os.urandom((total - len(first)) * TAG_BYTES), np.uint8).reshape(-1, TAG_BYTES)]
+            )
+            sealed[len(first) :] = np.frombuffer(os.urandom((total - len(first)) * sealed_width), np.uint8).reshape(
+                -1, sealed_width
+            )
         order = np.argsort(as_keys(tags), kind="stable")  # hides the table's own order
         party.send(querier, _T + "table", {"rows": total, "width": rows.shape[1], "max_asked": max_asked})
         streams.send_rows(party, querier, _T + "tags", tags[order], batch_size)

@@ -15,7 +15,6 @@ import os
 import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 import gmpy2
@@ -23,7 +22,6 @@ import numpy as np
 from gmpy2 import mpz
 
 from airflow_provider_powerfl.algorithms.paillier_kernels import (
-    ChunkMap,
     Kernels,
     as_chunk_map,
     check_ciphertexts,
@@ -31,6 +29,7 @@ from airflow_provider_powerfl.algorithms.paillier_kernels import (
     share,
 )
 from airflow_provider_powerfl.algorithms.secureboost import encoding
+from airflow_provider_powerfl.algorithms.secureboost.histograms import bin_products
 from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayout
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey
@@ -78,7 +77,9 @@ class TreeCipher:
 class RemoteHost:
     """One host as a tree.Source and tree.Router at the guest."""
 
-    def __init__(self, party: Party, host: str, cipher: TreeCipher, n_candidates: int, per_ciphertext: int, noisy: bool = False) -> None:
+    def __init__(
+        self, party: Party, host: str, cipher: TreeCipher, n_candidates: int, per_ciphertext: int, noisy: bool = False
+    ) -> None:
         self.party, self.owner, self.cipher = party, host, cipher
         self.n_candidates, self.per_ciphertext, self.noisy = n_candidates, per_ciphertext, noisy
         self.groups = -(-n_candidates // per_ciphertext)
@@ -105,7 +106,9 @@ class RemoteHost:
     def collect_histograms(self) -> np.ndarray:
         reply = self._recv("hist")
         key = self.cipher.private_key
-        sums = check_ciphertexts(key.public_key, reply.get("sums"), self._n_nodes * self.groups, peer=self.owner, what=f"{REPLY} histograms")
+        sums = check_ciphertexts(
+            key.public_key, reply.get("sums"), self._n_nodes * self.groups, peer=self.owner, what=f"{REPLY} histograms"
+        )
         values = self.cipher.kernels.decrypt(key, sums)
         out = np.empty((self._n_nodes, self.n_candidates, 2))
         for k in range(self._n_nodes):
@@ -126,7 +129,11 @@ class RemoteHost:
             return []
         reply = self._recv("split")
         ids, left, sizes = reply.get("split_ids"), reply.get("left"), reply.get("sizes")
-        if not all(isinstance(a, np.ndarray) for a in (ids, left, sizes)) or len(ids) != self._n_splits or len(sizes) != self._n_splits:
+        if (
+            not all(isinstance(a, np.ndarray) for a in (ids, left, sizes))
+            or len(ids) != self._n_splits
+            or len(sizes) != self._n_splits
+        ):
             raise FederationError(f"host {self.owner} sent a malformed split answer")
         bounds = np.r_[0, np.cumsum(sizes)]
         if bounds[-1] != len(left):
@@ -168,7 +175,13 @@ class HostServer:
         self.data: dict[str, np.ndarray] = {}
 
     def setup_training(
-        self, bins: np.ndarray, n_bins: np.ndarray, edges: Sequence[np.ndarray], public_key: PaillierPublicKey, per_ciphertext: int, noise: float = 0.0
+        self,
+        bins: np.ndarray,
+        n_bins: np.ndarray,
+        edges: Sequence[np.ndarray],
+        public_key: PaillierPublicKey,
+        per_ciphertext: int,
+        noise: float = 0.0,
     ) -> None:
         self.bins, self.edges, self.public_key = bins, edges, public_key
         self.layout = CandidateLayout(n_bins)
@@ -214,7 +227,17 @@ class HostServer:
             raise FederationError(f"guest {self.guest} sent a malformed histogram request")
         self.assign = assign
         row_sets = [np.flatnonzero((assign == n) & self.sample) for n in nodes.tolist()]
-        products = _bin_products(self._map, self._chunk_rows, self.public_key.nsquare, self.gh, self._shared_gh, self.row_ct, self.bins, row_sets, self.default_bin)
+        products = bin_products(
+            self._map,
+            self._chunk_rows,
+            self.public_key.nsquare,
+            self.gh,
+            self._shared_gh,
+            self.row_ct,
+            self.bins,
+            row_sets,
+            self.default_bin,
+        )
         per_ct, groups = self.per_ciphertext, []
         for total, per_bin in products:
             lefts = self._node_lefts(total, per_bin)
@@ -266,7 +289,11 @@ class HostServer:
             self.splits[len(self.splits)] = (f, float(self.edges[f][t]))
             lefts.append((self.bins[rows, f] <= t).astype(np.uint8))
             sizes.append(len(rows))
-        return {"split_ids": np.asarray(ids, dtype=np.int64), "left": np.concatenate(lefts), "sizes": np.asarray(sizes, dtype=np.int64)}
+        return {
+            "split_ids": np.asarray(ids, dtype=np.int64),
+            "left": np.concatenate(lefts),
+            "sizes": np.asarray(sizes, dtype=np.int64),
+        }
 
     def _first_alike(self, cand: int, node: int) -> int:
         """The first candidate in column order that cuts the node's sampled rows into the same two sets as ``cand``.
@@ -301,66 +328,11 @@ class HostServer:
         try:
             table = np.array([self.splits[i] for i in unique.tolist()], dtype=np.float64).reshape(-1, 2)
         except KeyError as exc:
-            raise FederationError(f"guest {self.guest} asked about split id {exc.args[0]}, which this host does not hold") from None
+            raise FederationError(
+                f"guest {self.guest} asked about split id {exc.args[0]}, which this host does not hold"
+            ) from None
         feats, thr = table[inverse, 0].astype(np.int64), table[inverse, 1]
         return {"left": (X[rows, feats] <= thr).astype(np.uint8)}
-
-
-def _bin_chunk(shared: Any, args: tuple[mpz, list[Any], np.ndarray, np.ndarray]) -> tuple[mpz, list[dict[int, mpz]]]:
-    """Product of the chunk's ciphertexts, and per feature the product per non-default bin (zero bins cost nothing).
-
-    The chunk carries its ciphertexts, or (``shared`` given: the tree's, e.g. a Spark broadcast) their positions.
-    """
-    nsq, cts, bins, default = args
-    if shared is not None:
-        tree_cts = shared.value
-        cts = [tree_cts[i] for i in cts]
-    total = mpz(1)
-    for c in cts:
-        total = total * c % nsq
-    per_bin: list[dict[int, mpz]] = []
-    for f in range(bins.shape[1]):
-        col = bins[:, f].astype(np.int64)
-        idx = np.flatnonzero(col != default[f])
-        out: dict[int, mpz] = {}
-        if len(idx):
-            order = idx[np.argsort(col[idx], kind="stable")]
-            keys = col[order].tolist()
-            for r, b in zip(order.tolist(), keys, strict=True):
-                c = cts[r]
-                prev = out.get(b)
-                out[b] = c if prev is None else prev * c % nsq
-        per_bin.append(out)
-    return total, per_bin
-
-
-def _bin_products(
-    chunk_map: ChunkMap, chunk_rows: int | None, nsq: mpz, gh: np.ndarray, shared: Any, row_ct: np.ndarray,
-    bins: np.ndarray, row_sets: Sequence[np.ndarray], default: np.ndarray,
-) -> list[tuple[mpz, list[dict[int, mpz]]]]:
-    """_bin_chunk for every node of a level in one pass of the chunk map (one Spark job per level); partials multiplied.
-
-    ``shared``: ``gh`` shared by the executor (chunks then carry positions only), or None.
-    """
-    items, owners = [], []
-    for k, rows in enumerate(row_sets):
-        size = max(len(rows) if chunk_rows is None else chunk_rows, 1)
-        for start in range(0, max(len(rows), 1), size):
-            part = rows[start : start + size]
-            at = row_ct[part].tolist()
-            items.append((nsq, at if shared is not None else [gh[i] for i in at], bins[part], default))
-            owners.append(k)
-    out: list[tuple[mpz, list[dict[int, mpz]]] | None] = [None] * len(row_sets)
-    for k, (total, per_bin) in zip(owners, chunk_map(partial(_bin_chunk, shared), items), strict=True):
-        if out[k] is None:
-            out[k] = (total, per_bin)
-            continue
-        mine_total, mine = out[k]  # type: ignore[misc]
-        for acc, theirs in zip(mine, per_bin, strict=True):
-            for b, c in theirs.items():
-                acc[b] = c if b not in acc else acc[b] * c % nsq
-        out[k] = (mine_total * total % nsq, mine)
-    return out  # type: ignore[return-value]
 
 
 def _describe(obj: object) -> str:

@@ -1,0 +1,80 @@
+"""A SecureBoost host's encrypted histograms: per node, the product of the rows' (g, h) ciphertexts per bin.
+
+The chunk kernel runs wherever the chunk map sends it (threads, or Spark executors), so it sits in a
+module of its own with no state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+from gmpy2 import mpz
+
+from airflow_provider_powerfl.algorithms.paillier_kernels import ChunkMap
+
+
+def _bin_chunk(shared: Any, args: tuple[mpz, list[Any], np.ndarray, np.ndarray]) -> tuple[mpz, list[dict[int, mpz]]]:
+    """Product of the chunk's ciphertexts, and per feature the product per non-default bin (zero bins cost nothing).
+
+    The chunk carries its ciphertexts, or (``shared`` given: the tree's, e.g. a Spark broadcast) their positions.
+    """
+    nsq, cts, bins, default = args
+    if shared is not None:
+        tree_cts = shared.value
+        cts = [tree_cts[i] for i in cts]
+    total = mpz(1)
+    for c in cts:
+        total = total * c % nsq
+    per_bin: list[dict[int, mpz]] = []
+    for f in range(bins.shape[1]):
+        col = bins[:, f].astype(np.int64)
+        idx = np.flatnonzero(col != default[f])
+        out: dict[int, mpz] = {}
+        if len(idx):
+            order = idx[np.argsort(col[idx], kind="stable")]
+            keys = col[order].tolist()
+            for r, b in zip(order.tolist(), keys, strict=True):
+                c = cts[r]
+                prev = out.get(b)
+                out[b] = c if prev is None else prev * c % nsq
+        per_bin.append(out)
+    return total, per_bin
+
+
+def bin_products(
+    chunk_map: ChunkMap,
+    chunk_rows: int | None,
+    nsq: mpz,
+    gh: np.ndarray,
+    shared: Any,
+    row_ct: np.ndarray,
+    bins: np.ndarray,
+    row_sets: Sequence[np.ndarray],
+    default: np.ndarray,
+) -> list[tuple[mpz, list[dict[int, mpz]]]]:
+    """_bin_chunk for every node of a level in one pass of the chunk map (one Spark job per level); partials multiplied.
+
+    ``shared``: ``gh`` shared by the executor (chunks then carry positions only), or None.
+    """
+    items, owners = [], []
+    for k, rows in enumerate(row_sets):
+        size = max(len(rows) if chunk_rows is None else chunk_rows, 1)
+        for start in range(0, max(len(rows), 1), size):
+            part = rows[start : start + size]
+            at = row_ct[part].tolist()
+            items.append((nsq, at if shared is not None else [gh[i] for i in at], bins[part], default))
+            owners.append(k)
+    out: list[tuple[mpz, list[dict[int, mpz]]] | None] = [None] * len(row_sets)
+    for k, (total, per_bin) in zip(owners, chunk_map(partial(_bin_chunk, shared), items), strict=True):
+        if out[k] is None:
+            out[k] = (total, per_bin)
+            continue
+        mine_total, mine = out[k]  # type: ignore[misc]
+        for acc, theirs in zip(mine, per_bin, strict=True):
+            for b, c in theirs.items():
+                acc[b] = c if b not in acc else acc[b] * c % nsq
+        out[k] = (mine_total * total % nsq, mine)
+    return out  # type: ignore[return-value]
