@@ -30,9 +30,13 @@ def add_job_commands(subparsers: Any) -> None:
     jobs = job.add_subparsers(dest="job_command", required=True)
 
     def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--url", default=os.environ.get("POWERFL_AIRFLOW_URL", "http://127.0.0.1:8080"), help="this party's Airflow")
+        parser.add_argument(
+            "--url", default=os.environ.get("POWERFL_AIRFLOW_URL", "http://127.0.0.1:8080"), help="this party's Airflow"
+        )
         parser.add_argument("--user", default=os.environ.get("POWERFL_AIRFLOW_USER", "admin"))
-        parser.add_argument("--pipeline", default=None, help=f"DAG id (default: the job file's 'pipeline', else {DEFAULT_PIPELINE})")
+        parser.add_argument(
+            "--pipeline", default=None, help=f"DAG id (default: the job file's 'pipeline', else {DEFAULT_PIPELINE})"
+        )
 
     submit = jobs.add_parser("submit", help="trigger a pipeline run with a job conf (YAML or JSON, PowerFL's format)")
     submit.add_argument("job_file", type=Path)

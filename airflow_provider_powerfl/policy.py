@@ -54,8 +54,12 @@ class PartyPolicy(BaseModel):
         default=16.0, gt=0, allow_inf_nan=False,
         description="hetero LR guest: the largest label-privacy epsilon towards hosts a job may ask for; None: noise may be off",
     )  # fmt: skip
-    min_support: StrictInt = Field(default=16, ge=1, description="hetero LR guest: least rows per batch behind a host's column sum")
-    allow_goss: StrictBool = Field(default=False, description="SecureBoost guest: whether GOSS may pick rows (it leaks labels to hosts)")
+    min_support: StrictInt = Field(
+        default=16, ge=1, description="hetero LR guest: least rows per batch behind a host's column sum"
+    )
+    allow_goss: StrictBool = Field(
+        default=False, description="SecureBoost guest: whether GOSS may pick rows (it leaks labels to hosts)"
+    )
     min_hist_noise: float = Field(
         default=0.0, ge=0, allow_inf_nan=False, description="SecureBoost host: least noise on its histograms (rows' worth)"
     )
@@ -167,7 +171,9 @@ def _pinned_scopes(step: str, params: Mapping[str, Any]) -> list[tuple[str, Mapp
 def _check_pins(policy: PartyPolicy, party_id: str, role: str, step: str, params: Mapping[str, Any]) -> None:
     for where, scope, algorithm in _pinned_scopes(step, params):
         if "key_length" in scope and (not _is_int(scope["key_length"]) or scope["key_length"] < policy.min_key_length):
-            raise PolicyRefused(party_id, f"{where}.key_length", scope["key_length"], f"below min_key_length={policy.min_key_length}")
+            raise PolicyRefused(
+                party_id, f"{where}.key_length", scope["key_length"], f"below min_key_length={policy.min_key_length}"
+            )
         if algorithm == "hetero_lr":
             for name in ("min_batch_size", "batch_size"):
                 if name in scope and (not _is_int(scope[name]) or scope[name] < policy.min_batch_size):

@@ -44,8 +44,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     source = np.frombuffer(os.urandom(message), dtype=np.uint8)
     round_mb = per_round * message / MB
     total_mb = round_mb * rounds
-    print(f"sending {total_mb:.0f} MB each way, guest ({args.guest}) -> host broker ({args.host}), in {rounds} "
-          f"alternating rounds of {per_round} x {args.message_mb} MB objects; {chunk / MB:g} MB chunks/records")
+    print(
+        f"sending {total_mb:.0f} MB each way, guest ({args.guest}) -> host broker ({args.host}), in {rounds} "
+        f"alternating rounds of {per_round} x {args.message_mb} MB objects; {chunk / MB:g} MB chunks/records"
+    )
     _raw(args.host, source, 1, chunk)  # warm both paths up (broker page cache, connections)
     _channel(args.guest, args.host, source, 1, chunk)
     raw_times, channel_times, raw_cpu, channel_cpu = [], [], 0.0, 0.0
@@ -56,12 +58,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         elapsed, cpu = _channel(args.guest, args.host, source, per_round, chunk)
         channel_times.append(elapsed)
         channel_cpu += cpu
-        print(f"round {round_ + 1}: raw kafka-python {round_mb / raw_times[-1]:6.1f} MB/s, "
-              f"powerfl channel {round_mb / channel_times[-1]:6.1f} MB/s")
+        print(
+            f"round {round_ + 1}: raw kafka-python {round_mb / raw_times[-1]:6.1f} MB/s, "
+            f"powerfl channel {round_mb / channel_times[-1]:6.1f} MB/s"
+        )
     raw, channel = total_mb / sum(raw_times), total_mb / sum(channel_times)
-    print(f"total: channel {channel:.1f} MB/s, raw {raw:.1f} MB/s, ratio {channel / raw:.2f}; this process's CPU "
-          f"(both ends, without the brokers): channel {channel_cpu / total_mb * 1e3:.2f} ms/MB, "
-          f"raw {raw_cpu / total_mb * 1e3:.2f} ms/MB")
+    print(
+        f"total: channel {channel:.1f} MB/s, raw {raw:.1f} MB/s, ratio {channel / raw:.2f}; this process's CPU "
+        f"(both ends, without the brokers): channel {channel_cpu / total_mb * 1e3:.2f} ms/MB, "
+        f"raw {raw_cpu / total_mb * 1e3:.2f} ms/MB"
+    )
     return {
         "bench": "channel",
         "mb": total_mb,

@@ -26,7 +26,9 @@ COMMANDS = {"hetero-lr": "run-lr", "secureboost": "run-sbt"}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithm", required=True, choices=tuple(COMMANDS))
-    parser.add_argument("--dataset", default=None, choices=("a9a", "default_credit"), help="default: a9a for LR, default_credit for SecureBoost")
+    parser.add_argument(
+        "--dataset", default=None, choices=("a9a", "default_credit"), help="default: a9a for LR, default_credit for SecureBoost"
+    )
     parser.add_argument("--epochs", type=int, default=10, help="hetero-lr epochs")
     parser.add_argument("--batch-size", type=int, default=4096, help="hetero-lr batch size (ours on a9a: 4096)")
     parser.add_argument("--trees", type=int, default=30, help="secureboost trees (FATE's default_credit config: 30)")

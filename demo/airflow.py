@@ -102,7 +102,13 @@ class LocalAirflow:
     def _run_cli(self, args: list[str], timeout: float) -> None:
         log = self.home / f"airflow-{args[0]}.log"
         with log.open("wb") as out:
-            proc = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.environ(), stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+            proc = subprocess.run(
+                [sys.executable, "-m", "airflow", *args],
+                env=self.environ(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
         if proc.returncode != 0:
             raise AirflowStartError(f"{self.name}: airflow {' '.join(args)} exited {proc.returncode}:\n{tail(log)}")
 
@@ -111,7 +117,11 @@ class LocalAirflow:
         for component in COMPONENTS:
             log = (self.home / f"{component}.log").open("wb")
             self._procs[component] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", component], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                [sys.executable, "-m", "airflow", component],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             log.close()
 
@@ -123,7 +133,9 @@ class LocalAirflow:
             while True:
                 for component, proc in self._procs.items():
                     if proc.poll() is not None:
-                        raise AirflowStartError(f"{self.name}: airflow {component} exited {proc.returncode}:\n{self.log_tail(component)}")
+                        raise AirflowStartError(
+                            f"{self.name}: airflow {component} exited {proc.returncode}:\n{self.log_tail(component)}"
+                        )
                 try:
                     health = client.health()
                     if all(part.get("status") == "healthy" for part in health.values() if isinstance(part, dict)):
@@ -131,7 +143,9 @@ class LocalAirflow:
                 except AirflowApiError:
                     health = {}
                 if time.monotonic() > deadline:
-                    raise AirflowStartError(f"{self.name}: Airflow not healthy after {timeout:g}s ({health}):\n{self.log_tail('api-server')}")
+                    raise AirflowStartError(
+                        f"{self.name}: Airflow not healthy after {timeout:g}s ({health}):\n{self.log_tail('api-server')}"
+                    )
                 time.sleep(1.0)
         finally:
             client.close()
@@ -192,7 +206,9 @@ def listening(client: AirflowRestClient) -> bool:
     """True once a ``powerfl_listener`` run waits (deferred) for invitations, so an invitation is answered in seconds."""
     try:
         runs = client.get("/dags/powerfl_listener/dagRuns", state="running", limit=5)["dag_runs"]
-        return any(ti["state"] == "deferred" for run in runs for ti in client.task_instances("powerfl_listener", run["dag_run_id"]))
+        return any(
+            ti["state"] == "deferred" for run in runs for ti in client.task_instances("powerfl_listener", run["dag_run_id"])
+        )
     except AirflowApiError:
         return False
 

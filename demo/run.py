@@ -97,7 +97,11 @@ def start_brokers(started: Started) -> dict[str, str]:
     if proc.returncode != 0:
         raise DemoError(f"scripts/kafka up {' '.join(names)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     brokers = dict(zip(names, kafka("addr", *names).stdout.split(), strict=True))
-    reused = f" (already running: {', '.join(n for n in names if n not in started.brokers)})" if len(started.brokers) < len(names) else ""
+    reused = (
+        f" (already running: {', '.join(n for n in names if n not in started.brokers)})"
+        if len(started.brokers) < len(names)
+        else ""
+    )
     say(f"Kafka per party: guest {brokers['guest']}, host {brokers['host']}{reused}")
     return brokers
 
@@ -118,11 +122,15 @@ def start_airflows(registry: Path, started: Started, timeout: float) -> tuple[Lo
                      lambda c=client: _dags_ready(c), timeout=180)  # fmt: skip
         wait_for("the host's powerfl_listener run to wait for invitations", lambda: listening(hc), timeout=240, poll=2.0)
     say("both Airflows healthy; the host's listener waits for invitations")
-    say(f"UI while the demo runs: {guest.url}, {host.url} (user admin, password in {ROOT.relative_to(REPO)}/<party>/passwords.json)")
+    say(
+        f"UI while the demo runs: {guest.url}, {host.url} (user admin, password in {ROOT.relative_to(REPO)}/<party>/passwords.json)"
+    )
     return guest, host
 
 
-def run_job(guest: LocalAirflow, host: LocalAirflow, data: Any, args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[str, Any]]:
+def run_job(
+    guest: LocalAirflow, host: LocalAirflow, data: Any, args: argparse.Namespace
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Submit the job to the guest only, follow both runs; returns the job id and both summaries."""
     job_id = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     conf = job_conf(job_id, data, ROOT / "work", args.max_iter)
@@ -137,7 +145,9 @@ def run_job(guest: LocalAirflow, host: LocalAirflow, data: Any, args: argparse.N
         states = {}
         for label, client in (("guest", gc), ("host", hc)):
             remaining = max(10.0, deadline - time.monotonic())
-            states[label] = client.wait_run(PIPELINE, job_id, timeout=remaining, poll=3.0, on_poll=lambda _r: progress.report())["state"]
+            states[label] = client.wait_run(PIPELINE, job_id, timeout=remaining, poll=3.0, on_poll=lambda _r: progress.report())[
+                "state"
+            ]
         progress.report()
         if set(states.values()) != {"success"}:
             raise DemoError(f"job {job_id} ended: guest {states['guest']}, host {states['host']}\n"
@@ -149,10 +159,14 @@ def report(job_id: str, guest: LocalAirflow, host: LocalAirflow, summary: dict[s
     metrics = summary.get("predict_metrics") or {}
     print()
     print(f"PowerFL demo: job {job_id} succeeded at both parties in {elapsed():.0f}s")
-    print(f"  test AUC {_num(metrics.get('auc'))}, KS {_num(metrics.get('ks'))} on {metrics.get('n', '?')} test rows (the guest's joint prediction)")
+    print(
+        f"  test AUC {_num(metrics.get('auc'))}, KS {_num(metrics.get('ks'))} on {metrics.get('n', '?')} test rows (the guest's joint prediction)"
+    )
     print(f"  hetero LR: {TRAINING['max_iter']} epochs, batch {TRAINING['batch_size']}, {TRAINING['optimizer']} at {TRAINING['learning_rate']}, "
           f"{KEY_LENGTH}-bit Paillier; label defences at the product's defaults (epsilon 16 label noise, min_support 16)")  # fmt: skip
-    print(f"  models: guest {(summary.get('model') or {}).get('model_id')}, host {(host_summary.get('model') or {}).get('model_id')}")
+    print(
+        f"  models: guest {(summary.get('model') or {}).get('model_id')}, host {(host_summary.get('model') or {}).get('model_id')}"
+    )
     print()
 
 
@@ -212,10 +226,16 @@ def _num(value: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-iter", type=int, default=TRAINING["max_iter"], help=f"training epochs (default {TRAINING['max_iter']})")
+    parser = argparse.ArgumentParser(
+        prog="python -m demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--max-iter", type=int, default=TRAINING["max_iter"], help=f"training epochs (default {TRAINING['max_iter']})"
+    )
     parser.add_argument("--start-timeout", type=float, default=240, help="seconds for each Airflow to become healthy")
-    parser.add_argument("--job-timeout", type=float, default=900, help="seconds for the job to finish at both parties (default 900)")
+    parser.add_argument(
+        "--job-timeout", type=float, default=900, help="seconds for the job to finish at both parties (default 900)"
+    )
     parser.add_argument("--keep-kafka", action="store_true", help="leave the brokers running")
     args = parser.parse_args(argv)
 

@@ -40,6 +40,7 @@ from spark_jobs.common.vertical import output_uri, write_result
 
 log = logging.getLogger(__name__)
 
+
 def align_step(spark: SparkSession, spec: TaskSpec, params: AlignParams) -> None:
     """Align this party's inputs with every other party's by PSI and write the aligned rows."""
     protocol, timeout = params.protocol, params.timeout
@@ -70,13 +71,17 @@ def align_step(spark: SparkSession, spec: TaskSpec, params: AlignParams) -> None
     with atomic_output(spark, spec.outputs.dir) as out:
         for name, rows in order.items():
             table, ids, X, y = inputs[name]
-            aligned_frame(spark, table, ids[rows], X[rows], None if y is None else y[rows]).write.parquet(out.uri(f"aligned/{name}"))
+            aligned_frame(spark, table, ids[rows], X[rows], None if y is None else y[rows]).write.parquet(
+                out.uri(f"aligned/{name}")
+            )
             data: dict[str, Any] = {"uri": output_uri(spec, f"aligned/{name}"), "format": "parquet", "id_column": ID}
             if table.has_label:
                 data["label_column"] = LABEL
             data["features"] = list(table.feature_names)
             outputs[name] = data
-        out.write_json("intersection.json", {"job_id": spec.job_id, "party_id": spec.party_id, "role": spec.role, "inputs": stats})
+        out.write_json(
+            "intersection.json", {"job_id": spec.job_id, "party_id": spec.party_id, "role": spec.role, "inputs": stats}
+        )
         metrics = {f"{name}_intersection": s["intersection"] for name, s in stats.items()}
         metrics.update({f"{name}_intersection_rate": round(s["intersection_rate"], 6) for name, s in stats.items()})
         write_result(out, outputs=outputs, metrics=metrics)

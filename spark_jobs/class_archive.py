@@ -34,7 +34,9 @@ def warm_up(spark: SparkSession, spec: TaskSpec, params: None) -> None:
         joined = joined.join(table.df.drop(*(c for c in table.df.columns if c != ID and c in joined.columns)), ID)
     with atomic_output(spark, spec.outputs.dir) as out:
         joined.repartition(1).sortWithinPartitions(ID).write.parquet(out.uri("joined"))
-        _, ids, x, _ = read_arrays(spark, DataSpec.from_dict({"uri": out.uri("joined"), "format": "parquet", "id_column": ID, "label_column": LABEL}))
+        _, ids, x, _ = read_arrays(
+            spark, DataSpec.from_dict({"uri": out.uri("joined"), "format": "parquet", "id_column": ID, "label_column": LABEL})
+        )
         squares = spark_chunk_map(spark.sparkContext)(_square, range(8))
         rows = joined.count()
         if len(ids) != rows or x.shape[0] != rows or squares != [i * i for i in range(8)]:

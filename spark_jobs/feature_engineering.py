@@ -97,7 +97,13 @@ def _fit(spark: SparkSession, spec: TaskSpec, params: FeatureEngineeringParams) 
     else:
         pipeline.fit(X, labels, features)
     fit_seconds = time.perf_counter() - start
-    log.info("fitted feature engineering on %s in %.1f s: %d -> %d features", name, fit_seconds, len(features), len(pipeline.feature_names_out_))
+    log.info(
+        "fitted feature engineering on %s in %.1f s: %d -> %d features",
+        name,
+        fit_seconds,
+        len(features),
+        len(pipeline.feature_names_out_),
+    )
     report = pipeline.report()
 
     with atomic_output(spark, spec.outputs.dir) as out:
@@ -108,7 +114,11 @@ def _fit(spark: SparkSession, spec: TaskSpec, params: FeatureEngineeringParams) 
         )  # fmt: skip
         out.write_json("statistics.json", {"party_id": spec.party_id, "input": name, "features": feature_statistics(X, features)})
         out.write_json("woe_iv.json", {"party_id": spec.party_id, "role": spec.role, **report})
-        metrics: dict[str, Any] = {"features_in": len(features), "features_out": len(pipeline.feature_names_out_), "fit_seconds": round(fit_seconds, 3)}
+        metrics: dict[str, Any] = {
+            "features_in": len(features),
+            "features_out": len(pipeline.feature_names_out_),
+            "fit_seconds": round(fit_seconds, 3),
+        }
         if "features" in report:
             metrics["max_iv"] = round(max((f["iv"] for f in report["features"].values()), default=0.0), 6)
         model_ref = {"root": output_uri(spec, "model"), "model_id": ref.model_id, "version": ref.version, "algorithm": ALGORITHM}
@@ -122,8 +132,12 @@ def _apply(spark: SparkSession, spec: TaskSpec, params: FeatureEngineeringParams
     names = params.inputs or sorted(spec.inputs)
     with atomic_output(spark, spec.outputs.dir) as out:
         outputs = {n: _write_transformed(spark, spec, out, n, pipeline, None) for n in names}
-        write_result(out, outputs=outputs, model=params.model.model_dump(exclude_none=True), metrics={"features_out": len(pipeline.feature_names_out_), "inputs": len(names)})
-
+        write_result(
+            out,
+            outputs=outputs,
+            model=params.model.model_dump(exclude_none=True),
+            metrics={"features_out": len(pipeline.feature_names_out_), "inputs": len(names)},
+        )
 
 
 def _write_transformed(
@@ -135,7 +149,9 @@ def _write_transformed(
     else:
         table, ids, X, y = read
     if list(table.feature_names) != pipeline.feature_names_in_:
-        raise DataError(f"{table.uri}: features {list(table.feature_names)[:8]} differ from the fitted {pipeline.feature_names_in_[:8]}")
+        raise DataError(
+            f"{table.uri}: features {list(table.feature_names)[:8]} differ from the fitted {pipeline.feature_names_in_[:8]}"
+        )
     Z = pipeline.apply(X)
     columns: dict[str, Any] = {ID: pa.array(ids.tolist(), pa.string())}
     if y is not None:

@@ -1,6 +1,6 @@
 """Zip ``spark_jobs`` for ``spark-submit --py-files`` (cluster deploy mode, where the driver has no checkout).
 
-    python -m spark_jobs.package dist/spark_jobs.zip
+python -m spark_jobs.package dist/spark_jobs.zip
 """
 
 from __future__ import annotations

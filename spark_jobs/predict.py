@@ -100,7 +100,12 @@ def predict_step(spark: SparkSession, spec: TaskSpec, params: PredictParams) -> 
             y, _ = task_labels(scores.task, y, table.uri)
         columns = output_columns(scores.task, scores.output)
         out.write_text("predictions.csv", predictions_csv(ids, columns, y))
-        predictions: dict[str, Any] = {"uri": output_uri(spec, "predictions.csv"), "format": "csv", "id_column": "id", "features": list(columns)}
+        predictions: dict[str, Any] = {
+            "uri": output_uri(spec, "predictions.csv"),
+            "format": "csv",
+            "id_column": "id",
+            "features": list(columns),
+        }
         result: dict[str, Any] = {"rows": len(ids)}
         if y is not None:
             predictions["label_column"] = "label"

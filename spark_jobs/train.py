@@ -67,6 +67,7 @@ from spark_jobs.common.vertical import (
 
 log = logging.getLogger(__name__)
 
+
 def aligned_arrays(spark: SparkSession, spec: TaskSpec, name: str) -> tuple[Table, np.ndarray, np.ndarray, np.ndarray | None]:
     """(table, ids, X, y) of an aligned input, sorted by id: the same order at every party (labels at the guest)."""
     return read_arrays(spark, spec.input(name), require_label=spec.role == "guest", name=name)
@@ -106,7 +107,9 @@ def train_hetero_lr(spark: SparkSession, spec: TaskSpec, params: HeteroLRTrain) 
 
     metrics: dict[str, Any] | None = None
     if guest:
-        importance = lr_feature_importance(np.asarray(model.coef_), np.ones(len(names)) if encoding["standardize"] else X.std(axis=0), names)
+        importance = lr_feature_importance(
+            np.asarray(model.coef_), np.ones(len(names)) if encoding["standardize"] else X.std(axis=0), names
+        )
         metrics = evaluate("binary", y, proba[:, 1], loss_history=model.loss_history_, importance={spec.party_id: importance})
     loss = {
         "loss_history": model.loss_history_,

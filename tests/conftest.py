@@ -79,9 +79,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 def _kafka(*args: str) -> subprocess.CompletedProcess[str]:
     # 600 s: the first `up` on a fresh machine also fetches the jars through Maven.
-    return subprocess.run(
-        [str(KAFKA_SCRIPT), *args], cwd=REPO, capture_output=True, text=True, timeout=600
-    )
+    return subprocess.run([str(KAFKA_SCRIPT), *args], cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 def _kafka_or_fail(*args: str) -> str:
@@ -91,8 +89,7 @@ def _kafka_or_fail(*args: str) -> str:
         pytest.fail(f"scripts/kafka {' '.join(args)} could not run: {e}", pytrace=False)
     if proc.returncode != 0:
         pytest.fail(
-            f"scripts/kafka {' '.join(args)} exited {proc.returncode}\n"
-            f"{proc.stdout}\n{proc.stderr}",
+            f"scripts/kafka {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}",
             pytrace=False,
         )
     return proc.stdout

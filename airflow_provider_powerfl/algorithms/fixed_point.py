@@ -41,7 +41,9 @@ def encode_columns(X: np.ndarray, frac_bits: np.ndarray) -> np.ndarray:
     scaled = np.rint(np.ldexp(X, frac_bits[np.newaxis, :]))
     too_big = np.flatnonzero(np.max(np.abs(scaled), axis=0, initial=0.0) >= 2.0**MAX_EXPONENT_BITS)
     if too_big.size:
-        raise DataError(f"feature column {int(too_big[0])} is too large to encode (|x| * 2^{int(frac_bits[too_big[0]])} >= 2^{MAX_EXPONENT_BITS})")
+        raise DataError(
+            f"feature column {int(too_big[0])} is too large to encode (|x| * 2^{int(frac_bits[too_big[0]])} >= 2^{MAX_EXPONENT_BITS})"
+        )
     return scaled.astype(np.int64)
 
 

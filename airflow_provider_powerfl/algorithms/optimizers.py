@@ -17,9 +17,7 @@ _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 class LocalUpdate:
     """w <- w - step(grad + penalty); L1 is a proximal soft-threshold under SGD, a subgradient under Adam."""
 
-    def __init__(
-        self, optimizer: str, learning_rate: float, penalty: str | None, alpha: float, penalized: np.ndarray
-    ) -> None:
+    def __init__(self, optimizer: str, learning_rate: float, penalty: str | None, alpha: float, penalized: np.ndarray) -> None:
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.penalty = penalty

@@ -31,9 +31,7 @@ class FixedBase:
     uniform digits are exactly a uniform exponent below 2**self.exp_bits.
     """
 
-    def __init__(
-        self, base: int, modulus: int, exp_bits: int, teeth: int = DEFAULT_TEETH, tables: int = DEFAULT_TABLES
-    ) -> None:
+    def __init__(self, base: int, modulus: int, exp_bits: int, teeth: int = DEFAULT_TEETH, tables: int = DEFAULT_TABLES) -> None:
         if not 1 <= teeth <= 16:
             raise ValueError(f"teeth must be 1..16 bits, got {teeth}")
         if tables < 1:

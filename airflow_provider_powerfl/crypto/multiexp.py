@@ -43,9 +43,7 @@ def _as_int64(exponents: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
     return arr
 
 
-def multiexp_columns(
-    bases: Sequence[mpz], exponents: np.ndarray | Sequence[Sequence[int]], modulus: int
-) -> list[mpz]:
+def multiexp_columns(bases: Sequence[mpz], exponents: np.ndarray | Sequence[Sequence[int]], modulus: int) -> list[mpz]:
     """[prod_i bases[i]^exponents[i, j] mod modulus for each column j]; exponents signed, |x| < 2^61.
 
     ``modulus`` must be odd (Montgomery arithmetic; n^2 of a Paillier key is). Negative
@@ -63,7 +61,5 @@ def multiexp_columns(
     try:
         out = _multiexp.multiexp_columns(blob, exps, modulus.to_bytes(width, "little"))
     except ZeroDivisionError as exc:
-        raise MalformedCiphertextError(
-            "a base is not invertible modulo the modulus (malformed ciphertext)"
-        ) from exc
+        raise MalformedCiphertextError("a base is not invertible modulo the modulus (malformed ciphertext)") from exc
     return from_native(out, width)

@@ -69,9 +69,7 @@ class Packer:
     def unpack(self, packed: Sequence[int], additions: int = 1) -> np.ndarray:
         """Inverse of pack for sums of ``additions`` packed rows; returns an (n, slots) object array of ints."""
         if not 1 <= additions <= self.max_additions:
-            raise EncodingOverflowError(
-                f"{additions} additions exceed the {self.max_additions} this Packer was sized for"
-            )
+            raise EncodingOverflowError(f"{additions} additions exceed the {self.max_additions} this Packer was sized for")
         total_bits = sum(self.widths)
         out = np.empty((len(packed), self.slots), dtype=object)
         for i, value in enumerate(packed):

@@ -119,9 +119,7 @@ class PaillierPublicKey:
 
     def check_same(self, other: PaillierPublicKey, what: str = "ciphertexts") -> None:
         if other.n != self.n:
-            raise KeyMismatchError(
-                f"{what} belong to key {other.fingerprint}, expected key {self.fingerprint}"
-            )
+            raise KeyMismatchError(f"{what} belong to key {other.fingerprint}, expected key {self.fingerprint}")
 
     # -- obfuscators and encryption -------------------------------------------------
     @property

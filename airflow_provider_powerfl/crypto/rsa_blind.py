@@ -187,13 +187,13 @@ def unblind(signed: Sequence[int], r_inverses: Sequence[int], public: RsaPublicK
 def verify(signatures: Sequence[int], values: Sequence[int], public: RsaPublicKey) -> bool:
     """True when there is one signature per value and every s^e == x mod n (the signer used the key it announced)."""
     n, e = gmpy2.mpz(public.n), gmpy2.mpz(public.e)
-    return len(signatures) == len(values) and all(gmpy2.powmod(gmpy2.mpz(s), e, n) == x for s, x in zip(signatures, values, strict=True))
+    return len(signatures) == len(values) and all(
+        gmpy2.powmod(gmpy2.mpz(s), e, n) == x for s, x in zip(signatures, values, strict=True)
+    )
 
 
 def tokens(signatures: Sequence[int], public: RsaPublicKey) -> np.ndarray:
     """H'(s): a 32-byte token per signature, as an (m, 32) uint8 array; the only thing compared."""
     width = public.byte_length
-    buf = b"".join(
-        hashlib.sha256(_TOKEN_DOMAIN + int(s).to_bytes(width, "big")).digest() for s in signatures
-    )
+    buf = b"".join(hashlib.sha256(_TOKEN_DOMAIN + int(s).to_bytes(width, "big")).digest() for s in signatures)
     return np.frombuffer(buf, dtype=np.uint8).reshape(-1, TOKEN_BYTES).copy()

@@ -109,9 +109,7 @@ class EncryptedVector:
         if shift < 0:
             raise CryptoError(f"cannot lower frac_bits from {self.frac_bits} to {frac_bits} homomorphically")
         nsq, factor = self.public_key.nsquare, 1 << shift
-        return EncryptedVector(
-            self.public_key, object_array([gmpy2.powmod(c, factor, nsq) for c in self.ciphertexts]), frac_bits
-        )
+        return EncryptedVector(self.public_key, object_array([gmpy2.powmod(c, factor, nsq) for c in self.ciphertexts]), frac_bits)
 
     def _broadcast(self, other_len: int) -> tuple[int, int]:
         n = len(self)
@@ -189,9 +187,7 @@ class EncryptedVector:
         return EncryptedVector(self.public_key, object_array(out), self.frac_bits + frac_bits)
 
     def rerandomize(self) -> EncryptedVector:
-        return EncryptedVector(
-            self.public_key, object_array(self.public_key.rerandomize(list(self.ciphertexts))), self.frac_bits
-        )
+        return EncryptedVector(self.public_key, object_array(self.public_key.rerandomize(list(self.ciphertexts))), self.frac_bits)
 
     # -- bytes ----------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -208,9 +204,7 @@ class EncryptedVector:
         if magic != _MAGIC:
             raise MalformedCiphertextError("bytes are not an encrypted vector (bad magic)")
         if fingerprint.hex() != public_key.fingerprint:
-            raise KeyMismatchError(
-                f"encrypted vector is for key {fingerprint.hex()}, expected key {public_key.fingerprint}"
-            )
+            raise KeyMismatchError(f"encrypted vector is for key {fingerprint.hex()}, expected key {public_key.fingerprint}")
         body = data[_HEADER.size :]
         if len(body) != count * public_key.ciphertext_bytes:
             raise MalformedCiphertextError(

@@ -39,9 +39,7 @@ def multiply(scalar: bytes, points: bytes) -> bytes:
     points = bytes(points)
     exchange, from_bytes = key.exchange, X25519PublicKey.from_public_bytes
     try:
-        return b"".join(
-            [exchange(from_bytes(points[i : i + POINT_BYTES])) for i in range(0, len(points), POINT_BYTES)]
-        )
+        return b"".join([exchange(from_bytes(points[i : i + POINT_BYTES])) for i in range(0, len(points), POINT_BYTES)])
     except ValueError as err:  # a low-order point: never produced by hashing, only by a faulty peer
         raise CryptoError(f"X25519 refused a point: {err}") from err
 

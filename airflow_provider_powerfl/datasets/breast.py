@@ -41,7 +41,9 @@ def _write(path: Path, ids: np.ndarray, X: np.ndarray, names: list[str], y: np.n
             writer.writerow([row_id, *label, *(f"{v:.6g}" for v in X[row])])
 
 
-def write_breast_split(out_dir: str | Path, *, test_fraction: float = 0.25, only_one_side: float = 0.05, seed: int = 7) -> VerticalSplit:
+def write_breast_split(
+    out_dir: str | Path, *, test_fraction: float = 0.25, only_one_side: float = 0.05, seed: int = 7
+) -> VerticalSplit:
     """Write guest/host train/test CSVs; each side also gets `only_one_side` rows the other lacks."""
     data = load_breast_cancer()
     rng = np.random.default_rng(seed)
@@ -64,6 +66,12 @@ def write_breast_split(out_dir: str | Path, *, test_fraction: float = 0.25, only
         paths[f"guest_{split}"] = out / "guest" / f"breast_{split}.csv"
         paths[f"host_{split}"] = out / "host" / f"breast_{split}.csv"
         X = data.data
-        _write(paths[f"guest_{split}"], ids[guest_rows], X[guest_rows, :GUEST_FEATURES], names[:GUEST_FEATURES], data.target[guest_rows])
+        _write(
+            paths[f"guest_{split}"],
+            ids[guest_rows],
+            X[guest_rows, :GUEST_FEATURES],
+            names[:GUEST_FEATURES],
+            data.target[guest_rows],
+        )
         _write(paths[f"host_{split}"], ids[host_rows], X[host_rows, GUEST_FEATURES:], names[GUEST_FEATURES:], None)
     return VerticalSplit(**paths, shared_train_ids=shared["train"], shared_test_ids=shared["test"])

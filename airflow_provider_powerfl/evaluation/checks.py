@@ -42,10 +42,7 @@ def _finite(name: str, array: np.ndarray) -> None:
     if bad.size:
         first = np.unravel_index(bad[0], array.shape)
         where = first[0] if array.ndim == 1 else tuple(int(i) for i in first)
-        raise DataError(
-            f"{name}: {bad.size} value(s) are NaN or infinite, first at index {where} "
-            f"({array.ravel()[bad[0]]})"
-        )
+        raise DataError(f"{name}: {bad.size} value(s) are NaN or infinite, first at index {where} ({array.ravel()[bad[0]]})")
 
 
 def same_length(a_name: str, a: Sized, b_name: str, b: Sized) -> None:
@@ -64,9 +61,7 @@ def binary_labels(name: str, values: Any) -> np.ndarray:
     positives = int(labels.sum())
     if positives in (0, labels.size):
         only = 1 if positives else 0
-        raise DataError(
-            f"{name}: all {labels.size} labels are {only}; AUC, KS and lift need both classes"
-        )
+        raise DataError(f"{name}: all {labels.size} labels are {only}; AUC, KS and lift need both classes")
     return labels
 
 

@@ -50,12 +50,9 @@ def importance_report(importance: Mapping[str, Mapping[str, float]], method: str
     by_party: dict[str, list[dict[str, Any]]] = {}
     for party_id, features in importance.items():
         names = [str(name) for name in features]
-        values: list[float] = (
-            checks.vector(f"importance[{party_id!r}]", list(features.values())).tolist() if names else []
-        )
+        values: list[float] = checks.vector(f"importance[{party_id!r}]", list(features.values())).tolist() if names else []
         ranked = sorted(zip(names, values, strict=True), key=lambda item: -item[1])
         by_party[str(party_id)] = [
-            {"feature": name, "importance": float(value), "rank": rank}
-            for rank, (name, value) in enumerate(ranked, start=1)
+            {"feature": name, "importance": float(value), "rank": rank} for rank, (name, value) in enumerate(ranked, start=1)
         ]
     return {"method": method, "by_party": by_party}

@@ -17,9 +17,7 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _class_labels(
-    y_true: np.ndarray, y_pred: np.ndarray | None, labels: Sequence[Any] | None, k: int | None
-) -> np.ndarray:
+def _class_labels(y_true: np.ndarray, y_pred: np.ndarray | None, labels: Sequence[Any] | None, k: int | None) -> np.ndarray:
     if labels is None:
         seen = np.unique(y_true if y_pred is None else np.concatenate([y_true, y_pred]))
         if k is not None and seen.size != k:

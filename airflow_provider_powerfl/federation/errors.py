@@ -53,4 +53,3 @@ class PeerSilent(FederationError):
 
 class MalformedMessage(FederationError, ValueError):
     """Bytes that are not a well-formed wire message or encoded object."""
-

@@ -73,9 +73,7 @@ def publish_event(
     party it could not reach."""
     if event.status not in STATUSES:
         raise ConfigError(f"event status {event.status!r}: expected {'|'.join(STATUSES)}")
-    payload = codec.encode_bytes(
-        {"task": event.task, "status": event.status, "reason": event.reason, "attempt": event.attempt}
-    )
+    payload = codec.encode_bytes({"task": event.task, "status": event.status, "reason": event.reason, "attempt": event.attempt})
     for receiver in receivers:
         config = registry.get(receiver).kafka_config()
         topic = event_topic(event.job_id, receiver)
@@ -144,7 +142,9 @@ class EventReader:
                 **config, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=200
             )
         except KafkaError as exc:
-            raise FederationError(f"party {party_id} cannot read events {self.topic} at {config['bootstrap_servers']}: {exc}") from exc
+            raise FederationError(
+                f"party {party_id} cannot read events {self.topic} at {config['bootstrap_servers']}: {exc}"
+            ) from exc
         self._partition = TopicPartition(self.topic, 0)
         self._consumer.assign([self._partition])
         self._consumer.seek_to_beginning(self._partition)
@@ -201,7 +201,9 @@ class WaitState:
         return not self.pending and self.failed is None
 
 
-def latest(events: Iterable[StatusEvent], into: Mapping[tuple[str, str], StatusEvent] | None = None) -> dict[tuple[str, str], StatusEvent]:
+def latest(
+    events: Iterable[StatusEvent], into: Mapping[tuple[str, str], StatusEvent] | None = None
+) -> dict[tuple[str, str], StatusEvent]:
     """Per (party, task) the event of the highest attempt, the newest of that attempt."""
     out = dict(into or {})
     for event in events:

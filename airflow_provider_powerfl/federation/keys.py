@@ -91,9 +91,7 @@ class VerifyKey:
         return True
 
 
-def generate_party_keys(
-    out_dir: str | os.PathLike[str], party_id: str, overwrite: bool = False
-) -> tuple[Path, Path]:
+def generate_party_keys(out_dir: str | os.PathLike[str], party_id: str, overwrite: bool = False) -> tuple[Path, Path]:
     """Write `<party>.key` (PEM, mode 0600) and `<party>.pub` into `out_dir`; refuse to overwrite unless asked."""
     if not _PARTY_ID.match(party_id):
         raise ConfigError(f"party id {party_id!r} may hold only letters, digits, '.', '_' and '-'")

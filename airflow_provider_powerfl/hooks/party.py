@@ -57,7 +57,9 @@ class PartyConnection:
             raise fail("runtime", f"expected one of {'|'.join(RUNTIMES)}, got {runtime!r}")
         for name, value in (*((k, extra.get(k)) for k in _KAFKA_FIELDS), ("login", conn.login), ("password", conn.password)):
             if value:
-                raise fail(name, f"this party's Kafka settings are its registry entry's (parties.{party_id}.security); remove it here")
+                raise fail(
+                    name, f"this party's Kafka settings are its registry entry's (parties.{party_id}.security); remove it here"
+                )
         return cls(
             conn_id=conn.conn_id,
             party_id=party_id,
@@ -76,7 +78,9 @@ def load_registry(party: PartyConnection) -> PartyRegistry:
         raise ConfigError(f"connection {party.conn_id!r} field 'registry_path': must name the party registry")
     registry = PartyRegistry.from_yaml(party.registry_path)
     if party.party_id not in registry:
-        raise ConfigError(f"connection {party.conn_id!r} field 'party_id': party {party.party_id} is not in the registry {party.registry_path}")
+        raise ConfigError(
+            f"connection {party.conn_id!r} field 'party_id': party {party.party_id} is not in the registry {party.registry_path}"
+        )
     listed = registry.get(party.party_id).bootstrap_servers
     if party.bootstrap_servers and _servers(party.bootstrap_servers) != _servers(listed):
         raise ConfigError(

@@ -58,7 +58,9 @@ _RESERVED_FIELDS: dict[str, Any] = {
     "work_dir": (StrictStr | None, Field(None, description="root of the default output directories")),
 }
 STEP_ARGS = {
-    step: create_model(f"{step.title().replace('_', '')}Args", __base__=Contract, **_RESERVED_FIELDS, **_param_fields(step_keys(step)))
+    step: create_model(
+        f"{step.title().replace('_', '')}Args", __base__=Contract, **_RESERVED_FIELDS, **_param_fields(step_keys(step))
+    )
     for step in STEPS
 }
 ARGS = create_model(

@@ -105,8 +105,7 @@ def _root(root: str | os.PathLike[str]) -> Path:
 def _name(field_name: str, value: Any) -> str:
     if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise ConfigError(
-            f"{field_name}: {value!r} is not usable in a path "
-            "(letters, digits and _ . : + @ = -, not starting with . or -)"
+            f"{field_name}: {value!r} is not usable in a path (letters, digits and _ . : + @ = -, not starting with . or -)"
         )
     return value
 
@@ -234,9 +233,7 @@ def _write_version(base: Path, model_id: str, body: dict[str, Any], state_bytes:
 
 
 def _exists(model_id: str, target: Path) -> ModelExistsError:
-    return ModelExistsError(
-        f"model {model_id} version {target.name[1:]} already exists at {target}; versions are immutable"
-    )
+    return ModelExistsError(f"model {model_id} version {target.name[1:]} already exists at {target}; versions are immutable")
 
 
 def _install(directory: Path, target: Path, files: Mapping[str, bytes]) -> bool:
@@ -310,9 +307,7 @@ def load_model(root: str | os.PathLike[str], model_id: str, version: int | str =
         raise ModelCorruptError(f"{state_path}: cannot be read ({exc.strerror or exc})") from None
     digest = hashlib.sha256(state_bytes).hexdigest()
     if digest != manifest["state"]["sha256"]:
-        raise ModelCorruptError(
-            f"{state_path}: sha256 {digest} does not match {manifest['state']['sha256']} in {manifest_path}"
-        )
+        raise ModelCorruptError(f"{state_path}: sha256 {digest} does not match {manifest['state']['sha256']} in {manifest_path}")
     try:
         state = codec.decode(json.loads(state_bytes))
     except (ValueError, TypeError, KeyError) as exc:
@@ -352,8 +347,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise ModelCorruptError(f"{path}: not a {FORMAT} manifest")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ModelCorruptError(
-            f"{path}: format_version {manifest.get('format_version')!r} is not supported "
-            f"(this provider reads {FORMAT_VERSION})"
+            f"{path}: format_version {manifest.get('format_version')!r} is not supported (this provider reads {FORMAT_VERSION})"
         )
     missing = [key for key in _REQUIRED if key not in manifest]
     if missing:

@@ -33,9 +33,7 @@ class FederatedTrainOperator(FederatedStepOperator):
     def __init__(self, *, algorithm: str = "hetero_lr", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if algorithm not in ALGORITHMS:
-            raise ConfigError(
-                f"{self.task_id}: unknown algorithm {algorithm!r} (known: {', '.join(sorted(ALGORITHMS))})"
-            )
+            raise ConfigError(f"{self.task_id}: unknown algorithm {algorithm!r} (known: {', '.join(sorted(ALGORITHMS))})")
         self.algorithm = algorithm
 
     def step_params_for(self, context: Any) -> dict[str, Any]:

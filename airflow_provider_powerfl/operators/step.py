@@ -121,7 +121,15 @@ class FederatedStepOperator(BaseOperator):
         key = self.kubernetes.private_key_path if runtime == "kubernetes" else None
         attempt = max(1, int(context["ti"].try_number or 1))
         return build_task_spec(
-            job, party, jc.registry, step=self.step, args=args, attempt=attempt, nonce=run_nonce(context), default_output_dir=out_default, private_key=key
+            job,
+            party,
+            jc.registry,
+            step=self.step,
+            args=args,
+            attempt=attempt,
+            nonce=run_nonce(context),
+            default_output_dir=out_default,
+            private_key=key,
         )
 
     def _upstream_results(self, context: Any) -> list[tuple[str, Mapping[str, Any]]]:
@@ -172,7 +180,9 @@ class FederatedStepOperator(BaseOperator):
             if self._guard is not None:
                 self._guard.check()  # a peer ended the job while this try started: no process to start
             if runtime == "kubernetes":
-                k8s = self.kubernetes.updated(own_pod_overrides(context["dag_run"].conf, spec.party_id), "dag_run.conf.kubernetes")
+                k8s = self.kubernetes.updated(
+                    own_pod_overrides(context["dag_run"].conf, spec.party_id), "dag_run.conf.kubernetes"
+                )
                 self._run_pod(context, argv, spec, k8s, what)
             else:
                 self._run_local(argv, spec, what)
@@ -252,7 +262,13 @@ class FederatedStepOperator(BaseOperator):
         return out
 
     def _tell_peers(
-        self, registry: PartyRegistry, signer: SigningKey | None, spec: TaskSpec, status: str, reason: str | None, strict: bool = False
+        self,
+        registry: PartyRegistry,
+        signer: SigningKey | None,
+        spec: TaskSpec,
+        status: str,
+        reason: str | None,
+        strict: bool = False,
     ) -> None:
         """Publish this task's outcome to every other party; a lost success event fails the task (peers would wait)."""
         if signer is None:

@@ -36,6 +36,8 @@ class JobSummaryOperator(BaseOperator):
             "predict_metrics": predicted.get("metrics") or {},
         }
         if predicted.get("role") == self.require_metrics_role and not summary["predict_metrics"]:
-            raise ConfigError(f"{self.predict_task} of party {predicted.get('party_id')} reported no metrics in {predicted.get('output_dir')}")
+            raise ConfigError(
+                f"{self.predict_task} of party {predicted.get('party_id')} reported no metrics in {predicted.get('output_dir')}"
+            )
         self.log.info("job summary: %s", summary)
         return summary

@@ -60,7 +60,9 @@ class StepGuard:
 
     def __enter__(self) -> StepGuard:
         me, job_id = self.jc.party.party_id, self.jc.job.job_id
-        self._guard = JobGuard(self.jc.registry, me, job_id, self._peer_ended, task=self.task_id, attempt=self.attempt, nonce=self.nonce)
+        self._guard = JobGuard(
+            self.jc.registry, me, job_id, self._peer_ended, task=self.task_id, attempt=self.attempt, nonce=self.nonce
+        )
         self._guard.start()
         return self
 

@@ -60,7 +60,9 @@ def end_job_on_failure(context: Any) -> None:
     if isinstance(exc, AirflowFailException) and "ended by party" in str(exc):
         return  # another party ended the job; it told everybody already
     try:
-        jc = getattr(task, "job_ctx", None) or job_context(context, getattr(task, "powerfl_conn_id", PowerFLPartyHook.default_conn_name))
+        jc = getattr(task, "job_ctx", None) or job_context(
+            context, getattr(task, "powerfl_conn_id", PowerFLPartyHook.default_conn_name)
+        )
         nonce = bytes.fromhex(run_nonce(context))  # none: the invite task failed before inviting anybody
         key = jc.signing_key
     except Exception:

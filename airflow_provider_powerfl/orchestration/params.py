@@ -17,11 +17,17 @@ PARTY_ID = r"^[A-Za-z0-9_.-]+$"
 JOB_ID = r"^$|^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,199}$"
 NONCE = r"^$|^[0-9a-fA-F]{32}$"
 
+
 def _parties_args_schema() -> dict[str, Any]:
     """parties-args: party id -> one layer of args (the same schema as common-args)."""
     args = args_schema()
     defs = {**args.pop("$defs", {}), "Args": args}
-    return {"type": "object", "propertyNames": {"pattern": PARTY_ID}, "additionalProperties": {"$ref": "#/$defs/Args"}, "$defs": defs}
+    return {
+        "type": "object",
+        "propertyNames": {"pattern": PARTY_ID},
+        "additionalProperties": {"$ref": "#/$defs/Args"},
+        "$defs": defs,
+    }
 
 
 def job_params(default_parties: list[str] | None = None) -> dict[str, Param]:
@@ -40,7 +46,5 @@ def job_params(default_parties: list[str] | None = None) -> dict[str, Param]:
             {}, schema=_parties_args_schema(), description="Arguments per party id: its inputs, output dirs, step parameters"
         ),
         "initiator": Param("", type="string", description="Set by the listener: the party whose invitation started this run"),
-        "nonce": Param(
-            "", type="string", pattern=NONCE, description="The run's random nonce; empty: the invite task draws one"
-        ),
+        "nonce": Param("", type="string", pattern=NONCE, description="The run's random nonce; empty: the invite task draws one"),
     }

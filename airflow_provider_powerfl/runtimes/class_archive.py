@@ -49,7 +49,11 @@ def spark_home(environ: Mapping[str, str]) -> Path:
 
 
 def java_binary(environ: Mapping[str, str]) -> Path:
-    found = str(Path(environ["JAVA_HOME"]) / "bin" / "java") if environ.get("JAVA_HOME") else shutil.which("java", path=environ.get("PATH"))
+    found = (
+        str(Path(environ["JAVA_HOME"]) / "bin" / "java")
+        if environ.get("JAVA_HOME")
+        else shutil.which("java", path=environ.get("PATH"))
+    )
     if not found or not Path(found).is_file():
         raise ConfigError("java not found: set JAVA_HOME or put Java 17+ on PATH")
     return Path(found).resolve()

@@ -63,7 +63,9 @@ def step_command(step: str, app_name: str, settings: SparkSettings, class_archiv
     argv = [settings.spark_submit, "--master", settings.master, "--deploy-mode", settings.deploy_mode, "--name", app_name]
     conf = dict(settings.conf)
     if settings.master.startswith("local"):
-        archive = f' "-XX:SharedArchiveFile={class_archive}"' if class_archive else ""  # Spark splits options on spaces, not in quotes
+        archive = (
+            f' "-XX:SharedArchiveFile={class_archive}"' if class_archive else ""
+        )  # Spark splits options on spaces, not in quotes
         conf.setdefault("spark.driver.extraJavaOptions", LOCAL_DRIVER_JAVA_OPTIONS + archive)
     for key, value in sorted(conf.items()):
         argv += ["--conf", f"{key}={value}"]

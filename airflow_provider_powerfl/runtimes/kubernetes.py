@@ -24,10 +24,7 @@ from airflow_provider_powerfl.runtimes.local import StepFailed
 
 SPEC_ENV = "POWERFL_TASK_SPEC"
 # $0 is a name for the shell, "$@" the spark-submit argv given as the container's args.
-ENTRYPOINT = (
-    'set -e; mkdir -p "$POWERFL_WORK_DIR"; cd "$POWERFL_WORK_DIR"; '
-    f'printf "%s" "${SPEC_ENV}" > {SPEC_FILE}; exec "$@"'
-)
+ENTRYPOINT = f'set -e; mkdir -p "$POWERFL_WORK_DIR"; cd "$POWERFL_WORK_DIR"; printf "%s" "${SPEC_ENV}" > {SPEC_FILE}; exec "$@"'
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -177,9 +174,7 @@ def _pod_files_and_env(settings: KubernetesSettings, spec_json: str) -> tuple[li
         mounts.append(k8s.V1VolumeMount(name="kafka-secret", mount_path=settings.kafka_secret_dir, read_only=True))
     env = [k8s.V1EnvVar(name=SPEC_ENV, value=spec_json), k8s.V1EnvVar(name="POWERFL_WORK_DIR", value=settings.work_dir)]
     if settings.hadoop_config_map:
-        volumes.append(
-            k8s.V1Volume(name="hadoop-conf", config_map=k8s.V1ConfigMapVolumeSource(name=settings.hadoop_config_map))
-        )
+        volumes.append(k8s.V1Volume(name="hadoop-conf", config_map=k8s.V1ConfigMapVolumeSource(name=settings.hadoop_config_map)))
         mounts.append(k8s.V1VolumeMount(name="hadoop-conf", mount_path=settings.hadoop_conf_dir, read_only=True))
         env.append(k8s.V1EnvVar(name="HADOOP_CONF_DIR", value=settings.hadoop_conf_dir))
     return volumes, mounts, env

@@ -24,7 +24,13 @@ class InvitationTrigger(BaseTrigger):
     """
 
     def __init__(
-        self, *, powerfl_conn_id: str, offset: int | None, since: float = 0.0, idle_timeout: float = 600.0, poll_interval: float = 1.0
+        self,
+        *,
+        powerfl_conn_id: str,
+        offset: int | None,
+        since: float = 0.0,
+        idle_timeout: float = 600.0,
+        poll_interval: float = 1.0,
     ) -> None:
         super().__init__()
         self.powerfl_conn_id = powerfl_conn_id

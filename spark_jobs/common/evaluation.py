@@ -39,14 +39,23 @@ def task_labels(task: str, y: np.ndarray, uri: str) -> tuple[np.ndarray, str | N
 
 
 def evaluate(
-    task: str, y: np.ndarray, output: np.ndarray, *, loss_history: Sequence[float] | None = None,
-    importance: Mapping[str, Mapping[str, float]] | None = None, importance_method: str | None = None,
+    task: str,
+    y: np.ndarray,
+    output: np.ndarray,
+    *,
+    loss_history: Sequence[float] | None = None,
+    importance: Mapping[str, Mapping[str, float]] | None = None,
+    importance_method: str | None = None,
 ) -> dict[str, Any]:
     """metrics.json of one scored set: ``output`` is P(y=1), the (n, K) class probabilities or the predicted values."""
     if task == "binary":
         extra = {} if importance_method is None else {"importance_method": importance_method}
         return evaluate_binary(y, output, loss_history=loss_history, importance=importance, **extra)
-    metrics = evaluate_multiclass(y.astype(np.int64), output) if task == "multiclass" else evaluate_regression(y, output, loss_history=loss_history)
+    metrics = (
+        evaluate_multiclass(y.astype(np.int64), output)
+        if task == "multiclass"
+        else evaluate_regression(y, output, loss_history=loss_history)
+    )
     if importance is not None:
         metrics["feature_importance"] = importance_report(importance, importance_method or "")
     return metrics

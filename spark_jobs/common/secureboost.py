@@ -44,7 +44,9 @@ def own_importance(model: HeteroSecureBoost, names: list[str]) -> dict[str, Any]
     ]
     out: dict[str, Any] = {"method": IMPORTANCE_METHOD, "features": features}
     if model.role_ == "guest":
-        out["hosts"] = {host: {"splits": len(gains), "gain": float(sum(gains.values()))} for host, gains in model.host_split_gain_.items()}
+        out["hosts"] = {
+            host: {"splits": len(gains), "gain": float(sum(gains.values()))} for host, gains in model.host_split_gain_.items()
+        }
     return out
 
 

@@ -82,7 +82,9 @@ def output_uri(spec: TaskSpec, name: str) -> str:
     return f"{spec.outputs.dir.rstrip('/')}/{name}"
 
 
-def write_result(staging: Staging, outputs: dict[str, Any] | None = None, model: Any = None, metrics: dict[str, Any] | None = None) -> None:
+def write_result(
+    staging: Staging, outputs: dict[str, Any] | None = None, model: Any = None, metrics: dict[str, Any] | None = None
+) -> None:
     staging.write_json(RESULT_FILE, {"outputs": outputs or {}, "model": model, "metrics": metrics or {}})
 
 
@@ -115,10 +117,14 @@ def apply_scaler(X: np.ndarray, encoding: dict[str, Any]) -> np.ndarray:
 def load_own_model(spec: TaskSpec, ref: ModelRef | None, algorithm: str | None = None) -> LoadedModel:
     """This party's model named by ``params.model`` (the ``model`` of the saving step's ``result.json``)."""
     if ref is None:
-        raise ConfigError("params.model: missing: this party's model reference {root, model_id, version} from the step that saved it")
+        raise ConfigError(
+            "params.model: missing: this party's model reference {root, model_id, version} from the step that saved it"
+        )
     model = load_model(ref.root, ref.model_id, ref.version or "latest")
     if model.party_id != spec.party_id or model.role != spec.role:
-        raise ConfigError(f"params.model: {model.ref} belongs to party {model.party_id} ({model.role}), not to {spec.party_id} ({spec.role})")
+        raise ConfigError(
+            f"params.model: {model.ref} belongs to party {model.party_id} ({model.role}), not to {spec.party_id} ({spec.role})"
+        )
     if algorithm is not None and model.algorithm != algorithm:
         raise ConfigError(f"params.model: {model.ref} is a {model.algorithm!r} model, not {algorithm!r}")
     return model

@@ -140,7 +140,9 @@ def attack(algorithm: str, data: dict, malicious: str, message: str, owner: str,
 
 @pytest.mark.parametrize("crafted", list(CRAFTED))
 @pytest.mark.parametrize(("algorithm", "malicious", "message", "owner"), PATHS)
-def test_crafted_ciphertext_fails_every_party_and_is_never_decrypted(breast, algorithm, malicious, message, owner, crafted, monkeypatch):
+def test_crafted_ciphertext_fails_every_party_and_is_never_decrypted(
+    breast, algorithm, malicious, message, owner, crafted, monkeypatch
+):
     result = attack(algorithm, breast, malicious, message, owner, crafted, monkeypatch)
     victim = GUEST if malicious == HOST else HOST
     refused, told = result["out"][victim], result["out"][malicious]

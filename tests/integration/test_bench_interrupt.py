@@ -44,7 +44,9 @@ def test_sigterm_stops_parties_and_their_workers(kafka_brokers: Mapping[str, str
     cmd = [sys.executable, "-m", "airflow_provider_powerfl.cli", "bench", "psi", "--rows", "200000", "--workers", "2",
            "--guest-broker", kafka_brokers["guest"], "--host-broker", kafka_brokers["host"]]  # fmt: skip
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, env={**os.environ, MARKER: run}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env={**os.environ, MARKER: run}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         bench = psutil.Process(proc.pid)
         deadline = time.monotonic() + 120

@@ -210,9 +210,7 @@ def test_heartbeats_cross_both_brokers_and_a_silenced_peer_is_noticed(kafka_brok
             party.close()
 
 
-def test_sasl_scram_settings_pass_through_to_kafka(
-    kafka_brokers: dict[str, str], kafka_sasl_broker: dict[str, str]
-) -> None:
+def test_sasl_scram_settings_pass_through_to_kafka(kafka_brokers: dict[str, str], kafka_sasl_broker: dict[str, str]) -> None:
     secure = dict(kafka_sasl_broker)
     address = secure.pop("bootstrap_servers")
     security = {

@@ -116,7 +116,9 @@ def test_fit_then_apply_with_federated_woe_iv(tmp_path, kafka_brokers, datasets)
 
     # apply: each party alone, from its saved model, gives the very same transformed rows
     apply = {
-        pid: write_spec(tmp_path, job + "-apply", pid, kafka_brokers, inputs(pid), {"mode": "apply", "model": results[pid]["model"]}, "apply")
+        pid: write_spec(
+            tmp_path, job + "-apply", pid, kafka_brokers, inputs(pid), {"mode": "apply", "model": results[pid]["model"]}, "apply"
+        )
         for pid in PARTIES
     }
     run_both(tmp_path, apply)

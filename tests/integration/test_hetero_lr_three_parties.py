@@ -38,7 +38,10 @@ def split_columns(path: Path, first: Path, second: Path, keep: int) -> None:
 def test_guest_and_two_hosts_align_train_predict_on_breast(kafka_brokers, tmp_path: Path):
     split = write_breast_split(tmp_path / "data")
     inputs: dict[str, dict] = {GUEST: {}, HOST: {}, HOST2: {}}
-    for name, guest_csv, host_csv in (("train", split.guest_train, split.host_train), ("test", split.guest_test, split.host_test)):
+    for name, guest_csv, host_csv in (
+        ("train", split.guest_train, split.host_train),
+        ("test", split.guest_test, split.host_test),
+    ):
         first, second = tmp_path / "h1" / f"{name}.csv", tmp_path / "h2" / f"{name}.csv"
         split_columns(host_csv, first, second, keep=10)
         inputs[GUEST][name] = {"uri": str(guest_csv), "format": "csv", "label_column": "y"}
@@ -64,7 +67,17 @@ def test_guest_and_two_hosts_align_train_predict_on_breast(kafka_brokers, tmp_pa
 
     models = {pid: {"model": ref} for pid, ref in refs.items()}
     predicted = run_parties(
-        "predict", write_job(tmp_path, job, brokers, ROLES, {p: {"test": o["test"]} for p, o in outputs.items()}, "predict", {"timeout": 300}, models)
+        "predict",
+        write_job(
+            tmp_path,
+            job,
+            brokers,
+            ROLES,
+            {p: {"test": o["test"]} for p, o in outputs.items()},
+            "predict",
+            {"timeout": 300},
+            models,
+        ),
     )
     check_ok("predict", predicted)
     metrics = predicted[GUEST].result["metrics"]

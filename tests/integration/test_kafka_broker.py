@@ -90,9 +90,7 @@ def scratch_broker(kafka_broker_restart: Callable[[str], str]) -> Iterator[str]:
         subprocess.run([str(KAFKA_SCRIPT), "down", "scratch", "--clean"], cwd=REPO, check=True)
 
 
-def test_restart_keeps_a_topics_messages(
-    scratch_broker: str, kafka_broker_restart: Callable[[str], str]
-) -> None:
+def test_restart_keeps_a_topics_messages(scratch_broker: str, kafka_broker_restart: Callable[[str], str]) -> None:
     topic = "test-restart"
     values = [f"message {i}".encode() for i in range(3)]
     _produce(scratch_broker, topic, values)

@@ -164,7 +164,9 @@ def test_two_parties_run_a_step_and_see_each_others_signed_events(tmp_path, kafk
     }
     with ThreadPoolExecutor(2) as pool:
         runs = {
-            party_id: pool.submit(run_dag_test, tmp_path, party_env(tmp_path, registry, party_id), dag_file, "powerfl_operators_it", conf)
+            party_id: pool.submit(
+                run_dag_test, tmp_path, party_env(tmp_path, registry, party_id), dag_file, "powerfl_operators_it", conf
+            )
             for party_id in PARTIES
         }
         results = {party_id: future.result() for party_id, future in runs.items()}

@@ -42,7 +42,11 @@ PIPELINE_YAML = {
     "accept_timeout": 300,
     "tasks": {
         "align": {"component": "align"},
-        "peers_aligned": {"component": "wait_peers", "parameters": {"peer_task": "align", "timeout": 900}, "depends_on": ["align"]},
+        "peers_aligned": {
+            "component": "wait_peers",
+            "parameters": {"peer_task": "align", "timeout": 900},
+            "depends_on": ["align"],
+        },
     },
 }
 RETRY_PIPELINE = "powerfl_it_align_retry"
@@ -86,7 +90,12 @@ def parties(tmp_path_factory, kafka_brokers):
         }  # fmt: skip
         env = {"AIRFLOW_CONN_POWERFL_DEFAULT": json.dumps(conn), "PYTHONPATH": str(REPO)}
         airflows[role] = LocalAirflow(
-            name=f"{role} {party_id}", home=root / role, port=next(ports), dags_folder=dags, env=env, log_ports=(next(ports), next(ports))
+            name=f"{role} {party_id}",
+            home=root / role,
+            port=next(ports),
+            dags_folder=dags,
+            env=env,
+            log_ports=(next(ports), next(ports)),
         )
     airflows["guest"].prepare()
     airflows["host"].prepare(template_db=airflows["guest"].home / "airflow.db")
@@ -96,9 +105,15 @@ def parties(tmp_path_factory, kafka_brokers):
         for airflow in airflows.values():
             airflow.wait_healthy(timeout=300)
             with airflow.client() as client:
-                _until(lambda c=client: _has_dags(c), 240, f"{airflow.name} to parse the DAGs:\n{airflow.log_tail('dag-processor')}")
+                _until(
+                    lambda c=client: _has_dags(c), 240, f"{airflow.name} to parse the DAGs:\n{airflow.log_tail('dag-processor')}"
+                )
         with airflows["host"].client() as client:
-            _until(lambda: listening(client), 240, f"the host's listener to wait for invitations:\n{airflows['host'].log_tail('scheduler')}")
+            _until(
+                lambda: listening(client),
+                240,
+                f"the host's listener to wait for invitations:\n{airflows['host'].log_tail('scheduler')}",
+            )
         yield {**airflows, "root": root, "data": data, "registry": registry}
     finally:
         for airflow in airflows.values():
@@ -215,7 +230,9 @@ def test_a_conf_beyond_the_hosts_policy_is_refused_by_its_listener_and_no_run_st
     with parties["guest"].client() as client:
         assert client.wait_run(PIPELINE, job_id, timeout=600, poll=3.0)["state"] == "failed"
     invite_log = _log_text(parties["guest"], job_id, "invite")
-    assert f"party {HOST} refused job" in invite_log and "refuses inputs.train.uri='/etc/passwd'" in invite_log, invite_log[-3000:]
+    assert f"party {HOST} refused job" in invite_log and "refuses inputs.train.uri='/etc/passwd'" in invite_log, invite_log[
+        -3000:
+    ]
     with parties["host"].client() as client:
         assert client.find_run(PIPELINE, job_id) is None
 
@@ -275,7 +292,11 @@ def test_a_step_killed_mid_run_and_retried_completes_the_job(parties):
         with parties[role].client() as client:
             tries[role] = {ti["task_id"]: ti["try_number"] for ti in client.task_instances(RETRY_PIPELINE, job_id)}["align"]
     guest_first = _log_text(parties["guest"], job_id, "align", RETRY_PIPELINE, attempt=1)
-    assert states == {"guest": "success", "host": "success"}, (states, _task_states(parties, job_id, RETRY_PIPELINE), guest_first[-3000:])
+    assert states == {"guest": "success", "host": "success"}, (
+        states,
+        _task_states(parties, job_id, RETRY_PIPELINE),
+        guest_first[-3000:],
+    )
     assert tries == {"guest": 2, "host": 2}
     assert f"party {HOST} restarted task 'align'" in guest_first, guest_first[-3000:]
 
@@ -309,9 +330,14 @@ def test_invitations_signed_by_an_unknown_key_or_for_an_unknown_pipeline_are_ref
     conf = {**_conf(parties, forged_job), "nonce": nonce.hex()}
     send_invitation(registry, SigningKey.generate(), Invitation(forged_job, PIPELINE, conf, GUEST, HOST, time.time()))
     guest_key = SigningKey.from_file(parties["root"] / "keys" / f"{GUEST}.key")
-    send_invitation(registry, guest_key, Invitation(unknown_job, "no_such_pipeline", {**conf, "job_id": unknown_job}, GUEST, HOST, time.time()))
+    send_invitation(
+        registry,
+        guest_key,
+        Invitation(unknown_job, "no_such_pipeline", {**conf, "job_id": unknown_job}, GUEST, HOST, time.time()),
+    )
 
     with EventReader(registry, GUEST, unknown_job, nonce=nonce) as reader:
+
         def refusal():
             return [e for e in reader.poll(1.0) if e.task == INVITATION_TASK and e.party_id == HOST]
 
@@ -321,7 +347,10 @@ def test_invitations_signed_by_an_unknown_key_or_for_an_unknown_pipeline_are_ref
     listener_logs = parties["host"].home / "logs" / "dag_id=powerfl_listener"
 
     def forged_refused():
-        return any(forged_job in text and "bad signature" in text for text in (p.read_text(errors="replace") for p in listener_logs.rglob("*.log*")))
+        return any(
+            forged_job in text and "bad signature" in text
+            for text in (p.read_text(errors="replace") for p in listener_logs.rglob("*.log*"))
+        )
 
     _until(forged_refused, 60, f"the host's listener log to refuse {forged_job} for its bad signature")
     with parties["host"].client() as client:

@@ -73,7 +73,13 @@ def _ids(party_id: str, n: int) -> np.ndarray:
 def test_two_parties_on_their_own_brokers(kafka_brokers: dict[str, str], protocol: str) -> None:
     inputs = {GUEST: _ids(GUEST, 3000), HOST: _ids(HOST, 3000)}
     parties = _parties(kafka_brokers, [GUEST, HOST])
-    out = _run(parties, {p: (lambda party, ids=inputs[p]: align(party, ids, protocol=protocol, batch_size=500, timeout=TIMEOUT)) for p in parties})
+    out = _run(
+        parties,
+        {
+            p: (lambda party, ids=inputs[p]: align(party, ids, protocol=protocol, batch_size=500, timeout=TIMEOUT))
+            for p in parties
+        },
+    )
     expected = set(inputs[GUEST].tolist()) & set(inputs[HOST].tolist())
     assert set(out[GUEST].ids.tolist()) == expected
     assert out[GUEST].ids.tolist() == out[HOST].ids.tolist()
@@ -87,7 +93,8 @@ def test_three_parties_ids_and_size(kafka_brokers: dict[str, str]) -> None:
     assert set(out[GUEST].ids.tolist()) == expected
     assert out[GUEST].ids.tolist() == out[HOST].ids.tolist() == out[HOST2].ids.tolist()
     out = _run(
-        _parties(kafka_brokers, ids), {p: (lambda party, x=inputs[p]: align(party, x, reveal="size", timeout=TIMEOUT)) for p in ids}
+        _parties(kafka_brokers, ids),
+        {p: (lambda party, x=inputs[p]: align(party, x, reveal="size", timeout=TIMEOUT)) for p in ids},
     )
     assert {r.size for r in out.values()} == {len(expected)}
     assert all(r.ids is None for r in out.values())

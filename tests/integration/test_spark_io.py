@@ -148,13 +148,19 @@ def test_read_arrays_gives_what_read_input_then_collect_arrays_give(spark, tmp_p
     path = str(tmp_path / "data.parquet")
     rows = [(f"r{i}", i % 2, float(i) / 3, i) for i in range(50)] + [("r50", 1, None, 5)]  # one missing cell
     spark.createDataFrame(rows[:50] if missing == "error" else rows, "uid string, y int, a double, b int").write.parquet(path)
-    spec = DataSpec.from_dict({"uri": path, "format": "parquet", "id_column": "uid", "label_column": "y", "missing": missing}, "in")
+    spec = DataSpec.from_dict(
+        {"uri": path, "format": "parquet", "id_column": "uid", "label_column": "y", "missing": missing}, "in"
+    )
     same_as_read_input(spark, spec, require_label=True)
 
 
 @pytest.mark.parametrize(
     ("name", "options"),
-    [("a9a.guest", {"label_column": "y", "num_features": 49}), ("a9a.host", {"index_base": 0}), ("a9a.t.guest", {"label_column": "y"})],
+    [
+        ("a9a.guest", {"label_column": "y", "num_features": 49}),
+        ("a9a.host", {"index_base": 0}),
+        ("a9a.t.guest", {"label_column": "y"}),
+    ],
 )
 def test_libsvm_read_arrays_parses_plain_lines_in_the_driver(spark, datasets, tmp_path, monkeypatch, name, options):
     src = head(datasets / "a9a" / name, tmp_path / name, 300)
@@ -229,7 +235,9 @@ def test_missing_values_filled(spark, tmp_path):
 
 def test_missing_label_is_never_filled(spark, tmp_path):
     src = write(tmp_path, "m.csv", "id,y,x0\n1,,0.5\n2,1,0.1\n")
-    assert "column 'y' has 1 missing values (e.g. row id '1')" in read_error(spark, csv_spec(src, label_column="y", missing="fill:0"))
+    assert "column 'y' has 1 missing values (e.g. row id '1')" in read_error(
+        spark, csv_spec(src, label_column="y", missing="fill:0")
+    )
 
 
 # ------------------------------------------------------------------ bad inputs

@@ -62,7 +62,9 @@ def test_two_parties_align_train_predict_on_breast(kafka_brokers, tmp_path: Path
     source = [line.split(",") for line in split.guest_train.read_text().splitlines()]
     assert written.column_names == ["id", "label", *source[0][2:]]
     by_id = {row[0]: [float(v) for v in row[1:]] for row in source[1:]}
-    np.testing.assert_array_equal([list(r.values())[1:] for r in written.to_pylist()], [by_id[i] for i in written.column("id").to_pylist()])
+    np.testing.assert_array_equal(
+        [list(r.values())[1:] for r in written.to_pylist()], [by_id[i] for i in written.column("id").to_pylist()]
+    )
     stats = json.loads((tmp_path / HOST / "align" / "intersection.json").read_text())
     assert stats["inputs"]["train"]["intersection"] == split.shared_train_ids
 
@@ -80,7 +82,9 @@ def test_two_parties_align_train_predict_on_breast(kafka_brokers, tmp_path: Path
 
     predict_inputs = {pid: {"test": out["test"]} for pid, out in outputs.items()}
     models = {pid: {"model": ref} for pid, ref in refs.items()}
-    predicted = run_parties("predict", write_job(tmp_path, job, brokers, ROLES, predict_inputs, "predict", {"timeout": 300}, models))
+    predicted = run_parties(
+        "predict", write_job(tmp_path, job, brokers, ROLES, predict_inputs, "predict", {"timeout": 300}, models)
+    )
     assert_ok(predicted)
     metrics = predicted[GUEST].result["metrics"]
     # hetero LR's default label noise towards the host (epsilon 16) costs these 385 training rows up to ~0.025
@@ -88,7 +92,9 @@ def test_two_parties_align_train_predict_on_breast(kafka_brokers, tmp_path: Path
     assert metrics["auc"] >= 0.95 and metrics["n"] == split.shared_test_ids
     report = tmp_path / GUEST / "predict" / "report"
     assert {p.name for p in report.iterdir()} >= {"metrics.json", "roc.png", "ks.png", "loss.png"}
-    rows = np.genfromtxt(tmp_path / GUEST / "predict" / "predictions.csv", delimiter=",", names=True, dtype=None, encoding="utf-8")
+    rows = np.genfromtxt(
+        tmp_path / GUEST / "predict" / "predictions.csv", delimiter=",", names=True, dtype=None, encoding="utf-8"
+    )
     assert len(rows) == split.shared_test_ids and np.all((rows["probability"] > 0) & (rows["probability"] < 1))
     assert predicted[HOST].result == {"outputs": {}, "model": None, "metrics": {}}
 

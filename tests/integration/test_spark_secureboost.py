@@ -65,7 +65,9 @@ def test_secureboost_train_predict_equals_plaintext_gbdt(kafka_brokers, tmp_path
     host_state = load_model(refs[HOST]["root"], refs[HOST]["model_id"], refs[HOST]["version"]).state
     guest_state = load_model(refs[GUEST]["root"], refs[GUEST]["model_id"], refs[GUEST]["version"]).state
     assert host_state["splits"] and "model" not in host_state
-    host_nodes = [s for r in guest_state["model"]["trees"] for t in r for o, s in zip(t["owner"], t["split"], strict=True) if o == HOST]
+    host_nodes = [
+        s for r in guest_state["model"]["trees"] for t in r for o, s in zip(t["owner"], t["split"], strict=True) if o == HOST
+    ]
     assert host_nodes and all(isinstance(s, int) for s in host_nodes)
     host_importance = json.loads((tmp_path / HOST / "train" / "feature_importance.json").read_text())
     assert sum(f["split"] for f in host_importance["features"]) == len(host_state["splits"])
@@ -75,7 +77,9 @@ def test_secureboost_train_predict_equals_plaintext_gbdt(kafka_brokers, tmp_path
 
     predict_inputs = {pid: {"test": i["test"]} for pid, i in inputs.items()}
     models = {pid: {"model": ref} for pid, ref in refs.items()}
-    predicted = run_parties("predict", write_job(tmp_path, job, brokers, ROLES, predict_inputs, "predict", {"timeout": 300}, models))
+    predicted = run_parties(
+        "predict", write_job(tmp_path, job, brokers, ROLES, predict_inputs, "predict", {"timeout": 300}, models)
+    )
     check_ok("predict", predicted)
     assert predicted[GUEST].result["metrics"]["auc"] >= 0.95  # only 4 trees of depth 3
     rows = np.genfromtxt(tmp_path / GUEST / "predict" / "predictions.csv", delimiter=",", names=True, encoding="utf-8")

@@ -48,8 +48,13 @@ class PartyRun:
 
 
 def write_job(
-    work: Path, job_id: str, brokers: dict[str, str], roles: dict[str, str],
-    inputs: dict[str, dict[str, Any]], step: str, params: dict[str, Any] | None = None,
+    work: Path,
+    job_id: str,
+    brokers: dict[str, str],
+    roles: dict[str, str],
+    inputs: dict[str, dict[str, Any]],
+    step: str,
+    params: dict[str, Any] | None = None,
     party_params: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Path]:
     """Write each party's task spec of one step; keys are made once per ``work`` dir. Returns spec paths.
@@ -129,4 +134,6 @@ def run_parties(step: str, specs: dict[str, Path], timeout: float = 1800, master
 def check_ok(step: str, runs: dict[str, PartyRun]) -> None:
     for run in runs.values():
         if run.returncode != 0:
-            raise PowerFLError(f"step {step} failed at party {run.party_id} (exit {run.returncode}): {run.error or run.log[-2000:]}")
+            raise PowerFLError(
+                f"step {step} failed at party {run.party_id} (exit {run.returncode}): {run.error or run.log[-2000:]}"
+            )

@@ -97,8 +97,14 @@ def align(
 
 
 def _run(
-    party: Party, digests: np.ndarray, protocol: str, reveal: str, batch_size: int, pool: Workers,
-    timeout: float | None, stats: dict,
+    party: Party,
+    digests: np.ndarray,
+    protocol: str,
+    reveal: str,
+    batch_size: int,
+    pool: Workers,
+    timeout: float | None,
+    stats: dict,
 ) -> tuple[np.ndarray | None, int]:
     hosts = party.peers("host")
     if party.role == "guest":

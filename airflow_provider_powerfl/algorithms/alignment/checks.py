@@ -8,9 +8,7 @@ from airflow_provider_powerfl.algorithms.alignment.errors import ProtocolViolati
 from airflow_provider_powerfl.federation.party import Party
 
 
-def recv_positions(
-    party: Party, src: str, tag: str, upper: int, timeout: float | None, length: int | None = None
-) -> np.ndarray:
+def recv_positions(party: Party, src: str, tag: str, upper: int, timeout: float | None, length: int | None = None) -> np.ndarray:
     """Distinct int64 indices in [0, upper), `length` of them if given."""
     pos = party.recv(src, tag, timeout=timeout)
     if not isinstance(pos, np.ndarray) or pos.dtype != np.int64 or pos.ndim != 1:

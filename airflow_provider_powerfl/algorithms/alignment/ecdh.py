@@ -39,7 +39,13 @@ def _raise_stream(
 
 
 def _send_raised(
-    party: Party, dst: str, tag: str, scalar: bytes, digests: np.ndarray, workers: Workers, batch_size: int,
+    party: Party,
+    dst: str,
+    tag: str,
+    scalar: bytes,
+    digests: np.ndarray,
+    workers: Workers,
+    batch_size: int,
     keep: bool = True,
 ) -> np.ndarray | None:
     """Multiply `digests` by `scalar` batch by batch, sending each batch as soon as it is done."""
@@ -66,8 +72,14 @@ def _send_sorted(party: Party, dst: str, tag: str, rows: np.ndarray, batch_size:
 
 
 def guest_two_party(
-    party: Party, host: str, digests: np.ndarray, reveal: str, batch_size: int, workers: Workers,
-    timeout: float | None, stats: dict,
+    party: Party,
+    host: str,
+    digests: np.ndarray,
+    reveal: str,
+    batch_size: int,
+    workers: Workers,
+    timeout: float | None,
+    stats: dict,
 ) -> tuple[np.ndarray | None, int]:
     """Positions into `digests` of the intersection in the agreed order (None for reveal='size'), and its size."""
     a = x25519.generate_scalar()
@@ -87,8 +99,14 @@ def guest_two_party(
 
 
 def host_two_party(
-    party: Party, guest: str, digests: np.ndarray, reveal: str, batch_size: int, workers: Workers,
-    timeout: float | None, stats: dict,
+    party: Party,
+    guest: str,
+    digests: np.ndarray,
+    reveal: str,
+    batch_size: int,
+    workers: Workers,
+    timeout: float | None,
+    stats: dict,
 ) -> tuple[np.ndarray | None, int]:
     b = x25519.generate_scalar()
     t = time.perf_counter()
@@ -112,8 +130,14 @@ def host_two_party(
 
 
 def guest_multi_party(
-    party: Party, hosts: list[str], digests: np.ndarray, reveal: str, batch_size: int, workers: Workers,
-    timeout: float | None, stats: dict,
+    party: Party,
+    hosts: list[str],
+    digests: np.ndarray,
+    reveal: str,
+    batch_size: int,
+    workers: Workers,
+    timeout: float | None,
+    stats: dict,
 ) -> tuple[np.ndarray | None, int]:
     a = x25519.generate_scalar()
     t = time.perf_counter()
@@ -146,8 +170,15 @@ def guest_multi_party(
 
 
 def host_multi_party(
-    party: Party, guest: str, hosts: list[str], digests: np.ndarray, reveal: str, batch_size: int,
-    workers: Workers, timeout: float | None, stats: dict,
+    party: Party,
+    guest: str,
+    hosts: list[str],
+    digests: np.ndarray,
+    reveal: str,
+    batch_size: int,
+    workers: Workers,
+    timeout: float | None,
+    stats: dict,
 ) -> tuple[np.ndarray | None, int]:
     b = x25519.generate_scalar()
     index = hosts.index(party.party_id)

@@ -10,9 +10,7 @@ class ProtocolViolation(FederationError, ValueError):
     """A peer sent a message of the wrong shape, type or size for this step of the protocol."""
 
     def __init__(self, party: Party, peer: str, tag: str, problem: str) -> None:
-        super().__init__(
-            f"party {party.party_id} in job {party.job_id!r} refused tag {tag!r} from party {peer}: {problem}"
-        )
+        super().__init__(f"party {party.party_id} in job {party.job_id!r} refused tag {tag!r} from party {peer}: {problem}")
         self.peer = peer
         self.tag = tag
 

@@ -32,9 +32,7 @@ class Workers:
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
         self._pool = (
-            ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-            if self.workers > 1
-            else None
+            ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn")) if self.workers > 1 else None
         )
 
     def __enter__(self) -> Workers:

@@ -100,7 +100,12 @@ def int_vector(values: list[int]) -> np.ndarray:
 
 
 def guest(
-    party: Party, host: str, digests: np.ndarray, batch_size: int, timeout: float | None, stats: dict,
+    party: Party,
+    host: str,
+    digests: np.ndarray,
+    batch_size: int,
+    timeout: float | None,
+    stats: dict,
     min_bits: int = rsa_blind.DEFAULT_KEY_BITS,
 ) -> np.ndarray:
     """Positions into `digests` of the intersection, in the agreed (token) order."""
@@ -135,8 +140,14 @@ def guest(
 
 
 def host(
-    party: Party, guest_id: str, digests: np.ndarray, batch_size: int, workers: Workers, timeout: float | None,
-    stats: dict, key_bits: int = rsa_blind.DEFAULT_KEY_BITS,
+    party: Party,
+    guest_id: str,
+    digests: np.ndarray,
+    batch_size: int,
+    workers: Workers,
+    timeout: float | None,
+    stats: dict,
+    key_bits: int = rsa_blind.DEFAULT_KEY_BITS,
 ) -> np.ndarray:
     t = time.perf_counter()
     key = rsa_blind.RsaSigningKey.generate(key_bits)

@@ -47,9 +47,7 @@ def recv_header(party: Party, src: str, tag: str, width: int, timeout: float | N
     return head["rows"]
 
 
-def recv_rows(
-    party: Party, src: str, tag: str, width: int, timeout: float | None, rows: int | None = None
-) -> np.ndarray:
+def recv_rows(party: Party, src: str, tag: str, width: int, timeout: float | None, rows: int | None = None) -> np.ndarray:
     """A whole stream as one (n, width) array.
 
     Memory grows with the rows that arrive, not with the header's claim: a peer announcing 2^31 rows

@@ -181,7 +181,9 @@ class HeteroFeatureBinning:
             raise FederationError(f"guest {guest} sent a malformed {tag('key')} message in job {self.party.job_id!r}")
         public = PaillierPublicKey.from_bytes(key_bytes, allow_insecure_key_length=True)
         if public.n_bits < self.key_length:
-            raise ConfigError(f"guest {guest}'s Paillier key has {public.n_bits} bits, below this host's key_length={self.key_length}")
+            raise ConfigError(
+                f"guest {guest}'s Paillier key has {public.n_bits} bits, below this host's key_length={self.key_length}"
+            )
         public = PaillierPublicKey(public.n, allow_insecure_key_length=True, comb=_RERANDOMIZE_COMB)
         labels = check_ciphertexts(public, self._recv(guest, "labels"), len(bins), peer=guest, what=tag("labels"))
         start = time.perf_counter()
@@ -260,7 +262,9 @@ class HeteroFeatureBinning:
                 model.event_counts_ = [np.asarray(c, dtype=np.int64) for c in state["event_counts"]]
                 model.non_event_counts_ = [np.asarray(c, dtype=np.int64) for c in state["non_event_counts"]]
                 model.host_iv_ = {h: np.asarray(v, dtype=np.float64) for h, v in state["host_iv"].items()}
-                model.host_event_counts_ = {h: [np.asarray(c, dtype=np.int64) for c in v] for h, v in state["host_event_counts"].items()}
+                model.host_event_counts_ = {
+                    h: [np.asarray(c, dtype=np.int64) for c in v] for h, v in state["host_event_counts"].items()
+                }
                 model.host_non_event_counts_ = {
                     h: [np.asarray(c, dtype=np.int64) for c in v] for h, v in state["host_non_event_counts"].items()
                 }
@@ -268,7 +272,9 @@ class HeteroFeatureBinning:
             raise DataError(f"binning state is incomplete or malformed: {exc!r}") from exc
         n_bins = model.binner_.bin_counts()
         woes = model.woe_
-        if woes is not None and (len(woes) != len(n_bins) or any(w.shape != (int(n),) for w, n in zip(woes, n_bins, strict=True))):
+        if woes is not None and (
+            len(woes) != len(n_bins) or any(w.shape != (int(n),) for w, n in zip(woes, n_bins, strict=True))
+        ):
             raise DataError("binning state: the WOE values do not match the bins")
         return model
 

@@ -67,13 +67,19 @@ class FeaturePipeline:
 
     def check_params(self) -> None:
         """Raise a ConfigError naming the first bad setting (fit does this too; the job contract calls it at submit)."""
-        for name, value, keys in (("filter", self.filter, _FILTER_KEYS), ("binning", self.binning, _BINNING_KEYS), ("select", self.select, _SELECT_KEYS)):
+        for name, value, keys in (
+            ("filter", self.filter, _FILTER_KEYS),
+            ("binning", self.binning, _BINNING_KEYS),
+            ("select", self.select, _SELECT_KEYS),
+        ):
             _check_settings(name, value, keys)
         if self.transform not in TRANSFORMS:
             raise ConfigError(f"params.transform: expected {'|'.join(TRANSFORMS)}, got {self.transform!r}")
         _check_settings("transform_options", self.transform_options, _TRANSFORM_KEYS.get(self.transform, ()))
         if self.binning is None and (self.select is not None or self.transform in ("woe", "bin")):
-            raise ConfigError(f"params.binning: needed by {'params.select' if self.select is not None else 'params.transform=' + self.transform}")
+            raise ConfigError(
+                f"params.binning: needed by {'params.select' if self.select is not None else 'params.transform=' + self.transform}"
+            )
 
     def fit(self, X: Any, y: Any, feature_names: Sequence[str]) -> FeaturePipeline:
         """Fit every stage on this party's rows (y at the guest only); federated stages talk to peers."""
@@ -91,7 +97,9 @@ class FeaturePipeline:
                 party=self.party, executor=self.executor, timeout=self.timeout, **self.binning).fit(kept, y))  # fmt: skip
         self.select_ = None
         if self.select is not None:
-            self.select_ = _stage("select", lambda: HeteroIVSelector(party=self.party, timeout=self.timeout, **self.select).fit(self.binning_))
+            self.select_ = _stage(
+                "select", lambda: HeteroIVSelector(party=self.party, timeout=self.timeout, **self.select).fit(self.binning_)
+            )
         self.local_ = None
         if self.transform in _LOCAL:
             options = dict(self.transform_options or {})
@@ -136,7 +144,11 @@ class FeaturePipeline:
         check_fitted(self, "feature_names_out_")
         out: dict[str, Any] = {"features_in": self.feature_names_in_, "features_out": self.feature_names_out_}
         if self.binning_ is not None:
-            names = [n for n, k in zip(self.feature_names_in_, self.filter_.support_, strict=True) if k] if self.filter_ is not None else self.feature_names_in_
+            names = (
+                [n for n, k in zip(self.feature_names_in_, self.filter_.support_, strict=True) if k]
+                if self.filter_ is not None
+                else self.feature_names_in_
+            )
             kept = set(self._kept_names())
             woes = self.binning_.woe_
             out["features"] = {

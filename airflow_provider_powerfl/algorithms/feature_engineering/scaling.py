@@ -124,7 +124,11 @@ class OneHotEncoder:
 
     def to_dict(self) -> dict[str, Any]:
         check_fitted(self, "categories_")
-        return {"format": ONEHOT_FORMAT, "max_categories": self.max_categories, "categories": [c.tolist() for c in self.categories_]}
+        return {
+            "format": ONEHOT_FORMAT,
+            "max_categories": self.max_categories,
+            "categories": [c.tolist() for c in self.categories_],
+        }
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any]) -> OneHotEncoder:

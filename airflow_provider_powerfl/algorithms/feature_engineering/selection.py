@@ -73,7 +73,9 @@ class HeteroIVSelector:
             guest = party.peers("guest")[0]
             mask = party.recv(guest, "fe/select/mask", timeout=self.timeout)
             if not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.shape != binning.iv_.shape:
-                raise FederationError(f"guest {guest} sent a malformed feature mask ({getattr(mask, 'shape', type(mask).__name__)})")
+                raise FederationError(
+                    f"guest {guest} sent a malformed feature mask ({getattr(mask, 'shape', type(mask).__name__)})"
+                )
             self.support_ = mask
         return self
 
@@ -102,7 +104,9 @@ class HeteroIVSelector:
         return selector
 
 
-def select_by_iv(ivs: Mapping[str, np.ndarray], method: str, threshold: float, k: int, percentile: float) -> dict[str, np.ndarray]:
+def select_by_iv(
+    ivs: Mapping[str, np.ndarray], method: str, threshold: float, k: int, percentile: float
+) -> dict[str, np.ndarray]:
     """Keep masks per party for IVs ``{party: iv per feature}``; ties rank by party order, then feature."""
     ranked = sorted(((-float(v), p, j) for p, arr in ivs.items() for j, v in enumerate(arr)), key=lambda t: (t[0], t[1], t[2]))
     masks = {p: np.zeros(len(arr), dtype=bool) for p, arr in ivs.items()}
@@ -124,7 +128,9 @@ class StatisticSelector:
     :param unique_min: drop a feature with fewer distinct non-missing values than this.
     """
 
-    def __init__(self, *, missing_rate_max: float | None = None, variance_min: float | None = None, unique_min: int | None = None) -> None:
+    def __init__(
+        self, *, missing_rate_max: float | None = None, variance_min: float | None = None, unique_min: int | None = None
+    ) -> None:
         self.missing_rate_max = missing_rate_max
         self.variance_min = variance_min
         self.unique_min = unique_min
@@ -167,7 +173,11 @@ class StatisticSelector:
     @classmethod
     def from_dict(cls, state: Mapping[str, Any]) -> StatisticSelector:
         check_format(state, STAT_FORMAT)
-        selector = cls(missing_rate_max=state.get("missing_rate_max"), variance_min=state.get("variance_min"), unique_min=state.get("unique_min"))
+        selector = cls(
+            missing_rate_max=state.get("missing_rate_max"),
+            variance_min=state.get("variance_min"),
+            unique_min=state.get("unique_min"),
+        )
         selector.support_ = _support(state)
         return selector
 

@@ -156,7 +156,9 @@ class HeteroLogisticRegression:
             raise ConfigError(f"class_weight must be None, 'balanced' or a dict over classes {{0, 1}}, got {cw!r}")
         limit = 2.0**fp.WEIGHT_BOUND_BITS
         if not np.all((per_class >= 2.0**-fp.WEIGHT_FRAC_BITS) & (per_class < limit)):
-            raise ConfigError(f"class_weight values must lie in [2^-{fp.WEIGHT_FRAC_BITS}, 2^{fp.WEIGHT_BOUND_BITS}), got {per_class.tolist()}")
+            raise ConfigError(
+                f"class_weight values must lie in [2^-{fp.WEIGHT_FRAC_BITS}, 2^{fp.WEIGHT_BOUND_BITS}), got {per_class.tolist()}"
+            )
         return per_class[y.astype(np.int64)]
 
     # -- training -----------------------------------------------------------------------------
@@ -231,7 +233,9 @@ class HeteroLogisticRegression:
         for host in party.peers("host"):
             scores = party.recv(host, tag("predict"))
             if not isinstance(scores, np.ndarray) or scores.shape != partial.shape:
-                raise FederationError(f"host {host} sent partial scores for {getattr(scores, 'shape', '?')} rows, the guest has {partial.shape}")
+                raise FederationError(
+                    f"host {host} sent partial scores for {getattr(scores, 'shape', '?')} rows, the guest has {partial.shape}"
+                )
             partial = partial + scores
         return partial + self.intercept_
 

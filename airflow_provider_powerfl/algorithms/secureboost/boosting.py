@@ -94,7 +94,9 @@ def boost(
     return BoostResult(rounds, init, history, None, seconds)
 
 
-def sample_rows(rng: np.random.Generator, params: BoostParams, round_: int, g: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_rows(
+    rng: np.random.Generator, params: BoostParams, round_: int, g: np.ndarray, h: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The rows one round's trees grow on, and (g, h) with GOSS's amplification of the sampled small-gradient rows.
 
     GOSS (LightGBM): keep the top_rate share of rows with the largest sum over outputs of |g h|,

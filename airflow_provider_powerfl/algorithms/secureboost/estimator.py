@@ -138,7 +138,9 @@ class HeteroSecureBoost(BoostedTreesEstimator):
                 reply = party.recv(host, REPLY)
                 if not isinstance(reply, dict) or reply.get("op") != "setup" or not is_int(reply.get("n_candidates")):
                     raise FederationError(f"host {host} did not accept the SecureBoost setup: {reply!r}"[:300])
-                remotes[host] = RemoteHost(party, host, cipher, int(reply["n_candidates"]), per_ct, reply.get("hist_noise") is True)
+                remotes[host] = RemoteHost(
+                    party, host, cipher, int(reply["n_candidates"]), per_ct, reply.get("hist_noise") is True
+                )
             sources = [LocalSource(bins, binner.n_bins, binner.edges), *remotes.values()]
             evaluation = None
             if X_eval is not None:
@@ -154,9 +156,13 @@ class HeteroSecureBoost(BoostedTreesEstimator):
         guest = party.peers("guest")[0]
         setup = party.recv(guest, CMD)
         if not isinstance(setup, dict) or setup.get("op") != "setup" or setup.get("version") != PROTOCOL_VERSION:
-            raise FederationError(f"guest {guest} sent no SecureBoost setup of protocol version {PROTOCOL_VERSION}: {setup!r}"[:300])
+            raise FederationError(
+                f"guest {guest} sent no SecureBoost setup of protocol version {PROTOCOL_VERSION}: {setup!r}"[:300]
+            )
         if setup.get("n_rows") != len(X):
-            raise DataError(f"guest {guest} trains on {setup.get('n_rows')} rows, host {party.party_id} holds {len(X)}: align the inputs first")
+            raise DataError(
+                f"guest {guest} trains on {setup.get('n_rows')} rows, host {party.party_id} holds {len(X)}: align the inputs first"
+            )
         public = _peer_key(setup.get("public_key"), guest, int(self.key_length))
         per_ct = setup.get("per_ciphertext")
         if not is_int(per_ct) or not 1 <= per_ct <= encoding.per_ciphertext(public.max_int.bit_length() - 1):
@@ -240,7 +246,9 @@ class HeteroSecureBoost(BoostedTreesEstimator):
             model.role_ = str(state["role"])
             if model.role_ == "guest":
                 model._load_model(state["model"])
-                model.host_split_gain_ = {h: {int(i): float(g) for i, g in d.items()} for h, d in state["host_split_gain"].items()}
+                model.host_split_gain_ = {
+                    h: {int(i): float(g) for i, g in d.items()} for h, d in state["host_split_gain"].items()
+                }
             else:
                 model.splits_ = {int(i): (int(v[0]), float(v[1])) for i, v in state["splits"].items()}
                 model.feature_importance_ = {"split": np.asarray(state["feature_importance"]["split"], dtype=np.int64)}

@@ -39,7 +39,11 @@ class LocalSource:
         self._g, self._h, self._sample = g.astype(np.float64), h.astype(np.float64), sample
 
     def request_histograms(self, assign: np.ndarray, nodes: np.ndarray) -> None:
-        self._pending = np.stack([self._node_hist(np.flatnonzero((assign == n) & self._sample)) for n in nodes]) if len(nodes) else np.zeros((0, self.n_candidates, 2))
+        self._pending = (
+            np.stack([self._node_hist(np.flatnonzero((assign == n) & self._sample)) for n in nodes])
+            if len(nodes)
+            else np.zeros((0, self.n_candidates, 2))
+        )
         self._assign = assign
 
     def _node_hist(self, rows: np.ndarray) -> np.ndarray:
@@ -48,7 +52,9 @@ class LocalSource:
         keys = self._keys[rows].ravel()
         out = np.empty((self.n_candidates, 2))
         for k, w in enumerate((self._g, self._h)):
-            grid = np.bincount(keys, weights=np.repeat(w[rows], n_features), minlength=size).reshape(n_features, self.layout.width)
+            grid = np.bincount(keys, weights=np.repeat(w[rows], n_features), minlength=size).reshape(
+                n_features, self.layout.width
+            )
             out[:, k] = np.cumsum(grid, axis=1).ravel()[self.layout.flat]  # per feature: exact, |sum| < 2^52
         return out
 

@@ -54,7 +54,14 @@ class Tree:
     gain: list[float] = field(default_factory=list)
 
     def add_node(self) -> int:
-        for lst, default in ((self.left, -1), (self.right, -1), (self.owner, LOCAL), (self.split, None), (self.value, 0.0), (self.gain, 0.0)):
+        for lst, default in (
+            (self.left, -1),
+            (self.right, -1),
+            (self.owner, LOCAL),
+            (self.split, None),
+            (self.value, 0.0),
+            (self.gain, 0.0),
+        ):
             lst.append(default)
         return len(self.left) - 1
 
@@ -72,7 +79,14 @@ class Tree:
 
     def to_dict(self) -> dict[str, Any]:
         split = [list(s) if isinstance(s, tuple) else s for s in self.split]
-        return {"left": self.left, "right": self.right, "owner": self.owner, "split": split, "value": self.value, "gain": self.gain}
+        return {
+            "left": self.left,
+            "right": self.right,
+            "owner": self.owner,
+            "split": split,
+            "value": self.value,
+            "gain": self.gain,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Tree:
@@ -118,8 +132,13 @@ def grow_tree(
 
 
 def _level_histograms(
-    sources: Sequence[Source], tree: Tree, level: list[int], parent_of: dict[int, int], assign: np.ndarray,
-    sample: np.ndarray, hists: dict[int, list[np.ndarray]],
+    sources: Sequence[Source],
+    tree: Tree,
+    level: list[int],
+    parent_of: dict[int, int],
+    assign: np.ndarray,
+    sample: np.ndarray,
+    hists: dict[int, list[np.ndarray]],
 ) -> None:
     """Every node of ``level``'s histograms into ``hists``: the root and the smaller child of each pair from the
     sources (hosts asked first), its sibling as the parent's minus it."""
@@ -138,8 +157,13 @@ def _level_histograms(
 
 
 def _split_nodes(
-    sources: Sequence[Source], tree: Tree, decisions: dict[int, tuple[int, int, float]], assign: np.ndarray,
-    weighted: tuple[np.ndarray, np.ndarray], totals: dict[int, tuple[float, float]], parent_of: dict[int, int],
+    sources: Sequence[Source],
+    tree: Tree,
+    decisions: dict[int, tuple[int, int, float]],
+    assign: np.ndarray,
+    weighted: tuple[np.ndarray, np.ndarray],
+    totals: dict[int, tuple[float, float]],
+    parent_of: dict[int, int],
 ) -> list[int]:
     """Each decided node split by its owning source into two children (rows reassigned, child totals kept); the
     next level's nodes."""

@@ -101,7 +101,9 @@ def _parse_libsvm(text: DataFrame, has_label: bool, index_base: int) -> DataFram
     return parsed.withColumn("bad", bad).drop("pairs")
 
 
-def read_libsvm(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
+def read_libsvm(
+    spark: SparkSession, data: DataSpec, cached: list[DataFrame]
+) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
     """Returns (persisted source, dense frame, features, missing counts, rows read)."""
     text = _libsvm_text(spark, data)
     has_label = data.label_column is not None

@@ -50,7 +50,9 @@ def collect_arrays(table: Table, *, sort_by_id: bool = False) -> tuple[np.ndarra
     return arrow_arrays(table.df.toArrow(), table.feature_names, table.has_label, sort_by_id=sort_by_id)
 
 
-def arrow_arrays(arrow: pa.Table, feature_names: Sequence[str], has_label: bool, *, sort_by_id: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def arrow_arrays(
+    arrow: pa.Table, feature_names: Sequence[str], has_label: bool, *, sort_by_id: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     ids = arrow.column(ID).to_pylist()
     columns = [arrow.column(name).to_numpy().astype(np.float64, copy=False) for name in feature_names]
     x = np.column_stack(columns) if columns else np.empty((arrow.num_rows, 0))
@@ -58,7 +60,9 @@ def arrow_arrays(arrow: pa.Table, feature_names: Sequence[str], has_label: bool,
     return id_rows(ids, x, y, sort_by_id=sort_by_id)
 
 
-def id_rows(ids: list[str], x: np.ndarray, y: np.ndarray | None, *, sort_by_id: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def id_rows(
+    ids: list[str], x: np.ndarray, y: np.ndarray | None, *, sort_by_id: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``(ids as an object array of str, x, y)``, rows sorted by id if asked."""
     row_ids = np.empty(len(ids), dtype=object)
     row_ids[:] = ids
@@ -68,7 +72,9 @@ def id_rows(ids: list[str], x: np.ndarray, y: np.ndarray | None, *, sort_by_id: 
     return row_ids[order], x[order], None if y is None else y[order]
 
 
-def unique_rows(data: DataSpec, df: DataFrame, features: Sequence[str], ids: np.ndarray, X: np.ndarray, y: np.ndarray | None) -> Arrays:
+def unique_rows(
+    data: DataSpec, df: DataFrame, features: Sequence[str], ids: np.ndarray, X: np.ndarray, y: np.ndarray | None
+) -> Arrays:
     """read_arrays' result from clean rows sorted by id, refused with read_input's error if an id repeats."""
     duplicated = ids[1:][ids[1:] == ids[:-1]]
     if len(duplicated):

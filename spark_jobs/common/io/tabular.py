@@ -32,8 +32,15 @@ def load_tabular(spark: SparkSession, data: DataSpec) -> DataFrame:
                 raise DataError(f"{data.uri}: the file has {len(found)} columns but the spec's columns name {len(names)}")
             if data.header:
                 _check_header(spark, data)
-            schema = T.StructType([T.StructField(n, T.StringType()) for n in names] + [T.StructField(CORRUPT_COLUMN, T.StringType())])
-            df = reader.option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT_COLUMN).schema(schema).csv(data.uri)
+            schema = T.StructType(
+                [T.StructField(n, T.StringType()) for n in names] + [T.StructField(CORRUPT_COLUMN, T.StringType())]
+            )
+            df = (
+                reader.option("mode", "PERMISSIVE")
+                .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
+                .schema(schema)
+                .csv(data.uri)
+            )
         return df.select("*", F.col("_metadata.file_path").alias(FILE_COLUMN))
     except AnalysisException as exc:
         raise DataError(f"{data.uri}: cannot read as {data.format}: {str(exc).splitlines()[0]}") from exc
@@ -153,13 +160,13 @@ def tabular_columns(raw: DataFrame, data: DataSpec) -> TabularColumns:
     return TabularColumns(data, raw, columns, features, checked, label, id_raw)
 
 
-
-
 # per checked column: (name, (value, missing, bad) SQL, key of its missing count, key of its bad count)
 _Named = tuple[str, tuple[str, str, str], str, str]
 
 
-def read_tabular(spark: SparkSession, data: DataSpec, cached: list[DataFrame]) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
+def read_tabular(
+    spark: SparkSession, data: DataSpec, cached: list[DataFrame]
+) -> tuple[DataFrame, DataFrame, list[str], dict[str, int], int]:
     """Returns (persisted source, normalised frame, features, missing counts, rows read)."""
     raw = load_tabular(spark, data).persist()
     cached.append(raw)

@@ -85,15 +85,19 @@ _numeric_dtypes = st.sampled_from(["bool", "int8", "<u2", ">i4", "<i8", "<u8", "
 _arrays = hnp.arrays(_numeric_dtypes, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
 # and ints past 4300 digits, which str() and repr() refuse (built by map: hypothesis reprs its strategies)
 _bigints = st.integers(min_value=-(1 << 600), max_value=1 << 600) | st.sampled_from([1, -1]).map(lambda sign: sign << 20000)
-_intvecs = st.lists(_bigints | st.integers(0, 1 << 520).map(gmpy2.mpz), max_size=6).map(lambda items: np.array(items, dtype=object))
+_intvecs = st.lists(_bigints | st.integers(0, 1 << 520).map(gmpy2.mpz), max_size=6).map(
+    lambda items: np.array(items, dtype=object)
+)
 _leaves = st.one_of(
     st.none(), st.booleans(), _bigints, st.floats(), st.binary(max_size=40), st.text(max_size=20), _arrays, _intvecs
 )
 sendable = st.recursive(
     _leaves,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.lists(inner, max_size=4).map(tuple)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=4).map(tuple)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 

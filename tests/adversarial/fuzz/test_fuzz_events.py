@@ -35,7 +35,9 @@ JOB, SENDER, RECEIVER = "job-fuzz", "10000", "20000"
 KEY = SigningKey.generate()
 NONCE = new_nonce()
 PEM = KEY.public_key.pem()  # both parties' entries: one key signs as the sender
-REGISTRY = PartyRegistry.from_dict({"parties": {pid: {"role": "guest", "bootstrap_servers": "k:1", "public_key": PEM} for pid in (SENDER, RECEIVER)}})
+REGISTRY = PartyRegistry.from_dict(
+    {"parties": {pid: {"role": "guest", "bootstrap_servers": "k:1", "public_key": PEM} for pid in (SENDER, RECEIVER)}}
+)
 
 
 def _event_wire(body: object, timestamp: float | None = None) -> bytes:

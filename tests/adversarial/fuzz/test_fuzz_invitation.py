@@ -40,7 +40,11 @@ JOB, DAG, INITIATOR, ME = "job-fuzz", "powerfl_pipeline_fuzz", "10000", "20000"
 KEY = SigningKey.generate()
 NONCE = new_nonce()
 REGISTRY = PartyRegistry.from_dict(
-    {"parties": {pid: {"role": "guest", "bootstrap_servers": "k:1", "public_key": KEY.public_key.pem()} for pid in (INITIATOR, ME)}}
+    {
+        "parties": {
+            pid: {"role": "guest", "bootstrap_servers": "k:1", "public_key": KEY.public_key.pem()} for pid in (INITIATOR, ME)
+        }
+    }
 )
 POLICY = PartyPolicy.parse({"allowed_parties": [INITIATOR], "input_prefixes": ["/data"], "output_dir": "/work"})
 CONF = {

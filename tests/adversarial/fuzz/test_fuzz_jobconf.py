@@ -37,7 +37,9 @@ CONF = {
         "20000": {"inputs": {"data": {"uri": "hdfs://nn/host.csv", "format": "csv"}}},
     },
 }
-POLICY = PartyPolicy.parse({"allowed_parties": ["10000", "20000"], "input_prefixes": ["/data", "hdfs://nn/"], "output_dir": "/work"})
+POLICY = PartyPolicy.parse(
+    {"allowed_parties": ["10000", "20000"], "input_prefixes": ["/data", "hdfs://nn/"], "output_dir": "/work"}
+)
 REGISTRY = PartyRegistry.from_dict(
     {
         "parties": {
@@ -56,16 +58,28 @@ def _steps_or_own_errors(conf: dict) -> int:
         return 0
     built = 0
     for party_id, role in job.parties.items():
-        party = PartyConnection("powerfl_default", party_id, role, "127.0.0.1:19092", "/r.yaml", f"/keys/{party_id}.key", policy=POLICY)
+        party = PartyConnection(
+            "powerfl_default", party_id, role, "127.0.0.1:19092", "/r.yaml", f"/keys/{party_id}.key", policy=POLICY
+        )
         if not parses_or_own_error(job.check_policy, party_id, POLICY)[0]:
             continue
         for step in STEPS:
-            ok, args = parses_or_own_error(job.step_args, party_id, step, StepArgs(params={"max_iter": 1} if step == "train" else {}))
+            ok, args = parses_or_own_error(
+                job.step_args, party_id, step, StepArgs(params={"max_iter": 1} if step == "train" else {})
+            )
             if not ok:
                 continue
             out_default = default_output_dir(args.work_dir or "/work", job.job_id, party_id, step)
             spec_ok, _ = parses_or_own_error(
-                build_task_spec, job, party, REGISTRY, step=step, args=args, attempt=1, nonce="0f" * 16, default_output_dir=out_default
+                build_task_spec,
+                job,
+                party,
+                REGISTRY,
+                step=step,
+                args=args,
+                attempt=1,
+                nonce="0f" * 16,
+                default_output_dir=out_default,
             )
             built += spec_ok
     return built

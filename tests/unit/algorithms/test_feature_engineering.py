@@ -44,7 +44,9 @@ def credit() -> dict[str, np.ndarray]:
     return {"y": guest[:, 1], "guest": guest[:, 2:], "host": host_x}
 
 
-def reference_woe_iv(column: np.ndarray, y: np.ndarray, binner: Binner, j: int, adjustment: float = 0.5) -> tuple[np.ndarray, float]:
+def reference_woe_iv(
+    column: np.ndarray, y: np.ndarray, binner: Binner, j: int, adjustment: float = 0.5
+) -> tuple[np.ndarray, float]:
     """FATE's formula on the joined data, bin by bin, written out plainly."""
     n_bins = len(binner.edges_[j]) + 2
     bins = np.searchsorted(binner.edges_[j], column, side="left")
@@ -190,7 +192,11 @@ def test_bad_parameters_are_named_at_fit(credit, param, value):
 def fit_pipelines(job: str, columns, y, names, **settings) -> dict[str, FeaturePipeline]:
     parties = memory_parties(job, {GUEST: "guest", HOST: "host"})
     fns = {
-        pid: (lambda pid=pid: FeaturePipeline(party=parties[pid], **settings).fit(columns[pid], y if pid == GUEST else None, names[pid]))
+        pid: (
+            lambda pid=pid: FeaturePipeline(party=parties[pid], **settings).fit(
+                columns[pid], y if pid == GUEST else None, names[pid]
+            )
+        )
         for pid in parties
     }
     return run_parties(fns)  # type: ignore[return-value]
@@ -224,7 +230,9 @@ def test_pipeline_fit_then_apply_from_state_gives_the_same_output(credit, transf
 def test_pipeline_one_hot_of_low_cardinality_columns(credit):
     columns = {GUEST: np.round(credit["guest"][:, :3]), HOST: np.round(credit["host"][:, :3])}
     names = {pid: ["a", "b", "c"] for pid in columns}
-    pipelines = fit_pipelines("fe-pipe-onehot", columns, credit["y"], names, transform="onehot", transform_options={"max_categories": 40})
+    pipelines = fit_pipelines(
+        "fe-pipe-onehot", columns, credit["y"], names, transform="onehot", transform_options={"max_categories": 40}
+    )
     assert_round_trip(pipelines, columns)
     assert pipelines[HOST].feature_names_out_[0].startswith("a_")
 
@@ -232,7 +240,9 @@ def test_pipeline_one_hot_of_low_cardinality_columns(credit):
 def test_pipeline_names_the_stage_of_a_bad_setting(credit):
     parties = memory_parties("fe-pipe-bad", {GUEST: "guest", HOST: "host"})
     with pytest.raises(ConfigError, match=r"params\.binning: n_bins"):
-        FeaturePipeline(party=parties[GUEST], binning={"n_bins": 0}).fit(credit["guest"], credit["y"], [f"x{j}" for j in range(13)])
+        FeaturePipeline(party=parties[GUEST], binning={"n_bins": 0}).fit(
+            credit["guest"], credit["y"], [f"x{j}" for j in range(13)]
+        )
     with pytest.raises(ConfigError, match=r"params\.binning: needed by params\.transform=woe"):
         FeaturePipeline(transform="woe").fit(credit["guest"], credit["y"], [f"x{j}" for j in range(13)])
     with pytest.raises(ConfigError, match=r"params\.select\.top"):
@@ -243,7 +253,9 @@ def test_guest_can_return_ivs_only(credit):
     parties = memory_parties("fe-iv-only", {GUEST: "guest", HOST: "host"})
     columns = {GUEST: credit["guest"], HOST: credit["host"]}
     fns = {
-        GUEST: lambda: HeteroFeatureBinning(party=parties[GUEST], key_length=KEY, n_bins=4, return_woe=False).fit(columns[GUEST], credit["y"]),
+        GUEST: lambda: HeteroFeatureBinning(party=parties[GUEST], key_length=KEY, n_bins=4, return_woe=False).fit(
+            columns[GUEST], credit["y"]
+        ),
         HOST: lambda: HeteroFeatureBinning(party=parties[HOST], key_length=KEY, n_bins=4).fit(columns[HOST]),
     }
     models = run_parties(fns)

@@ -17,7 +17,9 @@ from airflow_provider_powerfl.algorithms.feature_engineering import (
 from airflow_provider_powerfl.exceptions import ConfigError, DataError
 
 RNG = np.random.default_rng(7)
-X = np.column_stack([RNG.normal(size=200), RNG.integers(0, 4, size=200).astype(float), np.r_[np.full(150, 2.0), np.full(50, np.nan)]])
+X = np.column_stack(
+    [RNG.normal(size=200), RNG.integers(0, 4, size=200).astype(float), np.r_[np.full(150, 2.0), np.full(50, np.nan)]]
+)
 
 
 def test_quantile_binning_gives_near_equal_bins_and_a_missing_bin():
@@ -50,7 +52,9 @@ def test_woe_iv_applies_the_adjustment_to_one_sided_bins_and_skips_empty_ones():
     expected = [np.log((10 / e) / (20 / ne)), np.log((0.5 / e) / (30.5 / ne)), np.log((5 / e) / (5 / ne)), 0.0]
     np.testing.assert_allclose(woe, expected)
     rates = [(10 / e, 20 / ne), (0.5 / e, 30.5 / ne), (5 / e, 5 / ne)]
-    assert iv == pytest.approx(sum((a - b) * w for (a, b), w in zip(rates, expected[:3], strict=True)))  # the empty bin adds nothing
+    assert iv == pytest.approx(
+        sum((a - b) * w for (a, b), w in zip(rates, expected[:3], strict=True))
+    )  # the empty bin adds nothing
 
 
 @pytest.mark.parametrize("cls", [StandardScaler, MinMaxScaler, OneHotEncoder])

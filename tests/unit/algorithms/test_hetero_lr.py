@@ -35,8 +35,11 @@ def breast() -> dict[str, np.ndarray]:
 
 def fit_all(parties, columns, y, **params) -> dict[str, HeteroLogisticRegression]:
     fns = {
-        pid: (lambda pid=pid: HeteroLogisticRegression(party=parties[pid], key_length=KEY, **params).fit(
-            columns[pid], y if parties[pid].role == "guest" else None))
+        pid: (
+            lambda pid=pid: HeteroLogisticRegression(party=parties[pid], key_length=KEY, **params).fit(
+                columns[pid], y if parties[pid].role == "guest" else None
+            )
+        )
         for pid in columns
     }
     out = run_parties(fns)
@@ -120,7 +123,9 @@ def plaintext_training(columns: dict[str, np.ndarray], y, plan: BatchPlan, row_w
     for epoch in range(plan.max_iter):
         if plan.refreshes_slopes(epoch):
             p = expit(X[GUEST] @ w[GUEST])
-            slopes = np.rint(row_weights * p * (1 - p) * 2 ** (fp.WEIGHT_FRAC_BITS + 2)) / 2 ** (fp.WEIGHT_FRAC_BITS + 2) / row_weights
+            slopes = (
+                np.rint(row_weights * p * (1 - p) * 2 ** (fp.WEIGHT_FRAC_BITS + 2)) / 2 ** (fp.WEIGHT_FRAC_BITS + 2) / row_weights
+            )
         total = 0.0
         for rows in plan.batches(epoch):
             c, t = row_weights[rows], y[rows]
@@ -156,13 +161,27 @@ def test_federated_gradients_and_loss_equal_plaintext_training(breast, n_hosts, 
         return [fn(item) for item in items]
 
     parties = memory_parties(f"hlr-grad-{n_hosts}", roles)
-    params = dict(max_iter=2, batch_size=120, optimizer="sgd", learning_rate=0.5, penalty=None, tol=0.0,
-                  random_state=3, class_weight=class_weight, executor=counting_map, residual=residual, slope_every=1,
-                  epsilon=None, init_scale=0.0)  # exact: no label noise, zero initial weights
+    params = dict(
+        max_iter=2,
+        batch_size=120,
+        optimizer="sgd",
+        learning_rate=0.5,
+        penalty=None,
+        tol=0.0,
+        random_state=3,
+        class_weight=class_weight,
+        executor=counting_map,
+        residual=residual,
+        slope_every=1,
+        epsilon=None,
+        init_scale=0.0,
+    )  # exact: no label noise, zero initial weights
     fns = {
-        pid: (lambda pid=pid: HeteroLogisticRegression(
-            party=parties[pid], key_length=KEY, **{k: v for k, v in params.items() if pid == GUEST or k != "class_weight"}
-        ).fit(columns[pid], y if pid == GUEST else None))
+        pid: (
+            lambda pid=pid: HeteroLogisticRegression(
+                party=parties[pid], key_length=KEY, **{k: v for k, v in params.items() if pid == GUEST or k != "class_weight"}
+            ).fit(columns[pid], y if pid == GUEST else None)
+        )
         for pid in roles
     }
     models = run_parties(fns)
@@ -205,14 +224,21 @@ def test_no_plaintext_features_labels_weights_or_scores_on_the_wire(two_party, b
         "host features": _float_patterns(breast["host"][:8]),
         "weights": _float_patterns(np.r_[models[GUEST].coef_, models[HOST].coef_, models[GUEST].intercept_]),
         "host partial scores": _float_patterns(np.concatenate(two_party["scores"][-2:])[:64]),
-        "encoded host partial scores": _int_patterns(fp.encode(0.25 * np.concatenate(two_party["scores"][-2:])[:64], fp.D_FRAC_BITS)),
+        "encoded host partial scores": _int_patterns(
+            fp.encode(0.25 * np.concatenate(two_party["scores"][-2:])[:64], fp.D_FRAC_BITS)
+        ),
     }
     for what, patterns in secrets_.items():
         found = [p for p in patterns if p in wire]
         assert not found, f"{what} found in plaintext on the wire: {found[:3]}"
     y = breast["y"]
-    labels = {y[:64].astype(np.float64).tobytes(), y[:64].astype(np.int64).tobytes(), y[:64].astype(np.uint8).tobytes(),
-              ",".join(str(int(v)) for v in y[:64]).encode(), json.dumps(y[:64].astype(int).tolist()).encode()}
+    labels = {
+        y[:64].astype(np.float64).tobytes(),
+        y[:64].astype(np.int64).tobytes(),
+        y[:64].astype(np.uint8).tobytes(),
+        ",".join(str(int(v)) for v in y[:64]).encode(),
+        json.dumps(y[:64].astype(int).tolist()).encode(),
+    }
     assert not [p for p in labels if p in wire], "labels found in plaintext on the wire"
 
 
@@ -278,9 +304,15 @@ def test_min_batch_size_is_enforced(breast):
         HeteroLogisticRegression(party=parties[GUEST], key_length=KEY, batch_size=64).fit(breast["guest"][:50], breast["y"][:50])
 
     # the host demands bigger batches than the guest plans: both stop, naming the refusal
-    out = run_parties({
-        GUEST: lambda: HeteroLogisticRegression(party=parties[GUEST], key_length=KEY, batch_size=100).fit(breast["guest"], breast["y"]),
-        HOST: lambda: HeteroLogisticRegression(party=parties[HOST], key_length=KEY, batch_size=400, min_batch_size=400).fit(breast["host"]),
-    })
+    out = run_parties(
+        {
+            GUEST: lambda: HeteroLogisticRegression(party=parties[GUEST], key_length=KEY, batch_size=100).fit(
+                breast["guest"], breast["y"]
+            ),
+            HOST: lambda: HeteroLogisticRegression(party=parties[HOST], key_length=KEY, batch_size=400, min_batch_size=400).fit(
+                breast["host"]
+            ),
+        }
+    )
     assert isinstance(out[HOST], DataError) and "min_batch_size=400" in str(out[HOST])
     assert isinstance(out[GUEST], FederationError) and "min_batch_size=400" in str(out[GUEST])

@@ -68,7 +68,10 @@ def test_xt_dot_of_standardized_binary_columns_is_exact(keys):
     exps = fp.encode_columns(X, fp.column_frac_bits(X))  # two values per binary column, both non-zero
     values = rng.integers(-(2**40), 2**40, 60).tolist()
     k = pk.Kernels()
-    assert k.decrypt(private, k.xt_dot(public, k.encrypt(public, values), exps)) == (exps.T @ np.array(values, dtype=object)).tolist()
+    assert (
+        k.decrypt(private, k.xt_dot(public, k.encrypt(public, values), exps))
+        == (exps.T @ np.array(values, dtype=object)).tolist()
+    )
 
 
 @pytest.mark.parametrize("factor_bits", [16, 40])  # 40: f * x outgrows int64, the products travel in limbs

@@ -47,7 +47,9 @@ def fit_recording(data, job: str, **params) -> tuple[dict, list[tuple[np.ndarray
                   random_state=3, key_length=KEY)  # fmt: skip
     guest_only = {k: params.pop(k) for k in ("init_scale", "epsilon") if k in params}
     fns = {
-        GUEST: lambda: HeteroLogisticRegression(party=parties[GUEST], **common, **params, **guest_only).fit(data["guest"], data["y"]),
+        GUEST: lambda: HeteroLogisticRegression(party=parties[GUEST], **common, **params, **guest_only).fit(
+            data["guest"], data["y"]
+        ),
         HOST: lambda: HeteroLogisticRegression(party=parties[HOST], **common, **params).fit(data["host"]),
     }
     with pytest.MonkeyPatch.context() as mp:

@@ -48,9 +48,7 @@ def test_returns_exactly_the_asked_rows() -> None:
 
 def test_padding_hides_table_size_and_query_count() -> None:
     capture: list[bytes] = []
-    result, served = _query(
-        [1, 2, 3], np.eye(3), [2, 9], capture=capture, serve_kw={"pad_to": 50}, query_kw={"pad_to": 20}
-    )
+    result, served = _query([1, 2, 3], np.eye(3), [2, 9], capture=capture, serve_kw={"pad_to": 50}, query_kw={"pad_to": 20})
     assert served["count"] == 20
     assert result.found.tolist() == [True, False]
     assert np.array_equal(result.rows[0], [0.0, 1.0, 0.0])

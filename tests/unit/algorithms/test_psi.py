@@ -177,11 +177,17 @@ def _fake_host(send_after_hello):
         (lambda p: p.send("10000", "psi/ecdh/y", [1, 2]), "expected a stream header"),
         (lambda p: p.send("10000", "psi/ecdh/y", {"rows": 2, "width": 16}), "expected a stream header with width 32"),
         (
-            lambda p: (p.send("10000", "psi/ecdh/y", {"rows": 2, "width": 32}), p.send("10000", "psi/ecdh/y", np.zeros((3, 32), np.uint8))),
+            lambda p: (
+                p.send("10000", "psi/ecdh/y", {"rows": 2, "width": 32}),
+                p.send("10000", "psi/ecdh/y", np.zeros((3, 32), np.uint8)),
+            ),
             "at most 2 rows",
         ),
         (
-            lambda p: (p.send("10000", "psi/ecdh/y", {"rows": 1, "width": 32}), p.send("10000", "psi/ecdh/y", np.zeros((1, 32), np.float64))),
+            lambda p: (
+                p.send("10000", "psi/ecdh/y", {"rows": 1, "width": 32}),
+                p.send("10000", "psi/ecdh/y", np.zeros((1, 32), np.float64)),
+            ),
             "expected a uint8 batch",
         ),
     ],

@@ -72,7 +72,9 @@ BINARY = dict(n_estimators=4, max_depth=3, learning_rate=0.3, max_bin=16, subsam
 
 def test_binary_lossless_two_parties(breast: dict[str, np.ndarray]) -> None:
     d = breast
-    models, raw = federated({GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, **BINARY)
+    models, raw = federated(
+        {GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, **BINARY
+    )
     plain = _plain(np.hstack([d["guest"], d["host"]]), d["y"], **BINARY)
     expected = plain.decision_function(np.hstack([d["guest_test"], d["host_test"]]))
     np.testing.assert_allclose(raw, expected, rtol=0, atol=1e-9)
@@ -89,7 +91,9 @@ def test_three_parties_lossless(breast: dict[str, np.ndarray]) -> None:
     d = breast
     h1, h2 = d["host"][:, :10], d["host"][:, 10:]
     t1, t2 = d["host_test"][:, :10], d["host_test"][:, 10:]
-    models, raw = federated({GUEST: d["guest"], HOST: h1, HOST2: h2}, d["y"], {GUEST: d["guest_test"], HOST: t1, HOST2: t2}, **BINARY)
+    models, raw = federated(
+        {GUEST: d["guest"], HOST: h1, HOST2: h2}, d["y"], {GUEST: d["guest_test"], HOST: t1, HOST2: t2}, **BINARY
+    )
     plain = _plain(np.hstack([d["guest"], h1, h2]), d["y"], **BINARY)
     np.testing.assert_allclose(raw, plain.decision_function(np.hstack([d["guest_test"], t1, t2])), rtol=0, atol=1e-9)
     assert models[HOST].splits_ and models[HOST2].splits_
@@ -98,7 +102,9 @@ def test_three_parties_lossless(breast: dict[str, np.ndarray]) -> None:
 def test_multiclass_lossless(vehicle: dict[str, np.ndarray]) -> None:
     d = vehicle
     params = dict(n_estimators=2, max_depth=3, learning_rate=0.3, max_bin=16, objective="multi:softprob", random_state=0)
-    models, raw = federated({GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, **params)
+    models, raw = federated(
+        {GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, **params
+    )
     plain = _plain(np.hstack([d["guest"], d["host"]]), d["y"], **params)
     T = np.hstack([d["guest_test"], d["host_test"]])
     np.testing.assert_allclose(raw, plain.decision_function(T), rtol=0, atol=1e-9)
@@ -114,8 +120,12 @@ def test_regression_lossless_with_early_stopping(breast: dict[str, np.ndarray]) 
     params = dict(n_estimators=6, max_depth=2, learning_rate=0.5, max_bin=16, objective="reg:squarederror",
                   reg_lambda=2.0, gamma=0.5, min_child_weight=3.0, early_stopping_rounds=2)  # fmt: skip
     eval_sets = {GUEST: (d["guest_test"], y_test), HOST: d["host_test"]}
-    models, raw = federated({GUEST: d["guest"], HOST: d["host"]}, y, {GUEST: d["guest_test"], HOST: d["host_test"]}, eval_sets=eval_sets, **params)
-    plain = GradientBoostedTrees(**params).fit(np.hstack([d["guest"], d["host"]]), y, eval_set=(np.hstack([d["guest_test"], d["host_test"]]), y_test))
+    models, raw = federated(
+        {GUEST: d["guest"], HOST: d["host"]}, y, {GUEST: d["guest_test"], HOST: d["host_test"]}, eval_sets=eval_sets, **params
+    )
+    plain = GradientBoostedTrees(**params).fit(
+        np.hstack([d["guest"], d["host"]]), y, eval_set=(np.hstack([d["guest_test"], d["host_test"]]), y_test)
+    )
     np.testing.assert_allclose(raw, plain.decision_function(np.hstack([d["guest_test"], d["host_test"]])), rtol=0, atol=1e-9)
     assert models[GUEST].evals_result_ == plain.evals_result_
     assert models[GUEST].evals_result_[-1] < 0.7 * models[GUEST].evals_result_[0]
@@ -126,7 +136,9 @@ def test_goss_lossless_and_keeps_the_largest_gradients(breast: dict[str, np.ndar
     d = breast
     # half the rows left out: host candidates that cut the sampled rows alike but not the others are
     # common (ties the host breaks as the plaintext does, protocol.HostServer._first_alike)
-    params = dict(n_estimators=5, max_depth=3, learning_rate=0.5, max_bin=16, goss=True, top_rate=0.2, other_rate=0.3, random_state=3)
+    params = dict(
+        n_estimators=5, max_depth=3, learning_rate=0.5, max_bin=16, goss=True, top_rate=0.2, other_rate=0.3, random_state=3
+    )
     _, raw = federated({GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, **params)
     plain = _plain(np.hstack([d["guest"], d["host"]]), d["y"], **params)
     np.testing.assert_allclose(raw, plain.decision_function(np.hstack([d["guest_test"], d["host_test"]])), rtol=0, atol=1e-9)
@@ -149,6 +161,7 @@ def test_goss_lossless_and_keeps_the_largest_gradients(breast: dict[str, np.ndar
 
 def test_plaintext_auc_matches_xgboost_hist(breast: dict[str, np.ndarray]) -> None:
     import xgboost as xgb  # the test extra xgboost-cpu; missing means a broken install, not a skip
+
     d = breast
     X, T = np.hstack([d["guest"], d["host"]]), np.hstack([d["guest_test"], d["host_test"]])
     params = dict(n_estimators=10, max_depth=3, learning_rate=0.1, max_bin=32, reg_lambda=1.0)
@@ -177,7 +190,9 @@ def test_wire_carries_no_gradient_hessian_label_or_threshold(breast: dict[str, n
     d = breast
     capture: list[bytes] = []
     params = dict(n_estimators=2, max_depth=3, learning_rate=0.3, max_bin=16, random_state=1)
-    models, _ = federated({GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, capture=capture, **params)
+    models, _ = federated(
+        {GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, capture=capture, **params
+    )
     wire = b"".join(capture)
     y = d["y"]
     # gradients and hessians of both rounds, as floats and as the quantized integers the guest packs
@@ -260,6 +275,8 @@ def test_chunked_executor_gives_the_same_model(breast: dict[str, np.ndarray], mo
     monkeypatch.setattr(paillier_kernels, "CHUNK_ROWS", 100)
     d = breast
     with ThreadPoolExecutor(2) as pool:
-        _, raw = federated({GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, executor=pool, **BINARY)
+        _, raw = federated(
+            {GUEST: d["guest"], HOST: d["host"]}, d["y"], {GUEST: d["guest_test"], HOST: d["host_test"]}, executor=pool, **BINARY
+        )
     plain = _plain(np.hstack([d["guest"], d["host"]]), d["y"], **BINARY)
     np.testing.assert_allclose(raw, plain.decision_function(np.hstack([d["guest_test"], d["host_test"]])), rtol=0, atol=1e-9)

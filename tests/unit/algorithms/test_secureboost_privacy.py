@@ -45,7 +45,12 @@ def _fit(d: dict[str, np.ndarray], guest: dict[str, Any], host: dict[str, Any]) 
 
         return fn
 
-    out = run_parties({GUEST: party(GUEST, guest, d["guest"], d["guest_test"], d["y"]), HOST: party(HOST, host, d["host"], d["host_test"], None)})
+    out = run_parties(
+        {
+            GUEST: party(GUEST, guest, d["guest"], d["guest_test"], d["y"]),
+            HOST: party(HOST, host, d["host"], d["host_test"], None),
+        }
+    )
     for res in out.values():
         if isinstance(res, BaseException):
             raise res

@@ -59,9 +59,7 @@ def test_multiexp_edge_exponents_and_shapes():
     top = 2**MAX_EXPONENT_BITS - 1
     rng = np.random.default_rng(3)
     bases = [mpz(int(v)) | 1 for v in rng.integers(3, 2**62, 9)]
-    exps = np.array(
-        [[0, top, -top, 1, 0], [0, -top, -top, -1, 0], [0, 0, top, 0, 5]] + [[0, 1, -1, 2, 5]] * 6, dtype=np.int64
-    )
+    exps = np.array([[0, top, -top, 1, 0], [0, -top, -top, -1, 0], [0, 0, top, 0, 5]] + [[0, 1, -1, 2, 5]] * 6, dtype=np.int64)
     assert multiexp_columns(bases, exps, MODULUS) == _naive(bases, exps, MODULUS)
     assert multiexp_columns(bases[:1], exps[:1], MODULUS) == _naive(bases[:1], exps[:1], MODULUS)
     assert multiexp_columns(bases[:1], [-top], MODULUS) == [gmpy2.powmod(bases[0], -top, MODULUS)]  # 1-D: one column

@@ -120,12 +120,8 @@ def test_no_predicted_positive_gives_zero_precision() -> None:
 def test_loss_and_importance_sections() -> None:
     imp = lr_feature_importance([0.5, -2.0, 0.0], [2.0, 0.1, 3.0], ["x0", "x1", "x2"])
     assert list(imp) == ["x0", "x1", "x2"] and imp == pytest.approx({"x0": 1.0, "x1": 0.2, "x2": 0.0})
-    m = evaluate_binary(
-        [0, 1, 1, 0], [0.2, 0.7, 0.6, 0.4], loss_history=[0.69, 0.5, 0.55], importance={"10000": imp}
-    )
-    assert m["loss"] == {
-        "values": [0.69, 0.5, 0.55], "epochs": 3, "first": 0.69, "last": 0.55, "min": 0.5, "min_epoch": 2
-    }
+    m = evaluate_binary([0, 1, 1, 0], [0.2, 0.7, 0.6, 0.4], loss_history=[0.69, 0.5, 0.55], importance={"10000": imp})
+    assert m["loss"] == {"values": [0.69, 0.5, 0.55], "epochs": 3, "first": 0.69, "last": 0.55, "min": 0.5, "min_epoch": 2}
     fi = m["feature_importance"]
     assert fi["method"] == "abs_coef_x_std"
     assert [(r["feature"], r["rank"]) for r in fi["by_party"]["10000"]] == [("x0", 1), ("x1", 2), ("x2", 3)]

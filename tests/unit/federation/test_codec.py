@@ -49,7 +49,9 @@ def test_plain_values_round_trip(obj: object) -> None:
     assert type(out) is type(obj)
 
 
-@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "<i2", ">i4", "int64", "uint64", "float16", "<f4", ">f8", "complex128"])
+@pytest.mark.parametrize(
+    "dtype", ["bool", "int8", "uint8", "<i2", ">i4", "int64", "uint64", "float16", "<f4", ">f8", "complex128"]
+)
 def test_numeric_arrays_keep_dtype_and_shape(dtype: str) -> None:
     array = (np.arange(24) % 7).astype(dtype).reshape(2, 3, 4)
     out = roundtrip(array)
@@ -95,9 +97,7 @@ def test_big_int_vectors_with_python_ints_negatives_and_shape() -> None:
     assert roundtrip(np.empty(0, dtype=object)).shape == (0,)
 
 
-@pytest.mark.parametrize(
-    "obj", [object(), {1: "int key"}, np.array(["text"]), np.array([1.5], dtype=object), {1, 2}]
-)
+@pytest.mark.parametrize("obj", [object(), {1: "int key"}, np.array(["text"]), np.array([1.5], dtype=object), {1, 2}])
 def test_unsupported_objects_are_refused_at_encode(obj: object) -> None:
     with pytest.raises(TypeError):
         codec.encode(obj)

@@ -127,9 +127,7 @@ def _resealed(wire: bytes, key: SigningKey, **changes: object) -> bytes:
         ({"timestamp": 4e9}, "from the future"),
     ],
 )
-def test_checked_fields_reject_even_when_correctly_signed(
-    capture: list[bytes], changes: dict[str, object], reason: str
-) -> None:
+def test_checked_fields_reject_even_when_correctly_signed(capture: list[bytes], changes: dict[str, object], reason: str) -> None:
     keys = {GUEST: SigningKey.generate(), HOST: SigningKey.generate()}
     parties = _keyed_parties(keys, capture)
     parties[GUEST].send(HOST, "t", "real")
@@ -171,9 +169,7 @@ def test_forged_signature_and_unknown_sender_are_rejected(parties: dict[str, Par
     assert host.inbox.rejected == {"bad signature": 2, "unknown sender": 1}
 
 
-def test_a_tampered_copy_of_an_accepted_chunk_is_dropped_as_a_duplicate(
-    parties: dict[str, Party], capture: list[bytes]
-) -> None:
+def test_a_tampered_copy_of_an_accepted_chunk_is_dropped_as_a_duplicate(parties: dict[str, Party], capture: list[bytes]) -> None:
     guest, host = parties[GUEST], parties[HOST]
     guest.send(HOST, "t", "real")
     assert host.recv(GUEST, "t", timeout=1) == "real"

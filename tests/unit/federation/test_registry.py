@@ -56,9 +56,7 @@ def test_yaml_registry_resolves_paths_and_maps_security(registry_file: Path) -> 
 
 def test_inline_pem_public_key(registry_file: Path) -> None:
     pem = (registry_file.parent / "keys" / "10000.pub").read_text()
-    registry = PartyRegistry.from_dict(
-        {"parties": {"10000": {"role": "guest", "bootstrap_servers": "b:1", "public_key": pem}}}
-    )
+    registry = PartyRegistry.from_dict({"parties": {"10000": {"role": "guest", "bootstrap_servers": "b:1", "public_key": pem}}})
     assert registry.get("10000").public_key == pem
     registry.get("10000").verify_key()
 

@@ -55,7 +55,10 @@ def test_bad_field_is_named(extra, field):
 
 
 def test_kafka_settings_in_the_connection_are_refused_for_the_registrys():
-    with pytest.raises(ConfigError, match=r"field 'security_protocol': this party's Kafka settings are its registry entry's \(parties\.10000\.security\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"field 'security_protocol': this party's Kafka settings are its registry entry's \(parties\.10000\.security\)",
+    ):
         PartyConnection.from_connection(_conn(security_protocol="SASL_SSL"))
 
 
@@ -64,7 +67,10 @@ def test_the_registry_entry_is_the_broker_and_a_contradicting_host_is_refused(re
     assert load_registry(same).get("10000").bootstrap_servers == "127.0.0.1:19092,127.0.0.1:19093"
     assert "10000" in load_registry(PartyConnection.from_connection(_conn(host=None, registry_path=registry_path)))
     other = PartyConnection.from_connection(_conn(host="10.0.0.9:9092", registry_path=registry_path))
-    with pytest.raises(ConfigError, match=r"field 'host': '10\.0\.0\.9:9092' contradicts this party's broker in .*parties\.10000\.bootstrap_servers"):
+    with pytest.raises(
+        ConfigError,
+        match=r"field 'host': '10\.0\.0\.9:9092' contradicts this party's broker in .*parties\.10000\.bootstrap_servers",
+    ):
         load_registry(other)
 
 
@@ -84,7 +90,9 @@ def test_hook_reads_connection_from_environment(monkeypatch):
 def test_test_connection_reports_an_unreachable_registry_broker(monkeypatch, tmp_path):
     _, public = generate_party_keys(tmp_path, "10000")
     path = tmp_path / "parties.yaml"
-    path.write_text(yaml.safe_dump({"parties": {"10000": {"role": "guest", "bootstrap_servers": "127.0.0.1:1", "public_key": str(public)}}}))
+    path.write_text(
+        yaml.safe_dump({"parties": {"10000": {"role": "guest", "bootstrap_servers": "127.0.0.1:1", "public_key": str(public)}}})
+    )
     monkeypatch.setenv("AIRFLOW_CONN_POWERFL_GUEST", _conn(host=None, registry_path=str(path)).as_json())
     ok, message = PowerFLPartyHook(powerfl_conn_id="powerfl_guest").test_connection()
     assert not ok and message

@@ -49,7 +49,10 @@ def test_job_id_defaults_to_the_run_id():
         ({"parties": ["10000=guest", "20000=hots"]}, r"dag_run\.conf\.parties\[1\]: expected guest\|host\|arbiter"),
         ({"parties": ["10000=guest"], "parties-args": {"30000": {}}}, r"parties-args\.30000: party 30000 is not among"),
         ({"parties": ["10000=guest"], "common-args": [1]}, r"common-args: Input should be a valid dictionary"),
-        ({"parties": ["10000=guest"], "common_args": {}}, r"dag_run\.conf\.common_args: unknown key \(did you mean 'common-args'\?\)"),
+        (
+            {"parties": ["10000=guest"], "common_args": {}},
+            r"dag_run\.conf\.common_args: unknown key \(did you mean 'common-args'\?\)",
+        ),
     ],
 )
 def test_bad_job_conf_names_the_field(conf, message):
@@ -59,7 +62,10 @@ def test_bad_job_conf_names_the_field(conf, message):
 
 def test_a_party_not_in_the_job_is_refused_naming_it_and_the_job():
     job = JobConf.from_conf(CONF, "run")
-    with pytest.raises(ConfigError, match=r"party 30000 \(connection 'powerfl_default'\) is not among the parties of job 'J' \(10000=guest, 20000=host\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"party 30000 \(connection 'powerfl_default'\) is not among the parties of job 'J' \(10000=guest, 20000=host\)",
+    ):
         job.role_of(party("30000"))
 
 
@@ -70,7 +76,12 @@ def test_spec_takes_roles_from_the_job_and_brokers_and_keys_from_the_registry(tm
         {
             "parties": {
                 "10000": {"role": "guest", "bootstrap_servers": "a:1", "public_key": "10000.pub"},
-                "20000": {"role": "guest", "bootstrap_servers": "b:2", "public_key": "20000.pub", "security": {"security_protocol": "SSL", "ssl_crlfile": "crl.pem"}},
+                "20000": {
+                    "role": "guest",
+                    "bootstrap_servers": "b:2",
+                    "public_key": "20000.pub",
+                    "security": {"security_protocol": "SSL", "ssl_crlfile": "crl.pem"},
+                },
             }
         },
         base_dir=tmp_path,
@@ -80,9 +91,14 @@ def test_spec_takes_roles_from_the_job_and_brokers_and_keys_from_the_registry(tm
     out = default_output_dir("/w", "J:1", "10000", "align")
     spec = build_task_spec(job, party(), registry, step="align", args=args, attempt=2, nonce="0f" * 16, default_output_dir=out)
     assert (spec.job_id, spec.attempt, spec.role, spec.private_key, spec.nonce) == ("J", 2, "guest", "/keys/10000.key", "0f" * 16)
-    assert [(p.id, p.role, p.bootstrap_servers) for p in spec.parties] == [("10000", "guest", ("a:1",)), ("20000", "host", ("b:2",))]
+    assert [(p.id, p.role, p.bootstrap_servers) for p in spec.parties] == [
+        ("10000", "guest", ("a:1",)),
+        ("20000", "host", ("b:2",)),
+    ]
     assert spec.parties[1].public_key_is_pem and spec.parties[1].security.security_protocol == "SSL"
     assert spec.outputs.dir == "/w/J_1/10000/align"
     assert spec.input("data").uri == "/data/guest.csv"
     with pytest.raises(ConfigError, match=r"field 'private_key_path': must be set"):
-        build_task_spec(job, party(key=None), registry, step="align", args=args, attempt=1, nonce="0f" * 16, default_output_dir="/w")
+        build_task_spec(
+            job, party(key=None), registry, step="align", args=args, attempt=1, nonce="0f" * 16, default_output_dir="/w"
+        )

@@ -70,15 +70,22 @@ def test_a_key_for_every_step_reaches_the_steps_that_take_it_only():
 
 
 def test_a_pipeline_refuses_a_typo_in_a_tasks_parameters():
-    data = {"dag_id": "p", "tasks": {"train": {"component": "train", "parameters": {"algorithm": "secureboost", "n_estimator": 3}}}}
-    with pytest.raises(ConfigError, match=r"p: tasks\.train\.parameters\.n_estimator: unknown key \(did you mean 'n_estimators'\?\)"):
+    data = {
+        "dag_id": "p",
+        "tasks": {"train": {"component": "train", "parameters": {"algorithm": "secureboost", "n_estimator": 3}}},
+    }
+    with pytest.raises(
+        ConfigError, match=r"p: tasks\.train\.parameters\.n_estimator: unknown key \(did you mean 'n_estimators'\?\)"
+    ):
         PipelineDef.from_dict(data, "p")
 
 
 def test_the_merged_parameters_of_every_step_are_checked_against_the_pipeline():
     with pytest.raises(ConfigError, match=r"tasks\.train at party 10000: params: batch_size=32 is below min_batch_size=64"):
         check_job(conf(parties_args={"10000": {"train": {"batch_size": 32}}}), PIPELINE)
-    with pytest.raises(ConfigError, match=r"parties-args\.20000\.train\.algorithm: Input should be 'hetero_lr' or 'secureboost', got 'xgboost'"):
+    with pytest.raises(
+        ConfigError, match=r"parties-args\.20000\.train\.algorithm: Input should be 'hetero_lr' or 'secureboost', got 'xgboost'"
+    ):
         check_job(conf(parties_args={"20000": {"train": {"algorithm": "xgboost"}}}), PIPELINE)
     check_job(conf(common_args={"max_iter": 3, "train": {"learning_rate": 0.1}}), PIPELINE)
 
@@ -93,7 +100,9 @@ def test_powerfl_job_validate_exits_non_zero_with_the_same_message(tmp_path, arg
     assert out in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize(("estimator", "model"), [(HeteroLogisticRegression, HeteroLRParams), (HeteroSecureBoost, SecureBoostParams)])
+@pytest.mark.parametrize(
+    ("estimator", "model"), [(HeteroLogisticRegression, HeteroLRParams), (HeteroSecureBoost, SecureBoostParams)]
+)
 def test_an_estimators_defaults_are_its_parameter_models(estimator, model):
     """One set of defaults: the estimator's signature and the model the job contract checks agree."""
     signature = inspect.signature(estimator.__init__).parameters

@@ -42,12 +42,17 @@ def context(conf, xcoms=None, try_number=1):
     def xcom_pull(task_ids, key="return_value"):
         return xcoms.get(task_ids if key == "return_value" else (task_ids, key))
 
-    return {"dag_run": SimpleNamespace(conf=conf, run_id="manual__1"), "ti": SimpleNamespace(try_number=try_number, xcom_pull=xcom_pull)}
+    return {
+        "dag_run": SimpleNamespace(conf=conf, run_id="manual__1"),
+        "ti": SimpleNamespace(try_number=try_number, xcom_pull=xcom_pull),
+    }
 
 
 def job(ctx, party) -> JobContext:
     """What the operator reads once per try: the party, its registry, the run's job."""
-    return JobContext(party, PartyRegistry.from_yaml(party.registry_path), JobConf.from_conf(ctx["dag_run"].conf, ctx["dag_run"].run_id))
+    return JobContext(
+        party, PartyRegistry.from_yaml(party.registry_path), JobConf.from_conf(ctx["dag_run"].conf, ctx["dag_run"].run_id)
+    )
 
 
 def spec_of(op, ctx, party, runtime="local"):
@@ -134,7 +139,9 @@ def test_result_json_feeds_xcom(registry, tmp_path):
     spec = spec_of(op, context(CONF), party(registry), "local")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "result.json").write_text(
-        json.dumps({"outputs": {"scores": {"uri": "x", "format": "parquet"}}, "metrics": {"auc": 0.97, "ks": 0.81, "roc": [1, 2]}})
+        json.dumps(
+            {"outputs": {"scores": {"uri": "x", "format": "parquet"}}, "metrics": {"auc": 0.97, "ks": 0.81, "roc": [1, 2]}}
+        )
     )
     result = op.read_result(spec)
     assert result["metrics"] == {"auc": 0.97, "ks": 0.81}
@@ -200,7 +207,9 @@ def test_a_guarded_step_reads_connection_registry_and_key_once_and_runs_inside_i
     monkeypatch.setattr(step_module, "StepGuard", Guard)
     monkeypatch.setattr(step_module, "existing_archive", lambda: None)
     monkeypatch.setattr(FederatedStepOperator, "_run_local", lambda op, argv, spec, what: None)
-    monkeypatch.setattr(FederatedStepOperator, "_tell_peers", lambda op, reg, signer, spec, status, reason, strict=False: events.append(status))
+    monkeypatch.setattr(
+        FederatedStepOperator, "_tell_peers", lambda op, reg, signer, spec, status, reason, strict=False: events.append(status)
+    )
     op = FederatedAlignOperator(task_id="align", job_guard=True, output_dir="/tmp/powerfl/out")
     op.execute(context(CONF))
     assert reads == {"connection": 1, "registry": 1, "key": 1}

@@ -29,7 +29,9 @@ class HostEndsJobAfter:
     task = JOB_TASK
 
     def __init__(self, registry: Any, me: str, job_id: str, on_failure: Any, **_: Any) -> None:
-        self._event = StatusEvent(job_id, HOST, self.task, "failed" if self.task == JOB_TASK else "running", 2, HOST_REASON, time.time())
+        self._event = StatusEvent(
+            job_id, HOST, self.task, "failed" if self.task == JOB_TASK else "running", 2, HOST_REASON, time.time()
+        )
         self._on_failure = on_failure
         self._timer: threading.Timer | None = None
 

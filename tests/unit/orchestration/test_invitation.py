@@ -45,7 +45,9 @@ def test_an_invitation_signed_by_an_unknown_key_is_refused_and_nobody_is_told(ke
 
 
 def test_a_party_off_the_allow_list_is_refused_and_told(keys, registry):
-    with pytest.raises(InvitationRefused, match=r"refuses initiator='30000': may not start jobs here \(allowed_parties: 10000\)") as err:
+    with pytest.raises(
+        InvitationRefused, match=r"refuses initiator='30000': may not start jobs here \(allowed_parties: 10000\)"
+    ) as err:
         open_invitation(wire(keys["30000"], sender="30000", conf={**CONF, "parties": ["30000=guest", "20000=host"]}),
                         registry, "20000", policy=OPEN, pipelines={"pipe"})  # fmt: skip
     assert err.value.sender == "30000"

@@ -18,7 +18,9 @@ def test_job_file_splits_the_pipeline_from_the_conf(tmp_path):
 def test_a_misspelt_field_is_refused_naming_file_and_field(tmp_path):
     path = tmp_path / "job.yaml"
     path.write_text("parties: ['10000=guest', '20000=host']\nparty-args: {}\n")
-    with pytest.raises(ConfigError, match=r"job file .*job\.yaml: dag_run\.conf\.party-args: unknown key \(did you mean 'parties-args'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"job file .*job\.yaml: dag_run\.conf\.party-args: unknown key \(did you mean 'parties-args'\?\)"
+    ):
         load_job_file(path)
 
 

@@ -28,14 +28,10 @@ def test_provider_info_matches_airflow_schema():
 def test_airflow_lists_provider_and_connection_type(tmp_path):
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
     airflow_cli = Path(sys.executable).parent / "airflow"
-    listed = subprocess.run(
-        [airflow_cli, "providers", "list", "-o", "json"], env=env, capture_output=True, text=True, check=True
-    )
+    listed = subprocess.run([airflow_cli, "providers", "list", "-o", "json"], env=env, capture_output=True, text=True, check=True)
     packages = {p["package_name"]: p for p in json.loads(listed.stdout)}
     assert packages["airflow-provider-powerfl"]["version"] == "0.1.0"
-    hooks = subprocess.run(
-        [airflow_cli, "providers", "hooks", "-o", "json"], env=env, capture_output=True, text=True, check=True
-    )
+    hooks = subprocess.run([airflow_cli, "providers", "hooks", "-o", "json"], env=env, capture_output=True, text=True, check=True)
     by_type = {h["connection_type"]: h for h in json.loads(hooks.stdout)}
     assert by_type["powerfl"]["class"] == "airflow_provider_powerfl.hooks.party.PowerFLPartyHook"
 

@@ -8,7 +8,9 @@ from airflow_provider_powerfl.runtimes.command import LOCAL_DRIVER_JAVA_OPTIONS,
 
 def test_command_names_master_conf_entry_point_and_relative_spec():
     argv = step_command(
-        "align", "powerfl-align-J-10000", SparkSettings(master="yarn", conf={"spark.b": "2", "spark.a": "1"}, jobs_dir="/opt/jobs/")
+        "align",
+        "powerfl-align-J-10000",
+        SparkSettings(master="yarn", conf={"spark.b": "2", "spark.a": "1"}, jobs_dir="/opt/jobs/"),
     )
     assert argv == [
         "spark-submit", "--master", "yarn", "--deploy-mode", "client", "--name", "powerfl-align-J-10000",

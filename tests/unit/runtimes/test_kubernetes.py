@@ -84,9 +84,7 @@ def test_pod_failure_surfaces_the_jobs_own_error():
 
 def terminated_pod(container: str, code: int) -> k8s.V1Pod:
     state = k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=code))
-    status = k8s.V1ContainerStatus(
-        name=container, state=state, image="i", image_id="", ready=False, restart_count=0
-    )
+    status = k8s.V1ContainerStatus(name=container, state=state, image="i", image_id="", ready=False, restart_count=0)
     return k8s.V1Pod(status=k8s.V1PodStatus(container_statuses=[status]))
 
 
@@ -157,5 +155,7 @@ def test_kafka_passwords_reach_the_pod_as_secret_files_only(tmp_path):
 
 def test_an_unreadable_password_file_is_named():
     spec = spec_for_pod(sasl_spec(), KubernetesSettings(kafka_secret="powerfl-kafka", kafka_secret_dir="/nonexistent"))
-    with pytest.raises(ConfigError, match=r"security\.sasl_plain_password_file: cannot read /nonexistent/20000\.sasl_plain_password"):
+    with pytest.raises(
+        ConfigError, match=r"security\.sasl_plain_password_file: cannot read /nonexistent/20000\.sasl_plain_password"
+    ):
         spec.party("20000").security.client_kwargs()

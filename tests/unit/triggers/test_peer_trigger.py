@@ -9,7 +9,12 @@ NONCE = "0f" * 16
 
 def test_serialize_round_trip():
     trigger = FederatedPeerTrigger(
-        powerfl_conn_id="powerfl_guest", job_id="J", nonce=NONCE, peer_task="train", parties=["20000", "30000"], deadline=1.5e9,
+        powerfl_conn_id="powerfl_guest",
+        job_id="J",
+        nonce=NONCE,
+        peer_task="train",
+        parties=["20000", "30000"],
+        deadline=1.5e9,
         poll_interval=0.5,
     )
     classpath, kwargs = trigger.serialize()
