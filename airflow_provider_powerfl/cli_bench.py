@@ -43,7 +43,6 @@ def add_bench_commands(subparsers: Any, bench_name: str | None) -> None:
     root = checkout()
     for name, module_name in BENCHMARKS.items():
         sub = benches.add_parser(name, help=f"benchmark {name}")
-        sub.add_argument("--json", action="store_true", help="accepted for symmetry; the last line is always JSON")
         if name != bench_name:
             continue
         if root is None:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(
 
 def test_attack_bench_prints_a_final_json_line_with_the_figures(capsys):
     argv = ["bench", "attack", "--algorithm", "hetero-lr", "--dataset", "default_credit", "--setting", "leaky",
-            "--rows", "600", "--epochs", "2", "--json"]  # fmt: skip
+            "--rows", "600", "--epochs", "2"]  # fmt: skip
     assert main(argv) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     result = json.loads(last)
