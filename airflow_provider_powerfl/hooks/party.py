@@ -17,9 +17,9 @@ from airflow_provider_powerfl.config_file import load_config_file
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
+from airflow_provider_powerfl.jobs.spec import ROLES
 from airflow_provider_powerfl.policy import PartyPolicy
 
-ROLES = ("guest", "host", "arbiter")
 RUNTIMES = ("local", "kubernetes")
 # connection fields that once described this party's Kafka; the registry entry does now
 _KAFKA_FIELDS = ("security_protocol", "sasl_mechanism", "ssl_cafile")

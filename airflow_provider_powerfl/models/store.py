@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlparse
 
 from airflow_provider_powerfl import __version__
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.jobs.spec import ROLES
 from airflow_provider_powerfl.models import codec
 from airflow_provider_powerfl.models.errors import ModelCorruptError, ModelExistsError, ModelNotFoundError
 
@@ -39,7 +40,6 @@ FORMAT = "powerfl-model"
 FORMAT_VERSION = 1
 MANIFEST_FILE = "model.json"
 STATE_FILE = "state.json"
-ROLES = ("guest", "host", "arbiter")
 # Path-safe: no separators, no leading dot (so never "." / ".." or hidden).
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:+@=-]*")
 _VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
