@@ -107,7 +107,7 @@ def test_noise_draws_have_the_documented_scale() -> None:
     server.public_key, server.noise, server.rows = public, 3.0, np.arange(1000)
     count = encoding.per_ciphertext(public.max_int.bit_length() - 1)
     draws: list[int] = []
-    for _ in range(40):
+    for _ in range(400):  # 3,200 draws: the mean's own sd is 3/sqrt(3200) = 0.05, so the bounds hold by > 5 sigma
         digits = encoding.split_digits(public.decode_int(server._noise_plaintext(count)), count)
         for g, h in (encoding.unpack_sum(v, signed_h=True) for v in digits):
             draws += [g, h]
