@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valida
 from airflow_provider_powerfl.crypto.paillier import MIN_KEY_BITS, valid_key_length
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.jobs.spec import TaskSpec
+from airflow_provider_powerfl.validation import shown
 
 DEFAULT_WORK_DIR = str(Path(tempfile.gettempdir()) / "powerfl")
 Algorithm = Literal["psi_ecdh", "psi_rsa", "hetero_lr", "secureboost", "woe_iv"]
@@ -35,7 +36,7 @@ class PolicyRefused(ConfigError):
     """A job asks this party for less than its policy allows; names the field, the value asked and the policy's."""
 
     def __init__(self, party_id: str, field: str, asked: Any, rule: str) -> None:
-        super().__init__(f"party {party_id}'s privacy policy refuses {field}={_shown(asked)}: {rule}")
+        super().__init__(f"party {party_id}'s privacy policy refuses {field}={shown(asked)}: {rule}")
         self.field = field
         self.asked = asked
 
@@ -229,14 +230,6 @@ def _copy(params: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("binning"), Mapping):
         out["binning"] = dict(out["binning"])
     return out
-
-
-def _shown(value: Any) -> str:
-    """repr, short: an int past Python's 4300-digit str limit would make repr raise inside the refusal."""
-    if _is_int(value) and value.bit_length() > 64:
-        return f"<a {value.bit_length()}-bit integer>"
-    text = repr(value)
-    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _is_int(value: Any) -> bool:

@@ -87,7 +87,7 @@ def config_error(exc: ValidationError, where: str, model: type[BaseModel] | None
     message = first["msg"].removeprefix("Value error, ")
     # a missing key's input is its parent, which may hold a password
     if first["type"] not in ("value_error", "assertion_error", "missing") and "input" in first:
-        message += f", got {_shown(first['input'])}"
+        message += f", got {shown(first['input'])}"
     return ConfigError(f"{path_of(where, loc) or 'value'}: {message}")
 
 
@@ -121,6 +121,9 @@ def _inner_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     return None, False
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """repr, short: an int past Python's 4300-digit str limit would make repr raise inside the error itself."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<a {value.bit_length()}-bit integer>"
     text = repr(value)
-    return text if len(text) <= 120 else text[:120] + "..."
+    return text if len(text) <= 200 else text[:200] + "..."

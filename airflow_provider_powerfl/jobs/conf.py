@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.jobs.document import RESERVED, JobConfDocument
-from airflow_provider_powerfl.jobs.params import STEPS, step_model, validate_step_params
+from airflow_provider_powerfl.jobs.params import STEPS, step_model
 from airflow_provider_powerfl.jobs.pipeline import STEP_COMPONENTS, PipelineDef
 from airflow_provider_powerfl.jobs.spec import KafkaSecurity, TaskSpec, parse_party_roles
 from airflow_provider_powerfl.policy import PartyPolicy
@@ -35,7 +35,7 @@ _KAFKA_SECURITY_FIELDS = frozenset(KafkaSecurity.model_fields)
 
 
 class PartyIdentity(Protocol):
-    """Who this party is, as its Airflow connection says (hooks.party.PartyIdentity)."""
+    """Who this party is, as its Airflow connection says (hooks.party.PartyConnection)."""
 
     conn_id: str
     party_id: str
@@ -88,9 +88,9 @@ class StepArgs:
         """
         if step not in STEPS:
             return self
-        fields = step_model(step, self.params, where).model_fields
-        params = {k: v for k, v in self.params.items() if k not in self.shared or k in fields}
-        validate_step_params(step, params, where)
+        model = step_model(step, self.params, where)
+        params = {k: v for k, v in self.params.items() if k not in self.shared or k in model.model_fields}
+        parse(model, params, where)
         return replace(self, params=params)
 
 

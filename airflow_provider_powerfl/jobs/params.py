@@ -15,19 +15,25 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from airflow_provider_powerfl.algorithms.feature_engineering.pipeline import FeaturePipeline
 from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
+from airflow_provider_powerfl.algorithms.secureboost.objectives import OBJECTIVES
 from airflow_provider_powerfl.algorithms.secureboost.params import SecureBoostParams
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation.party import DEFAULT_SILENCE_TIMEOUT
 from airflow_provider_powerfl.validation import Contract, parse
 
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 InputNames = Annotated[list[StrictStr], Field(min_length=1)]
 
 
+# SecureBoost's objective by the task's name, as a job conf may give it -> XGBoost's name, which the estimator takes
+TASK_OBJECTIVES = {"binary": "binary:logistic", "multiclass": "multi:softprob", "regression": "reg:squarederror"}
+
+
 class StepParams(Contract):
     """What every federated step takes (spark_jobs/common/party.py reads them)."""
 
     timeout: Seconds = 600.0  # seconds to wait for one message of a peer
-    silence_timeout: Seconds | None = None  # seconds a peer may send nothing, not even a heartbeat (None: the step's)
+    silence_timeout: Seconds = DEFAULT_SILENCE_TIMEOUT  # seconds a peer may send nothing, not even a heartbeat
     channel: StrictStr | None = None  # the federation channel when one job runs the same step twice
 
 
@@ -60,7 +66,7 @@ class SecureBoostTrain(StepParams, SecureBoostParams):
     input: StrictStr = "train"
     validation: StrictStr | None = None  # an aligned input for early_stopping_rounds
     # the task's name or XGBoost's; the estimator gets XGBoost's
-    objective: Literal["binary", "multiclass", "regression", "binary:logistic", "multi:softprob", "reg:squarederror"] = "binary"  # type: ignore[assignment]
+    objective: Literal[(*TASK_OBJECTIVES, *OBJECTIVES)] = "binary"  # type: ignore[assignment]
 
 
 class PredictParams(StepParams):
@@ -119,6 +125,4 @@ def step_model(step: str, params: Mapping[str, Any], where: str = "params") -> t
 
 def validate_step_params(step: str, params: Mapping[str, Any], where: str = "params") -> StepParams:
     """One step's merged parameters as its typed model; the ConfigError names ``where.<key>``."""
-    model = step_model(step, params, where)
-    data = {"algorithm": "hetero_lr", **params} if step == "train" else dict(params)
-    return parse(model, data, where)
+    return parse(step_model(step, params, where), params, where)

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from airflow_provider_powerfl.federation.keys import SigningKey
-from airflow_provider_powerfl.federation.party import DEFAULT_SILENCE_TIMEOUT, Party, peers_know
+from airflow_provider_powerfl.federation.party import Party, peers_know
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.jobs.params import StepParams
 from airflow_provider_powerfl.jobs.spec import TaskSpec
@@ -32,7 +32,7 @@ def registry_from_spec(spec: TaskSpec) -> PartyRegistry:
     return PartyRegistry.from_dict({"parties": entries})
 
 
-def channel_name(spec: TaskSpec, step: str) -> str:
+def channel_name(job_id: str, step: str, channel: str | None) -> str:
     """The federation job id of one step: ``<job_id>.<step>``, or ``<job_id>.<params.channel>``.
 
     Every step of a job gets its own inbox topics and message sequences: the
@@ -41,7 +41,7 @@ def channel_name(spec: TaskSpec, step: str) -> str:
     runs of one step in one job (e.g. predict on two data sets) set
     ``params.channel`` to tell them apart; it must be equal at every party.
     """
-    return f"{spec.job_id}.{shared_params(spec).channel or step}"
+    return f"{job_id}.{channel or step}"
 
 
 def build_party(spec: TaskSpec, step: str) -> Party:
@@ -49,9 +49,10 @@ def build_party(spec: TaskSpec, step: str) -> Party:
     logging.getLogger("kafka").setLevel(logging.WARNING)  # its per-connection INFO lines bury the step's log
     roles = {p.id: p.role for p in spec.parties}
     signing_key = SigningKey.from_file(spec.private_key)
+    shared = shared_params(spec)
     return Party.from_registry(
-        registry_from_spec(spec), spec.party_id, signing_key, channel_name(spec, step), spec.attempt, roles,
-        nonce=bytes.fromhex(spec.nonce), silence_timeout=shared_params(spec).silence_timeout or DEFAULT_SILENCE_TIMEOUT,
+        registry_from_spec(spec), spec.party_id, signing_key, channel_name(spec.job_id, step, shared.channel), spec.attempt,
+        roles, nonce=bytes.fromhex(spec.nonce), silence_timeout=shared.silence_timeout,
     )  # fmt: skip
 
 

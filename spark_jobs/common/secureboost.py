@@ -6,22 +6,17 @@ from typing import Any
 
 from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost
 from airflow_provider_powerfl.algorithms.secureboost.params import SecureBoostParams
-from airflow_provider_powerfl.jobs.params import SecureBoostTrain
+from airflow_provider_powerfl.jobs.params import TASK_OBJECTIVES, SecureBoostTrain
 
-# params.objective (the task's name, or XGBoost's) -> (XGBoost's name, task)
-OBJECTIVES = {
-    "binary": ("binary:logistic", "binary"),
-    "multiclass": ("multi:softprob", "multiclass"),
-    "regression": ("reg:squarederror", "regression"),
-}
-TASK_OF = {xgb: task for xgb, task in OBJECTIVES.values()}
+TASK_OF = {xgb: task for task, xgb in TASK_OBJECTIVES.items()}  # XGBoost's objective -> the task it scores
 IMPORTANCE_METHOD = "split_gain"
 TASKS_PER_CORE = 2  # Spark tasks per core per chunk map: a tree level's many small chunks share a few tasks
 
 
 def objective_of(name: str) -> tuple[str, str]:
     """``params.objective`` (the task's name or XGBoost's) as (XGBoost's objective name, task)."""
-    return OBJECTIVES[name] if name in OBJECTIVES else (name, TASK_OF[name])
+    xgb = TASK_OBJECTIVES.get(name, name)
+    return xgb, TASK_OF[xgb]
 
 
 def build_estimator(params: SecureBoostTrain, executor: Any) -> HeteroSecureBoost:
