@@ -20,7 +20,11 @@ from tests.support.launch import check_ok, run_parties, write_job
 
 GUEST, HOST, HOST2 = "10000", "20000", "30000"
 ROLES = {GUEST: "guest", HOST: "host", HOST2: "host"}
-LR = {"key_length": 1024, "max_iter": 5, "batch_size": 128, "learning_rate": 0.15, "random_state": 0, "timeout": 300}
+# epsilon None: the label noise towards hosts is random by design (a CSPRNG, not random_state), and on 455 rows its
+# cost has a long tail (in-memory, 40 runs of this split at 5 epochs: AUC 0.945-0.997, mean 0.987); the noise has its
+# own tests (tests/unit/algorithms/test_hetero_lr_privacy.py, test_spark_jobs.py), this one checks three parties
+LR = {"key_length": 1024, "max_iter": 5, "batch_size": 128, "learning_rate": 0.15, "random_state": 0, "timeout": 300,
+      "epsilon": None}  # fmt: skip
 
 
 def split_columns(path: Path, first: Path, second: Path, keep: int) -> None:
@@ -81,7 +85,6 @@ def test_guest_and_two_hosts_align_train_predict_on_breast(kafka_brokers, tmp_pa
     )
     check_ok("predict", predicted)
     metrics = predicted[GUEST].result["metrics"]
-    # the default label noise towards hosts (epsilon 16) costs this 455-row training set up to ~0.025 AUC:
-    # 0.972-0.996 over 8 in-memory runs of the same split, 0.996 without noise
-    assert metrics["auc"] >= 0.95 and metrics["n"] == split.shared_test_ids
+    # without label noise the model is deterministic: 0.996 in 40 in-memory runs of this split
+    assert metrics["auc"] >= 0.99 and metrics["n"] == split.shared_test_ids
     assert predicted[HOST].result["metrics"] == {} and predicted[HOST2].result["metrics"] == {}
