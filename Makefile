@@ -6,9 +6,9 @@ GMP     := .cache/gmp
 KAFKA   := scripts/kafka
 BROKERS := guest host host2
 
-.PHONY: install class-archive lint test demo kafka-up kafka-down bench clean
+.PHONY: install dashboard chromium class-archive lint test demo kafka-up kafka-down bench clean
 
-install: $(STAMP)
+install: $(STAMP) dashboard
 
 $(STAMP): pyproject.toml setup.py scripts/gmp airflow_provider_powerfl/crypto/_multiexp.c airflow_provider_powerfl/crypto/_fixedbase.c airflow_provider_powerfl/crypto/_powmod.c airflow_provider_powerfl/crypto/_montgomery.h
 	@# the crypto extensions' GMP, static and configured for this CPU: Debian's fat libgmp gives some CPUs a slow
@@ -20,6 +20,22 @@ $(STAMP): pyproject.toml setup.py scripts/gmp airflow_provider_powerfl/crypto/_m
 	@# pyspark's and Airflow's modules again (pandas alone: 2.6 s to import without, 1.0 s with)
 	POWERFL_GMP=$(CURDIR)/$(GMP) $(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -e '.[test]'
 	touch $(STAMP)
+
+# The task dashboard (dashboard/: React + ECharts from npm's lock file), built into the provider package
+# (plugins/dashboard_dist/, in the wheel); npm ci only when the lock changed, the build only when a source did.
+DASHBOARD := airflow_provider_powerfl/plugins/dashboard_dist/index.html
+dashboard: $(DASHBOARD)
+
+dashboard/node_modules/.package-lock.json: dashboard/package.json dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund
+
+$(DASHBOARD): dashboard/node_modules/.package-lock.json dashboard/index.html dashboard/vite.config.ts dashboard/tsconfig.json $(shell find dashboard/src -type f)
+	cd dashboard && npm run build
+
+# Debian's Chromium for the dashboard's browser tests (tests/browser: Playwright drives it by its path, as
+# Playwright's own browser download is unreachable); a no-op when it is installed.
+chromium:
+	command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 # The class archive local Spark steps' driver JVMs map (runtimes/class_archive.py): dumped once per
 # JDK and Spark install, ~1 min; a no-op when it is there.
@@ -35,7 +51,7 @@ lint: install
 
 # The checks, then starts the brokers the tests need, runs the whole suite (its wall time is the last line),
 # stops what it started.
-test: install lint class-archive
+test: install lint class-archive chromium
 	$(KAFKA) up $(BROKERS)
 	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; $(KAFKA) down $(BROKERS); exit $$status
 

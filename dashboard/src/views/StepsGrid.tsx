@@ -1,0 +1,55 @@
+// The pipeline's steps x the job's parties: each cell the step's state there and, while a training step
+// runs, its live progress (epoch or tree, loss, ETA) as the step reports it.
+import { ProgressBar, StateBadge } from "../components/common";
+import { duration, full } from "../format";
+import type { JobDetail, Progress } from "../types";
+
+export function StepsGrid({ job }: { job: JobDetail }) {
+  const parties = Object.entries(job.parties);
+  return (
+    <table className="grid" data-testid="steps-grid">
+      <thead>
+        <tr>
+          <th>Step</th>
+          {parties.map(([id, party]) => (
+            <th key={id} data-party={id}>
+              {id} · {party.role}
+              {party.local ? " (here)" : ""} <StateBadge state={party.state} />
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {job.steps.map((step) => (
+          <tr key={step.task_id} data-step={step.task_id}>
+            <th>
+              {step.task_id} <span className="muted">{step.component}</span>
+            </th>
+            {parties.map(([id, party]) => {
+              const cell = party.steps[step.task_id];
+              return (
+                <td key={id} data-party={id}>
+                  <StateBadge state={cell?.state} />
+                  {cell?.try_number && cell.try_number > 1 ? <span className="muted"> try {cell.try_number}</span> : null}
+                  {cell?.progress && <LiveProgress progress={cell.progress} />}
+                </td>
+              );
+            })}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function LiveProgress({ progress }: { progress: Progress }) {
+  const label = `${progress.unit} ${progress.done}/${progress.of}`;
+  return (
+    <div className="live" data-testid="live-progress" data-done={progress.done} data-of={progress.of}>
+      <ProgressBar fraction={progress.of ? progress.done / progress.of : 0} label={label} />
+      <span className="muted">
+        loss {full(progress.loss)} · ETA {duration(progress.eta_s)}
+      </span>
+    </div>
+  );
+}
