@@ -6,7 +6,7 @@ GMP     := .cache/gmp
 KAFKA   := scripts/kafka
 BROKERS := guest host host2
 
-.PHONY: install dashboard chromium class-archive lint test demo kafka-up kafka-down bench clean
+.PHONY: install dashboard chromium helm class-archive lint test demo kafka-up kafka-down bench clean
 
 install: $(STAMP) dashboard
 
@@ -37,6 +37,11 @@ $(DASHBOARD): dashboard/node_modules/.package-lock.json dashboard/index.html das
 chromium:
 	command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+# helm for the chart tests and deploy.sh (tests/chart): scripts/helm builds its pinned version from the Go module
+# proxy into .cache/bin once (a few minutes cold); a no-op when it is there.
+helm:
+	scripts/helm
+
 # The class archive local Spark steps' driver JVMs map (runtimes/class_archive.py): dumped once per
 # JDK and Spark install, ~1 min; a no-op when it is there.
 class-archive: install
@@ -51,7 +56,7 @@ lint: install
 
 # The checks, then starts the brokers the tests need, runs the whole suite (its wall time is the last line),
 # stops what it started.
-test: install lint class-archive chromium
+test: install lint class-archive chromium helm
 	$(KAFKA) up $(BROKERS)
 	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; $(KAFKA) down $(BROKERS); exit $$status
 
