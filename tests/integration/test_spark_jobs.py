@@ -27,7 +27,12 @@ from tests.support.launch import run_parties, spark_submit_command, submit_env, 
 GUEST, HOST = "10000", "20000"
 ROLES = {GUEST: "guest", HOST: "host"}
 TEST_KEY_BITS = 1024  # tests only
-LR = {"key_length": TEST_KEY_BITS, "max_iter": 10, "batch_size": 128, "learning_rate": 0.15, "random_state": 0, "timeout": 300}
+# without label noise (epsilon None): its AUC is then 0.995 every run; with the default noise it has a long tail on
+# these 385 rows (40 in-memory runs: 0.934-0.995, mean 0.985), and the noise keeps its own tests
+LR = {
+    "key_length": TEST_KEY_BITS, "max_iter": 10, "batch_size": 128, "learning_rate": 0.15, "random_state": 0,
+    "epsilon": None, "timeout": 300,
+}  # fmt: skip
 
 
 def brokers_of(kafka_brokers: dict[str, str]) -> dict[str, str]:
@@ -87,9 +92,7 @@ def test_two_parties_align_train_predict_on_breast(kafka_brokers, tmp_path: Path
     )
     assert_ok(predicted)
     metrics = predicted[GUEST].result["metrics"]
-    # hetero LR's default label noise towards the host (epsilon 16) costs these 385 training rows up to ~0.025
-    # AUC (0.973 in a fresh-clone run; the three-party test measured 0.972-0.996 over 8 in-memory runs)
-    assert metrics["auc"] >= 0.95 and metrics["n"] == split.shared_test_ids
+    assert metrics["auc"] >= 0.99 and metrics["n"] == split.shared_test_ids
     report = tmp_path / GUEST / "predict" / "report"
     assert {p.name for p in report.iterdir()} >= {"metrics.json", "roc.png", "ks.png", "loss.png"}
     rows = np.genfromtxt(
