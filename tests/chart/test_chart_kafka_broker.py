@@ -76,7 +76,13 @@ def guest_broker(
     root = tmp_path_factory.mktemp("guest-pod")
     internal, external, controller = free_port(), free_port(30000, 32767), free_port()
     # locally the NodePort is the listener's own port (the advertised DOMAIN:nodePort must reach it)
-    kafka = {"controllerPort": controller, "heap": "256m", "external": {"containerPort": external}}
+    # C1 only: half the JVM's start-up CPU (scripts/kafka's choice for test brokers)
+    kafka = {
+        "controllerPort": controller,
+        "heap": "256m",
+        "jvmOptions": "-XX:TieredStopAtLevel=1",
+        "external": {"containerPort": external},
+    }
     values = write(root / "values.yaml", yaml.safe_dump({"kafka": kafka}))
     env = env_files.seed(
         GUEST,
@@ -102,9 +108,9 @@ def guest_broker(
     (home / "libs").symlink_to(REPO / ".cache" / "kafka" / "libs")
     write(home / "log4j2.xml", LOG4J)
     log = (root / "kafka.log").open("w")
-    process = subprocess.Popen(
-        ["sh", script], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "KAFKA_HOME": str(home), "KAFKA_HEAP": "256m"}
-    )
+    container = manifest.get("StatefulSet", "powerfl-kafka")["spec"]["template"]["spec"]["containers"][0]
+    env = {**os.environ, **{e["name"]: e["value"] for e in container["env"]}, "KAFKA_HOME": str(home)}
+    process = subprocess.Popen(["sh", script], stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         yield Broker(manifest, internal, external, root / "kafka.log")
     finally:

@@ -3,10 +3,13 @@ helm lint; for both parties, the KubernetesExecutor variant with scheduling sett
 
 from __future__ import annotations
 
+import functools
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import kubernetes_validate
+import kubernetes_validate.utils
 import pytest
 import yaml
 
@@ -14,6 +17,14 @@ from tests.chart.render import CHART, GUEST, EnvFiles, Manifest, deploy
 
 # the chart's lowest Kubernetes (Chart.yaml kubeVersion) and the newest the validator knows
 VERSIONS = ("1.27", kubernetes_validate.latest_version())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def schemas_read_once() -> Iterator[None]:
+    """kubernetes-validate parses a kind's schema files on every call (two thirds of its time): once per file here."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kubernetes_validate.utils, "schema_contents", functools.cache(kubernetes_validate.utils.schema_contents))
+        yield
 
 
 def validate_all(manifest: Manifest) -> int:

@@ -249,3 +249,14 @@ def test_images_are_the_ones_docker_build_tags(rendered: dict[str, Manifest]) ->
     images = {c["image"] for spec in pod_specs(rendered[GUEST.id]).values() for c in containers(spec)}
     assert images >= {f"powerfl/runtime:{version}", f"powerfl/kafka:{kafka}"}
     assert yaml.safe_load(Path(REPO / "charts" / "powerfl" / "Chart.yaml").read_text())["appVersion"] == version
+
+
+@pytest.mark.parametrize("party", [GUEST, HOST], ids=["guest", "host"])
+def test_only_the_partys_own_pods_reach_the_plaintext_listener(rendered: dict[str, Manifest], party) -> None:
+    manifest = rendered[party.id]
+    policy = manifest.get("NetworkPolicy", "powerfl-kafka")["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels(manifest.get("StatefulSet", "powerfl-kafka")).items()
+    internal, external = policy["ingress"]
+    assert internal["ports"] == [{"port": "internal", "protocol": "TCP"}]
+    assert internal["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": party.namespace}}}]
+    assert external == {"ports": [{"port": "external", "protocol": "TCP"}]}  # partners come in through the NodePort

@@ -12,7 +12,7 @@ cat /etc/kafka/config/server.properties /etc/kafka/users/sasl.properties > "$RUN
 openssl pkey -in /etc/kafka/tls/tls.key > "$RUN/keystore.pem"
 cat /etc/kafka/tls/tls.crt >> "$RUN/keystore.pem"
 JAVA="java -Xms$KAFKA_HEAP -Xmx$KAFKA_HEAP -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true"
-JAVA="$JAVA -Dlog4j2.configurationFile=$KAFKA_HOME/log4j2.xml -Dkafka.logs.dir=$RUN -cp $CP"
+JAVA="$JAVA ${KAFKA_OPTS:-} -Dlog4j2.configurationFile=$KAFKA_HOME/log4j2.xml -Dkafka.logs.dir=$RUN -cp $CP"
 if [ ! -f "$DATA/meta.properties" ]; then
     cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
     $JAVA kafka.tools.StorageTool format --standalone --cluster-id="$cluster_id" -c "$RUN/server.properties"
