@@ -63,6 +63,7 @@ check_env() {
     matches PARTY_ID "$ID_RE" "a party id of lower-case letters, digits and -, e.g. 10000 (the namespace is power-fl-<id>)"
     [[ -z ${PARTY_ROLE:-} ]] || matches PARTY_ROLE "$ROLE_RE" "guest, host or arbiter"
     matches DOMAIN "$HOST_RE" "a host name, e.g. fl.bank.example"
+    [[ ! $DOMAIN =~ ^[0-9.]+$ ]] || die "DOMAIN=$DOMAIN is an IP address: the ingress needs a DNS name (and the broker's certificate is made for it)"
     matches INTERNAL_MQ_HOST "$HOST_RE" "the host this party's pods reach its broker at"
     port_in INTERNAL_MQ_TCP_PORT 1 65535 "a port number"
     port_in EXPOSE_MQ_TCP_PORT 30000 32767 "a NodePort, 30000-32767"
@@ -183,7 +184,8 @@ install() {
     fi
     local mode=(upgrade --install --create-namespace)
     [[ $ACTION == setup ]] || mode=(upgrade)
-    "$HELM" "${mode[@]}" "$RELEASE" "$CHART" --namespace "$ns" "${HELM_ARGS[@]}"
+    # the database migration hook waits for PostgreSQL and the first pull of the runtime image
+    "$HELM" "${mode[@]}" "$RELEASE" "$CHART" --namespace "$ns" --timeout 20m "${HELM_ARGS[@]}"
     say "$ACTION of party $PARTY_ID done in namespace $ns ($HELM status $RELEASE -n $ns)"
 }
 

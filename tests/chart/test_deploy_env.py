@@ -33,6 +33,7 @@ BAD = [
     ({"PARTY_ID": None}, "PARTY_ID is not set"),
     ({"PARTY_ID": "Party 1"}, "PARTY_ID=Party 1 is malformed"),
     ({"DOMAIN": "fl bank"}, "DOMAIN=fl bank is malformed"),
+    ({"DOMAIN": "10.1.2.3"}, "DOMAIN=10.1.2.3 is an IP address"),
     ({"INTERNAL_MQ_HOST": None}, "INTERNAL_MQ_HOST is not set"),
     ({"INTERNAL_MQ_TCP_PORT": "ninety"}, "INTERNAL_MQ_TCP_PORT=ninety is malformed"),
     ({"EXPOSE_MQ_TCP_PORT": "9093"}, "EXPOSE_MQ_TCP_PORT=9093 is out of range"),
@@ -97,8 +98,10 @@ def test_setup_upgrade_and_cleanup_run_helm_in_the_partys_namespace(env_files: E
     assert done.returncode == 1 and "nothing deleted" in done.stderr
     deploy(helm, "cleanup", path, "--yes")
     setup, upgrade, uninstall, delete = calls(log)
-    assert setup.startswith(f"helm upgrade --install --create-namespace powerfl {CHART} --namespace power-fl-20000 ")
-    assert upgrade.startswith(f"helm upgrade powerfl {CHART} --namespace power-fl-20000 ")
+    assert setup.startswith(
+        f"helm upgrade --install --create-namespace powerfl {CHART} --namespace power-fl-20000 --timeout 20m "
+    )
+    assert upgrade.startswith(f"helm upgrade powerfl {CHART} --namespace power-fl-20000 --timeout 20m ")
     assert "--set-file parties.10000.saslPassword=" in setup  # read by helm from the file, never on the command line
     assert "kafka-password-of" not in setup
     assert uninstall == "helm uninstall powerfl --namespace power-fl-20000 --ignore-not-found"
