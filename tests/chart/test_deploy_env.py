@@ -174,3 +174,24 @@ def test_an_external_database_is_required_without_postgresql(helm: Path, env_fil
     path = env_files.write("no-db.sh", env_files.seed(GUEST, DISABLED_COMPONENTS="postgresql"))
     done = deploy(helm, "setup", path, "--dry-run", check=False)
     assert done.returncode != 0 and "database.external.secretName" in done.stderr
+
+
+def test_optional_files_fill_the_hadoop_and_pipelines_config_maps(helm: Path, env_files: EnvFiles, tmp_path: Path) -> None:
+    hadoop, pipelines = tmp_path / "hadoop", tmp_path / "pipelines"
+    for folder in (hadoop, pipelines):
+        folder.mkdir()
+    (hadoop / "core-site.xml").write_text("<configuration><property><name>fs.defaultFS</name></property></configuration>\n")
+    (hadoop / "yarn-site.xml").write_text("<configuration/>\n")
+    (pipelines / "credit.yaml").write_text("dag_id: powerfl_pipeline_credit\n")
+    env = env_files.seed(
+        GUEST,
+        HADOOP_CONF_FILES=f"{hadoop}/core-site.xml {hadoop}/yarn-site.xml",
+        PIPELINES_DIR=str(pipelines),
+        KEYS_SECRET="powerfl-keys-2026",
+    )
+    manifest = Manifest.parse(deploy(helm, "setup", env_files.write("files.sh", env), "--dry-run").stdout)
+    assert manifest.get("ConfigMap", "hadoop")["data"] == {p.name: p.read_text() for p in hadoop.iterdir()}
+    assert manifest.get("ConfigMap", "powerfl-pipelines")["data"] == {"credit.yaml": "dag_id: powerfl_pipeline_credit\n"}
+    assert not manifest.has("Secret", "powerfl-keys")  # the operator's own key, kept outside the release
+    volumes = manifest.get("Deployment", "powerfl-scheduler")["spec"]["template"]["spec"]["volumes"]
+    assert next(v for v in volumes if v["name"] == "keys")["secret"]["secretName"] == "powerfl-keys-2026"
