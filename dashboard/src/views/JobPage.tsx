@@ -1,7 +1,7 @@
 // One job, deep-linked as #/jobs/<job id>: its state at every party (refreshed every 1.5 s), each party's
 // last error (a peer's as soon as its event arrives), the actions, and tabs for metrics, models and logs.
 import { useState } from "react";
-import { api } from "../api";
+import { api, ApiError } from "../api";
 import { ErrorLine, ProgressBar, StateBadge } from "../components/common";
 import { duration, when } from "../format";
 import { usePolling } from "../polling";
@@ -19,7 +19,15 @@ type Tab = (typeof TABS)[number];
 export function JobPage({ jobId }: { jobId: string }) {
   const job = usePolling(() => api.job(jobId), REFRESH_MS, [jobId]);
   const [tab, setTab] = useState<Tab>("metrics");
-  if (!job.data) return <ErrorLine error={job.error ?? undefined} />;
+  if (!job.data) {
+    if (job.error instanceof ApiError && job.error.status === 404)
+      return (
+        <p className="muted" data-testid="job-unknown">
+          Job {jobId} is not at this party yet ({job.error.message}); this page shows it as soon as it arrives.
+        </p>
+      );
+    return <ErrorLine error={job.error} />;
+  }
   const finished = job.data.state === "success" || job.data.state === "failed";
   return (
     <section data-testid="job-page" data-job-state={job.data.state}>

@@ -12,7 +12,7 @@ import type { Metrics } from "../types";
 export function MetricsPanel({ jobId, finished }: { jobId: string; finished: boolean }) {
   const report = usePolling(() => api.metrics(jobId), finished ? 0 : 5000, [jobId, finished]);
   if (report.error instanceof ApiError && report.error.status === 404)
-    return <p className="muted" data-testid="no-metrics">No evaluation report at this party yet ({report.error.message}).</p>;
+    return <p className="muted" data-testid="no-metrics">{report.error.message}</p>;
   if (!report.data) return <ErrorLine error={report.error} />;
   return <Report report={report.data} />;
 }
@@ -32,13 +32,15 @@ function Report({ report }: { report: Metrics }) {
       <p className="muted">
         {report.task} report of step {report.task_id} at party {report.party_id}
       </p>
-      <ScalarTable title="Metrics" values={metrics} />
+      <div className="scalar-tables">
+        <ScalarTable title="Metrics" values={metrics} />
+        {report.train_metrics && <ScalarTable title="On the training rows" values={report.train_metrics} />}
+      </div>
       <div className="charts">{charts}</div>
       {report.task === "binary" && <ConfusionAtThreshold jobId={report.job_id} initial={report.confusion?.threshold ?? 0.5} />}
       {report.feature_importance && (
         <Chart name="importance" option={importanceOption(report.feature_importance)} height={Math.max(260, 22 * countFeatures(report))} />
       )}
-      {report.train_metrics && <ScalarTable title="On the training rows" values={report.train_metrics} />}
     </div>
   );
 }

@@ -1,4 +1,5 @@
-// The pipeline's steps x the job's parties: each cell the step's state there and, while a training step
+// The pipeline's steps x the job's parties: each cell the step's state there ("not started" here, "no news"
+// from a peer that has sent none, "—" for a step whose state peers are not told) and, while a training step
 // runs, its live progress (epoch or tree, loss, ETA) as the step reports it.
 import { ProgressBar, StateBadge } from "../components/common";
 import { duration, full } from "../format";
@@ -27,9 +28,15 @@ export function StepsGrid({ job }: { job: JobDetail }) {
             </th>
             {parties.map(([id, party]) => {
               const cell = party.steps[step.task_id];
+              if (!cell && !party.local)
+                return (
+                  <td key={id} data-party={id} className="muted" title="a step peers are not told about">
+                    —
+                  </td>
+                );
               return (
                 <td key={id} data-party={id}>
-                  <StateBadge state={cell?.state} />
+                  <StateBadge state={cell?.state ?? (party.local ? "not started" : null)} />
                   {cell?.try_number && cell.try_number > 1 ? <span className="muted"> try {cell.try_number}</span> : null}
                   {cell?.progress && <LiveProgress progress={cell.progress} />}
                 </td>
