@@ -6,7 +6,7 @@ GMP     := .cache/gmp
 KAFKA   := scripts/kafka
 BROKERS := guest host host2
 
-.PHONY: install dashboard chromium helm class-archive lint test demo kafka-up kafka-down bench clean
+.PHONY: install dashboard chromium helm class-archive images lint test demo kafka-up kafka-down bench clean
 
 install: $(STAMP) dashboard
 
@@ -42,6 +42,14 @@ chromium:
 helm:
 	scripts/helm
 
+# PowerFL's images (docs/runtime_image.md) on the project's own Docker engine: Debian's docker.io and debootstrap
+# installed when missing, the engine started (scripts/docker), both images built; seconds when they are up to date.
+images: install
+	command -v dockerd >/dev/null && command -v debootstrap >/dev/null || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker.io debootstrap; }
+	scripts/docker up
+	docker/build
+
 # The class archive local Spark steps' driver JVMs map (runtimes/class_archive.py): dumped once per
 # JDK and Spark install, ~1 min; a no-op when it is there.
 class-archive: install
@@ -56,7 +64,7 @@ lint: install
 
 # The checks, then starts the brokers the tests need, runs the whole suite (its wall time is the last line),
 # stops what it started.
-test: install lint class-archive chromium helm
+test: install lint class-archive chromium helm images
 	$(KAFKA) up $(BROKERS)
 	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; $(KAFKA) down $(BROKERS); exit $$status
 
@@ -72,4 +80,5 @@ kafka-down:
 	$(KAFKA) down $(BROKERS)
 
 clean: kafka-down
+	scripts/docker down
 	rm -rf .run .cache $(VENV)
