@@ -7,6 +7,7 @@ import logging
 import sys
 
 from airflow_provider_powerfl.cli_bench import add_bench_commands
+from airflow_provider_powerfl.cli_flow import add_flow_commands
 from airflow_provider_powerfl.cli_job import add_job_commands
 from airflow_provider_powerfl.exceptions import PowerFLError
 
@@ -40,7 +41,7 @@ def build_parser(bench_name: str | None = None) -> argparse.ArgumentParser:
     keys.add_argument("--force", action="store_true", help="overwrite existing key files")
     keys.set_defaults(func=_keys)
 
-    add_job_commands(commands)
+    add_flow_commands(commands, add_job_commands(commands))
 
     archive = commands.add_parser(
         "spark-class-archive", help="dump the class archive that local Spark steps' driver JVMs map (once per machine)"

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 DEFAULT_PIPELINE = "powerfl_pipeline_hetero_lr"
 
 
-def add_job_commands(subparsers: Any) -> None:
-    """Add ``job`` with ``submit``, ``status`` and ``stop`` to the ``powerfl`` parser's subcommands."""
+def add_job_commands(subparsers: Any) -> Any:
+    """Add ``job`` with ``submit``, ``status`` and ``stop`` to the ``powerfl`` parser's subcommands; returns its subcommands."""
     job = subparsers.add_parser("job", help="submit, follow and stop multi-party jobs through Airflow's REST API")
     jobs = job.add_subparsers(dest="job_command", required=True)
 
@@ -60,6 +60,7 @@ def add_job_commands(subparsers: Any) -> None:
     stop.add_argument("job_id")
     common(stop)
     stop.set_defaults(func=_stop)
+    return jobs
 
 
 # The Airflow-side modules are imported where used: every `powerfl` process (and every

@@ -32,7 +32,7 @@ from airflow_provider_powerfl.federation.registry import PartyRegistry
 log = logging.getLogger(__name__)
 
 EVENT_TAG = "powerfl.event"
-STATUSES = ("running", "success", "failed")
+STATUSES = ("running", "success", "failed", "paused", "resumed")  # the last two: a job paused or resumed by a user
 # An event of this run is no older than the run: the limit only bounds how long a captured event stays
 # usable, and is a day so that a sensor started late in a long job still reads the job's first events.
 EVENT_MAX_AGE = 24 * 3600.0

@@ -178,6 +178,7 @@ class FederatedStepOperator(BaseOperator):
             archive = existing_archive() if runtime != "kubernetes" else None  # this machine's file: not in a pod
             argv = step_command(self.step, f"powerfl-{self.step}-{spec.job_id}-{spec.party_id}", self.spark, archive)
             if self._guard is not None:
+                self._guard.wait_while_paused()
                 self._guard.check()  # a peer ended the job while this try started: no process to start
             if runtime == "kubernetes":
                 k8s = self.kubernetes.updated(

@@ -13,7 +13,7 @@ from types import TracebackType
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_powerfl.federation.events import StatusEvent
+from airflow_provider_powerfl.federation.events import EventReader, StatusEvent
 from airflow_provider_powerfl.jobs.contract import EXIT_PEER_FAILED
 from airflow_provider_powerfl.orchestration.jobcontext import JobContext
 from airflow_provider_powerfl.orchestration.jobstate import (
@@ -22,6 +22,7 @@ from airflow_provider_powerfl.orchestration.jobstate import (
     JobGuard,
     PeerRestarted,
     announce_job_failure,
+    job_pause,
 )
 from airflow_provider_powerfl.runtimes.local import StepFailed
 
@@ -80,6 +81,17 @@ class StepGuard:
         """Raise why this try must stop, if a peer ended the job or restarted the step already."""
         if self.ended_by is not None:
             raise self.ending_error()
+
+    def wait_while_paused(self, poll: float = 2.0) -> None:
+        """Before the step starts: wait while a user has paused the job at any party (running steps were not stopped)."""
+        jc = self.jc
+        with EventReader(jc.registry, jc.party.party_id, jc.job.job_id, nonce=self.nonce) as reader:
+            pause = job_pause(reader.read_all())
+            if pause is not None and pause.status == "paused":
+                log.info("job paused (%s); this step starts when it is resumed", pause.describe())
+            while pause is not None and pause.status == "paused":
+                self.check()
+                pause = job_pause(reader.poll(poll), pause)
 
     def ending_error(self) -> Exception:
         """Why this try stopped: the job ended elsewhere (for good) or a peer restarted the step (retryable)."""

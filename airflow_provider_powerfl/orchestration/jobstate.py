@@ -26,6 +26,7 @@ from airflow_provider_powerfl.federation.registry import PartyRegistry
 log = logging.getLogger(__name__)
 
 JOB_TASK = "__job__"
+PAUSE_TASK = "__pause__"  # a user paused (``paused``) or resumed (``resumed``) the job at some party
 
 
 class JobFailedElsewhere(FederationError):
@@ -70,6 +71,38 @@ def job_ended(known: Mapping[tuple[str, str], StatusEvent], parties: Iterable[st
         if event is not None and event.status == "failed":
             return event
     return None
+
+
+def job_pause(events: Iterable[StatusEvent], since: StatusEvent | None = None) -> StatusEvent | None:
+    """The newest pause or resume of the job among `events` (any party's, `since` the one known before)."""
+    newest = since
+    for event in events:
+        if event.task == PAUSE_TASK and (newest is None or event.timestamp >= newest.timestamp):
+            newest = event
+    return newest
+
+
+def announce_pause(
+    registry: PartyRegistry,
+    signing_key: SigningKey,
+    job_id: str,
+    me: str,
+    parties: Sequence[str],
+    status: str,
+    reason: str,
+    *,
+    nonce: bytes,
+) -> list[str]:
+    """Tell every party of the job, this one too, that the job is ``paused`` or ``resumed``; the parties told."""
+    event = StatusEvent(job_id, me, PAUSE_TASK, status, 1, reason, time.time())
+    told = []
+    for party_id in parties:
+        try:
+            publish_event(registry, signing_key, event, [party_id], nonce=nonce, timeout=10.0)
+            told.append(party_id)
+        except PowerFLError:
+            log.exception("could not tell party %s that job %r is %s", party_id, job_id, status)
+    return told
 
 
 def announce_job_failure(

@@ -34,7 +34,12 @@ def readable_dags(user: object) -> set[str]:
     return set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
 
 
+def may(user: object, dag_id: str, method: str = "GET", entity: DagAccessEntity | None = None) -> bool:
+    """Whether Airflow lets `user` do `method` on DAG `dag_id` (its runs, with entity RUN); the DAG need not be parsed yet."""
+    return get_auth_manager().is_authorized_dag(method=method, access_entity=entity, details=DagDetails(id=dag_id), user=user)
+
+
 def require_dag(user: object, dag_id: str, method: str = "GET", entity: DagAccessEntity | None = None) -> None:
     """403 unless Airflow lets `user` do `method` on DAG `dag_id` (its runs, with entity RUN)."""
-    if not get_auth_manager().is_authorized_dag(method=method, access_entity=entity, details=DagDetails(id=dag_id), user=user):
+    if not may(user, dag_id, method, entity):
         raise HTTPException(403, f"Forbidden: {method} on DAG {dag_id!r}")
