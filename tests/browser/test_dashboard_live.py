@@ -37,6 +37,13 @@ def job(parties: TwoParties) -> str:
 
 
 @pytest.fixture(scope="module")
+def failing(parties: TwoParties) -> str:
+    """A job whose host input does not exist, submitted beside `job` (it fails within its first step)."""
+    missing = parties.root / "data" / "host_missing.csv"
+    return submit_job(parties.guest, parties.pipeline(), parties.job_parameters(host_input=str(missing)))
+
+
+@pytest.fixture(scope="module")
 def contexts(browser: Browser, parties: TwoParties) -> Iterator[dict[str, BrowserContext]]:
     made = {party.role: signed_in(browser, party) for party in parties.parties}
     yield made
@@ -61,6 +68,7 @@ def grid_states(page: Page) -> dict[str, str]:
     )
 
 
+@pytest.mark.usefixtures("failing")  # submitted beside the job: it has failed by the time its own test looks
 def test_the_running_job_is_live_at_both_parties(
     parties: TwoParties, contexts: dict[str, BrowserContext], job: str, screenshots: Screenshots
 ) -> None:
@@ -214,19 +222,15 @@ def test_the_dashboard_asks_for_a_login_and_comes_back_to_the_deep_link(
 
 
 @pytest.fixture(scope="module")
-def stopped_and_failing(parties: TwoParties) -> dict[str, str]:
-    """Two more jobs at once: one to stop at the host, one whose host input does not exist."""
-    missing = parties.root / "data" / "host_missing.csv"
-    return {
-        "stopped": submit_job(parties.guest, parties.pipeline(), parties.job_parameters(train={"max_iter": 30})),
-        "failing": submit_job(parties.guest, parties.pipeline(), parties.job_parameters(host_input=str(missing))),
-    }
+def stopped(parties: TwoParties) -> str:
+    """A job to stop at the host while its first step runs (many epochs: it would run long)."""
+    return submit_job(parties.guest, parties.pipeline(), parties.job_parameters(train={"max_iter": 30}))
 
 
 def test_a_stop_clicked_at_the_host_shows_at_the_guest(
-    parties: TwoParties, contexts: dict[str, BrowserContext], stopped_and_failing: dict[str, str], screenshots: Screenshots
+    parties: TwoParties, contexts: dict[str, BrowserContext], stopped: str, screenshots: Screenshots
 ) -> None:
-    job = stopped_and_failing["stopped"]
+    job = stopped
     guest = job_page(contexts["guest"], parties.guest, job)
     host = job_page(contexts["host"], parties.host, job, timeout=JOB_TIMEOUT)  # once the host accepted the job
     host_align = host.locator(f'[data-step="align"] td[data-party="{parties.host.party_id}"] .badge')
@@ -245,9 +249,9 @@ def test_a_stop_clicked_at_the_host_shows_at_the_guest(
 
 
 def test_a_failure_at_the_host_shows_at_the_guest_with_its_reason(
-    parties: TwoParties, contexts: dict[str, BrowserContext], stopped_and_failing: dict[str, str], screenshots: Screenshots
+    parties: TwoParties, contexts: dict[str, BrowserContext], failing: str, screenshots: Screenshots
 ) -> None:
-    job = stopped_and_failing["failing"]
+    job = failing
     page = job_page(contexts["guest"], parties.guest, job)
     error = page.locator(f'[data-testid=party-errors] .party-error[data-party="{parties.host.party_id}"]')
     expect(error).to_be_visible(timeout=JOB_TIMEOUT * MS)
