@@ -9,14 +9,19 @@ keys are 2048-bit; hetero LR keeps the product's label defences. The demo
 prints a line per stage and per finished task; the JVM, Spark, Kafka and
 Airflow output goes to log files (their paths are printed once, a failure
 prints the relevant tail). Everything started here is stopped at the end, on
-failure and on Ctrl-C.
+failure and on Ctrl-C, unless ``--keep`` leaves both parties (and their brokers)
+running after a successful job: ``.run/demo/endpoints.json`` then says where each
+party's flow-server API and dashboard are and how to log in, and ``--stop`` stops
+them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -27,13 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_powerfl.exceptions import PowerFLError
-from demo.airflow import LocalAirflow, listening, tail
+from demo.airflow import USER, LocalAirflow, listening, tail
 from demo.job import KEY_LENGTH, PARTIES, TRAINING, connection, federation, job_conf
 from demo.progress import DemoError, TaskProgress, elapsed, say, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT = REPO / ".run" / "demo"
 LOG = ROOT / "demo.log"  # this process's own log: the class archive's JVM output among it
+ENDPOINTS = ROOT / "endpoints.json"  # written by --keep: each party's API, dashboard and login
+KEPT = ROOT / "kept.json"  # what --keep left running, for --stop
 PIPELINE = "powerfl_pipeline_hetero_lr"
 
 
@@ -55,7 +62,15 @@ class Started:
         self.brokers: list[str] = []
         self.airflows: list[LocalAirflow] = []
 
+    def keep(self) -> None:
+        """Leave everything running; --stop finds it through kept.json."""
+        KEPT.write_text(json.dumps({"airflow_homes": [str(a.home) for a in self.airflows],
+                                    "brokers": [] if self.keep_kafka else self.brokers}))  # fmt: skip
+        self.airflows, self.brokers = [], []
+
     def stop(self) -> None:
+        if not self.airflows and not self.brokers:
+            return
         say("stopping what the demo started")
         for airflow in self.airflows:
             airflow.stop()
@@ -114,6 +129,7 @@ def start_airflows(registry: Path, started: Started, timeout: float) -> tuple[Lo
     for airflow in (guest, host):
         airflow.start()
     say(f"Airflow per party (api-server, scheduler, dag-processor, triggerer): guest {guest.url}, host {host.url}")
+    say(f"dashboards: guest {guest.url}/powerfl/, host {host.url}/powerfl/ (flow-server API under /flow-server)")
     for airflow in (guest, host):
         airflow.wait_healthy(timeout=timeout)
     with guest.client() as gc, host.client() as hc:
@@ -186,7 +202,47 @@ def failure_report(airflow: LocalAirflow, run_id: str) -> str:
     return "\n".join(lines) or f"  ({airflow.name}: no failed task)"
 
 
+def write_endpoints(airflows: tuple[LocalAirflow, LocalAirflow]) -> None:
+    """``{"<party id>": {"api", "dashboard", "airflow", "username", "password"}}`` of the kept parties."""
+    endpoints = {
+        party_id: {"api": f"{airflow.url}/flow-server", "dashboard": f"{airflow.url}/powerfl/", "airflow": airflow.url,
+                   "username": USER, "password": airflow.password}
+        for party_id, airflow in zip(PARTIES, airflows, strict=True)
+    }  # fmt: skip
+    ENDPOINTS.write_text(json.dumps(endpoints, indent=2))
+    say(f"both parties keep running (stop them with: python -m demo --stop); endpoints in {ENDPOINTS.relative_to(REPO)}")
+    for party_id, endpoint in endpoints.items():
+        say(f"  {PARTIES[party_id][0]} {party_id}: dashboard {endpoint['dashboard']}, API {endpoint['api']}")
+
+
+def stop_kept() -> bool:
+    """Stop what an earlier ``--keep`` left running (TERM, then KILL after 15 s); False if nothing was kept."""
+    if not KEPT.exists():
+        return False
+    kept = json.loads(KEPT.read_text())
+    say("stopping the parties --keep left running")
+    airflows = [
+        LocalAirflow(name=Path(home).name, home=Path(home), port=0, dags_folder=REPO / "dags") for home in kept["airflow_homes"]
+    ]
+    for airflow in airflows:
+        for pid in airflow.stragglers():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while any(a.stragglers() for a in airflows) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for airflow in airflows:
+        airflow.stop(grace=0)  # KILLs what is left of this home
+    if kept["brokers"]:
+        kafka("down", *kept["brokers"], timeout=120)
+    KEPT.unlink()
+    ENDPOINTS.unlink(missing_ok=True)
+    say("stopped")
+    return True
+
+
 def run_demo(args: argparse.Namespace) -> int:
+    stop_kept()  # a kept demo holds the ports and .run/demo/
     started = Started(args.keep_kafka)
     try:
         prepare()
@@ -199,10 +255,14 @@ def run_demo(args: argparse.Namespace) -> int:
         guest, host = start_airflows(registry, started, args.start_timeout)
         job_id, summary, host_summary = run_job(guest, host, data, args)
         report(job_id, guest, host, summary, host_summary)
+        if args.keep:
+            write_endpoints((guest, host))
+            started.keep()
         return 0
     finally:
-        started.stop()
-        say("stopped")
+        if started.airflows or started.brokers:
+            started.stop()
+            say("stopped")
 
 
 def _dags_ready(client: Any) -> bool:
@@ -227,7 +287,7 @@ def _num(value: Any) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
     )
     parser.add_argument(
         "--max-iter", type=int, default=TRAINING["max_iter"], help=f"training epochs (default {TRAINING['max_iter']})"
@@ -237,7 +297,15 @@ def main(argv: list[str] | None = None) -> int:
         "--job-timeout", type=float, default=900, help="seconds for the job to finish at both parties (default 900)"
     )
     parser.add_argument("--keep-kafka", action="store_true", help="leave the brokers running")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave both parties running after the job; writes .run/demo/endpoints.json"
+    )
+    parser.add_argument("--stop", action="store_true", help="stop what --keep left running, and nothing else")
     args = parser.parse_args(argv)
+    if args.stop:
+        if not stop_kept():
+            say("nothing kept to stop")
+        return 0
 
     def interrupted(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
