@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.containers.engine import REPO, Containers, Images
+from tests.containers.engine import GUEST, HOST, REPO, Containers, Images
 
 
 def _run_or_fail(*argv: str, timeout: float) -> None:
@@ -34,6 +34,19 @@ def images() -> Images:
     pom = (REPO / "kafka" / "pom.xml").read_text()
     kafka_version = pom.split("<kafka.version>")[1].split("</kafka.version>")[0]
     return Images(runtime=f"powerfl/runtime:{version}", kafka=f"powerfl/kafka:{kafka_version}")
+
+
+@pytest.fixture(scope="session")
+def container_brokers(images: Images) -> Iterator[tuple[Containers, dict[str, str]]]:
+    """Guest's and host's brokers of the Kafka image on one network, shared by the tests (each uses its own job
+    ids); ``(their containers, {party id: "ip:9092"})``."""
+    started = Containers()
+    try:
+        network = started.network("kafka")
+        yield started, {GUEST: started.kafka("kafka-guest", images.kafka, network),
+                        HOST: started.kafka("kafka-host", images.kafka, network)}  # fmt: skip
+    finally:
+        started.remove()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER_HOST = f"unix://{REPO}/.run/docker/docker.sock"
+GUEST, HOST = "10000", "20000"  # the party ids of the tests' two-party federation
 
 
 class DockerError(RuntimeError):

@@ -13,11 +13,9 @@ from airflow_provider_powerfl.federation.envelope import new_nonce
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.party import Party
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from tests.containers.engine import Containers, Images, docker
+from tests.containers.engine import GUEST, HOST, Containers, docker
 
 pytestmark = pytest.mark.integration
-
-GUEST, HOST = "10000", "20000"
 
 
 def parties_on(brokers: dict[str, str]) -> dict[str, Party]:
@@ -37,18 +35,15 @@ def parties_on(brokers: dict[str, str]) -> dict[str, Party]:
 
 
 @pytest.mark.timeout(600)
-def test_brokers_in_containers_carry_the_channel(images: Images, containers: Containers) -> None:
-    network = containers.network("kafka")
-    brokers = {GUEST: containers.kafka("kafka-guest", images.kafka, network),
-               HOST: containers.kafka("kafka-host", images.kafka, network)}  # fmt: skip
-
+def test_brokers_in_containers_carry_the_channel(container_brokers: tuple[Containers, dict[str, str]]) -> None:
+    started, brokers = container_brokers
     admin = KafkaAdminClient(bootstrap_servers=brokers[GUEST], client_id="container-test")
     try:
         [broker] = admin.describe_cluster()["brokers"]
     finally:
         admin.close()
     assert f"{broker['host']}:{broker['port']}" == brokers[GUEST]  # it advertises the address it is reached at
-    assert docker("exec", f"{containers.prefix}-kafka-guest", "id", "-u") == "1000"  # not root
+    assert docker("exec", f"{started.prefix}-kafka-guest", "id", "-u") == "1000"  # not root
 
     parties = parties_on(brokers)
     array = np.random.default_rng(5).random(1 << 20)  # 8 MiB of float64: several records

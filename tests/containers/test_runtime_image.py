@@ -15,12 +15,11 @@ import pytest
 from airflow_provider_powerfl.datasets.breast import write_breast_split
 from airflow_provider_powerfl.runtimes.command import SparkSettings, step_command
 from airflow_provider_powerfl.runtimes.kubernetes import ENTRYPOINT, SPEC_ENV
-from tests.containers.engine import Containers, Images, docker
+from tests.containers.engine import GUEST, HOST, Containers, Images, docker
 from tests.support.launch import SPARK_CONF, write_job
 
 pytestmark = pytest.mark.integration
 
-GUEST, HOST = "10000", "20000"
 ROLES = {GUEST: "guest", HOST: "host"}
 IMAGE_JOBS_DIR = "/opt/powerfl/venv/lib/python3.11/site-packages/spark_jobs"  # the wheel's, inside the image
 
@@ -36,10 +35,11 @@ def start_step(containers: Containers, images: Images, network: str, party: str,
 
 
 @pytest.mark.timeout(900)
-def test_two_parties_align_in_runtime_containers(images: Images, containers: Containers, tmp_path: Path) -> None:
-    network = containers.network("align")
-    brokers = {GUEST: containers.kafka("kafka-guest", images.kafka, network),
-               HOST: containers.kafka("kafka-host", images.kafka, network)}  # fmt: skip
+def test_two_parties_align_in_runtime_containers(
+    images: Images, container_brokers: tuple[Containers, dict[str, str]], containers: Containers, tmp_path: Path
+) -> None:
+    kafka, brokers = container_brokers
+    network = kafka.networks[0]  # the steps reach the brokers as the pods of a party would
     work = tmp_path / "work"
     split = write_breast_split(work / "data")
     inputs = {GUEST: {"train": {"uri": str(split.guest_train), "format": "csv", "label_column": "y"}},
