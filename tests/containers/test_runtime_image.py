@@ -56,4 +56,13 @@ def test_two_parties_align_in_runtime_containers(
     ids = {party: pq.read_table(result["outputs"]["train"]["uri"]).column("id").to_pylist() for party, result in results.items()}
     assert ids[GUEST] == ids[HOST] and len(ids[GUEST]) == split.shared_train_ids  # the same ids in the same order
     assert results[GUEST]["metrics"]["train_intersection"] == split.shared_train_ids
-    assert docker("run", "--rm", "--network", "none", images.runtime, "id", "-u") == "50000"  # not root
+
+
+def test_runtime_image_runs_airflow_with_the_provider_as_the_airflow_user(images: Images) -> None:
+    out = docker("run", "--rm", "--network", "none", images.runtime, "sh", "-c",
+                 "id -u; airflow version; airflow providers list; java -version 2>&1", timeout=300)  # fmt: skip
+    uid, version, *rest = out.splitlines()
+    assert uid == "50000"  # the chart's pods run it as uid 50000: nothing may need root
+    assert version.startswith("3.")
+    assert any(line.startswith("airflow-provider-powerfl ") for line in rest)
+    assert 'openjdk version "17.' in out
