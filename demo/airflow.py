@@ -150,6 +150,10 @@ class LocalAirflow:
         finally:
             client.close()
 
+    def process_groups(self) -> list[int]:
+        """The components' process group ids (each runs in its own session)."""
+        return [proc.pid for proc in self._procs.values()]
+
     def client(self) -> AirflowRestClient:
         return AirflowRestClient(self.url, USER, self.password)
 

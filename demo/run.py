@@ -65,6 +65,7 @@ class Started:
     def keep(self) -> None:
         """Leave everything running; --stop finds it through kept.json."""
         KEPT.write_text(json.dumps({"airflow_homes": [str(a.home) for a in self.airflows],
+                                    "process_groups": [g for a in self.airflows for g in a.process_groups()],
                                     "brokers": [] if self.keep_kafka else self.brokers}))  # fmt: skip
         self.airflows, self.brokers = [], []
 
@@ -224,20 +225,35 @@ def stop_kept() -> bool:
     airflows = [
         LocalAirflow(name=Path(home).name, home=Path(home), port=0, dags_folder=REPO / "dags") for home in kept["airflow_homes"]
     ]
-    for airflow in airflows:
-        for pid in airflow.stragglers():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGTERM)
+    groups = kept.get("process_groups", [])  # the api-server's title overwrites its environ: found by group
+    pids = [pid for airflow in airflows for pid in airflow.stragglers()]
+    _signal_all(groups, pids, signal.SIGTERM)
     deadline = time.monotonic() + 15
-    while any(a.stragglers() for a in airflows) and time.monotonic() < deadline:
+    while any(_alive(g) for g in groups) and time.monotonic() < deadline:
         time.sleep(0.5)
-    for airflow in airflows:
-        airflow.stop(grace=0)  # KILLs what is left of this home
+    _signal_all(groups, [pid for airflow in airflows for pid in airflow.stragglers()], signal.SIGKILL)
     if kept["brokers"]:
         kafka("down", *kept["brokers"], timeout=120)
     KEPT.unlink()
     ENDPOINTS.unlink(missing_ok=True)
     say("stopped")
+    return True
+
+
+def _signal_all(groups: list[int], pids: list[int], sig: int) -> None:
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, sig)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
     return True
 
 
