@@ -204,6 +204,9 @@ def test_a_guarded_step_reads_connection_registry_and_key_once_and_runs_inside_i
         def check(self):
             pass
 
+        def wait_while_paused(self):
+            pass
+
     monkeypatch.setattr(step_module, "StepGuard", Guard)
     monkeypatch.setattr(step_module, "existing_archive", lambda: None)
     monkeypatch.setattr(FederatedStepOperator, "_run_local", lambda op, argv, spec, what: None)

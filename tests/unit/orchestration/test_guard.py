@@ -76,6 +76,9 @@ def test_a_step_stopped_by_a_peer_reports_the_peers_reason_when_its_event_follow
     step = Step()
     with pytest.raises(AirflowFailException, match=f"ended by party {HOST}: {HOST_REASON}"), guarded(jc, step):
         raise StepFailed(PEER_FAILED, EXIT_PEER_FAILED)
+    deadline = time.monotonic() + 2.0  # the guard's thread records the peer's event, then calls the kill
+    while step.stopped == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert step.stopped >= 1
 
 
