@@ -6,7 +6,7 @@ ended there, and users' pauses (``__pause__``) go to every party; this party's o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,9 +19,20 @@ Known = Mapping[tuple[str, str], StatusEvent]
 
 
 def run_events(party: PartyConnection, registry: PartyRegistry, job_id: str, nonce: str, timeout: float = 10.0) -> Known:
-    """The latest event per (party, task) of this run on this party's own topic."""
+    """The latest event per (party, task) of this run on this party's own topic; per party its first job end."""
     with EventReader(registry, party.party_id, job_id, nonce=bytes.fromhex(nonce)) as reader:
-        return latest(reader.read_all(timeout))
+        events = reader.read_all(timeout)
+    return {**latest(events), **first_job_ends(events)}
+
+
+def first_job_ends(events: Iterable[StatusEvent]) -> dict[tuple[str, str], StatusEvent]:
+    """Per party, its first ``__job__ failed``: why the job ended there (a step that end killed posts its own after)."""
+    out: dict[tuple[str, str], StatusEvent] = {}
+    for event in events:
+        key = (event.party_id, JOB_TASK)
+        if event.task == JOB_TASK and event.status == "failed" and (key not in out or event.timestamp < out[key].timestamp):
+            out[key] = event
+    return out
 
 
 def paused(known: Known) -> StatusEvent | None:

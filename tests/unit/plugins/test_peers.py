@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow_provider_powerfl.federation.events import StatusEvent, latest
 from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, PAUSE_TASK
-from airflow_provider_powerfl.plugins.flow_server.peers import paused, peer_view
+from airflow_provider_powerfl.plugins.flow_server.peers import first_job_ends, paused, peer_view
 
 STEPS = ["align", "train"]
 
@@ -33,3 +33,14 @@ def test_a_peer_shows_its_steps_its_pause_and_its_last_error():
     assert peer_view({}, "2", "host", STEPS)["state"] == "pending"
     done = latest([event("2", "train", "success", 6.0)], known)
     assert peer_view(done, "2", "host", STEPS)["state"] == "success"
+
+
+def test_a_job_end_is_told_by_its_first_reason_not_by_the_step_it_killed():
+    # a user's stop ends the job; the step it killed then posts its own job failure: the stop is the reason
+    events = [
+        event("2", "align", "running", 1.0),
+        event("2", JOB_TASK, "failed", 2.0, "stopped by a user at party 2"),
+        event("2", JOB_TASK, "failed", 3.0, "task 'align' failed at party 2: step align was killed"),
+    ]
+    known = {**latest(events), **first_job_ends(events)}
+    assert peer_view(known, "2", "host", STEPS)["error"]["reason"] == "stopped by a user at party 2"
