@@ -21,6 +21,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan, ne
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
 from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_fitted, check_params, check_real
+from airflow_provider_powerfl.algorithms.progress import ProgressCallback
 from airflow_provider_powerfl.algorithms.timed_party import TimedParty
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.party import Party
@@ -69,6 +70,9 @@ class HeteroLogisticRegression:
     :param delta: the delta of ``epsilon``.
     :param timeout: seconds to wait for any one message of a peer (None: forever); a dead peer then
         fails the job with the federation's RecvTimeout naming peer, job and tag instead of hanging.
+    :param progress: None, or a callable told a ``algorithms.progress.TrainingProgress`` (unit "epoch") at the
+        start, after each mini-batch and after each epoch; the loss is the last epoch's (a host knows it from
+        the guest's end-of-epoch message). Not part of the model's state.
     """
 
     def __init__(
@@ -94,8 +98,10 @@ class HeteroLogisticRegression:
         min_support: int = 16,
         epsilon: float | None = 16.0,
         delta: float = 1e-5,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self.party = party
+        self.progress = progress
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -123,11 +129,11 @@ class HeteroLogisticRegression:
     )  # fmt: skip
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {"party": self.party, **{name: getattr(self, name) for name in self._PARAMS}}
+        return {"party": self.party, "progress": self.progress, **{name: getattr(self, name) for name in self._PARAMS}}
 
     def set_params(self, **params: Any) -> HeteroLogisticRegression:
         for name, value in params.items():
-            if name != "party" and name not in self._PARAMS:
+            if name not in ("party", "progress") and name not in self._PARAMS:
                 raise ConfigError(f"HeteroLogisticRegression has no parameter {name!r}")
             setattr(self, name, value)
         return self
@@ -184,6 +190,7 @@ class HeteroLogisticRegression:
                                   f"above {NOISE_BOUND / 32:.0f}: raise epsilon or lower max_iter")  # fmt: skip
             session = GuestSession(party, X, y, row_weights, plan, self._update(penalized), self.min_batch_size,
                                    self.key_length, kernels, float(self.init_scale), noise)  # fmt: skip
+            session.progress = self.progress
             result = session.fit()
             self.coef_ = result.weights[:-1]
             self.intercept_ = float(result.weights[-1])
@@ -191,6 +198,7 @@ class HeteroLogisticRegression:
             if y is not None:
                 raise ConfigError(f"y must be None at host {party.party_id}: labels live at the guest")
             session = HostSession(party, X, self._update(np.ones(X.shape[1])), self.min_batch_size, self.key_length, kernels)
+            session.progress = self.progress
             result = session.fit()
             self.coef_ = result.weights
             self.intercept_ = None

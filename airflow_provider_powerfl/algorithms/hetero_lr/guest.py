@@ -122,16 +122,20 @@ class GuestSession(Side):
         # (for standardized features the initial score u_G then has standard deviation about init_scale)
         w = self.init_scale / math.sqrt(self.X.shape[1]) * secure_normal(self.X.shape[1])
         history: list[float] = []
+        self.report(0, 0, None)
         for epoch in range(self.plan.max_iter):
             start = time.perf_counter()
             if self.plan.refreshes_slopes(epoch):
                 self._refresh_slopes(w)
             total = 0.0
-            for rows in self.plan.batches(epoch):
+            for batch, rows in enumerate(self.plan.batches(epoch), 1):
                 grad, loss = self._batch(rows, w)
                 w = self.update.step(w, grad)
                 total += loss
+                if batch < self.plan.n_batches:
+                    self.report(epoch, batch, history[-1] if history else None)
             history.append(total / self.plan.n_rows)
+            self.report(epoch + 1, 0, history[-1])
             stop = epoch + 1 == self.plan.max_iter or (epoch > 0 and abs(history[-2] - history[-1]) < self.plan.tol)
             log.info("hetero_lr guest epoch %d: loss %.6f (%.1f s)", epoch + 1, history[-1], time.perf_counter() - start)
             for host in self.hosts:

@@ -99,14 +99,18 @@ class HostSession(Side):
     def _epochs(self) -> Result:
         w = np.zeros(self.X.shape[1])
         history: list[float] = []
+        self.report(0, 0, None)
         for epoch in range(self.plan.max_iter):
             if self.plan.refreshes_slopes(epoch):
                 self.row_factors = self._recv_factors()
-            for rows in self.plan.batches(epoch):
+            for batch, rows in enumerate(self.plan.batches(epoch), 1):
                 grad = self._batch(rows, w)
                 w = self.update.step(w, grad)
+                if batch < self.plan.n_batches:
+                    self.report(epoch, batch, history[-1] if history else None)
             status = recv_dict(self.party, self.guest, "epoch")
-            history.append(float(status["loss"]))
+            history.append(float(status["loss"]))  # the guest tells every host the epoch's loss (and whether to stop)
+            self.report(epoch + 1, 0, history[-1])
             if status.get("stop"):
                 break
         return Result(w, history, len(history))

@@ -25,6 +25,7 @@ import numpy as np
 
 from airflow_provider_powerfl.algorithms import fixed_point as fp, masking, paillier_kernels as pk
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
+from airflow_provider_powerfl.algorithms.progress import ProgressCallback, TrainingProgress, report
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool, ZeroPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey, insecure_test_keys
 from airflow_provider_powerfl.crypto.paillier_private import PaillierPrivateKey, generate_keypair
@@ -163,6 +164,11 @@ class Side:
         self.zeros: ZeroPool | None = None
 
     encrypts_own = True  # whether this party's batches encrypt under its own key (the pool's)
+    progress: ProgressCallback | None = None  # told after each batch and epoch (algorithms.progress)
+
+    def report(self, done: int, batch: int, loss: float | None) -> None:
+        """Tell the progress callback: `done` epochs and `batch` batches of the next, the last epoch's `loss`."""
+        report(self.progress, TrainingProgress("epoch", done, self.plan.max_iter, batch, self.plan.n_batches, loss))
 
     def fit(self) -> Result:
         start = time.perf_counter()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from airflow_provider_powerfl.algorithms.progress import ProgressCallback, TrainingProgress, report
 from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.objectives import Objective
 from airflow_provider_powerfl.algorithms.secureboost.tree import Source, Tree, TreeParams, grow_tree
@@ -47,7 +48,10 @@ def boost(
     objective: Objective,
     params: BoostParams,
     eval_set: tuple[EvalRoute, np.ndarray] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> BoostResult:
+    """Boost `params.n_estimators` rounds at most; `progress` is told at the start and after each round (unit
+    "tree": rounds, one tree per output), with the validation loss, else the loss on the training rows."""
     n_rows, k = len(y), objective.n_outputs
     init = objective.init_score(y)
     score = np.tile(init, (n_rows, 1))
@@ -60,6 +64,7 @@ def boost(
     if eval_set is not None:
         eval_route, y_eval = eval_set
         eval_score = np.tile(init, (len(y_eval), 1))
+    report(progress, TrainingProgress("tree", 0, params.n_estimators))
     for r in range(params.n_estimators):
         g_all, h_all = objective.grad_hess(y, score)
         sample, g_all, h_all = sample_rows(rng, params, r, g_all, h_all)
@@ -82,6 +87,10 @@ def boost(
             for c, tree in enumerate(trees):
                 eval_score[:, c] += np.asarray(tree.value)[leaves[c]]
             history.append(objective.loss(y_eval, eval_score))
+        if progress is not None:
+            loss = history[-1] if eval_set is not None else objective.loss(y, score)
+            progress(TrainingProgress("tree", r + 1, params.n_estimators, loss=float(loss)))
+        if eval_set is not None:
             if history[-1] < best:
                 best, best_round = history[-1], r
             elif params.early_stopping_rounds is not None and r - best_round >= params.early_stopping_rounds:

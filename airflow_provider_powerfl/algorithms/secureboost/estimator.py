@@ -17,6 +17,7 @@ import numpy as np
 
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
 from airflow_provider_powerfl.algorithms.param_checks import check_fitted, check_params, check_real, is_int
+from airflow_provider_powerfl.algorithms.progress import ProgressCallback, TrainingProgress, report
 from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.base import BoostedTreesEstimator, check_eval, check_X, check_y
 from airflow_provider_powerfl.algorithms.secureboost.binning import QuantileBinner
@@ -66,9 +67,12 @@ class HeteroSecureBoost(BoostedTreesEstimator):
     :param hist_noise: a host's own protection of its feature distributions: Gaussian noise of this many
         rows' worth (standard deviation, in units of the largest quantized |g| or h one row can have) added
         to every encrypted left sum it sends. Each host's own value rules; 0 adds none.
+    :param progress: None, or a callable told a ``algorithms.progress.TrainingProgress`` (unit "tree") at the
+        start and after each tree: the guest counts rounds and knows the loss, a host counts the trees it
+        helped grow (of its own ``n_estimators``) and has no loss. Not part of the model's state.
     """
 
-    _PARAMS = ("party", *SecureBoostParams.model_fields, "executor", "timeout")
+    _PARAMS = ("party", *SecureBoostParams.model_fields, "executor", "timeout", "progress")
 
     def __init__(
         self, *, party: Party | None = None, n_estimators: int = 100, max_depth: int = 6, learning_rate: float = 0.3,
@@ -76,7 +80,7 @@ class HeteroSecureBoost(BoostedTreesEstimator):
         subsample: float = 1.0, goss: bool = False, top_rate: float = 0.2, other_rate: float = 0.1,
         early_stopping_rounds: int | None = None, objective: str = "binary:logistic",
         random_state: int | None = None, key_length: int = 2048, executor: Any = None, timeout: float | None = 600.0,
-        guest_only_trees: int = 0, hist_noise: float = 0.0,
+        guest_only_trees: int = 0, hist_noise: float = 0.0, progress: ProgressCallback | None = None,
     ) -> None:  # fmt: skip
         self._store(locals())
 
@@ -147,7 +151,7 @@ class HeteroSecureBoost(BoostedTreesEstimator):
                 for remote in remotes.values():
                     remote.data = "eval"
                 evaluation = (lambda trees: route(trees, len(X_eval), lambda f, t, r: X_eval[r, f] <= t, remotes), y_eval)
-            result = boost(sources, y, objective, self._boost_params(), evaluation)
+            result = boost(sources, y, objective, self._boost_params(), evaluation, self.progress)
         self._keep(objective, result)
         for host, remote in remotes.items():
             remote.command("finish", keep=np.asarray(sorted(self.host_split_gain_.get(host, {})), dtype=np.int64))
@@ -167,7 +171,7 @@ class HeteroSecureBoost(BoostedTreesEstimator):
         per_ct = setup.get("per_ciphertext")
         if not is_int(per_ct) or not 1 <= per_ct <= encoding.per_ciphertext(public.max_int.bit_length() - 1):
             raise FederationError(f"guest {guest} asked for {per_ct!r} sums per ciphertext, more than its key holds")
-        server = HostServer(party, guest, self.executor)
+        server = HostServer(party, guest, self.executor, self.progress, int(self.n_estimators))
         server.setup_training(bins, binner.n_bins, binner.edges, public, int(per_ct), float(self.hist_noise))
         n_eval = setup.get("n_eval_rows")
         if n_eval != -1:
@@ -178,6 +182,7 @@ class HeteroSecureBoost(BoostedTreesEstimator):
                 raise DataError(f"guest {guest} validates on {n_eval} rows, host {party.party_id} holds {len(X_eval)}")
             server.data["eval"] = X_eval
         party.send(guest, REPLY, {"op": "setup", "n_candidates": len(server.layout), "hist_noise": self.hist_noise > 0})
+        report(self.progress, TrainingProgress("tree", 0, int(self.n_estimators)))
         done = server.serve(stop="finish")
         keep = done.get("keep")
         if not isinstance(keep, np.ndarray):
@@ -227,7 +232,7 @@ class HeteroSecureBoost(BoostedTreesEstimator):
     def to_dict(self) -> dict[str, Any]:
         """This party's state only: the guest's trees (host nodes hold a party id and split id), a host's split table."""
         check_fitted(self, "feature_importance_")
-        params = {name: getattr(self, name) for name in self._PARAMS if name not in ("party", "executor")}
+        params = {name: getattr(self, name) for name in self._PARAMS if name not in ("party", "executor", "progress")}
         state: dict[str, Any] = {"format": MODEL_FORMAT, "role": self.role_, "n_features": self.n_features_in_, "params": params}
         if self.role_ == "guest":
             state["model"] = self._model_dict()

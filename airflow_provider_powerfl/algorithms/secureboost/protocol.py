@@ -28,6 +28,7 @@ from airflow_provider_powerfl.algorithms.paillier_kernels import (
     object_array,
     share,
 )
+from airflow_provider_powerfl.algorithms.progress import ProgressCallback, TrainingProgress, report
 from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.histograms import bin_products
 from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayout
@@ -163,8 +164,11 @@ class RemoteHost:
 class HostServer:
     """A host's side of training or prediction: answers the guest's commands until told to stop."""
 
-    def __init__(self, party: Party, guest: str, executor: object) -> None:
+    def __init__(
+        self, party: Party, guest: str, executor: object, progress: ProgressCallback | None = None, trees: int | None = None
+    ) -> None:
         self.party, self.guest = party, guest
+        self.progress, self.trees, self.trees_started = progress, trees, 0  # told of each tree the guest starts
         self._executor = executor
         self._map, self._chunk_rows = as_chunk_map(executor)
         self._shared_gh: Any = None  # the tree's ciphertexts shared with the chunks (a Spark broadcast) or None
@@ -196,9 +200,12 @@ class HostServer:
             if not isinstance(cmd, dict) or not isinstance(cmd.get("op"), str):
                 raise FederationError(f"guest {self.guest} sent {_describe(cmd)} as {CMD}, expected a command")
             op = cmd["op"]
+            if op in ("tree", stop) and self.trees_started:  # a tree ends where the next (or the training) starts
+                report(self.progress, TrainingProgress("tree", self.trees_started, self.trees))
             if op == stop:
                 self._release_gh()
                 return cmd
+            self.trees_started += op == "tree"
             handler = getattr(self, f"_on_{op}", None)
             if handler is None:
                 raise FederationError(f"guest {self.guest} sent unknown or out-of-place command {op!r}")
