@@ -13,6 +13,9 @@ Writes into ``outputs.dir``:
 * guest: ``report/`` with ``metrics.json`` on the training rows (binary: and ROC/KS/loss PNGs);
 * ``result.json``: ``model`` (root, model_id, version) for the predict step, metrics.
 
+While it trains, it posts signed progress reports (epoch or tree, loss at the guest, ETA) to this party's
+broker and, without the loss, to the peers' (``common.progress``), where flow-server shows them.
+
 ``params.algorithm`` picks the model (default ``hetero_lr``); ``params.timeout``
 (seconds per peer message, default 600) holds for both.
 
@@ -54,6 +57,7 @@ from spark_jobs.common.executor import crypto_map, spark_chunk_map
 from spark_jobs.common.io import Table, read_arrays
 from spark_jobs.common.output import Staging, atomic_output
 from spark_jobs.common.party import build_party
+from spark_jobs.common.progress import step_progress
 from spark_jobs.common.runner import run_step
 from spark_jobs.common.vertical import (
     apply_scaler,
@@ -95,10 +99,12 @@ def train_hetero_lr(spark: SparkSession, spec: TaskSpec, params: HeteroLRTrain) 
     Xs = apply_scaler(X, encoding)
     names = list(table.feature_names)
 
-    with build_party(spec, "train") as party:
+    with build_party(spec, "train") as party, step_progress(spec, "train") as progress:
         check_same_rows(party, ids, name, timeout)
         estimator_params = params.model_dump(include=set(HeteroLRParams.model_fields))
-        model = HeteroLogisticRegression(party=party, executor=crypto_map(spark), timeout=timeout, **estimator_params)
+        model = HeteroLogisticRegression(
+            party=party, executor=crypto_map(spark), timeout=timeout, progress=progress, **estimator_params
+        )
         start = time.perf_counter()
         model.fit(Xs, y if guest else None)
         fit_seconds = time.perf_counter() - start
@@ -146,11 +152,11 @@ def train_secureboost(spark: SparkSession, spec: TaskSpec, params: SecureBoostTr
             raise DataError(f"{v_table.uri}: features {list(v_table.feature_names)[:8]} differ from input {name!r}'s {names[:8]}")
         eval_set = (X_eval, task_labels(task, y_eval, v_table.uri)[0]) if guest else X_eval
 
-    with build_party(spec, "train") as party:
+    with build_party(spec, "train") as party, step_progress(spec, "train") as progress:
         check_same_rows(party, ids, name, timeout)
         if validation is not None:
             check_same_rows(party, v_ids, validation, timeout)
-        model.set_params(party=party)
+        model.set_params(party=party, progress=progress)
         start = time.perf_counter()
         model.fit(X, y if guest else None, eval_set=eval_set)
         fit_seconds = time.perf_counter() - start

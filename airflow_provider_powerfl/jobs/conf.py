@@ -188,6 +188,7 @@ def build_task_spec(
     nonce: str,
     default_output_dir: str,
     private_key: str | None = None,
+    task_id: str | None = None,
 ) -> TaskSpec:
     """This party's spec: roles from the job, brokers and public keys (inlined PEM) from the registry.
 
@@ -226,6 +227,7 @@ def build_task_spec(
             "outputs": {"dir": args.output_dir or default_output_dir},
             "nonce": nonce,
             "params": args.params,
+            "task_id": task_id,
         }
     )
 

@@ -164,6 +164,7 @@ class TaskSpec(Contract):
     outputs: OutputSpec
     nonce: Nonce  # the run's, from the initiator's invitation: binds every message to this run
     params: dict[str, Any] = {}
+    task_id: Text | None = None  # the pipeline task (Airflow task id) this step runs: its progress reports name it
 
     @model_validator(mode="wrap")
     @classmethod

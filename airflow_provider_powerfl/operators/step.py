@@ -130,6 +130,7 @@ class FederatedStepOperator(BaseOperator):
             nonce=run_nonce(context),
             default_output_dir=out_default,
             private_key=key,
+            task_id=self.task_id,
         )
 
     def _upstream_results(self, context: Any) -> list[tuple[str, Mapping[str, Any]]]:

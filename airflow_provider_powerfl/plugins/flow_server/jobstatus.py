@@ -8,15 +8,16 @@ from typing import Any
 from airflow_provider_powerfl.plugins.flow_server.airflow_api import CallerClient
 from airflow_provider_powerfl.plugins.flow_server.party import party_and_registry
 from airflow_provider_powerfl.plugins.flow_server.peers import Known, paused, peer_view, run_events
+from airflow_provider_powerfl.plugins.flow_server.progress import add_progress, running_reports
 from airflow_provider_powerfl.plugins.flow_server.runs import find_job, last_error_line, run_nonce, task_instances
 from airflow_provider_powerfl.plugins.flow_server.views import local_steps, parties_of, summary
 
 StepTasks = Callable[[str], list[dict[str, Any]] | None]
 
 
-def known_events(airflow: CallerClient, run: Mapping[str, Any]) -> Known:
+def known_events(airflow: CallerClient, run: Mapping[str, Any], nonce: str | None = None) -> Known:
     """The latest event per (party, task) of `run` on this party's broker (none before the run has a nonce)."""
-    nonce = run_nonce(airflow, dict(run))
+    nonce = nonce or run_nonce(airflow, dict(run))
     if nonce is None:
         return {}
     party, registry = party_and_registry()
@@ -42,7 +43,8 @@ def job_detail(airflow: CallerClient, job_id: str, step_tasks: StepTasks) -> dic
     """``GET /jobs/{id}``: the job summary, its steps, and every party's state, steps and last error."""
     run = find_job(airflow, job_id)
     tis = task_instances(airflow, run)
-    known = known_events(airflow, run)
+    nonce = run_nonce(airflow, dict(run))
+    known = known_events(airflow, run, nonce)
     me = party_and_registry()[0].party_id
     is_paused = paused(known) is not None
     steps = step_tasks(run["dag_id"]) or [{"task_id": ti["task_id"], "component": None, "depends_on": []} for ti in tis]
@@ -60,6 +62,8 @@ def job_detail(airflow: CallerClient, job_id: str, step_tasks: StepTasks) -> dic
             }
         else:
             parties[party_id] = peer_view(known, party_id, role, reporting)
+    if any(step["state"] == "running" for party in parties.values() for step in party["steps"].values()):
+        add_progress(parties, running_reports(party_and_registry()[1], me, run["dag_run_id"], nonce))
     return {
         **view,
         "party_id": me,

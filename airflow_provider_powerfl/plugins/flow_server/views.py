@@ -9,7 +9,7 @@ from typing import Any
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.jobs.spec import parse_party_roles
 
-FINISHED = ("success", "failed", "skipped", "upstream_failed", "removed")
+DONE = ("success", "skipped")  # finished and counted as progress
 
 
 def parties_of(run: Mapping[str, Any]) -> dict[str, str]:
@@ -29,8 +29,9 @@ def duration_s(run: Mapping[str, Any]) -> float | None:
 
 
 def progress(tis: Sequence[Mapping[str, Any]]) -> float:
-    """Finished tasks / all tasks of the run at this party (0 before it has any)."""
-    return sum(ti.get("state") in FINISHED for ti in tis) / len(tis) if tis else 0.0
+    """Tasks done (succeeded or skipped) / all tasks of the run at this party (0 before it has any): a failed run
+    shows how far it got, not 100 %."""
+    return sum(ti.get("state") in DONE for ti in tis) / len(tis) if tis else 0.0
 
 
 def summary(run: Mapping[str, Any], tis: Sequence[Mapping[str, Any]], me: str, paused: bool = False) -> dict[str, Any]:
