@@ -30,9 +30,13 @@ export interface JobList {
 export interface Progress {
   unit: "epoch" | "tree";
   done: number;
-  of: number;
+  of: number | null;
+  step: number;
+  steps: number;
+  fraction: number | null;
   loss: number | null;
   eta_s: number | null;
+  elapsed_s: number;
   updated_at: string;
 }
 

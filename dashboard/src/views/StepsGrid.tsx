@@ -50,12 +50,26 @@ export function StepsGrid({ job }: { job: JobDetail }) {
 }
 
 function LiveProgress({ progress }: { progress: Progress }) {
-  const label = `${progress.unit} ${progress.done}/${progress.of}`;
+  const of = progress.of ?? "?";
+  const part = progress.steps ? ` · batch ${progress.step}/${progress.steps}` : "";
+  const label = `${progress.unit} ${progress.done} of ${of}${part}`;
+  const fraction = progress.fraction ?? (progress.of ? progress.done / progress.of : 0);
   return (
-    <div className="live" data-testid="live-progress" data-done={progress.done} data-of={progress.of}>
-      <ProgressBar fraction={progress.of ? progress.done / progress.of : 0} label={label} />
+    <div
+      className="live"
+      data-testid="live-progress"
+      data-unit={progress.unit}
+      data-done={progress.done}
+      data-of={progress.of ?? ""}
+      data-fraction={fraction}
+      data-loss={progress.loss ?? ""}
+      data-eta={progress.eta_s ?? ""}
+      title={`reported ${new Date(progress.updated_at).toLocaleTimeString()}, ${duration(progress.elapsed_s)} into training`}
+    >
+      <ProgressBar fraction={fraction} label={label} />
       <span className="muted">
-        loss {full(progress.loss)} · ETA {duration(progress.eta_s)}
+        {progress.loss !== null && <>loss {full(progress.loss)} · </>}
+        ETA {duration(progress.eta_s)}
       </span>
     </div>
   );
