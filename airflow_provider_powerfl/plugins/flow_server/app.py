@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.orchestration.rest import AirflowApiError
-from airflow_provider_powerfl.plugins.flow_server import actions, jobs, pipelines, results
+from airflow_provider_powerfl.plugins.flow_server import actions, jobs, outputs, pipelines, results
 from airflow_provider_powerfl.plugins.flow_server.party import router as party_router
 
 # no schema or docs pages: nothing here is served without Airflow's login (docs/flow_server.md is the contract)
@@ -27,6 +27,7 @@ app.include_router(pipelines.router)
 app.include_router(jobs.router)
 app.include_router(actions.router)
 app.include_router(results.router)
+app.include_router(outputs.router)
 
 _PATH = re.compile(r"[A-Za-z0-9_\-\[\]]+(?:\.[A-Za-z0-9_\-\[\]]+)*")
 _FILES = (".yaml", ".yml", ".json")
