@@ -8,8 +8,10 @@ operator, not through the Task SDK's supervisor channel.
 from __future__ import annotations
 
 import base64
+import os
 import time
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
@@ -20,6 +22,7 @@ from airflow_provider_powerfl.federation.envelope import open_envelope
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook, load_registry, load_signing_key
+from airflow_provider_powerfl.jobs.pipeline import load_pipelines
 from airflow_provider_powerfl.orchestration.invitation import Invitation, InvitationRefused, answer_invitation, open_invitation
 from airflow_provider_powerfl.orchestration.listener import LOOKBACK, check_conf_policy, offset_variable
 from airflow_provider_powerfl.policy import PartyPolicy
@@ -37,7 +40,9 @@ class InvitationListenerOperator(BaseOperator):
     Wait (deferred) for invitations to this party, refuse the bad ones and hand the accepted ones to ``start``.
 
     An invitation is accepted when its signature matches the registry key of its
-    sender, the pipeline is in ``pipelines`` and this party's privacy policy
+    sender, the pipeline is in ``pipelines`` (or in the pipelines directory now:
+    an invitation naming an unknown pipeline re-reads it before it is refused,
+    so a pipeline pushed through flow-server is known at once) and this party's privacy policy
     (its ``powerfl`` connection's) allows both the sender (``allowed_parties``)
     and what the conf asks of this party. A refusal goes back to the initiator
     at once, as a signed event with the reason. The task ends with the first
@@ -46,6 +51,8 @@ class InvitationListenerOperator(BaseOperator):
     ``listen_for`` seconds; the next listener run listens again.
 
     :param pipelines: DAG ids this party runs on invitation.
+    :param pipelines_dir: the directory the DAG factory reads pipeline YAMLs from (default:
+        ``$POWERFL_PIPELINES_DIR``, else ``<dags_folder>/pipelines``), re-read for an unknown pipeline.
     :param listen_for: seconds one listener run waits for invitations before it ends.
     :param powerfl_conn_id: this party's ``powerfl`` connection.
     """
@@ -58,10 +65,12 @@ class InvitationListenerOperator(BaseOperator):
         pipelines: Collection[str],
         listen_for: float = 300.0,
         powerfl_conn_id: str = PowerFLPartyHook.default_conn_name,
+        pipelines_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.pipelines = sorted(pipelines)
+        self.pipelines_dir = pipelines_dir
         self.listen_for = listen_for
         self.powerfl_conn_id = powerfl_conn_id
 
@@ -113,7 +122,12 @@ class InvitationListenerOperator(BaseOperator):
     ) -> dict[str, Any]:
         """Check one invitation: accepted, with the run to start; or refused, the initiator told why (once the signature held)."""
         try:
-            invitation = open_invitation(wire, registry, me, policy=policy, pipelines=self.pipelines)
+            try:
+                invitation = open_invitation(wire, registry, me, policy=policy, pipelines=self.pipelines)
+            except InvitationRefused as exc:
+                if "does not run pipeline" not in str(exc) or not self._reread_pipelines():
+                    raise
+                invitation = open_invitation(wire, registry, me, policy=policy, pipelines=self.pipelines)
             check_conf_policy(invitation, policy)
         except InvitationRefused as exc:
             self.log.error("refused: %s", exc)
@@ -126,6 +140,26 @@ class InvitationListenerOperator(BaseOperator):
             return {"job_id": exc.job_id, "sender": exc.sender, "accepted": False, "reason": str(exc)}
         self.log.info("accepted the %s", invitation.describe())
         return {"job_id": invitation.job_id, "sender": invitation.initiator, "accepted": True, "run": invited_run(invitation)}
+
+    def _reread_pipelines(self) -> bool:
+        """Add the pipelines stored in the pipelines directory now (pushed since the DAG was parsed); True if any is new."""
+        directory = Path(self.pipelines_dir or os.environ.get("POWERFL_PIPELINES_DIR") or _dags_folder() / "pipelines")
+        try:
+            found = {p.dag_id for p in load_pipelines(directory)} if directory.is_dir() else set()
+        except (PowerFLError, OSError, ValueError):  # a broken YAML must not stop the answers; Airflow's parse shows it
+            self.log.exception("could not re-read the pipelines in %s", directory)
+            return False
+        new = found - set(self.pipelines)
+        if new:
+            self.log.info("pipelines stored since this listener started: %s", ", ".join(sorted(new)))
+            self.pipelines = sorted({*self.pipelines, *new})
+        return bool(new)
+
+
+def _dags_folder() -> Path:
+    from airflow.configuration import conf
+
+    return Path(conf.get("core", "dags_folder"))
 
 
 def invited_run(invitation: Invitation) -> dict[str, Any]:

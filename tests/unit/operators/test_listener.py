@@ -92,3 +92,20 @@ def test_start_tells_the_initiator_whether_the_run_started(host):
     (ok, failed) = host.told
     assert ok[3:] == (GUEST, "job-i", bytes.fromhex(NONCE), "success", "run job-i of pipe")
     assert failed[6:] == ("failed", f"party {HOST} could not start pipe for job 'job-i': DAG 'pipe' not found")
+
+
+def test_listen_rereads_the_pipelines_directory_before_refusing_an_unknown_pipeline(keys, host, tmp_path):
+    import yaml
+
+    from tests.support.parties import pipeline_definition
+
+    op = InvitationListenerOperator(task_id="listen", pipelines=["other"], pipelines_dir=str(tmp_path))
+    event = {"status": "invitations", "messages": [{"offset": 7, "wire": wire(keys)}], "offset": 8}
+    with pytest.raises(TaskDeferred):  # not stored yet: refused, and the listener listens on
+        op.execute_complete({}, event, deadline=time.time() + 60)
+    assert [told[6] for told in host.told] == ["failed"]
+    # pushed since the listener's run started (POST /flow-server/pipelines writes it there): accepted at once
+    (tmp_path / "pipe.yaml").write_text(yaml.safe_dump(pipeline_definition(GUEST, HOST, dag_id="pipe")))
+    event = {"status": "invitations", "messages": [{"offset": 8, "wire": wire(keys)}], "offset": 9}
+    (run,) = op.execute_complete({}, event, deadline=time.time() + 60)
+    assert run["dag_id"] == "pipe" and op.pipelines == ["other", "pipe"] and len(host.told) == 1
