@@ -13,6 +13,7 @@ from types import TracebackType
 
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_powerfl.exceptions import PowerFLError
 from airflow_provider_powerfl.federation.events import EventReader, StatusEvent
 from airflow_provider_powerfl.jobs.contract import EXIT_PEER_FAILED
 from airflow_provider_powerfl.orchestration.jobcontext import JobContext
@@ -101,11 +102,27 @@ class StepGuard:
         return PeerRestarted(self.ended_by, self.attempt)
 
     def announce_kill(self) -> None:
-        """The run was stopped here (UI, REST, timeout): tell every other party, unless a peer ended the job itself."""
-        if self.ended_by is None:
+        """The run was stopped here (UI, REST, timeout): tell every other party, unless the job ended already.
+
+        A peer may have ended it (this step's guard saw it), or this party did: flow-server's stop posts its
+        ``__job__ failed`` to this party's own topic too, and told the peers why before it killed the step.
+        """
+        if self.ended_by is None and self.ended_here() is None:
             jc = self.jc
             reason = f"run stopped at party {jc.party.party_id} (task {self.task_id!r} was killed)"
             announce_job_failure(jc.registry, self._key, jc.job.job_id, jc.party.party_id, jc.peers, reason, nonce=self.nonce)
+
+    def ended_here(self, timeout: float = 5.0) -> StatusEvent | None:
+        """This party's own ``__job__ failed`` on its own topic (a stop through flow-server), if any; None if unreadable."""
+        jc = self.jc
+        me = jc.party.party_id
+        try:
+            with EventReader(jc.registry, me, jc.job.job_id, nonce=self.nonce) as reader:
+                events = reader.read_all(timeout)
+        except PowerFLError:
+            log.exception("could not read this party's own job events; announcing the kill")
+            return None
+        return next((e for e in events if e.party_id == me and e.task == JOB_TASK and e.status == "failed"), None)
 
     def _await_peer_reason(self, seconds: float) -> None:
         """Give the guard up to `seconds` to deliver the job event of the peer whose failure stopped the step."""

@@ -58,13 +58,14 @@ def stop(job_id: str, user: User, airflow: Airflow) -> dict[str, Any]:
     if run["state"] not in ACTIVE:
         return _reply(run, "stop", run["state"], [], False)
     reason = f"stopped by a user at party {party_and_registry()[0].party_id}"
+
+    def announce(registry: Any, key: Any, me: str, parties: list[str], nonce: bytes) -> list[str]:
+        # this party's own topic too: its killed step's guard then knows the job ended here and posts no second end
+        announce_job_failure(registry, key, job_id, me, parties, reason, nonce=nonce)
+        return [p for p in parties if p != me]
+
+    told = _tell(run, airflow, True, announce, required=False)  # before the kill, whose guard looks for it
     stopped = airflow.stop(run["dag_id"], job_id)
-
-    def announce(registry: Any, key: Any, me: str, peers: list[str], nonce: bytes) -> list[str]:
-        announce_job_failure(registry, key, job_id, me, peers, reason, nonce=nonce)
-        return peers
-
-    told = _tell(run, airflow, False, announce, required=False)
     return _reply(run, "stop", stopped["state"], told, True)
 
 

@@ -57,6 +57,11 @@ def peer_view(known: Known, party_id: str, role: str, steps: Sequence[str]) -> d
         event = mine.get(task)
         if event is not None:
             view["start_date" if event.status == "running" else "end_date"] = iso(event.timestamp)
+    ended = mine.get(JOB_TASK)
+    if ended is not None and ended.status == "failed":  # its steps running then were stopped: they post no end
+        for task, view in step_view.items():
+            if view["state"] == "running" and mine[task].timestamp <= ended.timestamp:
+                view.update(state="failed", end_date=iso(ended.timestamp))
     failures = [e for e in mine.values() if e.status == "failed"]
     error = None
     if failures:

@@ -109,6 +109,19 @@ def test_a_kill_here_is_announced_unless_a_peer_ended_the_job(jc: Any, monkeypat
     told: list[str] = []
     monkeypatch.setattr(guard_module, "announce_job_failure", lambda *args, nonce: told.append(args[5]))
     monkeypatch.setattr(HostEndsJobAfter, "delay", None)
+    monkeypatch.setattr(StepGuard, "ended_here", lambda self, timeout=5.0: None)  # not stopped through flow-server
     with guarded(jc, Step()) as guard:
         guard.announce_kill()
     assert told == [f"run stopped at party {GUEST} (task 'align' was killed)"]
+
+
+def test_a_kill_is_not_announced_again_when_this_party_ended_the_job(jc: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # flow-server's stop posted this party's __job__ failed to its own topic (and to the peers) before the kill
+    told: list[str] = []
+    monkeypatch.setattr(guard_module, "announce_job_failure", lambda *args, nonce: told.append(args[5]))
+    monkeypatch.setattr(HostEndsJobAfter, "delay", None)
+    stop = StatusEvent("j", GUEST, JOB_TASK, "failed", 1, f"stopped by a user at party {GUEST}", time.time())
+    monkeypatch.setattr(StepGuard, "ended_here", lambda self, timeout=5.0: stop)
+    with guarded(jc, Step()) as guard:
+        guard.announce_kill()
+    assert told == []

@@ -44,3 +44,12 @@ def test_a_job_end_is_told_by_its_first_reason_not_by_the_step_it_killed():
     ]
     known = {**latest(events), **first_job_ends(events)}
     assert peer_view(known, "2", "host", STEPS)["error"]["reason"] == "stopped by a user at party 2"
+
+
+def test_a_step_running_when_its_party_ended_the_job_shows_failed_there():
+    # a stop kills the running step, which posts no failure of its own: the job's end closes it
+    events = [event("2", "align", "success", 1.0), event("2", "train", "running", 2.0),
+              event("2", JOB_TASK, "failed", 3.0, "stopped by a user at party 2")]  # fmt: skip
+    view = peer_view({**latest(events), **first_job_ends(events)}, "2", "host", STEPS)
+    assert view["steps"]["train"]["state"] == "failed" and view["steps"]["train"]["end_date"].startswith("1970-01-01T00:00:03")
+    assert view["steps"]["align"]["state"] == "success" and view["state"] == "failed"
