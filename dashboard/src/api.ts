@@ -1,7 +1,7 @@
 // The flow-server client. The page is served by the same api-server, so the user's Airflow session cookie
 // (`_token`, set by Airflow's login) goes with every call, as with Airflow's own UI; a 401 sends the user to
 // Airflow's login with next= back here (hash included, so deep links survive the round trip).
-import type { ActionReply, JobAction, JobDetail, JobList, Logs, Metrics, Models, Party, Pipeline } from "./types";
+import type { ActionReply, AlignedData, JobAction, JobDetail, JobList, Logs, Metrics, Models, Party, Pipeline } from "./types";
 
 const API_ROOT = new URL("../flow-server/", document.baseURI);
 const LOGIN = new URL("../api/v2/auth/login", document.baseURI);
@@ -58,6 +58,9 @@ export const api = {
   job: (id: string) => call<JobDetail>(job(id)),
   metrics: (id: string, threshold?: number) => call<Metrics>(`${job(id)}/metrics${query({ threshold })}`),
   models: (id: string) => call<Models>(`${job(id)}/models`),
+  // a plain link: the browser sends the session cookie and saves the .tar.gz itself
+  modelDownloadUrl: (id: string, step: string) => new URL(`${job(id)}/models/${encodeURIComponent(step)}/download`, API_ROOT).href,
+  data: (id: string, step?: string) => call<AlignedData>(`${job(id)}/data${query({ step })}`),
   logs: (id: string, step: string) => call<Logs>(`${job(id)}/logs${query({ step })}`),
   act: (id: string, action: JobAction) => call<ActionReply>(`${job(id)}/${action}`, { method: "POST" }),
   remove: (id: string) => call<{ job_id: string; deleted: boolean }>(job(id), { method: "DELETE" }),

@@ -126,6 +126,20 @@ export interface Models {
   models: Model[];
 }
 
+// The first 100 rows of this party's own aligned data (GET /jobs/{id}/data): never a peer's column.
+export interface AlignedData {
+  job_id: string;
+  party_id: string;
+  step: string;
+  input: string;
+  inputs: string[];
+  id_column: string | null;
+  label_column: string | null;
+  columns: string[];
+  rows: (string | number | boolean | null)[][];
+  total_rows: number;
+}
+
 export interface LogLine {
   timestamp: string | null;
   level: string | null;

@@ -9,11 +9,12 @@ import type { JobDetail } from "../types";
 import { Actions } from "./Actions";
 import { LogsPanel } from "./LogsPanel";
 import { MetricsPanel } from "./MetricsPanel";
+import { DataPanel } from "./DataPanel";
 import { ModelsPanel } from "./ModelsPanel";
 import { StepsGrid } from "./StepsGrid";
 
 const REFRESH_MS = 1500;
-const TABS = ["metrics", "models", "logs"] as const;
+const TABS = ["metrics", "models", "data", "logs"] as const;
 type Tab = (typeof TABS)[number];
 
 export function JobPage({ jobId }: { jobId: string }) {
@@ -45,6 +46,7 @@ export function JobPage({ jobId }: { jobId: string }) {
       </nav>
       {tab === "metrics" && <MetricsPanel jobId={jobId} finished={finished} />}
       {tab === "models" && <ModelsPanel jobId={jobId} finished={finished} />}
+      {tab === "data" && <DataPanel jobId={jobId} steps={job.data.steps} finished={finished} />}
       {tab === "logs" && <LogsPanel jobId={jobId} steps={job.data.steps} finished={finished} />}
     </section>
   );

@@ -1,4 +1,4 @@
-// This party's own part of the job's models (the API serves no peer's).
+// This party's own part of the job's models (the API serves no peer's), each downloadable as .tar.gz.
 import { api } from "../api";
 import { ErrorLine } from "../components/common";
 import { full } from "../format";
@@ -19,6 +19,7 @@ export function ModelsPanel({ jobId, finished }: { jobId: string; finished: bool
               <th>Version</th>
               <th>Algorithm</th>
               <th>Stored at (this party)</th>
+              <th />
             </tr>
           </thead>
           <tbody>
@@ -30,6 +31,11 @@ export function ModelsPanel({ jobId, finished }: { jobId: string; finished: bool
                 <td>{full(m.algorithm)}</td>
                 <td>
                   <code>{m.root}</code>
+                </td>
+                <td>
+                  <a className="button" href={api.modelDownloadUrl(jobId, m.task_id)} download data-testid="model-download">
+                    Download
+                  </a>
                 </td>
               </tr>
             ))}
