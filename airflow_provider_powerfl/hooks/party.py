@@ -1,7 +1,12 @@
-"""The `powerfl` connection: who this party is, where its party registry and signing key are, and its policy.
+"""The `powerfl` connection: who this party is, where its party registry and signing key are, its policy and
+its own pod settings for the Kubernetes runtime.
 
 This party's Kafka is its entry in the registry (the same file every party
 holds), looked up by the connection's party id: one record of each broker.
+The ``kubernetes`` mapping (fields of ``runtimes.kubernetes.KubernetesSettings``:
+namespace, service_account, image, secrets ...) is where this party's step pods
+run, in jobs it starts and in jobs it is invited to alike; it wins over a job
+conf's ``kubernetes`` (the party's own settings beat the job's, as its policy does).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.jobs.spec import ROLES
 from airflow_provider_powerfl.policy import PartyPolicy
+from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings
 
 RUNTIMES = ("local", "kubernetes")
 # connection fields that once described this party's Kafka; the registry entry does now
@@ -37,6 +43,7 @@ class PartyConnection:
     private_key_path: str | None = None
     runtime: str = "local"
     policy: PartyPolicy = field(default_factory=PartyPolicy)
+    kubernetes: dict[str, Any] = field(default_factory=dict)  # this party's own pod settings (checked), applied last
 
     @classmethod
     def from_connection(cls, conn: Any) -> PartyConnection:
@@ -69,6 +76,7 @@ class PartyConnection:
             private_key_path=extra.get("private_key_path") or None,
             runtime=runtime,
             policy=_policy(extra, fail),
+            kubernetes=_kubernetes(extra, fail),
         )
 
 
@@ -123,6 +131,27 @@ def _policy(extra: dict[str, Any], fail: Any) -> PartyPolicy:
         return PartyPolicy.parse({} if inline is None else inline)
     except ConfigError as exc:
         raise fail(where, str(exc)) from exc
+
+
+def _kubernetes(extra: dict[str, Any], fail: Any) -> dict[str, Any]:
+    """This party's pod settings for the Kubernetes runtime (field ``kubernetes``), checked here so that a bad one
+    stops every task at its start with the field named, not a pod at the API server."""
+    value = extra.get("kubernetes")
+    if value is None:
+        return {}
+    if isinstance(value, str):  # the UI's extra may hold it as JSON text
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise fail("kubernetes", f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise fail("kubernetes", "expected a mapping of pod settings (namespace, service_account, image, ...)")
+    try:
+        KubernetesSettings().updated(value, "kubernetes")
+    except ConfigError as exc:
+        name, _, problem = str(exc).partition(": ")
+        raise fail(name, problem) from exc
+    return dict(value)
 
 
 class PowerFLPartyHook(BaseHook):

@@ -18,7 +18,7 @@ from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.federation.events import StatusEvent, publish_event
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.hooks.party import RUNTIMES, PowerFLPartyHook
+from airflow_provider_powerfl.hooks.party import RUNTIMES, PartyConnection, PowerFLPartyHook
 from airflow_provider_powerfl.jobs.conf import StepArgs, build_task_spec, default_output_dir
 from airflow_provider_powerfl.jobs.contract import RESULT_FILE
 from airflow_provider_powerfl.jobs.spec import TaskSpec
@@ -28,7 +28,13 @@ from airflow_provider_powerfl.orchestration.nonce import run_nonce
 from airflow_provider_powerfl.policy import PolicyRefused
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE, STEP_NAME, SparkSettings, step_command
-from airflow_provider_powerfl.runtimes.kubernetes import KubernetesSettings, pod_operator, spec_for_pod, step_failure
+from airflow_provider_powerfl.runtimes.kubernetes import (
+    KubernetesSettings,
+    pod_operator,
+    pod_settings,
+    spec_for_pod,
+    step_failure,
+)
 from airflow_provider_powerfl.runtimes.local import LocalProcess
 
 
@@ -52,7 +58,8 @@ class FederatedStepOperator(BaseOperator):
     :param powerfl_conn_id: this party's ``powerfl`` connection.
     :param runtime: ``local`` or ``kubernetes``; default the connection's.
     :param spark: SparkSettings or a mapping of its fields (master, deploy_mode, conf, jobs_dir).
-    :param kubernetes: KubernetesSettings or a mapping of its fields; ``dag_run.conf.kubernetes`` overrides.
+    :param kubernetes: KubernetesSettings or a mapping of its fields; ``dag_run.conf.kubernetes`` (at the party that
+        started the job) overrides them, and the connection's ``kubernetes`` (this party's own) overrides both.
     :param publish_events: tell the other parties this task's outcome.
     :param job_guard: run the step under a StepGuard: another party ending the job (or restarting this
         step) stops it here, and a kill here ends the job at every party. Pipelines set it on every step.
@@ -118,7 +125,7 @@ class FederatedStepOperator(BaseOperator):
         party, job = jc.party, jc.job
         args = job.step_args(party.party_id, self.step, base)
         out_default = default_output_dir(args.work_dir or party.policy.output_dir, job.job_id, party.party_id, self.task_id)
-        key = self.kubernetes.private_key_path if runtime == "kubernetes" else None
+        key = self.pod_settings(context, party).private_key_path if runtime == "kubernetes" else None
         attempt = max(1, int(context["ti"].try_number or 1))
         return build_task_spec(
             job,
@@ -132,6 +139,11 @@ class FederatedStepOperator(BaseOperator):
             private_key=key,
             task_id=self.task_id,
         )
+
+    def pod_settings(self, context: Any, party: PartyConnection) -> KubernetesSettings:
+        """The step pod's settings: this operator's, the job conf's (only in a run this party started), the party's own."""
+        overrides = own_pod_overrides(context["dag_run"].conf, party.party_id)
+        return pod_settings(self.kubernetes, overrides, party.kubernetes, party.conn_id)
 
     def _upstream_results(self, context: Any) -> list[tuple[str, Mapping[str, Any]]]:
         results = []
@@ -182,10 +194,7 @@ class FederatedStepOperator(BaseOperator):
                 self._guard.wait_while_paused()
                 self._guard.check()  # a peer ended the job while this try started: no process to start
             if runtime == "kubernetes":
-                k8s = self.kubernetes.updated(
-                    own_pod_overrides(context["dag_run"].conf, spec.party_id), "dag_run.conf.kubernetes"
-                )
-                self._run_pod(context, argv, spec, k8s, what)
+                self._run_pod(context, argv, spec, self.pod_settings(context, jc.party), what)
             else:
                 self._run_local(argv, spec, what)
             result = self.read_result(spec)

@@ -7,6 +7,12 @@ the party's signing key from a Secret, Kafka passwords (if the registry has
 any) as files of another Secret, never in the pod's environment. Its arguments are exactly
 :func:`~airflow_provider_powerfl.runtimes.command.step_command`'s argv, the
 same the local runtime runs.
+
+The settings come in layers (:func:`pod_settings`): the operator's (pipeline)
+defaults, then the job conf's ``kubernetes`` mapping at the party that started
+the job, then the party's own ``kubernetes`` mapping of its ``powerfl``
+connection, which wins: a party's pods run where and as that party says, whoever
+started the job.
 """
 
 from __future__ import annotations
@@ -26,6 +32,13 @@ SPEC_ENV = "POWERFL_TASK_SPEC"
 # $0 is a name for the shell, "$@" the spark-submit argv given as the container's args.
 ENTRYPOINT = f'set -e; mkdir -p "$POWERFL_WORK_DIR"; cd "$POWERFL_WORK_DIR"; printf "%s" "${SPEC_ENV}" > {SPEC_FILE}; exec "$@"'
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_RESERVED_ENV = (SPEC_ENV, "POWERFL_WORK_DIR", "HADOOP_CONF_DIR")
+# fields holding the name of a Kubernetes object (a DNS-1123 subdomain); None allowed where the field is optional
+_OBJECT_NAMES = {"service_account": True, "keys_secret": False, "kafka_secret": True, "hadoop_config_map": True}
+_PATHS = ("hadoop_conf_dir", "keys_dir", "work_dir", "kafka_secret_dir")
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,8 @@ class KubernetesSettings:
     kafka_secret: str | None = None  # Secret with keys "<party id>.sasl_plain_password" / ".ssl_password"
     kafka_secret_dir: str = "/etc/powerfl/kafka"
     kubernetes_conn_id: str | None = None
+    image_pull_secrets: Sequence[str] = ()  # names of docker-registry Secrets for pulling ``image``
+    env_from_secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # {ENV: {secret: s, key: k}}
     pod_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -65,14 +80,69 @@ class KubernetesSettings:
         for key in data:
             if key not in known:
                 raise ConfigError(f"{where}.{key}: unknown kubernetes setting (known: {', '.join(sorted(known))})")
-        for key in ("requests", "limits"):
-            if key in (data.get("resources") or {}) and not isinstance(data["resources"][key], Mapping):
-                raise ConfigError(f"{where}.resources.{key}: expected a mapping like {{cpu: '2', memory: 4Gi}}")
+            problem = _problem(key, data[key])
+            if problem:
+                raise ConfigError(f"{where}.{problem}")
         return replace(self, **dict(data))
 
     @property
     def private_key_path(self) -> str:
         return f"{self.keys_dir.rstrip('/')}/{self.keys_secret_key}"
+
+
+def pod_settings(
+    defaults: KubernetesSettings, job_conf: Mapping[str, Any] | None, party: Mapping[str, Any] | None, conn_id: str = "powerfl"
+) -> KubernetesSettings:
+    """The step pod's settings: the operator's ``defaults``, the job conf's ``kubernetes`` mapping (None in a run another
+    party started), then this party's own settings from its connection, which win over both."""
+    return defaults.updated(job_conf, "dag_run.conf.kubernetes").updated(party, f"connection {conn_id!r} field kubernetes")
+
+
+def _problem(key: str, value: Any) -> str | None:
+    """What is wrong with one setting, as ``"<key>[.<part>]: <problem>"``; None if it is fine."""
+    if key == "namespace" and not (isinstance(value, str) and _DNS_LABEL.fullmatch(value)):
+        return f"namespace: expected a Kubernetes namespace name (lower-case letters, digits, '-'), got {value!r}"
+    if key in _OBJECT_NAMES and not (value is None and _OBJECT_NAMES[key]) and not _is_name(value):
+        return f"{key}: expected the name of a Kubernetes object (lower-case letters, digits, '-', '.'), got {value!r}"
+    if key == "image" and not (isinstance(value, str) and value.strip() and not any(c.isspace() for c in value)):
+        return f"image: expected an image reference like registry.example/powerfl/runtime:0.1.0, got {value!r}"
+    if key in _PATHS and not (isinstance(value, str) and value.startswith("/")):
+        return f"{key}: expected an absolute path, got {value!r}"
+    if key == "image_pull_secrets" and (
+        isinstance(value, str) or not isinstance(value, Sequence) or not all(map(_is_name, value))
+    ):
+        return f"image_pull_secrets: expected a list of Secret names, got {value!r}"
+    if key == "resources":
+        return _resources_problem(value)
+    if key == "env_from_secrets":
+        return _env_problem(value)
+    if key == "pod_options" and not isinstance(value, Mapping):
+        return "pod_options: expected a mapping of KubernetesPodOperator arguments"
+    return None
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 253 and _DNS_NAME.fullmatch(value) is not None
+
+
+def _resources_problem(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return "resources: expected a mapping with requests and/or limits"
+    for key in value:
+        if key not in ("requests", "limits") or not isinstance(value[key], Mapping):
+            return f"resources.{key}: expected requests or limits, each a mapping like {{cpu: '2', memory: 4Gi}}"
+    return None
+
+
+def _env_problem(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return "env_from_secrets: expected a mapping ENV_NAME: {secret: <Secret name>, key: <key in it>}"
+    for name, ref in value.items():
+        if not (isinstance(name, str) and _ENV_NAME.fullmatch(name)) or name in _RESERVED_ENV:
+            return f"env_from_secrets.{name}: not an environment variable name this runtime leaves free"
+        if not isinstance(ref, Mapping) or set(ref) != {"secret", "key"} or not _is_name(ref["secret"]) or not ref["key"]:
+            return f"env_from_secrets.{name}: expected {{secret: <Secret name>, key: <key in it>}}, got {ref!r}"
+    return None
 
 
 def spec_for_pod(spec: TaskSpec, settings: KubernetesSettings) -> TaskSpec:
@@ -130,6 +200,8 @@ def pod_operator(
             requests=dict(settings.resources.get("requests") or {}) or None,
             limits=dict(settings.resources.get("limits") or {}) or None,
         )
+    if settings.image_pull_secrets:
+        options["image_pull_secrets"] = [k8s.V1LocalObjectReference(name=name) for name in settings.image_pull_secrets]
     return KubernetesPodOperator(
         task_id=task_id,
         namespace=settings.namespace,
@@ -173,6 +245,9 @@ def _pod_files_and_env(settings: KubernetesSettings, spec_json: str) -> tuple[li
         )
         mounts.append(k8s.V1VolumeMount(name="kafka-secret", mount_path=settings.kafka_secret_dir, read_only=True))
     env = [k8s.V1EnvVar(name=SPEC_ENV, value=spec_json), k8s.V1EnvVar(name="POWERFL_WORK_DIR", value=settings.work_dir)]
+    for name, ref in settings.env_from_secrets.items():
+        selector = k8s.V1SecretKeySelector(name=ref["secret"], key=ref["key"])
+        env.append(k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(secret_key_ref=selector)))
     if settings.hadoop_config_map:
         volumes.append(k8s.V1Volume(name="hadoop-conf", config_map=k8s.V1ConfigMapVolumeSource(name=settings.hadoop_config_map)))
         mounts.append(k8s.V1VolumeMount(name="hadoop-conf", mount_path=settings.hadoop_conf_dir, read_only=True))
