@@ -18,6 +18,8 @@ from airflow_provider_powerfl.algorithms.hetero_lr.guest import GuestSession
 from airflow_provider_powerfl.algorithms.hetero_lr.host import HostSession
 from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
 from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan, new_seed, tag
+from airflow_provider_powerfl.algorithms.hetero_lr.strict_guest import StrictGuestSession
+from airflow_provider_powerfl.algorithms.hetero_lr.strict_host import StrictHostSession
 from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 from airflow_provider_powerfl.algorithms.paillier_kernels import Kernels, as_chunk_map
 from airflow_provider_powerfl.algorithms.param_checks import check_binary_labels, check_fitted, check_params, check_real
@@ -68,6 +70,11 @@ class HeteroLogisticRegression:
         0.005 AUC of centralized in both a9a runs and 3 of 4 default_credit runs (10 cost up to 0.011,
         32 let the attack rise); the measured trade-off is in the docs.
     :param delta: the delta of ``epsilon``.
+    :param privacy: "default", or "strict": the host's weights are secret-shared with the guest during training
+        (FATE's SSHE-LR), so no party sees the host's gradient, weights or partial scores until the end, when
+        the host gets its own weights. One guest and one host; needs optimizer="sgd", penalty "l2" or None,
+        residual="taylor", no class_weight; ``min_support`` has nothing to act on (the host sees no gradient),
+        ``epsilon`` still noises the host's gradient. Both parties must set it. See docs/protocols/hetero_lr.md.
     :param timeout: seconds to wait for any one message of a peer (None: forever); a dead peer then
         fails the job with the federation's RecvTimeout naming peer, job and tag instead of hanging.
     :param progress: None, or a callable told a ``algorithms.progress.TrainingProgress`` (unit "epoch") at the
@@ -98,6 +105,7 @@ class HeteroLogisticRegression:
         min_support: int = 16,
         epsilon: float | None = 16.0,
         delta: float = 1e-5,
+        privacy: str = "default",
         progress: ProgressCallback | None = None,
     ) -> None:
         self.party = party
@@ -121,11 +129,12 @@ class HeteroLogisticRegression:
         self.min_support = min_support
         self.epsilon = epsilon
         self.delta = delta
+        self.privacy = privacy
 
     _PARAMS = (
         "max_iter", "batch_size", "learning_rate", "optimizer", "penalty", "alpha", "tol",
         "class_weight", "min_batch_size", "key_length", "random_state", "executor", "timeout", "residual",
-        "slope_every", "init_scale", "min_support", "epsilon", "delta",
+        "slope_every", "init_scale", "min_support", "epsilon", "delta", "privacy",
     )  # fmt: skip
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -188,8 +197,9 @@ class HeteroLogisticRegression:
             if noise > NOISE_BOUND / 32:  # the clip must stay far out in the tail, or the accounting would not hold
                 raise ConfigError(f"epsilon={self.epsilon} over max_iter={self.max_iter} epochs needs noise sigma {noise:.0f}, "
                                   f"above {NOISE_BOUND / 32:.0f}: raise epsilon or lower max_iter")  # fmt: skip
-            session = GuestSession(party, X, y, row_weights, plan, self._update(penalized), self.min_batch_size,
-                                   self.key_length, kernels, float(self.init_scale), noise)  # fmt: skip
+            guest_cls = StrictGuestSession if self.privacy == "strict" else GuestSession
+            session = guest_cls(party, X, y, row_weights, plan, self._update(penalized), self.min_batch_size,
+                                self.key_length, kernels, float(self.init_scale), noise)  # fmt: skip
             session.progress = self.progress
             result = session.fit()
             self.coef_ = result.weights[:-1]
@@ -197,7 +207,8 @@ class HeteroLogisticRegression:
         else:
             if y is not None:
                 raise ConfigError(f"y must be None at host {party.party_id}: labels live at the guest")
-            session = HostSession(party, X, self._update(np.ones(X.shape[1])), self.min_batch_size, self.key_length, kernels)
+            host_cls = StrictHostSession if self.privacy == "strict" else HostSession
+            session = host_cls(party, X, self._update(np.ones(X.shape[1])), self.min_batch_size, self.key_length, kernels)
             session.progress = self.progress
             result = session.fit()
             self.coef_ = result.weights

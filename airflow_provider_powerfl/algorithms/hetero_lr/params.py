@@ -32,6 +32,7 @@ class HeteroLRParams(Contract):
     min_support: StrictInt = Field(16, ge=1)
     epsilon: float | None = Field(16.0, gt=0, allow_inf_nan=False)
     delta: float = Field(1e-5, gt=0, le=1)
+    privacy: Literal["default", "strict"] = "default"
 
     _key_length = field_validator("key_length")(classmethod(lambda cls, bits: valid_key_length(bits)))
 
@@ -51,5 +52,13 @@ class HeteroLRParams(Contract):
             raise ValueError(
                 f"epsilon={self.epsilon} assumes a label moves its residual by at most 1, which class_weight breaks: "
                 "set epsilon to null to train with class_weight (no label noise)"
+            )
+        if self.privacy == "strict" and (
+            self.optimizer != "sgd" or self.penalty == "l1" or self.residual != "taylor" or self.class_weight is not None
+        ):
+            raise ValueError(
+                "privacy='strict' updates secret-shared weights linearly with the Taylor residual: it needs "
+                f"optimizer='sgd' (got {self.optimizer!r}), penalty 'l2' or null (got {self.penalty!r}), "
+                f"residual='taylor' (got {self.residual!r}) and no class_weight"
             )
         return self
