@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -260,3 +261,49 @@ def test_only_the_partys_own_pods_reach_the_plaintext_listener(rendered: dict[st
     assert internal["ports"] == [{"port": "internal", "protocol": "TCP"}]
     assert internal["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": party.namespace}}}]
     assert external == {"ports": [{"port": "external", "protocol": "TCP"}]}  # partners come in through the NodePort
+
+
+def connection_of(manifest: Manifest) -> dict:
+    env = {e["name"]: e.get("value") for e in pod_specs(manifest)["Deployment/powerfl-scheduler"]["containers"][0]["env"]}
+    return yaml.safe_load(env["AIRFLOW_CONN_POWERFL_DEFAULT"])
+
+
+@pytest.mark.parametrize("party", [GUEST, HOST], ids=["guest", "host"])
+def test_the_connection_holds_the_partys_own_step_pod_settings(rendered: dict[str, Manifest], party) -> None:
+    """An invited run's step pods take them from here (a job conf cannot change them): this release's namespace,
+    its ServiceAccount, image and Secrets, each of which the release renders."""
+    from airflow.sdk import Connection
+
+    from airflow_provider_powerfl.hooks.party import PartyConnection
+
+    manifest = rendered[party.id]
+    conn = connection_of(manifest)
+    pods = conn["extra"]["kubernetes"]
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert pods["namespace"] == party.namespace and pods["service_account"] == "powerfl-airflow"
+    assert pods["image"] == f"powerfl/runtime:{version}"
+    for kind, name in (("ServiceAccount", pods["service_account"]), ("Secret", pods["keys_secret"]),
+                       ("Secret", pods["kafka_secret"]), ("ConfigMap", pods["hadoop_config_map"])):  # fmt: skip
+        assert manifest.has(kind, name), f"{kind}/{name}"
+    without_files = {k: v for k, v in conn["extra"].items() if k != "policy_path"}  # the pod's mounted file
+    checked = PartyConnection.from_connection(
+        Connection(conn_id="powerfl_default", conn_type=conn["conn_type"], extra=json.dumps(without_files))
+    )
+    assert checked.kubernetes == pods  # the provider accepts what the chart writes
+
+
+def test_step_pod_values_reach_the_connection(helm: Path) -> None:
+    import subprocess
+
+    from tests.chart.render import CHART
+
+    values = ("party.id=10000,domain=fl.bank.example,airflow.runtime=kubernetes,imagePullSecrets[0].name=registry-login,"
+              "airflow.stepPods.resources.requests.cpu=2,airflow.stepPods.envFromSecrets.HADOOP_TOKEN.secret=hadoop-token,"
+              "airflow.stepPods.envFromSecrets.HADOOP_TOKEN.key=token")  # fmt: skip
+    done = subprocess.run([helm, "template", "powerfl", CHART, "-n", "power-fl-10000", "--set", values],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pods = connection_of(Manifest.parse(done.stdout))["extra"]["kubernetes"]
+    assert pods["namespace"] == "power-fl-10000" and pods["image_pull_secrets"] == ["registry-login"]
+    assert pods["resources"] == {"requests": {"cpu": 2}} or pods["resources"] == {"requests": {"cpu": "2"}}
+    assert pods["env_from_secrets"] == {"HADOOP_TOKEN": {"secret": "hadoop-token", "key": "token"}}

@@ -37,11 +37,20 @@
 {{- end }}
 {{- end }}
 
-{{/* The powerfl connection: paths only, every secret is a mounted file. */}}
+{{/* The powerfl connection: paths only, every secret is a mounted file. Its kubernetes field is this party's own
+     settings of the Kubernetes runtime's step pods (runtimes/kubernetes.py): they beat a job conf's, so the pods of
+     jobs this party is invited to run here too, as powerfl-airflow, with this release's image and Secrets. */}}
 {{- define "powerfl.connection" -}}
+{{- $pods := dict "namespace" .Release.Namespace "service_account" "powerfl-airflow"
+      "image" (include "powerfl.image" (dict "root" . "name" "runtime")) "keys_secret" (.Values.keys.existingSecret | default "powerfl-keys")
+      "kafka_secret" "powerfl-partners" "kafka_secret_dir" "/etc/powerfl/kafka" "hadoop_config_map" "hadoop" "hadoop_conf_dir" .Values.hadoop.confDir -}}
+{{- $pull := list }}{{ range .Values.imagePullSecrets }}{{ $pull = append $pull .name }}{{ end }}
+{{- with $pull }}{{ $_ := set $pods "image_pull_secrets" . }}{{ end }}
+{{- with .Values.airflow.stepPods.resources }}{{ $_ := set $pods "resources" . }}{{ end }}
+{{- with .Values.airflow.stepPods.envFromSecrets }}{{ $_ := set $pods "env_from_secrets" . }}{{ end }}
 {{- $extra := dict "party_id" (.Values.party.id | toString) "role" .Values.party.role "runtime" .Values.airflow.runtime
       "registry_path" "/etc/powerfl/registry/parties.yaml" "private_key_path" "/etc/powerfl/keys/private.pem"
-      "policy_path" "/etc/powerfl/policy/policy.yaml" -}}
+      "policy_path" "/etc/powerfl/policy/policy.yaml" "kubernetes" $pods -}}
 {{- dict "conn_type" "powerfl" "extra" $extra | toJson -}}
 {{- end }}
 
