@@ -23,6 +23,7 @@ from airflow_provider_powerfl.orchestration.jobstate import (
     JobGuard,
     PeerRestarted,
     announce_job_failure,
+    current,
     job_pause,
 )
 from airflow_provider_powerfl.runtimes.local import StepFailed
@@ -87,7 +88,7 @@ class StepGuard:
         """Before the step starts: wait while a user has paused the job at any party (running steps were not stopped)."""
         jc = self.jc
         with EventReader(jc.registry, jc.party.party_id, jc.job.job_id, nonce=self.nonce) as reader:
-            pause = job_pause(reader.read_all())
+            pause = job_pause(current(reader.read_all()))  # a pause from before a rerun is over
             if pause is not None and pause.status == "paused":
                 log.info("job paused (%s); this step starts when it is resumed", pause.describe())
             while pause is not None and pause.status == "paused":
@@ -122,7 +123,8 @@ class StepGuard:
         except PowerFLError:
             log.exception("could not read this party's own job events; announcing the kill")
             return None
-        return next((e for e in events if e.party_id == me and e.task == JOB_TASK and e.status == "failed"), None)
+        ends = [e for e in current(events) if e.party_id == me and e.task == JOB_TASK and e.status == "failed"]
+        return ends[0] if ends else None  # one from before a rerun is over
 
     def _await_peer_reason(self, seconds: float) -> None:
         """Give the guard up to `seconds` to deliver the job event of the peer whose failure stopped the step."""

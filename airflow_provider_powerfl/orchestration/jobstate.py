@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 JOB_TASK = "__job__"
 PAUSE_TASK = "__pause__"  # a user paused (``paused``) or resumed (``resumed``) the job at some party
+RERUN_TASK = "__rerun__"  # a user reran the failed job at some party (``running``): every party clears its failed steps
 
 
 class JobFailedElsewhere(FederationError):
@@ -56,19 +57,49 @@ def peer_restart(events: Iterable[StatusEvent], me: str, task: str, attempt: int
     return None
 
 
-def job_failure(events: Iterable[StatusEvent], me: str) -> StatusEvent | None:
-    """The first job-wide failure another party reports among `events`."""
+def rerun_since(events: Iterable[StatusEvent], since: float | None = None) -> float | None:
+    """When the job was last rerun (its newest ``__rerun__`` among `events`, any party's; `since`: the one known before)."""
     for event in events:
-        if event.task == JOB_TASK and event.status == "failed" and event.party_id != me:
+        if event.task == RERUN_TASK and (since is None or event.timestamp > since):
+            since = event.timestamp
+    return since
+
+
+def is_void(event: StatusEvent, since: float | None) -> bool:
+    """Whether a rerun at `since` made `event` void: what ended or paused the job before it (a success stands)."""
+    return since is not None and event.timestamp < since and event.status != "success" and event.task != RERUN_TASK
+
+
+def current(events: Iterable[StatusEvent]) -> list[StatusEvent]:
+    """`events` without the ones the newest rerun made void (failures, job ends, pauses and running steps before it)."""
+    events = list(events)
+    since = rerun_since(events)
+    return [e for e in events if not is_void(e, since)]
+
+
+def current_known(known: Mapping[tuple[str, str], StatusEvent]) -> dict[tuple[str, str], StatusEvent]:
+    """The latest events by (party, task) without the ones the newest rerun among them made void."""
+    since = rerun_since(known.values())
+    return {key: event for key, event in known.items() if not is_void(event, since)}
+
+
+def job_failure(events: Iterable[StatusEvent], me: str, since: float | None = None) -> StatusEvent | None:
+    """The first job-wide failure another party reports among `events` (none from before a rerun at `since`)."""
+    for event in events:
+        if event.task == JOB_TASK and event.status == "failed" and event.party_id != me and not is_void(event, since):
             return event
     return None
 
 
 def job_ended(known: Mapping[tuple[str, str], StatusEvent], parties: Iterable[str]) -> StatusEvent | None:
-    """The first of `parties`' ``__job__ failed`` events among the latest events (`known`, by party and task), if one ended the job."""
+    """The first of `parties`' ``__job__ failed`` events among the latest events (`known`, by party and task), if one ended the job.
+
+    A job end from before the job's newest rerun (in `known` too) does not count.
+    """
+    since = rerun_since(known.values())
     for party_id in parties:
         event = known.get((party_id, JOB_TASK))
-        if event is not None and event.status == "failed":
+        if event is not None and event.status == "failed" and not is_void(event, since):
             return event
     return None
 
@@ -102,6 +133,25 @@ def announce_pause(
             told.append(party_id)
         except PowerFLError:
             log.exception("could not tell party %s that job %r is %s", party_id, job_id, status)
+    return told
+
+
+def announce_rerun(
+    registry: PartyRegistry, signing_key: SigningKey, job_id: str, me: str, parties: Sequence[str], reason: str, *, nonce: bytes
+) -> list[str]:
+    """Tell every party of the job, this one too, that a user reran it here; the parties told.
+
+    Each party's flow-server clears its failed steps of the run on it, and the failures, job ends and
+    pauses posted before it are void from then on (``current``).
+    """
+    event = StatusEvent(job_id, me, RERUN_TASK, "running", 1, reason, time.time())
+    told = []
+    for party_id in parties:
+        try:
+            publish_event(registry, signing_key, event, [party_id], nonce=nonce, timeout=10.0)
+            told.append(party_id)
+        except PowerFLError:
+            log.exception("could not tell party %s that job %r was rerun", party_id, job_id)
     return told
 
 
@@ -165,15 +215,22 @@ class JobGuard:
             log.exception("job guard of %r cannot read events; peers' failures will not stop this task", self._job_id)
             return
         try:
+            since = None  # a rerun voids the job ends before it: the whole topic first, then what comes
+            try:
+                events = reader.read_all(30.0)
+            except PowerFLError:
+                log.warning("job guard of %r could not read its topic to the end at once; reading on", self._job_id)
+                events = []
             while not self._stop.is_set():
-                events = reader.poll(self._poll)
-                failure = job_failure(events, self._me)
+                since = rerun_since(events, since)
+                failure = job_failure(events, self._me, since)
                 if failure is None and self._task is not None:
                     failure = peer_restart(events, self._me, self._task, self._attempt)
                 if failure is not None:
                     self.failure = failure
                     log.error("%s", failure.describe())
                     break
+                events = reader.poll(self._poll)
             # repeat: a step process started just after the first call must not outlive the job
             while self.failure is not None and not self._stop.is_set():
                 self._on_failure(self.failure)

@@ -14,7 +14,7 @@ from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation.events import StatusEvent, event_from_dict, latest, wait_state
 from airflow_provider_powerfl.hooks.party import PowerFLPartyHook
 from airflow_provider_powerfl.jobs.conf import JobConf
-from airflow_provider_powerfl.orchestration.jobstate import JobFailedElsewhere, job_ended
+from airflow_provider_powerfl.orchestration.jobstate import JobFailedElsewhere, current_known, job_ended
 from airflow_provider_powerfl.orchestration.nonce import run_nonce
 from airflow_provider_powerfl.triggers.peer import FederatedPeerTrigger, JobPeerTrigger, open_reader
 
@@ -130,7 +130,7 @@ class FederatedPeerSensor(BaseSensorOperator):
 
     def poke(self, context: Any) -> PokeReturnValue:
         with open_reader(self.powerfl_conn_id, self._job_id, self._nonce) as reader:
-            known = latest(reader.read_all())
+            known = current_known(latest(reader.read_all()))  # a rerun voids the failures before it
         self.check_job(known)
         state = wait_state(known, self._parties, self.peer_task, self.status)
         if state.failed is not None:

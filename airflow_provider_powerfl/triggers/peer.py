@@ -12,7 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_powerfl.federation.events import EventReader, StatusEvent, latest, wait_state
 from airflow_provider_powerfl.hooks.party import PowerFLPartyHook, load_registry
-from airflow_provider_powerfl.orchestration.jobstate import job_ended
+from airflow_provider_powerfl.orchestration.jobstate import current_known, job_ended
 
 
 def open_reader(powerfl_conn_id: str, job_id: str, nonce: str) -> EventReader:
@@ -83,7 +83,7 @@ class FederatedPeerTrigger(BaseTrigger):
         try:
             while True:
                 events = await asyncio.to_thread(self._reader.poll, self.poll_interval)
-                known = latest(events, known)
+                known = current_known(latest(events, known))  # a rerun voids the failures before it
                 ended = self.ending_event(known)
                 if ended is not None:
                     yield ended

@@ -8,7 +8,9 @@ checked last. One pair of Airflows serves the module.
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import time
 import uuid
 
@@ -132,7 +134,8 @@ def test_a_pushed_pipeline_is_stored_parsed_listed_and_deleted(parties, seed_job
     assert call(parties.host, "GET", "/pipelines/powerfl_it_flow_pushed").status_code == 404
 
 
-def test_pause_resume_and_stop_reach_the_other_party_and_are_safe_to_repeat(parties, seed_job):
+@pytest.mark.timeout(2400)  # the stopped job then runs to the end after its rerun, beside the seed job
+def test_pause_resume_stop_and_rerun_reach_the_other_party_and_are_safe_to_repeat(parties, seed_job):
     guest, host = parties.guest, parties.host
     job_id = f"it-flow-stop-{uuid.uuid4().hex[:6]}"
     assert submit(guest, PIPELINE, parties.job_parameters(), job_id=job_id).status_code == 201
@@ -158,6 +161,19 @@ def test_pause_resume_and_stop_reach_the_other_party_and_are_safe_to_repeat(part
     assert call(guest, "POST", f"/jobs/{job_id}/stop").json()["changed"] is False
     stopped = wait_state(host, job_id, {"failed"}, 180)
     assert "stopped by a user" in (stopped["parties"][guest.party_id]["error"] or {}).get("reason", ""), stopped
+    # the guest's step the stop killed posts no failure of its own: its job end closes it in the host's view
+    assert "running" not in {s["state"] for s in stopped["parties"][guest.party_id]["steps"].values()}, stopped
+    wait_state(guest, job_id, {"failed"}, 60)
+
+    # rerun at the other party: its signed __rerun__ makes the guest's flow-server clear the guest's run too
+    reply = call(host, "POST", f"/jobs/{job_id}/rerun").json()
+    assert reply["changed"] and reply["state"] == "queued" and reply["peers_told"] == [guest.party_id], reply
+    assert call(host, "POST", f"/jobs/{job_id}/rerun").status_code == 409  # queued again: a repeat changes nothing
+    for party in (host, guest):
+        view = wait_state(party, job_id, {"success", "failed"}, 900)
+        assert view["state"] == "success", view
+        assert {pid: p["state"] for pid, p in view["parties"].items()} == {guest.party_id: "success", host.party_id: "success"}
+        assert all(p["error"] is None for p in view["parties"].values()), view  # the stop before the rerun is void
 
     assert call(guest, "DELETE", f"/jobs/{job_id}").json()["deleted"] is True
     assert call(guest, "GET", f"/jobs/{job_id}").status_code == 404
@@ -188,8 +204,32 @@ def test_the_seed_job_succeeds_at_both_parties_and_each_shows_both(parties, seed
     for party in (guest, host):
         models = call(party, "GET", f"/jobs/{seed_job}/models").json()["models"]
         assert [m["task_id"] for m in models] == ["train"] and models[0]["model_id"]
+        download = call(party, "GET", f"/jobs/{seed_job}/models/train/download")
+        assert download.status_code == 200 and download.headers["content-type"] == "application/gzip", download.text
+        with tarfile.open(fileobj=io.BytesIO(download.content)) as archive:
+            names = archive.getnames()
+            manifest = json.load(archive.extractfile(next(n for n in names if n.endswith("/model.json"))))
+        assert manifest["party_id"] == party.party_id and manifest["model_id"] == models[0]["model_id"], names
+        missing = call(party, "GET", f"/jobs/{seed_job}/models/predict/download")
+        assert missing.status_code == 404 and "predict" in missing.json()["detail"]
         log = call(party, "GET", f"/jobs/{seed_job}/logs", params={"step": "train"}).json()
         assert log["try_number"] == 1 and any("train" in line["event"] for line in log["lines"]), log["lines"][-5:]
+
+
+def test_the_aligned_data_preview_shows_only_the_own_partys_columns(parties, seed_job):
+    guest, host = parties.guest, parties.host
+    wait_state(guest, seed_job, {"success", "failed"}, 600)
+    wait_state(host, seed_job, {"success", "failed"}, 600)
+    seen = {p.party_id: call(p, "GET", f"/jobs/{seed_job}/data", params={"step": "align"}).json() for p in (guest, host)}
+    mine, theirs = seen[guest.party_id], seen[host.party_id]
+    for preview in (mine, theirs):
+        assert preview["step"] == "align" and preview["input"] == "train" and preview["id_column"] == "id", preview
+        assert len(preview["rows"]) == min(100, preview["total_rows"]) and preview["columns"][0] == "id"
+    assert mine["label_column"] == "label" and "label" in mine["columns"] and "label" not in theirs["columns"]
+    assert set(mine["columns"]) & set(theirs["columns"]) == {"id"}  # no peer's column at either party
+    assert [r[0] for r in mine["rows"]] == [r[0] for r in theirs["rows"]]  # the same intersection, in the PSI's order
+    assert mine["total_rows"] == theirs["total_rows"] > 100
+    assert call(guest, "GET", f"/jobs/{seed_job}/data", params={"step": "train"}).status_code == 404
 
 
 def test_the_powerfl_cli_drives_the_same_api(parties, seed_job, monkeypatch, capsys):

@@ -1,8 +1,9 @@
-"""Acting on a job: stop, pause, resume, rerun, delete. Each is safe to repeat; stop, pause and resume reach every party.
+"""Acting on a job: stop, pause, resume, rerun, delete. Each is safe to repeat; stop, pause, resume and rerun reach every party.
 
 The peers are told with signed events on their own brokers (the run's nonce, this party's key): ``__job__
 failed`` for a stop (their guards end their steps and runs), ``__pause__ paused|resumed`` for a pause (their
-step operators wait before starting a step while it is in force).
+step operators wait before starting a step while it is in force), ``__rerun__`` for a rerun (their
+flow-servers clear their failed steps, see reruns.py).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessE
 from fastapi import APIRouter, HTTPException
 
 from airflow_provider_powerfl.hooks.party import load_signing_key
-from airflow_provider_powerfl.orchestration.jobstate import announce_job_failure, announce_pause
+from airflow_provider_powerfl.orchestration.jobstate import announce_job_failure, announce_pause, announce_rerun
 from airflow_provider_powerfl.plugins.flow_server.airflow_api import Airflow, CallerClient
 from airflow_provider_powerfl.plugins.flow_server.auth import User, require_dag
 from airflow_provider_powerfl.plugins.flow_server.jobstatus import known_events
 from airflow_provider_powerfl.plugins.flow_server.party import party_and_registry
 from airflow_provider_powerfl.plugins.flow_server.peers import paused
+from airflow_provider_powerfl.plugins.flow_server.reruns import clear_body, tasks_to_clear
 from airflow_provider_powerfl.plugins.flow_server.runs import ACTIVE, find_job, run_nonce, step_results, task_instances
 from airflow_provider_powerfl.plugins.flow_server.views import parties_of
 
@@ -99,16 +101,24 @@ def resume(job_id: str, user: User, airflow: Airflow) -> dict[str, Any]:
 
 @router.post("/rerun")
 def rerun(job_id: str, user: User, airflow: Airflow) -> dict[str, Any]:
-    """Clear this party's failed and upstream-failed tasks: the run starts again from the failed step."""
+    """Clear this party's failed steps and the steps after them, and tell every party (their flow-servers clear theirs)."""
     run = _run_for_change(airflow, job_id, user)
     if run["state"] in ACTIVE:
         raise HTTPException(409, f"job {job_id!r} is {run['state']}: rerun a finished job")
-    failed = [ti["task_id"] for ti in task_instances(airflow, run) if ti.get("state") in ("failed", "upstream_failed")]
-    if not failed:
+    states = {ti["task_id"]: ti.get("state") for ti in task_instances(airflow, run)}
+    steps = tasks_to_clear(states, run["state"] == "failed")
+    if not steps:
         return _reply(run, "rerun", run["state"], [], False)
-    body = {"dry_run": False, "dag_run_id": job_id, "task_ids": failed, "reset_dag_runs": True, "only_failed": False}
-    airflow.send("POST", f"/dags/{run['dag_id']}/clearTaskInstances", json=body)
-    return _reply(run, "rerun", "queued", [], True)
+    reason = f"rerun by a user at party {party_and_registry()[0].party_id} (from {', '.join(steps)})"
+
+    def announce(registry: Any, key: Any, me: str, parties: list[str], nonce: bytes) -> list[str]:
+        # this party's own topic first too: its rerun steps find the rerun there and ignore the job end before it
+        told = announce_rerun(registry, key, job_id, me, parties, reason, nonce=nonce)
+        return [p for p in told if p != me]
+
+    told = _tell(run, airflow, True, announce, required=False)
+    airflow.send("POST", f"/dags/{run['dag_id']}/clearTaskInstances", json=clear_body(job_id, steps))
+    return _reply(run, "rerun", "queued", told, True)
 
 
 @router.delete("")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +15,18 @@ from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.orchestration.rest import AirflowApiError
 from airflow_provider_powerfl.plugins.flow_server import actions, jobs, outputs, pipelines, results
 from airflow_provider_powerfl.plugins.flow_server.party import router as party_router
+from airflow_provider_powerfl.plugins.flow_server.reruns import RerunWatcher
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """The api-server's lifespan (Airflow enters its mounted apps'): the watcher that reruns what a peer reran."""
+    watcher = RerunWatcher().start()
+    try:
+        yield
+    finally:
+        watcher.stop()
+
 
 # no schema or docs pages: nothing here is served without Airflow's login (docs/flow_server.md is the contract)
 app = FastAPI(
@@ -21,6 +35,7 @@ app = FastAPI(
     openapi_url=None,
     docs_url=None,
     redoc_url=None,
+    lifespan=lifespan,
 )
 app.include_router(party_router)
 app.include_router(pipelines.router)

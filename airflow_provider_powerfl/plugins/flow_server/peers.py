@@ -13,7 +13,7 @@ from typing import Any
 from airflow_provider_powerfl.federation.events import EventReader, StatusEvent, latest
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection
-from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, PAUSE_TASK, job_pause
+from airflow_provider_powerfl.orchestration.jobstate import JOB_TASK, PAUSE_TASK, current, job_pause
 
 Known = Mapping[tuple[str, str], StatusEvent]
 
@@ -21,7 +21,7 @@ Known = Mapping[tuple[str, str], StatusEvent]
 def run_events(party: PartyConnection, registry: PartyRegistry, job_id: str, nonce: str, timeout: float = 10.0) -> Known:
     """The latest event per (party, task) of this run on this party's own topic; per party its first job end."""
     with EventReader(registry, party.party_id, job_id, nonce=bytes.fromhex(nonce)) as reader:
-        events = reader.read_all(timeout)
+        events = current(reader.read_all(timeout))  # a rerun voids the failures and job ends before it
     return {**latest(events), **first_job_ends(events)}
 
 

@@ -10,7 +10,7 @@ const QUESTIONS: Record<Action, string> = {
   stop: "Stop this job at every party? Its running steps are killed and every party's run fails.",
   pause: "Pause this job at every party? Running steps finish; no new step starts until resume.",
   resume: "Resume this job at every party?",
-  rerun: "Rerun this job from its failed step at this party? Each party reruns its own run: rerun it at the peers too.",
+  rerun: "Rerun this job from its failed steps? Every party reruns its failed steps of the job.",
   delete: "Delete this job's run and outputs at this party? This cannot be undone.",
 };
 
