@@ -26,3 +26,40 @@ def test_after_a_rerun_a_peer_shows_its_successes_and_no_longer_its_old_end():
     view = peer_view({**latest(events), **first_job_ends(events)}, "2", "host", ["align", "train"])
     assert view["error"] is None and view["state"] == "running"
     assert view["steps"]["align"]["state"] == "success" and view["steps"]["train"]["state"] is None
+
+
+def test_the_watcher_reruns_a_failed_run_once_a_peer_reran_it_after_its_last_step_start(monkeypatch):
+    from types import SimpleNamespace
+
+    from airflow_provider_powerfl.plugins.flow_server import reruns
+
+    me, peer = "1", "2"
+    run = {"dag_id": "pipe", "job_id": "job", "conf": {"parties": [f"{me}=guest", f"{peer}=host"]}, "nonce": "00" * 16,
+           "last_start": 10.0}  # fmt: skip
+    topic: list[StatusEvent] = []
+    cleared: list[tuple[str, str]] = []
+
+    class Reader:  # this party's topic of the run: each poll hands over what came since the last one
+        def __init__(self, *_args, **_kwargs):
+            self.read = 0
+
+        def poll(self, _timeout):
+            new, self.read = topic[self.read :], len(topic)
+            return new
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(reruns, "party_and_registry", lambda: (SimpleNamespace(party_id=me), None))
+    monkeypatch.setattr(reruns, "EventReader", Reader)
+    monkeypatch.setattr(reruns, "failed_runs", lambda _me: [run])
+    monkeypatch.setattr(reruns, "clear_failed", lambda dag_id, job_id: cleared.append((dag_id, job_id)) or ["train"])
+    watcher = reruns.RerunWatcher()
+    topic += [StatusEvent("job", peer, JOB_TASK, "failed", 1, "stopped", 5.0)]
+    assert watcher.scan() == [] and cleared == []
+    topic += [StatusEvent("job", me, RERUN_TASK, "running", 1, "mine: the route clears", 20.0)]
+    assert watcher.scan() == []  # this party's own rerun is its route's business
+    topic += [StatusEvent("job", peer, RERUN_TASK, "running", 1, "rerun by a user at party 2", 8.0)]
+    assert watcher.scan() == []  # older than this run's last step start: this run reran after it already
+    topic += [StatusEvent("job", peer, RERUN_TASK, "running", 1, "rerun by a user at party 2", 30.0)]
+    assert watcher.scan() == ["job"] and cleared == [("pipe", "job")]
