@@ -180,3 +180,15 @@ def test_both_parties_must_ask_for_strict_mode(breast):
     out = run_parties({GUEST: lambda: fit(GUEST, "default"), HOST: lambda: fit(HOST, "strict")}, timeout=120)
     assert isinstance(out[HOST], ConfigError) and "privacy" in str(out[HOST])
     assert isinstance(out[GUEST], (PeerFailed, Exception)) and "privacy" in str(out[GUEST]), out[GUEST]
+
+
+def test_a_job_conf_can_ask_for_strict_mode():
+    from airflow_provider_powerfl.jobs.params import validate_step_params
+
+    params = validate_step_params("train", {"algorithm": "hetero_lr", "privacy": "strict", "optimizer": "sgd"})
+    assert params.privacy == "strict"
+    assert validate_step_params("train", {}).privacy == "default"
+    with pytest.raises(ConfigError, match="privacy"):
+        validate_step_params("train", {"privacy": "strict"})  # adam, the default optimizer
+    with pytest.raises(ConfigError, match="privacy"):
+        validate_step_params("train", {"privacy": "paranoid", "optimizer": "sgd"})
