@@ -45,20 +45,47 @@ class Containers:
     names: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
 
-    def network(self, name: str) -> str:
+    def network(self, name: str, *options: str) -> str:
+        """``docker network create`` of ``<prefix>-<name>`` (``options`` e.g. ``--internal``); its full name."""
         full = f"{self.prefix}-{name}"
-        docker("network", "create", full)
+        docker("network", "create", *options, full)
         self.networks.append(full)
         return full
 
-    def start(self, name: str, image: str, network: str, *args: str, options: tuple[str, ...] = ()) -> str:
-        """``docker run -d`` of ``image`` named ``<prefix>-<name>`` on ``network``; its full name."""
+    def start(
+        self, name: str, image: str, network: str, *args: str, options: tuple[str, ...] = (), also: tuple[str, ...] = ()
+    ) -> str:
+        """``docker run -d`` of ``image`` named ``<prefix>-<name>`` on ``network`` (and the networks ``also``
+        names, connected before it starts); its full name."""
         full = f"{self.prefix}-{name}"
         self.names.append(full)
-        docker("run", "-d", "--name", full, "--network", network, *options, image, *args)
+        if not also:
+            docker("run", "-d", "--name", full, "--network", network, *options, image, *args)
+            return full
+        docker("create", "--name", full, "--network", network, *options, image, *args)
+        for other in also:
+            docker("network", "connect", other, full)
+        docker("start", full)
         return full
 
-    def ip(self, name: str) -> str:
+    def cut_default_route(self, name: str) -> None:
+        """Delete the default route in the container's network namespace (from the host: the container itself
+        has no NET_ADMIN to put it back), so it reaches only the subnets of its own networks.
+
+        The project's engine runs without iptables (scripts/docker), so Docker's isolation between networks,
+        `--internal` ones too, is not enforced: every container's default route is the host's bridge, and the
+        host forwards between bridges. Without that route, a packet to another network has no way out.
+        """
+        pid = docker("inspect", "-f", "{{.State.Pid}}", name)
+        proc = subprocess.run(["nsenter", "-t", pid, "-n", "ip", "route", "del", "default"], capture_output=True,
+                              text=True, timeout=30)  # fmt: skip
+        if proc.returncode != 0 and "No such process" not in proc.stderr:  # "No such process": no default route
+            raise DockerError(f"cannot cut the default route of {name} (needs root, nsenter and ip): {proc.stderr}")
+
+    def ip(self, name: str, network: str | None = None) -> str:
+        """The container's address on ``network`` (default: its first)."""
+        if network is not None:
+            return docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}', name)
         return docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name).split()[0]
 
     def logs(self, name: str) -> str:
@@ -70,10 +97,13 @@ class Containers:
             timeout=30,
         ).stdout
 
-    def kafka(self, name: str, image: str, network: str, timeout: float = 180) -> str:
-        """A broker of the Kafka image on ``network``; ``ip:9092`` once it accepts connections."""
-        full = self.start(name, image, network)
-        address = f"{self.ip(full)}:9092"
+    def kafka(
+        self, name: str, image: str, network: str, timeout: float = 180, options: tuple[str, ...] = (), also: tuple[str, ...] = ()
+    ) -> str:
+        """A broker of the Kafka image on ``network`` (and ``also``); ``ip:9092`` (its address on ``network``)
+        once it accepts connections."""
+        full = self.start(name, image, network, options=options, also=also)
+        address = f"{self.ip(full, network)}:9092"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if docker("inspect", "-f", "{{.State.Running}}", full) != "true":
