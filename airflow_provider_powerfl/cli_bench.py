@@ -26,6 +26,8 @@ BENCHMARKS = {
     "woe-iv": "woe_iv",
     "fate": "fate",
     "attack": "attack",
+    "flow-server-jobs": "flow_server_jobs",
+    "cross-party": "cross_party",
 }
 NO_CHECKOUT = "powerfl bench runs from a source checkout (make install); this install has no bench/"
 
