@@ -189,7 +189,17 @@ def test_models_and_logs_with_a_level_filter(
     page.locator("button[data-tab=models]").click()
     for model in models:
         expect(page.locator(f'tr[data-model="{model["model_id"]}"]')).to_contain_text(model["task_id"])
+    with page.expect_download() as saved:  # the Download button: this party's model version as .tar.gz
+        page.locator("[data-testid=model-download]").first.click()
+    assert saved.value.suggested_filename == f"{job}-{parties.guest.party_id}-train-v{models[0]['version']}.tar.gz"
     screenshots.take(page, "models")
+    preview = flow_server(parties.guest, f"jobs/{job}/data", step="align")
+    page.locator("button[data-tab=data]").click()  # the guest's own aligned data: its columns, its first 100 rows
+    table = page.locator("[data-testid=aligned-table]")
+    expect(table.locator("tbody tr")).to_have_count(len(preview["rows"]), timeout=20 * MS)
+    assert table.locator("thead th").all_inner_texts() == preview["columns"] and "label" in preview["columns"]
+    assert table.locator("tbody tr").first.locator("td").first.inner_text() == str(preview["rows"][0][0])
+    screenshots.take(page, "aligned-data")
     page.locator("button[data-tab=logs]").click()
     page.select_option("select[name=log-step]", "train")
     lines = page.locator("[data-testid=logs] pre.log > div")
