@@ -51,7 +51,7 @@ export function StepsGrid({ job }: { job: JobDetail }) {
 
 function LiveProgress({ progress }: { progress: Progress }) {
   const of = progress.of ?? "?";
-  const part = progress.steps ? ` · batch ${progress.step}/${progress.steps}` : "";
+  const part = progress.steps && progress.step ? ` · batch ${progress.step}/${progress.steps}` : "";
   const label = `${progress.unit} ${progress.done} of ${of}${part}`;
   const fraction = progress.fraction ?? (progress.of ? progress.done / progress.of : 0);
   return (
