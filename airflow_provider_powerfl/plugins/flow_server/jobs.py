@@ -13,15 +13,16 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.jobs.pipeline import STEP_COMPONENTS
-from airflow_provider_powerfl.plugins.flow_server import store
+from airflow_provider_powerfl.plugins.flow_server import listing, store
 from airflow_provider_powerfl.plugins.flow_server.airflow_api import Airflow, CallerClient
 from airflow_provider_powerfl.plugins.flow_server.auth import User, require_dag
 from airflow_provider_powerfl.plugins.flow_server.documents import read_document
-from airflow_provider_powerfl.plugins.flow_server.jobstatus import job_detail, pause_states
+from airflow_provider_powerfl.plugins.flow_server.jobstatus import job_detail
 from airflow_provider_powerfl.plugins.flow_server.parameters import seed_job_conf
-from airflow_provider_powerfl.plugins.flow_server.party import this_party
-from airflow_provider_powerfl.plugins.flow_server.runs import parsed_pipelines, runs_task_instances, wait_parsed
-from airflow_provider_powerfl.plugins.flow_server.views import summary
+from airflow_provider_powerfl.plugins.flow_server.party import party_and_registry
+from airflow_provider_powerfl.plugins.flow_server.pauses import paused_jobs
+from airflow_provider_powerfl.plugins.flow_server.runs import wait_parsed
+from airflow_provider_powerfl.plugins.flow_server.views import parties_of, summary
 
 router = APIRouter()
 STATES = ("queued", "running", "paused", "success", "failed")
@@ -58,7 +59,6 @@ def _trigger(airflow: CallerClient, pipeline_id: str, conf: dict[str, Any], job_
 @router.get("/jobs")
 def list_jobs(
     user: User,
-    airflow: Airflow,
     state: Annotated[list[str] | None, Query()] = None,
     pipeline: str | None = None,
     party: str | None = None,
@@ -67,46 +67,37 @@ def list_jobs(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> dict[str, Any]:
+    """The jobs newest first, from this Airflow's DB (listing.py); `party`, `role` and `paused` filter every run."""
     for value in state or ():
         if value not in STATES:
             raise ConfigError(f"state: {value!r} is not one of {', '.join(STATES)}")
     if since is not None and since.tzinfo is None:
         raise ConfigError(f"since: {since.isoformat()} needs a time zone (e.g. Z)")
-    parsed = parsed_pipelines(airflow)
+    parsed = listing.pipeline_dags(user)
     dag_ids = sorted(parsed & {pipeline} if pipeline else parsed)
     if not dag_ids:
         return {"jobs": [], "total": 0, "offset": offset, "limit": limit}
-    me = this_party().party_id
-    body: dict[str, Any] = {"dag_ids": dag_ids, "order_by": "-run_after"}
-    if state:
-        body["states"] = sorted({"running" if s == "paused" else s for s in state})
-    if since is not None:
-        body["start_date_gte"] = since.isoformat()
-    local_filter = bool(party or role or "paused" in (state or ()))
-    if not local_filter:
-        body.update(page_offset=offset, page_limit=limit)
-        page = airflow.send("POST", "/dags/~/dagRuns/list", json=body)
-        runs, total = page["dag_runs"], page["total_entries"]
-    else:  # filters Airflow cannot apply: every matching run, filtered here
-        body["page_limit"] = 100_000
-        runs = airflow.send("POST", "/dags/~/dagRuns/list", json=body)["dag_runs"]
-    paused = pause_states(airflow, [r for r in runs if r["state"] == "running"][: offset + limit] if local_filter else runs)
-    jobs = [summary(run, [], me, run["dag_run_id"] in paused) for run in runs]
-    if local_filter:
-        jobs = [j for j in jobs if _matches(j, state, party, role)]
-        total, jobs = len(jobs), jobs[offset : offset + limit]
-    tis = runs_task_instances(airflow, dag_ids, [j["job_id"] for j in jobs])
-    runs_by_id = {r["dag_run_id"]: r for r in runs}
-    jobs = [summary(runs_by_id[j["job_id"]], tis.get(j["job_id"], []), me, j["job_id"] in paused) for j in jobs]
+    party_conn, registry = party_and_registry()
+    me = party_conn.party_id
+    states = sorted({"running" if s == "paused" else s for s in state}) if state else None
+    if not (party or role or {"paused", "running"} & set(state or ())):
+        runs, total = listing.dag_runs(dag_ids, states, since, offset, limit)
+        paused = paused_jobs(runs, registry, me)
+    else:  # filters on the conf's parties, and paused (a running run with a pause in force): over every run
+        runs = [run for run in listing.dag_runs(dag_ids, states, since)[0] if _takes_part(run, me, party, role)]
+        paused = paused_jobs(runs if state else runs[offset : offset + limit], registry, me)
+        if state:
+            runs = [run for run in runs if ("paused" if run["dag_run_id"] in paused else run["state"]) in state]
+        total, runs = len(runs), runs[offset : offset + limit]
+    tis = listing.task_states(runs)
+    jobs = [summary(run, tis.get(run["dag_run_id"], []), me, run["dag_run_id"] in paused) for run in runs]
     return {"jobs": jobs, "total": total, "offset": offset, "limit": limit}
 
 
-def _matches(job: dict[str, Any], states: list[str] | None, party: str | None, role: str | None) -> bool:
-    return (
-        (not states or job["state"] in states)
-        and (party is None or party in job["parties"])
-        and (role is None or job["role"] == role)
-    )
+def _takes_part(run: dict[str, Any], me: str, party: str | None, role: str | None) -> bool:
+    """Whether `party` is one of the run's parties and this party has `role` in it (each when given)."""
+    parties = parties_of(run)
+    return (party is None or party in parties) and (role is None or parties.get(me) == role)
 
 
 @router.get("/jobs/{job_id}")
