@@ -87,6 +87,8 @@ def test_every_route_refuses_a_caller_without_a_login(parties, seed_job):
     for method, path in [("GET", "/party"), ("GET", "/pipelines"), ("POST", "/pipelines"), ("GET", "/jobs"),
                          ("GET", f"/jobs/{seed_job}"), ("POST", f"/jobs/{seed_job}/stop"), ("DELETE", f"/jobs/{seed_job}"),
                          ("GET", f"/jobs/{seed_job}/metrics"), ("GET", f"/jobs/{seed_job}/logs?step=align"),
+                         ("GET", f"/jobs/{seed_job}/models/train/download"), ("GET", f"/jobs/{seed_job}/data?step=align"),
+                         ("POST", f"/jobs/{seed_job}/rerun"),
                          ("POST", f"/pipelines/{PIPELINE}/jobs")]:  # fmt: skip
         response = httpx.request(method, parties.guest.api + path, timeout=30)
         assert response.status_code == 401, (path, response.text)

@@ -8,7 +8,9 @@ step, clears the same steps here with Airflow's own clear (the api-server holds 
 failures, job ends and pauses posted before the rerun are void at every party (``jobstate.current``), so the
 rerun steps' guards and waits are not stopped by the end they rerun.
 
-Safe to repeat: a run that is not failed, or that started a step after the rerun, is left alone.
+Safe to repeat: a run that is not failed, or that started a step after the rerun, is left alone. Only the
+50 most recently ended failed runs are watched (each needs a reader of its topic): a peer's rerun of an older
+failed run is not followed here (rerun it at this party too).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from airflow_provider_powerfl.plugins.flow_server.views import parties_of
 
 log = logging.getLogger(__name__)
 WATCH_POLL = 3.0  # seconds between two looks at this party's failed runs
+WATCHED_RUNS = 50  # the most recently ended failed runs watched (a reader each), so a crowd of old failures costs nothing
 
 
 def tasks_to_clear(states: Mapping[str, str | None], run_failed: bool) -> list[str]:
@@ -41,8 +44,8 @@ def clear_body(job_id: str, task_ids: list[str]) -> dict[str, Any]:
             "include_downstream": True}  # fmt: skip
 
 
-def failed_runs(me: str, max_age: float = EVENT_MAX_AGE) -> list[dict[str, Any]]:
-    """This party's failed job runs that ended in the last `max_age` seconds: ids, conf, nonce, when a step last started."""
+def failed_runs(me: str, max_age: float = EVENT_MAX_AGE, limit: int = WATCHED_RUNS) -> list[dict[str, Any]]:
+    """This party's latest `limit` failed runs that ended in the last `max_age` seconds: ids, conf, nonce, last step start."""
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
@@ -55,7 +58,8 @@ def failed_runs(me: str, max_age: float = EVENT_MAX_AGE) -> list[dict[str, Any]]
     cutoff = datetime.now(UTC) - timedelta(seconds=max_age)
     found = []
     with create_session() as session:
-        for run in session.scalars(select(DagRun).where(DagRun.state == "failed", DagRun.end_date >= cutoff)):
+        query = select(DagRun).where(DagRun.state == "failed", DagRun.end_date >= cutoff)
+        for run in session.scalars(query.order_by(DagRun.end_date.desc()).limit(limit)):
             conf = dict(run.conf or {})
             if me not in parties_of({"conf": conf}):
                 continue
