@@ -20,7 +20,7 @@ from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 JOB_ACTIONS = {
     "pause": "pause a job at every party: running steps finish, no new step starts (POST /jobs/{id}/pause)",
     "resume": "resume a paused job at every party (POST /jobs/{id}/resume)",
-    "rerun": "rerun a finished job's failed steps at this party (POST /jobs/{id}/rerun)",
+    "rerun": "rerun a failed job from its failed steps at every party (POST /jobs/{id}/rerun)",
 }
 
 
