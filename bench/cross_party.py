@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll", type=float, default=0.1, help="seconds between the other party's GETs")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up on one change after this many seconds")
     parser.add_argument("--brokers", nargs=2, default=["guest", "host"], help="the parties' brokers (scripts/kafka names)")
+    parser.add_argument("--json", action="store_true", help="accepted for scripts: the last line printed is always the JSON")
 
 
 class Api:
