@@ -169,7 +169,8 @@ def test_strict_mode_refuses_nonlinear_updates_naming_privacy(breast, params):
         HeteroLogisticRegression(party=parties[GUEST], privacy="strict", **{**TRAIN, **params}).fit(breast[GUEST], breast["y"])
 
 
-def test_both_parties_must_ask_for_strict_mode(breast):
+@pytest.mark.parametrize("guest_mode, host_mode", [("default", "strict"), ("strict", "default")])
+def test_both_parties_must_ask_for_strict_mode(breast, guest_mode, host_mode):
     parties = memory_parties("hlr-strict-mixed", {GUEST: "guest", HOST: "host"})
 
     def fit(pid: str, privacy: str):
@@ -177,9 +178,13 @@ def test_both_parties_must_ask_for_strict_mode(breast):
             model = HeteroLogisticRegression(party=parties[pid], privacy=privacy, timeout=60, **TRAIN)
             return model.fit(breast[pid], breast["y"] if pid == GUEST else None)
 
-    out = run_parties({GUEST: lambda: fit(GUEST, "default"), HOST: lambda: fit(HOST, "strict")}, timeout=120)
-    assert isinstance(out[HOST], ConfigError) and "privacy" in str(out[HOST])
-    assert isinstance(out[GUEST], (PeerFailed, Exception)) and "privacy" in str(out[GUEST]), out[GUEST]
+    out = run_parties({GUEST: lambda: fit(GUEST, guest_mode), HOST: lambda: fit(HOST, host_mode)}, timeout=120)
+    if host_mode == "strict":  # the strict host refuses the default offer, naming privacy, and says so
+        assert isinstance(out[HOST], ConfigError) and "privacy" in str(out[HOST])
+        assert "privacy" in str(out[GUEST]), out[GUEST]
+    else:  # the default host refuses the strict guest's protocol version; the guest is told
+        assert "protocol 104" in str(out[HOST]), out[HOST]
+        assert isinstance(out[GUEST], PeerFailed), out[GUEST]
 
 
 def test_a_job_conf_can_ask_for_strict_mode():
