@@ -22,6 +22,9 @@ from tests.support.parties import TwoParties, two_parties, until
 
 JOB_TIMEOUT = 480.0  # a whole job on a loaded 2-core machine (under pytest-timeout's 600 s, so ours names what it waited for)
 MS = 1000
+# the followed job's training: every epoch (tol 0) at 1024 bits, about a second an epoch on the loaded machine
+# (at the tests' 512 bits an epoch took 0.2 s): long enough for the pages to see its progress move
+LIVE_TRAINING = {"max_iter": 10, "tol": 0.0, "key_length": 1024}
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +35,9 @@ def parties(tmp_path_factory: pytest.TempPathFactory, kafka_brokers: dict[str, s
 
 @pytest.fixture(scope="module")
 def job(parties: TwoParties) -> str:
-    """The job the dashboard follows (align, train, predict, summary at both parties)."""
-    return submit_job(parties.guest, parties.pipeline(), parties.job_parameters())
+    """The job the dashboard follows (align, train, predict, summary at both parties); its training runs all its
+    epochs (tol 0) for the live progress to move under the pages' eyes."""
+    return submit_job(parties.guest, parties.pipeline(), parties.job_parameters(train=LIVE_TRAINING))
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +64,49 @@ def close_pages(contexts: dict[str, BrowserContext]) -> Iterator[None]:
             page.close()
 
 
+def live_progress(page: Page, party_id: str, step: str = "train") -> dict[str, str] | None:
+    """The live progress a step's cell of `party_id` shows now (its data attributes), or None."""
+    return page.evaluate(
+        """([party, step]) => { const el = document.querySelector(
+             `[data-step="${step}"] td[data-party="${party}"] [data-testid=live-progress]`);
+             return el ? {...el.dataset, text: el.innerText} : null }""",
+        [party_id, step],
+    )
+
+
+class ProgressSeen:
+    """Every distinct live progress of the train step each page showed, its own party's and the peer's."""
+
+    def __init__(self, pages: dict[str, Page], own: dict[str, str], screenshots: Screenshots) -> None:
+        self.pages, self.own, self.screenshots = pages, own, screenshots
+        self.seen: dict[tuple[str, str], list[dict[str, str]]] = {}
+
+    def look(self) -> None:
+        for role, page in self.pages.items():
+            for party_id in self.own.values():
+                now = live_progress(page, party_id)
+                readings = self.seen.setdefault((role, party_id), [])
+                if now is None or (readings and readings[-1]["fraction"] == now["fraction"]):
+                    continue
+                readings.append(now)
+                if party_id == self.own[role] and len(readings) == 2:  # moved under the page's eyes
+                    self.screenshots.take(page, f"job-training-{role}")
+
+    def check(self) -> None:
+        peer = {"guest": self.own["host"], "host": self.own["guest"]}
+        guest = self.seen.get(("guest", self.own["guest"]), [])
+        assert len(guest) >= 2, f"the guest's training progress did not move on its page: {guest}"
+        fractions = [float(r["fraction"]) for r in guest]
+        assert fractions == sorted(fractions) and fractions[-1] > fractions[0], fractions
+        assert {(r["unit"], r["of"]) for r in guest} == {("epoch", str(LIVE_TRAINING["max_iter"]))}
+        assert any(r["loss"] and int(r["done"]) >= 1 for r in guest), f"no loss at the guest after an epoch: {guest}"
+        assert all("ETA" in r["text"] for r in guest)
+        assert self.seen.get(("host", self.own["host"])), "the host's own progress never showed at the host"
+        peers = [r for role in self.pages for r in self.seen.get((role, peer[role]), [])]
+        assert peers, f"no party showed its peer's progress: {self.seen}"
+        assert all(r["loss"] == "" for r in peers), "a peer's progress carries a loss"
+
+
 def grid_states(page: Page) -> dict[str, str]:
     """``{"<party>/<step>": state}`` as the steps x parties grid shows it now."""
     return page.evaluate(
@@ -69,6 +116,7 @@ def grid_states(page: Page) -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("failing")  # submitted beside the job: it has failed by the time its own test looks
+@pytest.mark.timeout(1200)  # the two Airflows' start and the whole job: over 600 s at load 35
 def test_the_running_job_is_live_at_both_parties(
     parties: TwoParties, contexts: dict[str, BrowserContext], job: str, screenshots: Screenshots
 ) -> None:
@@ -82,8 +130,10 @@ def test_the_running_job_is_live_at_both_parties(
             expect(page.locator(f'[data-testid=steps-grid] thead th[data-party="{party.party_id}"]')).to_be_visible()
     seen = {role: [grid_states(page)] for role, page in pages.items()}
     own = {party.role: party.party_id for party in parties.parties}
+    progress = ProgressSeen(pages, own, screenshots)
 
     def done() -> bool:  # the pages change without a reload, the peer's column too, until both show success
+        progress.look()
         for role, page in pages.items():
             now, state = grid_states(page), page.get_by_test_id("job-page").get_attribute("data-job-state")
             if state == "failed":
@@ -96,7 +146,8 @@ def test_the_running_job_is_live_at_both_parties(
                     screenshots.take(page, f"job-running-{role}")  # the training step running, if a change showed it
         return all(page.get_by_test_id("job-page").get_attribute("data-job-state") == "success" for page in pages.values())
 
-    until(done, JOB_TIMEOUT, lambda: f"both job pages to follow the job to its success: {seen}", poll=1.0)
+    until(done, 2 * JOB_TIMEOUT, lambda: f"both job pages to follow the job to its success: {seen}", poll=1.0)
+    progress.check()
     peer = {"guest": parties.host.party_id, "host": parties.guest.party_id}
     for role, states in seen.items():
         assert len(states) >= 3, f"the {role}'s page changed {len(states) - 1} times"
@@ -268,3 +319,5 @@ def test_a_failure_at_the_host_shows_at_the_guest_with_its_reason(
     expect(error.locator(".reason")).to_contain_text("host_missing.csv")
     expect(page.get_by_test_id("job-page")).to_have_attribute("data-job-state", "failed", timeout=120 * MS)
     screenshots.take(page, "host-failure-seen-at-guest")
+    shown = flow_server(parties.guest, f"jobs/{job}")
+    assert shown["progress"] < 1.0, f"a failed job reads {shown['progress']:.0%} done"  # only the steps that finished
