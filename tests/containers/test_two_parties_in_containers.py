@@ -26,7 +26,7 @@ from tests.support.parties import PIPELINE, pipeline_definition
 
 pytestmark = pytest.mark.integration
 
-AUC_FLOOR = 0.9  # breast, 3 epochs of hetero LR (512-bit keys) with the label defences: 0.9646 measured
+AUC_FLOOR = 0.9  # breast, 3 epochs of hetero LR (512-bit keys) with the label defences: 0.9375 and 0.9646 in two runs
 
 
 def check_isolation(parties: dict[str, ContainerParty], containers: Containers) -> None:
