@@ -24,11 +24,6 @@ def known_events(airflow: CallerClient, run: Mapping[str, Any], nonce: str | Non
     return run_events(party, registry, run["dag_run_id"], nonce)
 
 
-def pause_states(airflow: CallerClient, runs: Sequence[Mapping[str, Any]]) -> set[str]:
-    """The run ids among the running `runs` that a user has paused (at any party)."""
-    return {run["dag_run_id"] for run in runs if run["state"] == "running" and paused(known_events(airflow, run)) is not None}
-
-
 def local_error(airflow: CallerClient, run: Mapping[str, Any], tis: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """This party's last failed step and why (the last error line of its log)."""
     failed = [ti for ti in tis if ti.get("state") == "failed"]

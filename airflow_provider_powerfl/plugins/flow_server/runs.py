@@ -38,17 +38,6 @@ def task_instances(airflow: CallerClient, run: dict[str, Any]) -> list[dict[str,
     return airflow.task_instances(run["dag_id"], run["dag_run_id"])
 
 
-def runs_task_instances(airflow: CallerClient, dag_ids: list[str], run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The task instances of many runs in one call, by run id."""
-    if not run_ids:
-        return {}
-    body = {"dag_ids": dag_ids, "dag_run_ids": run_ids, "page_limit": 100 * len(run_ids)}
-    found: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
-    for ti in airflow.send("POST", "/dags/~/dagRuns/~/taskInstances/list", json=body)["task_instances"]:
-        found.setdefault(ti["dag_run_id"], []).append(ti)
-    return found
-
-
 def run_nonce(airflow: CallerClient, run: dict[str, Any]) -> str | None:
     """The run's nonce: its conf's (an invited run's), else the one its invite task drew (None before)."""
     nonce = (run.get("conf") or {}).get("nonce")
