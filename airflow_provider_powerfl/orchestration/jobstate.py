@@ -113,6 +113,20 @@ def job_pause(events: Iterable[StatusEvent], since: StatusEvent | None = None) -
     return newest
 
 
+def _tell(
+    registry: PartyRegistry, signing_key: SigningKey, event: StatusEvent, parties: Sequence[str], what: str, *, nonce: bytes
+) -> list[str]:
+    """Post `event` to each party's broker (best effort: a party that cannot be reached is logged); the parties told."""
+    told = []
+    for party_id in parties:
+        try:
+            publish_event(registry, signing_key, event, [party_id], nonce=nonce, timeout=10.0)
+            told.append(party_id)
+        except PowerFLError:
+            log.exception("could not tell party %s that job %r %s", party_id, event.job_id, what)
+    return told
+
+
 def announce_pause(
     registry: PartyRegistry,
     signing_key: SigningKey,
@@ -126,14 +140,7 @@ def announce_pause(
 ) -> list[str]:
     """Tell every party of the job, this one too, that the job is ``paused`` or ``resumed``; the parties told."""
     event = StatusEvent(job_id, me, PAUSE_TASK, status, 1, reason, time.time())
-    told = []
-    for party_id in parties:
-        try:
-            publish_event(registry, signing_key, event, [party_id], nonce=nonce, timeout=10.0)
-            told.append(party_id)
-        except PowerFLError:
-            log.exception("could not tell party %s that job %r is %s", party_id, job_id, status)
-    return told
+    return _tell(registry, signing_key, event, parties, f"is {status}", nonce=nonce)
 
 
 def announce_rerun(
@@ -145,14 +152,7 @@ def announce_rerun(
     pauses posted before it are void from then on (``current``).
     """
     event = StatusEvent(job_id, me, RERUN_TASK, "running", 1, reason, time.time())
-    told = []
-    for party_id in parties:
-        try:
-            publish_event(registry, signing_key, event, [party_id], nonce=nonce, timeout=10.0)
-            told.append(party_id)
-        except PowerFLError:
-            log.exception("could not tell party %s that job %r was rerun", party_id, job_id)
-    return told
+    return _tell(registry, signing_key, event, parties, "was rerun", nonce=nonce)
 
 
 def announce_job_failure(
@@ -161,11 +161,7 @@ def announce_job_failure(
     """Tell every peer that this party ended the job (the run of `nonce`); best effort, a peer that cannot be
     reached is logged."""
     event = StatusEvent(job_id, me, JOB_TASK, "failed", 1, reason, time.time())
-    for peer in peers:
-        try:
-            publish_event(registry, signing_key, event, [peer], nonce=nonce, timeout=10.0)
-        except PowerFLError:
-            log.exception("could not tell party %s that job %r ended", peer, job_id)
+    _tell(registry, signing_key, event, peers, "ended", nonce=nonce)
 
 
 class JobGuard:
