@@ -36,7 +36,7 @@ from airflow_provider_powerfl.federation.keys import generate_party_keys
 from airflow_provider_powerfl.orchestration.rest import AirflowApiError, AirflowRestClient
 from demo.airflow import USER, listening
 from tests.containers.engine import GUEST, HOST, Containers, DockerError, Images, docker
-from tests.support.parties import KEY_LENGTH, PIPELINE, TRAINING, pipeline_definition, until
+from tests.support.parties import KEY_LENGTH, PIPELINE, TRAINING, has_dags, pipeline_definition, until
 
 MOUNT = "/srv/powerfl"  # each party's directory inside its containers
 API_PORT = 8080
@@ -217,13 +217,7 @@ def _healthy(party: ContainerParty) -> bool:
 
 def _has_dags(party: ContainerParty, dag_ids: list[str]) -> bool:
     _running(party)
-    with party.client() as client:
-        try:
-            for dag_id in dag_ids:
-                client.dag(dag_id)
-        except AirflowApiError:
-            return False
-    return True
+    return has_dags(party, dag_ids)
 
 
 def connects(container: str, host: str, port: int) -> str:

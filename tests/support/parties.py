@@ -216,8 +216,9 @@ def until(check: Callable[[], Any], timeout: float, what: str | Callable[[], str
         time.sleep(poll)
 
 
-def _has_dags(airflow: LocalAirflow, dag_ids: list[str]) -> bool:
-    with airflow.client() as client:
+def has_dags(party: Any, dag_ids: list[str]) -> bool:
+    """Whether a party's Airflow (anything with ``client()``) has parsed every DAG of `dag_ids`."""
+    with party.client() as client:
         try:
             for dag_id in dag_ids:
                 client.dag(dag_id)
@@ -273,7 +274,7 @@ def two_parties(
         for airflow in airflows.values():
             airflow.wait_healthy(timeout=timeout)
         for airflow in airflows.values():
-            until(lambda a=airflow: _has_dags(a, dag_ids), timeout,
+            until(lambda a=airflow: has_dags(a, dag_ids), timeout,
                   lambda a=airflow: f"{a.name} to parse {dag_ids}:\n{a.log_tail('dag-processor')}")  # fmt: skip
         with airflows["host"].client() as client:
             until(lambda: not wait_listener or listening(client), timeout,
