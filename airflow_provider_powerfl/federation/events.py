@@ -77,13 +77,61 @@ def publish_event(
     for receiver in receivers:
         config = registry.get(receiver).kafka_config()
         topic = event_topic(event.job_id, receiver)
-        header = Header(
-            event.job_id, event.attempt, EVENT_TAG, 0, 0, 1, 0, len(payload), event.party_id, receiver, event.timestamp or time.time(),
-            nonce,
-        )  # fmt: skip
-        wire = seal(header, [payload], signing_key)
+        wire = seal_job_message(EVENT_TAG, event.job_id, event.attempt, event.party_id, receiver, event.timestamp, payload,
+                                signing_key, nonce)  # fmt: skip
         deliver(config, topic, wire, f"event to party {receiver} ({event.describe()})", timeout=timeout)
         log.info("sent to party %s: %s", receiver, event.describe())
+
+
+def seal_job_message(
+    tag: str,
+    job_id: str,
+    attempt: int,
+    sender: str,
+    receiver: str,
+    timestamp: float,
+    payload: bytes,
+    key: SigningKey,
+    nonce: bytes,
+) -> bytes:
+    """One signed single-chunk message of a run (an event or a progress report): `payload` under `sender`'s key."""
+    header = Header(job_id, attempt, tag, 0, 0, 1, 0, len(payload), sender, receiver, timestamp or time.time(), nonce)
+    return seal(header, [payload], key)
+
+
+def open_job_message(
+    wire: bytes,
+    registry: PartyRegistry,
+    party_id: str,
+    job_id: str,
+    nonce: bytes,
+    *,
+    tag: str,
+    kind: str,
+    max_age: float = EVENT_MAX_AGE,
+    now: float | None = None,
+) -> tuple[Header, Any]:
+    """Verify one signed message of `tag` for `party_id` in the run (`job_id`, `nonce`): its header and decoded body.
+
+    MalformedMessage, naming the `kind` of message and its sender, says why not: another tag, receiver or
+    job, an unknown sender, a bad signature, another run's nonce, older than `max_age` or dated ahead.
+    """
+    envelope = open_envelope(wire)
+    h = envelope.header
+    if h.tag != tag or h.receiver != party_id or h.job_id != job_id:
+        raise MalformedMessage(f"{kind} for party {h.receiver!r} job {h.job_id!r} tag {h.tag!r}")
+    if h.sender not in registry:
+        raise MalformedMessage(f"{kind} from unknown party {h.sender!r}")
+    if not envelope.verify(registry.get(h.sender).verify_key()):
+        raise MalformedMessage(f"{kind} from party {h.sender} has a bad signature")
+    if h.nonce != nonce:
+        raise MalformedMessage(f"{kind} from party {h.sender} belongs to another run of job {job_id!r} (nonce)")
+    age = (time.time() if now is None else now) - h.timestamp
+    if not age <= max_age:  # NaN too
+        raise MalformedMessage(f"{kind} from party {h.sender} in job {job_id!r} is {age:.0f}s old (limit {max_age:.0f}s)")
+    if age < -MAX_CLOCK_SKEW:  # one from further ahead would stay "newest" in `latest`
+        raise MalformedMessage(f"{kind} from party {h.sender} in job {job_id!r} is dated {-age:.0f}s ahead of this clock")
+    return h, codec.decode(envelope.payload)
 
 
 def open_event(
@@ -97,22 +145,7 @@ def open_event(
     now: float | None = None,
 ) -> StatusEvent:
     """Verify one wire event for `party_id` in the run (`job_id`, `nonce`); MalformedMessage says why not."""
-    envelope = open_envelope(wire)
-    h = envelope.header
-    if h.tag != EVENT_TAG or h.receiver != party_id or h.job_id != job_id:
-        raise MalformedMessage(f"event for party {h.receiver!r} job {h.job_id!r} tag {h.tag!r}")
-    if h.sender not in registry:
-        raise MalformedMessage(f"event from unknown party {h.sender!r}")
-    if not envelope.verify(registry.get(h.sender).verify_key()):
-        raise MalformedMessage(f"event from party {h.sender} has a bad signature")
-    if h.nonce != nonce:
-        raise MalformedMessage(f"event from party {h.sender} belongs to another run of job {job_id!r} (nonce)")
-    age = (time.time() if now is None else now) - h.timestamp
-    if not age <= max_age:  # NaN too
-        raise MalformedMessage(f"event from party {h.sender} in job {job_id!r} is {age:.0f}s old (limit {max_age:.0f}s)")
-    if age < -MAX_CLOCK_SKEW:  # one from further ahead would stay "newest" in `latest`
-        raise MalformedMessage(f"event from party {h.sender} in job {job_id!r} is dated {-age:.0f}s ahead of this clock")
-    body = codec.decode(envelope.payload)
+    h, body = open_job_message(wire, registry, party_id, job_id, nonce, tag=EVENT_TAG, kind="event", max_age=max_age, now=now)
     if (
         not isinstance(body, dict)
         or body.get("status") not in STATUSES

@@ -21,10 +21,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from airflow_provider_powerfl.federation import codec
-from airflow_provider_powerfl.federation.envelope import Header, check_nonce, open_envelope, seal
+from airflow_provider_powerfl.federation.envelope import check_nonce
 from airflow_provider_powerfl.federation.errors import MalformedMessage
-from airflow_provider_powerfl.federation.events import EVENT_MAX_AGE
-from airflow_provider_powerfl.federation.inbox import MAX_CLOCK_SKEW
+from airflow_provider_powerfl.federation.events import open_job_message, seal_job_message
 from airflow_provider_powerfl.federation.kafka_transport import ensure_topic, legal_topic
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
@@ -68,29 +67,15 @@ def seal_report(report: ProgressReport, receiver: str, signing_key: SigningKey, 
     if receiver != report.party_id:
         report = replace(report, loss=None)
     payload = codec.encode_bytes(report.body())
-    header = Header(report.job_id, report.attempt, PROGRESS_TAG, 0, 0, 1, 0, len(payload), report.party_id, receiver,
-                    report.timestamp or time.time(), nonce)  # fmt: skip
-    return seal(header, [payload], signing_key)
+    return seal_job_message(PROGRESS_TAG, report.job_id, report.attempt, report.party_id, receiver, report.timestamp, payload,
+                            signing_key, nonce)  # fmt: skip
 
 
 def open_report(
     wire: bytes, registry: PartyRegistry, party_id: str, job_id: str, nonce: bytes, *, now: float | None = None
 ) -> ProgressReport:
     """Verify one wire report for `party_id` in the run (`job_id`, `nonce`); MalformedMessage says why not."""
-    envelope = open_envelope(wire)
-    h = envelope.header
-    if h.tag != PROGRESS_TAG or h.receiver != party_id or h.job_id != job_id:
-        raise MalformedMessage(f"progress for party {h.receiver!r} job {h.job_id!r} tag {h.tag!r}")
-    if h.sender not in registry:
-        raise MalformedMessage(f"progress from unknown party {h.sender!r}")
-    if not envelope.verify(registry.get(h.sender).verify_key()):
-        raise MalformedMessage(f"progress from party {h.sender} has a bad signature")
-    if h.nonce != nonce:
-        raise MalformedMessage(f"progress from party {h.sender} belongs to another run of job {job_id!r} (nonce)")
-    age = (time.time() if now is None else now) - h.timestamp
-    if not -MAX_CLOCK_SKEW <= age <= EVENT_MAX_AGE:
-        raise MalformedMessage(f"progress from party {h.sender} in job {job_id!r} is dated {age:.0f}s ago")
-    body = codec.decode(envelope.payload)
+    h, body = open_job_message(wire, registry, party_id, job_id, nonce, tag=PROGRESS_TAG, kind="progress", now=now)
     if not _well_formed(body):
         raise MalformedMessage(f"progress from party {h.sender} has a malformed body")
     return ProgressReport(h.job_id, h.sender, attempt=h.attempt, timestamp=h.timestamp, **body)
