@@ -58,6 +58,10 @@ class PartyPolicy(BaseModel):
     min_support: StrictInt = Field(
         default=16, ge=1, description="hetero LR guest: least rows per batch behind a host's column sum"
     )
+    hetero_lr_privacy: Literal["default", "strict"] = Field(
+        default="default",
+        description="hetero LR: 'strict' runs it here only in privacy 'strict' (no party sees a host's gradient or weights)",
+    )
     allow_goss: StrictBool = Field(
         default=False, description="SecureBoost guest: whether GOSS may pick rows (it leaks labels to hosts)"
     )
@@ -181,6 +185,8 @@ def _check_pins(policy: PartyPolicy, party_id: str, role: str, step: str, params
                     raise PolicyRefused(party_id, f"{where}.{name}", scope[name], f"below min_batch_size={policy.min_batch_size}")
         if algorithm == "hetero_lr" and role == "guest":
             _check_label_defences(policy, party_id, where, scope)
+        if algorithm == "hetero_lr" and policy.hetero_lr_privacy == "strict" and scope.get("privacy", "strict") != "strict":
+            raise PolicyRefused(party_id, f"{where}.privacy", scope["privacy"], "hetero_lr_privacy='strict'")
         if algorithm == "secureboost":
             _check_tree_defences(policy, party_id, role, where, scope)
         if algorithm == "woe_iv" and role == "guest" and scope.get("return_woe", False) is not False and not policy.return_woe:
@@ -215,6 +221,8 @@ def _fill_pins(policy: PartyPolicy, role: str, step: str, params: dict[str, Any]
             scope.setdefault("key_length", policy.min_key_length)
         if algorithm == "hetero_lr":
             scope.setdefault("min_batch_size", policy.min_batch_size)
+            if policy.hetero_lr_privacy == "strict":
+                scope.setdefault("privacy", "strict")
         if algorithm == "secureboost" and role == "host":
             scope.setdefault("hist_noise", policy.min_hist_noise)
         if algorithm == "hetero_lr" and role == "guest":

@@ -92,13 +92,16 @@ ATTACKS = [
     attack("algorithm", GUEST, "train", {"algorithm": "secureboost"},
            r"refuses algorithm='secureboost': not among this party's algorithms \(psi_ecdh, hetero_lr, woe_iv\)"),
     attack("psi_protocol", GUEST, "align", {"protocol": "rsa"}, r"refuses algorithm='psi_rsa': not among"),
+    attack("lr_privacy", HOST, "train", {"privacy": "default"},
+           r"party 20000's privacy policy refuses params\.privacy='default': hetero_lr_privacy='strict'"),
 ]  # fmt: skip
 
 
 def _restrict_algorithms(fed, party_id: str, args: dict[str, Any]) -> None:
     """Algorithms this party allows: all but SecureBoost and RSA PSI, unless the attack is on SecureBoost's own pins."""
     allowed = ("psi_ecdh", "hetero_lr", "woe_iv", *(("secureboost",) if "goss" in args else ()))
-    fed.policies[party_id] = fed.policies[party_id].model_copy(update={"algorithms": allowed})
+    update: dict[str, Any] = {"algorithms": allowed, **({"hetero_lr_privacy": "strict"} if "privacy" in args else {})}
+    fed.policies[party_id] = fed.policies[party_id].model_copy(update=update)
 
 
 # ------------------------------------------------------------------ the listener refuses the invitation
@@ -227,6 +230,15 @@ def test_a_silent_conf_gets_the_policys_values_not_the_algorithms_defaults(fed, 
     runner.launched.clear()
     runner.run(operator_for("feature_engineering"), conf_asking(GUEST, "feature_engineering", inputs))
     assert runner.launched[0].params["binning"] == {"n_bins": 5, "key_length": 2048, "return_woe": False}
+
+
+def test_a_party_requiring_strict_lr_gets_it_filled_in_where_the_conf_is_silent(fed, monkeypatch):
+    fed.policies[HOST] = fed.policies[HOST].model_copy(update={"hetero_lr_privacy": "strict"})
+    runner = Step(fed, HOST, monkeypatch)
+    inputs = {"inputs": {"train": {"uri": f"/data/{HOST}/train.csv", "format": "csv"}}}
+    runner.run(FederatedTrainOperator(task_id="train"), conf_asking(HOST, "train", inputs))
+    (spec,) = runner.launched
+    assert spec.params["privacy"] == "strict"
 
 
 # ------------------------------------------------------------------ the policy itself
