@@ -9,7 +9,7 @@ import type { JobSummary } from "../types";
 
 const STATES = ["", "queued", "running", "paused", "success", "failed"];
 const ROLES = ["", "guest", "host", "arbiter"];
-const REFRESH_MS = 2000;
+const REFRESH_MS = 1500;
 
 export function JobList() {
   const [filters, setFilters] = useState<JobFilters>({});
