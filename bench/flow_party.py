@@ -22,7 +22,7 @@ import yaml
 from airflow_provider_powerfl.federation.keys import SigningKey, generate_party_keys
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from demo.airflow import free_ports
-from tests.support.parties import Party, _airflow, _connection, _has_dags, until
+from tests.support.parties import Party, _airflow, _connection, has_dags, until
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def one_party(
         airflow.start()
         airflow.wait_healthy(timeout=timeout)
         dag_ids = [*pipelines, "powerfl_listener"]
-        until(lambda: _has_dags(airflow, dag_ids), timeout, lambda: f"to parse {dag_ids}:\n{airflow.log_tail('dag-processor')}")
+        until(lambda: has_dags(airflow, dag_ids), timeout, lambda: f"to parse {dag_ids}:\n{airflow.log_tail('dag-processor')}")
         yield OneParty(Party(me, "guest", airflow), peers, root, registry)
     finally:
         airflow.stop()

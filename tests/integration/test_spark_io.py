@@ -415,7 +415,7 @@ def test_spark_submit_passes_exit_2_and_the_error_line(tmp_path):
     proc = spark_submit(tmp_path, spec)
     assert proc.returncode == 2, proc.stderr[-3000:]
     # spark-submit's PythonRunner merges the driver's stderr into its stdout
-    known = "attempt, inputs, job_id, nonce, outputs, params, parties, party_id, private_key, role"
+    known = "attempt, inputs, job_id, nonce, outputs, params, parties, party_id, private_key, role, task_id"
     assert step_error_in(proc.stdout + proc.stderr) == f"task spec {spec}: surprise: unknown key (known: {known})"
 
 
