@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
@@ -234,10 +234,24 @@ class WaitState:
         return not self.pending and self.failed is None
 
 
-def latest(
-    events: Iterable[StatusEvent], into: Mapping[tuple[str, str], StatusEvent] | None = None
-) -> dict[tuple[str, str], StatusEvent]:
-    """Per (party, task) the event of the highest attempt, the newest of that attempt."""
+class _PartyTaskNews(Protocol):
+    """What ``latest`` orders by: a status event's or a progress report's party, task, attempt and time."""
+
+    @property
+    def party_id(self) -> str: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def timestamp(self) -> float: ...
+
+
+News = TypeVar("News", bound=_PartyTaskNews)
+
+
+def latest(events: Iterable[News], into: Mapping[tuple[str, str], News] | None = None) -> dict[tuple[str, str], News]:
+    """Per (party, task) the event (or progress report) of the highest attempt, the newest of that attempt."""
     out = dict(into or {})
     for event in events:
         key = (event.party_id, event.task)

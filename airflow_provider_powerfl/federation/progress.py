@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -23,7 +23,7 @@ from kafka.errors import KafkaError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import check_nonce
 from airflow_provider_powerfl.federation.errors import MalformedMessage
-from airflow_provider_powerfl.federation.events import open_job_message, seal_job_message
+from airflow_provider_powerfl.federation.events import latest, open_job_message, seal_job_message
 from airflow_provider_powerfl.federation.kafka_transport import ensure_topic, legal_topic
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
@@ -102,17 +102,6 @@ def _well_formed(body: Any) -> bool:
     )
 
 
-def latest_reports(reports: Iterable[ProgressReport]) -> dict[tuple[str, str], ProgressReport]:
-    """Per (party, task) the report of the highest attempt, the newest of that attempt."""
-    out: dict[tuple[str, str], ProgressReport] = {}
-    for report in reports:
-        key = (report.party_id, report.task)
-        known = out.get(key)
-        if known is None or (report.attempt, report.timestamp) >= (known.attempt, known.timestamp):
-            out[key] = report
-    return out
-
-
 class ProgressPublisher:
     """Posts one step's reports to its own broker and its peers' (one producer per party, kept for the step)."""
 
@@ -181,4 +170,4 @@ def read_progress(
                         log.warning("party %s dropped a progress report on %s: %s", party_id, topic, exc)
     finally:
         consumer.close()
-    return latest_reports(reports)
+    return latest(reports)

@@ -11,11 +11,11 @@ from airflow_provider_powerfl.algorithms.progress import TrainingProgress
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import open_envelope, seal
 from airflow_provider_powerfl.federation.errors import MalformedMessage
+from airflow_provider_powerfl.federation.events import latest
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.progress import (
     ProgressPublisher,
     ProgressReport,
-    latest_reports,
     open_report,
     read_progress,
     seal_report,
@@ -114,7 +114,7 @@ def test_a_malformed_report_is_dropped(change: dict[str, object]) -> None:
 
 
 def test_the_api_shows_the_newest_report_of_a_running_steps_try() -> None:
-    reports = latest_reports([_report(done=2, timestamp=999_990.0), _report(), _report(party_id=HOST, loss=None),
+    reports = latest([_report(done=2, timestamp=999_990.0), _report(), _report(party_id=HOST, loss=None),
                               _report(task="predict", attempt=1)])  # fmt: skip
     view = progress_view(reports[(GUEST, "train")], 1, now=1_000_010.0)
     assert set(view) == API_KEYS
