@@ -18,10 +18,9 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from airflow_provider_powerfl.exceptions import FederationError, PowerFLError
-from airflow_provider_powerfl.federation.events import StatusEvent, event_topic, latest, open_event
+from airflow_provider_powerfl.federation.events import StatusEvent, event_topic, open_event
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.orchestration.jobstate import current
-from airflow_provider_powerfl.plugins.flow_server.peers import first_job_ends, paused
+from airflow_provider_powerfl.plugins.flow_server.peers import known_of, paused
 
 _LOCK = threading.Lock()
 _CONSUMERS: dict[tuple[str, ...], KafkaConsumer] = {}
@@ -41,15 +40,9 @@ def paused_jobs(runs: Sequence[Mapping[str, Any]], registry: PartyRegistry, me: 
     found = set()
     for topic, wires in records.items():
         job_id, nonce = jobs[topic]
-        if paused(known(_verified(wires, registry, me, job_id, bytes.fromhex(nonce)))) is not None:
+        if paused(known_of(_verified(wires, registry, me, job_id, bytes.fromhex(nonce)))) is not None:
             found.add(job_id)
     return found
-
-
-def known(events: Iterable[StatusEvent]) -> dict[tuple[str, str], StatusEvent]:
-    """The latest event per (party, task), as ``peers.run_events`` keeps them (what a rerun voided left out)."""
-    events = current(events)
-    return {**latest(events), **first_job_ends(events)}
 
 
 def _verified(wires: Iterable[bytes], registry: PartyRegistry, me: str, job_id: str, nonce: bytes) -> list[StatusEvent]:

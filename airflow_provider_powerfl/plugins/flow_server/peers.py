@@ -21,7 +21,12 @@ Known = Mapping[tuple[str, str], StatusEvent]
 def run_events(party: PartyConnection, registry: PartyRegistry, job_id: str, nonce: str, timeout: float = 10.0) -> Known:
     """The latest event per (party, task) of this run on this party's own topic; per party its first job end."""
     with EventReader(registry, party.party_id, job_id, nonce=bytes.fromhex(nonce)) as reader:
-        events = current(reader.read_all(timeout))  # a rerun voids the failures and job ends before it
+        return known_of(reader.read_all(timeout))
+
+
+def known_of(events: Iterable[StatusEvent]) -> Known:
+    """The latest event per (party, task) and per party its first job end, of what a rerun did not void."""
+    events = current(events)  # a rerun voids the failures and job ends before it
     return {**latest(events), **first_job_ends(events)}
 
 
