@@ -21,6 +21,7 @@ from airflow_provider_powerfl.exceptions import FederationError, PowerFLError
 from airflow_provider_powerfl.federation.events import StatusEvent, event_topic, open_event
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.plugins.flow_server.peers import known_of, paused
+from airflow_provider_powerfl.plugins.flow_server.runs import run_nonces
 
 _LOCK = threading.Lock()
 _CONSUMERS: dict[tuple[str, ...], KafkaConsumer] = {}
@@ -53,34 +54,6 @@ def _verified(wires: Iterable[bytes], registry: PartyRegistry, me: str, job_id: 
         except PowerFLError:  # malformed, forged or of another run: EventReader drops these too
             continue
     return events
-
-
-def run_nonces(runs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Run id -> the run's nonce: its conf's (an invited run's), else the one its invite task drew (one query for all)."""
-    found = {run["dag_run_id"]: str(run["conf"]["nonce"]) for run in runs if (run.get("conf") or {}).get("nonce")}
-    missing = [run for run in runs if run["dag_run_id"] not in found]
-    if not missing:
-        return found
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    from airflow_provider_powerfl.jobs.pipeline import INVITE_TASK
-    from airflow_provider_powerfl.orchestration.nonce import NONCE_XCOM
-
-    wanted = {(run["dag_id"], run["dag_run_id"]) for run in missing}
-    query = select(XComModel).where(
-        XComModel.key == NONCE_XCOM,
-        XComModel.task_id == INVITE_TASK,
-        XComModel.dag_id.in_({dag_id for dag_id, _ in wanted}),
-        XComModel.run_id.in_({run_id for _, run_id in wanted}),
-    )
-    with create_session() as session:
-        for row in session.scalars(query):
-            value = XComModel.deserialize_value(row)
-            if (row.dag_id, row.run_id) in wanted and value:
-                found[row.run_id] = str(value)
-    return found
 
 
 def read_topics(config: Mapping[str, Any], topics: list[str], timeout: float) -> dict[str, list[bytes]]:

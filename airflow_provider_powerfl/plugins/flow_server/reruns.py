@@ -25,6 +25,7 @@ from airflow_provider_powerfl.exceptions import PowerFLError
 from airflow_provider_powerfl.federation.events import EVENT_MAX_AGE, EventReader
 from airflow_provider_powerfl.orchestration.jobstate import RERUN_TASK
 from airflow_provider_powerfl.plugins.flow_server.party import party_and_registry
+from airflow_provider_powerfl.plugins.flow_server.runs import run_nonces
 from airflow_provider_powerfl.plugins.flow_server.views import parties_of
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,8 @@ def failed_runs(me: str, max_age: float = EVENT_MAX_AGE, limit: int = WATCHED_RU
     """This party's latest `limit` failed runs that ended in the last `max_age` seconds: ids, conf, nonce, last step start."""
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import func, select
-
-    from airflow_provider_powerfl.jobs.pipeline import INVITE_TASK
-    from airflow_provider_powerfl.orchestration.nonce import NONCE_XCOM
 
     cutoff = datetime.now(UTC) - timedelta(seconds=max_age)
     found = []
@@ -63,20 +60,16 @@ def failed_runs(me: str, max_age: float = EVENT_MAX_AGE, limit: int = WATCHED_RU
             conf = dict(run.conf or {})
             if me not in parties_of({"conf": conf}):
                 continue
-            nonce = conf.get("nonce")
-            if not nonce:
-                query = XComModel.get_many(run_id=run.run_id, key=NONCE_XCOM, task_ids=INVITE_TASK, dag_ids=run.dag_id)
-                row = session.scalars(query.limit(1)).first()
-                nonce = XComModel.deserialize_value(row) if row is not None else None
             started = session.scalar(
                 select(func.max(TaskInstance.start_date)).where(
                     TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id
                 )
             )
             last = started or run.start_date
-            found.append({"dag_id": run.dag_id, "job_id": run.run_id, "conf": conf, "nonce": nonce,
+            found.append({"dag_id": run.dag_id, "job_id": run.run_id, "conf": conf,
                           "last_start": last.timestamp() if last else 0.0})  # fmt: skip
-    return found
+    nonces = run_nonces([{"dag_id": run["dag_id"], "dag_run_id": run["job_id"], "conf": run["conf"]} for run in found])
+    return [{**run, "nonce": nonces.get(run["job_id"])} for run in found]
 
 
 def clear_failed(dag_id: str, job_id: str) -> list[str]:

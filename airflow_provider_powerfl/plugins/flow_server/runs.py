@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import HTTPException
@@ -49,6 +50,31 @@ def run_nonce(airflow: CallerClient, run: dict[str, Any]) -> str | None:
         if exc.status == 404:
             return None
         raise
+
+
+def run_nonces(runs: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Run id -> the run's nonce: its conf's (an invited run's), else the one its invite task drew (one query for all)."""
+    found = {run["dag_run_id"]: str(run["conf"]["nonce"]) for run in runs if (run.get("conf") or {}).get("nonce")}
+    missing = [run for run in runs if run["dag_run_id"] not in found]
+    if not missing:
+        return found
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    wanted = {(run["dag_id"], run["dag_run_id"]) for run in missing}
+    query = select(XComModel).where(
+        XComModel.key == NONCE_XCOM,
+        XComModel.task_id == INVITE_TASK,
+        XComModel.dag_id.in_({dag_id for dag_id, _ in wanted}),
+        XComModel.run_id.in_({run_id for _, run_id in wanted}),
+    )
+    with create_session() as session:
+        for row in session.scalars(query):
+            value = XComModel.deserialize_value(row)
+            if (row.dag_id, row.run_id) in wanted and value:
+                found[row.run_id] = str(value)
+    return found
 
 
 def step_results(airflow: CallerClient, run: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
