@@ -78,17 +78,18 @@ def task_states(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]
     with create_session() as session:
         for dag_id, run_id, task_id, state in session.execute(query):
             if (dag_id, run_id) in wanted:
-                found[run_id].append({"task_id": task_id, "state": _text(state)})
+                found[run_id].append({"task_id": task_id, "state": state_text(state)})
     return found
 
 
 def _run(row: Any) -> dict[str, Any]:
     dag_id, run_id, state, conf, start, end = row
-    return {"dag_run_id": run_id, "dag_id": dag_id, "state": _text(state), "conf": conf or {},
+    return {"dag_run_id": run_id, "dag_id": dag_id, "state": state_text(state), "conf": conf or {},
             "start_date": _iso(start), "end_date": _iso(end)}  # fmt: skip
 
 
-def _text(value: Any) -> str | None:
+def state_text(value: Any) -> str | None:
+    """An Airflow state enum's text (its members hash by name, so ``in {"failed"}`` would miss them)."""
     return None if value is None else str(getattr(value, "value", value))
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from airflow_provider_powerfl.exceptions import PowerFLError
 from airflow_provider_powerfl.federation.events import EVENT_MAX_AGE, EventReader
 from airflow_provider_powerfl.orchestration.jobstate import RERUN_TASK
+from airflow_provider_powerfl.plugins.flow_server.listing import state_text
 from airflow_provider_powerfl.plugins.flow_server.party import party_and_registry
 from airflow_provider_powerfl.plugins.flow_server.runs import run_nonces
 from airflow_provider_powerfl.plugins.flow_server.views import parties_of
@@ -84,19 +85,14 @@ def clear_failed(dag_id: str, job_id: str) -> list[str]:
 
     with create_session() as session:
         run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == job_id))
-        if run is None or _value(run.state) != "failed":
+        if run is None or state_text(run.state) != "failed":
             return []
         tis = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == job_id))
-        task_ids = tasks_to_clear({ti.task_id: _value(ti.state) for ti in tis}, True)
+        task_ids = tasks_to_clear({ti.task_id: state_text(ti.state) for ti in tis}, True)
         if task_ids:
             body = ClearTaskInstancesBody(**clear_body(job_id, task_ids))
             post_clear_task_instances(dag_id, DBDagBag(), body, session, None)
     return task_ids
-
-
-def _value(state: Any) -> str | None:
-    """An Airflow state enum's text (its members hash by name, so ``in {"failed"}`` would miss them)."""
-    return None if state is None else str(getattr(state, "value", state))
 
 
 class RerunWatcher:
