@@ -121,6 +121,11 @@ def _model_dir(root: Path, model_id: str) -> Path:
     return root.joinpath(*(_name(f"model_id part {i + 1}", p) for i, p in enumerate(parts)))
 
 
+def version_dir(root: str | os.PathLike[str], model_id: str, version: int) -> Path:
+    """Where version `version` of `model_id` lives under `root` (its names checked: no path leaves the root)."""
+    return _model_dir(_root(root), model_id) / f"v{version}"
+
+
 def list_versions(root: str | os.PathLike[str], model_id: str) -> list[int]:
     """The complete versions of ``model_id``, ascending (empty if none)."""
     directory = _model_dir(_root(root), model_id)

@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlparse
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
+from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.models.store import MANIFEST_FILE, version_dir
 from airflow_provider_powerfl.plugins.flow_server.airflow_api import Airflow, CallerClient
 from airflow_provider_powerfl.plugins.flow_server.auth import User
 from airflow_provider_powerfl.plugins.flow_server.party import this_party
@@ -46,9 +48,13 @@ def model_dir(result: dict[str, Any], job_id: str, task_id: str) -> tuple[Path, 
     if not isinstance(model, dict) or not model.get("model_id") or not model.get("root"):
         raise HTTPException(404, f"job {job_id!r}: step {task_id!r} saved no model at this party")
     root = local_path(str(model["root"]), f"model root of step {task_id!r}").resolve()
-    target = (root / str(model["model_id"]) / f"v{model.get('version')}").resolve()
-    if not target.is_relative_to(root) or not (target / "model.json").is_file():
-        raise HTTPException(404, f"job {job_id!r}: model {model['model_id']} v{model.get('version')} is not at {target}")
+    what = f"job {job_id!r}: model {model['model_id']} v{model.get('version')}"
+    try:
+        target = version_dir(root, str(model["model_id"]), model.get("version")).resolve()
+    except ConfigError as exc:
+        raise HTTPException(404, f"{what}: {exc}") from exc
+    if not target.is_relative_to(root) or not (target / MANIFEST_FILE).is_file():  # a link out of the root too
+        raise HTTPException(404, f"{what} is not at {target}")
     return target, model
 
 
