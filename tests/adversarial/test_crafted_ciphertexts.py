@@ -90,8 +90,17 @@ def _tamper(obj: object, craft: Callable[[mpz], mpz]) -> tuple[object, bool]:
     return obj, False
 
 
-def attack(algorithm: str, data: dict, malicious: str, message: str, owner: str, crafted: str, monkeypatch) -> dict:
-    """Run ``algorithm`` with ``malicious`` crafting the first ciphertext of its first ``message``."""
+def attack(
+    algorithm: str,
+    data: dict,
+    malicious: str,
+    message: str,
+    owner: str,
+    crafted: str,
+    monkeypatch,
+    fit: Callable[[Any, Any, Any], object] | None = None,
+) -> dict:
+    """Run ``algorithm`` (or ``fit(party, X, y)``) with ``malicious`` crafting the first ciphertext of its first ``message``."""
     parties = memory_parties(f"adv-{algorithm}", {GUEST: "guest", HOST: "host"})
     keys: dict[str, tuple] = {}
     decrypted: list[mpz] = []
@@ -129,7 +138,8 @@ def attack(algorithm: str, data: dict, malicious: str, message: str, owner: str,
         def fn() -> object:
             threading.current_thread().name = pid
             with parties[pid]:
-                return _fit(algorithm, parties[pid], data[pid], data["y"] if pid == GUEST else None)
+                y = data["y"] if pid == GUEST else None
+                return fit(parties[pid], data[pid], y) if fit else _fit(algorithm, parties[pid], data[pid], y)
 
         return fn
 

@@ -8,18 +8,12 @@ other party stops with PeerFailed; the crafted value never reaches a decryption.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from gmpy2 import mpz
 
-from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression, protocol
-from airflow_provider_powerfl.crypto import paillier_private
+from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
 from airflow_provider_powerfl.federation.errors import PeerFailed
-from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
-from tests.adversarial.test_crafted_ciphertexts import CRAFTED, GUEST, HOST, _tamper, breast  # noqa: F401 - fixture
+from tests.adversarial.test_crafted_ciphertexts import CRAFTED, GUEST, HOST, attack, breast  # noqa: F401 - fixture
 
 # (malicious party, message tag, owner of the key its ciphertexts are under)
 STRICT_PATHS = [
@@ -33,50 +27,10 @@ STRICT_PATHS = [
 ]
 
 
-def strict_attack(data: dict, malicious: str, message: str, owner: str, crafted: str, monkeypatch) -> dict:
-    parties = memory_parties("adv-strict", {GUEST: "guest", HOST: "host"})
-    keys: dict[str, tuple] = {}
-    decrypted: list[mpz] = []
-    real_generate, real_decrypt = paillier_private.generate_keypair, paillier_private.PaillierPrivateKey.raw_decrypt_many
-
-    def generate(*args, **kwargs):
-        pair = real_generate(*args, **kwargs)
-        keys[threading.current_thread().name] = pair
-        return pair
-
-    def decrypt(self, ciphertexts):
-        decrypted.extend(ciphertexts)
-        return real_decrypt(self, ciphertexts)
-
-    monkeypatch.setattr(protocol, "generate_keypair", generate)
-    monkeypatch.setattr(paillier_private.PaillierPrivateKey, "raw_decrypt_many", decrypt)
-    sent: list[mpz] = []
-    real_send = parties[malicious].send
-
-    def send(dst: str, tag: str, obj: object) -> None:
-        if tag == message and not sent:
-            public, private = keys[owner]
-            value = CRAFTED[crafted](public.n, private.p)
-            obj, done = _tamper(obj, lambda _c: value)
-            if done:
-                sent.append(value)
-        real_send(dst, tag, obj)
-
-    parties[malicious].send = send  # type: ignore[method-assign]
-
-    def run(pid: str) -> Callable[[], object]:
-        def fn() -> object:
-            threading.current_thread().name = pid
-            with parties[pid]:
-                model = HeteroLogisticRegression(party=parties[pid], key_length=1024, max_iter=1, batch_size=80,
-                                                 random_state=1, optimizer="sgd", privacy="strict", timeout=60)  # fmt: skip
-                return model.fit(data[pid], data["y"] if pid == GUEST else None)
-
-        return fn
-
-    out = run_parties({pid: run(pid) for pid in (GUEST, HOST)}, timeout=120)
-    assert sent, f"party {malicious} never sent {message}: the case tests nothing"
-    return {"out": out, "value": sent[0], "decrypted": decrypted, "keys": keys}
+def _fit_strict(party, X, y) -> object:
+    model = HeteroLogisticRegression(party=party, key_length=1024, max_iter=1, batch_size=80, random_state=1,
+                                     optimizer="sgd", privacy="strict", timeout=60)  # fmt: skip
+    return model.fit(X, y)
 
 
 @pytest.mark.parametrize("crafted", list(CRAFTED))
@@ -89,7 +43,7 @@ def test_crafted_ciphertext_on_a_strict_path_fails_every_party_and_is_never_decr
     crafted,
     monkeypatch,
 ):
-    result = strict_attack(breast, malicious, message, owner, crafted, monkeypatch)
+    result = attack("hetero_lr_strict", breast, malicious, message, owner, crafted, monkeypatch, fit=_fit_strict)
     victim = GUEST if malicious == HOST else HOST
     refused, told = result["out"][victim], result["out"][malicious]
     assert isinstance(refused, MalformedCiphertextError), refused
