@@ -6,7 +6,7 @@ GMP     := .cache/gmp
 KAFKA   := scripts/kafka
 BROKERS := guest host host2
 
-.PHONY: install dashboard chromium helm class-archive images lint test demo kafka-up kafka-down bench clean
+.PHONY: install dashboard chromium helm class-archive images netns-tools lint test demo kafka-up kafka-down bench clean
 
 install: $(STAMP) dashboard
 
@@ -42,6 +42,11 @@ chromium:
 helm:
 	scripts/helm
 
+# ip and nft for tests/faults (parties in their own network namespaces, tests/support/netns.py); no-op when there.
+netns-tools:
+	command -v ip >/dev/null && command -v nft >/dev/null || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iproute2 nftables; }
+
 # PowerFL's images (docs/runtime_image.md) on the project's own Docker engine: Debian's docker.io and debootstrap
 # installed when missing, the engine started (scripts/docker), both images built; seconds when they are up to date.
 images: install
@@ -64,7 +69,7 @@ lint: install
 
 # The checks, then starts the brokers the tests need, runs the whole suite (its wall time is the last line),
 # stops what it started.
-test: install lint class-archive chromium helm images
+test: install lint class-archive chromium helm images netns-tools
 	$(KAFKA) up $(BROKERS)
 	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; $(KAFKA) down $(BROKERS); exit $$status
 

@@ -47,11 +47,13 @@ class LocalAirflow:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     parallelism: int = 6
     log_ports: tuple[int, int] | None = None
+    host: str = "127.0.0.1"  # the api-server's address (a party's own in its network namespace: tests/support/netns.py)
+    launcher: tuple[str, ...] = ()  # prefix of each component's command, e.g. ("ip", "netns", "exec", "<ns>")
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def environ(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
@@ -68,7 +70,7 @@ class LocalAirflow:
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.url}/execution/",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{USER}:admin",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(self.home / "passwords.json"),
-            AIRFLOW__API__HOST="127.0.0.1",
+            AIRFLOW__API__HOST=self.host,
             AIRFLOW__API__PORT=str(self.port),
             AIRFLOW__API__WORKERS="1",
             AIRFLOW__API__BASE_URL=self.url,
@@ -112,12 +114,12 @@ class LocalAirflow:
         if proc.returncode != 0:
             raise AirflowStartError(f"{self.name}: airflow {' '.join(args)} exited {proc.returncode}:\n{tail(log)}")
 
-    def start(self) -> None:
+    def start(self, components: tuple[str, ...] = COMPONENTS) -> None:
         env = self.environ()
-        for component in COMPONENTS:
-            log = (self.home / f"{component}.log").open("wb")
+        for component in components:
+            log = (self.home / f"{component}.log").open("ab")  # a restarted component's log goes on
             self._procs[component] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", component],
+                [*self.launcher, sys.executable, "-m", "airflow", component],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -149,6 +151,12 @@ class LocalAirflow:
                 time.sleep(1.0)
         finally:
             client.close()
+
+    def kill(self, component: str) -> None:
+        """SIGKILL one component's process group (a crash: no shutdown of its own); `start((component,))` brings it back."""
+        proc = self._procs.pop(component)
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait(timeout=30)
 
     def process_groups(self) -> list[int]:
         """The components' process group ids (each runs in its own session)."""

@@ -182,7 +182,8 @@ def _connection(root: Path, registry: Path, party_id: str, role: str, peers: lis
     }
 
 
-def _airflow(root: Path, party_id: str, role: str, conn: dict[str, Any], ports: Iterator[int]) -> LocalAirflow:
+def _airflow(root: Path, party_id: str, role: str, conn: dict[str, Any], ports: Iterator[int],
+             options: Mapping[str, Any]) -> LocalAirflow:  # fmt: skip
     dags = root / role / "dags"
     (dags / "pipelines").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dags" / "powerfl_pipeline_factory.py", dags)
@@ -193,8 +194,10 @@ def _airflow(root: Path, party_id: str, role: str, conn: dict[str, Any], ports: 
         # the factory's parse takes 30-60 s on a loaded 2-core machine: not a timeout, and its DAGs stay active
         "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "300",
         "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "600",
+        **options.get("env", {}),
     }
     return LocalAirflow(
+        **{k: v for k, v in options.items() if k != "env"},
         name=f"{role} {party_id}",
         home=root / role / "airflow",
         port=next(ports),
@@ -234,14 +237,16 @@ def two_parties(
     pipelines: Mapping[str, Callable[[str, str], dict[str, Any]]] | None = None,
     timeout: float = 300.0,
     wait_listener: bool = True,
+    airflow_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[TwoParties]:
     """Start a guest and a host on `brokers` ``{"guest": addr, "host": addr}`` (the ``kafka_brokers`` fixture).
 
     `pipelines`: file name -> ``f(guest id, host id)`` giving a pipeline definition deployed at both parties
     (default: PIPELINE). Yields once both Airflows are healthy, have parsed the DAGs and (if `wait_listener`)
     the host's listener waits for invitations; without that wait a job's invitation is simply answered when
-    the listener's first run comes (within the pipeline's accept_timeout). Stops both (and their Spark steps)
-    on the way out.
+    the listener's first run comes (within the pipeline's accept_timeout). `airflow_options`: role -> extra
+    LocalAirflow arguments (``env`` is added to the party's; tests/support/netns.py places a party in its own
+    network namespace so). Stops both (and their Spark steps) on the way out.
     """
     from airflow_provider_powerfl.datasets.breast import write_breast_split
     from airflow_provider_powerfl.federation.keys import generate_party_keys
@@ -258,7 +263,7 @@ def two_parties(
     ports = iter(free_ports(6))
     airflows = {
         role: _airflow(root, pid, role, _connection(root, registry, pid, role, [p for p in ids.values() if p != pid],
-                                                    brokers[role]), ports)
+                                                    brokers[role]), ports, (airflow_options or {}).get(role, {}))
         for role, pid in ids.items()
     }  # fmt: skip
     definitions = {name: make(ids["guest"], ids["host"]) for name, make in (pipelines or {f"{PIPELINE}.yaml": _default}).items()}
