@@ -70,6 +70,10 @@ class PartyPolicy(BaseModel):
     )
     input_prefixes: tuple[str, ...] = Field(default=(), description="URI/path prefixes inputs may come from (plus output_dir)")
     output_dir: str = Field(default=DEFAULT_WORK_DIR, description="every step writes below this dir (a path or URI)")
+    require_agreement: StrictBool = Field(
+        default=False,
+        description="run a pipeline only in the version every party of the job accepted (docs/workspace.md)",
+    )
 
     _key_floor = field_validator("min_key_length")(classmethod(lambda cls, bits: valid_key_length(bits)))
 

@@ -10,11 +10,14 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_powerfl.federation.envelope import new_nonce
 from airflow_provider_powerfl.federation.events import EventReader, StatusEvent, latest
+from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PowerFLPartyHook
 from airflow_provider_powerfl.jobs.spec import parse_nonce
+from airflow_provider_powerfl.orchestration.agreement import AgreementRefused
 from airflow_provider_powerfl.orchestration.invitation import INVITATION_TASK, Invitation, send_invitation
 from airflow_provider_powerfl.orchestration.jobcontext import is_initiator, job_context
 from airflow_provider_powerfl.orchestration.nonce import NONCE_XCOM
+from airflow_provider_powerfl.orchestration.workspace import default_pipelines_dir, require_agreed
 
 
 class InviteOperator(BaseOperator):
@@ -28,6 +31,8 @@ class InviteOperator(BaseOperator):
 
     :param dag_id_to_start: the pipeline the others start; default this DAG.
     :param accept_timeout: seconds to wait for every party's answer.
+    :param pipeline_version: the version of the pipeline this DAG was built from (orchestration/agreement.py),
+        sent with the invitations; where the policy requires agreement, only a version every party accepted runs.
     :param powerfl_conn_id: this party's ``powerfl`` connection.
     """
 
@@ -38,12 +43,14 @@ class InviteOperator(BaseOperator):
         *,
         dag_id_to_start: str | None = None,
         accept_timeout: float = 120.0,
+        pipeline_version: str | None = None,
         powerfl_conn_id: str = PowerFLPartyHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.dag_id_to_start = dag_id_to_start
         self.accept_timeout = accept_timeout
+        self.pipeline_version = pipeline_version
         self.powerfl_conn_id = powerfl_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -59,13 +66,23 @@ class InviteOperator(BaseOperator):
         else:
             nonce = new_nonce().hex()
             context["ti"].xcom_push(key=NONCE_XCOM, value=nonce)
+        if jc.party.policy.require_agreement:
+            self._check_agreed(jc.registry, me, dag_id, list(jc.job.parties))
         invited_conf = {**conf, "job_id": job_id, "initiator": me, "nonce": nonce}
         with EventReader(jc.registry, me, job_id, nonce=bytes.fromhex(nonce)) as reader:
             for peer in jc.peers:
-                send_invitation(jc.registry, jc.signing_key, Invitation(job_id, dag_id, invited_conf, me, peer, time.time()))
+                invitation = Invitation(job_id, dag_id, invited_conf, me, peer, time.time(), self.pipeline_version)
+                send_invitation(jc.registry, jc.signing_key, invitation)
             answers = self._wait_answers(reader, jc.peers, job_id)
         self.log.info("every party accepted job %r: %s", job_id, ", ".join(jc.peers))
         return {"job_id": job_id, "initiator": me, "invited": jc.peers, "answers": answers}
+
+    def _check_agreed(self, registry: PartyRegistry, me: str, dag_id: str, parties: list[str]) -> None:
+        """This party's policy requires agreement: its DAG's version is the one it holds, and every party accepted it."""
+        try:
+            require_agreed(registry, me, default_pipelines_dir(), dag_id, self.pipeline_version, parties)
+        except AgreementRefused as exc:
+            raise AirflowFailException(f"party {me} does not start the job: {exc}") from exc
 
     def _wait_answers(self, reader: EventReader, peers: list[str], job_id: str) -> dict[str, str]:
         deadline = time.monotonic() + self.accept_timeout

@@ -23,8 +23,11 @@ from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import PartyConnection, PowerFLPartyHook, load_registry, load_signing_key
 from airflow_provider_powerfl.jobs.pipeline import load_pipelines
+from airflow_provider_powerfl.jobs.spec import parse_party_roles
+from airflow_provider_powerfl.orchestration.agreement import AgreementRefused
 from airflow_provider_powerfl.orchestration.invitation import Invitation, InvitationRefused, answer_invitation, open_invitation
 from airflow_provider_powerfl.orchestration.listener import LOOKBACK, check_conf_policy, offset_variable
+from airflow_provider_powerfl.orchestration.workspace import default_pipelines_dir, require_agreed
 from airflow_provider_powerfl.policy import PartyPolicy
 from airflow_provider_powerfl.triggers.invitation import InvitationTrigger
 
@@ -129,6 +132,8 @@ class InvitationListenerOperator(BaseOperator):
                     raise
                 invitation = open_invitation(wire, registry, me, policy=policy, pipelines=self.pipelines)
             check_conf_policy(invitation, policy)
+            if policy.require_agreement:
+                self._check_agreed(invitation, registry)
         except InvitationRefused as exc:
             self.log.error("refused: %s", exc)
             if exc.sender is not None and exc.job_id:
@@ -140,6 +145,18 @@ class InvitationListenerOperator(BaseOperator):
             return {"job_id": exc.job_id, "sender": exc.sender, "accepted": False, "reason": str(exc)}
         self.log.info("accepted the %s", invitation.describe())
         return {"job_id": invitation.job_id, "sender": invitation.initiator, "accepted": True, "run": invited_run(invitation)}
+
+    def _check_agreed(self, invitation: Invitation, registry: PartyRegistry) -> None:
+        """This party's policy requires agreement: the invited version must be the one it holds and all accepted."""
+        refused = f"{invitation.describe()}: "
+        try:
+            if invitation.pipeline_version is None:
+                raise AgreementRefused("it names no pipeline version, and this party runs only agreed versions")
+            parties = list(parse_party_roles(invitation.conf.get("parties", []), "conf.parties"))
+            directory = Path(self.pipelines_dir) if self.pipelines_dir else default_pipelines_dir()
+            require_agreed(registry, invitation.receiver, directory, invitation.dag_id, invitation.pipeline_version, parties)
+        except PowerFLError as exc:  # AgreementRefused, or this party's broker or pipelines unreadable: refuse
+            raise InvitationRefused(refused + str(exc), invitation.initiator, invitation.job_id) from exc
 
     def _reread_pipelines(self) -> bool:
         """Add the pipelines stored in the pipelines directory now (pushed since the DAG was parsed); True if any is new."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, BaseOperator
 
+from airflow_provider_powerfl.config_file import load_config_file
 from airflow_provider_powerfl.jobs.pipeline import INVITE_TASK, PipelineDef, TaskDef
 from airflow_provider_powerfl.operators.federated import (
     FederatedAlignOperator,
@@ -19,6 +21,7 @@ from airflow_provider_powerfl.operators.invite import InviteOperator
 from airflow_provider_powerfl.operators.listener import InvitationListenerOperator, InvitedRunOperator
 from airflow_provider_powerfl.operators.step import FederatedStepOperator
 from airflow_provider_powerfl.operators.summary import JobSummaryOperator
+from airflow_provider_powerfl.orchestration.agreement import pipeline_version
 from airflow_provider_powerfl.orchestration.jobcontext import end_job_on_failure
 from airflow_provider_powerfl.orchestration.listener import LISTENER_DAG_ID
 from airflow_provider_powerfl.orchestration.params import job_params
@@ -79,7 +82,10 @@ def build_pipeline_dag(pipeline: PipelineDef) -> DAG:
         is_paused_upon_creation=False,
     ) as dag:
         invite = InviteOperator(
-            task_id=INVITE_TASK, accept_timeout=pipeline.accept_timeout, on_failure_callback=end_job_on_failure
+            task_id=INVITE_TASK,
+            accept_timeout=pipeline.accept_timeout,
+            pipeline_version=pipeline_version(load_config_file(Path(pipeline.source), "pipeline")) if pipeline.source else None,
+            on_failure_callback=end_job_on_failure,
         )
         operators = {task.task_id: build_operator(task) for task in pipeline.tasks}
         for task in pipeline.tasks:

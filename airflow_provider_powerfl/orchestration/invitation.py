@@ -58,6 +58,7 @@ class Invitation:
     initiator: str
     receiver: str
     timestamp: float = field(default=0.0)
+    pipeline_version: str | None = None  # the initiator's pipeline version (orchestration/agreement.py), signed
 
     @property
     def nonce(self) -> str:
@@ -74,7 +75,10 @@ def invitation_topic(party_id: str) -> str:
 
 
 def seal_invitation(invitation: Invitation, signing_key: SigningKey) -> bytes:
-    payload = codec.encode_bytes({"dag_id": invitation.dag_id, "conf": _plain(invitation.conf)})
+    body = {"dag_id": invitation.dag_id, "conf": _plain(invitation.conf)}
+    if invitation.pipeline_version is not None:
+        body["pipeline_version"] = invitation.pipeline_version
+    payload = codec.encode_bytes(body)
     header = Header(
         invitation.job_id, 1, INVITATION_TAG, 0, 0, 1, 0, len(payload),
         invitation.initiator, invitation.receiver, invitation.timestamp or time.time(), bytes.fromhex(invitation.nonce),
@@ -126,8 +130,8 @@ def open_invitation(
             sender,
             job_id,
         )
-    dag_id, conf = _checked_body(envelope, me, pipelines)
-    invitation = Invitation(job_id, dag_id, conf, sender, me, h.timestamp)
+    dag_id, conf, version = _checked_body(envelope, me, pipelines)
+    invitation = Invitation(job_id, dag_id, conf, sender, me, h.timestamp, version)
     try:
         if bytes.fromhex(invitation.nonce) != h.nonce:
             raise ConfigError(f"invitation to job {job_id!r}: conf.nonce differs from the signed header's")
@@ -160,14 +164,19 @@ def _signed_envelope(wire: bytes, registry: PartyRegistry, me: str) -> Envelope:
     return envelope
 
 
-def _checked_body(envelope: Envelope, me: str, pipelines: Collection[str]) -> tuple[str, dict[str, Any]]:
-    """The (pipeline, conf) of a signed invitation: plain JSON, a pipeline `me` runs, both parties in the job, one job id."""
+def _checked_body(envelope: Envelope, me: str, pipelines: Collection[str]) -> tuple[str, dict[str, Any], str | None]:
+    """The (pipeline, conf, pipeline version) of a signed invitation: plain JSON, a pipeline `me` runs, both parties in the job, one job id."""
     sender, job_id = envelope.header.sender, envelope.header.job_id
     try:
         body = codec.decode(envelope.payload)
     except MalformedMessage as exc:
         raise InvitationRefused(f"invitation to job {job_id!r} has an unreadable body: {exc}", sender, job_id) from exc
-    if not isinstance(body, dict) or not isinstance(body.get("dag_id"), str) or not isinstance(body.get("conf"), dict):
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("dag_id"), str)
+        or not isinstance(body.get("conf"), dict)
+        or not isinstance(body.get("pipeline_version"), (str, type(None)))
+    ):
         raise InvitationRefused(f"invitation to job {job_id!r} has a malformed body", sender, job_id)
     if not _json_data(body["conf"]):
         raise InvitationRefused(f"invitation to job {job_id!r} has a conf of more than plain JSON data", sender, job_id)
@@ -187,7 +196,7 @@ def _checked_body(envelope: Envelope, me: str, pipelines: Collection[str]) -> tu
             )
     if str(conf.get("job_id") or job_id) != job_id:
         raise InvitationRefused(f"invitation names job {job_id!r} but its conf says {conf.get('job_id')!r}", sender, job_id)
-    return dag_id, conf
+    return dag_id, conf, body.get("pipeline_version")
 
 
 def _json_data(value: Any) -> bool:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from airflow_provider_powerfl.orchestration.rest import AirflowApiError
-from airflow_provider_powerfl.plugins.flow_server import actions, catalog, jobs, outputs, pipelines, results
+from airflow_provider_powerfl.plugins.flow_server import actions, catalog, jobs, outputs, pipelines, proposals, results
 from airflow_provider_powerfl.plugins.flow_server.party import router as party_router
 from airflow_provider_powerfl.plugins.flow_server.reruns import RerunWatcher
 
@@ -44,6 +44,7 @@ app.include_router(actions.router)
 app.include_router(results.router)
 app.include_router(outputs.router)
 app.include_router(catalog.router)
+app.include_router(proposals.router)
 
 _PATH = re.compile(r"[A-Za-z0-9_\-\[\]]+(?:\.[A-Za-z0-9_\-\[\]]+)*")
 _FILES = (".yaml", ".yml", ".json")

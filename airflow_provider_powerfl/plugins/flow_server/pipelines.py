@@ -8,11 +8,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from airflow_provider_powerfl.exceptions import PowerFLError
 from airflow_provider_powerfl.jobs.pipeline import PipelineDef
 from airflow_provider_powerfl.plugins.flow_server import store
 from airflow_provider_powerfl.plugins.flow_server.airflow_api import Airflow
 from airflow_provider_powerfl.plugins.flow_server.auth import User, may, readable_dags, require_dag
 from airflow_provider_powerfl.plugins.flow_server.documents import read_document
+from airflow_provider_powerfl.plugins.flow_server.proposals import propose
 from airflow_provider_powerfl.plugins.flow_server.runs import ACTIVE, parsed_pipelines
 
 router = APIRouter(prefix="/pipelines")
@@ -41,22 +43,28 @@ def stored_pipeline(pipeline_id: str, user: object) -> PipelineDef:
 
 
 @router.post("", status_code=201)
-async def push(request: Request, response: Response, user: User, airflow: Airflow, overwrite: bool = False) -> dict[str, Any]:
-    """Store a valid pipeline (201); the same pipeline again is accepted unchanged (200), another of its id is 409."""
+async def push(
+    request: Request, response: Response, user: User, airflow: Airflow, overwrite: bool = False, comment: str = ""
+) -> dict[str, Any]:
+    """Store a valid pipeline (201) and propose it to the parties it names (proposals.py); the same pipeline
+    again is accepted unchanged (200), another of its id is 409."""
     data, name = await read_document(request, "file", "pipeline.yaml")
     pipeline = PipelineDef.from_dict(data, name)
     require_dag(user, pipeline.dag_id, "PUT")
     existing = store.stored().get(pipeline.dag_id)
     if existing is not None and store.definition(existing) == data:
         response.status_code = 200
-        parsed = await run_in_threadpool(parsed_pipelines, airflow)
-        return describe(existing, pipeline.dag_id in parsed)
-    if existing is not None and not overwrite:
+        saved = existing
+    elif existing is not None and not overwrite:
         raise HTTPException(409, f"pipeline {pipeline.dag_id!r} exists ({existing.source}); pass ?overwrite=true to replace it")
-    path = store.save(pipeline, data, existing)
-    saved = PipelineDef.from_yaml(path)
+    else:
+        saved = PipelineDef.from_yaml(store.save(pipeline, data, existing))
+    try:
+        proposal = await run_in_threadpool(propose, data, user, comment)  # delivers to the peers' brokers: off the event loop
+    except PowerFLError as exc:  # stored all the same: proposing again (the same push) retries
+        proposal = {"error": f"not proposed: {exc}"}
     parsed = await run_in_threadpool(parsed_pipelines, airflow)  # a call to this server: not on its event loop
-    return describe(saved, pipeline.dag_id in parsed)
+    return {**describe(saved, pipeline.dag_id in parsed), "proposal": proposal}
 
 
 @router.get("")
