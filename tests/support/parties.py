@@ -162,7 +162,9 @@ class TwoParties:
         }
 
 
-def _connection(root: Path, registry: Path, party_id: str, role: str, peers: list[str], broker: str) -> dict[str, Any]:
+def _connection(
+    root: Path, registry: Path, party_id: str, role: str, peers: list[str], broker: str, policy: Mapping[str, Any]
+) -> dict[str, Any]:
     return {
         "conn_type": "powerfl",
         "host": broker,
@@ -177,6 +179,7 @@ def _connection(root: Path, registry: Path, party_id: str, role: str, peers: lis
                 "min_key_length": KEY_LENGTH,
                 "input_prefixes": [str(root)],
                 "output_dir": str(root),
+                **policy,
             },
         },
     }
@@ -238,6 +241,7 @@ def two_parties(
     timeout: float = 300.0,
     wait_listener: bool = True,
     airflow_options: Mapping[str, Mapping[str, Any]] | None = None,
+    policy: Mapping[str, Any] | None = None,
 ) -> Iterator[TwoParties]:
     """Start a guest and a host on `brokers` ``{"guest": addr, "host": addr}`` (the ``kafka_brokers`` fixture).
 
@@ -246,7 +250,8 @@ def two_parties(
     the host's listener waits for invitations; without that wait a job's invitation is simply answered when
     the listener's first run comes (within the pipeline's accept_timeout). `airflow_options`: role -> extra
     LocalAirflow arguments (``env`` is added to the party's; tests/support/netns.py places a party in its own
-    network namespace so). Stops both (and their Spark steps) on the way out.
+    network namespace so). `policy`: privacy policy fields both parties get on top of the tests' (e.g.
+    ``require_agreement``). Stops both (and their Spark steps) on the way out.
     """
     from airflow_provider_powerfl.datasets.breast import write_breast_split
     from airflow_provider_powerfl.federation.keys import generate_party_keys
@@ -263,7 +268,7 @@ def two_parties(
     ports = iter(free_ports(6))
     airflows = {
         role: _airflow(root, pid, role, _connection(root, registry, pid, role, [p for p in ids.values() if p != pid],
-                                                    brokers[role]), ports, (airflow_options or {}).get(role, {}))
+                                                    brokers[role], policy or {}), ports, (airflow_options or {}).get(role, {}))
         for role, pid in ids.items()
     }  # fmt: skip
     definitions = {name: make(ids["guest"], ids["host"]) for name, make in (pipelines or {f"{PIPELINE}.yaml": _default}).items()}
