@@ -30,6 +30,11 @@ def context(job_id: str, party_id: str, operation: str) -> bytes:
     return f"powerfl-tee-v1|{job_id}|{party_id}|{operation}".encode()
 
 
+def split_context(job_id: str, party_id: str, operation: str, part: str) -> bytes:
+    """The associated data of one sealed part of a job: a split of the slice (``train``, ``test``) or the ``result``."""
+    return context(job_id, party_id, operation) + b"|" + part.encode()
+
+
 def seal(plaintext: bytes, key: bytes, aad: bytes) -> bytes:
     """nonce || AES-GCM(plaintext) under ``key``."""
     nonce = os.urandom(NONCE_BYTES)
