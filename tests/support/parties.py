@@ -186,7 +186,7 @@ def _connection(
 
 
 def _airflow(root: Path, party_id: str, role: str, conn: dict[str, Any], ports: Iterator[int],
-             options: Mapping[str, Any]) -> LocalAirflow:  # fmt: skip
+             options: Mapping[str, Any] | None = None) -> LocalAirflow:  # fmt: skip
     dags = root / role / "dags"
     (dags / "pipelines").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dags" / "powerfl_pipeline_factory.py", dags)
@@ -197,10 +197,10 @@ def _airflow(root: Path, party_id: str, role: str, conn: dict[str, Any], ports: 
         # the factory's parse takes 30-60 s on a loaded 2-core machine: not a timeout, and its DAGs stay active
         "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "300",
         "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "600",
-        **options.get("env", {}),
+        **(options or {}).get("env", {}),
     }
     return LocalAirflow(
-        **{k: v for k, v in options.items() if k != "env"},
+        **{k: v for k, v in (options or {}).items() if k != "env"},
         name=f"{role} {party_id}",
         home=root / role / "airflow",
         port=next(ports),
