@@ -1,10 +1,12 @@
 // Hash routes, so a job's page is a link that survives Airflow's login round trip and needs no server
-// routes: #/ (job list) and #/jobs/<job id>.
+// routes: #/ (job list), #/jobs/<job id>, #/workspace (the canvas) and #/proposals.
 import { useEffect, useState } from "react";
 import { api } from "./api";
 import { usePolling } from "./polling";
 import { JobList } from "./views/JobList";
 import { JobPage } from "./views/JobPage";
+import { Proposals } from "./views/Proposals";
+import { Workspace } from "./views/Workspace";
 
 function useHash(): string {
   const [hash, setHash] = useState(window.location.hash);
@@ -26,6 +28,9 @@ export function App() {
         <a href="#/" className="brand">
           PowerFL
         </a>
+        <a href="#/">Jobs</a>
+        <a href="#/workspace">Workspace</a>
+        <a href="#/proposals">Proposals</a>
         {party.data && (
           <span className="muted" data-testid="party">
             party {party.data.party_id} · {party.data.role}
@@ -35,7 +40,9 @@ export function App() {
           Airflow
         </a>
       </header>
-      <main>{match ? <JobPage key={match[1]} jobId={decodeURIComponent(match[1])} /> : <JobList />}</main>
+      <main>
+        {match ? <JobPage key={match[1]} jobId={decodeURIComponent(match[1])} /> : hash === "#/workspace" ? <Workspace /> : hash === "#/proposals" ? <Proposals /> : <JobList />}
+      </main>
     </>
   );
 }

@@ -20,11 +20,11 @@ export function toLogin(): void {
   window.location.replace(`${LOGIN.href}?next=${next}`);
 }
 
-async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
+export async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
   const reply = await fetch(new URL(path, API_ROOT), {
     credentials: "same-origin",
     ...init,
-    headers: { Accept: "application/json" },
+    headers: { Accept: "application/json", ...(init.headers as Record<string, string> | undefined) },
   });
   if (reply.status === 401) {
     toLogin();
