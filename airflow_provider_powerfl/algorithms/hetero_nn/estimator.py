@@ -116,7 +116,7 @@ class HeteroNN:
                     self.mode, self.interactive_units)  # fmt: skip
         links = self._links(party, plan, runner, rng, None, training=True)
         self._build_guest(X.shape[1], rng)
-        session = self._session(links, plan)
+        session = self._session(links, plan, self.sigma_)
         session.progress = self.progress
         history = session.fit(X, y, X_valid, y_valid)
         self.loss_history_, self.valid_loss_history_ = history["loss"], history["valid_loss"]
@@ -134,9 +134,9 @@ class HeteroNN:
             units, self.top_hidden, output_units(self.task, self.n_classes_), self.activation, "identity", self.dropout, rng
         )
 
-    def _session(self, links: list, plan: Plan) -> GuestSession:
+    def _session(self, links: list, plan: Plan, sigma: float = 0.0) -> GuestSession:
         return GuestSession(self.bottom_, self.interactive_, self.top_, self._optimizer(), self.task, links, plan,
-                            self.max_norm, self.sigma_, self.early_stopping_rounds)  # fmt: skip
+                            self.max_norm, sigma, self.early_stopping_rounds)  # fmt: skip
 
     def _labels(self, y: Any, n_rows: int) -> np.ndarray:
         if self.task == "binary":
@@ -240,13 +240,14 @@ class HeteroNN:
             model.role_, model.n_features_in_ = str(state["role"]), int(state["n_features"])
             model.loss_history_ = [float(v) for v in state["loss_history"]]
             rng = np.random.default_rng(0)  # shapes only: every value is loaded below
-            model.bottom_ = model._layers(model.n_features_in_, rng)
-            set_state(model.bottom_, state["bottom"])
             if model.role_ == "host":
+                model.bottom_ = model._layers(model.n_features_in_, rng)
+                set_state(model.bottom_, state["bottom"])
                 model.factor_ = None if state["factor"] is None else np.asarray(state["factor"], dtype=np.int64)
                 return model
             model.n_classes_ = int(state["n_classes"])
             model._build_guest(model.n_features_in_, rng)
+            set_state(model.bottom_, state["bottom"])
             set_state(model.interactive_, state["interactive"])
             set_state(model.top_, state["top"])
             dtype = np.int64 if model.mode == "encrypted" else np.float64
