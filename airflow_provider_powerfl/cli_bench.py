@@ -22,12 +22,15 @@ BENCHMARKS = {
     "paillier": "paillier",
     "psi": "psi",
     "hetero-lr": "hetero_lr",
+    "hetero-nn": "hetero_nn",
     "secureboost": "secureboost",
     "woe-iv": "woe_iv",
     "fate": "fate",
     "attack": "attack",
     "flow-server-jobs": "flow_server_jobs",
     "cross-party": "cross_party",
+    "load": "load",
+    "scale": "scale",
 }
 NO_CHECKOUT = "powerfl bench runs from a source checkout (make install); this install has no bench/"
 
