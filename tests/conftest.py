@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.support.server_fixtures"]  # hdfs, spark_standalone: servers the tests start themselves
 # Tests use small Paillier keys for speed: this process's environment, inherited by the steps and Airflow
 # processes the tests start, is the only switch that allows them (crypto.paillier.insecure_test_keys).
 os.environ.setdefault("POWERFL_INSECURE_TEST_KEYS", "1")
@@ -54,7 +55,9 @@ _STARTED = _LEASES / "started"  # names test sessions started, one a line
 
 
 #: The fixtures of real brokers and of the Spark session: a test that asks for one is an integration test.
-_INTEGRATION_FIXTURES = frozenset({"kafka_brokers", "kafka_sasl_broker", "kafka_broker_restart", "spark"})
+_INTEGRATION_FIXTURES = frozenset(
+    {"kafka_brokers", "kafka_sasl_broker", "kafka_broker_restart", "spark", "hdfs", "spark_standalone"}
+)
 _INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 _STARTED_AT = pytest.StashKey[float]()
 

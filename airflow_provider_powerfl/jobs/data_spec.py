@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StrictBool, StrictInt, StrictStr, model_validator
 
 from airflow_provider_powerfl.validation import Contract, Text, field_error, parse
 
-Format = Literal["csv", "libsvm", "parquet"]
+Format = Literal["csv", "libsvm", "parquet", "orc", "hive"]  # hive: a metastore table, uri hive://<db>.<table>
 FORMATS = get_args(Format)
 # Tokens read as a missing value in text inputs unless the spec lists its own.
 DEFAULT_MISSING_VALUES = ("", "NA", "NaN", "nan", "null", "NULL", "None")
@@ -17,7 +18,9 @@ DEFAULT_MISSING_VALUES = ("", "NA", "NaN", "nan", "null", "NULL", "None")
 _TEXT_ONLY = ("delimiter", "header", "columns")
 _LIBSVM_ONLY = ("index_base", "num_features")
 _TABULAR_ONLY = ("id_column", "features", "exclude", "delimiter", "header", "columns")
-UNUSED_WITH = {"csv": _LIBSVM_ONLY, "parquet": _LIBSVM_ONLY + _TEXT_ONLY, "libsvm": _TABULAR_ONLY}  # keys a format does not read
+_COLUMNAR = _LIBSVM_ONLY + _TEXT_ONLY
+UNUSED_WITH = {"csv": _LIBSVM_ONLY, "parquet": _COLUMNAR, "orc": _COLUMNAR, "hive": _COLUMNAR, "libsvm": _TABULAR_ONLY}
+HIVE_URI = re.compile(r"^hive://[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class MissingPolicy(Contract):
@@ -89,6 +92,8 @@ class DataSpec(Contract):
                 raise field_error(key, f"not used with format {self.format}", getattr(self, key))
         if self.features is not None and self.exclude:
             raise field_error("exclude", "give features or exclude, not both", self.exclude)
+        if (self.format == "hive") != self.uri.startswith("hive://") or (self.format == "hive" and not HIVE_URI.match(self.uri)):
+            raise field_error("uri", "a hive:// uri is a table (hive://<db>.<table>) and needs format hive", self.uri)
         if self.columns is not None and self.header:
             raise field_error("columns", "only for files without a header (header: false)", self.columns)
         if self.format != "libsvm":

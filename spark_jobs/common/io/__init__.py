@@ -7,7 +7,7 @@ input's ``missing`` policy), duplicate ids, an empty input. Federated steps
 cannot recover from bad rows later: a NaN poisons every encrypted gradient of
 every party, so nothing unchecked gets past this package.
 
-``read`` picks the reader by format: ``tabular`` (csv, parquet) or ``libsvm``; ``table`` holds
+``read`` picks the reader by format: ``tabular`` (csv, parquet, orc, hive tables) or ``libsvm``; ``table`` holds
 the layout they share. Steps import from here.
 """
 

@@ -1,4 +1,4 @@
-"""CSV and Parquet inputs: named columns, checked in the JVM as Spark SQL text before any row reaches a step."""
+"""CSV, Parquet, ORC and Hive-table inputs: named columns, checked in the JVM as Spark SQL text before any row reaches a step."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ def _col(name: str) -> Column:
 
 def load_tabular(spark: SparkSession, data: DataSpec) -> DataFrame:
     try:
-        if data.format == "parquet":
-            df = spark.read.parquet(data.uri)
+        if data.format == "hive":  # a metastore table (the session needs spark.sql.catalogImplementation=hive)
+            return spark.table(data.uri.removeprefix("hive://")).select("*", F.lit(data.uri).alias(FILE_COLUMN))
+        if data.format in ("parquet", "orc"):
+            df = spark.read.format(data.format).load(data.uri)
         else:
             reader = spark.read.option("header", data.header).option("sep", data.delimiter)
             found = reader.csv(data.uri).columns

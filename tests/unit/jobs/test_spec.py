@@ -126,7 +126,10 @@ BAD = [
         (["parties", 1, "security", "sasl_password"], "x"),
         "parties[1].security.sasl_password: unknown key (did you mean 'ssl_password'?)",
     ),
-    ((["inputs", "train", "format"], "xlsx"), "inputs.train.format: Input should be 'csv', 'libsvm' or 'parquet', got 'xlsx'"),
+    (
+        (["inputs", "train", "format"], "xlsx"),
+        "inputs.train.format: Input should be 'csv', 'libsvm', 'parquet', 'orc' or 'hive', got 'xlsx'",
+    ),
     ((["inputs", "train", "missing"], "zero"), "inputs.train.missing: expected error|drop|fill:<number>, got 'zero'"),
     ((["inputs", "train", "missing"], "fill:abc"), "inputs.train.missing: fill value is not a number in 'fill:abc'"),
     ((["inputs", "train", "missing"], "fill:nan"), "inputs.train.missing: fill value must be finite"),
