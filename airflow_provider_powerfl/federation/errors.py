@@ -51,5 +51,20 @@ class PeerSilent(FederationError):
         self.tag = tag
 
 
+class ClockSkewed(FederationError):
+    """A peer's signed messages are dated beyond the allowed skew ahead of this clock: all are refused, so none can come."""
+
+    def __init__(self, src: str, dst: str, job_id: str, attempt: int, ahead: float, allowed: float) -> None:
+        super().__init__(
+            f"party {src}'s messages are dated {ahead:.0f}s ahead of party {dst}'s clock, beyond the {allowed:.0f}s "
+            f"allowed, so they are refused and job {job_id!r} attempt {attempt} cannot go on: set the parties' "
+            "clocks right (NTP)"
+        )
+        self.src = src
+        self.job_id = job_id
+        self.attempt = attempt
+        self.ahead = ahead
+
+
 class MalformedMessage(FederationError, ValueError):
     """Bytes that are not a well-formed wire message or encoded object."""

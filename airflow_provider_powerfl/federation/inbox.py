@@ -72,6 +72,8 @@ class Inbox:
         self.rejected: Counter[str] = Counter()  # reason -> chunks refused
         self.duplicates = 0  # redelivered chunks dropped silently
         self.last_heard: dict[str, float] = {}  # sender -> time.monotonic() of its last accepted chunk
+        # sender -> (seconds ahead of this clock, time.monotonic()) of its last signed chunk refused as from the future
+        self.skewed: dict[str, tuple[float, float]] = {}
         self._next_seq: dict[tuple[str, str], int] = {}
         self._partial: dict[tuple[str, str, int], _Partial] = {}
         self._ready: dict[tuple[str, str], dict[int, np.ndarray]] = {}
@@ -95,6 +97,8 @@ class Inbox:
             return
         if reason is None and not envelope.verify(self._keys[h.sender]):
             reason = "bad signature"
+        if reason == "from the future" and envelope.verify(self._keys[h.sender]):  # the peer's own clock, not a forgery
+            self.skewed[h.sender] = (h.timestamp - self._clock(), time.monotonic())
         if reason is not None:
             self._reject(reason, f"from {h.sender!r} job {h.job_id!r} attempt {h.attempt} tag {h.tag!r} seq {h.seq}")
             return

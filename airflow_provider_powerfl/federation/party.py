@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, sign_head, split
-from airflow_provider_powerfl.federation.errors import PeerFailed, PeerSilent, RecvTimeout
-from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE, Inbox
+from airflow_provider_powerfl.federation.errors import ClockSkewed, PeerFailed, PeerSilent, RecvTimeout
+from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE, MAX_CLOCK_SKEW, Inbox
 from airflow_provider_powerfl.federation.keys import SigningKey, VerifyKey
 from airflow_provider_powerfl.federation.transport import Transport
 
@@ -181,8 +181,12 @@ class Party:
             remaining = _POLL_SLICE if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 raise RecvTimeout(src, self.party_id, self.job_id, self.attempt, tag, timeout or 0.0)
+            drained = True
             for wire, payload in self.transport.poll(min(remaining, _POLL_SLICE)):
                 self.inbox.accept(wire, payload)
+                drained = False
+            if drained:  # judged on all that arrived: a message accepted after a skewed one clears it
+                self._raise_if_clock_skewed()
             self._drop_heartbeats()
 
     def close(self) -> None:
@@ -264,6 +268,12 @@ class Party:
         now = time.monotonic()
         if now - max(heard, waiting_since) > self._silence_timeout:
             raise PeerSilent(src, self.party_id, self.job_id, self.attempt, tag, now - heard)
+
+    def _raise_if_clock_skewed(self) -> None:
+        """ClockSkewed when a peer's last word was a signed message dated beyond the allowed skew: the rest will be too."""
+        for peer, (ahead, at) in self.inbox.skewed.items():
+            if at >= self.inbox.last_heard.get(peer, float("-inf")):
+                raise ClockSkewed(peer, self.party_id, self.job_id, self.attempt, ahead, MAX_CLOCK_SKEW)
 
     def _check_peer(self, party_id: str) -> None:
         if party_id == self.party_id or party_id not in self._roles:
