@@ -87,7 +87,12 @@ class StepGuard:
     def wait_while_paused(self, poll: float = 2.0) -> None:
         """Before the step starts: wait while a user has paused the job at any party (running steps were not stopped)."""
         jc = self.jc
-        with EventReader(jc.registry, jc.party.party_id, jc.job.job_id, nonce=self.nonce) as reader:
+        try:
+            reader = EventReader(jc.registry, jc.party.party_id, jc.job.job_id, nonce=self.nonce)
+        except PowerFLError:  # this party's broker down a moment (a restart): the step's own channel waits for it
+            log.warning("cannot read this party's job events now; the step starts without waiting for a pause", exc_info=True)
+            return
+        with reader:
             pause = job_pause(current(reader.read_all()))  # a pause from before a rerun is over
             if pause is not None and pause.status == "paused":
                 log.info("job paused (%s); this step starts when it is resumed", pause.describe())

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_powerfl.exceptions import FederationError
 from airflow_provider_powerfl.federation.events import StatusEvent
 from airflow_provider_powerfl.jobs.contract import EXIT_PEER_FAILED, EXIT_STEP_ERROR
 from airflow_provider_powerfl.orchestration import guard as guard_module
@@ -125,3 +126,18 @@ def test_a_kill_is_not_announced_again_when_this_party_ended_the_job(jc: Any, mo
     with guarded(jc, Step()) as guard:
         guard.announce_kill()
     assert told == []
+
+
+def test_a_broker_down_when_the_step_starts_skips_the_pause_check_instead_of_failing_the_task(
+    jc: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # tests/faults found it: a broker restarted as a train task started failed the task, and so the job
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise FederationError(f"party {GUEST} cannot read events powerfl-events.j.{GUEST}: Unable to bootstrap")
+
+    monkeypatch.setattr(guard_module, "EventReader", unreachable)
+    monkeypatch.setattr(HostEndsJobAfter, "delay", None)
+    with guarded(jc, Step()) as guard:
+        guard.wait_while_paused()
+        guard.check()
+    assert "the step starts without waiting for a pause" in caplog.text
