@@ -6,7 +6,7 @@ GMP     := .cache/gmp
 KAFKA   := scripts/kafka
 BROKERS := guest host host2
 
-.PHONY: install dashboard chromium helm class-archive images netns-tools lint test demo kafka-up kafka-down bench clean
+.PHONY: install dashboard chromium helm class-archive images netns-tools lint test faults demo kafka-up kafka-down bench clean
 
 install: $(STAMP) dashboard
 
@@ -72,6 +72,11 @@ lint: install
 test: install lint class-archive chromium helm images netns-tools
 	$(KAFKA) up $(BROKERS)
 	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; $(KAFKA) down $(BROKERS); exit $$status
+
+# The fault tests (tests/faults, docs/reliability.md): two parties in their own network namespaces, links cut,
+# brokers killed, a job stopped; ~15 min, so apart from `make test`'s budget. Root only (ip netns, nft).
+faults: install class-archive netns-tools
+	$(VENV)/bin/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 # The two-party demo from this checkout's demo/ (not in the wheel); it dumps the class archive itself, its
 # JVM, Spark and Airflow output going to log files under .run/.

@@ -1,0 +1,49 @@
+"""Links between the parties' networks drop: a short cut heals with the same model, a long one fails the job
+at every party with the reason, and a rerun then completes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.faults.conftest import SILENCE, Harness
+from tests.support.parties import until
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(1500)]
+
+SHORT_CUT = 8.0  # seconds: well under SILENCE
+
+
+def test_a_short_cut_during_training_heals_and_the_model_is_the_fault_free_one(harness: Harness, reference):
+    job_id = harness.submit("faults-short-cut")
+    harness.wait_training(job_id)
+    harness.network.cut("guest", "host")
+    time.sleep(SHORT_CUT)
+    harness.network.heal()
+    harness.succeeded(job_id)
+    assert harness.model_digests(job_id) == reference
+
+
+def test_a_cut_beyond_the_silence_timeout_fails_the_job_at_every_party_with_the_reason_and_a_rerun_completes(
+    harness: Harness, reference
+):
+    job_id = harness.submit("faults-long-cut")
+    harness.wait_training(job_id)
+    harness.network.cut("guest", "host")
+    cut_at = time.monotonic()
+    try:
+        views = harness.wait_ended(job_id, timeout=SILENCE + 60)
+        ended_in = time.monotonic() - cut_at
+    finally:
+        harness.network.heal()
+    assert {r: v["state"] for r, v in views.items()} == {"guest": "failed", "host": "failed"}, views
+    reasons = harness.reasons(views)
+    assert all("has sent nothing" in reason for reason in reasons.values()), reasons
+    print(f"long cut: failed at both parties {ended_in:.0f} s after the cut (silence timeout {SILENCE:g} s): {reasons}")
+    response = harness.call("guest", "POST", f"/jobs/{job_id}/rerun")
+    assert response.status_code == 200, response.text
+    until(lambda: all(harness.view(r, job_id).get("state") != "failed" for r in ("guest", "host")), 120,
+          f"the rerun of {job_id} to reach both parties")  # fmt: skip
+    harness.succeeded(job_id)
+    assert harness.model_digests(job_id) == reference
