@@ -27,9 +27,9 @@ from airflow_provider_powerfl.jobs.spec import TaskSpec
 from airflow_provider_powerfl.validation import shown
 
 DEFAULT_WORK_DIR = str(Path(tempfile.gettempdir()) / "powerfl")
-Algorithm = Literal["psi_ecdh", "psi_rsa", "hetero_lr", "secureboost", "woe_iv"]
-ALGORITHMS: tuple[Algorithm, ...] = ("psi_ecdh", "psi_rsa", "hetero_lr", "secureboost", "woe_iv")
-_PAILLIER_TRAINERS = ("hetero_lr", "secureboost")
+Algorithm = Literal["psi_ecdh", "psi_rsa", "hetero_lr", "secureboost", "woe_iv", "hetero_nn"]
+ALGORITHMS: tuple[Algorithm, ...] = ("psi_ecdh", "psi_rsa", "hetero_lr", "secureboost", "woe_iv", "hetero_nn")
+_PAILLIER_TRAINERS = ("hetero_lr", "secureboost", "hetero_nn")
 
 
 class PolicyRefused(ConfigError):
@@ -183,7 +183,7 @@ def _check_pins(policy: PartyPolicy, party_id: str, role: str, step: str, params
             raise PolicyRefused(
                 party_id, f"{where}.key_length", scope["key_length"], f"below min_key_length={policy.min_key_length}"
             )
-        if algorithm == "hetero_lr":
+        if algorithm in ("hetero_lr", "hetero_nn"):
             for name in ("min_batch_size", "batch_size"):
                 if name in scope and (not _is_int(scope[name]) or scope[name] < policy.min_batch_size):
                     raise PolicyRefused(party_id, f"{where}.{name}", scope[name], f"below min_batch_size={policy.min_batch_size}")

@@ -32,6 +32,7 @@ import numpy as np
 from pyspark.sql import SparkSession
 
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
+from airflow_provider_powerfl.algorithms.hetero_nn import HeteroNN
 from airflow_provider_powerfl.algorithms.secureboost import HeteroSecureBoost
 from airflow_provider_powerfl.exceptions import ConfigError, DataError
 from airflow_provider_powerfl.federation.party import Party
@@ -72,9 +73,17 @@ def score_secureboost(loaded: LoadedModel, party: Party, X: np.ndarray, timeout:
     return None if raw is None else Scores(TASK_OF[model.objective_.name], model.objective_.transform(raw), None)
 
 
+def score_hetero_nn(loaded: LoadedModel, party: Party, X: np.ndarray, timeout: float) -> Scores | None:
+    model = HeteroNN.from_dict(loaded.state, party=party)
+    model.set_params(timeout=timeout)
+    output = model.predict_output(apply_scaler(X, loaded.encoding))
+    return None if output is None else Scores(model.task, output, loaded.state["loss_history"])
+
+
 SCORERS: dict[str, Callable[[LoadedModel, Party, np.ndarray, float], Scores | None]] = {
     "hetero_lr": score_hetero_lr,
     "secureboost": score_secureboost,
+    "hetero_nn": score_hetero_nn,
 }
 
 

@@ -25,6 +25,9 @@ broker and, without the loss, to the peers' (``common.progress``), where flow-se
 ``alpha``, ``tol``, ``class_weight``, ``min_batch_size``, ``key_length``, ``random_state``,
 ``residual``, ``slope_every``, ``init_scale``, ``min_support``, ``epsilon``, ``delta``.
 
+``hetero_nn`` writes ``loss.json`` too; params: ``validation`` (an aligned input for
+``early_stopping_rounds``), ``standardize`` and the estimator's (algorithms.hetero_nn.params.HeteroNNParams).
+
 ``secureboost`` also writes ``boosting.json`` (seconds per tree, validation loss)
 and ``feature_importance.json`` (this party's own features: split count, and gain
 at the guest). Params: ``objective`` (``binary``, ``multiclass`` with labels
@@ -46,9 +49,11 @@ from pyspark.sql import SparkSession
 
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
 from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
+from airflow_provider_powerfl.algorithms.hetero_nn import HeteroNN
+from airflow_provider_powerfl.algorithms.hetero_nn.params import HeteroNNParams
 from airflow_provider_powerfl.evaluation import lr_feature_importance
 from airflow_provider_powerfl.exceptions import DataError
-from airflow_provider_powerfl.jobs.params import HeteroLRTrain, SecureBoostTrain
+from airflow_provider_powerfl.jobs.params import HeteroLRTrain, HeteroNNTrain, SecureBoostTrain
 from airflow_provider_powerfl.jobs.spec import TaskSpec
 from airflow_provider_powerfl.models import save_model
 from spark_jobs.common import secureboost as sbt
@@ -184,10 +189,48 @@ def train_secureboost(spark: SparkSession, spec: TaskSpec, params: SecureBoostTr
         write_result(out, model=model_ref, metrics=result)
 
 
-def train_step(spark: SparkSession, spec: TaskSpec, params: HeteroLRTrain | SecureBoostTrain) -> None:
+def train_hetero_nn(spark: SparkSession, spec: TaskSpec, params: HeteroNNTrain) -> None:
+    """Fit hetero NN with the other parties (its Paillier chunks through ``crypto_map``); save this party's part."""
+    name, validation, timeout, guest = params.input, params.validation, params.timeout, spec.role == "guest"
+    table, ids, X, y = aligned_arrays(spark, spec, name)
+    label_encoding = None
+    if guest:
+        y, label_encoding = task_labels(params.task, y, table.uri)
+    encoding = {**fit_scaler(X, params.standardize), "labels": label_encoding}
+    eval_set: Any = None
+    if validation is not None:
+        v_table, v_ids, X_eval, y_eval = aligned_arrays(spark, spec, validation)
+        X_eval = apply_scaler(X_eval, encoding)
+        eval_set = (X_eval, task_labels(params.task, y_eval, v_table.uri)[0]) if guest else X_eval
+    with build_party(spec, "train") as party, step_progress(spec, "train") as progress:
+        check_same_rows(party, ids, name, timeout)
+        if validation is not None:
+            check_same_rows(party, v_ids, validation, timeout)
+        model = HeteroNN(party=party, executor=crypto_map(spark), timeout=timeout, progress=progress,
+                         **params.model_dump(include=set(HeteroNNParams.model_fields)))  # fmt: skip
+        start = time.perf_counter()
+        model.fit(apply_scaler(X, encoding), y if guest else None, eval_set=eval_set)
+        fit_seconds = time.perf_counter() - start
+        output = model.predict_output(apply_scaler(X, encoding))  # joint scores of the training rows: the guest's report
+    epochs = len(model.loss_history_)
+    metrics = evaluate(params.task, y, output, loss_history=model.loss_history_) if guest else None
+    with atomic_output(spark, spec.outputs.dir) as out:
+        model_ref = save_own_model(out, spec, "hetero_nn", model.to_dict(), list(table.feature_names), encoding, metrics)
+        out.write_json("loss.json", {"loss_history": model.loss_history_, "n_iter": epochs, "fit_seconds": round(fit_seconds, 3),
+                                     "epoch_seconds": round(fit_seconds / epochs, 3), "rows": len(ids)})  # fmt: skip
+        result: dict[str, Any] = {"loss": model.loss_history_[-1], "n_iter": epochs, "fit_seconds": round(fit_seconds, 3)}
+        if metrics is not None:
+            write_evaluation(out, params.task, metrics, y, output, model.loss_history_)
+            result.update(summary(params.task, metrics, "train_"))
+        write_result(out, model=model_ref, metrics=result)
+
+
+def train_step(spark: SparkSession, spec: TaskSpec, params: HeteroLRTrain | SecureBoostTrain | HeteroNNTrain) -> None:
     """Fit the ``params.algorithm`` model with the other parties and save this party's own part."""
     if isinstance(params, HeteroLRTrain):
         train_hetero_lr(spark, spec, params)
+    elif isinstance(params, HeteroNNTrain):
+        train_hetero_nn(spark, spec, params)
     else:
         train_secureboost(spark, spec, params)
 

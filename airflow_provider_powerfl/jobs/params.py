@@ -15,6 +15,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from airflow_provider_powerfl.algorithms.feature_engineering.pipeline import FeaturePipeline
 from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
+from airflow_provider_powerfl.algorithms.hetero_nn.params import HeteroNNParams
 from airflow_provider_powerfl.algorithms.secureboost.objectives import OBJECTIVES
 from airflow_provider_powerfl.algorithms.secureboost.params import SecureBoostParams
 from airflow_provider_powerfl.exceptions import ConfigError
@@ -69,6 +70,13 @@ class SecureBoostTrain(StepParams, SecureBoostParams):
     objective: Literal[(*TASK_OBJECTIVES, *OBJECTIVES)] = "binary"  # type: ignore[assignment]
 
 
+class HeteroNNTrain(StepParams, HeteroNNParams):
+    algorithm: Literal["hetero_nn"]
+    input: StrictStr = "train"
+    validation: StrictStr | None = None  # an aligned input for early_stopping_rounds
+    standardize: StrictBool = True  # each party scales its own columns
+
+
 class PredictParams(StepParams):
     input: StrictStr = "test"
     model: ModelRef | None = None  # default: the upstream train step's
@@ -96,7 +104,7 @@ class FeatureEngineeringParams(StepParams):
         return self
 
 
-TRAINERS: dict[str, type[StepParams]] = {"hetero_lr": HeteroLRTrain, "secureboost": SecureBoostTrain}
+TRAINERS: dict[str, type[StepParams]] = {"hetero_lr": HeteroLRTrain, "secureboost": SecureBoostTrain, "hetero_nn": HeteroNNTrain}
 STEP_MODELS: dict[str, tuple[type[StepParams], ...]] = {
     "inspect_data": (InspectDataParams,),
     "align": (AlignParams,),

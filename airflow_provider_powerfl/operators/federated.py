@@ -12,6 +12,7 @@ from airflow_provider_powerfl.operators.step import FederatedStepOperator
 ALGORITHMS: Mapping[str, Mapping[str, Any]] = {
     "hetero_lr": {},
     "secureboost": {},
+    "hetero_nn": {},
 }
 
 
@@ -25,7 +26,7 @@ class FederatedTrainOperator(FederatedStepOperator):
     """
     Train a vertical federated model (``spark_jobs/train.py``).
 
-    :param algorithm: one of ``ALGORITHMS`` (``hetero_lr``, ``secureboost``); checked when the DAG is parsed.
+    :param algorithm: one of ``ALGORITHMS`` (``hetero_lr``, ``secureboost``, ``hetero_nn``); checked when the DAG is parsed.
     """
 
     step = "train"

@@ -20,8 +20,8 @@ class HeteroNNParams(Contract):
     task: Literal[TASKS] = "binary"
     mode: Literal[MODES] = "encrypted"
     interactive_units: StrictInt = Field(4, ge=1, le=16)
-    bottom_hidden: list[StrictInt] = Field(default_factory=lambda: [16])
-    top_hidden: list[StrictInt] = Field(default_factory=lambda: [8])
+    bottom_hidden: list[StrictInt] = Field([16])
+    top_hidden: list[StrictInt] = Field([8])
     activation: Literal[ACTIVATIONS] = "relu"
     bottom_activation: Literal[ACTIVATIONS] = "tanh"
     interactive_activation: Literal[ACTIVATIONS] = "relu"

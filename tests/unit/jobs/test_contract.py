@@ -84,7 +84,8 @@ def test_the_merged_parameters_of_every_step_are_checked_against_the_pipeline():
     with pytest.raises(ConfigError, match=r"tasks\.train at party 10000: params: batch_size=32 is below min_batch_size=64"):
         check_job(conf(parties_args={"10000": {"train": {"batch_size": 32}}}), PIPELINE)
     with pytest.raises(
-        ConfigError, match=r"parties-args\.20000\.train\.algorithm: Input should be 'hetero_lr' or 'secureboost', got 'xgboost'"
+        ConfigError,
+        match=r"parties-args\.20000\.train\.algorithm: Input should be 'hetero_lr', 'secureboost' or 'hetero_nn', got 'xgboost'",
     ):
         check_job(conf(parties_args={"20000": {"train": {"algorithm": "xgboost"}}}), PIPELINE)
     check_job(conf(common_args={"max_iter": 3, "train": {"learning_rate": 0.1}}), PIPELINE)

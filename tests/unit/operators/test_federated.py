@@ -64,7 +64,7 @@ CONF = {"job_id": "J", "parties": ["10000=guest", "20000=host"], "common-args": 
 
 
 def test_unknown_algorithm_fails_when_the_dag_is_parsed():
-    with pytest.raises(ConfigError, match=r"train: unknown algorithm 'xgboost' \(known: hetero_lr, secureboost\)"):
+    with pytest.raises(ConfigError, match=r"train: unknown algorithm 'xgboost' \(known: hetero_lr, hetero_nn, secureboost\)"):
         FederatedTrainOperator(task_id="train", algorithm="xgboost")
 
 
