@@ -8,7 +8,6 @@ operator, not through the Task SDK's supervisor channel.
 from __future__ import annotations
 
 import base64
-import os
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -153,14 +152,18 @@ class InvitationListenerOperator(BaseOperator):
             if invitation.pipeline_version is None:
                 raise AgreementRefused("it names no pipeline version, and this party runs only agreed versions")
             parties = list(parse_party_roles(invitation.conf.get("parties", []), "conf.parties"))
-            directory = Path(self.pipelines_dir) if self.pipelines_dir else default_pipelines_dir()
-            require_agreed(registry, invitation.receiver, directory, invitation.dag_id, invitation.pipeline_version, parties)
+            require_agreed(
+                registry, invitation.receiver, self._directory(), invitation.dag_id, invitation.pipeline_version, parties
+            )
         except PowerFLError as exc:  # AgreementRefused, or this party's broker or pipelines unreadable: refuse
             raise InvitationRefused(refused + str(exc), invitation.initiator, invitation.job_id) from exc
 
+    def _directory(self) -> Path:
+        return Path(self.pipelines_dir) if self.pipelines_dir else default_pipelines_dir()
+
     def _reread_pipelines(self) -> bool:
         """Add the pipelines stored in the pipelines directory now (pushed since the DAG was parsed); True if any is new."""
-        directory = Path(self.pipelines_dir or os.environ.get("POWERFL_PIPELINES_DIR") or _dags_folder() / "pipelines")
+        directory = self._directory()
         try:
             found = {p.dag_id for p in load_pipelines(directory)} if directory.is_dir() else set()
         except (PowerFLError, OSError, ValueError):  # a broken YAML must not stop the answers; Airflow's parse shows it
@@ -171,12 +174,6 @@ class InvitationListenerOperator(BaseOperator):
             self.log.info("pipelines stored since this listener started: %s", ", ".join(sorted(new)))
             self.pipelines = sorted({*self.pipelines, *new})
         return bool(new)
-
-
-def _dags_folder() -> Path:
-    from airflow.configuration import conf
-
-    return Path(conf.get("core", "dags_folder"))
 
 
 def invited_run(invitation: Invitation) -> dict[str, Any]:

@@ -9,15 +9,7 @@ from typing import Any
 import yaml
 
 from airflow_provider_powerfl.jobs.pipeline import PipelineDef, load_pipelines
-
-
-def pipelines_dir() -> Path:
-    configured = os.environ.get("POWERFL_PIPELINES_DIR")
-    if configured:
-        return Path(configured)
-    from airflow.configuration import conf
-
-    return Path(conf.get("core", "dags_folder")) / "pipelines"
+from airflow_provider_powerfl.orchestration.workspace import default_pipelines_dir as pipelines_dir
 
 
 def stored() -> dict[str, PipelineDef]:

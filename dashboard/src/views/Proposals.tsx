@@ -79,7 +79,7 @@ export function Proposals() {
               <td>{short(p.version)} {p.current && <span className="badge">current here</span>}</td>
               <td>{p.party} ({p.user})</td>
               <td>{when(p.at)}</td>
-              <td><StateBadge state={p.state === "accepted" ? "success" : p.state === "rejected" ? "failed" : "queued"} /> {p.state}</td>
+              <td><StateBadge state={p.state} /></td>
               <td>{p.parties.map((party) => (
                 <span key={party} className="party-state" data-party={party}>
                   {party}: {p.decisions[party] ? `${p.decisions[party].decision}ed by ${p.decisions[party].user}` : "pending"}
