@@ -55,7 +55,7 @@ def _genuine_pck_extension() -> x509.UnrecognizedExtension:
 
 
 @dataclass
-class TestChain:
+class SgxTestChain:
     """A test root and its CAs, valid around ``now``; ``revoked``/``expired`` break the PCK leaf on purpose."""
 
     now: dt.datetime

@@ -12,7 +12,7 @@ from airflow_provider_powerfl.tee.dcap import DcapVerifier
 from airflow_provider_powerfl.tee.evidence import Evidence, report_data_for
 from airflow_provider_powerfl.tee.policy import TeePolicy
 from airflow_provider_powerfl.tee.release import KeyOwner
-from tests.unit.tee.sgx_test_chain import TestChain
+from tests.unit.tee.sgx_test_chain import SgxTestChain
 
 MR_ENCLAVE, MR_SIGNER = bytes(range(32)), bytes(range(100, 132))
 OWNER, ENCLAVE_HOST = "10000", "30000"
@@ -36,7 +36,7 @@ def policy(**overrides: object) -> TeePolicy:
 class Platform:
     """A test-chain SGX platform at ``now`` and an owner trusting its root."""
 
-    chain: TestChain
+    chain: SgxTestChain
     now: dt.datetime
 
     def owner(self, owner_policy: TeePolicy | None = None) -> KeyOwner:
@@ -54,4 +54,4 @@ class Platform:
 
 def platform(**chain: bool) -> Platform:
     now = dt.datetime.now(dt.UTC)
-    return Platform(TestChain(now, **chain), now)
+    return Platform(SgxTestChain(now, **chain), now)
