@@ -125,5 +125,7 @@ def build_listener_dag(pipelines: Sequence[PipelineDef], listen_for: float = 300
             pipelines=[p.dag_id for p in pipelines],
             listen_for=listen_for,
         )
-        InvitedRunOperator.partial(task_id="start").expand(invitation=listen.output)
+        # a start refused by an api-server too busy to answer in time (ReadTimeout at 10 concurrent jobs, powerfl bench
+        # load) is tried again instead of refusing the job; a run the first try did create counts as started
+        InvitedRunOperator.partial(task_id="start", retries=3, retry_delay=timedelta(seconds=10)).expand(invitation=listen.output)
     return dag

@@ -38,6 +38,7 @@ def test_the_listener_runs_every_minute_and_knows_the_pipelines(dag):
     assert listen.pipelines == [pipeline.dag_id]  # who may start jobs is the connection's policy, not the DAG's
     start = listener.get_task("start")  # one TriggerDagRunOperator per accepted invitation
     assert start.operator_class is InvitedRunOperator and start.upstream_task_ids == {"listen"}
+    assert start.partial_kwargs["retries"] == 3  # a busy api-server's timeout does not refuse the job
     run = {"dag_id": pipeline.dag_id, "job_id": "j-1", "initiator": "10000", "conf": {"nonce": "0f" * 16}}
     unmapped = start.unmap({"invitation": run})  # as the worker makes it: the partial's arguments and one invitation
     assert unmapped.trigger_run_id == "j-1" and unmapped.on_success_callback and unmapped.on_failure_callback
