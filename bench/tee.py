@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         work = args.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         measured, measure_seconds = _measure(work)
+        load_tee = os.getloadavg()[0]
         lr_seconds, lr = tee_job(measured, slices, "train_lr", {})
         gbdt_seconds, boosted = tee_job(measured, slices, "train_gbdt", gbdt)
     central_lr = train.auc(d["y_test"], train.fit_and_score("train_lr", X, d["y"], T, {})[1])
@@ -113,8 +115,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
           f"GBDT {gbdt_seconds:.1f} s AUC {boosted['auc']:.6f} (centralized {central_gbdt:.6f}); measured once in {measure_seconds:.1f} s",
           flush=True)  # fmt: skip
     common = ["--dataset", args.dataset, "--key-length", str(args.key_length)]
+    load_encrypted = [os.getloadavg()[0]]
     hetero = _baseline(hetero_lr_bench, [*common, "--epochs", str(args.epochs)])
+    load_encrypted.append(os.getloadavg()[0])
     boost = _baseline(secureboost_bench, [*common, "--trees", str(args.trees)])
+    load_encrypted.append(os.getloadavg()[0])
     hetero_seconds = hetero["step_seconds"]["train"] + hetero["step_seconds"]["predict"]
     speedups = {"lr": hetero_seconds / lr_seconds, "gbdt": boost["wall_seconds"] / gbdt_seconds}
     print(f"encrypted: hetero LR {hetero_seconds:.1f} s (AUC {hetero['federated_auc']}), SecureBoost {boost['wall_seconds']:.1f} s "
@@ -128,4 +133,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "encrypted_gbdt_seconds": boost["wall_seconds"], "encrypted_gbdt_auc": boost["federated"], "trees": args.trees,
         "key_length": args.key_length, "speedup_lr": round(speedups["lr"], 1), "speedup_gbdt": round(speedups["gbdt"], 1),
         "speedup_vs_encrypted": round(min(speedups.values()), 1),
+        # the 1-minute load when each side started (and at the end): a shared machine's ratio holds only at like loads
+        "load_tee": round(load_tee, 1), "load_encrypted": [round(v, 1) for v in load_encrypted],
     }  # fmt: skip
