@@ -126,7 +126,8 @@ class Harness:
 def harness(tmp_path_factory) -> Iterator[Harness]:
     pipelines = {f"{PIPELINE}.yaml": train_pipeline, f"{ALIGN}.yaml": align_pipeline}
     env = {"AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60"}  # a lost task is noticed in 60 s, not 5 min
-    with namespaced_two_parties(tmp_path_factory.mktemp("faults"), pipelines, env) as world:
+    policy = {"max_epsilon": None}  # lets the jobs train without label noise, so that their models compare
+    with namespaced_two_parties(tmp_path_factory.mktemp("faults"), pipelines, env, policy=policy) as world:
         yield Harness(world.network, world.brokers, world.parties)
 
 

@@ -68,8 +68,10 @@ def namespaced_two_parties(
     pipelines: Mapping[str, Callable[[str, str], dict[str, Any]]],
     env: Mapping[str, str] | None = None,
     timeout: float = 600.0,
+    policy: Mapping[str, Any] | None = None,
 ) -> Iterator[NamespacedParties]:
-    """A guest and a host in namespaces of their own, each with its broker; `env` is added to both Airflows'."""
+    """A guest and a host in namespaces of their own, each with its broker; `env` is added to both Airflows',
+    `policy` to both parties' policies."""
     network = Network(["guest", "host"]).create()
     brokers = brokers_for(network, root)
     try:
@@ -79,7 +81,7 @@ def namespaced_two_parties(
             for role, net in network.parties.items()
         }
         addresses = {role: broker.address for role, broker in brokers.items()}
-        with two_parties(root, addresses, pipelines, timeout=timeout, airflow_options=options) as parties:
+        with two_parties(root, addresses, pipelines, timeout=timeout, airflow_options=options, policy=policy) as parties:
             yield NamespacedParties(network, brokers, parties)
     finally:
         for broker in brokers.values():
