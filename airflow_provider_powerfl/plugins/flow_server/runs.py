@@ -110,10 +110,19 @@ def task_log(airflow: CallerClient, run: dict[str, Any], task_id: str, try_numbe
     lines = []
     for entry in body.get("content") or []:
         if isinstance(entry, dict):
-            lines.append({"timestamp": entry.get("timestamp"), "level": entry.get("level"), "event": str(entry.get("event", ""))})
+            lines.append({"timestamp": entry.get("timestamp"), "level": entry.get("level"), "event": _event(entry)})
         else:
             lines.append({"timestamp": None, "level": None, "event": str(entry)})
     return lines
+
+
+def _event(entry: dict[str, Any]) -> str:
+    """A log line's text; Airflow's "Task failed with exception" line with the exception's own message, which it
+    keeps apart (``error_detail``), so the job's error says why and not only that it failed."""
+    event = str(entry.get("event", ""))
+    details = [d for d in entry.get("error_detail") or () if isinstance(d, dict) and d.get("exc_value")]
+    raised = next((d for d in details if not d.get("is_cause")), details[-1] if details else None)
+    return f"{event}: {raised.get('exc_type', 'error')}: {raised['exc_value']}" if raised else event
 
 
 def last_error_line(airflow: CallerClient, run: dict[str, Any], task_id: str, try_number: int) -> str | None:
