@@ -26,12 +26,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from enclave.manifest import MANIFEST_TEMPLATE, hash_trusted_files, render
 
-# what the app imports from site-packages (python -X importtime -m enclave.host lists the same)
+# what the app imports from site-packages (what sys.modules holds after the warm-up below), and the shared
+# libraries their extensions load (*.libs); the enclave has no network, so no Kafka client
 LIBRARIES = (
     "numpy", "numpy.libs", "scipy", "scipy.libs", "sklearn", "scikit_learn.libs", "joblib", "threadpoolctl.py",
     "cryptography", "cffi", "_cffi_backend.cpython-311-x86_64-linux-gnu.so", "pycparser", "dcap_qvl", "pydantic",
     "pydantic_core", "annotated_types", "typing_extensions.py", "typing_inspection", "yaml", "gmpy2", "gmpy2.libs",
-    "Crypto", "blake3", "pandas", "pyarrow", "dateutil", "pytz", "tzdata", "six.py", "kafka", "crc32c",
+    "Crypto", "blake3", "pandas", "pyarrow", "dateutil", "pytz", "tzdata", "six.py", "charset_normalizer", "cloudpickle",
+    "narwhals", "psutil", "rich", "markdown_it", "mdurl", "pygments",
 )  # fmt: skip
 _STDLIB_LEFT_OUT = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__"}
 IDENTITY_SETTINGS = ("libos.entrypoint", "loader.argv", "loader.env", "sgx.debug", "sgx.remote_attestation", "sgx.isvprodid",
