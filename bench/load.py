@@ -79,6 +79,7 @@ def run_jobs(world: NamespacedParties, apis: dict[str, Api], kinds: list[bool], 
         states = {role: api.states(PIPELINE) for role, api in apis.items()}
         for job_id, job in jobs.items():
             ends = [states[role].get(job_id) for role in apis]  # None: not listed yet (or that poll failed)
+            job["last_seen"] = dict(zip(apis, ends, strict=True))  # a job that never ends at both shows where it stuck
             if "wall_s" not in job and all(state in ("success", "failed") for state in ends):
                 job.update(wall_s=round(time.monotonic() - job["submitted"], 1), states=dict(zip(apis, ends, strict=True)))
                 print(f"{job_id} ended: {job['states']} in {job['wall_s']} s (load {loadavg()})", flush=True)
@@ -86,7 +87,7 @@ def run_jobs(world: NamespacedParties, apis: dict[str, Api], kinds: list[bool], 
         time.sleep(5)
     for job in jobs.values():
         job.pop("submitted")
-        job.setdefault("states", "not ended")
+        job.setdefault("states", {role: f"not ended: {state}" for role, state in job.pop("last_seen", {}).items()})
     return [*jobs.values(), {"rss_peak_mb": peaks}]
 
 
