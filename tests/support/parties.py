@@ -163,7 +163,13 @@ class TwoParties:
 
 
 def _connection(
-    root: Path, registry: Path, party_id: str, role: str, peers: list[str], broker: str, policy: Mapping[str, Any]
+    root: Path,
+    registry: Path,
+    party_id: str,
+    role: str,
+    peers: list[str],
+    broker: str,
+    policy: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "conn_type": "powerfl",
@@ -179,7 +185,7 @@ def _connection(
                 "min_key_length": KEY_LENGTH,
                 "input_prefixes": [str(root)],
                 "output_dir": str(root),
-                **policy,
+                **(policy or {}),
             },
         },
     }
@@ -268,7 +274,7 @@ def two_parties(
     ports = iter(free_ports(6))
     airflows = {
         role: _airflow(root, pid, role, _connection(root, registry, pid, role, [p for p in ids.values() if p != pid],
-                                                    brokers[role], policy or {}), ports, (airflow_options or {}).get(role, {}))
+                                                    brokers[role], policy), ports, (airflow_options or {}).get(role, {}))
         for role, pid in ids.items()
     }  # fmt: skip
     definitions = {name: make(ids["guest"], ids["host"]) for name, make in (pipelines or {f"{PIPELINE}.yaml": _default}).items()}
