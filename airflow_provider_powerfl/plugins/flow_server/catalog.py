@@ -22,11 +22,13 @@ from pydantic import BaseModel, Field, StrictBool, StrictStr
 
 from airflow_provider_powerfl.algorithms.feature_engineering.pipeline import FeaturePipeline
 from airflow_provider_powerfl.algorithms.hetero_lr.estimator import HeteroLogisticRegression
+from airflow_provider_powerfl.algorithms.hetero_nn.estimator import HeteroNN
 from airflow_provider_powerfl.algorithms.secureboost.estimator import HeteroSecureBoost
 from airflow_provider_powerfl.jobs.params import (
     AlignParams,
     FeatureEngineeringParams,
     HeteroLRTrain,
+    HeteroNNTrain,
     InspectDataParams,
     PredictParams,
     SecureBoostTrain,
@@ -76,6 +78,8 @@ _COMPONENTS: tuple[dict[str, Any], ...] = (
     {"id": "secureboost", "title": "SecureBoost", "group": "train",
      "task": {"component": "train", "parameters": {"algorithm": "secureboost"}}, "model": SecureBoostTrain,
      "doc": HeteroSecureBoost, "inputs": [_DATA_IN], "outputs": [_port("model", "model", None)]},
+    {"id": "hetero_nn", "title": "Hetero NN", "group": "train", "task": {"component": "train", "parameters": {"algorithm": "hetero_nn"}},
+     "model": HeteroNNTrain, "doc": HeteroNN, "inputs": [_DATA_IN], "outputs": [_port("model", "model", None)]},
     {"id": "predict", "title": "Predict", "group": "predict", "task": {"component": "predict"}, "model": PredictParams,
      "doc": None, "inputs": [_DATA_IN, _port("model", "model")], "outputs": [_port("predictions", "predictions", None)]},
     {"id": "evaluate", "title": "Evaluate", "group": "predict", "task": {"component": "step", "step": "evaluate"},

@@ -22,9 +22,17 @@ def by_id() -> dict[str, dict[str, Any]]:
 
 def test_every_runnable_step_is_in_the_catalog_with_its_ports() -> None:
     catalog = by_id()
-    assert {"align", "feature_engineering", "hetero_lr", "secureboost", "predict", "evaluate", "wait_peers", "summary"} <= set(
-        catalog
-    )
+    assert {
+        "align",
+        "feature_engineering",
+        "hetero_lr",
+        "secureboost",
+        "hetero_nn",
+        "predict",
+        "evaluate",
+        "wait_peers",
+        "summary",
+    } <= set(catalog)
     assert [p["kind"] for p in catalog["predict"]["inputs"]] == ["data", "model"]
     assert [p["kind"] for p in catalog["hetero_lr"]["outputs"]] == ["model"]
     assert catalog["hetero_lr"]["task"] == {"component": "train", "parameters": {"algorithm": "hetero_lr"}}
