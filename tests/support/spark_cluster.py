@@ -53,7 +53,7 @@ def _alive_workers(ui_port: int) -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=5) as answer:
             state = json.load(answer)
-    except OSError:
+    except (OSError, ValueError):  # not listening yet, or still serving its HTML page before the JSON one
         return 0
     return sum(1 for w in state.get("workers", []) if w.get("state") == "ALIVE")
 
