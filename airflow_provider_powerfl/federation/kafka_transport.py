@@ -12,12 +12,13 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from airflow_provider_powerfl.exceptions import FederationError
 from airflow_provider_powerfl.federation.envelope import Buffer
@@ -70,6 +71,8 @@ def topic_name(job_id: str, party_id: str) -> str:
 # A job's inbox matters only while its step runs (a retry re-reads it from the start, minutes
 # later): a day's retention, in hour-long segments the broker can drop, keeps every party's
 # broker from filling with old jobs' ciphertexts (Kafka's default keeps them a week).
+DELIVERY_RETRY = 5.0  # seconds between deliver's tries of a broker it cannot reach
+
 INBOX_TOPIC_CONFIG: Mapping[str, str] = {"retention.ms": str(24 * 3600 * 1000), "segment.ms": str(3600 * 1000)}
 
 
@@ -89,18 +92,34 @@ def ensure_topic(config: Mapping[str, Any], topic: str, topic_config: Mapping[st
 def deliver(config: Mapping[str, Any], topic: str, wire: bytes, what: str, *, timeout: float) -> None:
     """Produce one wire message into partition 0 of `topic` (created if missing) and wait for the ack.
 
-    For one-off messages (status events, invitations); a job's channel keeps its producers.
-    FederationError says that `what` could not be delivered, and where.
+    For one-off messages (status events, invitations); a job's channel keeps its producers. A broker that
+    cannot be reached before the message is sent (it is restarting, the network to it is down a moment) is
+    tried again every DELIVERY_RETRY seconds within `timeout`; once sent, a lost ack is not retried (the
+    message may be there). FederationError says that `what` could not be delivered, and where.
     """
-    try:
-        ensure_topic(config, topic)
-        producer = KafkaProducer(**config, acks="all", max_block_ms=int(timeout * 1000))
+    deadline = time.monotonic() + timeout
+    while True:
+        left = max(deadline - time.monotonic(), 0.1)
+        producer = None
         try:
-            producer.send(topic, value=wire, partition=0).get(timeout=timeout)
+            ensure_topic(config, topic)
+            producer = KafkaProducer(**config, acks="all", max_block_ms=int(left * 1000))
+            future = producer.send(topic, value=wire, partition=0)  # waits for the topic's metadata: nothing sent yet
+        except KafkaError as exc:
+            if producer is not None:
+                producer.close(timeout=0)
+            if time.monotonic() + DELIVERY_RETRY < deadline:
+                log.warning("cannot reach %s to deliver %s (%s); trying again", config["bootstrap_servers"], what, exc)
+                time.sleep(DELIVERY_RETRY)
+                continue
+            raise FederationError(f"cannot deliver {what} at {config['bootstrap_servers']}: {exc}") from exc
+        try:
+            future.get(timeout=max(deadline - time.monotonic(), 0.1))
+            return
+        except KafkaError as exc:
+            raise FederationError(f"cannot deliver {what} at {config['bootstrap_servers']}: {exc}") from exc
         finally:
-            producer.close(timeout=timeout)
-    except KafkaError as exc:
-        raise FederationError(f"cannot deliver {what} at {config['bootstrap_servers']}: {exc}") from exc
+            producer.close(timeout=max(deadline - time.monotonic(), 0.1))
 
 
 def _wire(headers: Sequence[tuple[str, bytes | None]] | None, value: bytes | None) -> Wire:
@@ -164,21 +183,29 @@ class KafkaTransport(Transport):
         """Open the producer into `dst`'s broker now rather than on the first publish."""
         self._producer(dst, self._topics[dst])
 
-    def flush(self) -> None:
+    def flush(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
         for producer in list(self._producers.values()):  # Party's heartbeat thread may open one meanwhile
-            producer.flush()
+            try:
+                producer.flush(timeout=None if deadline is None else max(deadline - time.monotonic(), 0.0))
+            except KafkaTimeoutError:
+                self._raise_failure()
+                return False
         self._raise_failure()
+        return True
 
     def poll(self, timeout: float) -> Iterable[Wire]:
         batches = self._consumer.poll(timeout_ms=max(int(timeout * 1000), 0))
         return [_wire(record.headers, record.value) for records in batches.values() for record in records]
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         try:
-            self.flush()
+            if not self.flush(timeout):
+                log.warning("job %r: messages to %s still undelivered after %gs; closing without them",
+                            self._job_id, sorted(self._producers), timeout)  # fmt: skip
         finally:
             for producer in self._producers.values():
-                producer.close()
+                producer.close(timeout=timeout)
             self._consumer.close()
 
     def _producer(self, dst: str, topic: str) -> KafkaProducer:

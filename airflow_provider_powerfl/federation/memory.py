@@ -53,13 +53,13 @@ class MemoryTransport(Transport):
     def publish(self, dst: str, head: bytes, payload: Buffer) -> None:
         self.hub.deliver(dst, b"".join([head, payload]))  # joined: a copy, as Kafka makes one
 
-    def flush(self) -> None:
-        pass  # delivery is immediate
+    def flush(self, timeout: float | None = None) -> bool:
+        return True  # delivery is immediate
 
     def poll(self, timeout: float) -> list[Wire]:
         return [(wire, None) for wire in self.hub.take(self._party_id, timeout)]
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         pass
 
 

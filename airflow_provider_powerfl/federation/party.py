@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, sign_head, split
 from airflow_provider_powerfl.federation.errors import ClockSkewed, PeerFailed, PeerSilent, RecvTimeout
@@ -33,6 +33,9 @@ FAILED_TAG = "powerfl/failed"
 ALIVE_TAG = "powerfl/alive"
 HEARTBEATS_PER_SILENCE = 10
 DEFAULT_SILENCE_TIMEOUT = 30.0  # Kafka-backed parties (from_registry); seconds
+# Seconds a failing party tries to deliver its failure notice (and what else it sent) before it closes: a peer
+# out of reach (a cut network) finds it silent instead
+FAREWELL_TIMEOUT = 5.0
 
 
 def peers_know(exc: BaseException) -> bool:
@@ -167,11 +170,11 @@ class Party:
         """The next object `src` sent with `tag`, in send order; RecvTimeout after `timeout` seconds,
         PeerFailed or PeerSilent as soon as a peer failed or went silent."""
         self._check_peer(src)
-        if self._unflushed:  # a peer may be waiting for what we sent before answering
-            self.transport.flush()
-            self._unflushed = False
         waiting_since = time.monotonic()
         deadline = None if timeout is None else waiting_since + timeout
+        if self._unflushed:  # a peer may be waiting for what we sent before answering
+            self._flush(tag, waiting_since, deadline, timeout)
+            self._unflushed = False
         while True:
             found, obj = self.inbox.pop(src, tag)
             if found:
@@ -189,12 +192,33 @@ class Party:
                 self._raise_if_clock_skewed()
             self._drop_heartbeats()
 
-    def close(self) -> None:
-        """Stop the heartbeats, deliver pending messages and release the transport."""
+    def _flush(self, tag: str, waiting_since: float, deadline: float | None, timeout: float | None) -> None:
+        """Deliver what this party sent, in slices: a peer failing, falling silent (PeerSilent: during a cut our
+        sends wait as long as its heartbeats do) or the recv deadline ends the wait, not Kafka's delivery timeout."""
+        while not self.transport.flush(_POLL_SLICE):
+            for wire, payload in self.transport.poll(0):  # a peer's failure notice or heartbeat
+                self.inbox.accept(wire, payload)
+            self._raise_if_a_peer_failed()
+            for peer in self.peers():
+                self._raise_if_silent(peer, tag, waiting_since)
+            if deadline is not None and time.monotonic() > deadline:
+                raise RecvTimeout(self.peers()[0], self.party_id, self.job_id, self.attempt, tag, timeout or 0.0)
+            self._drop_heartbeats()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the heartbeats, deliver pending messages (for `timeout` seconds at most; None: while every peer
+        heard from is still heard, i.e. the silence timeout bounds a wait on an unreachable broker) and release the
+        transport."""
         self._stop_beating.set()
         if self._heartbeat is not None:  # a heartbeat stuck on an unreachable broker must not hold the close
             self._heartbeat.join(timeout=_POLL_SLICE)
-        self.transport.close()
+        if timeout is None and self._silence_timeout is not None:
+            try:
+                self._flush("(closing)", time.monotonic(), None, None)
+            except FederationError as exc:
+                log.warning("party %s closes with messages undelivered: %s", self.party_id, exc)
+                timeout = 0.0
+        self.transport.close(timeout)
 
     def __enter__(self) -> Party:
         return self
@@ -205,7 +229,7 @@ class Party:
             if exc is not None:
                 self.tell_peers_failed(exc)
         finally:
-            self.close()
+            self.close(FAREWELL_TIMEOUT if exc is not None else None)
 
     def tell_peers_failed(self, exc: BaseException) -> None:
         """Send every peer this party's failure (the error's class only), unless a peer's failure caused it
@@ -216,7 +240,9 @@ class Party:
         try:
             for peer in self.peers():
                 self.send(peer, FAILED_TAG, {"error": error})
-            self.transport.flush()
+            if not self.transport.flush(FAREWELL_TIMEOUT):  # a peer out of reach: it finds this party silent
+                log.warning("party %s could not tell its peers that it failed within %gs", self.party_id, FAREWELL_TIMEOUT)
+                return
             exc.peers_told = True  # type: ignore[attr-defined]
         except Exception:  # the peers fall back on their recv timeout
             log.exception("party %s could not tell its peers that it failed", self.party_id)

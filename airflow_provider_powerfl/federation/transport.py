@@ -20,13 +20,14 @@ class Transport(ABC):
         keeps a reference to `payload` (the sender may reuse its buffer)."""
 
     @abstractmethod
-    def flush(self) -> None:
-        """Block until everything published has been delivered; raise if something could not be."""
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything published has been delivered, or for `timeout` seconds at most (None: no bound):
+        whether all of it was; raise if something could not be."""
 
     @abstractmethod
     def poll(self, timeout: float) -> Iterable[Wire]:
         """Return the wire messages that arrive in this party's inbox within `timeout` seconds."""
 
     @abstractmethod
-    def close(self) -> None:
-        """Deliver what is pending and release connections."""
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver what is pending (giving up after `timeout` seconds, None: no bound) and release connections."""

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from airflow_provider_powerfl.exceptions import ConfigError
+from airflow_provider_powerfl.federation import party as party_module
 from airflow_provider_powerfl.federation.envelope import Header, new_nonce, open_envelope, seal
 from airflow_provider_powerfl.federation.errors import ClockSkewed, MalformedMessage, PeerFailed, PeerSilent, RecvTimeout
 from airflow_provider_powerfl.federation.keys import SigningKey
@@ -357,8 +358,9 @@ def test_recv_does_not_flush_for_heartbeats() -> None:
     flushes = []
 
     class CountsFlushes(MemoryTransport):
-        def flush(self) -> None:
+        def flush(self, timeout: float | None = None) -> bool:
             flushes.append(1)
+            return True
 
     guest, host = heartbeating_guest_over(CountsFlushes, {GUEST: "guest", HOST: "host"})
     try:
@@ -373,3 +375,34 @@ def test_recv_does_not_flush_for_heartbeats() -> None:
     finally:
         guest.close()
         host.close()
+
+
+def test_a_cut_network_fails_a_party_stuck_delivering_its_own_messages_within_the_silence_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """During a cut a party's flush before it waits would last Kafka's delivery timeout (300 s); the peer's
+    silence ends it (tests/faults' long cut), and the failing party closes without waiting for delivery."""
+
+    class CutOff(MemoryTransport):
+        cut = False
+
+        def flush(self, timeout: float | None = None) -> bool:
+            if not CutOff.cut:
+                return True
+            time.sleep(3600 if timeout is None else timeout)  # Kafka's: until its delivery timeout
+            return False
+
+    monkeypatch.setattr(party_module, "FAREWELL_TIMEOUT", 0.5)
+    guest, host = heartbeating_guest_over(CutOff, {GUEST: "guest", HOST: "host"})
+    host_beats = Party(HOST, {GUEST: "guest", HOST: "host"}, "job-t", 1, host.transport, host._key,
+                       {GUEST: guest._key.public_key}, silence_timeout=SILENCE, nonce=NONCE)  # fmt: skip
+    host_beats.send(GUEST, "hello", 1)
+    assert guest.recv(HOST, "hello", timeout=10) == 1
+    CutOff.cut = True
+    host_beats.close()  # nothing of the host's arrives any more
+    guest.send(HOST, "w", 1)
+    start = time.monotonic()
+    with pytest.raises(PeerSilent, match=f"party {HOST} has sent nothing"), guest:
+        guest.recv(HOST, "answer", timeout=600)
+    assert SILENCE < time.monotonic() - start < SILENCE + 3
+    host.close()
