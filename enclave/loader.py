@@ -2,7 +2,9 @@
 
 ``python -m enclave.loader MEASURED.json`` re-hashes every file the measured manifest's
 ``sgx.trusted_files`` name and compares with the measurement (a changed, missing or added file refuses, naming
-it), refuses a manifest with ``sgx.debug = true``, and only then runs the enclave process (``enclave.main``). Under Gramine on SGX the
+it), refuses an unnamed file in a trusted directory of the import path that would be imported instead of or
+beside a measured module (``json.py`` planted in site-packages, which precedes the standard library), refuses a
+manifest with ``sgx.debug = true``, and only then runs the enclave process (``enclave.main``). Under Gramine on SGX the
 same check is Gramine's own (a trusted file whose hash differs cannot be opened) and the measurement is the
 hardware's; here the loader is what enforces it. Bytecode caches are never read (``PYTHONPYCACHEPREFIX`` points
 to the measured cache, itself a trusted directory; nothing is written), so only hashed code runs.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import sysconfig
 import tempfile
 import tomllib
 from pathlib import Path
@@ -28,8 +31,48 @@ class LoadRefused(PowerFLError):
     """The enclave app does not match its measurement; names the file or setting."""
 
 
+def _module_name(entry: Path) -> str | None:
+    """The top-level module an import-path entry provides (``json.py``, ``numpy/``, ``_ssl.cpython-311-x86_64-linux-gnu.so``)."""
+    if entry.is_dir():
+        name = entry.name
+    elif entry.suffix in (".py", ".pyc", ".so"):
+        name = entry.name.split(".", 1)[0]
+    else:
+        return None
+    return name if name.isidentifier() else None
+
+
+def import_dirs(manifest: dict[str, Any]) -> list[Path]:
+    """The enclave's import path: the manifest's PYTHONPATH, then the standard library and its extensions."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    pythonpath = manifest.get("loader", {}).get("env", {}).get("PYTHONPATH", "")
+    return [Path(p) for p in str(pythonpath).split(os.pathsep) if p] + [stdlib, stdlib / "lib-dynload"]
+
+
+def unnamed_files(manifest: dict[str, Any], trusted: set[str]) -> list[tuple[Path, str]]:
+    """(entry, module) for every entry of an import-path directory that the manifest does not name but that provides
+    a module a named entry provides too: Python would import it instead of (or beside) the measured code."""
+    named: set[str] = set(trusted)
+    for path in trusted:  # a directory holding a named file is named as far as it goes
+        named.update(str(parent) for parent in Path(path).parents)
+    provided: set[str] = set()
+    unnamed: list[tuple[Path, str]] = []
+    for directory in import_dirs(manifest):
+        if not directory.is_dir():
+            continue
+        for entry in sorted(directory.iterdir()):
+            module = _module_name(entry)
+            if module is None or entry.name == "__pycache__":
+                continue
+            if str(entry) in named:
+                provided.add(module)
+            else:
+                unnamed.append((entry, module))
+    return [(entry, module) for entry, module in unnamed if module in provided]
+
+
 def check(measured: dict[str, Any]) -> None:
-    """Raise LoadRefused unless every trusted file hashes as measured and debug is off."""
+    """Raise LoadRefused unless every trusted file hashes as measured, no unnamed file shadows one, and debug is off."""
     manifest = tomllib.loads(measured["manifest"])
     if manifest.get("sgx", {}).get("debug", True) is not False:
         raise LoadRefused("the manifest does not set sgx.debug = false: a debug enclave's memory is readable")
@@ -47,6 +90,11 @@ def check(measured: dict[str, Any]) -> None:
             raise LoadRefused(
                 f"trusted file {path} differs from its measurement (sha256 {actual[path]}, measured {expected[path]})"
             )
+    for entry, module in unnamed_files(manifest, set(expected)):
+        raise LoadRefused(
+            f"file {entry} is in a trusted directory of the enclave's import path but the manifest does not name it "
+            f"(it would be imported as module {module!r} instead of or beside the measured one)"
+        )
 
 
 def _measured_bytecode_cache() -> None:

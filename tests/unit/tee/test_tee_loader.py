@@ -80,3 +80,36 @@ def test_the_loader_process_exits_refused_naming_the_file(tmp_path: Path) -> Non
     )
     assert run.returncode == loader.REFUSED, run.stderr
     assert f"trusted file {tmp_path / 'lib.so'} differs" in run.stderr
+
+
+def _import_path_manifest(tmp_path: Path, also: str = "") -> str:
+    """A manifest whose import path is app/ then site/, naming the package site/goodmod/ and the module app/mine.py."""
+    for d in ("app", "site/goodmod"):
+        (tmp_path / d).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "app" / "mine.py").write_text("X = 1\n")
+    (tmp_path / "site" / "goodmod" / "__init__.py").write_text("Y = 2\n")
+    return (
+        f'sgx.debug = false\nsgx.isvprodid = 1\nsgx.isvsvn = 2\nloader.env.PYTHONPATH = "{tmp_path}/app:{tmp_path}/site"\n'
+        f'sgx.trusted_files = ["file:{tmp_path}/app/mine.py", "file:{tmp_path}/site/goodmod/"{also}]\n'
+    )
+
+
+@pytest.mark.parametrize(
+    "planted", ["app/goodmod.py", "app/goodmod", "site/goodmod.cpython-311-x86_64-linux-gnu.so", "app/json.py"]
+)
+def test_an_unnamed_file_in_a_trusted_directory_of_the_import_path_refuses_the_start(tmp_path: Path, planted: str) -> None:
+    """Beside a named file, an unnamed one that Python would import instead of (or beside) a measured module."""
+    measured = measure.measure(_import_path_manifest(tmp_path), KEY)
+    (tmp_path / "app" / "notes.txt").write_text("not a module\n")
+    (tmp_path / "app" / "other.py").write_text("")  # unnamed, but no measured module of that name: never imported
+    loader.check(measured)
+    if planted == "app/json.py":  # the standard library's json, named in the real manifest, shadowed from app/
+        measured = measure.measure(_import_path_manifest(tmp_path, f', "file:{Path(json.__file__).parent}/"'), KEY)
+    target = tmp_path / planted
+    if planted.endswith("goodmod"):
+        target.mkdir()
+        (target / "__init__.py").write_text("import os\n")
+    else:
+        target.write_text("import os\n")
+    with pytest.raises(loader.LoadRefused, match=f"file {target} is in a trusted directory.*does not name it"):
+        loader.check(measured)
