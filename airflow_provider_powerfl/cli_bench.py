@@ -31,6 +31,7 @@ BENCHMARKS = {
     "cross-party": "cross_party",
     "load": "load",
     "scale": "scale",
+    "defaults": "defaults",
     "tee": "tee",
 }
 NO_CHECKOUT = "powerfl bench runs from a source checkout (make install); this install has no bench/"

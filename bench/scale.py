@@ -12,6 +12,7 @@ hold on the brokers after it (what crossed between the parties, framing included
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import threading
 import time
@@ -40,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithms", default="psi,hetero_lr,secureboost", help="comma-separated subset")
     parser.add_argument("--json", action="store_true", help="accepted for symmetry: the last line is always JSON")
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
+    parser.add_argument("--plot", type=Path, default=None, help="write a PNG of CPU-s per row and peak RSS against rows")
+    parser.add_argument("--from-json", type=Path, nargs="*", default=None,
+                        help="no run: merge the entries of earlier runs' JSON lines (files) for --plot and the ratios")  # fmt: skip
 
 
 class PartyMemory:
@@ -83,12 +87,14 @@ def topic_bytes(job_id: str) -> int:
 
 def _step(work: Path, job: str, addrs: dict[str, str], step: str, inputs: dict, params: dict) -> tuple[dict, dict[str, Any]]:
     specs = write_job(work, job, addrs, ROLES, inputs, step, params)
+    load_before = os.getloadavg()[0]  # the machine is shared: each figure carries the load it ran under
     with TreeCpu() as cpu, PartyMemory() as memory:
         start = time.perf_counter()
         runs = run_parties(step, specs, timeout=4 * 3600)
         wall = time.perf_counter() - start
     check_ok(step, runs)
     return runs, {"wall_s": round(wall, 1), "cpu_s": round(cpu.seconds, 1),
+                  "load_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
                   "peak_rss_mb": {pid: round(mb) for pid, mb in memory.peak_mb.items()},
                   "peak_rss_mb_max": round(max(memory.peak_mb.values(), default=0.0)),
                   "bytes_crossed": topic_bytes(f"{job}.{step}")}  # fmt: skip
@@ -115,13 +121,61 @@ def _one_size(args: argparse.Namespace, rows: int, work: Path, addrs: dict[str, 
             _, figures = _step(work / name, f"{job}-{name}", addrs, "train", aligned_inputs, params)
             out.append({"algorithm": name, **figures})
     for entry in out:
-        entry.update(rows=rows, shared_rows=data.shared, cpu_us_per_row=round(entry["cpu_s"] / rows * 1e6, 1))
+        entry.update(
+            rows=rows,
+            shared_rows=data.shared,
+            guest_features=args.guest_features,
+            host_features=args.host_features,
+            cpu_us_per_row=round(entry["cpu_s"] / rows * 1e6, 1),
+        )
         print(f"{entry['algorithm']} {rows} rows: wall {entry['wall_s']} s, CPU {entry['cpu_s']} s "
               f"({entry['cpu_us_per_row']} us/row), peak RSS {entry['peak_rss_mb']} MB, {entry['bytes_crossed']} B crossed")  # fmt: skip
     return out
 
 
+def per_row_ratios(entries: list[dict]) -> dict[str, dict[str, float]]:
+    """Per algorithm and row count: CPU seconds per row over that of the algorithm's smallest row count."""
+    out: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(e["algorithm"] for e in entries):
+        mine = sorted((e for e in entries if e["algorithm"] == name), key=lambda e: e["rows"])
+        base = mine[0]["cpu_s"] / mine[0]["rows"]
+        out[name] = {str(e["rows"]): round(e["cpu_s"] / e["rows"] / base, 2) if base else None for e in mine}
+    return out
+
+
+def plot(entries: list[dict], path: Path) -> None:
+    """CPU microseconds per row and peak RSS per party against rows, one line per algorithm (log x)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (cost, memory) = plt.subplots(1, 2, figsize=(10, 4))
+    for name in dict.fromkeys(e["algorithm"] for e in entries):
+        mine = sorted((e for e in entries if e["algorithm"] == name), key=lambda e: e["rows"])
+        rows = [e["rows"] for e in mine]
+        cost.plot(rows, [e["cpu_s"] / e["rows"] * 1e6 for e in mine], marker="o", label=name)
+        memory.plot(rows, [e["peak_rss_mb_max"] for e in mine], marker="o", label=name)
+    memory.axhline(4096, color="grey", linestyle="--", label="goal: 4 GB per party")
+    for ax, label in ((cost, "CPU us per row (both parties)"), (memory, "peak RSS of a party (MB)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("rows per party")
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.from_json:
+        import json
+
+        entries = [e for f in args.from_json for e in json.loads(f.read_text().strip().splitlines()[-1])["entries"]]
+        if args.plot:
+            plot(entries, args.plot)
+        return {"bench": "scale", "from": [str(f) for f in args.from_json], "per_row_cpu_vs_smallest": per_row_ratios(entries),
+                "entries": entries}  # fmt: skip
     sizes = [int(r) for r in args.rows.split(",")]
     algorithms = [a.strip() for a in args.algorithms.split(",")]
     addrs = dict(zip(ROLES, brokers(*BROKER_OF.values()), strict=True))
@@ -131,5 +185,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             work = (args.work_dir or Path(tmp)) / str(rows)
             work.mkdir(parents=True, exist_ok=True)
             entries += _one_size(args, rows, work, addrs, algorithms)
-    return {"bench": "scale", "key_length": args.key_length, "guest_features": args.guest_features,
+    if args.plot:
+        plot(entries, args.plot)
+    return {"bench": "scale", "per_row_cpu_vs_smallest": per_row_ratios(entries), "key_length": args.key_length, "guest_features": args.guest_features,
             "host_features": args.host_features, "overlap": args.overlap, "entries": entries}  # fmt: skip
