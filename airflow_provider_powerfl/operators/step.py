@@ -35,7 +35,7 @@ from airflow_provider_powerfl.runtimes.kubernetes import (
     spec_for_pod,
     step_failure,
 )
-from airflow_provider_powerfl.runtimes.local import LocalProcess
+from airflow_provider_powerfl.runtimes.local import LocalProcess, PreviousStep, previous_step, record_path
 
 # how long a step's success event keeps trying a peer's broker: one restarting on a loaded 2-core machine was
 # away over 30 s (tests/faults' broker kill -9), and a lost success fails the task, and so the job
@@ -115,7 +115,7 @@ class FederatedStepOperator(BaseOperator):
         self.job_guard = job_guard
         self.job_ctx: JobContext | None = None  # read once per try, at execute
         self._guard: StepGuard | None = None
-        self._process: LocalProcess | None = None
+        self._process: LocalProcess | PreviousStep | None = None
         self._pod_operator: Any = None
 
     # ------------------------------------------------------------ spec
@@ -193,6 +193,10 @@ class FederatedStepOperator(BaseOperator):
             self._tell_peers(registry, signer, spec, "failed", str(exc))
             raise AirflowFailException(str(exc)) from exc
         what = f"step {self.step} (task {self.task_id}) of job {spec.job_id!r} at party {spec.party_id}"
+        finished = self._finish_previous_step(spec, what) if runtime != "kubernetes" else None
+        if finished is not None:  # before any "running": a newer attempt would make the peers restart theirs
+            self._tell_peers(registry, signer, spec, "success", None, strict=True)
+            return finished
         self._tell_peers(registry, signer, spec, "running", None)
         try:
             archive = existing_archive() if runtime != "kubernetes" else None  # this machine's file: not in a pod
@@ -218,7 +222,32 @@ class FederatedStepOperator(BaseOperator):
         with tempfile.TemporaryDirectory(prefix=f"powerfl-{self.task_id}-") as tmp:
             spec.dump(Path(tmp) / SPEC_FILE)
             self._process = LocalProcess(argv, tmp)
-            self._process.run(self.log, what)
+            self._process.run(self.log, what, record=self._record(spec))
+
+    def _record(self, spec: TaskSpec) -> Path:
+        return record_path(spec.job_id, spec.party_id, self.task_id, spec.nonce[:16])
+
+    def _finish_previous_step(self, spec: TaskSpec, what: str) -> dict[str, Any] | None:
+        """A former try's step left running when its supervisor was killed outright (a scheduler's kill -9) goes on
+        with the peers: wait for it and take its result; None (no such step, or it wrote no result): run anew."""
+        previous = previous_step(self._record(spec))
+        if previous is None:
+            return None
+        self._process = previous  # a stop or a peer's end kills it
+        try:
+            previous.wait(self.log, what)
+            if self._guard is not None:
+                self._guard.check()
+            path = local_file(spec.outputs.dir, RESULT_FILE)
+            if path is None or not path.exists() or path.stat().st_mtime < previous.at:
+                self.log.warning("%s: a former try's step (pid %d) ended without a result; running it anew", what, previous.pid)
+                return None
+            self.log.warning("%s: taking the result of a former try's step (pid %d), which finished with the peers",
+                             what, previous.pid)  # fmt: skip
+            return self.read_result(spec)
+        finally:
+            previous.forget()
+            self._process = None
 
     def _run_pod(self, context: Any, argv: list[str], spec: TaskSpec, settings: KubernetesSettings, what: str) -> None:
         labels = {"powerfl.job": spec.job_id, "powerfl.party": spec.party_id, "powerfl.step": self.step}

@@ -4,14 +4,22 @@ Every output line goes to the task log as it comes; the job's own
 ``POWERFL-ERROR:`` line (see ``spark_jobs/common/runner.py``) becomes the
 task's failure reason. Killing the task kills the whole group (spark-submit,
 its JVM and the Python workers).
+
+A step in its own group outlives a task whose supervisor is killed outright (a scheduler's kill -9): the
+record ``run(record=...)`` keeps while the step runs lets the task's next try find it (``previous_step``),
+wait for it and take its result, rather than start a second step the peers no longer answer.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import signal
 import subprocess
+import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -44,11 +52,16 @@ class LocalProcess:
         self._proc: subprocess.Popen[str] | None = None
         self._killed = False
 
-    def run(self, log: logging.Logger | logging.LoggerAdapter, what: str, on_line: Callable[[str], None] | None = None) -> None:
-        """Stream output into ``log``; raise StepFailed naming ``what`` if the process exits non-zero."""
+    def run(
+        self,
+        log: logging.Logger | logging.LoggerAdapter,
+        what: str,
+        on_line: Callable[[str], None] | None = None,
+        record: Path | None = None,
+    ) -> None:
+        """Stream output into ``log``; raise StepFailed naming ``what`` if the process exits non-zero. ``record``: a
+        file naming the process while it runs (removed when it ends here), for ``previous_step``."""
         log.info("running %s in %s: %s", what, self.cwd, " ".join(self.argv))
-        error: str | None = None
-        tail: deque[str] = deque(maxlen=_TAIL)
         try:
             self._proc = subprocess.Popen(
                 self.argv,
@@ -64,7 +77,18 @@ class LocalProcess:
             )
         except OSError as exc:
             raise StepFailed(f"{what}: cannot start {self.argv[0]!r}: {exc.strerror or exc}", -1) from exc
-        assert self._proc.stdout is not None
+        try:
+            if record is not None:
+                _write_record(record, self._proc.pid)
+            self._stream(log, what, on_line)
+        finally:
+            if record is not None:
+                record.unlink(missing_ok=True)
+
+    def _stream(self, log: logging.Logger | logging.LoggerAdapter, what: str, on_line: Callable[[str], None] | None) -> None:
+        error: str | None = None
+        tail: deque[str] = deque(maxlen=_TAIL)
+        assert self._proc is not None and self._proc.stdout is not None
         for raw in self._proc.stdout:
             line = raw.rstrip("\n")
             log.info("%s", line)
@@ -97,3 +121,65 @@ class LocalProcess:
                 proc.wait(_KILL_GRACE)
             except subprocess.TimeoutExpired:
                 pass
+
+
+RECORDS = Path(tempfile.gettempdir()) / "powerfl-steps"  # this machine's running steps, one file each
+
+
+def record_path(*names: str) -> Path:
+    """The record file of the step named by `names` (job, party, task, run) on this machine."""
+    return RECORDS / (re.sub(r"[^A-Za-z0-9._-]", "_", ".".join(names)) + ".json")
+
+
+def _started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, /proc/<pid>/stat), None if there is none: with the pid,
+    it names one process, not a later one that reuses the number."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+    return None if fields[0] == "Z" else fields[19]  # a zombie has ended
+
+
+def _write_record(path: Path, pid: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": pid, "started": _started(pid), "at": time.time()}))
+
+
+class PreviousStep:
+    """The step a former try of a task started and left running when its supervisor died (``previous_step``)."""
+
+    def __init__(self, pid: int, started: str | None, at: float, record: Path) -> None:
+        self.pid, self.started, self.at, self.record = pid, started, at, record
+
+    def running(self) -> bool:
+        return self.started is not None and _started(self.pid) == self.started
+
+    def wait(self, log: logging.Logger | logging.LoggerAdapter, what: str, poll: float = 1.0) -> None:
+        """Until it ended (it is no child of ours: its exit code is lost; its result file tells)."""
+        if self.running():
+            log.warning("%s: a former try's step (pid %d) is still running, its task's supervisor gone: waiting for it",
+                        what, self.pid)  # fmt: skip
+        while self.running():
+            time.sleep(poll)
+
+    def kill(self) -> None:
+        """SIGKILL its process group (the task is stopped while it waits for the step)."""
+        if self.running():
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def forget(self) -> None:
+        self.record.unlink(missing_ok=True)
+
+
+def previous_step(record: Path) -> PreviousStep | None:
+    """The step a former try recorded at `record` and never saw end (its supervisor was killed), if any."""
+    try:
+        data = json.loads(record.read_text())
+        return PreviousStep(int(data["pid"]), data.get("started"), float(data["at"]), record)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from airflow_provider_powerfl.runtimes.local import LocalProcess, StepFailed
+from airflow_provider_powerfl.runtimes.local import LocalProcess, PreviousStep, StepFailed, previous_step, record_path
 
 log = logging.getLogger("test.local")
 
@@ -87,3 +87,33 @@ def test_kill_stops_the_whole_process_group(tmp_path):
         time.sleep(0.05)
     else:
         pytest.fail(f"child {child} of the step survived kill()")
+
+
+def test_a_step_outliving_its_supervisor_is_found_by_the_next_try_through_its_record(tmp_path):
+    """A scheduler's kill -9 leaves the step (own process group) running: the next try finds, waits for or kills it."""
+    record = tmp_path / "records" / "job.10000.train.json"
+    argv = script(tmp_path, "import time\nprint('started', flush=True)\ntime.sleep(600)\n")
+    process = LocalProcess(argv, tmp_path)
+    thread = threading.Thread(target=lambda: pytest.raises(StepFailed, process.run, log, "step x", record=record))
+    thread.start()
+    for _ in range(200):
+        if record.exists():
+            break
+        time.sleep(0.05)
+    previous = previous_step(record)  # as the next try sees it while this one's supervisor is gone
+    assert previous is not None and previous.running()
+    assert previous_step(tmp_path / "records" / "other.json") is None
+    previous.kill()
+    previous.wait(log, "step x", poll=0.05)
+    assert not previous.running()
+    thread.join(30)
+    assert not record.exists()  # a step that ends under its supervisor leaves no record
+    stale = previous_step(record) or PreviousStep(previous.pid, previous.started, 0.0, record)
+    assert not stale.running()  # its pid, even if reused later, names another process
+
+
+def test_a_step_ending_normally_removes_its_record(tmp_path):
+    record = tmp_path / "r.json"
+    LocalProcess(script(tmp_path, "print('done')\n"), tmp_path).run(log, "step x", record=record)
+    assert not record.exists()
+    assert record_path("job 1", "10000", "train", "ab").name == "job_1.10000.train.ab.json"
