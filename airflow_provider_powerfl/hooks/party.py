@@ -1,5 +1,5 @@
 """The `powerfl` connection: who this party is, where its party registry and signing key are, its policy and
-its own pod settings for the Kubernetes runtime.
+its own pod settings for the Kubernetes runtime, and which ``aws`` connection holds its object store's credentials.
 
 This party's Kafka is its entry in the registry (the same file every party
 holds), looked up by the connection's party id: one record of each broker.
@@ -44,6 +44,7 @@ class PartyConnection:
     runtime: str = "local"
     policy: PartyPolicy = field(default_factory=PartyPolicy)
     kubernetes: dict[str, Any] = field(default_factory=dict)  # this party's own pod settings (checked), applied last
+    aws_conn_id: str | None = None  # an ``aws`` connection: the object store's credentials for its steps (hooks.storage)
 
     @classmethod
     def from_connection(cls, conn: Any) -> PartyConnection:
@@ -77,6 +78,7 @@ class PartyConnection:
             runtime=runtime,
             policy=_policy(extra, fail),
             kubernetes=_kubernetes(extra, fail),
+            aws_conn_id=_conn_id(extra, "aws_conn_id", fail),
         )
 
 
@@ -131,6 +133,15 @@ def _policy(extra: dict[str, Any], fail: Any) -> PartyPolicy:
         return PartyPolicy.parse({} if inline is None else inline)
     except ConfigError as exc:
         raise fail(where, str(exc)) from exc
+
+
+def _conn_id(extra: dict[str, Any], name: str, fail: Any) -> str | None:
+    value = extra.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise fail(name, f"expected the id of an Airflow connection, got {value!r}")
+    return value.strip()
 
 
 def _kubernetes(extra: dict[str, Any], fail: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from airflow_provider_powerfl.federation.events import StatusEvent, publish_even
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.hooks.party import RUNTIMES, PartyConnection, PowerFLPartyHook
+from airflow_provider_powerfl.hooks.storage import aws_environment
 from airflow_provider_powerfl.jobs.conf import StepArgs, build_task_spec, default_output_dir
 from airflow_provider_powerfl.jobs.contract import RESULT_FILE
 from airflow_provider_powerfl.jobs.spec import TaskSpec
@@ -29,6 +31,7 @@ from airflow_provider_powerfl.policy import PolicyRefused
 from airflow_provider_powerfl.runtimes.class_archive import existing_archive
 from airflow_provider_powerfl.runtimes.command import SPEC_FILE, STEP_NAME, SparkSettings, step_command
 from airflow_provider_powerfl.runtimes.kubernetes import (
+    AWS_SECRET_KEYS,
     KubernetesSettings,
     pod_operator,
     pod_settings,
@@ -219,10 +222,19 @@ class FederatedStepOperator(BaseOperator):
         return result
 
     def _run_local(self, argv: list[str], spec: TaskSpec, what: str) -> None:
+        env = self.step_environment()
         with tempfile.TemporaryDirectory(prefix=f"powerfl-{self.task_id}-") as tmp:
             spec.dump(Path(tmp) / SPEC_FILE)
-            self._process = LocalProcess(argv, tmp)
+            self._process = LocalProcess(argv, tmp, env)
             self._process.run(self.log, what, record=self._record(spec))
+
+    def step_environment(self) -> dict[str, str] | None:
+        """A local step's environment: this worker's, plus the object store's credentials from the ``aws`` connection
+        the party's connection names (hooks.storage), which are never in the spec or the Spark conf; None: the worker's."""
+        party = self.job_ctx.party if self.job_ctx is not None else None
+        if party is None or party.aws_conn_id is None:
+            return None
+        return {**os.environ, **aws_environment(party.aws_conn_id)}
 
     def _record(self, spec: TaskSpec) -> Path:
         return record_path(spec.job_id, spec.party_id, self.task_id, spec.nonce[:16])
@@ -250,6 +262,12 @@ class FederatedStepOperator(BaseOperator):
             self._process = None
 
     def _run_pod(self, context: Any, argv: list[str], spec: TaskSpec, settings: KubernetesSettings, what: str) -> None:
+        party = self.job_ctx.party if self.job_ctx is not None else None
+        if party is not None and party.aws_conn_id is not None and not settings.aws_secret:
+            raise ConfigError(
+                f"connection {party.conn_id!r} field 'aws_conn_id': a step pod takes the object store's credentials from "
+                f"a Secret, never from a connection: name one in kubernetes.aws_secret (keys {', '.join(AWS_SECRET_KEYS)})"
+            )
         labels = {"powerfl.job": spec.job_id, "powerfl.party": spec.party_id, "powerfl.step": self.step}
         spec_json = json.dumps(spec_for_pod(spec, settings).to_dict())
         self._pod_operator = pod_operator(self.task_id, argv, spec_json, settings, labels)

@@ -4,7 +4,8 @@ The pod gets the runtime image, the task spec in ``POWERFL_TASK_SPEC``
 (written to ``spec.json`` in its working directory before spark-submit
 runs), Hadoop's configuration from a ConfigMap as ``HADOOP_CONF_DIR``, and
 the party's signing key from a Secret, Kafka passwords (if the registry has
-any) as files of another Secret, never in the pod's environment. Its arguments are exactly
+any) as files of another Secret, never in the pod's environment, and the object
+store's credentials as references to the keys of a third (``aws_secret``). Its arguments are exactly
 :func:`~airflow_provider_powerfl.runtimes.command.step_command`'s argv, the
 same the local runtime runs.
 
@@ -36,8 +37,12 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESERVED_ENV = (SPEC_ENV, "POWERFL_WORK_DIR", "HADOOP_CONF_DIR")
+# the object store's credentials (AWS SDK variables, read by s3a): a pod takes them from the ``aws_secret`` Secret,
+# under the same keys; the session token is optional there
+AWS_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # fields holding the name of a Kubernetes object (a DNS-1123 subdomain); None allowed where the field is optional
-_OBJECT_NAMES = {"service_account": True, "keys_secret": False, "kafka_secret": True, "hadoop_config_map": True}
+_OBJECT_NAMES = {"service_account": True, "keys_secret": False, "kafka_secret": True, "hadoop_config_map": True,
+                 "aws_secret": True}  # fmt: skip
 _PATHS = ("hadoop_conf_dir", "keys_dir", "work_dir", "kafka_secret_dir")
 
 
@@ -57,6 +62,7 @@ class KubernetesSettings:
     work_dir: str = "/var/run/powerfl"
     kafka_secret: str | None = None  # Secret with keys "<party id>.sasl_plain_password" / ".ssl_password"
     kafka_secret_dir: str = "/etc/powerfl/kafka"
+    aws_secret: str | None = None  # Secret with the object store's credentials under the keys AWS_SECRET_KEYS
     kubernetes_conn_id: str | None = None
     image_pull_secrets: Sequence[str] = ()  # names of docker-registry Secrets for pulling ``image``
     env_from_secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # {ENV: {secret: s, key: k}}
@@ -245,6 +251,10 @@ def _pod_files_and_env(settings: KubernetesSettings, spec_json: str) -> tuple[li
         )
         mounts.append(k8s.V1VolumeMount(name="kafka-secret", mount_path=settings.kafka_secret_dir, read_only=True))
     env = [k8s.V1EnvVar(name=SPEC_ENV, value=spec_json), k8s.V1EnvVar(name="POWERFL_WORK_DIR", value=settings.work_dir)]
+    for name in AWS_SECRET_KEYS if settings.aws_secret else ():  # references to the Secret, never the values
+        optional = name == "AWS_SESSION_TOKEN"
+        selector = k8s.V1SecretKeySelector(name=settings.aws_secret, key=name, optional=optional or None)
+        env.append(k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(secret_key_ref=selector)))
     for name, ref in settings.env_from_secrets.items():
         selector = k8s.V1SecretKeySelector(name=ref["secret"], key=ref["key"])
         env.append(k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(secret_key_ref=selector)))
