@@ -107,6 +107,7 @@ class JobConf:
     def from_conf(cls, conf: Mapping[str, Any] | None, default_job_id: str) -> JobConf:
         """The conf checked once as a whole (every key of every layer, for every step) before any step reads it."""
         conf = conf or {}
+        _refuse_party_own(conf, "dag_run.conf")
         if "parties" not in conf:
             raise ConfigError("dag_run.conf.parties: missing (e.g. ['10000=guest', '20000=host'])")
         parse(JobConfDocument, conf, "dag_run.conf")
@@ -169,6 +170,25 @@ def check_job(conf: Mapping[str, Any], pipeline: PipelineDef) -> JobConf:
             args = job.step_args(party_id, step, StepArgs(params=dict(task.parameters)))
             args.checked(step, f"{pipeline.dag_id}: tasks.{task.task_id} at party {party_id}: params")
     return job
+
+
+# a party's own settings that no job conf (nor the invitation carrying one) may set: its TEE policy is its file's
+PARTY_OWN_FIELDS = ("tee_policy_path", "tee_policy")
+
+
+def _refuse_party_own(data: Any, where: str) -> None:
+    """ConfigError naming the field if ``data`` sets, at any depth, a field only the party's connection sets."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if key in PARTY_OWN_FIELDS:
+                raise ConfigError(
+                    f"{where}.{key}: refused: a party's TEE policy is its own (its powerfl connection's tee_policy_path), "
+                    "never a job conf's or an invitation's"
+                )
+            _refuse_party_own(value, f"{where}.{key}")
+    elif isinstance(data, (list, tuple)):
+        for i, value in enumerate(data):
+            _refuse_party_own(value, f"{where}[{i}]")
 
 
 def _scoped(data: Any, step: str, where: str) -> Any:

@@ -104,6 +104,30 @@ class FeatureEngineeringParams(StepParams):
         return self
 
 
+class EnclaveParams(StepParams):
+    """The ``enclave`` step: this party's aligned rows sealed to an attested enclave, which trains in plaintext.
+
+    Whether this party's key may go to that enclave is its own TEE policy's decision (its ``powerfl``
+    connection's ``tee_policy_path``); nothing here can widen it (docs/tee.md).
+    """
+
+    operation: Literal["train_lr", "train_gbdt"] = "train_lr"  # what the enclave computes
+    enclave_party: StrictStr  # the enclave host's party id (in the registry; the one party that launches it)
+    input: StrictStr = "train"  # the aligned input the enclave trains on
+    test_input: StrictStr = "test"  # the aligned input it scores (AUC)
+    lr_alpha: float = Field(1e-3, gt=0, allow_inf_nan=False)  # train_lr: L2 strength, C = 1 / (alpha n)
+    lr_max_iter: StrictInt = Field(1000, ge=1)  # train_lr: lbfgs iterations
+    gbdt_trees: StrictInt = Field(30, ge=1)  # train_gbdt: trees
+    gbdt_max_depth: StrictInt = Field(3, ge=1)  # train_gbdt: depth of each tree
+    gbdt_learning_rate: float = Field(0.3, gt=0, allow_inf_nan=False)  # train_gbdt: shrinkage
+
+    def enclave_params(self) -> dict[str, Any]:
+        """What the enclave app's training takes (enclave/train.py)."""
+        if self.operation == "train_lr":
+            return {"alpha": self.lr_alpha, "max_iter": self.lr_max_iter}
+        return {"n_estimators": self.gbdt_trees, "max_depth": self.gbdt_max_depth, "learning_rate": self.gbdt_learning_rate}
+
+
 TRAINERS: dict[str, type[StepParams]] = {"hetero_lr": HeteroLRTrain, "secureboost": SecureBoostTrain, "hetero_nn": HeteroNNTrain}
 STEP_MODELS: dict[str, tuple[type[StepParams], ...]] = {
     "inspect_data": (InspectDataParams,),
@@ -112,6 +136,7 @@ STEP_MODELS: dict[str, tuple[type[StepParams], ...]] = {
     "train": tuple(TRAINERS.values()),
     "predict": (PredictParams,),
     "evaluate": (StepParams,),
+    "enclave": (EnclaveParams,),
 }
 STEPS = tuple(STEP_MODELS)
 

@@ -43,8 +43,8 @@ from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.jobs.params import STEPS, validate_step_params
 from airflow_provider_powerfl.validation import Contract, Text, field_error, parse
 
-STEP_COMPONENTS = ("align", "train", "predict", "feature_engineering", "step")
-Component = Literal["align", "train", "predict", "feature_engineering", "step", "wait_peers", "summary"]
+STEP_COMPONENTS = ("align", "train", "predict", "feature_engineering", "step", "enclave")
+Component = Literal["align", "train", "predict", "feature_engineering", "step", "enclave", "wait_peers", "summary"]
 COMPONENTS = get_args(Component)
 INVITE_TASK = "invite"
 _MAX_SECONDS = timedelta.max.days * 86400  # Airflow makes a timedelta of every duration
