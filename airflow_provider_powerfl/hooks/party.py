@@ -32,6 +32,17 @@ _KAFKA_FIELDS = ("security_protocol", "sasl_mechanism", "ssl_cafile")
 
 
 @dataclass(frozen=True)
+class EnclaveHost:
+    """The enclave host this party operates (connection field ``enclave_host``): its own party id and key in the
+    registry, and the measured enclave app (``python -m enclave.measure``) it launches for ``enclave`` steps."""
+
+    party_id: str
+    private_key_path: str
+    measured: str
+    pccs_url: str | None = None
+
+
+@dataclass(frozen=True)
 class PartyConnection:
     """This party's settings as read from a `powerfl` Airflow connection."""
 
@@ -45,6 +56,8 @@ class PartyConnection:
     policy: PartyPolicy = field(default_factory=PartyPolicy)
     kubernetes: dict[str, Any] = field(default_factory=dict)  # this party's own pod settings (checked), applied last
     aws_conn_id: str | None = None  # an ``aws`` connection: the object store's credentials for its steps (hooks.storage)
+    tee_policy_path: str | None = None  # this party's own TEE policy file (tee.policy): what an enclave may get
+    enclave_host: EnclaveHost | None = None  # the enclave host this party operates, if any
 
     @classmethod
     def from_connection(cls, conn: Any) -> PartyConnection:
@@ -79,6 +92,8 @@ class PartyConnection:
             policy=_policy(extra, fail),
             kubernetes=_kubernetes(extra, fail),
             aws_conn_id=_conn_id(extra, "aws_conn_id", fail),
+            tee_policy_path=extra.get("tee_policy_path") or None,
+            enclave_host=_enclave_host(extra, fail),
         )
 
 
@@ -163,6 +178,21 @@ def _kubernetes(extra: dict[str, Any], fail: Any) -> dict[str, Any]:
         name, _, problem = str(exc).partition(": ")
         raise fail(name, problem) from exc
     return dict(value)
+
+
+def _enclave_host(extra: dict[str, Any], fail: Any) -> EnclaveHost | None:
+    value = extra.get("enclave_host")
+    if value is None:
+        return None
+    if isinstance(value, str):  # the UI's extra may hold it as JSON text
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise fail("enclave_host", f"not valid JSON: {exc}") from exc
+    fields = {"party_id", "private_key_path", "measured", "pccs_url"}
+    if not isinstance(value, dict) or not {"party_id", "private_key_path", "measured"} <= set(value) <= fields:
+        raise fail("enclave_host", f"expected a mapping of party_id, private_key_path, measured (and pccs_url), got {value!r}")
+    return EnclaveHost(**{k: str(v) for k, v in value.items() if v is not None})
 
 
 class PowerFLPartyHook(BaseHook):

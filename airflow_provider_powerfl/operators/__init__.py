@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_powerfl.operators.enclave import FederatedEnclaveOperator
 from airflow_provider_powerfl.operators.federated import (
     ALGORITHMS,
     FederatedAlignOperator,
@@ -14,6 +15,7 @@ from airflow_provider_powerfl.operators.step import FederatedStepOperator
 __all__ = [
     "ALGORITHMS",
     "FederatedAlignOperator",
+    "FederatedEnclaveOperator",
     "FederatedFeatureEngineeringOperator",
     "FederatedPredictOperator",
     "FederatedStepOperator",

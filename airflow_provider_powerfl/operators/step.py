@@ -202,15 +202,10 @@ class FederatedStepOperator(BaseOperator):
             return finished
         self._tell_peers(registry, signer, spec, "running", None)
         try:
-            archive = existing_archive() if runtime != "kubernetes" else None  # this machine's file: not in a pod
-            argv = step_command(self.step, f"powerfl-{self.step}-{spec.job_id}-{spec.party_id}", self.spark, archive)
             if self._guard is not None:
                 self._guard.wait_while_paused()
                 self._guard.check()  # a peer ended the job while this try started: no process to start
-            if runtime == "kubernetes":
-                self._run_pod(context, argv, spec, self.pod_settings(context, jc.party), what)
-            else:
-                self._run_local(argv, spec, what)
+            self.launch(context, jc, spec, runtime, what)
             result = self.read_result(spec)
         except PowerFLError as exc:
             self._tell_peers(registry, signer, spec, "failed", str(exc))
@@ -220,6 +215,15 @@ class FederatedStepOperator(BaseOperator):
             raise
         self._tell_peers(registry, signer, spec, "success", None, strict=True)
         return result
+
+    def launch(self, context: Any, jc: JobContext, spec: TaskSpec, runtime: str, what: str) -> None:
+        """Run this party's side of the step to its end (its ``result.json`` in ``spec.outputs.dir``)."""
+        archive = existing_archive() if runtime != "kubernetes" else None  # this machine's file: not in a pod
+        argv = step_command(self.step, f"powerfl-{self.step}-{spec.job_id}-{spec.party_id}", self.spark, archive)
+        if runtime == "kubernetes":
+            self._run_pod(context, argv, spec, self.pod_settings(context, jc.party), what)
+        else:
+            self._run_local(argv, spec, what)
 
     def _run_local(self, argv: list[str], spec: TaskSpec, what: str) -> None:
         env = self.step_environment()

@@ -11,6 +11,7 @@ from airflow.sdk import DAG, BaseOperator
 
 from airflow_provider_powerfl.config_file import load_config_file
 from airflow_provider_powerfl.jobs.pipeline import INVITE_TASK, PipelineDef, TaskDef
+from airflow_provider_powerfl.operators.enclave import FederatedEnclaveOperator
 from airflow_provider_powerfl.operators.federated import (
     FederatedAlignOperator,
     FederatedFeatureEngineeringOperator,
@@ -33,6 +34,7 @@ _STEP_CLASSES: dict[str, type[FederatedStepOperator]] = {
     "predict": FederatedPredictOperator,
     "feature_engineering": FederatedFeatureEngineeringOperator,
     "step": FederatedStepOperator,
+    "enclave": FederatedEnclaveOperator,
 }
 
 

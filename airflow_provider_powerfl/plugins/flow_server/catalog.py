@@ -26,6 +26,7 @@ from airflow_provider_powerfl.algorithms.hetero_nn.estimator import HeteroNN
 from airflow_provider_powerfl.algorithms.secureboost.estimator import HeteroSecureBoost
 from airflow_provider_powerfl.jobs.params import (
     AlignParams,
+    EnclaveParams,
     FeatureEngineeringParams,
     HeteroLRTrain,
     HeteroNNTrain,
@@ -80,6 +81,8 @@ _COMPONENTS: tuple[dict[str, Any], ...] = (
      "doc": HeteroSecureBoost, "inputs": [_DATA_IN], "outputs": [_port("model", "model", None)]},
     {"id": "hetero_nn", "title": "Hetero NN", "group": "train", "task": {"component": "train", "parameters": {"algorithm": "hetero_nn"}},
      "model": HeteroNNTrain, "doc": HeteroNN, "inputs": [_DATA_IN], "outputs": [_port("model", "model", None)]},
+    {"id": "enclave", "title": "Enclave train (TEE)", "group": "train", "task": {"component": "enclave"},
+     "model": EnclaveParams, "doc": None, "inputs": [_DATA_IN], "outputs": [_port("model", "model", None)]},
     {"id": "predict", "title": "Predict", "group": "predict", "task": {"component": "predict"}, "model": PredictParams,
      "doc": None, "inputs": [_DATA_IN, _port("model", "model")], "outputs": [_port("predictions", "predictions", None)]},
     {"id": "evaluate", "title": "Evaluate", "group": "predict", "task": {"component": "step", "step": "evaluate"},
