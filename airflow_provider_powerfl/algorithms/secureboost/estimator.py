@@ -22,6 +22,7 @@ from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.base import BoostedTreesEstimator, check_eval, check_X, check_y
 from airflow_provider_powerfl.algorithms.secureboost.binning import QuantileBinner
 from airflow_provider_powerfl.algorithms.secureboost.boosting import BoostParams, boost
+from airflow_provider_powerfl.algorithms.secureboost.hidden_guest import HiddenRemoteHost, prefetch_cuts
 from airflow_provider_powerfl.algorithms.secureboost.local import LocalSource
 from airflow_provider_powerfl.algorithms.secureboost.objectives import Objective
 from airflow_provider_powerfl.algorithms.secureboost.params import SecureBoostParams
@@ -67,6 +68,9 @@ class HeteroSecureBoost(BoostedTreesEstimator):
     :param hist_noise: a host's own protection of its feature distributions: Gaussian noise of this many
         rows' worth (standard deviation, in units of the largest quantized |g| or h one row can have) added
         to every encrypted left sum it sends. Each host's own value rules; 0 adds none.
+    :param hide_instance_space: hosts never learn which rows are in which node (nor which are sampled): per node
+        the guest sends every row's ciphertext, [[0]] outside the node, and a host split comes back as the cut of
+        every row (the guest learns it). ~2^(max_depth-1) times the encryptions. The guest's value rules.
     :param progress: None, or a callable told a ``algorithms.progress.TrainingProgress`` (unit "tree") at the
         start and after each tree: the guest counts rounds and knows the loss, a host counts the trees it
         helped grow (of its own ``n_estimators``) and has no loss. Not part of the model's state.
@@ -80,7 +84,8 @@ class HeteroSecureBoost(BoostedTreesEstimator):
         subsample: float = 1.0, goss: bool = False, top_rate: float = 0.2, other_rate: float = 0.1,
         early_stopping_rounds: int | None = None, objective: str = "binary:logistic",
         random_state: int | None = None, key_length: int = 2048, executor: Any = None, timeout: float | None = 600.0,
-        guest_only_trees: int = 0, hist_noise: float = 0.0, progress: ProgressCallback | None = None,
+        guest_only_trees: int = 0, hist_noise: float = 0.0, hide_instance_space: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> None:  # fmt: skip
         self._store(locals())
 
@@ -127,7 +132,9 @@ class HeteroSecureBoost(BoostedTreesEstimator):
             X_eval, y_eval = check_eval(eval_set, X.shape[1])
         elif self.early_stopping_rounds is not None:
             raise ConfigError("early_stopping_rounds needs an eval_set in fit")
-        public, private = _keypair(int(self.key_length), len(X) * int(self.n_estimators) * objective.n_outputs)
+        # hidden: every row once per built node, 2^(max_depth - 1) of them per tree at most
+        per_row = min(1 << (int(self.max_depth) - 1), 4) if self.hide_instance_space else 1
+        public, private = _keypair(int(self.key_length), len(X) * int(self.n_estimators) * objective.n_outputs * per_row)
         per_ct = encoding.per_ciphertext(public.max_int.bit_length() - 1)
         hosts = party.peers("host")
         setup = {"op": "setup", "version": PROTOCOL_VERSION, "n_rows": len(X), "public_key": format(public.n, "x"),
@@ -135,14 +142,14 @@ class HeteroSecureBoost(BoostedTreesEstimator):
         for host in hosts:
             party.send(host, CMD, setup)
         # the next round's obfuscators are made while the guest waits for the hosts
-        with ObfuscatorPool(private, len(X) * objective.n_outputs) as pool:
+        with ObfuscatorPool(private, len(X) * objective.n_outputs * per_row) as pool:
             cipher = TreeCipher(private, Kernels(self.executor), pool)
             remotes = {}
             for host in hosts:
                 reply = party.recv(host, REPLY)
                 if not isinstance(reply, dict) or reply.get("op") != "setup" or not is_int(reply.get("n_candidates")):
                     raise FederationError(f"host {host} did not accept the SecureBoost setup: {reply!r}"[:300])
-                remotes[host] = RemoteHost(
+                remotes[host] = (HiddenRemoteHost if self.hide_instance_space else RemoteHost)(
                     party, host, cipher, int(reply["n_candidates"]), per_ct, reply.get("hist_noise") is True
                 )
             sources = [LocalSource(bins, binner.n_bins, binner.edges), *remotes.values()]
@@ -150,7 +157,7 @@ class HeteroSecureBoost(BoostedTreesEstimator):
             if X_eval is not None:
                 for remote in remotes.values():
                     remote.data = "eval"
-                evaluation = (lambda trees: route(trees, len(X_eval), lambda f, t, r: X_eval[r, f] <= t, remotes), y_eval)
+                evaluation = (lambda trees: _route(trees, X_eval, remotes), y_eval)
             result = boost(sources, y, objective, self._boost_params(), evaluation, self.progress)
         self._keep(objective, result)
         for host, remote in remotes.items():
@@ -212,9 +219,11 @@ class HeteroSecureBoost(BoostedTreesEstimator):
                 raise DataError(f"guest {guest} predicts {start.get('n_rows')} rows, host {party.party_id} holds {len(X)}")
             server.serve(stop="end")
             return None
-        hosts = {h: RemoteHost(party, h, None, 0, 1) for h in party.peers("host")}  # type: ignore[arg-type]
+        kind = HiddenRemoteHost if self.hide_instance_space else RemoteHost
+        hosts = {h: kind(party, h, None, 0, 1) for h in party.peers("host")}  # type: ignore[arg-type]
         for remote in hosts.values():
             remote.command("predict", n_rows=len(X))
+        prefetch_cuts([t for trees in self.trees_ for t in trees], hosts, len(X))  # hidden hosts: cuts of every row
         raw = self._raw(X, hosts)
         for remote in hosts.values():
             remote.command("end")
@@ -261,6 +270,12 @@ class HeteroSecureBoost(BoostedTreesEstimator):
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"model state is incomplete or malformed: {exc!r}") from exc
         return model
+
+
+def _route(trees: list[Any], X: np.ndarray, remotes: Mapping[str, RemoteHost]) -> np.ndarray:
+    """Leaves of ``X``'s rows in ``trees``; hidden hosts' cuts of every row fetched first."""
+    prefetch_cuts(trees, remotes, len(X))
+    return route(trees, len(X), lambda f, t, r: X[r, f] <= t, remotes)
 
 
 def _keypair(key_length: int, encryptions: int) -> tuple[PaillierPublicKey, PaillierPrivateKey]:

@@ -54,17 +54,19 @@ def bin_products(
     bins: np.ndarray,
     row_sets: Sequence[np.ndarray],
     default: np.ndarray,
+    offsets: Sequence[int] | None = None,
 ) -> list[tuple[mpz, list[dict[int, mpz]]]]:
     """_bin_chunk for every node of a level in one pass of the chunk map (one Spark job per level); partials multiplied.
 
-    ``shared``: ``gh`` shared by the executor (chunks then carry positions only), or None.
+    ``shared``: ``gh`` shared by the executor (chunks then carry positions only), or None. ``offsets``: per node,
+    where its ciphertexts start in ``gh`` (a hidden instance space sends every row's per node), else 0.
     """
     items, owners = [], []
     for k, rows in enumerate(row_sets):
         size = max(len(rows) if chunk_rows is None else chunk_rows, 1)
         for start in range(0, max(len(rows), 1), size):
             part = rows[start : start + size]
-            at = row_ct[part].tolist()
+            at = row_ct[part].tolist() if offsets is None else (row_ct[part] + offsets[k]).tolist()
             items.append((nsq, at if shared is not None else [gh[i] for i in at], bins[part], default))
             owners.append(k)
     out: list[tuple[mpz, list[dict[int, mpz]]] | None] = [None] * len(row_sets)

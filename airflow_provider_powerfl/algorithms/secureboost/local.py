@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,7 @@ class LocalSource:
     def collect_histograms(self) -> np.ndarray:
         return self._pending
 
-    def request_splits(self, nodes: np.ndarray, candidates: np.ndarray) -> None:
+    def request_splits(self, nodes: np.ndarray, candidates: np.ndarray, ties: Sequence[np.ndarray] = ()) -> None:
         out = []
         for n, c in zip(nodes.tolist(), candidates.tolist(), strict=True):
             f, t = int(self.layout.feature[c]), int(self.layout.threshold[c])

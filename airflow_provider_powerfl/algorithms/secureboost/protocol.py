@@ -30,6 +30,7 @@ from airflow_provider_powerfl.algorithms.paillier_kernels import (
 )
 from airflow_provider_powerfl.algorithms.progress import ProgressCallback, TrainingProgress, report
 from airflow_provider_powerfl.algorithms.secureboost import encoding
+from airflow_provider_powerfl.algorithms.secureboost.hidden import HiddenSpaceHost
 from airflow_provider_powerfl.algorithms.secureboost.histograms import bin_products
 from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayout
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
@@ -78,6 +79,8 @@ class TreeCipher:
 class RemoteHost:
     """One host as a tree.Source and tree.Router at the guest."""
 
+    _hist_op = "hist"  # the command histograms answer (hidden_guest.HiddenRemoteHost: "hist_all")
+
     def __init__(
         self, party: Party, host: str, cipher: TreeCipher, n_candidates: int, per_ciphertext: int, noisy: bool = False
     ) -> None:
@@ -105,7 +108,7 @@ class RemoteHost:
         self._send("hist", assign=assign.astype(np.int32), nodes=nodes.astype(np.int64))
 
     def collect_histograms(self) -> np.ndarray:
-        reply = self._recv("hist")
+        reply = self._recv(self._hist_op)
         key = self.cipher.private_key
         sums = check_ciphertexts(
             key.public_key, reply.get("sums"), self._n_nodes * self.groups, peer=self.owner, what=f"{REPLY} histograms"
@@ -120,7 +123,7 @@ class RemoteHost:
             out[k] = [encoding.unpack_sum(d, self.noisy) for d in digits]  # ints < 2^52: exact in float64
         return out
 
-    def request_splits(self, nodes: np.ndarray, candidates: np.ndarray) -> None:
+    def request_splits(self, nodes: np.ndarray, candidates: np.ndarray, ties: Sequence[np.ndarray] = ()) -> None:
         self._n_splits = len(nodes)
         if len(nodes):
             self._send("split", nodes=nodes, candidates=candidates)
@@ -161,8 +164,9 @@ class RemoteHost:
 
 
 # -- host side -------------------------------------------------------------------------------
-class HostServer:
-    """A host's side of training or prediction: answers the guest's commands until told to stop."""
+class HostServer(HiddenSpaceHost):
+    """A host's side of training or prediction: answers the guest's commands until told to stop (with a hidden
+    instance space, the commands of hidden.HiddenSpaceHost)."""
 
     def __init__(
         self, party: Party, guest: str, executor: object, progress: ProgressCallback | None = None, trees: int | None = None
@@ -214,11 +218,13 @@ class HostServer:
                 self.party.send(self.guest, REPLY, {"op": op, **reply})
 
     def _on_tree(self, cmd: dict[str, Any]) -> None:
+        if cmd.get("hidden") is True:
+            return self._hidden_tree(cmd)
         rows, gh = cmd.get("rows"), cmd.get("gh")
         n = len(self.bins)
         if not isinstance(rows, np.ndarray) or rows.ndim != 1 or (len(rows) and (rows.min() < 0 or rows.max() >= n)):
             raise FederationError(f"guest {self.guest} sent sampled rows outside 0..{n - 1}")
-        self.rows = rows
+        self.rows, self.n_sampled = rows, len(rows)
         self.gh = check_ciphertexts(self.public_key, gh, len(rows), peer=self.guest, what=f"{CMD} gradients")
         self._release_gh()
         self._shared_gh, self._release_gh = share(self._executor, list(self.gh))  # sent once per tree, not per level
@@ -245,6 +251,10 @@ class HostServer:
             row_sets,
             self.default_bin,
         )
+        return self._fold(products)
+
+    def _fold(self, products: list[tuple[mpz, list[dict[int, mpz]]]]) -> dict[str, Any]:
+        """The level's answer: every node's encrypted left sums, shuffled, compressed, noised if asked, rerandomized."""
         per_ct, groups = self.per_ciphertext, []
         for total, per_bin in products:
             lefts = self._node_lefts(total, per_bin)
@@ -257,7 +267,7 @@ class HostServer:
     def _noise_plaintext(self, count: int) -> mpz:
         """Residue of ``count`` packed (g, h) Gaussian draws of sd noise x encoding.row_bound, clipped so a noisy
         sum still fits its slot (|honest sum| < 2^51); drawn from the OS CSPRNG, since the guest must not predict them."""
-        sd, clip = self.noise * encoding.row_bound(len(self.rows)), (1 << (encoding.SUM_BITS - 1)) - 1
+        sd, clip = self.noise * encoding.row_bound(self.n_sampled), (1 << (encoding.SUM_BITS - 1)) - 1
         draw = [max(-clip, min(clip, round(_CSPRNG.gauss(0.0, sd)))) for _ in range(2 * count)]
         value = sum((draw[2 * j] + (draw[2 * j + 1] << encoding.H_BITS)) << (encoding.SLOT_BITS * j) for j in range(count))
         return self.public_key.encode_int(value)

@@ -29,7 +29,9 @@ class Source(Protocol):
     def start_tree(self, g: np.ndarray, h: np.ndarray, sample: np.ndarray) -> None: ...
     def request_histograms(self, assign: np.ndarray, nodes: np.ndarray) -> None: ...
     def collect_histograms(self) -> np.ndarray: ...  # (len(nodes), n_candidates, 2) left sums
-    def request_splits(self, nodes: np.ndarray, candidates: np.ndarray) -> None: ...
+    # ``ties``: per node, every candidate of this source with the chosen gain (a hidden-instance-space host picks
+    # the first in its column order, as the plaintext GBDT does); other sources ignore it
+    def request_splits(self, nodes: np.ndarray, candidates: np.ndarray, ties: Sequence[np.ndarray] = ()) -> None: ...
     def collect_splits(self) -> list[tuple[Any, np.ndarray]]: ...  # per node: (split ref, left mask over its rows)
 
 
@@ -159,7 +161,7 @@ def _level_histograms(
 def _split_nodes(
     sources: Sequence[Source],
     tree: Tree,
-    decisions: dict[int, tuple[int, int, float]],
+    decisions: dict[int, tuple[int, int, float, np.ndarray]],
     assign: np.ndarray,
     weighted: tuple[np.ndarray, np.ndarray],
     totals: dict[int, tuple[float, float]],
@@ -169,14 +171,15 @@ def _split_nodes(
     next level's nodes."""
     gw, hw = weighted
     for s, src in enumerate(sources):
-        mine = [(n, d[1]) for n, d in decisions.items() if d[0] == s]
-        src.request_splits(np.asarray([n for n, _ in mine], dtype=np.int64), np.asarray([c for _, c in mine], dtype=np.int64))
+        mine = [(n, d[1], d[3]) for n, d in decisions.items() if d[0] == s]
+        nodes, cands = np.asarray([m[0] for m in mine], dtype=np.int64), np.asarray([m[1] for m in mine], dtype=np.int64)
+        src.request_splits(nodes, cands, [m[2] for m in mine])
     results: dict[int, tuple[Any, np.ndarray]] = {}
     for s, src in enumerate(sources):
         mine = [n for n, d in decisions.items() if d[0] == s]
         results.update(zip(mine, src.collect_splits(), strict=True))
     next_level = []
-    for n, (s, _cand, gain) in decisions.items():
+    for n, (s, _cand, gain, _ties) in decisions.items():
         ref, left_mask = results[n]
         rows = np.flatnonzero(assign == n)
         lc, rc = tree.add_node(), tree.add_node()
@@ -215,13 +218,14 @@ def _is_smaller(tree: Tree, node: int, parent: int, counts: np.ndarray) -> bool:
 
 def _best_split(
     hists: Sequence[np.ndarray], total: tuple[float, float], scale: tuple[float, float], params: TreeParams
-) -> tuple[int, int, float] | None:
-    """(source index, candidate, gain) of the best valid split, first source and candidate on ties."""
+) -> tuple[int, int, float, np.ndarray] | None:
+    """(source index, candidate, gain, the source's candidates of that gain) of the best valid split, first source and
+    candidate on ties."""
     sg, sh = scale
     G, H = total[0] * sg, total[1] * sh
     lam = params.reg_lambda
     parent = G * G / (H + lam) if H + lam > 0 else 0.0
-    best: tuple[int, int, float] | None = None
+    best: tuple[int, int, float, np.ndarray] | None = None
     for s, hist in enumerate(hists):
         if hist.shape[0] == 0:
             continue
@@ -232,7 +236,7 @@ def _best_split(
         gain[(HL < params.min_child_weight) | (HR < params.min_child_weight) | ~np.isfinite(gain)] = -np.inf
         c = int(np.argmax(gain))
         if best is None or gain[c] > best[2]:
-            best = (s, c, float(gain[c]))
+            best = (s, c, float(gain[c]), np.flatnonzero(gain == gain[c]))
     if best is None or not best[2] > max(params.gamma, MIN_GAIN):
         return None
     return best

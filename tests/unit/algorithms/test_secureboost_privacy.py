@@ -104,7 +104,7 @@ def test_host_histogram_noise_changes_the_sums_not_much_the_model(breast: dict[s
 def test_noise_draws_have_the_documented_scale() -> None:
     public, private = generate_keypair(KEY, allow_insecure_key_length=True)
     server = HostServer(memory_parties("sbt-noise", {GUEST: "guest", HOST: "host"})[HOST], GUEST, None)
-    server.public_key, server.noise, server.rows = public, 3.0, np.arange(1000)
+    server.public_key, server.noise, server.n_sampled = public, 3.0, 1000
     count = encoding.per_ciphertext(public.max_int.bit_length() - 1)
     draws: list[int] = []
     for _ in range(400):  # 3,200 draws: the mean's own sd is 3/sqrt(3200) = 0.05, so the bounds hold by > 5 sigma
