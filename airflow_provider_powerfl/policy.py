@@ -65,6 +65,9 @@ class PartyPolicy(BaseModel):
     allow_goss: StrictBool = Field(
         default=False, description="SecureBoost guest: whether GOSS may pick rows (it leaks labels to hosts)"
     )
+    hide_instance_space: StrictBool = Field(
+        default=False, description="SecureBoost guest: train only with hosts never learning which rows share a node"
+    )
     min_hist_noise: float = Field(
         default=0.0, ge=0, allow_inf_nan=False, description="SecureBoost host: least noise on its histograms (rows' worth)"
     )
@@ -208,9 +211,17 @@ def _check_label_defences(policy: PartyPolicy, party_id: str, where: str, scope:
 
 
 def _check_tree_defences(policy: PartyPolicy, party_id: str, role: str, where: str, scope: Mapping[str, Any]) -> None:
-    """SecureBoost: GOSS only if the guest's policy allows it; a host's histogram noise no lower than its own floor."""
+    """SecureBoost: GOSS only if the guest's policy allows it, the hidden instance space if it asks for it; a host's
+    histogram noise no lower than its own floor."""
     if role == "guest" and scope.get("goss", False) is not False and not policy.allow_goss:
         raise PolicyRefused(party_id, f"{where}.goss", scope["goss"], "allow_goss=False: GOSS's row choice ranks rows by label")
+    if role == "guest" and policy.hide_instance_space and scope.get("hide_instance_space", True) is not True:
+        raise PolicyRefused(
+            party_id,
+            f"{where}.hide_instance_space",
+            scope["hide_instance_space"],
+            "hide_instance_space=True: partitions leak labels",
+        )
     if role == "host" and "hist_noise" in scope:
         asked = scope["hist_noise"]
         if not isinstance(asked, (int, float)) or isinstance(asked, bool) or not asked >= policy.min_hist_noise:
@@ -229,6 +240,8 @@ def _fill_pins(policy: PartyPolicy, role: str, step: str, params: dict[str, Any]
                 scope.setdefault("privacy", "strict")
         if algorithm == "secureboost" and role == "host":
             scope.setdefault("hist_noise", policy.min_hist_noise)
+        if algorithm == "secureboost" and role == "guest" and policy.hide_instance_space:
+            scope.setdefault("hide_instance_space", True)
         if algorithm == "hetero_lr" and role == "guest":
             scope.setdefault("epsilon", policy.max_epsilon)
             scope.setdefault("min_support", policy.min_support)

@@ -76,6 +76,8 @@ ATTACKS = [
     attack("weak_label_noise", GUEST, "train", {"epsilon": 1000.0}, r"refuses params\.epsilon=1000\.0: above max_epsilon=16\.0"),
     attack("min_support", GUEST, "train", {"min_support": 1}, r"refuses params\.min_support=1: below min_support=16"),
     attack("goss", GUEST, "train", {"algorithm": "secureboost", "goss": True}, r"refuses params\.goss=True: allow_goss=False"),
+    attack("hide_instance_space", GUEST, "train", {"algorithm": "secureboost", "hide_instance_space": False},
+           r"refuses params\.hide_instance_space=False: hide_instance_space=True"),
     attack("host_min_batch", HOST, "train", {"min_batch_size": 1},
            r"party 20000's privacy policy refuses params\.min_batch_size=1: below min_batch_size=64"),
     attack("return_woe", GUEST, "feature_engineering", {"binning": {"return_woe": True}},
@@ -99,8 +101,10 @@ ATTACKS = [
 
 def _restrict_algorithms(fed, party_id: str, args: dict[str, Any]) -> None:
     """Algorithms this party allows: all but SecureBoost and RSA PSI, unless the attack is on SecureBoost's own pins."""
-    allowed = ("psi_ecdh", "hetero_lr", "woe_iv", *(("secureboost",) if "goss" in args else ()))
+    tree_pin = "goss" in args or "hide_instance_space" in args
+    allowed = ("psi_ecdh", "hetero_lr", "woe_iv", *(("secureboost",) if tree_pin else ()))
     update: dict[str, Any] = {"algorithms": allowed, **({"hetero_lr_privacy": "strict"} if "privacy" in args else {})}
+    update.update({"hide_instance_space": True} if "hide_instance_space" in args else {})
     fed.policies[party_id] = fed.policies[party_id].model_copy(update=update)
 
 
