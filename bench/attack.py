@@ -274,6 +274,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--setting", default="default", help=f"hetero-lr: one of {', '.join(SETTINGS)}")
     parser.add_argument("--rows", type=int, default=None, help="a seeded subset of the training rows (default: all)")
     parser.add_argument("--epochs", type=int, default=10, help="max_iter")
+    parser.add_argument("--trees", type=int, default=None, help="secureboost: n_estimators (default: the data set's)")
     parser.add_argument("--key-length", type=int, default=1024,
                         help="Paillier key bits (default 1024: faster; the host's plaintext view is the same at any length)")  # fmt: skip
     parser.add_argument("--init-scale", type=float, default=None, help="override the setting's init_scale")
@@ -287,7 +288,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError("--algorithm secureboost: bench/attack_secureboost.py is not there yet")
         from bench import attack_secureboost
 
-        return attack_secureboost.run_secureboost_attack(args.dataset, args.setting)
+        trees = {} if args.trees is None else {"trees": args.trees}
+        return attack_secureboost.run_secureboost_attack(args.dataset, args.setting, key_length=args.key_length, **trees)
     overrides = {name: value for name, value in (("init_scale", args.init_scale), ("min_support", args.min_support),
                                                  ("epsilon", args.epsilon)) if value is not None}  # fmt: skip
     result = run_attack(args.dataset, args.setting, rows=args.rows, epochs=args.epochs, key_length=args.key_length,

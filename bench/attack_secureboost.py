@@ -12,6 +12,9 @@ the host scores each training row:
   function of the label (in round 0, g = p0 - y).
 - ``sampling``: how many rounds sampled the row (GOSS keeps the rows of largest |g h|, mostly
   the minority label; with subsample < 1 it is noise).
+- ``host_splits``: the first principal component of the cuts of every row by the host's own
+  thresholds the model uses (all a host learns with ``hide_instance_space``, where the first two
+  are empty: a function of the host's columns, so nothing beyond them).
 
 An unsupervised score has no sign, so each is counted with its better orientation,
 max(AUC, 1 - AUC): one bit, which a single known label or the class prior gives the host.
@@ -38,7 +41,7 @@ from bench.secureboost import DEFAULTS, load_dataset
 
 GUEST, HOST = "10000", "20000"
 DATASETS = ("default_credit", "a9a", "breast")
-PRIVACY_PARAMS = ("guest_only_trees", "goss", "subsample", "hist_noise")  # reported with their defaults
+PRIVACY_PARAMS = ("guest_only_trees", "goss", "subsample", "hist_noise", "hide_instance_space")  # reported with their defaults
 # each setting's parameters on top of the package defaults; hist_noise is the host's own
 SETTINGS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -47,6 +50,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "goss": {"goss": True},
     "hist-noise": {"hist_noise": 1.0},
     "hist-noise-10": {"hist_noise": 10.0},
+    "hidden": {"hide_instance_space": True},
 }
 
 
@@ -76,10 +80,10 @@ def run_secureboost_attack(dataset: str, setting: str, **kw: Any) -> dict[str, A
     allow_small_keys(params["key_length"], "attack")
     d = load_dataset(dataset)
     start, cpu = time.perf_counter(), time.process_time()
-    seen, raw, fit_seconds = _train(d, params)
+    seen, raw, fit_seconds, host_splits = _train(d, params)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     start = time.perf_counter()
-    scores = host_scores(seen, len(d["y"]))
+    scores = host_scores(seen, len(d["y"]), [d["host"][:, f] <= t for f, t in host_splits])
     aucs = {name: _oriented_auc(d["y"], s) for name, s in scores.items()}
     beyond = _beyond_host_features(d, scores)
     attack_seconds = time.perf_counter() - start
@@ -87,26 +91,31 @@ def run_secureboost_attack(dataset: str, setting: str, **kw: Any) -> dict[str, A
     federated = _auc(d["y_test"], raw[:, 0])
     return {
         "algorithm": "secureboost", "dataset": dataset, "setting": setting,
-        "attack": "host: first principal component of node memberships (all trees; first tree) and sampling counts, "
-                  "best orientation",
+        "attack": "host: first principal component of node memberships (all trees; first tree), of its own splits' "
+                  "cuts, and sampling counts, best orientation",
         "attack_auc": round(max(aucs.values()), 4), **{f"attack_auc_{k}": round(v, 4) for k, v in aucs.items()},
         "attack_auc_beyond_host_features": None if beyond is None else round(beyond, 4),
         "federated_auc": round(federated, 4), "centralized_auc": round(centralized, 4),
         "plaintext_gbdt_auc": round(_plain_auc(d, params), 4),
         "trees_seen_by_host": sum(1 for m in seen if m["op"] == "tree"),
+        "guest_encryptions": sum(len(m["gh"]) for m in seen if "gh" in m),
         "fit_seconds": round(fit_seconds, 1), "seconds": round(seconds, 1),
         "cpu_seconds": round(cpu_seconds, 1), "attack_seconds": round(attack_seconds, 1),
         "params": {**{k: getattr(HeteroSecureBoost(), k) for k in PRIVACY_PARAMS}, **params},
     }  # fmt: skip
 
 
-def _train(d: Mapping[str, np.ndarray], params: dict[str, Any]) -> tuple[list[dict[str, Any]], np.ndarray, float]:
-    """Fit and jointly predict the test rows; (the host's recorded commands of training, guest raw scores, fit seconds)."""
+def _train(
+    d: Mapping[str, np.ndarray], params: dict[str, Any]
+) -> tuple[list[dict[str, Any]], np.ndarray, float, list[tuple[int, float]]]:
+    """Fit and jointly predict the test rows; (the host's recorded commands of training, guest raw scores, fit seconds,
+    the host's kept splits (feature, threshold))."""
     parties = memory_parties("attack-secureboost", {GUEST: "guest", HOST: "host"})
     seen: list[dict[str, Any]] = []
     _record(parties[HOST], seen)
     timeout = params.pop("timeout", 3600.0)
     fit_seconds: dict[str, float] = {}
+    host_splits: list[tuple[int, float]] = []
 
     def party(pid: str, X: np.ndarray, T: np.ndarray, y: np.ndarray | None) -> Any:
         def fn() -> Any:
@@ -117,6 +126,7 @@ def _train(d: Mapping[str, np.ndarray], params: dict[str, Any]) -> tuple[list[di
                 fit_seconds[pid] = time.perf_counter() - start
                 if pid == HOST:
                     seen.append({"op": "end of training"})
+                    host_splits.extend(model.splits_.values())
                 return model.decision_function(T)
             except Exception as exc:
                 parties[pid].tell_peers_failed(exc)  # else the peer waits out its timeout
@@ -130,7 +140,7 @@ def _train(d: Mapping[str, np.ndarray], params: dict[str, Any]) -> tuple[list[di
         if isinstance(res, BaseException):
             raise res
     end = next(i for i, m in enumerate(seen) if m["op"] == "end of training")
-    return seen[:end], out[GUEST], fit_seconds[GUEST]  # type: ignore[return-value]
+    return seen[:end], out[GUEST], fit_seconds[GUEST], host_splits  # type: ignore[return-value]
 
 
 def _record(party: Party, seen: list[dict[str, Any]]) -> None:
@@ -146,14 +156,14 @@ def _record(party: Party, seen: list[dict[str, Any]]) -> None:
     party.recv = recording  # type: ignore[method-assign]
 
 
-def host_scores(seen: list[dict[str, Any]], n_rows: int) -> dict[str, np.ndarray]:
-    """The host's row scores from its recorded commands (module docstring)."""
+def host_scores(seen: list[dict[str, Any]], n_rows: int, cuts: list[np.ndarray] = ()) -> dict[str, np.ndarray]:  # type: ignore[assignment]
+    """The host's row scores from its recorded commands and its own splits' ``cuts`` of the rows (module docstring)."""
     trees: list[list[np.ndarray]] = []  # per tree the node assignment of each level below the root
     sampled = np.zeros(n_rows)
     for msg in seen:
         if msg["op"] == "tree":
             trees.append([])
-            sampled[np.asarray(msg["rows"], dtype=np.int64)] += 1
+            sampled[np.asarray(msg.get("rows", []), dtype=np.int64)] += 1  # hidden: a count only
         elif msg["op"] == "hist" and trees:
             assign = np.asarray(msg["assign"], dtype=np.int64)
             if len(np.unique(assign)) > 1:
@@ -161,6 +171,8 @@ def host_scores(seen: list[dict[str, Any]], n_rows: int) -> dict[str, np.ndarray
     scores = {"sampling": sampled}
     scores["partition"] = _first_component([a for levels in trees for a in levels], n_rows)
     scores["first_tree"] = _first_component(trees[0] if trees else [], n_rows)
+    if len(cuts):
+        scores["host_splits"] = _first_component([c.astype(np.int64) for c in cuts], n_rows)
     return scores
 
 

@@ -14,6 +14,7 @@ from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
 from airflow_provider_powerfl.crypto.paillier_private import generate_keypair
 from airflow_provider_powerfl.exceptions import FederationError
 from airflow_provider_powerfl.federation.memory import memory_parties
+from bench.attack_secureboost import run_secureboost_attack
 from tests.unit.algorithms import test_secureboost_privacy as privacy
 from tests.unit.algorithms.test_secureboost_privacy import KEY, PARAMS, _fit
 
@@ -76,3 +77,11 @@ def test_host_checks_every_hidden_command() -> None:
         server._on_cuts({"data": "predict", "split_ids": np.array([7])})
     out = np.unpackbits(server._on_cuts({"data": "predict", "split_ids": np.array([0])})["left"], axis=1, count=5)
     np.testing.assert_array_equal(out[0], [1, 0, 0, 0, 0])
+
+
+def test_attack_bench_hidden_setting_leaves_no_partition() -> None:
+    out = run_secureboost_attack("breast", "hidden", trees=2, depth=2, key_length=KEY)
+    assert out["attack_auc_partition"] == out["attack_auc_first_tree"] == out["attack_auc_sampling"] == 0.5
+    assert out["params"]["hide_instance_space"] is True and out["federated_auc"] == out["plaintext_gbdt_auc"]
+    default = run_secureboost_attack("breast", "default", trees=2, depth=2, key_length=KEY)
+    assert out["guest_encryptions"] == 2 * default["guest_encryptions"]  # depth 2: the root and one child per tree
