@@ -14,6 +14,7 @@ and the last job: what grew is a leak (topics grow by the job's own until retent
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import shutil
 import statistics
@@ -30,6 +31,9 @@ from tests.support.parties import pipeline_definition
 PIPELINE = "powerfl_load_lr"
 DATASETS = Path("/work/shared/datasets/fate")
 CREDIT_TRAIN = {"max_iter": 1, "batch_size": 2048}
+# a job runs a Spark step (a JVM and a Python driver, ~0.7 GB) at each party: on the 2-core machine two jobs at once
+# keep both cores busy, and the rest wait queued (the pipeline's max_active_jobs) instead of all timing out together
+MAX_ACTIVE_JOBS = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,13 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parties", type=int, choices=[2], default=2, help="parties per job (two: a guest and a host)")
     parser.add_argument("--credit-every", type=int, default=5, help="every K-th job trains on default_credit (0: none)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for all jobs to end")
+    parser.add_argument("--max-active-jobs", type=int, default=MAX_ACTIVE_JOBS,
+                        help="the pipeline's max_active_jobs: jobs a party runs at once, the others queued")  # fmt: skip
     parser.add_argument("--soak-minutes", type=float, default=0.0, help="then run jobs back to back this long")
     parser.add_argument("--json", action="store_true", help="accepted for scripts: the last line printed is always the JSON")
 
 
-def load_pipeline(guest: str, host: str) -> dict[str, Any]:
+def load_pipeline(guest: str, host: str, max_active_jobs: int = MAX_ACTIVE_JOBS) -> dict[str, Any]:
     definition = pipeline_definition(guest, host, PIPELINE)
     definition["tasks"] = {task: definition["tasks"][task] for task in ("align", "train")}
+    definition["max_active_jobs"] = max_active_jobs
     return definition
 
 
@@ -112,7 +119,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="powerfl-bench-load-"))
     load_before = loadavg()
     started = time.monotonic()
-    with namespaced_two_parties(root, {f"{PIPELINE}.yaml": load_pipeline}) as world:
+    pipeline = functools.partial(load_pipeline, max_active_jobs=args.max_active_jobs)
+    with namespaced_two_parties(root, {f"{PIPELINE}.yaml": pipeline}) as world:
         print(f"two parties up in {time.monotonic() - started:.0f} s (load {loadavg()})", flush=True)
         apis = {role: Api(getattr(world.parties, role)) for role in ("guest", "host")}
         kinds = [args.credit_every > 0 and (i + 1) % args.credit_every == 0 for i in range(args.jobs)]
@@ -125,6 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "bench": "load",
         "parties": args.parties,
+        "max_active_jobs": args.max_active_jobs,
         "jobs": len(jobs),
         "completed": completed,
         "failed": len(jobs) - completed,

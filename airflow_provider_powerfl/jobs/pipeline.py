@@ -121,6 +121,9 @@ class PipelineDef(Contract):
     parties: tuple[StrictStr, ...] = ("10000=guest", "20000=host")
     tags: Annotated[tuple[StrictStr, ...], _empty_if_none(())] = ()
     accept_timeout: Seconds = 120.0  # seconds the invite task waits for every party's answer
+    # jobs of this pipeline a party runs at once; more wait queued, their invitations sent only when they start (so
+    # an invited party never queues them behind the initiator's accept timeout): a machine's own limit
+    max_active_jobs: Annotated[StrictInt, Field(ge=1)] = 16
     defaults: Annotated[TaskDefaults, _empty_if_none({})] = TaskDefaults()
     tasks_by_id: dict[Annotated[StrictStr, AfterValidator(_not_reserved)], TaskDef] = Field(alias="tasks", min_length=1)
     _source: str = PrivateAttr("")  # the file it was read from, given as the validation context's "source"

@@ -80,7 +80,7 @@ def build_pipeline_dag(pipeline: PipelineDef) -> DAG:
         doc_md=f"PowerFL pipeline from `{pipeline.source}`.\n\n{pipeline.description}",
         tags=["powerfl", "pipeline", *pipeline.tags],
         params=job_params(list(pipeline.parties)),
-        max_active_runs=16,
+        max_active_runs=pipeline.max_active_jobs,
         is_paused_upon_creation=False,
     ) as dag:
         invite = InviteOperator(

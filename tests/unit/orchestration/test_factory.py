@@ -83,3 +83,11 @@ def test_job_failure_is_another_partys_job_event():
 def test_only_a_run_without_initiator_invites():
     assert is_initiator({}, "10000") and is_initiator({"initiator": "10000"}, "10000")
     assert not is_initiator({"initiator": "20000"}, "10000")
+
+
+def test_a_pipelines_max_active_jobs_bounds_its_runs_at_each_party(tmp_path):
+    """More jobs than that wait queued, before ``invite``: an invited party hears of a job only once it runs."""
+    (tmp_path / "lr.yaml").write_text((REPO / "dags" / "pipelines" / "hetero_lr.yaml").read_text())
+    (pipeline,) = load_pipelines(tmp_path)
+    assert build_pipeline_dag(pipeline).max_active_runs == 16
+    assert build_pipeline_dag(pipeline.model_copy(update={"max_active_jobs": 2})).max_active_runs == 2
