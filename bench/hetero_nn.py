@@ -24,7 +24,7 @@ SETTINGS = {
     "default_credit": (5, 512, 0.005, [32], [16]),
     "a9a": (5, 512, 0.005, [32], [16]),
 }
-DEFENCES = {"default": {}, "clip": {"epsilon": None}, "none": {"max_norm": None, "epsilon": None}}
+DEFENCES = {"default": {}, "clip": {"epsilon": None, "equalize_norms": False}, "none": {"max_norm": None, "epsilon": None}}
 
 
 def _check(out: dict[str, Any]) -> dict[str, Any]:
@@ -102,9 +102,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("max_norm", "epsilon"):
         if getattr(args, name) is not None:
             params[name] = None if getattr(args, name) <= 0 else getattr(args, name)
+    if args.equalize is not None:
+        params["equalize_norms"] = args.equalize == "on"
     fed = federated(data, params)
     g = data["n_guest"]
-    central_params = {k: v for k, v in params.items() if k not in ("mode", "max_norm", "epsilon")}
+    central_params = {k: v for k, v in params.items() if k not in ("mode", "max_norm", "epsilon", "equalize_norms")}
     start = time.perf_counter()
     central = fit_predict_central({GUEST: data["X"][:, :g], HOST: data["X"][:, g:]}, GUEST, data["y"],
                                   {GUEST: data["T"][:, :g], HOST: data["T"][:, g:]}, **central_params)  # fmt: skip
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     centralized_auc = float(roc_auc_score(data["y_test"], central))
     result = {
         "bench": "hetero-nn", "dataset": args.dataset, "mode": args.mode, "defence": args.defence,
-        "defences": {k: params.get(k, "default") for k in ("max_norm", "epsilon")}, "train_rows": len(data["y"]),
+        "defences": {k: params.get(k, "default") for k in ("max_norm", "epsilon", "equalize_norms")}, "train_rows": len(data["y"]),
         "epochs": fed["epochs"], "batch_size": batch, "interactive_units": args.units, "key_length": args.key_length,
         "federated_auc": round(federated_auc, 4), "centralized_auc": round(centralized_auc, 4),
         "auc_difference": round(federated_auc - centralized_auc, 4),
@@ -132,9 +134,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="breast", choices=tuple(SETTINGS))
     parser.add_argument("--mode", default="encrypted", choices=("encrypted", "plaintext"))
     parser.add_argument("--defence", default="default", choices=tuple(DEFENCES),
-                        help="default: max_norm 1 and epsilon 16; clip: max_norm only; none")  # fmt: skip
+                        help="default: max_norm 1, equalized norms, epsilon 256; clip: max_norm only; none")  # fmt: skip
     parser.add_argument("--max-norm", type=float, default=None, help="override the setting's max_norm (0: None)")
     parser.add_argument("--epsilon", type=float, default=None, help="override the setting's epsilon (0: None)")
+    parser.add_argument("--equalize", default=None, choices=("on", "off"), help="override equalize_norms (default: on)")
     parser.add_argument("--epochs", type=int, default=None, help="max_iter (default per data set)")
     parser.add_argument("--units", type=int, default=4, help="interactive_units")
     parser.add_argument("--key-length", type=int, default=2048, help="Paillier key bits of each party")

@@ -48,10 +48,12 @@ class GuestSession:
 
     def __init__(self, bottom: Layer, interactive: Interactive, top: Layer, optimizer: Optimizer, task: str,
                  links: Sequence[object], plan: Plan, max_norm: float | None, sigma: float,
-                 early_stopping_rounds: int | None, progress: ProgressCallback | None = None) -> None:  # fmt: skip
+                 early_stopping_rounds: int | None, progress: ProgressCallback | None = None,
+                 equalize: bool = False) -> None:  # fmt: skip
         self.bottom, self.interactive, self.top, self.optimizer = bottom, interactive, top, optimizer
         self.task, self.links, self.plan = task, list(links), plan
         self.max_norm, self.sigma, self.patience, self.progress = max_norm, sigma, early_stopping_rounds, progress
+        self.equalize = equalize
 
     def own_params(self) -> list[np.ndarray]:
         """Everything the guest's optimizer updates, the links' included (kept and restored at the best epoch)."""
@@ -67,7 +69,9 @@ class GuestSession:
     def step(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> float:
         loss, d_out = loss_and_grad(self.task, self.output(X, rows, "train"), y[rows])
         d_guest, delta = self.interactive.split(self.top.backward(d_out))
-        sent = defend(delta * len(rows), self.max_norm, self.sigma)  # per-row gradients, as each host may learn them
+        sent = defend(
+            delta * len(rows), self.max_norm, self.sigma, self.equalize
+        )  # per-row gradients, as each host may learn them
         for link in self.links:
             link.backward(delta, sent)
         self.bottom.backward(d_guest)

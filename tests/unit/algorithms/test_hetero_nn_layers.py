@@ -104,3 +104,14 @@ def test_defence_clips_every_row_and_noise_matches_its_accounting():
     noisy = defend(np.zeros((4000, 4)), 1.0, sigma)
     assert noisy.std() == pytest.approx(sigma, rel=0.05)
     assert np.array_equal(defend(rows, None, 0.0), rows)
+
+
+def test_equalized_norms_hide_the_norm_and_cost_epsilon():
+    small, large = np.full((20000, 4), 0.05), np.full((20000, 4), 0.45)  # norms 0.1 and 0.9, clipped at 1
+    for rows in (small, large):
+        assert np.mean(np.sum(defend(rows, 1.0, 0.0, equalize=True) ** 2, axis=1)) == pytest.approx(1.0, rel=0.03)
+    assert np.array_equal(defend(np.ones((3, 4)), 1.0, 0.0, equalize=True), defend(np.ones((3, 4)), 1.0, 0.0))
+    # the label now also moves the variance: more noise for the same epsilon, the zCDP bound without equalizing
+    plain, equalized = noise_multiplier(32.0, 1e-5, 5), noise_multiplier(32.0, 1e-5, 5, units=4, equalize=True)
+    assert plain == pytest.approx(0.988, abs=0.002) and equalized > plain
+    assert epsilon_of(equalized, 1e-5, 5, units=4, equalize=True) == pytest.approx(32.0, rel=1e-3)
