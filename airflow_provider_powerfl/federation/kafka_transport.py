@@ -76,9 +76,13 @@ DELIVERY_RETRY = 5.0  # seconds between deliver's tries of a broker it cannot re
 INBOX_TOPIC_CONFIG: Mapping[str, str] = {"retention.ms": str(24 * 3600 * 1000), "segment.ms": str(3600 * 1000)}
 
 
-def ensure_topic(config: Mapping[str, Any], topic: str, topic_config: Mapping[str, str] | None = None) -> None:
-    """Create `topic` (one partition, replication 1, `topic_config`) on the broker `config` points at, if missing."""
-    admin = KafkaAdminClient(**config, client_id=f"powerfl-admin-{topic}")
+def ensure_topic(
+    config: Mapping[str, Any], topic: str, topic_config: Mapping[str, str] | None = None, *, timeout: float | None = None
+) -> None:
+    """Create `topic` (one partition, replication 1, `topic_config`) on the broker `config` points at, if missing;
+    `timeout`: seconds to reach the broker (default kafka-python's 30 s, or more against a dropped network)."""
+    bounds = {} if timeout is None else {"bootstrap_timeout_ms": max(int(timeout * 1000), 100)}
+    admin = KafkaAdminClient(**{**config, **bounds}, client_id=f"powerfl-admin-{topic}")
     try:
         new = NewTopic(topic, num_partitions=1, replication_factor=1, topic_configs=dict(topic_config or {}))
         admin.create_topics([new])
@@ -102,7 +106,7 @@ def deliver(config: Mapping[str, Any], topic: str, wire: bytes, what: str, *, ti
         left = max(deadline - time.monotonic(), 0.1)
         producer = None
         try:
-            ensure_topic(config, topic)
+            ensure_topic(config, topic, timeout=left)
             producer = KafkaProducer(**config, acks="all", max_block_ms=int(left * 1000))
             future = producer.send(topic, value=wire, partition=0)  # waits for the topic's metadata: nothing sent yet
         except KafkaError as exc:
@@ -204,8 +208,11 @@ class KafkaTransport(Transport):
                 log.warning("job %r: messages to %s still undelivered after %gs; closing without them",
                             self._job_id, sorted(self._producers), timeout)  # fmt: skip
         finally:
-            for producer in self._producers.values():
-                producer.close(timeout=timeout)
+            for dst, producer in self._producers.items():
+                try:
+                    producer.close(timeout=timeout)
+                except KafkaError as exc:  # kafka-python's close flushes first and raises if that times out
+                    log.warning("job %r: the producer to party %s closed undelivered: %r", self._job_id, dst, exc)
             self._consumer.close()
 
     def _producer(self, dst: str, topic: str) -> KafkaProducer:

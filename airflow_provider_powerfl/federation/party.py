@@ -233,7 +233,7 @@ class Party:
 
     def tell_peers_failed(self, exc: BaseException) -> None:
         """Send every peer this party's failure (the error's class only), unless a peer's failure caused it
-        or they were told of ``exc`` already (``exc.peers_told``, set here)."""
+        or they were told of ``exc`` already (``exc.peers_told``, set here once told or tried for FAREWELL_TIMEOUT)."""
         if peers_know(exc):
             return
         error = type(exc).__name__
@@ -242,7 +242,8 @@ class Party:
                 self.send(peer, FAILED_TAG, {"error": error})
             if not self.transport.flush(FAREWELL_TIMEOUT):  # a peer out of reach: it finds this party silent
                 log.warning("party %s could not tell its peers that it failed within %gs", self.party_id, FAREWELL_TIMEOUT)
-                return
+            # told, or tried as long as it is worth: a second try (spark_jobs' tell_peers_failed, with a party of its
+            # own) would wait on the same unreachable broker again
             exc.peers_told = True  # type: ignore[attr-defined]
         except Exception:  # the peers fall back on their recv timeout
             log.exception("party %s could not tell its peers that it failed", self.party_id)

@@ -45,7 +45,7 @@ class _Producer:
 def _broker_back_after(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[int]:
     tries: list[int] = []
 
-    def ensure_topic(config: object, topic: str) -> None:
+    def ensure_topic(config: object, topic: str, *, timeout: float) -> None:
         tries.append(1)
         if len(tries) <= failures:
             raise KafkaConnectionError("Unable to bootstrap")
