@@ -18,14 +18,27 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.parties import PIPELINE, Party, TwoParties, two_parties, until
+from tests.support.parties import PIPELINE, Party, TwoParties, pipeline_definition, two_parties, until
+from tests.support.tee_party import (
+    TEE_PIPELINE,
+    centralized_auc,
+    deploy_enclave,
+    enclave_party_id,
+    tee_connections,
+    tee_job_parameters,
+    tee_pipeline,
+)
 
 pytestmark = pytest.mark.timeout(900)  # the fixture starts two Airflows; every wait below is bounded
+ENCLAVE = enclave_party_id()  # the enclave host the guest operates in the example TEE pipeline (dags/pipelines/tee_lr.yaml)
 
 
 @pytest.fixture(scope="module")
 def parties(tmp_path_factory, kafka_brokers):
-    with two_parties(tmp_path_factory.mktemp("flow_server"), kafka_brokers, wait_listener=False) as started:
+    root = tmp_path_factory.mktemp("flow_server")
+    pipelines = {f"{PIPELINE}.yaml": pipeline_definition, "tee_lr.yaml": tee_pipeline(ENCLAVE)}
+    with two_parties(root, kafka_brokers, pipelines=pipelines, wait_listener=False,
+                     connection_extra=tee_connections(root, ENCLAVE)) as started:  # fmt: skip
         yield started
 
 
@@ -81,6 +94,24 @@ def seed_job(parties: TwoParties) -> str:
     assert body["conf"]["parties-args"][parties.host.party_id]["work_dir"] == str(parties.work_dir)
     assert f"parties-args.{parties.host.party_id}.hadoop-user-name" in body["ignored"]
     return body["job_id"]
+
+
+@pytest.fixture(scope="module")
+def tee_job(parties: TwoParties, kafka_brokers) -> str:
+    """The example TEE pipeline submitted at the guest (runs beside the other tests); its job id."""
+    deploy_enclave(parties, ENCLAVE, kafka_brokers["host2"])
+    response = submit(parties.guest, TEE_PIPELINE, tee_job_parameters(parties))
+    assert response.status_code == 201, response.text
+    return response.json()["job_id"]
+
+
+def test_a_tee_job_is_submitted_and_a_conf_cannot_set_a_partys_tee_policy(parties, tee_job):
+    params = tee_job_parameters(parties)
+    params["parties-args"][parties.host.party_id]["enclave"] = {"tee_policy_path": "/tmp/permissive.yaml"}
+    response = submit(parties.guest, TEE_PIPELINE, params)
+    assert response.status_code == 400, response.text
+    assert "tee_policy_path" in response.json()["detail"] and "its own" in response.json()["detail"], response.json()
+    assert tee_job
 
 
 def test_every_route_refuses_a_caller_without_a_login(parties, seed_job):
@@ -247,3 +278,27 @@ def test_the_powerfl_cli_drives_the_same_api(parties, seed_job, monkeypatch, cap
     assert json.loads(capsys.readouterr().out)["parties"][parties.host.party_id]["state"] == "success"
     assert main(["job", "pause", seed_job, "--api", guest.url]) == 1  # a finished job: 409, its detail printed
     assert "only a queued or running job can pause" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(1500)
+def test_the_tee_pipeline_gives_the_centralized_model_at_both_parties_not_confidential(parties, tee_job):
+    """align (PSI) then the enclave step: the enclave host launched at the guest, keys released by each owner's own
+    policy (simulated evidence explicitly accepted), results sealed back to each owner."""
+    from airflow_provider_powerfl.tee.errors import NOT_CONFIDENTIAL
+
+    results = {}
+    for party in parties.parties:
+        view = wait_state(party, tee_job, {"success", "failed"}, 900)
+        assert view["state"] == "success", view
+        results[party.party_id] = json.loads(
+            (parties.work_dir / tee_job / party.party_id / "train" / "enclave_result.json").read_text()
+        )
+        metrics = json.loads((parties.work_dir / tee_job / party.party_id / "train" / "result.json").read_text())["metrics"]
+        assert metrics["notice"] == NOT_CONFIDENTIAL and metrics["confidential"] == "false", metrics
+        log = call(party, "GET", f"/jobs/{tee_job}/logs", params={"step": "train"}).json()
+        assert any(NOT_CONFIDENTIAL in line["event"] for line in log["lines"]), log["lines"][-10:]
+    central = centralized_auc(parties, tee_job)
+    guest, host = results[parties.guest.party_id], results[parties.host.party_id]
+    assert abs(guest["auc"] - central) <= 1e-9 and guest["auc"] == host["auc"] > 0.9, (guest["auc"], central)
+    assert guest["notice"] == host["notice"] == NOT_CONFIDENTIAL and "intercept" in guest and "intercept" not in host
+    assert len(host["weights"]["coef"]) + len(guest["weights"]["coef"]) == 30  # each owner got its own columns' weights

@@ -170,6 +170,7 @@ def _connection(
     peers: list[str],
     broker: str,
     policy: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "conn_type": "powerfl",
@@ -187,6 +188,7 @@ def _connection(
                 "output_dir": str(root),
                 **(policy or {}),
             },
+            **(extra or {}),
         },
     }
 
@@ -248,6 +250,7 @@ def two_parties(
     wait_listener: bool = True,
     airflow_options: Mapping[str, Mapping[str, Any]] | None = None,
     policy: Mapping[str, Any] | None = None,
+    connection_extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[TwoParties]:
     """Start a guest and a host on `brokers` ``{"guest": addr, "host": addr}`` (the ``kafka_brokers`` fixture).
 
@@ -257,7 +260,8 @@ def two_parties(
     the listener's first run comes (within the pipeline's accept_timeout). `airflow_options`: role -> extra
     LocalAirflow arguments (``env`` is added to the party's; tests/support/netns.py places a party in its own
     network namespace so). `policy`: privacy policy fields both parties get on top of the tests' (e.g.
-    ``require_agreement``). Stops both (and their Spark steps) on the way out.
+    ``require_agreement``). `connection_extra`: role -> fields added to that party's ``powerfl`` connection (e.g.
+    ``tee_policy_path``). Stops both (and their Spark steps) on the way out.
     """
     from airflow_provider_powerfl.datasets.breast import write_breast_split
     from airflow_provider_powerfl.federation.keys import generate_party_keys
@@ -274,7 +278,8 @@ def two_parties(
     ports = iter(free_ports(6))
     airflows = {
         role: _airflow(root, pid, role, _connection(root, registry, pid, role, [p for p in ids.values() if p != pid],
-                                                    brokers[role], policy), ports, (airflow_options or {}).get(role, {}))
+                                                    brokers[role], policy, (connection_extra or {}).get(role)), ports,
+                         (airflow_options or {}).get(role, {}))
         for role, pid in ids.items()
     }  # fmt: skip
     definitions = {name: make(ids["guest"], ids["host"]) for name, make in (pipelines or {f"{PIPELINE}.yaml": _default}).items()}
