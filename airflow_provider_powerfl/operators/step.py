@@ -195,6 +195,14 @@ class FederatedStepOperator(BaseOperator):
         except PolicyRefused as exc:  # nothing ran: the job ends at every party with the reason, no retry
             self._tell_peers(registry, signer, spec, "failed", str(exc))
             raise AirflowFailException(str(exc)) from exc
+        try:
+            return self._run_and_tell(context, jc, spec, runtime, registry, signer)
+        finally:  # the task ends here: a later try needs no record of this one's step (a killed supervisor leaves it)
+            self._record(spec).unlink(missing_ok=True)
+
+    def _run_and_tell(
+        self, context: Any, jc: JobContext, spec: TaskSpec, runtime: str, registry: PartyRegistry, signer: SigningKey | None
+    ) -> dict[str, Any]:
         what = f"step {self.step} (task {self.task_id}) of job {spec.job_id!r} at party {spec.party_id}"
         finished = self._finish_previous_step(spec, what) if runtime != "kubernetes" else None
         if finished is not None:  # before any "running": a newer attempt would make the peers restart theirs
@@ -244,8 +252,8 @@ class FederatedStepOperator(BaseOperator):
         return record_path(spec.job_id, spec.party_id, self.task_id, spec.nonce[:16])
 
     def _finish_previous_step(self, spec: TaskSpec, what: str) -> dict[str, Any] | None:
-        """A former try's step left running when its supervisor was killed outright (a scheduler's kill -9) goes on
-        with the peers: wait for it and take its result; None (no such step, or it wrote no result): run anew."""
+        """A former try's step whose supervisor was killed outright (a scheduler's kill -9) went on with the peers (its
+        own process group): wait for it and take its result; None (no such step, or it failed): run anew."""
         previous = previous_step(self._record(spec))
         if previous is None:
             return None
@@ -255,14 +263,14 @@ class FederatedStepOperator(BaseOperator):
             if self._guard is not None:
                 self._guard.check()
             path = local_file(spec.outputs.dir, RESULT_FILE)
-            if path is None or not path.exists() or path.stat().st_mtime < previous.at:
+            failed = previous.exit_code not in (None, 0)
+            if failed or path is None or not path.exists() or path.stat().st_mtime < previous.at:
                 self.log.warning("%s: a former try's step (pid %d) ended without a result; running it anew", what, previous.pid)
                 return None
             self.log.warning("%s: taking the result of a former try's step (pid %d), which finished with the peers",
                              what, previous.pid)  # fmt: skip
             return self.read_result(spec)
         finally:
-            previous.forget()
             self._process = None
 
     def _run_pod(self, context: Any, argv: list[str], spec: TaskSpec, settings: KubernetesSettings, what: str) -> None:

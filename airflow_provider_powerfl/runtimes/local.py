@@ -6,8 +6,9 @@ task's failure reason. Killing the task kills the whole group (spark-submit,
 its JVM and the Python workers).
 
 A step in its own group outlives a task whose supervisor is killed outright (a scheduler's kill -9): the
-record ``run(record=...)`` keeps while the step runs lets the task's next try find it (``previous_step``),
-wait for it and take its result, rather than start a second step the peers no longer answer.
+record ``run(record=...)`` writes (the process, then its exit code) lets the task's next try find it
+(``previous_step``), wait for it and take its result, rather than start a second step the peers no longer
+answer; the operator removes the record once the task ended here.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class LocalProcess:
         record: Path | None = None,
     ) -> None:
         """Stream output into ``log``; raise StepFailed naming ``what`` if the process exits non-zero. ``record``: a
-        file naming the process while it runs (removed when it ends here), for ``previous_step``."""
+        file naming the process, and once it ended here its exit code, for ``previous_step``."""
         log.info("running %s in %s: %s", what, self.cwd, " ".join(self.argv))
         try:
             self._proc = subprocess.Popen(
@@ -77,13 +78,13 @@ class LocalProcess:
             )
         except OSError as exc:
             raise StepFailed(f"{what}: cannot start {self.argv[0]!r}: {exc.strerror or exc}", -1) from exc
+        if record is not None:
+            _write_record(record, self._proc.pid)
         try:
-            if record is not None:
-                _write_record(record, self._proc.pid)
             self._stream(log, what, on_line)
         finally:
             if record is not None:
-                record.unlink(missing_ok=True)
+                _write_record(record, self._proc.pid, self._proc.poll())
 
     def _stream(self, log: logging.Logger | logging.LoggerAdapter, what: str, on_line: Callable[[str], None] | None) -> None:
         error: str | None = None
@@ -142,16 +143,23 @@ def _started(pid: int) -> str | None:
     return None if fields[0] == "Z" else fields[19]  # a zombie has ended
 
 
-def _write_record(path: Path, pid: int) -> None:
+def _write_record(path: Path, pid: int, exit_code: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": pid, "started": _started(pid), "at": time.time()}))
+    if exit_code is None:
+        record = {"pid": pid, "started": _started(pid), "at": time.time()}
+    else:
+        record = {**json.loads(path.read_text()), "exit": exit_code}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.replace(path)  # whole or not at all: a kill may come at any moment
 
 
 class PreviousStep:
     """The step a former try of a task started and left running when its supervisor died (``previous_step``)."""
 
-    def __init__(self, pid: int, started: str | None, at: float, record: Path) -> None:
+    def __init__(self, pid: int, started: str | None, at: float, record: Path, exit_code: int | None = None) -> None:
         self.pid, self.started, self.at, self.record = pid, started, at, record
+        self.exit_code = exit_code  # None: it ended unseen (or runs still)
 
     def running(self) -> bool:
         return self.started is not None and _started(self.pid) == self.started
@@ -172,14 +180,11 @@ class PreviousStep:
             except ProcessLookupError:
                 pass
 
-    def forget(self) -> None:
-        self.record.unlink(missing_ok=True)
-
 
 def previous_step(record: Path) -> PreviousStep | None:
-    """The step a former try recorded at `record` and never saw end (its supervisor was killed), if any."""
+    """The step a former try recorded at `record` whose task did not end here (its supervisor was killed), if any."""
     try:
         data = json.loads(record.read_text())
-        return PreviousStep(int(data["pid"]), data.get("started"), float(data["at"]), record)
+        return PreviousStep(int(data["pid"]), data.get("started"), float(data["at"]), record, data.get("exit"))
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from airflow_provider_powerfl.runtimes.local import LocalProcess, PreviousStep, StepFailed, previous_step, record_path
+from airflow_provider_powerfl.runtimes.local import LocalProcess, StepFailed, previous_step, record_path
 
 log = logging.getLogger("test.local")
 
@@ -107,13 +107,14 @@ def test_a_step_outliving_its_supervisor_is_found_by_the_next_try_through_its_re
     previous.wait(log, "step x", poll=0.05)
     assert not previous.running()
     thread.join(30)
-    assert not record.exists()  # a step that ends under its supervisor leaves no record
-    stale = previous_step(record) or PreviousStep(previous.pid, previous.started, 0.0, record)
-    assert not stale.running()  # its pid, even if reused later, names another process
+    ended = previous_step(record)  # the supervisor saw it end: the record says how (here: killed)
+    assert ended is not None and ended.exit_code == -9 and not ended.running()
 
 
-def test_a_step_ending_normally_removes_its_record(tmp_path):
+def test_a_step_ending_under_its_supervisor_records_its_exit_code(tmp_path):
+    """A supervisor killed after its step ended (while it tells the peers) leaves a record of a step that succeeded."""
     record = tmp_path / "r.json"
     LocalProcess(script(tmp_path, "print('done')\n"), tmp_path).run(log, "step x", record=record)
-    assert not record.exists()
+    ended = previous_step(record)
+    assert ended is not None and ended.exit_code == 0 and not ended.running()
     assert record_path("job 1", "10000", "train", "ab").name == "job_1.10000.train.ab.json"
