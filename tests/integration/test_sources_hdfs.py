@@ -7,6 +7,7 @@ the steps' own runs, which resolve ``hdfs:///`` through ``HADOOP_CONF_DIR``, are
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from airflow_provider_powerfl.exceptions import DataError
 from airflow_provider_powerfl.jobs.spec import DataSpec
 from spark_jobs.common.io import read_arrays, read_input
 from spark_jobs.common.output import atomic_output
-from tests.support.hdfs import names, put
+from tests.support.hdfs import as_user, chmod, names, put
 
 GUEST_CSV = "id,y,x0,x1\na,1,0.5,1\nb,0,1.5,2\nc,1,-0.25,3\n"
 
@@ -81,6 +82,16 @@ def test_bad_inputs_on_hdfs_name_the_uri_and_the_fault(spark, base, tmp_path):
         read_arrays(spark, spec(uri, "csv"))
     with pytest.raises(DataError, match=rf"^{uri}: missing label column 'y' \(columns: key, x0\)"):
         read_arrays(spark, spec(uri, "csv", id_column="key", label_column="y"))
+
+    private = f"{base}/private"  # another user's directory (drwx------): listing it is refused by the NameNode
+    put(spark, local, f"{private}/bad.csv")
+    chmod(spark, private, 0o700)
+    with as_user(spark, "mallory"), pytest.raises(DataError) as refused:
+        read_arrays(spark, spec(f"{private}/bad.csv", "csv"))
+    assert str(refused.value).startswith(
+        f"{private}/bad.csv: cannot read as csv: permission denied: Permission denied: user=mallory, access=EXECUTE, "
+        f'inode="{urlparse(private).path}":root:'
+    ), refused.value
 
     orc = f"{base}/strings.orc"  # wrong schema: a feature column of structs
     spark.createDataFrame([("a", (1, 2))], "id string, x0 struct<a:int,b:int>").write.orc(orc)

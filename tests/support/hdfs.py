@@ -80,3 +80,27 @@ def read_text(spark, uri: str) -> str:
         return jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
     finally:
         stream.close()
+
+
+def chmod(spark, uri: str, mode: int) -> None:
+    """Set an HDFS path's permission bits (e.g. 0o700) with the session's Hadoop client."""
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    path.getFileSystem(spark._jsc.hadoopConfiguration()).setPermission(
+        path, jvm.org.apache.hadoop.fs.permission.FsPermission(mode)
+    )
+
+
+@contextmanager
+def as_user(spark, user: str) -> Iterator[None]:
+    """Run the session's Hadoop calls (driver and local tasks) as ``user``, not the NameNode's superuser who started it.
+
+    Swaps the JVM's login user (simple authentication, as ``HADOOP_USER_NAME`` does for a new process) and puts it back.
+    """
+    ugi = spark._jvm.org.apache.hadoop.security.UserGroupInformation
+    own = ugi.getLoginUser()
+    ugi.setLoginUser(ugi.createRemoteUser(user))
+    try:
+        yield
+    finally:
+        ugi.setLoginUser(own)

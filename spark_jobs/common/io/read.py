@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,10 +27,39 @@ from spark_jobs.common.io.table import (
 )
 from spark_jobs.common.io.tabular import load_tabular, read_tabular, tabular_columns
 
+# JVM errors of a file system that say the input cannot be read, whichever action met them: (class, what is wrong)
+_UNREADABLE = (
+    ("org.apache.hadoop.security.AccessControlException", "permission denied"),  # HDFS permissions
+    ("java.nio.file.AccessDeniedException", "access denied"),  # s3a: HTTP 403 (wrong credentials, bucket policy)
+    ("java.io.FileNotFoundException", "not found"),  # removed between listing and reading
+)
+
+
+@contextmanager
+def unreadable_named(data: DataSpec) -> Iterator[None]:
+    """Turn a JVM error saying the input cannot be read (permission, credentials, gone) into a DataError naming its URI."""
+    try:
+        yield
+    except (DataError, ConfigError):
+        raise
+    except Exception as exc:
+        text = str(exc)
+        for cls, what in _UNREADABLE:
+            found = re.search(rf"{re.escape(cls)}: ([^\n]*)", text)
+            if found:
+                detail = found[1].strip()[:400]
+                raise DataError(f"{data.uri}: cannot read as {data.format}: {what}: {detail}") from exc
+        raise
+
 
 def read_input(spark: SparkSession, data: DataSpec, *, require_label: bool = False, name: str = "input") -> Table:
     """Read, check and normalise one input; ``name`` is its key under ``inputs`` (for errors)."""
     _check_label_wanted(data, require_label, name)
+    with unreadable_named(data):
+        return _read_input(spark, data)
+
+
+def _read_input(spark: SparkSession, data: DataSpec) -> Table:
     reader = read_libsvm if data.format == "libsvm" else read_tabular
     cached: list[DataFrame] = []  # unpersisted when the input is refused
     try:
@@ -66,19 +98,20 @@ def read_arrays(spark: SparkSession, data: DataSpec, *, require_label: bool = Fa
     Parquet, this path 4-5 s; for a9a's 32k-line libsvm files 10-14 s against ~2 s.
     """
     _check_label_wanted(data, require_label, name)
-    if data.format == "libsvm":
-        fast = libsvm_arrays(spark, data)
-        if fast is not None:
-            return fast
-    elif data.missing.action == "error" and not any(_is_finite_number(v) for v in data.missing_values):
-        plan = tabular_columns(load_tabular(spark, data), data)
-        corrupt = [F.col(CORRUPT_COLUMN).isNotNull().alias(CORRUPT_COLUMN)] if CORRUPT_COLUMN in plan.raw.columns else []
-        arrow = plan.raw.select(*plan.columns(), *corrupt).toArrow()
-        if arrow.num_rows and not _flagged(arrow):
-            ids, X, y = arrow_arrays(arrow, plan.features, plan.label is not None, sort_by_id=True)
-            return unique_rows(data, plan.normalised(), plan.features, ids, X, y)
-    table = read_input(spark, data, require_label=require_label, name=name)
-    return (table, *collect_arrays(table, sort_by_id=True))
+    with unreadable_named(data):
+        if data.format == "libsvm":
+            fast = libsvm_arrays(spark, data)
+            if fast is not None:
+                return fast
+        elif data.missing.action == "error" and not any(_is_finite_number(v) for v in data.missing_values):
+            plan = tabular_columns(load_tabular(spark, data), data)
+            corrupt = [F.col(CORRUPT_COLUMN).isNotNull().alias(CORRUPT_COLUMN)] if CORRUPT_COLUMN in plan.raw.columns else []
+            arrow = plan.raw.select(*plan.columns(), *corrupt).toArrow()
+            if arrow.num_rows and not _flagged(arrow):
+                ids, X, y = arrow_arrays(arrow, plan.features, plan.label is not None, sort_by_id=True)
+                return unique_rows(data, plan.normalised(), plan.features, ids, X, y)
+        table = _read_input(spark, data)
+        return (table, *collect_arrays(table, sort_by_id=True))
 
 
 def _flagged(arrow: pa.Table) -> bool:
