@@ -73,6 +73,9 @@ class PartyPolicy(BaseModel):
     )
     input_prefixes: tuple[str, ...] = Field(default=(), description="URI/path prefixes inputs may come from (plus output_dir)")
     output_dir: str = Field(default=DEFAULT_WORK_DIR, description="every step writes below this dir (a path or URI)")
+    output_tables: tuple[str, ...] = Field(
+        default=(), description="Hive tables a step may publish its outputs as: hive://<db>.<table>, or hive://<db> for any"
+    )
     require_agreement: StrictBool = Field(
         default=False,
         description="run a pipeline only in the version every party of the job accepted (docs/workspace.md)",
@@ -128,6 +131,7 @@ class PartyPolicy(BaseModel):
             self._check_output(party_id, "output_dir", output_dir)
         if work_dir is not None and not within(work_dir, self.output_dir):
             raise PolicyRefused(party_id, "work_dir", work_dir, f"not within output_dir {self.output_dir}")
+        self._check_tables(party_id, params)
         _check_pins(self, party_id, role, step, params)
 
     def enforce(self, spec: TaskSpec, step: str) -> TaskSpec:
@@ -140,6 +144,7 @@ class PartyPolicy(BaseModel):
         if isinstance(model, Mapping) and isinstance(model.get("root"), str):
             self._check_input(me, "params.model.root", model["root"])
         self._check_output(me, "outputs.dir", spec.outputs.dir)
+        self._check_tables(me, params)
         _check_pins(self, me, spec.role, step, params)
         _fill_pins(self, spec.role, step, params)
         return spec.model_copy(update={"params": params})
@@ -154,6 +159,14 @@ class PartyPolicy(BaseModel):
         roots = (*self.input_prefixes, self.output_dir)
         if not any(within(uri, root) for root in roots):
             raise PolicyRefused(party_id, field, uri, f"outside input_prefixes ({', '.join(roots)})")
+
+    def _check_tables(self, party_id: str, params: Mapping[str, Any]) -> None:
+        tables = params.get("output_tables") or {}
+        for name, table in tables.items() if isinstance(tables, Mapping) else ():
+            database = str(table).split(".", 1)[0]
+            if table not in self.output_tables and database not in self.output_tables:
+                allowed = ", ".join(self.output_tables) or "none"
+                raise PolicyRefused(party_id, f"params.output_tables.{name}", table, f"not among output_tables ({allowed})")
 
     def _check_output(self, party_id: str, field: str, directory: str) -> None:
         if not within(directory, self.output_dir) or _split(directory) == _split(self.output_dir):

@@ -33,7 +33,7 @@ from airflow_provider_powerfl.exceptions import DataError
 from airflow_provider_powerfl.jobs.params import AlignParams
 from airflow_provider_powerfl.jobs.spec import TaskSpec
 from spark_jobs.common.io import ID, LABEL, Table, read_arrays
-from spark_jobs.common.output import atomic_output
+from spark_jobs.common.output import atomic_output, publish_tables
 from spark_jobs.common.party import build_party
 from spark_jobs.common.runner import run_step
 from spark_jobs.common.vertical import output_uri, write_result
@@ -85,6 +85,7 @@ def align_step(spark: SparkSession, spec: TaskSpec, params: AlignParams) -> None
         metrics = {f"{name}_intersection": s["intersection"] for name, s in stats.items()}
         metrics.update({f"{name}_intersection_rate": round(s["intersection_rate"], 6) for name, s in stats.items()})
         write_result(out, outputs=outputs, metrics=metrics)
+    publish_tables(spark, params.output_tables, outputs)
 
 
 def aligned_frame(spark: SparkSession, table: Table, ids: np.ndarray, X: np.ndarray, y: np.ndarray | None) -> DataFrame:

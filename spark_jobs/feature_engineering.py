@@ -41,7 +41,7 @@ from airflow_provider_powerfl.jobs.spec import TaskSpec
 from airflow_provider_powerfl.models import save_model
 from spark_jobs.common.executor import spark_chunk_map
 from spark_jobs.common.io import ID, LABEL, read_arrays
-from spark_jobs.common.output import Staging, atomic_output
+from spark_jobs.common.output import Staging, atomic_output, publish_tables
 from spark_jobs.common.party import build_party
 from spark_jobs.common.runner import run_step
 from spark_jobs.common.vertical import (
@@ -124,6 +124,7 @@ def _fit(spark: SparkSession, spec: TaskSpec, params: FeatureEngineeringParams) 
         model_ref = {"root": output_uri(spec, "model"), "model_id": ref.model_id, "version": ref.version, "algorithm": ALGORITHM}
         write_result(out, outputs=outputs, model=model_ref, metrics=metrics)
     table.df.unpersist()
+    publish_tables(spark, params.output_tables, outputs)
 
 
 def _apply(spark: SparkSession, spec: TaskSpec, params: FeatureEngineeringParams) -> None:
@@ -138,6 +139,7 @@ def _apply(spark: SparkSession, spec: TaskSpec, params: FeatureEngineeringParams
             model=params.model.model_dump(exclude_none=True),
             metrics={"features_out": len(pipeline.feature_names_out_), "inputs": len(names)},
         )
+    publish_tables(spark, params.output_tables, outputs)
 
 
 def _write_transformed(

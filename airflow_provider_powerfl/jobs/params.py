@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from airflow_provider_powerfl.algorithms.feature_engineering.pipeline import FeaturePipeline
 from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
@@ -20,6 +20,7 @@ from airflow_provider_powerfl.algorithms.secureboost.objectives import OBJECTIVE
 from airflow_provider_powerfl.algorithms.secureboost.params import SecureBoostParams
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.party import DEFAULT_SILENCE_TIMEOUT
+from airflow_provider_powerfl.jobs.data_spec import HIVE_URI
 from airflow_provider_powerfl.validation import Contract, parse
 
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -28,6 +29,17 @@ InputNames = Annotated[list[StrictStr], Field(min_length=1)]
 
 # SecureBoost's objective by the task's name, as a job conf may give it -> XGBoost's name, which the estimator takes
 TASK_OBJECTIVES = {"binary": "binary:logistic", "multiclass": "multi:softprob", "regression": "reg:squarederror"}
+
+
+def _hive_tables(value: Any) -> Any:
+    for name, uri in (value or {}).items():
+        if not (isinstance(uri, str) and HIVE_URI.match(uri)):
+            raise ValueError(f"{name}: expected hive://<db>.<table>, got {uri!r}")
+    return value
+
+
+# an output's name -> the Hive table (hive://<db>.<table>) the step publishes it as, once written (output.publish_tables)
+OutputTables = Annotated[dict[StrictStr, StrictStr], AfterValidator(_hive_tables)]
 
 
 class StepParams(Contract):
@@ -54,6 +66,7 @@ class InspectDataParams(StepParams):
 class AlignParams(StepParams):
     protocol: Literal["ecdh", "rsa"] = "ecdh"
     inputs: InputNames | None = None  # default: every input of the spec
+    output_tables: OutputTables | None = None  # aligned input name -> hive://<db>.<table> it is also published as
 
 
 class HeteroLRTrain(StepParams, HeteroLRParams):
@@ -93,6 +106,7 @@ class FeatureEngineeringParams(StepParams):
     transform: StrictStr = "none"
     transform_options: dict[str, Any] | None = None
     model: ModelRef | None = None
+    output_tables: OutputTables | None = None  # transformed input name -> hive://<db>.<table> it is also published as
 
     @model_validator(mode="after")
     def _stages(self) -> FeatureEngineeringParams:

@@ -4,6 +4,9 @@ Goes through Hadoop's FileSystem API so any URI Spark writes (file:, hdfs:,
 s3a:, ...) works. The rename is atomic on local disks and HDFS; on object
 stores (s3a) it is a copy, so a reader may briefly see a partial directory
 there, but a failed step still leaves nothing behind.
+
+An output may also be published as a Hive table (:func:`publish_tables`, a step's ``output_tables``): an
+external table over its files, named only once they are all in place.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
-from airflow_provider_powerfl.exceptions import PowerFLError
+from airflow_provider_powerfl.exceptions import ConfigError, DataError, PowerFLError
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +85,39 @@ def atomic_output(spark: SparkSession, uri: str) -> Iterator[Staging]:
     if replaced:
         fs.delete(old, True)
     log.info("outputs written to %s", final.toString())
+
+
+POWERFL_TABLE = "powerfl.output"  # table property of a table a step published: the only kind a step replaces
+
+
+def publish_tables(spark: SparkSession, tables: Mapping[str, str] | None, outputs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Publish written outputs as Hive tables: ``tables`` maps an output's name to ``hive://<db>.<table>``.
+
+    Call it after :func:`atomic_output` put the outputs in place: each table is an external table over its
+    output's files (``uri`` and ``format`` of its data spec), so it names complete data only. It is made under
+    a staging name, then takes the table's name; one a step published before (table property
+    ``powerfl.output``) is replaced, and is absent for that instant only. Any other table of that name is
+    refused and left as it was, as a database that does not exist is.
+    """
+    for name, table in (tables or {}).items():
+        if name not in outputs:
+            have = ", ".join(sorted(outputs)) or "none"
+            raise ConfigError(f"params.output_tables.{name}: this step writes no output {name!r} (it writes: {have})")
+        data = outputs[name]
+        database, short = table.removeprefix("hive://").split(".", 1)
+        final, staging = f"`{database}`.`{short}`", f"`{database}`.`_powerfl_{short}_{uuid.uuid4().hex[:8]}`"
+        location = str(data["uri"]).replace("\\", "\\\\").replace("'", "\\'")
+        try:
+            if spark.catalog.tableExists(f"{database}.{short}"):
+                found = {r["key"]: r["value"] for r in spark.sql(f"SHOW TBLPROPERTIES {final}").collect()}
+                if found.get(POWERFL_TABLE) != "true":
+                    raise DataError(f"{table}: a table no PowerFL step wrote exists there; refusing to replace it")
+            spark.sql(
+                f"CREATE TABLE {staging} USING {data['format']} LOCATION '{location}' TBLPROPERTIES ('{POWERFL_TABLE}' = 'true')"
+            )
+            spark.sql(f"DROP TABLE IF EXISTS {final}")
+            spark.sql(f"ALTER TABLE {staging} RENAME TO {final}")
+        except AnalysisException as exc:
+            spark.sql(f"DROP TABLE IF EXISTS {staging}")
+            raise DataError(f"{table}: cannot publish output {name!r} ({data['uri']}): {str(exc).splitlines()[0]}") from exc
+        log.info("output %s published as %s", name, table)
