@@ -1,26 +1,30 @@
 """s3a:// inputs and outputs against a real S3 server (S3Proxy), and a Hive table (embedded Derby metastore) on it.
 
-Two spark-submits, as a party's deployment would run them: a setup script uploads the party's csv and writes
-its parquet and orc inputs to s3a:// through Spark and registers a Hive table on them; then the inspect_data step reads
-csv, parquet, orc and ``hive://`` inputs and writes its outputs to s3a:// (staging, then rename). The
-endpoint is in HADOOP_CONF_DIR and the credentials in the AWS SDK's environment variables, never in the
-task spec. Reading a missing object fails naming the URI, and leaves no output.
+As a party's deployment would run them: a setup spark-submit uploads the party's csv, writes its parquet and
+orc inputs to s3a:// and registers a Hive table on them (and checks the reader's errors on bad inputs there);
+then a party's Airflow runs the inspect_data step through its operator (``dag.test`` in a child process): it
+reads csv, parquet, orc and ``hive://`` inputs and writes its outputs to s3a:// (staging, then rename). The
+endpoint is in HADOOP_CONF_DIR; the credentials come only from the ``aws`` Airflow connection that the party's
+``powerfl`` connection names, as the step's environment variables: the spec and the command the operator
+submitted hold none. The same step under a connection with a wrong secret fails naming the URI (access
+denied) and leaves no output.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_operators import federation, party_env, run_dag_test, write_dag
 
-from airflow_provider_powerfl.jobs.contract import step_error_in
-from airflow_provider_powerfl.jobs.spec import TaskSpec
-from tests.support.launch import REPO, spark_submit_command, submit_env
+from tests.support.launch import REPO, SPARK_CONF, spark_submit_command, submit_env
 from tests.support.s3 import BUCKET, S3Server, s3proxy
+from tests.support.s3_setup_job import ERRORS_MARK, TABLES_MARK
 
 GUEST_CSV = "id,y,x0,x1\na,1,0.5,1\nb,0,1.5,2\nc,1,-0.25,3\nd,0,2,4\n"
 
@@ -45,21 +49,6 @@ def submit(argv: list[str], s3: S3Server, cwd: Path) -> subprocess.CompletedProc
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
-def write_spec(work: Path, inputs: dict, out: str) -> Path:
-    spec = {
-        "job_id": "s3-job", "party_id": "10000", "private_key": "/keys/10000.pem", "nonce": "0f" * 16,
-        "parties": [
-            {"id": "10000", "role": "guest", "bootstrap_servers": "localhost:9092", "public_key": "/keys/10000.pub"},
-            {"id": "20000", "role": "host", "bootstrap_servers": "localhost:9093", "public_key": "/keys/20000.pub"},
-        ],
-        "inputs": inputs, "outputs": {"dir": out},
-    }  # fmt: skip
-    path = work / f"spec-{uuid.uuid4().hex[:6]}.yaml"
-    TaskSpec.from_dict(spec).dump(path)
-    assert s3_secrets_absent(path.read_text())
-    return path
-
-
 def staged_objects(prefix: Path) -> list[Path]:
     """Objects left in staging directories under a prefix of the server's store (S3Proxy keeps an emptied
     directory on disk after its objects are deleted; S3 lists nothing there, so only files count)."""
@@ -68,6 +57,73 @@ def staged_objects(prefix: Path) -> list[Path]:
 
 def s3_secrets_absent(text: str) -> bool:
     return "AWS_" not in text and "secret" not in text.lower()
+
+
+S3_DAG = """
+    from airflow.sdk import DAG
+
+    from airflow_provider_powerfl.operators import FederatedStepOperator
+
+    with DAG("powerfl_s3_it", schedule=None) as dag:
+        FederatedStepOperator(task_id="inspect", step="inspect_data", inputs={inputs!r}, output_dir={out!r},
+                              spark={spark!r}, publish_events=False)
+        FederatedStepOperator(task_id="inspect_wrong_keys", step="inspect_data", inputs={bad!r}, output_dir={bad_out!r},
+                              spark={spark!r}, publish_events=False, powerfl_conn_id="powerfl_wrong_keys")
+"""
+# the spark-submit the operators run: it keeps what it was given (spec, argv, environment), then runs the real one
+RECORDING_SUBMIT = """#!/bin/sh
+cp spec.json "{record}/spec-$$.json"; printf '%s\\n' "$@" > "{record}/argv-$$"; env > "{record}/env-$$"
+exec "{real}" "$@"
+"""
+
+
+def airflow_env(tmp_path: Path, s3: S3Server, base: str) -> dict[str, str]:
+    """A party's Airflow: its powerfl connection names the aws connection; a second one names a wrong secret's."""
+    env = party_env(tmp_path, federation(tmp_path, {"guest": "127.0.0.1:9", "host": "127.0.0.1:9"}), "10000")
+    env = {k: v for k, v in env.items() if not k.startswith("AWS_")}  # no credentials but the connection's
+    conn = json.loads(env["AIRFLOW_CONN_POWERFL_DEFAULT"])
+    conn["extra"]["policy"] = {"input_prefixes": [base, "hive://party.guest"], "output_dir": base}
+    wrong = json.loads(json.dumps(conn))
+    conn["extra"]["aws_conn_id"], wrong["extra"]["aws_conn_id"] = "s3_party", "s3_wrong"
+    aws = {"conn_type": "aws", "login": s3.access_key, "password": s3.secret_key}
+    env.update(
+        AIRFLOW_CONN_POWERFL_DEFAULT=json.dumps(conn),
+        AIRFLOW_CONN_POWERFL_WRONG_KEYS=json.dumps(wrong),
+        AIRFLOW_CONN_S3_PARTY=json.dumps(aws),
+        AIRFLOW_CONN_S3_WRONG=json.dumps({**aws, "password": "wrong-" + s3.secret_key}),
+        HADOOP_CONF_DIR=str(s3.conf_dir),  # the endpoint: deployment configuration, as at a party
+    )
+    return env
+
+
+def recording_submit(tmp_path: Path) -> tuple[Path, Path]:
+    record = tmp_path / "submitted"
+    record.mkdir()
+    script = tmp_path / "spark-submit"
+    script.write_text(RECORDING_SUBMIT.format(record=record, real=Path(sys.executable).parent / "spark-submit"))
+    script.chmod(0o755)
+    return script, record
+
+
+def check_errors_named(output: str, base: str) -> None:
+    (line,) = [line for line in output.splitlines() if line.startswith(ERRORS_MARK)]
+    errors = json.loads(line[len(ERRORS_MARK) :])
+    assert errors["missing"].startswith(f"{base}/missing.csv: cannot read as csv: [PATH_NOT_FOUND]"), errors
+    assert errors["no_id"].startswith(f"{base}/no-id: missing id column 'id' (columns: key, x0)"), errors
+    assert errors["no_label"].startswith(f"{base}/no-id: missing label column 'y' (columns: key, x0)"), errors
+    assert errors["structs"] == f"{base}/structs: column 'x0' has type struct<a:int,b:int>, expected numbers", errors
+    assert errors["no_table"].startswith("hive://party.nope: cannot read as hive: [TABLE_OR_VIEW_NOT_FOUND]"), errors
+
+
+def check_tables_published(output: str, base: str) -> None:
+    """Outputs published as Hive tables: named only when complete, a step's own replaced, nobody else's."""
+    (line,) = [line for line in output.splitlines() if line.startswith(TABLES_MARK)]
+    facts = json.loads(line[len(TABLES_MARK) :])
+    assert facts["new_rows"] == 3 and facts["replaced_rows"] == 5, facts
+    assert facts["replaced_location"] == f"{base}/job2/data/train", facts
+    assert facts["failed_table_exists"] is False, facts
+    assert facts["foreign"] == "hive://party.guest: a table no PowerFL step wrote exists there; refusing to replace it"
+    assert facts["foreign_rows"] == 4 and facts["tables"] == ["aligned", "guest"], facts  # no staging table left
 
 
 @pytest.mark.timeout(1800)
@@ -80,6 +136,8 @@ def test_inputs_and_outputs_on_s3_and_a_hive_table(s3: S3Server, tmp_path: Path)
              str(REPO / "tests" / "support" / "s3_setup_job.py"), str(csv), base, "party.guest"]  # fmt: skip
     proc = submit(setup, s3, tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    check_errors_named(proc.stdout, base)
+    check_tables_published(proc.stdout, base)
 
     label = {"label_column": "y"}
     inputs = {
@@ -88,9 +146,16 @@ def test_inputs_and_outputs_on_s3_and_a_hive_table(s3: S3Server, tmp_path: Path)
         "orc": {"uri": f"{base}/orc", "format": "orc", **label},
         "table": {"uri": "hive://party.guest", "format": "hive", **label},
     }
-    spec = write_spec(tmp_path, inputs, f"{base}/out")
-    proc = submit(spark_submit_command("inspect_data", spec, conf=conf), s3, tmp_path)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    submit_script, record = recording_submit(tmp_path)
+    spark = {"master": "local[2]", "conf": {**SPARK_CONF, **conf}, "jobs_dir": str(REPO / "spark_jobs"),
+             "spark_submit": str(submit_script)}  # fmt: skip
+    bad = {"train": inputs["csv"]}
+    dag = write_dag(tmp_path, "s3", S3_DAG.format(inputs=inputs, out=f"{base}/out", spark=spark, bad=bad,
+                                                  bad_out=f"{base}/bad-out"))  # fmt: skip
+    job = {"job_id": f"s3-{uuid.uuid4().hex[:8]}", "nonce": uuid.uuid4().hex, "parties": ["10000=guest", "20000=host"]}
+    result = run_dag_test(tmp_path, airflow_env(tmp_path, s3, base), dag, "powerfl_s3_it", job)
+    assert result["states"] == {"inspect": "success", "inspect_wrong_keys": "failed"}, result["output"][-6000:]
+
     out = s3.bucket_dir / base.split(f"{BUCKET}/", 1)[1] / "out"
     stats = json.loads((out / "statistics.json").read_text())  # written through s3a, as the server stored it
     for name, got in stats["inputs"].items():
@@ -99,8 +164,15 @@ def test_inputs_and_outputs_on_s3_and_a_hive_table(s3: S3Server, tmp_path: Path)
     assert stats["inputs"]["table"]["uri"] == "hive://party.guest"
     assert not staged_objects(out.parent)
 
-    bad = write_spec(tmp_path, {"train": {"uri": f"{base}/missing.csv", "format": "csv"}}, f"{base}/bad-out")
-    proc = submit(spark_submit_command("inspect_data", bad, conf=conf), s3, tmp_path)
-    assert proc.returncode == 2
-    assert step_error_in(proc.stdout + proc.stderr).startswith(f"{base}/missing.csv: cannot read as csv: [PATH_NOT_FOUND]")
+    submitted = {json.loads(p.read_text())["task_id"]: p.stem.split("-")[1] for p in record.glob("spec-*.json")}
+    assert set(submitted) == {"inspect", "inspect_wrong_keys"}
+    for task, pid in submitted.items():  # the credentials reached the step only as its environment
+        for what in (f"spec-{pid}.json", f"argv-{pid}"):
+            text = (record / what).read_text()
+            assert s3.access_key not in text and s3.secret_key not in text and s3_secrets_absent(text), (task, what)
+    env = (record / f"env-{submitted['inspect']}").read_text().splitlines()
+    assert f"AWS_ACCESS_KEY_ID={s3.access_key}" in env and f"AWS_SECRET_ACCESS_KEY={s3.secret_key}" in env
+
+    # the wrong secret: refused by the server, the step's error names the URI, nothing written
+    assert f"failed: {base}/guest.csv: cannot read as csv: access denied: " in result["output"], result["output"][-6000:]
     assert not staged_objects(out.parent) and not (out.parent / "bad-out").exists()
