@@ -11,8 +11,10 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_the_shipped_pipelines_load():
-    (pipeline,) = load_pipelines(REPO / "dags" / "pipelines")
-    assert pipeline.dag_id == "powerfl_pipeline_hetero_lr"
+    pipelines = {p.dag_id: p for p in load_pipelines(REPO / "dags" / "pipelines")}
+    assert set(pipelines) == {"powerfl_pipeline_hetero_lr", "powerfl_pipeline_tee_lr"}
+    assert [t.component for t in pipelines["powerfl_pipeline_tee_lr"].tasks] == ["align", "enclave", "wait_peers"]
+    pipeline = pipelines["powerfl_pipeline_hetero_lr"]
     assert [t.task_id for t in pipeline.tasks] == ["align", "train", "predict", "peers_predicted", "summary"]
     assert pipeline.tasks[1].spark["conf"]["spark.ui.enabled"] == "false"  # defaults reach every task
 

@@ -6,7 +6,7 @@ import pytest
 from airflow.sdk.definitions.param import ParamsDict
 
 from airflow_provider_powerfl.federation.events import StatusEvent
-from airflow_provider_powerfl.jobs.pipeline import load_pipelines
+from airflow_provider_powerfl.jobs.pipeline import PipelineDef, load_pipelines
 from airflow_provider_powerfl.operators.federated import FederatedTrainOperator
 from airflow_provider_powerfl.operators.listener import InvitedRunOperator
 from airflow_provider_powerfl.orchestration.factory import build_listener_dag, build_pipeline_dag
@@ -18,8 +18,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def dag():
-    (pipeline,) = load_pipelines(REPO / "dags" / "pipelines")
-    return build_pipeline_dag(pipeline)
+    return build_pipeline_dag(PipelineDef.from_yaml(REPO / "dags" / "pipelines" / "hetero_lr.yaml"))
 
 
 def test_the_pipeline_dag_starts_with_invite_and_guards_every_step(dag):
@@ -32,14 +31,17 @@ def test_the_pipeline_dag_starts_with_invite_and_guards_every_step(dag):
 
 
 def test_the_listener_runs_every_minute_and_knows_the_pipelines(dag):
-    (pipeline,) = load_pipelines(REPO / "dags" / "pipelines")
-    listener = build_listener_dag([pipeline])
+    pipelines = load_pipelines(REPO / "dags" / "pipelines")
+    listener = build_listener_dag(pipelines)
     listen = listener.get_task("listen")
-    assert listen.pipelines == [pipeline.dag_id]  # who may start jobs is the connection's policy, not the DAG's
+    assert listen.pipelines == [
+        "powerfl_pipeline_hetero_lr",
+        "powerfl_pipeline_tee_lr",
+    ]  # who may start jobs is the connection's policy, not the DAG's
     start = listener.get_task("start")  # one TriggerDagRunOperator per accepted invitation
     assert start.operator_class is InvitedRunOperator and start.upstream_task_ids == {"listen"}
     assert start.partial_kwargs["retries"] == 3  # a busy api-server's timeout does not refuse the job
-    run = {"dag_id": pipeline.dag_id, "job_id": "j-1", "initiator": "10000", "conf": {"nonce": "0f" * 16}}
+    run = {"dag_id": pipelines[0].dag_id, "job_id": "j-1", "initiator": "10000", "conf": {"nonce": "0f" * 16}}
     unmapped = start.unmap({"invitation": run})  # as the worker makes it: the partial's arguments and one invitation
     assert unmapped.trigger_run_id == "j-1" and unmapped.on_success_callback and unmapped.on_failure_callback
     # not @continuous: a failed continuous run stopped every later one
