@@ -12,6 +12,7 @@ hold on the brokers after it (what crossed between the parties, framing included
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import threading
@@ -22,6 +23,7 @@ from typing import Any
 import psutil
 
 from airflow_provider_powerfl.datasets.synthetic import SyntheticSpec, write_synthetic
+from airflow_provider_powerfl.exceptions import PowerFLError
 from bench import brokers
 from bench.process_tree import TreeCpu
 from tests.support.launch import REPO, check_ok, run_parties, write_job
@@ -100,6 +102,19 @@ def _step(work: Path, job: str, addrs: dict[str, str], step: str, inputs: dict, 
                   "bytes_crossed": topic_bytes(f"{job}.{step}")}  # fmt: skip
 
 
+def _report(entry: dict, rows: int, data: SyntheticSpec, args: argparse.Namespace) -> dict:
+    """Complete a step's entry and print it at once (a later step's failure must not lose it)."""
+    entry.update(rows=rows, shared_rows=data.shared, guest_features=args.guest_features, host_features=args.host_features)
+    if "error" in entry:
+        print(f"{entry['algorithm']} {rows} rows: FAILED: {entry['error']}", flush=True)
+        return entry
+    entry["cpu_us_per_row"] = round(entry["cpu_s"] / rows * 1e6, 1)
+    print(f"{entry['algorithm']} {rows} rows: wall {entry['wall_s']} s, CPU {entry['cpu_s']} s ({entry['cpu_us_per_row']} us/row), "
+          f"peak RSS {entry['peak_rss_mb']} MB, {entry['bytes_crossed']} B crossed, load {entry['load_1m']}; "
+          f"entry {json.dumps(entry, sort_keys=True)}", flush=True)  # fmt: skip
+    return entry
+
+
 def _one_size(args: argparse.Namespace, rows: int, work: Path, addrs: dict[str, str], algorithms: list[str]) -> list[dict]:
     data = SyntheticSpec(rows, args.guest_features, args.host_features, args.overlap, args.sparsity, seed=rows % 1000)
     split = write_synthetic(work / "data", data, "parquet")
@@ -107,9 +122,7 @@ def _one_size(args: argparse.Namespace, rows: int, work: Path, addrs: dict[str, 
               HOST: {"train": {"uri": str(split.host), "format": "parquet"}}}  # fmt: skip
     job = f"bench-scale-{rows}-{int(time.time())}"
     aligned, psi = _step(work, job, addrs, "align", inputs, {"timeout": 3600})
-    out = []
-    if "psi" in algorithms:
-        out.append({"algorithm": "psi", **psi})
+    out = [_report({"algorithm": "psi", **psi}, rows, data, args)] if "psi" in algorithms else []
     aligned_inputs = {pid: {"train": run.result["outputs"]["train"]} for pid, run in aligned.items()}
     common = {"key_length": args.key_length, "random_state": 0, "timeout": 3600}
     trainings = {
@@ -118,24 +131,18 @@ def _one_size(args: argparse.Namespace, rows: int, work: Path, addrs: dict[str, 
     }
     for name, params in trainings.items():
         if name in algorithms:
-            _, figures = _step(work / name, f"{job}-{name}", addrs, "train", aligned_inputs, params)
-            out.append({"algorithm": name, **figures})
-    for entry in out:
-        entry.update(
-            rows=rows,
-            shared_rows=data.shared,
-            guest_features=args.guest_features,
-            host_features=args.host_features,
-            cpu_us_per_row=round(entry["cpu_s"] / rows * 1e6, 1),
-        )
-        print(f"{entry['algorithm']} {rows} rows: wall {entry['wall_s']} s, CPU {entry['cpu_s']} s "
-              f"({entry['cpu_us_per_row']} us/row), peak RSS {entry['peak_rss_mb']} MB, {entry['bytes_crossed']} B crossed")  # fmt: skip
+            try:
+                _, figures = _step(work / name, f"{job}-{name}", addrs, "train", aligned_inputs, params)
+            except PowerFLError as failed:  # e.g. a shared broker down a moment: the other algorithms still run
+                figures = {"error": str(failed)[:500]}
+            out.append(_report({"algorithm": name, **figures}, rows, data, args))
     return out
 
 
 def per_row_ratios(entries: list[dict]) -> dict[str, dict[str, float]]:
     """Per algorithm and row count: CPU seconds per row over that of the algorithm's smallest row count."""
     out: dict[str, dict[str, float]] = {}
+    entries = [e for e in entries if "error" not in e]
     for name in dict.fromkeys(e["algorithm"] for e in entries):
         mine = sorted((e for e in entries if e["algorithm"] == name), key=lambda e: e["rows"])
         base = mine[0]["cpu_s"] / mine[0]["rows"]
@@ -151,6 +158,7 @@ def plot(entries: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (cost, memory) = plt.subplots(1, 2, figsize=(10, 4))
+    entries = [e for e in entries if "error" not in e]
     for name in dict.fromkeys(e["algorithm"] for e in entries):
         mine = sorted((e for e in entries if e["algorithm"] == name), key=lambda e: e["rows"])
         rows = [e["rows"] for e in mine]
@@ -169,8 +177,6 @@ def plot(entries: list[dict], path: Path) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.from_json:
-        import json
-
         entries = [e for f in args.from_json for e in json.loads(f.read_text().strip().splitlines()[-1])["entries"]]
         if args.plot:
             plot(entries, args.plot)
