@@ -58,6 +58,8 @@ PATHS = [
     ("hetero_lr", GUEST, "hetero_lr.guest_gradient", HOST),  # decrypted by the host for the guest
     ("secureboost", GUEST, "secureboost.cmd", GUEST),  # the guest's encrypted gradients, computed on by the host
     ("secureboost", HOST, "secureboost.reply", GUEST),  # the host's histograms, decrypted by the guest
+    # hide_instance_space: every row's per node (its histograms go back through the same check as above)
+    ("secureboost_hidden", GUEST, "secureboost.cmd", GUEST),
     ("woe", GUEST, "fe/woe/labels", GUEST),  # the guest's encrypted labels, computed on by the host
     ("woe", HOST, "fe/woe/sums", GUEST),  # the host's bin sums, decrypted by the guest
 ]
@@ -68,6 +70,9 @@ def _fit(algorithm: str, party, X: np.ndarray, y: np.ndarray | None) -> Any:
         return HeteroLogisticRegression(party=party, key_length=KEY, max_iter=1, batch_size=80, random_state=1).fit(X, y)
     if algorithm == "secureboost":
         return HeteroSecureBoost(party=party, key_length=KEY, n_estimators=4, max_depth=2, timeout=60).fit(X, y)
+    if algorithm == "secureboost_hidden":
+        hidden = HeteroSecureBoost(party=party, key_length=KEY, n_estimators=4, max_depth=2, timeout=60, hide_instance_space=True)
+        return hidden.fit(X, y)
     return HeteroFeatureBinning(party=party, key_length=KEY, n_bins=4, timeout=60).fit(X, y)
 
 
