@@ -86,7 +86,7 @@ def run(key: X25519PrivateKey, job_id: str, operation: str, params: dict[str, An
     X, y, ranges = join({pid: s["train"] for pid, (_, s) in opened.items()})
     T, y_test, _ = join({pid: s["test"] for pid, (_, s) in opened.items()})
     label_owner = next(iter(ranges))
-    model, scores = fit_and_score(operation, X, y, T, params)
+    model, scores = fit_and_score(operation, X, y, T, params, ranges)
     metric = auc(y_test, scores)
     log.info("%s on %d x %d rows/columns: test AUC %.6f", operation, X.shape[0], X.shape[1], metric)
     outputs = _outputs(operation, model, scores, metric, ranges, label_owner, confidential)

@@ -67,7 +67,8 @@ def compile_bytecode(app_root: Path, pycache: Path) -> None:
     warm = (
         "import numpy as np; from enclave import main, train; X = np.random.default_rng(0).normal(size=(64, 3)); "
         "y = (X[:, 0] > 0) * 1.0; train.fit_and_score('train_lr', X, y, X, {}); "
-        "train.fit_and_score('train_gbdt', X, y, X, {'n_estimators': 2})"
+        "train.fit_and_score('train_gbdt', X, y, X, {'n_estimators': 2}); "
+        "train.fit_and_score('train_nn', X, y, X, {'max_iter': 1}, {'a': slice(0, 2), 'b': slice(2, 3)})"
     )
     env = {**os.environ, "PYTHONPYCACHEPREFIX": str(pycache), "PYTHONPATH": str(app_root)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 
 from airflow_provider_powerfl.algorithms.secureboost import GradientBoostedTrees
 
+NN_PARAMS = {"max_iter": 10, "batch_size": 256, "learning_rate": 0.01, "random_state": 0}
 GBDT_PARAMS = {"n_estimators": 30, "max_depth": 3, "learning_rate": 0.3, "max_bin": 32, "reg_lambda": 1.0, "random_state": 0}
 
 
@@ -37,8 +38,25 @@ def fit_gbdt(X: np.ndarray, y: np.ndarray, params: dict[str, Any] | None = None)
     return GradientBoostedTrees(objective="binary:logistic", **{**GBDT_PARAMS, **(params or {})}).fit(X, y)
 
 
-def fit_and_score(operation: str, X: np.ndarray, y: np.ndarray, T: np.ndarray, params: dict[str, Any]) -> tuple[Any, np.ndarray]:
-    """(model, test scores) of ``operation`` ("train_lr" | "train_gbdt")."""
+def fit_nn(
+    X: np.ndarray, y: np.ndarray, T: np.ndarray, ranges: dict[str, slice], params: dict[str, Any] | None = None
+) -> np.ndarray:
+    """Hetero NN's network trained centrally (``hetero_nn.central``: each party's bottom model on its own columns,
+    the label owner's, first in ``ranges``, with the top model); the test scores."""
+    from airflow_provider_powerfl.algorithms.hetero_nn.central import fit_predict_central
+
+    columns = {pid: X[:, cols] for pid, cols in ranges.items()}
+    tests = {pid: T[:, cols] for pid, cols in ranges.items()}
+    scores = fit_predict_central(columns, next(iter(ranges)), y, tests, **{**NN_PARAMS, **(params or {})})
+    return np.asarray(scores, dtype=np.float64).reshape(len(T), -1)[:, -1]
+
+
+def fit_and_score(operation: str, X: np.ndarray, y: np.ndarray, T: np.ndarray, params: dict[str, Any],
+                  ranges: dict[str, slice] | None = None) -> tuple[Any, np.ndarray]:  # fmt: skip
+    """(model, test scores) of ``operation`` ("train_lr" | "train_gbdt" | "train_nn"); NN needs each party's columns."""
+    if operation == "train_nn":
+        scores = fit_nn(X, y, T, ranges or {"0": slice(0, X.shape[1])}, params)
+        return None, scores
     if operation == "train_lr":
         model = fit_lr(X, y, **params)
         return model, score_lr(model, T)

@@ -125,7 +125,7 @@ class EnclaveParams(StepParams):
     connection's ``tee_policy_path``); nothing here can widen it (docs/tee.md).
     """
 
-    operation: Literal["train_lr", "train_gbdt"] = "train_lr"  # what the enclave computes
+    operation: Literal["train_lr", "train_gbdt", "train_nn"] = "train_lr"  # what the enclave computes
     enclave_party: StrictStr  # the enclave host's party id (in the registry; the one party that launches it)
     input: StrictStr = "train"  # the aligned input the enclave trains on
     test_input: StrictStr = "test"  # the aligned input it scores (AUC)
@@ -134,11 +134,16 @@ class EnclaveParams(StepParams):
     gbdt_trees: StrictInt = Field(30, ge=1)  # train_gbdt: trees
     gbdt_max_depth: StrictInt = Field(3, ge=1)  # train_gbdt: depth of each tree
     gbdt_learning_rate: float = Field(0.3, gt=0, allow_inf_nan=False)  # train_gbdt: shrinkage
+    nn_epochs: StrictInt = Field(10, ge=1)  # train_nn: epochs of hetero NN's network, trained centrally
+    nn_batch_size: StrictInt = Field(256, ge=1)  # train_nn: rows per batch
+    nn_learning_rate: float = Field(0.01, gt=0, allow_inf_nan=False)  # train_nn: the optimizer's step
 
     def enclave_params(self) -> dict[str, Any]:
         """What the enclave app's training takes (enclave/train.py)."""
         if self.operation == "train_lr":
             return {"alpha": self.lr_alpha, "max_iter": self.lr_max_iter}
+        if self.operation == "train_nn":
+            return {"max_iter": self.nn_epochs, "batch_size": self.nn_batch_size, "learning_rate": self.nn_learning_rate}
         return {"n_estimators": self.gbdt_trees, "max_depth": self.gbdt_max_depth, "learning_rate": self.gbdt_learning_rate}
 
 

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Valida
 from airflow_provider_powerfl.config_file import load_config_file
 from airflow_provider_powerfl.exceptions import ConfigError
 
-Operation = Literal["train_lr", "train_gbdt"]
-OPERATIONS: tuple[str, ...] = ("train_lr", "train_gbdt")
+Operation = Literal["train_lr", "train_gbdt", "train_nn"]
+OPERATIONS: tuple[str, ...] = ("train_lr", "train_gbdt", "train_nn")
 TCB_STATUSES = (
     "UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded", "OutOfDate",
     "OutOfDateConfigurationNeeded",

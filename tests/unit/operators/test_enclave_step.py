@@ -42,7 +42,7 @@ def test_the_contract_types_the_enclave_steps_parameters() -> None:
     with pytest.raises(ConfigError, match="params.enclave_party"):
         validate_step_params("enclave", {})
     with pytest.raises(ConfigError, match="params.operation"):
-        validate_step_params("enclave", {"enclave_party": "3", "operation": "train_nn"})
+        validate_step_params("enclave", {"enclave_party": "3", "operation": "train_svm"})
     typo = yaml.safe_load(EXAMPLE.read_text())
     typo["tasks"]["train"]["parameters"]["tee_policy_path"] = "/tmp/mine.yaml"  # a pipeline cannot set it either
     with pytest.raises(ConfigError, match=r"tasks\.train\.parameters\.tee_policy_path"):
@@ -81,5 +81,5 @@ def test_the_component_catalog_offers_the_enclave_step() -> None:
     entry = {c["id"]: c for c in components()}["enclave"]
     assert entry["task"] == {"component": "enclave"} and entry["group"] == "train"
     assert entry["parameters"]["required"] == ["enclave_party"]
-    assert entry["parameters"]["properties"]["operation"]["enum"] == ["train_lr", "train_gbdt"]
+    assert entry["parameters"]["properties"]["operation"]["enum"] == ["train_lr", "train_gbdt", "train_nn"]
     assert "tee_policy_path" not in entry["parameters"]["properties"]

@@ -42,11 +42,14 @@ def _run(d: dict[str, np.ndarray], operation: str, params: dict, confidential: b
     return {pid: open_result(results[pid], keys[pid], JOB, pid, operation) for pid in (GUEST, HOST)}
 
 
-@pytest.mark.parametrize(("operation", "params"), [("train_lr", {}), ("train_gbdt", {"n_estimators": 5})])
+@pytest.mark.parametrize(
+    ("operation", "params"), [("train_lr", {}), ("train_gbdt", {"n_estimators": 5}), ("train_nn", {"max_iter": 3})]
+)
 def test_the_enclave_model_is_the_centralized_model(operation: str, params: dict) -> None:
     d = _data()
     out = _run(d, operation, params)
-    _, scores = train.fit_and_score(operation, d["X"][:300], d["y"][:300], d["X"][300:], params)
+    ranges = {GUEST: slice(0, 3), HOST: slice(3, 6)}  # NN: each party's bottom model on its own columns
+    _, scores = train.fit_and_score(operation, d["X"][:300], d["y"][:300], d["X"][300:], params, ranges)
     assert out[GUEST]["auc"] == out[HOST]["auc"] == train.auc(d["y"][300:], scores)
     assert out[GUEST]["confidential"] and "notice" not in out[GUEST]
     if operation == "train_lr":  # each owner gets its own columns' weights; only the label owner the intercept

@@ -24,7 +24,7 @@ def test_the_spec_names_the_job_and_the_measured_enclave(tmp_path: Path) -> None
     assert process.argv == [sys.executable, "-m", "enclave.serve", str(spec)] and process.cwd == enclave_checkout()
 
 
-@pytest.mark.parametrize(("operation", "measured", "match"), [("train_nn", True, "operation"), ("train_lr", False, "measured")])
+@pytest.mark.parametrize(("operation", "measured", "match"), [("train_svm", True, "operation"), ("train_lr", False, "measured")])
 def test_an_unknown_operation_or_a_missing_measurement_is_refused(
     tmp_path: Path, operation: str, measured: bool, match: str
 ) -> None:
