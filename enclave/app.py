@@ -4,7 +4,7 @@ Given the enclave's private key and, per data owner, its sealed train/test slice
 the enclave, it unwraps each key, opens each slice (context-bound: job, party, operation, split), joins the
 slices on the aligned ids in the label owner's row order, trains, and returns only the agreed outputs, each
 sealed under its owner's data key: the test AUC to every owner, each owner its own columns' LR weights (the
-label owner also the intercept), and the label owner the GBDT's test scores. Nothing else leaves.
+label owner also the intercept), and the label owner the GBDT's or NN's test scores. Nothing else leaves.
 """
 
 from __future__ import annotations
