@@ -34,8 +34,8 @@ class HeteroNNParams(Contract):
     early_stopping_rounds: StrictInt | None = Field(None, ge=1)
     min_batch_size: StrictInt = Field(64, ge=1)
     max_norm: float | None = Field(1.0, gt=0, allow_inf_nan=False)
-    epsilon: float | None = Field(256.0, gt=0, allow_inf_nan=False)
-    equalize_norms: bool = True
+    epsilon: float | None = Field(16.0, gt=0, allow_inf_nan=False)
+    equalize_norms: bool = False
     delta: float = Field(1e-5, gt=0, le=1)
     key_length: StrictInt = DEFAULT_KEY_BITS
     random_state: StrictInt | None = None
