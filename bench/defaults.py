@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 GUEST, HOST = "10000", "20000"
-GOALS = {"hetero_lr": 0.005, "hetero_nn": 0.005, "secureboost": 0.01}
+GOALS = {"hetero_lr": 0.005, "hetero_lr_sim": 0.005, "hetero_nn": 0.005, "secureboost": 0.01}
 # (rows per party, guest features, host features, overlap, sparsity, seed)
 CASES = [
     (15_000, 10, 20, 0.8, 0.0, 1),
@@ -49,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithms", default="hetero_lr,hetero_nn,secureboost", help="comma-separated subset")
     parser.add_argument("--cases", default=None, help="comma-separated case numbers (1-based) of CASES; default all")
     parser.add_argument("--key-length", type=int, default=1024, help="hetero LR's Paillier key bits (default 1024)")
+    parser.add_argument("--lr-params", type=json.loads, default={},
+                        help='JSON of hetero LR parameters to change from the defaults, e.g. \'{"optimizer": "sgd"}\'')  # fmt: skip
     parser.add_argument("--json", action="store_true", help="accepted for symmetry: the last line is always JSON")
 
 
@@ -84,9 +87,50 @@ def _check(out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def hetero_lr(data: dict[str, Any], seed: int, key_length: int) -> tuple[float, float]:
-    """(federated, central) test AUC of hetero LR at its defaults."""
+def _central_lr(data: dict[str, Any], alpha: float) -> float:
+    """Test AUC of scikit-learn's logistic regression on the joined columns with the same L2 strength."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    X, T = np.hstack([data[GUEST], data[HOST]]), np.hstack([data[f"{GUEST}_test"], data[f"{HOST}_test"]])
+    central = LogisticRegression(C=1.0 / (alpha * len(X)), max_iter=1000).fit(X, data["y"])
+    return float(roc_auc_score(data["y_test"], central.decision_function(T)))
+
+
+def hetero_lr_sim(data: dict[str, Any], seed: int, changes: dict[str, Any]) -> tuple[float, float]:
+    """(simulated, central) test AUC: the protocol's update in numpy (tests/unit/algorithms/test_hetero_lr.py's
+    plaintext_training, which the federated run equals exactly without noise), with the label noise of
+    ``epsilon`` on the residual the host's gradient sees; Taylor residual only."""
+    from sklearn.metrics import roc_auc_score
+
+    from airflow_provider_powerfl.algorithms.hetero_lr.defences import noise_scale
+    from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
+    from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan
+    from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
+
+    p = HeteroLRParams(**changes)
+    if p.residual != "taylor" or p.class_weight is not None:
+        raise ValueError("the simulation covers the Taylor residual without class weights only")
+    X = {GUEST: np.c_[data[GUEST], np.ones(len(data["y"]))], HOST: data[HOST]}
+    penalized = {GUEST: np.r_[np.ones(data[GUEST].shape[1]), 0.0], HOST: np.ones(data[HOST].shape[1])}
+    update = {pid: LocalUpdate(p.optimizer, p.learning_rate, p.penalty, p.alpha, penalized[pid]) for pid in X}
+    w = {pid: np.zeros(X[pid].shape[1]) for pid in X}
+    sigma = 0.0 if p.epsilon is None else noise_scale(p.epsilon, p.delta, p.max_iter)
+    plan, rng = (
+        BatchPlan(len(data["y"]), min(p.batch_size, len(data["y"])), p.max_iter, 0.0, seed, False),
+        np.random.default_rng(seed),
+    )
+    for epoch in range(p.max_iter):
+        for rows in plan.batches(epoch):
+            d = 0.25 * (X[GUEST][rows] @ w[GUEST] + X[HOST][rows] @ w[HOST]) + 0.5 - data["y"][rows]
+            w[GUEST] = update[GUEST].step(w[GUEST], X[GUEST][rows].T @ d / len(rows))
+            w[HOST] = update[HOST].step(w[HOST], X[HOST][rows].T @ (d + sigma * rng.standard_normal(len(rows))) / len(rows))
+    score = data[f"{GUEST}_test"] @ w[GUEST][:-1] + w[GUEST][-1] + data[f"{HOST}_test"] @ w[HOST]
+    return float(roc_auc_score(data["y_test"], score)), _central_lr(data, p.alpha)
+
+
+def hetero_lr(data: dict[str, Any], seed: int, key_length: int, changes: dict[str, Any]) -> tuple[float, float]:
+    """(federated, central) test AUC of hetero LR at its defaults."""
     from sklearn.metrics import roc_auc_score
 
     from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression
@@ -95,14 +139,11 @@ def hetero_lr(data: dict[str, Any], seed: int, key_length: int) -> tuple[float, 
 
     parties = memory_parties(f"bench-defaults-lr-{seed}-{int(time.time())}", {GUEST: "guest", HOST: "host"})
     models = _check(run_parties({
-        pid: (lambda pid=pid: HeteroLogisticRegression(party=parties[pid], key_length=key_length, random_state=seed)
+        pid: (lambda pid=pid: HeteroLogisticRegression(party=parties[pid], key_length=key_length, random_state=seed, **changes)
               .fit(data[pid], data["y"] if pid == GUEST else None))
         for pid in (GUEST, HOST)}, timeout=86400.0))  # fmt: skip
     score = data[f"{GUEST}_test"] @ models[GUEST].coef_ + models[GUEST].intercept_ + data[f"{HOST}_test"] @ models[HOST].coef_
-    X, T = np.hstack([data[GUEST], data[HOST]]), np.hstack([data[f"{GUEST}_test"], data[f"{HOST}_test"]])
-    alpha = HeteroLRParams().alpha
-    central = LogisticRegression(C=1.0 / (alpha * len(X)), max_iter=1000).fit(X, data["y"])
-    return float(roc_auc_score(data["y_test"], score)), float(roc_auc_score(data["y_test"], central.decision_function(T)))
+    return float(roc_auc_score(data["y_test"], score)), _central_lr(data, HeteroLRParams(**changes).alpha)
 
 
 def hetero_nn(data: dict[str, Any], seed: int) -> tuple[float, float]:
@@ -154,7 +195,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             shape = dict(zip(("rows", "guest_features", "host_features", "overlap", "sparsity", "seed"), case, strict=True))
             for name in algorithms:
                 start, cpu = time.perf_counter(), time.process_time()
-                fed, central = (hetero_lr(data, seed, args.key_length) if name == "hetero_lr" else
+                fed, central = (hetero_lr(data, seed, args.key_length, args.lr_params) if name == "hetero_lr" else
+                                hetero_lr_sim(data, seed, args.lr_params) if name == "hetero_lr_sim" else
                                 hetero_nn(data, seed) if name == "hetero_nn" else secureboost(data, seed))  # fmt: skip
                 entry = {"case": number, **shape, "train_rows": len(data["y"]), "test_rows": len(data["y_test"]),
                          "algorithm": name, "federated_auc": round(fed, 4), "central_auc": round(central, 4),
@@ -167,5 +209,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     worst = {
         name: max((abs(e["auc_difference"]) for e in entries if e["algorithm"] == name), default=None) for name in algorithms
     }
-    return {"bench": "defaults", "key_length": args.key_length, "goals": GOALS, "worst_abs_difference": worst,
+    return {"bench": "defaults", "key_length": args.key_length, "lr_params": args.lr_params, "goals": GOALS, "worst_abs_difference": worst,
             "all_within_goal": all(e["within_goal"] for e in entries), "entries": entries}  # fmt: skip
