@@ -21,27 +21,41 @@ from bench import REPO
 
 SCRIPT = REPO / "scripts" / "fate-baseline"
 VENV = Path(os.environ.get("FATE_VENV", "/work/fate-venv"))
-COMMANDS = {"hetero-lr": "run-lr", "secureboost": "run-sbt"}
+COMMANDS = {"hetero-lr": "run-lr", "secureboost": "run-sbt", "hetero-nn": "run-nn"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithm", required=True, choices=tuple(COMMANDS))
     parser.add_argument(
-        "--dataset", default=None, choices=("a9a", "default_credit"), help="default: a9a for LR, default_credit for SecureBoost"
+        "--dataset", default=None, choices=("a9a", "default_credit"), help="default: a9a for LR, default_credit otherwise"
     )
-    parser.add_argument("--epochs", type=int, default=10, help="hetero-lr epochs")
-    parser.add_argument("--batch-size", type=int, default=4096, help="hetero-lr batch size (ours on a9a: 4096)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs (hetero-lr: 10, hetero-nn: 5)")
+    parser.add_argument("--batch-size", type=int, default=None, help="hetero-lr: 4096 (ours on a9a), hetero-nn: 512")
+    parser.add_argument("--learning-rate", type=float, default=None, help="hetero-nn: 0.005 (bench hetero-nn's)")
     parser.add_argument("--trees", type=int, default=30, help="secureboost trees (FATE's default_credit config: 30)")
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--bins", type=int, default=32)
-    parser.add_argument("--key-length", type=int, default=None, help="default: 2048 for LR, FATE's 1024 for SecureBoost")
+    parser.add_argument("--key-length", type=int, default=None, help="default: 2048 for LR and NN, FATE's 1024 for SecureBoost")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if not (VENV / "bin" / "python").exists():
         raise ConfigError(f"FATE venv {VENV} is not installed: run `scripts/fate-baseline install` (or set FATE_VENV)")
-    cmd = [str(SCRIPT), COMMANDS[args.algorithm], "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
+    nn = args.algorithm == "hetero-nn"
+    epochs, batch = args.epochs or (5 if nn else 10), args.batch_size or (512 if nn else 4096)
+    cmd = [str(SCRIPT), COMMANDS[args.algorithm], "--epochs", str(epochs), "--batch-size", str(batch),
            "--trees", str(args.trees), "--depth", str(args.depth), "--bins", str(args.bins)]  # fmt: skip
+    if nn:  # bench hetero-nn's default_credit network and optimiser (SETTINGS there)
+        cmd += [
+            "--learning-rate",
+            str(args.learning_rate or 0.005),
+            "--bottom-hidden",
+            "32",
+            "--top-hidden",
+            "16",
+            "--units",
+            "4",
+        ]
     if args.dataset:
         cmd += ["--dataset", args.dataset]
     if args.key_length:

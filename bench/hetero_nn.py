@@ -124,10 +124,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "centralized_seconds_per_epoch": round(central_seconds / epochs, 3), "loss_history": [round(v, 5) for v in fed["loss"]],
         **norm_attack(data, fed["received"], params, fed["epochs"]),
     }  # fmt: skip
+    if args.against == "fate":
+        result.update(_against_fate(args, epochs, batch, lr, fed["seconds"]))
     print(f"{args.dataset} {args.mode} defence {args.defence}: federated AUC {result['federated_auc']} vs centralized "
           f"{result['centralized_auc']}; {result['seconds_per_epoch']} s/epoch at {args.key_length} bits; norm attack AUC "
           f"{result['norm_attack_auc']} (beyond host-only model {result['norm_attack_auc_beyond_host']})")  # fmt: skip
     return result
+
+
+def _against_fate(args: argparse.Namespace, epochs: int, batch: int, lr: float, seconds: float) -> dict[str, Any]:
+    """FATE 2.2's hetero NN (SSHE interactive layer) on the same split, network, epochs, batches and key size, after ours."""
+    from bench import fate
+
+    if args.dataset == "breast":
+        raise SystemExit("--against fate: FATE's baseline reads default_credit or a9a")
+    theirs = fate.run(argparse.Namespace(algorithm="hetero-nn", dataset=args.dataset, epochs=epochs, batch_size=batch,
+                                         learning_rate=lr, trees=0, depth=0, bins=0, key_length=args.key_length))  # fmt: skip
+    return {"fate_auc": theirs["auc"], "fate_fit_seconds": theirs["fit_seconds"], "fate_wall_seconds": theirs["wall_seconds"],
+            "fate_seconds_per_epoch": theirs["epoch_seconds"], "fate_load": [theirs["load_before"], theirs["load_after"]],
+            "speedup_vs_fate": round(theirs["fit_seconds"] / seconds, 2)}  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,4 +158,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-length", type=int, default=2048, help="Paillier key bits of each party")
     parser.add_argument("--rows", type=int, default=None, help="a seeded subset of the training rows (default: all)")
     parser.add_argument("--seed", type=int, default=7, help="random_state: batch order and layer initialisation")
+    parser.add_argument("--against", default=None, choices=("fate",),
+                        help="then run FATE 2.2's hetero NN the same way (scripts/fate-baseline run-nn) and compare")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="accepted for scripts: the last line printed is always the JSON")
