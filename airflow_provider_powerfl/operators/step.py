@@ -197,8 +197,9 @@ class FederatedStepOperator(BaseOperator):
             raise AirflowFailException(str(exc)) from exc
         try:
             return self._run_and_tell(context, jc, spec, runtime, registry, signer)
-        finally:  # the task ends here: a later try needs no record of this one's step (a killed supervisor leaves it)
-            self._record(spec).unlink(missing_ok=True)
+        except BaseException:  # failed here: a later try runs the step anew (a success's record stays: Airflow may
+            self._record(spec).unlink(missing_ok=True)  # try a task again whose supervisor died, its step done)
+            raise
 
     def _run_and_tell(
         self, context: Any, jc: JobContext, spec: TaskSpec, runtime: str, registry: PartyRegistry, signer: SigningKey | None

@@ -8,7 +8,8 @@ its JVM and the Python workers).
 A step in its own group outlives a task whose supervisor is killed outright (a scheduler's kill -9): the
 record ``run(record=...)`` writes (the process, then its exit code) lets the task's next try find it
 (``previous_step``), wait for it and take its result, rather than start a second step the peers no longer
-answer; the operator removes the record once the task ended here.
+answer (Airflow also tries again a task whose task runner, in its own process group, finished the step after
+the supervisor died). The operator removes the record when the task fails; records older than a day go.
 """
 
 from __future__ import annotations
@@ -143,10 +144,19 @@ def _started(pid: int) -> str | None:
     return None if fields[0] == "Z" else fields[19]  # a zombie has ended
 
 
+RECORD_DAYS = 1.0  # a task is not tried again after that
+
+
 def _write_record(path: Path, pid: int, exit_code: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if exit_code is None:
         record = {"pid": pid, "started": _started(pid), "at": time.time()}
+        for old in path.parent.glob("*.json"):  # the successes' records of past days
+            try:
+                if old.stat().st_mtime < time.time() - RECORD_DAYS * 86400:
+                    old.unlink()
+            except OSError:
+                pass
     else:
         record = {**json.loads(path.read_text()), "exit": exit_code}
     tmp = path.with_suffix(".tmp")
@@ -182,7 +192,7 @@ class PreviousStep:
 
 
 def previous_step(record: Path) -> PreviousStep | None:
-    """The step a former try recorded at `record` whose task did not end here (its supervisor was killed), if any."""
+    """The step a former try recorded at `record` (it did not fail here: it succeeded, or its supervisor died), if any."""
     try:
         data = json.loads(record.read_text())
         return PreviousStep(int(data["pid"]), data.get("started"), float(data["at"]), record, data.get("exit"))
