@@ -26,6 +26,7 @@ PIPELINE = "powerfl_faults_lr"
 ALIGN = "powerfl_faults_align"
 SILENCE = 30.0  # seconds: longer than a broker's kill -9 and restart (~10-15 s here), far shorter than 600
 ENDED = {"success", "failed"}
+EPOCHS = 40  # of hetero LR on breast: ~0.7 s each here
 
 
 def _only(guest: str, host: str, dag_id: str, task: str) -> dict[str, Any]:
@@ -61,7 +62,9 @@ class Harness:
 
     def submit(self, job_id: str, pipeline: str = PIPELINE) -> str:
         """Start a job at the guest through flow-server: ALIGN on the breast split, else training on `aligned`."""
-        parameters = self.parties.job_parameters(train={"epsilon": None})  # no DP noise: the same rows, the same model
+        # no DP noise: the same rows, the same model; EPOCHS so that a fault injected once training is under way
+        # lands in it (3 epochs took 2 s, over before the cut or kill)
+        parameters = self.parties.job_parameters(train={"epsilon": None, "max_iter": EPOCHS})
         parameters["common-args"]["silence_timeout"] = SILENCE
         for role in ("guest", "host"):
             args = parameters["parties-args"][self.party(role).party_id]

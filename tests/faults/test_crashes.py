@@ -25,8 +25,8 @@ def test_a_broker_killed_mid_training_and_restarted_loses_and_duplicates_nothing
 
 @pytest.mark.xfail(
     strict=True,
-    reason="a known gap (docs/reliability.md): the killed task's Spark step outlives it and "
-    "finishes with the peer, so the retried step waits for a peer that is done until its recv timeout",
+    reason="a known gap (docs/reliability.md): Airflow's task runner (own process group) outlives the kill and "
+    "finishes the step, but the task stays 'running' (its state never reported): no second try came within 300 s",
 )
 def test_a_scheduler_killed_mid_training_and_restarted_completes_the_job(harness: Harness, reference):
     job_id = harness.submit("faults-scheduler-kill")
@@ -35,5 +35,9 @@ def test_a_scheduler_killed_mid_training_and_restarted_completes_the_job(harness
     airflow.kill("scheduler")
     time.sleep(2)
     airflow.start(("scheduler",))
-    harness.succeeded(job_id, timeout=300)  # the task is found lost in 60 s and retried
+    restarted_at = time.monotonic()
+    # once the task is found lost and tried again, the new try finds the former one's step (running still or
+    # done: the step and Airflow's task runner have process groups of their own), waits for it, takes its result
+    harness.succeeded(job_id, timeout=300)
+    print(f"scheduler kill: the job completed at both parties {time.monotonic() - restarted_at:.0f} s after the restart")
     assert harness.model_digests(job_id) == reference

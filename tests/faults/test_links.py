@@ -25,11 +25,6 @@ def test_a_short_cut_during_training_heals_and_the_model_is_the_fault_free_one(h
     assert harness.model_digests(job_id) == reference
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a known gap (docs/reliability.md): a 90 s cut mid-training raised no PeerSilent "
-    "with a 30 s silence timeout; the training resumed after the heal",
-)
 def test_a_cut_beyond_the_silence_timeout_fails_the_job_at_every_party_with_the_reason_and_a_rerun_completes(
     harness: Harness, reference
 ):
