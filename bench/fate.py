@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="epochs (hetero-lr: 10, hetero-nn: 5)")
     parser.add_argument("--batch-size", type=int, default=None, help="hetero-lr: 4096 (ours on a9a), hetero-nn: 512")
     parser.add_argument("--learning-rate", type=float, default=None, help="hetero-nn: 0.005 (bench hetero-nn's)")
+    parser.add_argument("--rows", type=int, default=None, help="hetero-nn: bench hetero-nn --rows's subset of train rows")
     parser.add_argument("--trees", type=int, default=30, help="secureboost trees (FATE's default_credit config: 30)")
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--bins", type=int, default=32)
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cmd = [str(SCRIPT), COMMANDS[args.algorithm], "--epochs", str(epochs), "--batch-size", str(batch),
            "--trees", str(args.trees), "--depth", str(args.depth), "--bins", str(args.bins)]  # fmt: skip
     if nn:  # bench hetero-nn's default_credit network and optimiser (SETTINGS there)
+        cmd += ["--rows", str(getattr(args, "rows", None) or 0)]
         cmd += [
             "--learning-rate",
             str(args.learning_rate or 0.005),

@@ -139,7 +139,7 @@ def _against_fate(args: argparse.Namespace, epochs: int, batch: int, lr: float, 
     if args.dataset == "breast":
         raise SystemExit("--against fate: FATE's baseline reads default_credit or a9a")
     theirs = fate.run(argparse.Namespace(algorithm="hetero-nn", dataset=args.dataset, epochs=epochs, batch_size=batch,
-                                         learning_rate=lr, trees=0, depth=0, bins=0, key_length=args.key_length))  # fmt: skip
+                                         learning_rate=lr, trees=0, depth=0, bins=0, key_length=args.key_length, rows=args.rows))  # fmt: skip
     return {"fate_auc": theirs["auc"], "fate_fit_seconds": theirs["fit_seconds"], "fate_wall_seconds": theirs["wall_seconds"],
             "fate_seconds_per_epoch": theirs["epoch_seconds"], "fate_load": [theirs["load_before"], theirs["load_after"]],
             "speedup_vs_fate": round(theirs["fit_seconds"] / seconds, 2)}  # fmt: skip
