@@ -1,7 +1,8 @@
 """A real Spark standalone cluster for the tests: a master and two workers, each its own JVM (pyspark's spark-class).
 
 Steps run against it with ``--master spark://...`` and :meth:`SparkCluster.conf`: one executor (one core)
-per worker per application, so each party's step gets an executor on both workers, and its tasks
+per worker per application (each worker offers four, so four applications run at once: two steps of two
+parties), so each party's step gets an executor on both workers, and its tasks
 (the crypto chunks) are spread over two JVMs and two Python worker pools other than the driver's.
 Each application writes a Spark event log, from which :func:`crypto_tasks_by_worker` counts the crypto
 tasks each worker ran.
@@ -77,7 +78,7 @@ def spark_cluster(run_dir: Path) -> Iterator[SparkCluster]:
         for i in range(WORKERS):
             work = run_dir / f"worker{i}"
             work.mkdir(exist_ok=True)
-            argv = [SPARK_CLASS, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "2",
+            argv = [SPARK_CLASS, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "4",
                     "--memory", "2g", "--work-dir", str(work), "--webui-port", "0", master]  # fmt: skip
             worker = Server(f"spark worker {i}", argv, run_dir / f"worker{i}.log", run_dir, env)
             stack.callback(worker.stop)
