@@ -49,6 +49,7 @@ REGISTRY = PartyRegistry.from_dict(
     }
 )
 PARAMS = job_params()
+OPERATOR_PARAMS = {"train": {"max_iter": 1}, "enclave": {"enclave_party": "30000"}}  # what a pipeline's task sets
 
 
 def _steps_or_own_errors(conf: dict) -> int:
@@ -64,9 +65,7 @@ def _steps_or_own_errors(conf: dict) -> int:
         if not parses_or_own_error(job.check_policy, party_id, POLICY)[0]:
             continue
         for step in STEPS:
-            ok, args = parses_or_own_error(
-                job.step_args, party_id, step, StepArgs(params={"max_iter": 1} if step == "train" else {})
-            )
+            ok, args = parses_or_own_error(job.step_args, party_id, step, StepArgs(params=OPERATOR_PARAMS.get(step, {})))
             if not ok:
                 continue
             out_default = default_output_dir(args.work_dir or "/work", job.job_id, party_id, step)
