@@ -50,7 +50,7 @@ def canonical_encoding(quote: bytes, root_sha256: str) -> str | None:
     body = chain[:-1] if chain.endswith(b"\0") else chain
     try:
         certs = x509.load_pem_x509_certificates(body)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # InvalidVersion is no ValueError: a flipped bit in a version field
         return "the PCK certificate chain is not PEM"
     if b"".join(c.public_bytes(Encoding.PEM) for c in certs) != body:
         return "the PCK certificate chain is not in canonical PEM"
