@@ -63,9 +63,11 @@ def peer_view(known: Known, party_id: str, role: str, steps: Sequence[str]) -> d
         if event is not None:
             view["start_date" if event.status == "running" else "end_date"] = iso(event.timestamp)
     ended = mine.get(JOB_TASK)
-    if ended is not None and ended.status == "failed":  # its steps running then were stopped: they post no end
-        for task, view in step_view.items():
-            if view["state"] == "running" and mine[task].timestamp <= ended.timestamp:
+    # its steps running then were stopped and post no end; a step's `running` stamped just after the end (the stop
+    # raced its start) is as dead: nothing runs at a party after its job end until a rerun voids that end
+    if ended is not None and ended.status == "failed":
+        for view in step_view.values():
+            if view["state"] == "running":
                 view.update(state="failed", end_date=iso(ended.timestamp))
     failures = [e for e in mine.values() if e.status == "failed"]
     error = None

@@ -53,3 +53,10 @@ def test_a_step_running_when_its_party_ended_the_job_shows_failed_there():
     view = peer_view({**latest(events), **first_job_ends(events)}, "2", "host", STEPS)
     assert view["steps"]["train"]["state"] == "failed" and view["steps"]["train"]["end_date"].startswith("1970-01-01T00:00:03")
     assert view["steps"]["align"]["state"] == "success" and view["state"] == "failed"
+
+
+def test_a_step_whose_running_came_just_after_its_partys_job_end_shows_failed_too():
+    # CI run 10: a stop raced the start of the guest's align, whose `running` was stamped after the job end
+    events = [event("2", JOB_TASK, "failed", 3.0, "stopped by a user at party 2"), event("2", "align", "running", 3.2)]
+    view = peer_view({**latest(events), **first_job_ends(events)}, "2", "host", STEPS)
+    assert view["steps"]["align"]["state"] == "failed" and view["state"] == "failed"
