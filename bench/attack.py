@@ -96,15 +96,16 @@ def federated_run(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any
     HostSession._batch = recording  # type: ignore[method-assign]
     try:
         # no deadlock guard beyond the day: strict mode on default_credit takes minutes per epoch
-        models = _check(run_parties({pid: (lambda pid=pid: fit(pid)) for pid in train}, timeout=86400.0))
+        models = raise_failures(run_parties({pid: (lambda pid=pid: fit(pid)) for pid in train}, timeout=86400.0))
     finally:
         HostSession._batch = real  # type: ignore[method-assign]
-    proba = _check(run_parties({pid: (lambda pid=pid: models[pid].predict_proba(test[pid])) for pid in test}))[GUEST]
+    proba = raise_failures(run_parties({pid: (lambda pid=pid: models[pid].predict_proba(test[pid])) for pid in test}))[GUEST]
     return {"auc": float(roc_auc_score(data["y_test"], proba[:, 1])), "host_w": models[HOST].coef_, "seen": seen,
             "n_iter": models[GUEST].n_iter_}  # fmt: skip
 
 
-def _check(out: dict[str, Any]) -> dict[str, Any]:
+def raise_failures(out: dict[str, Any]) -> dict[str, Any]:
+    """`run_parties`' results, raising the first party's exception among them."""
     for value in out.values():
         if isinstance(value, BaseException):
             raise value

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.attack import centralized_auc, raise_failures
+
 GUEST, HOST = "10000", "20000"
 GOALS = {"hetero_lr": 0.005, "hetero_lr_sim": 0.005, "hetero_nn": 0.005, "secureboost": 0.01}
 # (rows per party, guest features, host features, overlap, sparsity, seed)
@@ -80,21 +82,10 @@ def joined_split(work: Path, case: tuple) -> dict[str, Any]:
     return out
 
 
-def _check(out: dict[str, Any]) -> dict[str, Any]:
-    for value in out.values():
-        if isinstance(value, BaseException):
-            raise value
-    return out
-
-
 def _central_lr(data: dict[str, Any], alpha: float) -> float:
     """Test AUC of scikit-learn's logistic regression on the joined columns with the same L2 strength."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-
-    X, T = np.hstack([data[GUEST], data[HOST]]), np.hstack([data[f"{GUEST}_test"], data[f"{HOST}_test"]])
-    central = LogisticRegression(C=1.0 / (alpha * len(X)), max_iter=1000).fit(X, data["y"])
-    return float(roc_auc_score(data["y_test"], central.decision_function(T)))
+    joined = {"X": np.hstack([data[GUEST], data[HOST]]), "T": np.hstack([data[f"{GUEST}_test"], data[f"{HOST}_test"]])}
+    return centralized_auc({**joined, "y": data["y"], "y_test": data["y_test"]}, alpha)
 
 
 def hetero_lr_sim(data: dict[str, Any], seed: int, changes: dict[str, Any]) -> tuple[float, float]:
@@ -138,7 +129,7 @@ def hetero_lr(data: dict[str, Any], seed: int, key_length: int, changes: dict[st
     from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
 
     parties = memory_parties(f"bench-defaults-lr-{seed}-{int(time.time())}", {GUEST: "guest", HOST: "host"})
-    models = _check(run_parties({
+    models = raise_failures(run_parties({
         pid: (lambda pid=pid: HeteroLogisticRegression(party=parties[pid], key_length=key_length, random_state=seed, **changes)
               .fit(data[pid], data["y"] if pid == GUEST else None))
         for pid in (GUEST, HOST)}, timeout=86400.0))  # fmt: skip
@@ -156,10 +147,12 @@ def hetero_nn(data: dict[str, Any], seed: int) -> tuple[float, float]:
 
     parties = memory_parties(f"bench-defaults-nn-{seed}-{int(time.time())}", {GUEST: "guest", HOST: "host"})
     models = {pid: HeteroNN(party=parties[pid], mode="plaintext", random_state=seed, timeout=None) for pid in (GUEST, HOST)}
-    _check(run_parties({pid: (lambda pid=pid: models[pid].fit(data[pid], data["y"] if pid == GUEST else None))
+    raise_failures(run_parties({pid: (lambda pid=pid: models[pid].fit(data[pid], data["y"] if pid == GUEST else None))
                         for pid in models}, timeout=86400.0))  # fmt: skip
     tests = {pid: data[f"{pid}_test"] for pid in (GUEST, HOST)}
-    scores = _check(run_parties({pid: (lambda pid=pid: models[pid].predict_proba(tests[pid])) for pid in models}, timeout=3600.0))
+    scores = raise_failures(
+        run_parties({pid: (lambda pid=pid: models[pid].predict_proba(tests[pid])) for pid in models}, timeout=3600.0)
+    )
     central = fit_predict_central({GUEST: data[GUEST], HOST: data[HOST]}, GUEST, data["y"], tests, random_state=seed)
     return float(roc_auc_score(data["y_test"], scores[GUEST][:, 1])), float(roc_auc_score(data["y_test"], central))
 

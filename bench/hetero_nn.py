@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.attack import GUEST, HOST, conditional_auc, host_only_scores, load
+from bench.attack import GUEST, HOST, conditional_auc, host_only_scores, load, raise_failures
 
 # epochs, batch_size, learning_rate, bottom_hidden, top_hidden per data set
 SETTINGS = {
@@ -25,13 +25,6 @@ SETTINGS = {
     "a9a": (5, 512, 0.005, [32], [16]),
 }
 DEFENCES = {"default": {}, "clip": {"epsilon": None, "equalize_norms": False}, "none": {"max_norm": None, "epsilon": None}}
-
-
-def _check(out: dict[str, Any]) -> dict[str, Any]:
-    for value in out.values():
-        if isinstance(value, BaseException):
-            raise value
-    return out
 
 
 def federated(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -56,12 +49,14 @@ def federated(data: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     HostSession.recv_backward = recording  # type: ignore[method-assign]
     start, cpu = time.perf_counter(), time.process_time()
     try:
-        _check(run_parties({pid: (lambda pid=pid: models[pid].fit(train[pid], data["y"] if pid == GUEST else None))
+        raise_failures(run_parties({pid: (lambda pid=pid: models[pid].fit(train[pid], data["y"] if pid == GUEST else None))
                             for pid in train}, timeout=86400.0))  # fmt: skip
     finally:
         HostSession.recv_backward = real  # type: ignore[method-assign]
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    scores = _check(run_parties({pid: (lambda pid=pid: models[pid].predict_proba(test[pid])) for pid in test}, timeout=3600.0))
+    scores = raise_failures(
+        run_parties({pid: (lambda pid=pid: models[pid].predict_proba(test[pid])) for pid in test}, timeout=3600.0)
+    )
     return {"scores": scores[GUEST][:, 1], "received": received, "seconds": seconds, "cpu": cpu, "epochs": len(models[GUEST].loss_history_),
             "loss": models[GUEST].loss_history_}  # fmt: skip
 
