@@ -52,7 +52,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
 from airflow_provider_powerfl.algorithms.hetero_nn import HeteroNN
 from airflow_provider_powerfl.algorithms.hetero_nn.params import HeteroNNParams
 from airflow_provider_powerfl.evaluation import lr_feature_importance
-from airflow_provider_powerfl.exceptions import DataError
+from airflow_provider_powerfl.exceptions import ConfigError, DataError
 from airflow_provider_powerfl.jobs.params import HeteroLRTrain, HeteroNNTrain, SecureBoostTrain
 from airflow_provider_powerfl.jobs.spec import TaskSpec
 from airflow_provider_powerfl.models import save_model
@@ -189,6 +189,17 @@ def train_secureboost(spark: SparkSession, spec: TaskSpec, params: SecureBoostTr
         write_result(out, model=model_ref, metrics=result)
 
 
+def codes_unscaled(encoding: dict[str, Any], names: list[str], categorical: list[str], spec: TaskSpec) -> dict[str, Any]:
+    """The scaler with hetero NN's categorical columns (integer codes, embedded) left as they are."""
+    missing = [c for c in categorical if c not in names]
+    if missing:
+        raise ConfigError(f"params.categorical: party {spec.party_id} has no column {missing[0]!r} (its columns: {names[:8]})")
+    if encoding.get("standardize"):
+        for c in categorical:
+            encoding["mean"][names.index(c)], encoding["std"][names.index(c)] = 0.0, 1.0
+    return encoding
+
+
 def train_hetero_nn(spark: SparkSession, spec: TaskSpec, params: HeteroNNTrain) -> None:
     """Fit hetero NN with the other parties (its Paillier chunks through ``crypto_map``); save this party's part."""
     name, validation, timeout, guest = params.input, params.validation, params.timeout, spec.role == "guest"
@@ -196,7 +207,8 @@ def train_hetero_nn(spark: SparkSession, spec: TaskSpec, params: HeteroNNTrain) 
     label_encoding = None
     if guest:
         y, label_encoding = task_labels(params.task, y, table.uri)
-    encoding = {**fit_scaler(X, params.standardize), "labels": label_encoding}
+    encoding = {**codes_unscaled(fit_scaler(X, params.standardize), list(table.feature_names), params.categorical, spec),
+                "labels": label_encoding}  # fmt: skip
     eval_set: Any = None
     if validation is not None:
         v_table, v_ids, X_eval, y_eval = aligned_arrays(spark, spec, validation)
@@ -209,7 +221,7 @@ def train_hetero_nn(spark: SparkSession, spec: TaskSpec, params: HeteroNNTrain) 
         model = HeteroNN(party=party, executor=crypto_map(spark), timeout=timeout, progress=progress,
                          **params.model_dump(include=set(HeteroNNParams.model_fields)))  # fmt: skip
         start = time.perf_counter()
-        model.fit(apply_scaler(X, encoding), y if guest else None, eval_set=eval_set)
+        model.fit(apply_scaler(X, encoding), y if guest else None, eval_set=eval_set, feature_names=table.feature_names)
         fit_seconds = time.perf_counter() - start
         output = model.predict_output(apply_scaler(X, encoding))  # joint scores of the training rows: the guest's report
     epochs = len(model.loss_history_)

@@ -17,7 +17,7 @@ from airflow_provider_powerfl.algorithms.hetero_nn import interactive as ia
 from airflow_provider_powerfl.algorithms.hetero_nn.defences import NOISE_CLIP, noise_multiplier
 from airflow_provider_powerfl.algorithms.hetero_nn.guest import GuestSession, Interactive
 from airflow_provider_powerfl.algorithms.hetero_nn.host import HostSession, secret_factor
-from airflow_provider_powerfl.algorithms.hetero_nn.layers import get_state, mlp, set_state
+from airflow_provider_powerfl.algorithms.hetero_nn.layers import Embedding, get_state, mlp, set_state
 from airflow_provider_powerfl.algorithms.hetero_nn.links import RemoteLink
 from airflow_provider_powerfl.algorithms.hetero_nn.losses import output_units, transform
 from airflow_provider_powerfl.algorithms.hetero_nn.optim import Optimizer
@@ -42,7 +42,9 @@ class HeteroNN:
     "plaintext" (hosts send their bottom outputs in the clear and the guest holds their interactive weights: leaky,
     see the protocol page); ``interactive_units`` (every bottom model's output and the interactive layer's width);
     ``bottom_hidden``/``top_hidden`` layer sizes, ``activation`` between layers, ``bottom_activation`` on bottom
-    outputs (bounded by default: tanh), ``interactive_activation``, ``dropout``; ``optimizer`` adam|sgd,
+    outputs (bounded by default: tanh), ``interactive_activation``, ``dropout``, ``batch_norm`` (before each hidden
+    activation, bottom and top models); ``categorical`` (this party's columns by name, given as ``feature_names``
+    to ``fit``: integer codes, each embedded in ``embedding_dim`` learned values); ``optimizer`` adam|sgd,
     ``learning_rate``, ``alpha`` (L2 on weight matrices), ``batch_size``, ``max_iter`` (epochs),
     ``early_stopping_rounds`` (epochs without a better validation loss, or training loss without ``eval_set``;
     the best epoch's parameters are kept at every party), ``min_batch_size`` (each party's floor);
@@ -92,14 +94,36 @@ class HeteroNN:
         return params
 
     def _layers(self, n_in: int, rng: np.random.Generator) -> Any:
-        return mlp(n_in, self.bottom_hidden, self.interactive_units, self.activation, self.bottom_activation, self.dropout, rng)
+        spec, inputs = getattr(self, "embedding_", None), None
+        if spec:
+            inputs = Embedding(n_in, spec["columns"], spec["cardinalities"], self.embedding_dim, rng)
+            n_in = inputs.n_out
+        return mlp(n_in, self.bottom_hidden, self.interactive_units, self.activation, self.bottom_activation, self.dropout,
+                   rng, self.batch_norm, inputs)  # fmt: skip
+
+    def _embedding(self, X: np.ndarray, feature_names: Any, party_id: str) -> dict[str, list[int]] | None:
+        """The categorical columns' indices and cardinalities (largest training code + 1), their codes checked."""
+        if not self.categorical:
+            return None
+        names = [str(n) for n in feature_names] if feature_names is not None else []
+        missing = [c for c in self.categorical if c not in names]
+        if missing:
+            raise ConfigError(f"categorical: party {party_id} has no column {missing[0]!r} (its columns: {names[:8]})")
+        columns = [names.index(c) for c in self.categorical]
+        for name, c in zip(self.categorical, columns, strict=True):
+            codes = X[:, c]
+            if np.any(codes < 0) or np.any(codes != np.rint(codes)):
+                raise DataError(f"categorical column {name!r} at party {party_id} must hold integer codes >= 0")
+        return {"columns": columns, "cardinalities": [int(X[:, c].max()) + 1 for c in columns]}
 
     # -- training ------------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None, eval_set: Any = None) -> HeteroNN:
-        """Train jointly; y only at the guest. ``eval_set``: (X_valid, y_valid) at the guest, X_valid at hosts."""
+    def fit(self, X: Any, y: Any = None, eval_set: Any = None, feature_names: Any = None) -> HeteroNN:
+        """Train jointly; y only at the guest. ``eval_set``: (X_valid, y_valid) at the guest, X_valid at hosts;
+        ``feature_names``: X's column names (what ``categorical`` names)."""
         self._checked()
         party = TimedParty(self.party, self.timeout)
         X = _check_X(X)
+        self.embedding_ = self._embedding(X, feature_names, party.party_id)
         rng, runner = init_rng(self.random_state, party.party_id), ia.Runner(self.executor)
         self.role_, self.n_features_in_ = party.role, X.shape[1]
         if party.role == "host":
@@ -137,9 +161,8 @@ class HeteroNN:
         units = self.interactive_units
         self.bottom_ = self._layers(n_in, rng)
         self.interactive_ = Interactive(units, units, self.interactive_activation, rng)
-        self.top_ = mlp(
-            units, self.top_hidden, output_units(self.task, self.n_classes_), self.activation, "identity", self.dropout, rng
-        )
+        self.top_ = mlp(units, self.top_hidden, output_units(self.task, self.n_classes_), self.activation, "identity",
+                        self.dropout, rng, self.batch_norm)  # fmt: skip
 
     def _session(self, links: list, plan: Plan, sigma: float = 0.0) -> GuestSession:
         return GuestSession(self.bottom_, self.interactive_, self.top_, self._optimizer(), self.task, links, plan,
@@ -229,6 +252,7 @@ class HeteroNN:
         state: dict[str, Any] = {
             "format": MODEL_FORMAT, "role": self.role_, "n_features": self.n_features_in_, "params": self.get_params(),
             "bottom": get_state(self.bottom_), "loss_history": [float(v) for v in self.loss_history_],
+            "embedding": self.embedding_,
         }  # fmt: skip
         if self.role_ == "host":
             state["factor"] = None if self.factor_ is None else np.asarray(self.factor_).tolist()
@@ -247,6 +271,7 @@ class HeteroNN:
             model = cls(party=party, **state["params"])
             model.role_, model.n_features_in_ = str(state["role"]), int(state["n_features"])
             model.loss_history_ = [float(v) for v in state["loss_history"]]
+            model.embedding_ = state.get("embedding")
             rng = np.random.default_rng(0)  # shapes only: every value is loaded below
             if model.role_ == "host":
                 model.bottom_ = model._layers(model.n_features_in_, rng)

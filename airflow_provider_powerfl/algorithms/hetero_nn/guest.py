@@ -60,6 +60,11 @@ class GuestSession:
         links = [p for link in self.links for p in link.params()]
         return [*self.bottom.params(), *self.interactive.params(), *self.top.params(), *links]
 
+    def own_state(self) -> list[np.ndarray]:
+        """``own_params`` and the layers' buffers (batch norm's running statistics): what the best epoch keeps."""
+        links = [b for link in self.links for b in link.buffers()]
+        return [*self.own_params(), *self.bottom.buffers(), *self.top.buffers(), *links]
+
     def output(self, X: np.ndarray, rows: np.ndarray, split: str) -> np.ndarray:
         training = split == "train"
         parts = [link.forward(rows, split) for link in self.links]
@@ -89,7 +94,7 @@ class GuestSession:
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray | None, y_valid: np.ndarray | None) -> dict[str, list[float]]:
         history: dict[str, list[float]] = {"loss": [], "valid_loss": []}
-        best, best_loss, waited = copy.deepcopy(self.own_params()), np.inf, 0
+        best, best_loss, waited = copy.deepcopy(self.own_state()), np.inf, 0
         report(self.progress, TrainingProgress("epoch", 0, self.plan.max_iter, 0, self.plan.n_batches))
         for epoch in range(self.plan.max_iter):
             start, total = time.perf_counter(), 0.0
@@ -103,9 +108,7 @@ class GuestSession:
                 watched = loss_and_grad(self.task, self.evaluate(X_valid, "valid"), y_valid)[0]
                 history["valid_loss"].append(watched)
             improved = watched < best_loss
-            best, best_loss, waited = (
-                (copy.deepcopy(self.own_params()), watched, 0) if improved else (best, best_loss, waited + 1)
-            )
+            best, best_loss, waited = (copy.deepcopy(self.own_state()), watched, 0) if improved else (best, best_loss, waited + 1)
             stop = epoch + 1 == self.plan.max_iter or (self.patience is not None and waited >= self.patience)
             log.info("hetero_nn guest epoch %d: loss %.6f, watched %.6f (%.1f s)", epoch + 1, history["loss"][-1], watched,
                      time.perf_counter() - start)  # fmt: skip
@@ -117,6 +120,6 @@ class GuestSession:
             )
             if stop:
                 break
-        for p, b in zip(self.own_params(), best, strict=True):
+        for p, b in zip(self.own_state(), best, strict=True):
             p[...] = b
         return history

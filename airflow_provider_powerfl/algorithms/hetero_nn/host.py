@@ -116,7 +116,7 @@ class HostSession:
     def fit(self, X: np.ndarray, X_valid: np.ndarray | None, units: int) -> list[float]:
         plan = self.setup(len(X), 0 if X_valid is None else len(X_valid), units, training=True)
         history: list[float] = []
-        best = copy.deepcopy(self.bottom.params())
+        best = copy.deepcopy(self.bottom.params() + self.bottom.buffers())
         report(self.progress, TrainingProgress("epoch", 0, plan.max_iter, 0, plan.n_batches))
         for epoch in range(plan.max_iter):
             for batch, rows in enumerate(plan.batches(epoch), 1):
@@ -132,11 +132,11 @@ class HostSession:
             status = recv_dict(self.party, self.guest, "epoch")
             history.append(float(status["loss"]))
             if status.get("best"):
-                best = copy.deepcopy(self.bottom.params())
+                best = copy.deepcopy(self.bottom.params() + self.bottom.buffers())
             report(self.progress, TrainingProgress("epoch", epoch + 1, plan.max_iter, 0, plan.n_batches, history[-1]))
             if status.get("stop"):
                 break
-        for p, b in zip(self.bottom.params(), best, strict=True):
+        for p, b in zip(self.bottom.params() + self.bottom.buffers(), best, strict=True):
             p[...] = b
         return history
 

@@ -75,6 +75,9 @@ class RemoteLink:
     def grads(self) -> list[np.ndarray]:
         return [] if self.dW is None else [self.dW]
 
+    def buffers(self) -> list[np.ndarray]:
+        return []
+
     def end_epoch(self, status: dict[str, object]) -> None:
         self.party.send(self.host, tag("epoch"), status)
 
@@ -97,6 +100,9 @@ class LocalLink:
 
     def grads(self) -> list[np.ndarray]:
         return self.bottom.grads()
+
+    def buffers(self) -> list[np.ndarray]:
+        return self.bottom.buffers()
 
     def end_epoch(self, status: dict[str, object]) -> None:
         """Nothing to tell: the guest keeps and restores the best epoch's parameters, these included."""

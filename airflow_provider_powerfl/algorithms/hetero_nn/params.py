@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
 from airflow_provider_powerfl.algorithms.hetero_nn.layers import ACTIVATIONS
 from airflow_provider_powerfl.algorithms.hetero_nn.losses import TASKS
@@ -26,6 +26,9 @@ class HeteroNNParams(Contract):
     bottom_activation: Literal[ACTIVATIONS] = "tanh"
     interactive_activation: Literal[ACTIVATIONS] = "relu"
     dropout: float = Field(0.0, ge=0, lt=1)
+    batch_norm: StrictBool = False
+    categorical: list[StrictStr] = Field([])  # this party's categorical columns, by name: embedded, not scaled
+    embedding_dim: StrictInt = Field(4, ge=1, le=64)
     optimizer: Literal[OPTIMIZERS] = "adam"
     learning_rate: float = Field(0.01, gt=0, allow_inf_nan=False)
     alpha: float = Field(1e-4, ge=0, allow_inf_nan=False)
@@ -47,6 +50,13 @@ class HeteroNNParams(Contract):
     def _positive(cls, value: list[int]) -> list[int]:
         if any(v < 1 or v > 4096 for v in value):
             raise ValueError(f"hidden layer sizes must be in [1, 4096], got {value}")
+        return value
+
+    @field_validator("categorical")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value) or not all(value):
+            raise ValueError(f"categorical must name distinct, non-empty columns, got {value}")
         return value
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from airflow_provider_powerfl.algorithms.hetero_nn.central import fit_predict_ce
 from airflow_provider_powerfl.algorithms.hetero_nn.host import HostSession
 from airflow_provider_powerfl.algorithms.hetero_nn.links import RemoteLink
 from airflow_provider_powerfl.algorithms.hetero_nn.packing import Layout, encode_values, factor_floats, factor_ints
+from airflow_provider_powerfl.algorithms.hetero_nn.params import HeteroNNParams
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
 from airflow_provider_powerfl.exceptions import ConfigError, DataError, FederationError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
@@ -211,3 +212,33 @@ def test_a_host_refuses_batches_below_its_floor_and_the_guest_says_why(breast):
     }, timeout=60)  # fmt: skip
     assert isinstance(out[HOST], DataError) and "min_batch_size=64" in str(out[HOST])
     assert isinstance(out[GUEST], FederationError) and "refused" in str(out[GUEST])
+
+
+def test_categorical_and_batch_norm_train_jointly_and_round_trip(breast):
+    X, y = breast["X"], breast["y"]
+    codes = (X[:, :1] > np.median(X[:, 0])).astype(float) + (X[:, 1:2] > np.median(X[:, 1]))  # 0, 1, 2
+    columns = {GUEST: np.hstack([codes, X[:, 2:6]]), HOST: X[:, 6:]}
+    names = {GUEST: ["grade", "a", "b", "c", "d"], HOST: [f"h{i}" for i in range(X.shape[1] - 6)]}
+    parties = memory_parties("hnn-tabular", {GUEST: "guest", HOST: "host"})
+    params = {"mode": "plaintext", "batch_norm": True, "max_iter": 4, "batch_size": 64, "random_state": 0,
+              "max_norm": None, "epsilon": None}  # fmt: skip
+    models = {GUEST: HeteroNN(party=parties[GUEST], categorical=["grade"], **params),
+              HOST: HeteroNN(party=parties[HOST], **params)}  # fmt: skip
+    run({pid: (lambda pid=pid: models[pid].fit(columns[pid], y if pid == GUEST else None, feature_names=names[pid]))
+         for pid in models})  # fmt: skip
+    assert models[GUEST].embedding_ == {"columns": [0], "cardinalities": [3]}
+    scores = predict_all(models, columns)
+    assert roc_auc_score(y, scores) > 0.95
+    loaded = {pid: HeteroNN.from_dict(json.loads(json.dumps(m.to_dict())), party=parties[pid]) for pid, m in models.items()}
+    np.testing.assert_allclose(predict_all(loaded, columns), scores)
+
+
+def test_categorical_names_and_codes_are_checked():
+    with pytest.raises(ValueError, match="categorical"):
+        HeteroNNParams(categorical=["a", "a"])
+    parties = memory_parties("hnn-cat-check", {GUEST: "guest", HOST: "host"})
+    X, y = np.column_stack([np.arange(80) % 3, np.ones(80)]).astype(float), np.arange(80) % 2
+    with pytest.raises(ConfigError, match="no column 'grade'"):
+        HeteroNN(party=parties[GUEST], categorical=["grade"]).fit(X, y, feature_names=["a", "b"])
+    with pytest.raises(DataError, match="integer codes"):
+        HeteroNN(party=parties[GUEST], categorical=["b"]).fit(X + 0.5, y, feature_names=["a", "b"])
