@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import gmpy2
 import numpy as np
 
+from airflow_provider_powerfl.crypto.powmod import powmod_many
 from airflow_provider_powerfl.exceptions import CryptoError
 
 DEFAULT_KEY_BITS = 2048  # also the floor on a peer's modulus: RsaPublicKey.check never accepts less
@@ -97,20 +98,20 @@ def _prime(bits: int) -> int:
 
 
 def sign(key: RsaSigningKey, values: Sequence[int]) -> list[int]:
-    """x^d mod n for each x, by CRT over the key's primes; a top-level function so process pools can run it."""
+    """x^d mod n for each x, by CRT over the key's primes; a top-level function so process pools can run it.
+
+    The powers mod each prime are one native call (crypto/_powmod.c: this CPU's GMP, no GIL), the
+    recombination here.
+    """
     primes = [gmpy2.mpz(p) for p in key.primes]
     n = gmpy2.mpz(key.public_key.n)
-    exponents = [gmpy2.invert(key.e, p - 1) for p in primes]
+    xs = [gmpy2.mpz(x) for x in values]
+    if any(not 0 < x < n for x in xs):
+        raise CryptoError("RSA value to sign is outside (0, n)")
     # x = sum_i x_i (n/p_i) ((n/p_i)^-1 mod p_i) mod n
+    parts = [powmod_many([x % p for x in xs], gmpy2.invert(key.e, p - 1), p) for p in primes]
     coefficients = [(n // p) * gmpy2.invert(n // p, p) for p in primes]
-    powmod = gmpy2.powmod
-    out = []
-    for x in values:
-        x = gmpy2.mpz(x)
-        if not 0 < x < n:
-            raise CryptoError("RSA value to sign is outside (0, n)")
-        out.append(int(sum(powmod(x, d, p) * c for p, d, c in zip(primes, exponents, coefficients, strict=True)) % n))
-    return out
+    return [int(sum(r * c for r, c in zip(rs, coefficients, strict=True)) % n) for rs in zip(*parts, strict=True)]
 
 
 def key_proof(key: RsaSigningKey) -> list[int]:
