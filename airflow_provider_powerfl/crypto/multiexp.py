@@ -6,7 +6,8 @@ GIL): each column is shifted by its minimum or its dominant value (prod c^x = P^
 P = prod_i c_i), then reduced by Bos-Coster's method (fold the base of the largest exponent
 into the next one's, keep the remainder): about 3.15 products per entry at hetero LR's 1024
 rows x 2^-20, one per nonzero entry of a 0/1 column. See docs/crypto/paillier.md. This module
-converts between gmpy2 and the extension's fixed-width bytes and checks inputs.
+converts between gmpy2 and the extension's fixed-width bytes and checks inputs. The same extension
+multiplies ciphertexts per group (grouped_products: SecureBoost's histogram bins), also without the GIL.
 """
 
 from __future__ import annotations
@@ -62,4 +63,19 @@ def multiexp_columns(bases: Sequence[mpz], exponents: np.ndarray | Sequence[Sequ
         out = _multiexp.multiexp_columns(blob, exps, modulus.to_bytes(width, "little"))
     except ZeroDivisionError as exc:
         raise MalformedCiphertextError("a base is not invertible modulo the modulus (malformed ciphertext)") from exc
+    return from_native(out, width)
+
+
+def grouped_products(bases: Sequence[mpz], rows: np.ndarray, groups: np.ndarray, n_groups: int, modulus: int) -> list[mpz]:
+    """[prod of bases[rows[k]] over every k with groups[k] == g, mod modulus, for g < n_groups] (1 for an empty
+    group): per bin, the product of its rows' ciphertexts; ``modulus`` odd, every base below it."""
+    modulus = mpz(modulus)
+    rows_i64, groups_i64 = np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(groups, dtype=np.int64)
+    if rows_i64.shape != groups_i64.shape or rows_i64.ndim != 1:
+        raise ValueError(f"rows {rows_i64.shape} and groups {groups_i64.shape} must be 1-D arrays of one length")
+    width = width_of(modulus)
+    blob = to_native(bases, width, "bases")
+    out = _multiexp.grouped_products(
+        blob, rows_i64.tobytes(), groups_i64.tobytes(), int(n_groups), modulus.to_bytes(width, "little")
+    )
     return from_native(out, width)

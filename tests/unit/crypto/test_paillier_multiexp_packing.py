@@ -11,7 +11,7 @@ from gmpy2 import mpz
 from airflow_provider_powerfl.crypto import _multiexp
 from airflow_provider_powerfl.crypto.errors import EncodingOverflowError, MalformedCiphertextError
 from airflow_provider_powerfl.crypto.fixedbase import FixedBase
-from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
+from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, grouped_products, multiexp_columns
 from airflow_provider_powerfl.crypto.packing import Packer
 from airflow_provider_powerfl.crypto.paillier_private import generate_keypair
 from airflow_provider_powerfl.exceptions import CryptoError
@@ -201,3 +201,22 @@ def test_multiexp_exponents_far_apart_equal_and_tiny():
     exps = np.array(columns, dtype=np.int64).T
     bases = [mpz(3 + 2 * i) for i in range(exps.shape[0])]
     assert multiexp_columns(bases, exps, MODULUS) == _naive(bases, exps, MODULUS)
+
+
+def test_grouped_products_match_python_products():
+    rng = np.random.default_rng(3)
+    modulus = mpz(2**521 - 1)  # odd, not prime-specific
+    bases = [mpz(int(v)) % modulus for v in rng.integers(1, 2**62, size=9)] + [modulus - 1]
+    rows = rng.integers(0, len(bases), size=40)
+    groups = rng.integers(0, 6, size=40)  # group 6 of 7 stays empty
+    expected = [mpz(1)] * 7
+    for r, g in zip(rows, groups, strict=True):
+        expected[g] = expected[g] * bases[r] % modulus
+    assert grouped_products(bases, rows, groups, 7, modulus) == expected
+    assert grouped_products([], np.array([], dtype=np.int64), np.array([], dtype=np.int64), 2, modulus) == [1, 1]
+    with pytest.raises(ValueError, match="out of range"):
+        grouped_products(bases, np.array([10]), np.array([0]), 1, modulus)
+    with pytest.raises(ValueError, match="out of range"):
+        grouped_products(bases, np.array([0]), np.array([1]), 1, modulus)
+    with pytest.raises(ValueError, match="not reduced"):
+        grouped_products([modulus], np.array([0]), np.array([0]), 1, modulus)
