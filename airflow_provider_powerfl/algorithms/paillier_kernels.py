@@ -2,9 +2,9 @@
 
 Why: the protocol must stay Spark-free, yet a Spark job should be able to spread the
 encryptions, decryptions and multi-exponentiations of one party over its executors. A
-"chunk map" is any ``map(fn, items) -> iterable`` (the builtin in-process, a
-``concurrent.futures.Executor`` such as a process pool, a :class:`ThreadChunkMap`, or a
-function the Spark job passes that maps the items over partitions). Kernels are
+"chunk map" is any ``map(fn, items) -> iterable`` (a :class:`ThreadChunkMap` on this process's
+crypto threads, the default; a ``concurrent.futures.Executor``; or a function the Spark job passes
+that maps the items over partitions, each chunk then running on one core of its task). Kernels are
 module-level functions of picklable arguments. Keys are cached per worker by fingerprint
 so the fixed-base tables (seconds to build for 2048-bit keys) are built once per worker,
 not per chunk.
@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Any
 
 import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
+from airflow_provider_powerfl.crypto import parallel
 from airflow_provider_powerfl.crypto.errors import MalformedCiphertextError
 from airflow_provider_powerfl.crypto.multiexp import MAX_EXPONENT_BITS, multiexp_columns
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool, ZeroPool
@@ -42,10 +43,10 @@ _KEY_CACHE_SIZE = 4
 _worker_keys: OrderedDict[tuple[str, str], Key] = OrderedDict()
 
 
-def as_chunk_map(executor: object) -> tuple[ChunkMap, int | None]:
-    """(map function, rows per chunk or None for a single chunk) for an ``executor`` argument."""
+def as_chunk_map(executor: object) -> tuple[ChunkMap, int]:
+    """(map function, rows per chunk) for an ``executor`` argument; None is this process's crypto threads."""
     if executor is None:
-        return (lambda fn, items: [fn(item) for item in items]), None
+        executor = ThreadChunkMap()
     if isinstance(executor, Executor):
         return (lambda fn, items: executor.map(fn, items)), CHUNK_ROWS
     if callable(executor):
@@ -56,7 +57,8 @@ def as_chunk_map(executor: object) -> tuple[ChunkMap, int | None]:
 
 
 class ThreadChunkMap:
-    """A chunk map over ``threads`` threads of this process; the kernels give it one near-equal chunk per thread.
+    """A chunk map over ``threads`` threads (default: crypto.parallel.threads()) of the process-wide crypto
+    pool; the kernels give it one near-equal chunk per thread.
 
     Why: each kernel's heavy loop is native code that releases the GIL (the comb, the
     multi-exponentiation and the powers in C, gmpy2's with ``allow_release_gil``), so threads keep every
@@ -65,20 +67,14 @@ class ThreadChunkMap:
     X^T c themselves (docs/benchmarks/hetero_lr.md).
     """
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int | None = None) -> None:
+        threads = parallel.threads() if threads is None else threads
         if threads < 1:
             raise ConfigError(f"a thread chunk map needs at least one thread, got {threads}")
         self.parallelism = threads
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="powerfl-crypto")
 
     def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        items = list(items)
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        return list(self._pool.map(fn, items))
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False)
+        return parallel.map_chunks(fn, list(items), self.parallelism)
 
 
 def share(executor: object, value: Any) -> tuple[Any, Callable[[], None]]:
@@ -104,7 +100,7 @@ def _cached(key: Key) -> Key:
 
 def _gmpy2_releases_gil() -> None:
     """Let gmpy2 release the GIL in this thread's big-number operations (contexts are per thread), so
-    chunks on a ThreadChunkMap run in parallel; a no-op cost elsewhere."""
+    chunks on threads of another pool run in parallel (the crypto pool's threads already do); a no-op cost elsewhere."""
     gmpy2.get_context().allow_release_gil = True
 
 
@@ -148,14 +144,15 @@ def _int64_limbs(exponents: np.ndarray) -> list[np.ndarray]:
 
 
 class Kernels:
-    """Chunked encrypt / decrypt / X^T c for one party, through its chunk map."""
+    """Chunked encrypt / decrypt / X^T c for one party, through its chunk map (None: this process's crypto threads)."""
 
     def __init__(self, executor: object = None) -> None:
+        executor = ThreadChunkMap() if executor is None else executor
         self._map, self._chunk_rows = as_chunk_map(executor)
         self._parallelism = executor.parallelism if isinstance(executor, ThreadChunkMap) else None
 
     def _slices(self, n: int) -> list[slice]:
-        size = n if self._chunk_rows is None else self._chunk_rows
+        size = self._chunk_rows
         if self._parallelism is not None:  # threads: no per-chunk cost, so one chunk per thread balances best
             size = -(-n // self._parallelism)
         return [slice(i, i + size) for i in range(0, n, max(size, 1))] or [slice(0, 0)]
@@ -169,6 +166,8 @@ class Kernels:
             raise ConfigError("the obfuscator pool belongs to another key")
         ready = pool.encrypt(residues) if pool is not None else []
         rest = residues[len(ready) :]
+        if self._parallelism is not None:  # threads share this process's copy: its comb is built once, before the split
+            _cached(key).prepare(len(rest))
         parts = self._map(_encrypt_chunk, [(key, rest[s]) for s in self._slices(len(rest))]) if rest else []
         log.debug("encrypted %d values, %d with obfuscators made ahead", len(residues), len(ready))
         return object_array([*ready, *(c for part in parts for c in part)])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from typing import Any
@@ -40,6 +41,8 @@ TABLE_MIN_COUNT = 64
 
 _MPZ = type(mpz(0))
 _PUBLIC_MAGIC = b"PFPK1"
+# one draw of h_s and one comb per key even when threads share it (crypto/parallel.py): a comb is seconds and ~124 MB
+TABLE_LOCK = threading.RLock()
 
 
 def insecure_test_keys() -> bool:
@@ -126,14 +129,24 @@ class PaillierPublicKey:
     def hs(self) -> mpz:
         """This holder's obfuscator base h_s."""
         if self._hs is None:
-            self._hs = self._new_hs()
+            with TABLE_LOCK:
+                if self._hs is None:
+                    self._hs = self._new_hs()
         return self._hs
 
     @property
     def hs_table(self) -> FixedBase:
         if self._hs_table is None:
-            self._hs_table = FixedBase(self.hs, self.nsquare, self.obfuscator_bits, *self.comb)
+            with TABLE_LOCK:
+                if self._hs_table is None:
+                    self._hs_table = FixedBase(self.hs, self.nsquare, self.obfuscator_bits, *self.comb)
         return self._hs_table
+
+    def prepare(self, count: int) -> None:
+        """Build the comb now if ``count`` encryptions would use it: threads that then split the batch
+        (crypto/parallel.py) each hold too few values to decide on it alone."""
+        if count >= TABLE_MIN_COUNT:
+            self.hs_table  # noqa: B018 (built on first access)
 
     def _new_hs(self) -> mpz:
         while True:

@@ -16,6 +16,7 @@ from airflow_provider_powerfl.crypto.errors import KeyMismatchError, MalformedCi
 from airflow_provider_powerfl.crypto.fixedbase import FixedBase
 from airflow_provider_powerfl.crypto.paillier import (
     DEFAULT_KEY_BITS,
+    TABLE_LOCK,
     TABLE_MIN_COUNT,
     PaillierPublicKey,
     check_key_length,
@@ -124,18 +125,27 @@ class PaillierPrivateKey:
     def _bases(self) -> tuple[mpz, mpz]:
         """h_s mod p^2 and mod q^2, raised with the same r the public path would use."""
         if self._crt_bases is None:
-            hs = self._owner_hs()
-            self._crt_bases = (hs % self.psquare, hs % self.qsquare)
+            with TABLE_LOCK:
+                if self._crt_bases is None:
+                    hs = self._owner_hs()
+                    self._crt_bases = (hs % self.psquare, hs % self.qsquare)
         return self._crt_bases
 
     def _tables(self) -> tuple[FixedBase, FixedBase]:
         if self._crt_tables is None:
-            pub, (hp, hq) = self.public_key, self._bases()
-            self._crt_tables = (
-                FixedBase(hp, self.psquare, pub.obfuscator_bits, *pub.comb),
-                FixedBase(hq, self.qsquare, pub.obfuscator_bits, *pub.comb),
-            )
+            with TABLE_LOCK:
+                if self._crt_tables is None:
+                    pub, (hp, hq) = self.public_key, self._bases()
+                    self._crt_tables = (
+                        FixedBase(hp, self.psquare, pub.obfuscator_bits, *pub.comb),
+                        FixedBase(hq, self.qsquare, pub.obfuscator_bits, *pub.comb),
+                    )
         return self._crt_tables
+
+    def prepare(self, count: int) -> None:
+        """Build the CRT combs now if ``count`` encryptions would use them (see PaillierPublicKey.prepare)."""
+        if count >= TABLE_MIN_COUNT:
+            self._tables()
 
     def _owner_hs(self) -> mpz:
         n = self.public_key.n

@@ -57,21 +57,24 @@ class EncryptedVector:
         values: Any,
         *,
         frac_bits: int = encoding.DEFAULT_FRAC_BITS,
-        n_jobs: int = 1,
+        n_jobs: int | None = None,
     ) -> EncryptedVector:
-        """Encrypt floats (or ints) at scale 2^frac_bits; the key owner passes its private key to use CRT."""
+        """Encrypt floats (or ints) at scale 2^frac_bits; the key owner passes its private key to use CRT.
+
+        ``n_jobs``: threads (None: crypto.parallel.threads(), all cores unless limited); as for decrypt and xt_dot.
+        """
         public_key = key.public_key if isinstance(key, PaillierPrivateKey) else key
         residues = [public_key.encode_int(v) for v in encoding.encode(values, frac_bits)]
         return cls(public_key, parallel.raw_encrypt(key, residues, n_jobs), frac_bits)
 
     # -- decryption ----------------------------------------------------------------------
-    def decrypt_ints(self, private_key: PaillierPrivateKey, *, n_jobs: int = 1) -> list[int]:
+    def decrypt_ints(self, private_key: PaillierPrivateKey, *, n_jobs: int | None = None) -> list[int]:
         """Signed integers at scale 2^frac_bits; raises EncodingOverflowError if a value overflowed."""
         self.public_key.check_same(private_key.public_key, "this vector")
         residues = parallel.raw_decrypt(private_key, list(self.ciphertexts), n_jobs)
         return [self.public_key.decode_int(m) for m in residues]
 
-    def decrypt(self, private_key: PaillierPrivateKey, *, n_jobs: int = 1) -> np.ndarray:
+    def decrypt(self, private_key: PaillierPrivateKey, *, n_jobs: int | None = None) -> np.ndarray:
         return encoding.decode(self.decrypt_ints(private_key, n_jobs=n_jobs), self.frac_bits)
 
     # -- container protocol ------------------------------------------------------------------
@@ -171,7 +174,7 @@ class EncryptedVector:
             acc = acc * c % nsq
         return EncryptedVector(self.public_key, object_array([acc]), self.frac_bits)
 
-    def xt_dot(self, X: Any, *, frac_bits: int = DEFAULT_MUL_FRAC_BITS, n_jobs: int = 1) -> EncryptedVector:
+    def xt_dot(self, X: Any, *, frac_bits: int = DEFAULT_MUL_FRAC_BITS, n_jobs: int | None = None) -> EncryptedVector:
         """X^T c for a plaintext matrix X (n_rows x n_features): the hetero-LR gradient step.
 
         X is encoded at 2^frac_bits (ints pass through unscaled when frac_bits=0), needing

@@ -44,18 +44,15 @@ def test_thread_chunk_map_gives_each_thread_one_chunk_and_the_kernels_match_in_p
         return real(args)
 
     monkeypatch.setattr(pk, "_power_chunk", spy)
-    try:
-        values = list(range(-20, 21))
-        X = np.random.default_rng(4).normal(size=(41, 3))
-        exps = fp.encode_columns(X, fp.column_frac_bits(X))
-        k = pk.Kernels(threads)
-        cts = k.encrypt(private, values)
-        assert k.decrypt(private, cts) == values
-        assert pk.Kernels().decrypt(private, k.xt_dot(public, cts, exps)) == (exps.T @ np.array(values)).tolist()
-        powered = k.power(public, cts, [3] * len(values))
-        assert pk.Kernels().decrypt(private, powered) == [3 * v for v in values]
-    finally:
-        threads.close()
+    values = list(range(-20, 21))
+    X = np.random.default_rng(4).normal(size=(41, 3))
+    exps = fp.encode_columns(X, fp.column_frac_bits(X))
+    k = pk.Kernels(threads)
+    cts = k.encrypt(private, values)
+    assert k.decrypt(private, cts) == values
+    assert pk.Kernels().decrypt(private, k.xt_dot(public, cts, exps)) == (exps.T @ np.array(values)).tolist()
+    powered = k.power(public, cts, [3] * len(values))
+    assert pk.Kernels().decrypt(private, powered) == [3 * v for v in values]
     assert sorted(size for _, size in seen) == [20, 21]  # one near-equal chunk per thread, not CHUNK_ROWS
     assert all(name.startswith("powerfl-crypto") for name, _ in seen)
 

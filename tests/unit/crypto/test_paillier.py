@@ -277,17 +277,6 @@ def test_xt_dot_exponent_limits(keys):
         enc.xt_dot(np.array([[np.nan], [0.0]]))
 
 
-def test_process_pool_matches_serial(keys):
-    pk, sk = keys
-    values = np.linspace(-5, 5, 24)
-    vec = EncryptedVector.encrypt(pk, values, n_jobs=2)
-    np.testing.assert_allclose(vec.decrypt(sk, n_jobs=2), values, atol=2**-40)
-    X = np.arange(48).reshape(24, 2) - 20
-    serial = vec.xt_dot(X, frac_bits=0).decrypt(sk)
-    pooled = vec.xt_dot(X, frac_bits=0, n_jobs=2).decrypt(sk)
-    np.testing.assert_allclose(pooled, serial, atol=1e-9)
-
-
 def test_rerandomizations_keep_plaintexts_and_change_every_ciphertext(keys):
     """The owner-facing rerandomization multiplies by r^n (a uniform encryption of 0); the short one by h_s^r."""
     pk, sk = keys
