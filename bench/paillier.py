@@ -1,4 +1,4 @@
-"""Paillier throughput, ours vs python-paillier (phe) on the same key, single process.
+"""Paillier throughput, ours vs python-paillier (phe) on the same key, per core (one crypto thread).
 
 Reports encryptions/s (public key, and owner CRT), decryptions/s, gradient rows/s for
 X^T [[r]] (ours: the native multi-exponentiation of crypto/_multiexp.c over a whole
@@ -6,13 +6,17 @@ mini-batch; phe: its naive sum(x_ij * enc_r_i) loop on fewer rows, whose cost is
 rows, so rows/s carries over per row), and the floor gmpy2.powmod(r, n, n^2)/s of textbook encryption.
 The headline gradient shape is hetero LR's (algorithms/hetero_lr/estimator.py: 1024-row mini-batches,
 real-valued features at 2^-20); other shapes are reported beside it. Measurements of ours
-and phe alternate in rounds so a busy machine affects both alike.
+and phe alternate in rounds so a busy machine affects both alike. The threads dimension
+(``--threads 1,2``) times encryption, decryption, X^T c and SecureBoost's histogram products on
+each thread count of the process-wide crypto pool (crypto/parallel.py) alternately, with the CPU
+seconds each used, and checks every count gives the same residues.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import secrets
 import time
 from collections.abc import Callable
@@ -21,6 +25,8 @@ from typing import Any
 import gmpy2
 import numpy as np
 
+from airflow_provider_powerfl.algorithms.secureboost.histograms import _bin_chunk
+from airflow_provider_powerfl.crypto import parallel
 from airflow_provider_powerfl.crypto.encoding import encode
 from airflow_provider_powerfl.crypto.paillier import TABLE_MIN_COUNT
 from airflow_provider_powerfl.crypto.paillier_private import generate_keypair
@@ -37,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--feature-frac-bits", type=int, default=20, help="fixed-point scale 2^-k of X (hetero LR's X_FRAC_BITS)")
     parser.add_argument("--no-extra-shapes", action="store_true", help="only the headline gradient shape")
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of short slices (rates use the total time)")
+    parser.add_argument("--threads", default="1,2", help="comma-separated crypto thread counts timed side by side ('' skips)")
+    parser.add_argument(
+        "--thread-values", type=int, default=600, help="values per encryption/decryption call of the threads dimension"
+    )
+    parser.add_argument("--histogram-rows", type=int, default=2048, help="rows of the histogram products (20 features x 32 bins)")
 
 
 def _rate(count: int, fn: Callable[[], Any]) -> float:
@@ -52,6 +63,12 @@ def _rounds(rounds: int, tasks: dict[str, tuple[int, Callable[[], Any]]]) -> dic
         for name, (count, fn) in tasks.items():
             spent[name] += count / _rate(count, fn)
     return {name: rounds * tasks[name][0] / spent[name] for name in tasks}
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process so far, every thread's."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _load() -> str:
@@ -187,11 +204,68 @@ def _gradient_cases(args: argparse.Namespace, pk: Any, sk: Any, rng: np.random.G
     return cases
 
 
+def _histogram_case(pk: Any, rows: int, rng: np.random.Generator) -> tuple[Any, list[Any]]:
+    """A SecureBoost level's chunks: ``rows`` ciphertexts, 20 features of 32 bins, half the rows off the default
+    bin; one chunk per 512 rows (the kernel of algorithms/secureboost/histograms.py) and the products it makes."""
+    cts = EncryptedVector.encrypt(pk, rng.normal(size=rows)).ciphertexts.tolist()
+    bins = np.where(rng.random((rows, 20)) < 0.5, 0, rng.integers(1, 32, size=(rows, 20))).astype(np.uint8)
+    chunks = [(pk.nsquare, cts[i : i + 512], bins[i : i + 512], np.zeros(20, dtype=np.int64)) for i in range(0, rows, 512)]
+    products = len(cts) + int(np.count_nonzero(bins))
+    return products, chunks
+
+
+def _thread_rates(args: argparse.Namespace, pk: Any, sk: Any, rng: np.random.Generator) -> dict[str, Any]:
+    """Per operation and thread count: rate, CPU seconds per wall second, all counts alternating in each round;
+    the residues every count returned compared with one thread's."""
+    counts = [int(t) for t in args.threads.split(",") if t.strip()]
+    values = rng.normal(size=args.thread_values)
+    vec = EncryptedVector.encrypt(sk, values)
+    X = rng.normal(size=(args.rows, args.features))
+    enc_r = EncryptedVector.encrypt(sk, rng.normal(size=args.rows))
+    products, chunks = _histogram_case(pk, args.histogram_rows, rng)
+    sk.prepare(len(values))  # the combs, before timing
+    pk.prepare(len(values))
+    ops: dict[str, tuple[int, Any]] = {
+        "encrypt": (len(values), lambda t: EncryptedVector.encrypt(pk, values, n_jobs=t)),
+        "encrypt_owner_crt": (len(values), lambda t: EncryptedVector.encrypt(sk, values, n_jobs=t)),
+        "decrypt": (len(values), lambda t: vec.decrypt_ints(sk, n_jobs=t)),
+        "xt_dot_rows": (args.rows, lambda t: enc_r.xt_dot(X, frac_bits=args.feature_frac_bits, n_jobs=t).ciphertexts.tolist()),
+        "histogram_products": (products, lambda t: parallel.map_chunks(lambda c: _bin_chunk(None, c), chunks, t)),
+    }
+    wall = {(op, t): 0.0 for op in ops for t in counts}
+    cpu = dict.fromkeys(wall, 0.0)
+    results: dict[tuple[str, int], Any] = {}
+    load = _load()
+    for _ in range(args.rounds):
+        for op, (_, fn) in ops.items():
+            for t in counts:
+                start, start_cpu = time.perf_counter(), _cpu_s()
+                results[op, t] = fn(t)
+                wall[op, t] += time.perf_counter() - start
+                cpu[op, t] += _cpu_s() - start_cpu
+    out: dict[str, Any] = {"counts": counts, "load_before": load, "load_after": _load()}
+    for op, (count, _) in ops.items():
+        if op in ("decrypt", "xt_dot_rows", "histogram_products"):  # deterministic: the same residues on any count
+            assert all(results[op, t] == results[op, counts[0]] for t in counts), f"{op}: thread counts disagree"
+        rates = {t: args.rounds * count / wall[op, t] for t in counts}
+        out[op] = {
+            "per_s": {str(t): round(rates[t], 1) for t in counts},
+            "cpu_per_wall": {str(t): round(cpu[op, t] / wall[op, t], 2) for t in counts},
+            "speedup": round(rates[counts[-1]] / rates[counts[0]], 2),
+        }
+        line = "   ".join(f"{t} thr {rates[t]:9.1f}/s (cpu/wall {cpu[op, t] / wall[op, t]:.2f})" for t in counts)
+        print(f"{op:>18}: {line}   x{out[op]['speedup']}")
+    print(f"threads dimension: load before {load}, after {out['load_after']}")
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     pk, sk, table_s = _keys(args.key_bits)
     rng = np.random.default_rng(0)
-    rates, load_enc = _primitive_rates(args, pk, sk, rng)
-    cases = _gradient_cases(args, pk, sk, rng)
+    threads = _thread_rates(args, pk, sk, rng) if args.threads.strip() else None
+    with parallel.limit(1):  # per core, as the figures against phe always were
+        rates, load_enc = _primitive_rates(args, pk, sk, rng)
+        cases = _gradient_cases(args, pk, sk, rng)
     head = cases[0]
     teeth, tables = pk.comb
     return {
@@ -223,5 +297,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "decrypt_ratio_vs_phe": round(rates["decrypt"] / rates["phe_decrypt"], 2),
         "gradient_ratio_vs_phe": head["ratio_vs_phe"],
         "gradient_shapes": cases,
+        "threads": threads,
         "load_at_end": _load(),
     }
