@@ -33,6 +33,7 @@ BENCHMARKS = {
     "scale": "scale",
     "defaults": "defaults",
     "tee": "tee",
+    "secretflow": "secretflow",
 }
 NO_CHECKOUT = "powerfl bench runs from a source checkout (make install); this install has no bench/"
 
