@@ -198,7 +198,8 @@ class FederatedStepOperator(BaseOperator):
         try:
             return self._run_and_tell(context, jc, spec, runtime, registry, signer)
         except BaseException:  # failed here: a later try runs the step anew (a success's record stays: Airflow may
-            self._record(spec).unlink(missing_ok=True)  # try a task again whose supervisor died, its step done)
+            if not self._step_outlives_try(spec):  # try a task again whose supervisor died, its step done)
+                self._record(spec).unlink(missing_ok=True)
             raise
 
     def _run_and_tell(
@@ -220,10 +221,18 @@ class FederatedStepOperator(BaseOperator):
             self._tell_peers(registry, signer, spec, "failed", str(exc))
             raise
         except BaseException as exc:
-            self._tell_peers(registry, signer, spec, "failed", f"{type(exc).__name__}: {exc}")
+            if not self._step_outlives_try(spec):  # else the step goes on with the peers: no failure to tell
+                self._tell_peers(registry, signer, spec, "failed", f"{type(exc).__name__}: {exc}")
             raise
         self._tell_peers(registry, signer, spec, "success", None, strict=True)
         return result
+
+    def _step_outlives_try(self, spec: TaskSpec) -> bool:
+        """Whether this try's local step still runs as the try fails: a scheduler's kill -9 ends the try's supervisor,
+        and the try's next log line then fails on the dead log channel (BrokenPipeError), while the step (own process
+        group) goes on with the peers. Its record stays, and the next try waits for it and takes its result."""
+        previous = previous_step(self._record(spec))
+        return previous is not None and previous.running()
 
     def launch(self, context: Any, jc: JobContext, spec: TaskSpec, runtime: str, what: str) -> None:
         """Run this party's side of the step to its end (its ``result.json`` in ``spec.outputs.dir``)."""

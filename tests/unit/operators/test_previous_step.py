@@ -4,6 +4,7 @@ takes that step's result instead of starting a second step that the peers, done,
 from __future__ import annotations
 
 import json
+import os
 import time
 from types import SimpleNamespace
 
@@ -52,3 +53,34 @@ def test_a_failed_or_resultless_former_step_is_run_anew(operator, exit_code, res
 def test_without_a_former_step_the_step_runs(operator):
     op, spec = operator
     assert op._finish_previous_step(spec, "step train") is None
+
+
+def fail_a_try(op, spec, monkeypatch, exc: BaseException) -> list[str]:
+    """Run a try whose launch raises `exc`; the statuses it told the peers."""
+    told: list[str] = []
+    monkeypatch.setattr(op, "_tell_peers", lambda registry, signer, spec, status, *rest, **kw: told.append(status))
+    monkeypatch.setattr(op, "_finish_previous_step", lambda spec, what: None)
+    monkeypatch.setattr(op, "launch", lambda *args: (_ for _ in ()).throw(exc))
+    policy = SimpleNamespace(enforce=lambda spec, step: spec)
+    jc = SimpleNamespace(party=SimpleNamespace(policy=policy), registry=None, signing_key=None)
+    with pytest.raises(type(exc)):
+        op._run_step({}, jc, spec, "local")
+    return told
+
+
+def test_a_try_failing_while_its_step_still_runs_keeps_the_record_and_tells_no_peer(operator, monkeypatch):
+    # tests/faults' scheduler kill: the try's log channel to its dead supervisor broke under it (BrokenPipeError),
+    # its step (own process group) went on with the peers; the next try must wait for that step, not start another
+    op, spec = operator
+    record = op._record(spec)
+    record.parent.mkdir(parents=True)
+    local._write_record(record, os.getpid())  # a live process: the step still running
+    assert fail_a_try(op, spec, monkeypatch, BrokenPipeError(32, "Broken pipe")) == ["running"]
+    assert record.exists()
+
+
+def test_a_try_failing_after_its_step_ended_drops_the_record_and_tells_the_peers(operator, monkeypatch):
+    op, spec = operator
+    former_try(op, spec, exit_code=None, result=False)  # the recorded pid is gone
+    assert fail_a_try(op, spec, monkeypatch, KeyboardInterrupt()) == ["running", "failed"]
+    assert not op._record(spec).exists()
