@@ -2,26 +2,33 @@
 
 As a party's deployment would run them: a setup spark-submit uploads the party's csv, writes its parquet and
 orc inputs to s3a:// and registers a Hive table on them (and checks the reader's errors on bad inputs there);
-then a party's Airflow runs the inspect_data step through its operator (``dag.test`` in a child process): it
-reads csv, parquet, orc and ``hive://`` inputs and writes its outputs to s3a:// (staging, then rename). The
-endpoint is in HADOOP_CONF_DIR; the credentials come only from the ``aws`` Airflow connection that the party's
-``powerfl`` connection names, as the step's environment variables: the spec and the command the operator
-submitted hold none. The same step under a connection with a wrong secret fails naming the URI (access
-denied) and leaves no output.
+then the party's FederatedStepOperator runs the inspect_data step (``execute`` with a run's context, in this
+process; tests/integration/test_operators.py runs operators under Airflow's own ``dag.test``): it reads csv,
+parquet, orc and ``hive://`` inputs and writes its outputs to s3a:// (staging, then rename). The endpoint is in
+HADOOP_CONF_DIR; the credentials come only from the ``aws`` Airflow connection that the party's ``powerfl``
+connection names, as the step's environment variables: the spec and the command the operator submitted hold
+none. The same step under a connection with a wrong secret fails naming the URI (access denied) and leaves no
+output. Both steps run at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
-from test_operators import federation, party_env, run_dag_test, write_dag
+from test_operators import federation, party_env
 
+from airflow_provider_powerfl.operators import FederatedStepOperator
+from airflow_provider_powerfl.runtimes.local import StepFailed
 from tests.support.launch import REPO, SPARK_CONF, spark_submit_command, submit_env
 from tests.support.s3 import BUCKET, S3Server, s3proxy
 from tests.support.s3_setup_job import ERRORS_MARK, TABLES_MARK
@@ -59,17 +66,6 @@ def s3_secrets_absent(text: str) -> bool:
     return "AWS_" not in text and "secret" not in text.lower()
 
 
-S3_DAG = """
-    from airflow.sdk import DAG
-
-    from airflow_provider_powerfl.operators import FederatedStepOperator
-
-    with DAG("powerfl_s3_it", schedule=None) as dag:
-        FederatedStepOperator(task_id="inspect", step="inspect_data", inputs={inputs!r}, output_dir={out!r},
-                              spark={spark!r}, publish_events=False)
-        FederatedStepOperator(task_id="inspect_wrong_keys", step="inspect_data", inputs={bad!r}, output_dir={bad_out!r},
-                              spark={spark!r}, publish_events=False, powerfl_conn_id="powerfl_wrong_keys")
-"""
 # the spark-submit the operators run: it keeps what it was given (spec, argv, environment), then runs the real one
 RECORDING_SUBMIT = """#!/bin/sh
 cp spec.json "{record}/spec-$$.json"; printf '%s\\n' "$@" > "{record}/argv-$$"; env > "{record}/env-$$"
@@ -77,23 +73,36 @@ exec "{real}" "$@"
 """
 
 
-def airflow_env(tmp_path: Path, s3: S3Server, base: str) -> dict[str, str]:
-    """A party's Airflow: its powerfl connection names the aws connection; a second one names a wrong secret's."""
+def party_connections(tmp_path: Path, s3: S3Server, base: str) -> dict[str, str]:
+    """A party's connections (Airflow's AIRFLOW_CONN_* variables): its powerfl connection names the aws connection; a
+    second one names a wrong secret's."""
     env = party_env(tmp_path, federation(tmp_path, {"guest": "127.0.0.1:9", "host": "127.0.0.1:9"}), "10000")
-    env = {k: v for k, v in env.items() if not k.startswith("AWS_")}  # no credentials but the connection's
     conn = json.loads(env["AIRFLOW_CONN_POWERFL_DEFAULT"])
     conn["extra"]["policy"] = {"input_prefixes": [base, "hive://party.guest"], "output_dir": base}
     wrong = json.loads(json.dumps(conn))
     conn["extra"]["aws_conn_id"], wrong["extra"]["aws_conn_id"] = "s3_party", "s3_wrong"
     aws = {"conn_type": "aws", "login": s3.access_key, "password": s3.secret_key}
-    env.update(
-        AIRFLOW_CONN_POWERFL_DEFAULT=json.dumps(conn),
-        AIRFLOW_CONN_POWERFL_WRONG_KEYS=json.dumps(wrong),
-        AIRFLOW_CONN_S3_PARTY=json.dumps(aws),
-        AIRFLOW_CONN_S3_WRONG=json.dumps({**aws, "password": "wrong-" + s3.secret_key}),
-        HADOOP_CONF_DIR=str(s3.conf_dir),  # the endpoint: deployment configuration, as at a party
-    )
-    return env
+    return {
+        "AIRFLOW_CONN_POWERFL_DEFAULT": json.dumps(conn),
+        "AIRFLOW_CONN_POWERFL_WRONG_KEYS": json.dumps(wrong),
+        "AIRFLOW_CONN_S3_PARTY": json.dumps(aws),
+        "AIRFLOW_CONN_S3_WRONG": json.dumps({**aws, "password": "wrong-" + s3.secret_key}),
+    }
+
+
+def execute_at_once(operators: list[FederatedStepOperator], conf: dict[str, Any]) -> dict[str, Any]:
+    """Each operator's ``execute`` in a run of ``conf`` (a thread each): task id -> its result, or what it raised."""
+    context = {"dag_run": SimpleNamespace(conf=conf, run_id=conf["job_id"]),
+               "ti": SimpleNamespace(try_number=1, xcom_pull=lambda **_: None)}  # fmt: skip
+
+    def execute(op: FederatedStepOperator) -> Any:
+        try:
+            return op.execute(context)
+        except Exception as exc:  # the wrong secret's step is meant to fail: the test reads why
+            return exc
+
+    with ThreadPoolExecutor(len(operators)) as pool:
+        return dict(zip([op.task_id for op in operators], pool.map(execute, operators), strict=True))
 
 
 def recording_submit(tmp_path: Path) -> tuple[Path, Path]:
@@ -127,7 +136,7 @@ def check_tables_published(output: str, base: str) -> None:
 
 
 @pytest.mark.timeout(1800)
-def test_inputs_and_outputs_on_s3_and_a_hive_table(s3: S3Server, tmp_path: Path):
+def test_inputs_and_outputs_on_s3_and_a_hive_table(s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     base = f"s3a://{BUCKET}/party-10000/{uuid.uuid4().hex[:8]}"
     csv = tmp_path / "guest.csv"
     csv.write_text(GUEST_CSV)
@@ -149,12 +158,21 @@ def test_inputs_and_outputs_on_s3_and_a_hive_table(s3: S3Server, tmp_path: Path)
     submit_script, record = recording_submit(tmp_path)
     spark = {"master": "local[2]", "conf": {**SPARK_CONF, **conf}, "jobs_dir": str(REPO / "spark_jobs"),
              "spark_submit": str(submit_script)}  # fmt: skip
-    bad = {"train": inputs["csv"]}
-    dag = write_dag(tmp_path, "s3", S3_DAG.format(inputs=inputs, out=f"{base}/out", spark=spark, bad=bad,
-                                                  bad_out=f"{base}/bad-out"))  # fmt: skip
+    for name in [n for n in os.environ if n.startswith("AWS_")]:  # no credentials but the connection's
+        monkeypatch.delenv(name)
+    for name, value in {**party_connections(tmp_path, s3, base), "HADOOP_CONF_DIR": str(s3.conf_dir)}.items():
+        monkeypatch.setenv(name, value)  # HADOOP_CONF_DIR: the endpoint, deployment configuration as at a party
+    operators = [
+        FederatedStepOperator(task_id="inspect", step="inspect_data", inputs=inputs, output_dir=f"{base}/out", spark=spark,
+                              publish_events=False),
+        FederatedStepOperator(task_id="inspect_wrong_keys", step="inspect_data", inputs={"train": inputs["csv"]},
+                              output_dir=f"{base}/bad-out", spark=spark, publish_events=False,
+                              powerfl_conn_id="powerfl_wrong_keys"),
+    ]  # fmt: skip
     job = {"job_id": f"s3-{uuid.uuid4().hex[:8]}", "nonce": uuid.uuid4().hex, "parties": ["10000=guest", "20000=host"]}
-    result = run_dag_test(tmp_path, airflow_env(tmp_path, s3, base), dag, "powerfl_s3_it", job)
-    assert result["states"] == {"inspect": "success", "inspect_wrong_keys": "failed"}, result["output"][-6000:]
+    ran = execute_at_once(operators, job)
+    assert isinstance(ran["inspect"], dict), ran["inspect"]
+    assert isinstance(ran["inspect_wrong_keys"], StepFailed), ran["inspect_wrong_keys"]
 
     out = s3.bucket_dir / base.split(f"{BUCKET}/", 1)[1] / "out"
     stats = json.loads((out / "statistics.json").read_text())  # written through s3a, as the server stored it
@@ -174,5 +192,5 @@ def test_inputs_and_outputs_on_s3_and_a_hive_table(s3: S3Server, tmp_path: Path)
     assert f"AWS_ACCESS_KEY_ID={s3.access_key}" in env and f"AWS_SECRET_ACCESS_KEY={s3.secret_key}" in env
 
     # the wrong secret: refused by the server, the step's error names the URI, nothing written
-    assert f"failed: {base}/guest.csv: cannot read as csv: access denied: " in result["output"], result["output"][-6000:]
+    assert f"failed: {base}/guest.csv: cannot read as csv: access denied: " in str(ran["inspect_wrong_keys"])
     assert not staged_objects(out.parent) and not (out.parent / "bad-out").exists()
