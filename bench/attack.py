@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import math
 import tempfile
 import time
@@ -248,7 +249,8 @@ def run_attack(dataset: str, setting: str, *, rows: int | None = None, epochs: i
         "privacy": params.get("privacy", "default"),
         "train_rows": len(y),
         "epochs": fed["n_iter"],
-        "batch_size": batch,
+        "batch_size": params["batch_size"],
+        "training": {k: params[k] for k in ("optimizer", "learning_rate", "alpha", "residual", "slope_every")},
         "key_length": key_length,
         "attacks": attacks,
         "best_attack": best,
@@ -281,6 +283,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-scale", type=float, default=None, help="override the setting's init_scale")
     parser.add_argument("--min-support", type=int, default=None, help="override the setting's min_support")
     parser.add_argument("--epsilon", type=float, default=None, help="override the setting's epsilon")
+    parser.add_argument("--lr-params", type=json.loads, default={},
+                        help='JSON of hetero LR parameters over the setting\'s, e.g. \'{"batch_size": 4096}\'')  # fmt: skip
+    parser.add_argument("--simulate", action="store_true",
+                        help="hetero-lr: bench.attack_sim's numpy training at the estimator's defaults changed by "
+                             "--lr-params (and 'average'), instead of the protocol; seconds per run")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=1, help="--simulate: the batch order's and the noise's seed")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -293,6 +301,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return attack_secureboost.run_secureboost_attack(args.dataset, args.setting, key_length=args.key_length, **trees)
     overrides = {name: value for name, value in (("init_scale", args.init_scale), ("min_support", args.min_support),
                                                  ("epsilon", args.epsilon)) if value is not None}  # fmt: skip
+    if args.simulate:
+        from bench.attack_sim import run_simulated_attack
+
+        result = run_simulated_attack(args.dataset, {**overrides, **args.lr_params}, args.seed)
+        print(f"{args.dataset} simulated {result['lr_params']} seed {args.seed}: attack AUC {result['attack_auc']} "
+              f"({result['best_attack']}); federated {result['federated_auc']}, centralized {result['centralized_auc']}")  # fmt: skip
+        return result
+    overrides.update(args.lr_params)
     result = run_attack(args.dataset, args.setting, rows=args.rows, epochs=args.epochs, key_length=args.key_length,
                         overrides=overrides)  # fmt: skip
     for name, a in result["attacks"].items():

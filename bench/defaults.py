@@ -89,35 +89,18 @@ def _central_lr(data: dict[str, Any], alpha: float) -> float:
 
 
 def hetero_lr_sim(data: dict[str, Any], seed: int, changes: dict[str, Any]) -> tuple[float, float]:
-    """(simulated, central) test AUC: the protocol's update in numpy (tests/unit/algorithms/test_hetero_lr.py's
-    plaintext_training, which the federated run equals exactly without noise), with the label noise of
-    ``epsilon`` on the residual the host's gradient sees; Taylor residual only."""
+    """(simulated, central) test AUC: the protocol's update in numpy (bench.attack_sim.train, which the federated
+    run equals up to fixed point without noise), with the label noise of ``epsilon`` on the residual the host's
+    gradient sees; ``changes`` may also hold the simulation-only ``average``."""
     from sklearn.metrics import roc_auc_score
 
-    from airflow_provider_powerfl.algorithms.hetero_lr.defences import noise_scale
     from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
-    from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan
-    from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
+    from bench.attack_sim import train
 
-    p = HeteroLRParams(**changes)
-    if p.residual != "taylor" or p.class_weight is not None:
-        raise ValueError("the simulation covers the Taylor residual without class weights only")
-    X = {GUEST: np.c_[data[GUEST], np.ones(len(data["y"]))], HOST: data[HOST]}
-    penalized = {GUEST: np.r_[np.ones(data[GUEST].shape[1]), 0.0], HOST: np.ones(data[HOST].shape[1])}
-    update = {pid: LocalUpdate(p.optimizer, p.learning_rate, p.penalty, p.alpha, penalized[pid]) for pid in X}
-    w = {pid: np.zeros(X[pid].shape[1]) for pid in X}
-    sigma = 0.0 if p.epsilon is None else noise_scale(p.epsilon, p.delta, p.max_iter)
-    plan, rng = (
-        BatchPlan(len(data["y"]), min(p.batch_size, len(data["y"])), p.max_iter, 0.0, seed, False),
-        np.random.default_rng(seed),
-    )
-    for epoch in range(p.max_iter):
-        for rows in plan.batches(epoch):
-            d = 0.25 * (X[GUEST][rows] @ w[GUEST] + X[HOST][rows] @ w[HOST]) + 0.5 - data["y"][rows]
-            w[GUEST] = update[GUEST].step(w[GUEST], X[GUEST][rows].T @ d / len(rows))
-            w[HOST] = update[HOST].step(w[HOST], X[HOST][rows].T @ (d + sigma * rng.standard_normal(len(rows))) / len(rows))
-    score = data[f"{GUEST}_test"] @ w[GUEST][:-1] + w[GUEST][-1] + data[f"{HOST}_test"] @ w[HOST]
-    return float(roc_auc_score(data["y_test"], score)), _central_lr(data, p.alpha)
+    wg, wh, _ = train(data[GUEST], data[HOST], data["y"], changes, seed)
+    score = data[f"{GUEST}_test"] @ wg[:-1] + wg[-1] + data[f"{HOST}_test"] @ wh
+    alpha = HeteroLRParams(**{k: v for k, v in changes.items() if k != "average"}).alpha
+    return float(roc_auc_score(data["y_test"], score)), _central_lr(data, alpha)
 
 
 def hetero_lr(data: dict[str, Any], seed: int, key_length: int, changes: dict[str, Any]) -> tuple[float, float]:

@@ -26,3 +26,13 @@ def test_attack_bench_prints_a_final_json_line_with_the_figures(capsys):
     assert 0.0 <= result["attack_auc"] <= 1.0 and 0.5 < result["centralized_auc"] < 1.0
     assert set(result["attacks"]) == {"first_batch", "rare_value", "projection", "sign", "norm"}
     assert result["defences"] == {"init_scale": 0.0, "min_support": 1, "epsilon": None, "delta": 1e-5}
+
+
+def test_simulated_attack_takes_lr_params_and_prints_the_same_figures(capsys):
+    argv = ["bench", "attack", "--dataset", "default_credit", "--simulate", "--seed", "3",
+            "--lr-params", '{"optimizer": "sgd", "learning_rate": 0.5, "max_iter": 2, "batch_size": 4096, "average": 0.5}']  # fmt: skip
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["simulated"] and result["lr_params"]["average"] == 0.5 and result["seed"] == 3
+    assert 0.0 <= result["attack_auc"] <= 1.0 and abs(result["auc_difference"]) < 0.05
+    assert set(result["attacks"]) == {"first_batch", "rare_value", "projection", "sign", "norm"}
