@@ -38,7 +38,7 @@ def _decodes_or_refuses(buf: bytes) -> None:
         assert isinstance(out, MalformedMessage), f"{type(out).__name__} is not MalformedMessage: {out}"
 
 
-@fuzz(100)
+@fuzz(50)
 @given(sendable)
 def test_every_sendable_object_round_trips_to_the_same_bytes(obj: object) -> None:
     wire = codec.encode_bytes(obj)
@@ -56,7 +56,7 @@ def test_random_bytes_decode_or_raise_malformed_message(buf: bytes) -> None:
     _decodes_or_refuses(buf)
 
 
-@fuzz(250)
+@fuzz(100)
 @given(st.data())
 def test_mutated_encodings_decode_or_raise_malformed_message(data: st.DataObject) -> None:
     wire = codec.encode_bytes(data.draw(sendable, label="object"))

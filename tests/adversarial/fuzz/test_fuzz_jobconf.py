@@ -94,7 +94,7 @@ def test_any_conf_runs_every_stage_or_raises_our_error(conf: dict) -> None:
     _steps_or_own_errors(conf)
 
 
-@fuzz(150)
+@fuzz(75)
 @given(mutated_trees(CONF))
 @example({**CONF, "common-args": {"work_dir": 7}})  # default_output_dir(7, ...): AttributeError on rstrip
 @example({**CONF, "common-args": {"output_dir": ["/work/x"]}})  # the policy's urlsplit: TypeError
@@ -104,7 +104,7 @@ def test_a_mutated_conf_runs_every_stage_or_raises_our_error(conf: object) -> No
         _steps_or_own_errors(conf)
 
 
-@fuzz(25)
+@fuzz(10)
 @given(mutated_trees(CONF))
 def test_the_dag_params_refuse_only_with_param_validation_error(conf: object) -> None:
     if not isinstance(conf, dict):

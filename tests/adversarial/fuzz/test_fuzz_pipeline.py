@@ -70,7 +70,7 @@ def _with(task: dict | None = None, **top: object) -> dict:
     return out
 
 
-@fuzz(200)
+@fuzz(100)
 @given(mutated_trees(GOOD))
 @example({**GOOD, 1: "x", "x": 1})  # unknown field names of two types: sorted() raised TypeError
 @example(_with(accept_timeout="soon"))  # float() raised ValueError
