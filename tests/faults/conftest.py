@@ -9,6 +9,7 @@ job and a shorter one must not.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,11 @@ from tests.support.ns_parties import namespaced_two_parties
 from tests.support.parties import Party, TwoParties, pipeline_definition, until
 
 PIPELINE = "powerfl_faults_lr"
+WAITING = "powerfl_faults_lr_wait"  # the training with a deferred peer sensor beside it (in the triggerer)
 ALIGN = "powerfl_faults_align"
 SILENCE = 30.0  # seconds: longer than a broker's kill -9 and restart (~10-15 s here), far shorter than 600
 ENDED = {"success", "failed"}
+ORPHAN_CHECK = 15  # seconds between a scheduler's checks for a dead scheduler's tasks (Airflow's default: 300)
 EPOCHS = 40  # of hetero LR on breast: ~0.7 s each here
 
 
@@ -39,6 +42,14 @@ def train_pipeline(guest: str, host: str) -> dict[str, Any]:
     """hetero LR alone, on rows aligned once (ALIGN): PSI orders the rows anew in each run, so only a training
     on the same aligned rows (zero initial weights, a fixed batch order) can be compared bit for bit."""
     return _only(guest, host, PIPELINE, "train")
+
+
+def waiting_pipeline(guest: str, host: str) -> dict[str, Any]:
+    """The training and, beside it from the start, a deferrable sensor waiting in the triggerer for the peers' training."""
+    definition = train_pipeline(guest, host)
+    definition["dag_id"] = WAITING
+    definition["tasks"]["peers_trained"] = {"component": "wait_peers", "parameters": {"peer_task": "train", "timeout": 900}}
+    return definition
 
 
 def align_pipeline(guest: str, host: str) -> dict[str, Any]:
@@ -69,7 +80,7 @@ class Harness:
         for role in ("guest", "host"):
             args = parameters["parties-args"][self.party(role).party_id]
             args.pop("test-input")
-            if pipeline == PIPELINE:
+            if pipeline != ALIGN:
                 assert self.aligned, "the aligned rows come first (the `reference` fixture)"
                 args["input"] = self.aligned[role]
         files = {"parameters": ("job.json", json.dumps(parameters), "application/json")}
@@ -77,8 +88,8 @@ class Harness:
         assert response.status_code == 201, response.text
         return job_id
 
-    def succeeded(self, job_id: str, timeout: float = 600) -> None:
-        views = self.wait_ended(job_id, timeout)
+    def succeeded(self, job_id: str, timeout: float = 600, ended_at: dict[str, float] | None = None) -> None:
+        views = self.wait_ended(job_id, timeout, ended_at)
         assert {r: v["state"] for r, v in views.items()} == {"guest": "success", "host": "success"}, views
 
     def view(self, role: str, job_id: str) -> dict[str, Any]:
@@ -95,12 +106,17 @@ class Harness:
         until(lambda: all(progress(r) for r in ("guest", "host")), timeout,
               lambda: f"train to report progress at both parties of {job_id}", poll=1.0)  # fmt: skip
 
-    def wait_ended(self, job_id: str, timeout: float) -> dict[str, dict[str, Any]]:
-        """Each party's view of the job once it ended at both (success or failed)."""
+    def wait_ended(self, job_id: str, timeout: float, ended_at: dict[str, float] | None = None) -> dict[str, dict[str, Any]]:
+        """Each party's view of the job once it ended at both (success or failed); `ended_at` gets, per party, the
+        time (time.monotonic()) of the first poll that saw it ended there."""
         views: dict[str, dict[str, Any]] = {}
+        ended_at = {} if ended_at is None else ended_at
 
         def ended() -> bool:
             views.update({r: self.view(r, job_id) for r in ("guest", "host")})
+            for role, view in views.items():
+                if view.get("state") in ENDED:
+                    ended_at.setdefault(role, time.monotonic())
             return all(v.get("state") in ENDED for v in views.values())
 
         until(
@@ -127,8 +143,14 @@ class Harness:
 
 @pytest.fixture(scope="session")
 def harness(tmp_path_factory) -> Iterator[Harness]:
-    pipelines = {f"{PIPELINE}.yaml": train_pipeline, f"{ALIGN}.yaml": align_pipeline}
-    env = {"AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60"}  # a lost task is noticed in 60 s, not 5 min
+    pipelines = {f"{PIPELINE}.yaml": train_pipeline, f"{WAITING}.yaml": waiting_pipeline, f"{ALIGN}.yaml": align_pipeline}
+    env = {
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",  # a lost task is noticed in 60 s, not 5 min
+        # a scheduler killed outright leaves its running tasks to the next one, which resets them (a new try) only
+        # once the dead one's heartbeat is 30 s old ([scheduler] scheduler_health_check_threshold) at an orphan
+        # check: every 300 s by default, so a try 2 came 5 min after the restart; see docs/reliability.md
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": str(ORPHAN_CHECK),
+    }
     policy = {"max_epsilon": None}  # lets the jobs train without label noise, so that their models compare
     with namespaced_two_parties(tmp_path_factory.mktemp("faults"), pipelines, env, policy=policy) as world:
         yield Harness(world.network, world.brokers, world.parties)
