@@ -75,14 +75,12 @@ def _start_thread() -> None:
 
 
 def pool(size: int) -> ThreadPoolExecutor:
-    """The process-wide pool, grown to at least ``size`` threads (a bigger pool replaces it; its old
-    threads finish what they hold)."""
+    """The process-wide pool, grown to at least ``size`` threads (a bigger pool replaces it; the old one,
+    not shut down under a caller that may still submit to it, ends its threads once unreferenced)."""
     global _pool, _pool_size
     with _lock:
         if _pool is None or _pool_size < size:
-            old, _pool, _pool_size = _pool, ThreadPoolExecutor(size, "powerfl-crypto", _start_thread), size
-            if old is not None:
-                old.shutdown(wait=False)
+            _pool, _pool_size = ThreadPoolExecutor(size, "powerfl-crypto", _start_thread), size
         return _pool
 
 
@@ -111,7 +109,15 @@ def map_chunks(fn: Callable[[Any], T], chunks: Sequence[Any], n_jobs: int | None
         raise ConfigError(f"n_jobs must be >= 1, got {count}")
     if count == 1 or len(chunks) <= 1 or getattr(_local, "in_pool", False):
         return [fn(chunk) for chunk in chunks]
-    return list(pool(count).map(fn, chunks))
+    count = min(count, len(chunks))
+    out: list[Any] = [None] * len(chunks)
+
+    def run(first: int) -> None:  # thread ``first`` takes chunks first, first + count, ...: never more than count threads
+        for i in range(first, len(chunks), count):
+            out[i] = fn(chunks[i])
+
+    list(pool(count).map(run, range(count)))
+    return out
 
 
 def run_chunked(fn: Callable[[Any, Any], list[T]], state: Any, items: Sequence[Any], n_jobs: int | None = None) -> list[T]:

@@ -95,3 +95,10 @@ def test_a_forked_child_starts_its_own_pool():
         os._exit(0 if parallel.map_chunks(len, [[0], [1, 2]], n_jobs=2) == [1, 2] else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_more_chunks_than_threads_use_only_the_threads_asked_for():
+    parallel.pool(4)  # a larger pool, as an earlier n_jobs=4 call leaves it
+    names = parallel.map_chunks(lambda _: threading.current_thread().name, list(range(9)), n_jobs=2)
+    assert len(names) == 9 and len(set(names)) <= 2
+    assert parallel.map_chunks(lambda v: v * v, list(range(9)), n_jobs=2) == [v * v for v in range(9)]
