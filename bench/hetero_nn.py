@@ -147,7 +147,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="default: max_norm 1 and epsilon 16; clip: max_norm only; none")  # fmt: skip
     parser.add_argument("--max-norm", type=float, default=None, help="override the setting's max_norm (0: None)")
     parser.add_argument("--epsilon", type=float, default=None, help="override the setting's epsilon (0: None)")
-    parser.add_argument("--equalize", default=None, choices=("on", "off"), help="override equalize_norms (default: off)")
+    parser.add_argument(
+        "--equalize",
+        default=None,
+        choices=("on", "off"),
+        help="override equalize_norms: every row brought to norm max_norm (default: off)",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="max_iter (default per data set)")
     parser.add_argument("--units", type=int, default=4, help="interactive_units")
     parser.add_argument("--key-length", type=int, default=2048, help="Paillier key bits of each party")

@@ -1,8 +1,8 @@
 """The same network trained centrally on the joined columns: the baseline federated training is measured against.
 
 Every party's bottom model is built from the same ``random_state`` and party id as in a federated fit, the
-batches follow the same plan, and each host's interactive weight is a product V U of two factors drawn like the
-secret ones; the hosts' parts run in this process (``links.LocalLink``), without encryption or defences.
+batches follow the same plan, and each host's interactive weight is a product V U of two orthogonal factors drawn like
+the secret ones; the hosts' parts run in this process (``links.LocalLink``), without encryption or defences.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from airflow_provider_powerfl.algorithms.hetero_nn.estimator import HeteroNN
 from airflow_provider_powerfl.algorithms.hetero_nn.guest import GuestSession
 from airflow_provider_powerfl.algorithms.hetero_nn.links import LocalLink
 from airflow_provider_powerfl.algorithms.hetero_nn.losses import transform
-from airflow_provider_powerfl.algorithms.hetero_nn.packing import factor_ints
+from airflow_provider_powerfl.algorithms.hetero_nn.packing import orthogonal_factor
 from airflow_provider_powerfl.algorithms.hetero_nn.protocol import Plan, init_rng
 
 
@@ -32,7 +32,7 @@ def fit_predict_central(columns: Mapping[str, np.ndarray], guest: str, y: np.nda
             continue
         rng = init_rng(model.random_state, pid)
         bottom = model._layers(X.shape[1], rng)
-        factors = tuple(factor_ints(rng.normal(0.0, 1.0 / np.sqrt(units), (units, units))) for _ in range(2))
+        factors = tuple(orthogonal_factor(rng.normal(0.0, 1.0, (units, units))) for _ in range(2))
         data = {"train": X, "valid": None if valid is None else valid[pid], "predict": tests[pid]}
         links.append(LocalLink(bottom, factors, data))  # type: ignore[arg-type]
     rng = init_rng(model.random_state, guest)

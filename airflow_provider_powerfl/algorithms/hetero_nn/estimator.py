@@ -49,8 +49,8 @@ class HeteroNN:
     ``early_stopping_rounds`` (epochs without a better validation loss, or training loss without ``eval_set``;
     the best epoch's parameters are kept at every party), ``min_batch_size`` (each party's floor);
     the guest's defence of its labels: ``max_norm`` (each row's gradient clipped to this L2 norm before a host
-    gets anything of it; None: no clipping), ``equalize_norms`` (noise that brings every row's expected squared
-    norm up to max_norm^2, against the norm attack) and ``epsilon``/``delta`` (Gaussian noise for (epsilon, delta)-DP of
+    gets anything of it; None: no clipping), ``equalize_norms`` (a random vector orthogonal to each clipped row that brings
+    its norm to exactly max_norm, against the norm attack) and ``epsilon``/``delta`` (Gaussian noise for (epsilon, delta)-DP of
     labels towards hosts over ``max_iter`` epochs; None: no noise); ``key_length``; ``random_state`` (batch order
     and the plaintext layers' initialisation; secret factors, keys and noise always use the OS CSPRNG);
     ``executor`` (None, an Executor or a map callable for the Paillier chunks), ``timeout`` (seconds per peer
@@ -81,14 +81,8 @@ class HeteroNN:
         if not isinstance(self.party, Party) or self.party.role not in ("guest", "host"):
             raise ConfigError(f"party must be a Party with role 'guest' or 'host', got {self.party!r}")
         params = check_params(HeteroNNParams, self)
-        equalize = params.equalize_norms and params.max_norm is not None
-        self.sigma_ = (
-            0.0
-            if params.epsilon is None
-            else noise_multiplier(params.epsilon, params.delta, params.max_iter, params.interactive_units, equalize)
-        )
-        spread = self.sigma_ + (1 / np.sqrt(params.interactive_units) if equalize else 0.0)
-        if params.max_norm is not None and params.max_norm * (1 + NOISE_CLIP * spread) >= 2.0**VALUE_BOUND_BITS:
+        self.sigma_ = 0.0 if params.epsilon is None else noise_multiplier(params.epsilon, params.delta, params.max_iter)
+        if params.max_norm is not None and params.max_norm * (1 + NOISE_CLIP * self.sigma_) >= 2.0**VALUE_BOUND_BITS:
             raise ConfigError(f"max_norm={params.max_norm} with epsilon={params.epsilon} over {params.max_iter} epochs "
                               f"(noise sigma {self.sigma_:.2f}) exceeds the encoded bound 2^{VALUE_BOUND_BITS}: lower max_norm or raise epsilon")  # fmt: skip
         return params

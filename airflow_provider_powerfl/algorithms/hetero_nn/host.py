@@ -13,7 +13,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr.protocol import new_keypair, 
 from airflow_provider_powerfl.algorithms.hetero_nn import interactive as ia
 from airflow_provider_powerfl.algorithms.hetero_nn.layers import Layer
 from airflow_provider_powerfl.algorithms.hetero_nn.optim import Optimizer
-from airflow_provider_powerfl.algorithms.hetero_nn.packing import Layout, encode_values, factor_ints
+from airflow_provider_powerfl.algorithms.hetero_nn.packing import Layout, encode_values, orthogonal_factor
 from airflow_provider_powerfl.algorithms.hetero_nn.protocol import (
     MODES,
     PROTOCOL_VERSION,
@@ -30,8 +30,8 @@ from airflow_provider_powerfl.federation.party import Party
 
 
 def secret_factor(units: int) -> np.ndarray:
-    """A party's secret half of an interactive weight: N(0, 1/units) entries from the OS CSPRNG, as int64."""
-    return factor_ints(secure_normal(units * units).reshape(units, units) / np.sqrt(units))
+    """A party's secret half of an interactive weight: a random orthogonal matrix from the OS CSPRNG, as int64."""
+    return orthogonal_factor(secure_normal(units * units).reshape(units, units))
 
 
 class HostSession:

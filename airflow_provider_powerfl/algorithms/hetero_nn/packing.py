@@ -92,6 +92,13 @@ def factor_ints(values: np.ndarray) -> np.ndarray:
     return np.rint(np.ldexp(clipped, FACTOR_FRAC_BITS)).astype(np.int64)
 
 
+def orthogonal_factor(normal: np.ndarray) -> np.ndarray:
+    """A Haar-random orthogonal secret factor (QR of a square of N(0, 1) entries, signs fixed) as ``factor_ints``:
+    W = V U is then orthogonal up to the rounding, so e = g W^T keeps each row's norm (``defences.equalize``)."""
+    q, r = np.linalg.qr(normal)
+    return factor_ints(q * np.sign(np.diag(r)))
+
+
 def factor_floats(ints: np.ndarray) -> np.ndarray:
     return np.ldexp(np.asarray(ints, dtype=np.float64), -FACTOR_FRAC_BITS)
 

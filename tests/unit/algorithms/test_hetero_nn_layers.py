@@ -10,6 +10,7 @@ from airflow_provider_powerfl.algorithms.hetero_nn.guest import Interactive
 from airflow_provider_powerfl.algorithms.hetero_nn.layers import Dropout, get_state, mlp, set_state
 from airflow_provider_powerfl.algorithms.hetero_nn.losses import loss_and_grad
 from airflow_provider_powerfl.algorithms.hetero_nn.optim import Optimizer
+from airflow_provider_powerfl.algorithms.hetero_nn.packing import factor_floats, orthogonal_factor
 from airflow_provider_powerfl.exceptions import ConfigError
 
 
@@ -106,12 +107,14 @@ def test_defence_clips_every_row_and_noise_matches_its_accounting():
     assert np.array_equal(defend(rows, None, 0.0), rows)
 
 
-def test_equalized_norms_hide_the_norm_and_cost_epsilon():
-    small, large = np.full((20000, 4), 0.05), np.full((20000, 4), 0.45)  # norms 0.1 and 0.9, clipped at 1
-    for rows in (small, large):
-        assert np.mean(np.sum(defend(rows, 1.0, 0.0, equalize=True) ** 2, axis=1)) == pytest.approx(1.0, rel=0.03)
-    assert np.array_equal(defend(np.ones((3, 4)), 1.0, 0.0, equalize=True), defend(np.ones((3, 4)), 1.0, 0.0))
-    # the label now also moves the variance: more noise for the same epsilon, the zCDP bound without equalizing
-    plain, equalized = noise_multiplier(32.0, 1e-5, 5), noise_multiplier(32.0, 1e-5, 5, units=4, equalize=True)
-    assert plain == pytest.approx(0.988, abs=0.002) and equalized > plain
-    assert epsilon_of(equalized, 1e-5, 5, units=4, equalize=True) == pytest.approx(32.0, rel=1e-3)
+def test_equalized_rows_have_exactly_the_clip_norm_and_orthogonal_factors_keep_it():
+    rows = np.vstack([np.zeros((1, 4)), np.full((50, 4), 0.05), np.full((50, 4), 0.45), np.full((5, 4), 3.0)])
+    equalized = defend(rows, 1.0, 0.0, equalize=True)
+    np.testing.assert_allclose(np.linalg.norm(equalized, axis=1), 1.0)  # whatever the row's norm, 0 and clipped too
+    clipped = defend(rows, 1.0, 0.0)
+    np.testing.assert_allclose(np.sum((equalized - clipped) * clipped, axis=1), 0.0, atol=1e-12)  # added orthogonally
+    rng = np.random.default_rng(0)
+    W = factor_floats(orthogonal_factor(rng.normal(size=(4, 4)))) @ factor_floats(orthogonal_factor(rng.normal(size=(4, 4))))
+    np.testing.assert_allclose(np.linalg.norm(equalized @ W.T, axis=1), 1.0, atol=1e-2)  # what the host decrypts
+    # exact norms add no label-dependent variance: the Gaussian mechanism's accounting holds unchanged
+    assert noise_multiplier(32.0, 1e-5, 5) == pytest.approx(0.988, abs=0.002)
