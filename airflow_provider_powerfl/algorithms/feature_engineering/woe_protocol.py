@@ -68,14 +68,13 @@ def _bin_products(args: tuple[mpz, list[mpz], np.ndarray, np.ndarray, np.ndarray
 
 
 def bin_sums(
-    nsquare: mpz, ciphertexts: np.ndarray, bins: np.ndarray, n_bins: np.ndarray, chunk_map: ChunkMap, chunk_rows: int | None
+    nsquare: mpz, ciphertexts: np.ndarray, bins: np.ndarray, n_bins: np.ndarray, chunk_map: ChunkMap, chunk_rows: int
 ) -> list[np.ndarray]:
     """Per feature, the ciphertext sum of every bin (empty bins: 1, an encryption of 0 without randomness)."""
     rows, features = bins.shape
     largest = np.array([np.bincount(bins[:, j], minlength=int(n_bins[j])).argmax() for j in range(features)], dtype=np.int64)
-    size = rows if chunk_rows is None else chunk_rows
     cts = list(ciphertexts)
-    tasks = [(nsquare, cts[i : i + size], bins[i : i + size], n_bins, largest) for i in range(0, rows, size)]
+    tasks = [(nsquare, cts[i : i + chunk_rows], bins[i : i + chunk_rows], n_bins, largest) for i in range(0, rows, chunk_rows)]
     total = mpz(1)
     acc = [[mpz(1)] * int(n) for n in n_bins]
     for part_total, parts in chunk_map(_bin_products, tasks):

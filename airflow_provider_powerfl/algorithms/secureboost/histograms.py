@@ -44,7 +44,7 @@ def _bin_chunk(shared: Any, args: tuple[mpz, list[Any], np.ndarray, np.ndarray])
 
 def bin_products(
     chunk_map: ChunkMap,
-    chunk_rows: int | None,
+    chunk_rows: int,
     nsq: mpz,
     gh: np.ndarray,
     shared: Any,
@@ -61,9 +61,8 @@ def bin_products(
     """
     items, owners = [], []
     for k, rows in enumerate(row_sets):
-        size = max(len(rows) if chunk_rows is None else chunk_rows, 1)
-        for start in range(0, max(len(rows), 1), size):
-            part = rows[start : start + size]
+        for start in range(0, max(len(rows), 1), chunk_rows):
+            part = rows[start : start + chunk_rows]
             at = row_ct[part].tolist() if offsets is None else (row_ct[part] + offsets[k]).tolist()
             items.append((nsq, at if shared is not None else [gh[i] for i in at], bins[part], default))
             owners.append(k)
