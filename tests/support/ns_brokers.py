@@ -3,12 +3,16 @@
 The brokers are scripts/kafka's own, under names of this network (``faults-<tag>-<role>``, data in
 ``.run/kafka/<name>/``), listening on the party's address: never the shared guest/host/host2 brokers, whose
 fixed ports belong to other tests. ``kill()`` is a SIGKILL of the broker's JVM (no shutdown, no flush),
-``up()`` starts it again on its data.
+``up()`` starts it again on its data. ``small_disk(mb)`` puts its data on a tmpfs of that size, which
+``fill_disk()`` fills (Kafka then fails its log dir and stops: "No space left on device") and ``free_disk()``
+empties again.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -59,7 +63,42 @@ class NamespacedBroker:
             time.sleep(0.1)
 
     def down(self, clean: bool = True) -> None:
-        self._kafka("down", self.name, *(["--clean"] if clean else []), check=False)
+        self._kafka("down", self.name, check=False)
+        if os.path.ismount(self.data):
+            sh("umount", str(self.data), check=False)
+        if clean:
+            self._kafka("down", self.name, "--clean", check=False)
+
+    # ------------------------------------------------------------ a disk of its own
+    @property
+    def data(self) -> Path:
+        return self.dir / "data"
+
+    def small_disk(self, mb: int) -> None:
+        """Stop the broker, move its data onto a tmpfs of `mb` MB mounted in its place, start it again."""
+        self.down(clean=False)
+        moved = self.dir / "data.moved"
+        self.data.rename(moved)
+        self.data.mkdir()
+        sh("mount", "-t", "tmpfs", "-o", f"size={mb}m", "tmpfs", str(self.data))
+        # sparse: Kafka's index files are 10 MB each, sparse; a plain copy makes them whole and fills the disk
+        sh("cp", "-a", "--sparse=always", f"{moved}/.", str(self.data))
+        shutil.rmtree(moved)
+        self.up()
+
+    def fill_disk(self) -> None:
+        """Write a filler file until the broker's disk (small_disk) has no byte left."""
+        with (self.data / "filler").open("wb", buffering=0) as out:  # unbuffered: the close has nothing left to write
+            block = b"\0" * 2**20
+            try:
+                while True:
+                    out.write(block)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+
+    def free_disk(self) -> None:
+        (self.data / "filler").unlink(missing_ok=True)
 
 
 def brokers_for(network: Network, root: Path) -> dict[str, NamespacedBroker]:
