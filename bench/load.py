@@ -37,7 +37,7 @@ MAX_ACTIVE_JOBS = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--jobs", type=int, default=10, help="jobs submitted at once")
+    parser.add_argument("--jobs", type=int, default=10, help="jobs submitted at once (0: the soak alone)")
     parser.add_argument("--parties", type=int, choices=[2], default=2, help="parties per job (two: a guest and a host)")
     parser.add_argument("--credit-every", type=int, default=5, help="every K-th job trains on default_credit (0: none)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for all jobs to end")
@@ -99,18 +99,28 @@ def run_jobs(world: NamespacedParties, apis: dict[str, Api], kinds: list[bool], 
 
 
 def soak(world: NamespacedParties, apis: dict[str, Api], minutes: float) -> dict[str, Any]:
-    """Breast jobs one after another for `minutes`; the footprint after the first and after the last."""
-    first = footprint(world)
-    ran, failed = 0, 0
+    """Breast jobs one after another for `minutes`; the footprint once the first ended (every component warm) and once
+    the last ended: what grew between is a leak, but for the topics each job adds until retention."""
     started = time.monotonic()
-    while time.monotonic() - started < minutes * 60:
+    walls: list[float] = []
+    failed = 0
+
+    def one() -> None:
+        nonlocal failed
         (job, _) = run_jobs(world, apis, [False], timeout=900)
-        ran += 1
+        walls.append(job.get("wall_s", -1.0))
         failed += job["states"] != {"guest": "success", "host": "success"}
+
+    one()
+    first = footprint(world)
+    print(f"soak: footprint after job 1 {first}", flush=True)
+    while time.monotonic() - started < minutes * 60:
+        one()
     last = footprint(world)
-    growth = {key: {role: last[key][role] - first[key][role] for role in first[key]} for key in first}
-    return {"minutes": round((time.monotonic() - started) / 60, 1), "jobs": ran, "failed": failed,
-            "first": first, "last": last, "growth": growth}  # fmt: skip
+    print(f"soak: footprint after job {len(walls)} {last}", flush=True)
+    growth = {key: {role: round(last[key][role] - first[key][role], 1) for role in first[key]} for key in first}
+    return {"minutes": round((time.monotonic() - started) / 60, 1), "jobs": len(walls), "failed": failed,
+            "wall_s": walls, "first": first, "last": last, "growth": growth}  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

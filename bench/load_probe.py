@@ -81,16 +81,18 @@ def _topics(address: str) -> int:
 
 
 def _size_mb(path: Path) -> float:
-    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
+    """The disk `path` takes (blocks, as du counts: Kafka's index files are 10 MB each but sparse)."""
+    return round(sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file()) / 2**20, 1)
 
 
 def footprint(world: NamespacedParties) -> dict[str, dict[str, float]]:
-    """Per party: its processes, their open file descriptors (broker's too), its broker's topics and data size."""
-    out: dict[str, dict[str, float]] = {"processes": {}, "open_fds": {}, "topics": {}, "broker_data_mb": {}}
+    """Per party: its processes (its Spark steps' apart), their open file descriptors (broker's too), its broker's topics and data size."""
+    out: dict[str, dict[str, float]] = {"processes": {}, "step_processes": {}, "open_fds": {}, "topics": {}, "broker_data_mb": {}}
     for party in world.parties.parties:
         broker = world.brokers[party.role]
         pids = party.airflow.stragglers()
         out["processes"][party.role] = len(pids)
+        out["step_processes"][party.role] = sum(map(is_step, pids))  # with no job running: a leaked step
         out["open_fds"][party.role] = sum(_fds(pid) for pid in pids) + _fds(broker.pid() or 0)
         out["topics"][party.role] = _topics(broker.address)
         out["broker_data_mb"][party.role] = _size_mb(broker.dir / "data")
