@@ -34,11 +34,11 @@ ENCLAVE = enclave_party_id()  # the enclave host the guest operates in the examp
 
 
 @pytest.fixture(scope="module")
-def parties(tmp_path_factory, kafka_brokers):
+def parties(tmp_path_factory, kafka_brokers, measured_enclave):
     root = tmp_path_factory.mktemp("flow_server")
     pipelines = {f"{PIPELINE}.yaml": pipeline_definition, "tee_lr.yaml": tee_pipeline(ENCLAVE)}
     with two_parties(root, kafka_brokers, pipelines=pipelines, wait_listener=False,
-                     connection_extra=tee_connections(root, ENCLAVE)) as started:  # fmt: skip
+                     connection_extra=tee_connections(root, ENCLAVE, measured_enclave)) as started:  # fmt: skip
         yield started
 
 
@@ -97,9 +97,9 @@ def seed_job(parties: TwoParties) -> str:
 
 
 @pytest.fixture(scope="module")
-def tee_job(parties: TwoParties, kafka_brokers) -> str:
+def tee_job(parties: TwoParties, kafka_brokers, measured_enclave) -> str:
     """The example TEE pipeline submitted at the guest (runs beside the other tests); its job id."""
-    deploy_enclave(parties, ENCLAVE, kafka_brokers["host2"])
+    deploy_enclave(parties, ENCLAVE, kafka_brokers["host2"], measured_enclave)
     response = submit(parties.guest, TEE_PIPELINE, tee_job_parameters(parties))
     assert response.status_code == 201, response.text
     return response.json()["job_id"]

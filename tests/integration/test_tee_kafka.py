@@ -6,8 +6,6 @@ or id in plaintext, and the model is the centralized one.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import uuid
 from pathlib import Path
@@ -20,7 +18,7 @@ from airflow_provider_powerfl.federation.envelope import new_nonce
 from airflow_provider_powerfl.federation.keys import SigningKey, generate_party_keys
 from airflow_provider_powerfl.federation.party import Party
 from airflow_provider_powerfl.federation.registry import PartyRegistry
-from airflow_provider_powerfl.runtimes.tee import enclave_checkout, host_process, write_host_spec
+from airflow_provider_powerfl.runtimes.tee import host_process, write_host_spec
 from airflow_provider_powerfl.tee.dcap import DcapVerifier
 from airflow_provider_powerfl.tee.errors import NOT_CONFIDENTIAL
 from airflow_provider_powerfl.tee.policy import TeePolicy
@@ -33,16 +31,6 @@ pytestmark = pytest.mark.integration
 GUEST, HOST, ENCLAVE = "10000", "20000", "30000"
 ROLES = {GUEST: "guest", HOST: "host", ENCLAVE: "arbiter"}
 BROKER_OF = {GUEST: "guest", HOST: "host", ENCLAVE: "host2"}
-
-
-@pytest.fixture(scope="module")
-def measured(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The enclave app measured once (bytecode compiled, every trusted file hashed)."""
-    work = tmp_path_factory.mktemp("enclave")
-    out = work / "measured.json"
-    subprocess.run([sys.executable, "-m", "enclave.measure", "--signer-key", str(work / "signer.pem"), "--out", str(out),
-                    "--io-dir", str(work / "io")], cwd=enclave_checkout(), check=True, timeout=600)  # fmt: skip
-    return out
 
 
 def _data() -> tuple[dict[str, dict[str, Slice]], np.ndarray]:
@@ -87,11 +75,12 @@ def _captured(party: Party, wire: list[bytes]) -> Party:
 
 
 def test_a_tee_job_over_kafka_moves_only_ciphertexts_and_gives_the_centralized_model(
-    tmp_path: Path, kafka_brokers, measured
+    tmp_path: Path, kafka_brokers, measured_enclave: Path
 ) -> None:
     from enclave import train  # the test's centralized reference, in this process (the provider never imports it)
 
     slices, _ = _data()
+    measured = measured_enclave  # the session's measurement (tests/conftest.py)
     identity = yaml.safe_load(measured.read_text())
     policy = TeePolicy(allowed_mr_enclave=(identity["mr_enclave"],), allowed_mr_signer=(identity["mr_signer"],),
                        allowed_parties=(ENCLAVE,), allowed_operations=("train_lr",), accept_simulated=True)  # fmt: skip

@@ -3,20 +3,19 @@
 The guest operates the enclave host (its connection's ``enclave_host``: the host's own party id and key in the
 registry, and the measured enclave app); each owner's TEE policy is its own file (its connection's
 ``tee_policy_path``), naming that measurement and accepting simulated evidence: there is no SGX here, so every
-log line and result of the job says NOT CONFIDENTIAL::
+log line and result of the job says NOT CONFIDENTIAL. The measurement is the session's (the ``measured_enclave``
+fixture of tests/conftest.py: the app measured once for every test that runs it)::
 
     enclave = enclave_party_id()
     with two_parties(root, brokers, pipelines={..., "tee_lr.yaml": tee_pipeline(enclave)},
-                     connection_extra=tee_connections(root, enclave)) as parties:
-        deploy_enclave(parties, enclave, brokers["host2"])   # before the job: registry entry, measurement, policies
+                     connection_extra=tee_connections(root, enclave, measured_enclave)) as parties:
+        deploy_enclave(parties, enclave, brokers["host2"], measured_enclave)   # before the job: registry entry, policies
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,8 +51,9 @@ def tee_pipeline(enclave: str) -> Callable[[str, str], dict[str, Any]]:
     return make
 
 
-def tee_connections(root: Path, enclave: str) -> dict[str, dict[str, Any]]:
-    """Each party's connection fields: its own TEE policy file; at the guest, the enclave host it operates."""
+def tee_connections(root: Path, enclave: str, measured: Path) -> dict[str, dict[str, Any]]:
+    """Each party's connection fields: its own TEE policy file; at the guest, the enclave host it operates, running
+    the app `measured`."""
     tee = root / "tee"
     return {
         "guest": {
@@ -61,15 +61,15 @@ def tee_connections(root: Path, enclave: str) -> dict[str, dict[str, Any]]:
             "enclave_host": {
                 "party_id": enclave,
                 "private_key_path": str(root / "keys" / f"{enclave}.key"),
-                "measured": str(tee / "measured.json"),
+                "measured": str(measured),
             },
         },
         "host": {"tee_policy_path": str(tee / "host-policy.yaml")},
     }
 
 
-def deploy_enclave(parties: TwoParties, enclave: str, broker: str) -> dict[str, Any]:
-    """The enclave host's registry entry and key, the app measured, and each owner's policy; the measured identity."""
+def deploy_enclave(parties: TwoParties, enclave: str, broker: str, measured: Path) -> dict[str, Any]:
+    """The enclave host's registry entry and key, and each owner's policy naming the app `measured`; its identity."""
     from airflow_provider_powerfl.federation.keys import generate_party_keys
 
     _, public = generate_party_keys(parties.root / "keys", enclave)
@@ -78,9 +78,6 @@ def deploy_enclave(parties: TwoParties, enclave: str, broker: str) -> dict[str, 
     parties.registry.write_text(yaml.safe_dump(registry))
     tee = parties.root / "tee"
     tee.mkdir(exist_ok=True)
-    measured = tee / "measured.json"
-    subprocess.run([sys.executable, "-m", "enclave.measure", "--signer-key", str(tee / "signer.pem"), "--out", str(measured),
-                    "--io-dir", str(tee / "io")], cwd=REPO, check=True, timeout=900)  # fmt: skip
     identity = json.loads(measured.read_text())
     for role in ("guest", "host"):
         policy = {
