@@ -27,6 +27,7 @@ import yaml
 
 from airflow_provider_powerfl.orchestration.rest import AirflowApiError
 from demo.airflow import LocalAirflow, free_ports, listening
+from tests.support.parties import prepare_airflows
 
 pytestmark = pytest.mark.timeout(1200)  # the first test also starts both Airflows; every wait below is bounded
 
@@ -97,8 +98,7 @@ def parties(tmp_path_factory, kafka_brokers):
             env=env,
             log_ports=(next(ports), next(ports)),
         )
-    airflows["guest"].prepare()
-    airflows["host"].prepare(template_db=airflows["guest"].home / "airflow.db")
+    prepare_airflows(root, *airflows.values())  # the session's migrated database (tests/support/parties.py)
     try:
         for airflow in airflows.values():
             airflow.start()

@@ -241,6 +241,20 @@ def has_dags(party: Any, dag_ids: list[str]) -> bool:
     return True
 
 
+_MIGRATED: list[Path] = []  # the session's first freshly migrated Airflow database, before any Airflow ran on it
+
+
+def prepare_airflows(root: Path, *airflows: LocalAirflow) -> None:
+    """Each Airflow's home and database: a copy of the session's first migrated one (each ``airflow db migrate``
+    costs seconds of CPU; every module's parties start from the same empty schema)."""
+    if not _MIGRATED:
+        airflows[0].prepare()
+        _MIGRATED.append(shutil.copyfile(airflows[0].home / "airflow.db", root / "airflow-migrated.db"))
+        airflows = airflows[1:]
+    for airflow in airflows:
+        airflow.prepare(template_db=_MIGRATED[0])
+
+
 @contextmanager
 def two_parties(
     root: Path,
@@ -288,8 +302,7 @@ def two_parties(
             (airflow.dags_folder / "pipelines" / name).write_text(yaml.safe_dump(definition, sort_keys=False))
     dag_ids = [d["dag_id"] for d in definitions.values()] + ["powerfl_listener"]
     try:
-        airflows["guest"].prepare()
-        airflows["host"].prepare(template_db=airflows["guest"].home / "airflow.db")
+        prepare_airflows(root, *airflows.values())
         for airflow in airflows.values():
             airflow.start()
         for airflow in airflows.values():
