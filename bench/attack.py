@@ -237,7 +237,7 @@ def run_attack(dataset: str, setting: str, *, rows: int | None = None, epochs: i
     attacks = evaluate(y, X_host, baseline, fed["seen"], fed["host_w"])
     scored = {name: a for name, a in attacks.items() if a["auc"] is not None}
     best = max(scored, key=lambda name: scored[name]["auc"])
-    central = centralized_auc(data, alpha)
+    central = centralized_auc(data, params["alpha"])
     effective = {k: v for k, v in HeteroLogisticRegression(**params).get_params().items()
                  if k in ("init_scale", "min_support", "epsilon", "delta")}  # fmt: skip
     return {

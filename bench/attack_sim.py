@@ -5,9 +5,8 @@ gradients equal the plaintext ones) up to its fixed point; the label noise is dr
 generator instead of the OS CSPRNG. What the host records per batch, X_B^T (d + eta) over the columns
 ``min_support`` keeps, is what HostSession._batch decrypts, so bench.attack's attacks run on it unchanged.
 
-``average`` (simulation only, not a product parameter yet): both parties return the mean of their weights
-over the steps of the last ``average`` fraction of the epochs (tail iterate averaging), post-processing of
-what each already holds, so the label noise's accounting is unchanged.
+``average`` as the estimator's (hetero_lr.protocol.TailAverage): each party's mean weights over the steps of
+the last ``average`` fraction of the epochs.
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ def train(XG: np.ndarray, XH: np.ndarray, y: np.ndarray, changes: dict[str, Any]
     from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan
     from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 
-    changes = dict(changes)
-    average = float(changes.pop("average", 0.0))
     p = HeteroLRParams(**changes)
     if p.class_weight is not None or p.privacy != "default":
         raise ValueError("the simulation covers the default mode without class weights")
@@ -39,7 +36,7 @@ def train(XG: np.ndarray, XH: np.ndarray, y: np.ndarray, changes: dict[str, Any]
     rng = np.random.default_rng([seed, 1])
     slopes = np.full(len(y), 0.25)  # guest_expansion: 0.25 until the first refresh
     sums_g, sums_h, averaged = np.zeros_like(wg), np.zeros_like(wh), 0
-    first_averaged = p.max_iter - int(round(average * p.max_iter))
+    first_averaged = p.max_iter - round(p.average * p.max_iter)
     seen = []
     for epoch in range(p.max_iter):
         if plan.refreshes_slopes(epoch):
@@ -76,7 +73,7 @@ def run_simulated_attack(dataset: str, changes: dict[str, Any], seed: int) -> di
     XH, y = data["X"][:, g:], data["y"]
     wg, wh, seen = train(data["X"][:, :g], XH, y, changes, seed, record=True)
     federated = float(roc_auc_score(data["y_test"], data["T"][:, :g] @ wg[:-1] + wg[-1] + data["T"][:, g:] @ wh))
-    central = centralized_auc(data, HeteroLRParams(**{k: v for k, v in changes.items() if k != "average"}).alpha)
+    central = centralized_auc(data, HeteroLRParams(**changes).alpha)
     attacks = evaluate(y, XH, host_only_scores(XH, y), seen, wh)
     scored = {name: a for name, a in attacks.items() if a["auc"] is not None}
     best = max(scored, key=lambda name: scored[name]["auc"])

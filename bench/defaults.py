@@ -91,7 +91,7 @@ def _central_lr(data: dict[str, Any], alpha: float) -> float:
 def hetero_lr_sim(data: dict[str, Any], seed: int, changes: dict[str, Any]) -> tuple[float, float]:
     """(simulated, central) test AUC: the protocol's update in numpy (bench.attack_sim.train, which the federated
     run equals up to fixed point without noise), with the label noise of ``epsilon`` on the residual the host's
-    gradient sees; ``changes`` may also hold the simulation-only ``average``."""
+    gradient sees."""
     from sklearn.metrics import roc_auc_score
 
     from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
@@ -99,8 +99,7 @@ def hetero_lr_sim(data: dict[str, Any], seed: int, changes: dict[str, Any]) -> t
 
     wg, wh, _ = train(data[GUEST], data[HOST], data["y"], changes, seed)
     score = data[f"{GUEST}_test"] @ wg[:-1] + wg[-1] + data[f"{HOST}_test"] @ wh
-    alpha = HeteroLRParams(**{k: v for k, v in changes.items() if k != "average"}).alpha
-    return float(roc_auc_score(data["y_test"], score)), _central_lr(data, alpha)
+    return float(roc_auc_score(data["y_test"], score)), _central_lr(data, HeteroLRParams(**changes).alpha)
 
 
 def hetero_lr(data: dict[str, Any], seed: int, key_length: int, changes: dict[str, Any]) -> tuple[float, float]:

@@ -75,6 +75,9 @@ class HeteroLogisticRegression:
         the host gets its own weights. One guest and one host; needs optimizer="sgd", penalty "l2" or None,
         residual="taylor", no class_weight; ``min_support`` has nothing to act on (the host sees no gradient),
         ``epsilon`` still noises the host's gradient. Both parties must set it. See docs/protocols/hetero_lr.md.
+    :param average: the guest's value rules: every party ends with the mean of its weights over the steps of the
+        last ``average`` fraction of the epochs (0: the last weights). Post-processing: the accounting of ``epsilon``
+        holds, and the noise left in the last iterate averages out (docs/protocols/hetero_lr.md). Not in strict mode.
     :param timeout: seconds to wait for any one message of a peer (None: forever); a dead peer then
         fails the job with the federation's RecvTimeout naming peer, job and tag instead of hanging.
     :param progress: None, or a callable told a ``algorithms.progress.TrainingProgress`` (unit "epoch") at the
@@ -106,6 +109,7 @@ class HeteroLogisticRegression:
         epsilon: float | None = 16.0,
         delta: float = 1e-5,
         privacy: str = "default",
+        average: float = 0.0,
         progress: ProgressCallback | None = None,
     ) -> None:
         self.party = party
@@ -130,11 +134,12 @@ class HeteroLogisticRegression:
         self.epsilon = epsilon
         self.delta = delta
         self.privacy = privacy
+        self.average = average
 
     _PARAMS = (
         "max_iter", "batch_size", "learning_rate", "optimizer", "penalty", "alpha", "tol",
         "class_weight", "min_batch_size", "key_length", "random_state", "executor", "timeout", "residual",
-        "slope_every", "init_scale", "min_support", "epsilon", "delta", "privacy",
+        "slope_every", "init_scale", "min_support", "epsilon", "delta", "privacy", "average",
     )  # fmt: skip
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -191,7 +196,8 @@ class HeteroLogisticRegression:
             seed = self.random_state if self.random_state is not None else new_seed()
             row_weights = self._row_weights(y)
             plan = BatchPlan(n_rows, min(self.batch_size, n_rows), self.max_iter, float(self.tol), int(seed),
-                             row_weights is not None, self.residual, int(self.slope_every or 0), int(self.min_support))  # fmt: skip
+                             row_weights is not None, self.residual, int(self.slope_every or 0), int(self.min_support),
+                             float(self.average))  # fmt: skip
             penalized = np.r_[np.ones(X.shape[1]), 0.0]
             noise = 0.0 if self.epsilon is None else noise_scale(float(self.epsilon), float(self.delta), self.max_iter)
             if noise > NOISE_BOUND / 32:  # the clip must stay far out in the tail, or the accounting would not hold

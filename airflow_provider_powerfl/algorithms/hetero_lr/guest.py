@@ -18,6 +18,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr.protocol import (
     BatchPlan,
     Result,
     Side,
+    TailAverage,
     check_plan,
     decode_sums,
     peer_key,
@@ -122,6 +123,7 @@ class GuestSession(Side):
         # (for standardized features the initial score u_G then has standard deviation about init_scale)
         w = self.init_scale / math.sqrt(self.X.shape[1]) * secure_normal(self.X.shape[1])
         history: list[float] = []
+        tail = TailAverage(self.plan)
         self.report(0, 0, None)
         for epoch in range(self.plan.max_iter):
             start = time.perf_counter()
@@ -131,6 +133,7 @@ class GuestSession(Side):
             for batch, rows in enumerate(self.plan.batches(epoch), 1):
                 grad, loss = self._batch(rows, w)
                 w = self.update.step(w, grad)
+                tail.add(epoch, w)
                 total += loss
                 if batch < self.plan.n_batches:
                     self.report(epoch, batch, history[-1] if history else None)
@@ -142,7 +145,7 @@ class GuestSession(Side):
                 self.party.send(host, tag("epoch"), {"loss": history[-1], "stop": stop})
             if stop:
                 break
-        return Result(w, history, len(history))
+        return Result(tail.weights(w), history, len(history))
 
     def _batch(self, rows: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
         party, key = self.party, self.decryptor_key

@@ -15,6 +15,7 @@ from airflow_provider_powerfl.algorithms.hetero_lr.protocol import (
     BatchPlan,
     Result,
     Side,
+    TailAverage,
     check_plan,
     decode_sums,
     peer_key,
@@ -99,6 +100,7 @@ class HostSession(Side):
     def _epochs(self) -> Result:
         w = np.zeros(self.X.shape[1])
         history: list[float] = []
+        tail = TailAverage(self.plan)
         self.report(0, 0, None)
         for epoch in range(self.plan.max_iter):
             if self.plan.refreshes_slopes(epoch):
@@ -106,6 +108,7 @@ class HostSession(Side):
             for batch, rows in enumerate(self.plan.batches(epoch), 1):
                 grad = self._batch(rows, w)
                 w = self.update.step(w, grad)
+                tail.add(epoch, w)
                 if batch < self.plan.n_batches:
                     self.report(epoch, batch, history[-1] if history else None)
             status = recv_dict(self.party, self.guest, "epoch")
@@ -113,7 +116,7 @@ class HostSession(Side):
             self.report(epoch + 1, 0, history[-1])
             if status.get("stop"):
                 break
-        return Result(w, history, len(history))
+        return Result(tail.weights(w), history, len(history))
 
     def _batch(self, rows: np.ndarray, w: np.ndarray) -> np.ndarray:
         party, gkey = self.party, self.guest_key

@@ -33,6 +33,7 @@ class HeteroLRParams(Contract):
     epsilon: float | None = Field(16.0, gt=0, allow_inf_nan=False)
     delta: float = Field(1e-5, gt=0, le=1)
     privacy: Literal["default", "strict"] = "default"
+    average: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
 
     _key_length = field_validator("key_length")(classmethod(lambda cls, bits: valid_key_length(bits)))
 
@@ -54,11 +55,15 @@ class HeteroLRParams(Contract):
                 "set epsilon to null to train with class_weight (no label noise)"
             )
         if self.privacy == "strict" and (
-            self.optimizer != "sgd" or self.penalty == "l1" or self.residual != "taylor" or self.class_weight is not None
+            self.optimizer != "sgd"
+            or self.penalty == "l1"
+            or self.residual != "taylor"
+            or self.class_weight is not None
+            or self.average
         ):
             raise ValueError(
                 "privacy='strict' updates secret-shared weights linearly with the Taylor residual: it needs "
                 f"optimizer='sgd' (got {self.optimizer!r}), penalty 'l2' or null (got {self.penalty!r}), "
-                f"residual='taylor' (got {self.residual!r}) and no class_weight"
+                f"residual='taylor' (got {self.residual!r}), no class_weight and average 0 (got {self.average})"
             )
         return self

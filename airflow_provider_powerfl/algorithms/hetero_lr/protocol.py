@@ -34,7 +34,7 @@ from airflow_provider_powerfl.federation.party import Party
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 4  # 4: the plan carries min_support
+PROTOCOL_VERSION = 5  # 4: the plan carries min_support; 5: and average
 RESIDUALS = ("taylor", "guest_expansion")
 
 
@@ -55,6 +55,7 @@ class BatchPlan:
     residual: str = "taylor"
     slope_every: int = 0
     min_support: int = 1  # hosts drop a column's gradient for a batch where 0 < its support < this
+    average: float = 0.0  # every party returns the mean of its weights over the steps of this last fraction of epochs
 
     def refreshes_slopes(self, epoch: int) -> bool:
         """Whether the guest sends new per-row slopes before ``epoch`` (0-based): every slope_every epochs."""
@@ -93,7 +94,27 @@ class BatchPlan:
             "residual": self.residual,
             "slope_every": self.slope_every,
             "min_support": self.min_support,
+            "average": self.average,
         }
+
+
+class TailAverage:
+    """The mean of a party's weights over every step of the plan's last ``average`` fraction of epochs (Polyak-Ruppert
+    tail averaging): it damps the label noise left in the last iterate, and is post-processing of the party's own
+    iterates, so the noise's accounting holds. Without such steps (``average`` 0, or an earlier stop) the last weights."""
+
+    def __init__(self, plan: BatchPlan) -> None:
+        self.first_epoch = plan.max_iter - round(plan.average * plan.max_iter)
+        self.total: np.ndarray | None = None
+        self.steps = 0
+
+    def add(self, epoch: int, w: np.ndarray) -> None:
+        if epoch >= self.first_epoch:
+            self.total = w.copy() if self.total is None else self.total + w
+            self.steps += 1
+
+    def weights(self, last: np.ndarray) -> np.ndarray:
+        return last if self.total is None else self.total / self.steps
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,19 @@ def fit_recording(data, job: str, **params) -> tuple[dict, list[tuple[np.ndarray
     return out, seen
 
 
+def test_average_ends_each_party_with_its_mean_weights_over_the_tail_steps(data):
+    """Tail averaging (`average`) gives the weights bench.attack_sim's plaintext update averages the same way."""
+    from bench.attack_sim import train
+
+    models, _ = fit_recording(data, "hlr-priv-average", **LEAKY, average=0.5)
+    changes = dict(max_iter=2, batch_size=BATCH, optimizer="sgd", learning_rate=0.5, penalty=None, **LEAKY, average=0.5)
+    wg, wh, _ = train(data["guest"], data["host"], data["y"], changes, seed=3)
+    last_g, last_h, _ = train(data["guest"], data["host"], data["y"], {**changes, "average": 0.0}, seed=3)
+    np.testing.assert_allclose(np.r_[models[GUEST].coef_, models[GUEST].intercept_], wg, atol=1e-6)
+    np.testing.assert_allclose(models[HOST].coef_, wh, atol=1e-6)
+    assert np.max(np.abs(wh - last_h)) > 1e-3 and np.max(np.abs(wg - last_g)) > 1e-3  # the mean is not the last step
+
+
 def test_supported_columns_drop_sums_that_isolate_few_rows():
     X = np.c_[np.zeros(10), np.eye(10)[:, 0], np.ones(10), 1 - np.eye(10)[:, 1], np.arange(10.0), np.r_[np.zeros(5), np.ones(5)]]
     assert supported_columns(X, 1).tolist() == [True] * 6
@@ -144,7 +157,7 @@ def test_secure_normal_is_standard_normal():
     "params, name",
     [({"init_scale": -1.0}, "init_scale"), ({"min_support": 0}, "min_support"), ({"epsilon": 0.0}, "epsilon"),
      ({"delta": 0.0}, "delta"), ({"delta": 1.5}, "delta"), ({"epsilon": 1.0, "class_weight": "balanced"}, "epsilon"),
-     ({"epsilon": 0.01}, "epsilon")],
+     ({"epsilon": 0.01}, "epsilon"), ({"average": 1.5}, "average")],
 )  # fmt: skip
 def test_bad_privacy_parameters_raise_errors_naming_them(data, params, name):
     parties = memory_parties("hlr-priv-bad", {GUEST: "guest", HOST: "host"})

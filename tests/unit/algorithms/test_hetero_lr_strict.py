@@ -162,7 +162,7 @@ def test_strict_mode_refuses_more_than_one_host_naming_privacy(breast):
 
 
 @pytest.mark.parametrize("params", [{"optimizer": "adam"}, {"penalty": "l1"}, {"residual": "guest_expansion"},
-                                    {"class_weight": "balanced", "epsilon": None}])  # fmt: skip
+                                    {"class_weight": "balanced", "epsilon": None}, {"average": 0.5}])  # fmt: skip
 def test_strict_mode_refuses_nonlinear_updates_naming_privacy(breast, params):
     parties = memory_parties("hlr-strict-bad", {GUEST: "guest", HOST: "host"})
     with pytest.raises(ConfigError, match="privacy"):
@@ -183,7 +183,7 @@ def test_both_parties_must_ask_for_strict_mode(breast, guest_mode, host_mode):
         assert isinstance(out[HOST], ConfigError) and "privacy" in str(out[HOST])
         assert "privacy" in str(out[GUEST]), out[GUEST]
     else:  # the default host refuses the strict guest's protocol version; the guest is told
-        assert "protocol 104" in str(out[HOST]), out[HOST]
+        assert "protocol 105" in str(out[HOST]), out[HOST]
         assert isinstance(out[GUEST], PeerFailed), out[GUEST]
 
 
