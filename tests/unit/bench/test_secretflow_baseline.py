@@ -42,7 +42,7 @@ def test_time_v_reads_seconds_and_h_mm_ss(script):
 
 def test_both_parties_get_the_same_settings_back_from_their_command_line(script):
     args = script.parser().parse_args(["--dataset", "a9a", "--trees", "5", "--depth", "6", "--scheme", "paillier"])
-    args.learning_rate, args.field = 0.3, "FM64"  # run() fills in the per-algorithm defaults
+    args.learning_rate = 0.3  # run() fills in the per-algorithm default
     argv = script.party_argv("sgb", args, "host", {"guest": [1, 2], "host": [3, 4]}, "job", "/tmp/out")
     parser = script.parser()
     parser.add_argument("--algorithm")
