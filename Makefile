@@ -68,10 +68,12 @@ lint: install
 	$(PY) scripts/check-size
 
 # The checks, then starts the brokers the tests need, runs the whole suite (its wall time is the last line),
-# stops what it started.
+# stops what it started. The whole suite runs as two sessions at once (scripts/pytest-split: the unit suite
+# beside the integration suite); PYTEST_ARGS runs one session with those arguments instead.
 test: install lint class-archive chromium helm images netns-tools
 	$(KAFKA) up $(BROKERS)
-	status=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; $(KAFKA) down $(BROKERS); exit $$status
+	status=0; if [ -n "$(PYTEST_ARGS)" ]; then $(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; \
+		else scripts/pytest-split || status=$$?; fi; $(KAFKA) down $(BROKERS); exit $$status
 
 # The fault tests (tests/faults, docs/reliability.md): two parties in their own network namespaces, links cut,
 # brokers killed, a job stopped; ~15 min, so apart from `make test`'s budget. Root only (ip netns, nft).
