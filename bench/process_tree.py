@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from typing import Self
 
 import psutil
 
@@ -94,7 +95,33 @@ def children_stopped_on_signal() -> Iterator[None]:
             signal.signal(s, old)
 
 
-class TreeCpu:
+class Sampler:
+    """Calls ``_sample`` every ``interval`` seconds in a thread while the ``with`` block runs, and once at its end:
+    the benchmarks' process-tree readings (CPU seconds, peak memory) that no rusage of reaped children gives."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sample()
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        raise NotImplementedError
+
+
+class TreeCpu(Sampler):
     """CPU seconds of every descendant of this process, sampled while the benchmark runs.
 
     Why: /usr/bin/time (rusage of reaped children) misses processes no ancestor waits for, such as
@@ -104,27 +131,12 @@ class TreeCpu:
     """
 
     def __init__(self, interval: float = 1.0) -> None:
-        self.interval = interval
+        super().__init__(interval)
         self.readings: dict[tuple[int, float], float] = {}  # (pid, create time) -> latest CPU seconds
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tree-cpu", daemon=True)
-
-    def __enter__(self) -> TreeCpu:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._sample()
-        self._done.set()
-        self._thread.join()
 
     @property
     def seconds(self) -> float:
         return sum(self.readings.values())
-
-    def _run(self) -> None:
-        while not self._done.wait(self.interval):
-            self._sample()
 
     def _sample(self) -> None:
         for proc in psutil.Process().children(recursive=True):

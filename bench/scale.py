@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import psutil
 from airflow_provider_powerfl.datasets.synthetic import SyntheticSpec, write_synthetic
 from airflow_provider_powerfl.exceptions import PowerFLError
 from bench import brokers
-from bench.process_tree import TreeCpu
+from bench.process_tree import Sampler, TreeCpu
 from tests.support.launch import REPO, check_ok, run_parties, write_job
 
 GUEST, HOST = "10000", "20000"
@@ -48,34 +47,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no run: merge the entries of earlier runs' JSON lines (files) for --plot and the ratios")  # fmt: skip
 
 
-class PartyMemory:
+class PartyMemory(Sampler):
     """Peak resident memory of each party's process tree (a direct child of this process running its spec)."""
 
     def __init__(self, interval: float = 0.5) -> None:
-        self.interval = interval
+        super().__init__(interval)
         self.peak_mb: dict[str, float] = {}
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="party-memory", daemon=True)
 
-    def __enter__(self) -> PartyMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._done.wait(self.interval):
-            for child in psutil.Process().children():
-                try:
-                    party = next((pid for pid in ROLES if any(a.endswith(f"-{pid}.json") for a in child.cmdline())), None)
-                    if party is None:
-                        continue
-                    rss = sum(p.memory_info().rss for p in [child, *child.children(recursive=True)])
-                except psutil.Error:
+    def _sample(self) -> None:
+        for child in psutil.Process().children():
+            try:
+                party = next((pid for pid in ROLES if any(a.endswith(f"-{pid}.json") for a in child.cmdline())), None)
+                if party is None:
                     continue
-                self.peak_mb[party] = max(self.peak_mb.get(party, 0.0), rss / 2**20)
+                rss = sum(p.memory_info().rss for p in [child, *child.children(recursive=True)])
+            except psutil.Error:
+                continue
+            self.peak_mb[party] = max(self.peak_mb.get(party, 0.0), rss / 2**20)
 
 
 def topic_bytes(job_id: str) -> int:

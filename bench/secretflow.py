@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import psutil
 
 from airflow_provider_powerfl.exceptions import ConfigError, PowerFLError
 from bench import REPO
-from bench.process_tree import TreeCpu
+from bench.process_tree import Sampler, TreeCpu
 
 SCRIPT = REPO / "scripts" / "secretflow-baseline"
 VENV = Path(os.environ.get("SECRETFLOW_VENV", "/work/sf-venv"))
@@ -90,29 +89,19 @@ def _secretflow(args: argparse.Namespace, shared: dict[str, Any]) -> dict[str, A
     return json.loads(lines[-1])
 
 
-class PeakRss:
+class PeakRss(Sampler):
     """Peak resident memory of all this process's descendants together (both parties' trees), sampled."""
 
     def __init__(self, interval: float = 0.5) -> None:
-        self.interval, self.peak_mb = interval, 0.0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
+        super().__init__(interval)
+        self.peak_mb = 0.0
 
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._done.wait(self.interval):
-            total = 0
-            for proc in psutil.Process().children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    total += proc.memory_info().rss
-            self.peak_mb = max(self.peak_mb, total / 2**20)
+    def _sample(self) -> None:
+        total = 0
+        for proc in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_info().rss
+        self.peak_mb = max(self.peak_mb, total / 2**20)
 
 
 def _ours(args: argparse.Namespace, shared: dict[str, Any]) -> dict[str, Any]:
