@@ -230,6 +230,18 @@ static int exponent_format_ok(const Py_buffer *view) {
     return view->itemsize == 8 && (strcmp(f, "q") == 0 || strcmp(f, "l") == 0);
 }
 
+/* The count residues of w bytes each in src, as limbs in dst; -1 with ValueError naming the first not below M. */
+static int read_bases(const mont_t *M, mp_limb_t *dst, const void *src, size_t count, size_t w) {
+    for (size_t i = 0; i < count; i++) {
+        limbs_from_bytes(dst + i * M->n, M->n, (const unsigned char *)src + i * w, w);
+        if (mpn_cmp(dst + i * M->n, M->m, M->n) >= 0) {
+            PyErr_Format(PyExc_ValueError, "base %zu is not reduced modulo the modulus", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(multiexp_columns_doc,
              "multiexp_columns(bases, exponents, modulus) -> bytes\n\n"
              "bases: rows * w bytes, each a little-endian integer below modulus; exponents: C-contiguous\n"
@@ -279,13 +291,7 @@ static PyObject *multiexp_columns(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    for (size_t i = 0; i < rows; i++) {
-        limbs_from_bytes(bases + i * n, n, (const unsigned char *)bases_buf.buf + i * w, w);
-        if (mpn_cmp(bases + i * n, M.m, n) >= 0) {
-            PyErr_Format(PyExc_ValueError, "base %zu is not reduced modulo the modulus", i);
-            goto done;
-        }
-    }
+    if (read_bases(&M, bases, bases_buf.buf, rows, w)) goto done;
     int status;
     Py_BEGIN_ALLOW_THREADS
     status = compute(&M, bases, rows, x, cols, results);
@@ -354,13 +360,7 @@ static PyObject *grouped_products(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    for (size_t i = 0; i < count; i++) {
-        limbs_from_bytes(bases + i * n, n, (const unsigned char *)bases_buf.buf + i * w, w);
-        if (mpn_cmp(bases + i * n, M.m, n) >= 0) {
-            PyErr_Format(PyExc_ValueError, "base %zu is not reduced modulo the modulus", i);
-            goto done;
-        }
-    }
+    if (read_bases(&M, bases, bases_buf.buf, count, w)) goto done;
     Py_BEGIN_ALLOW_THREADS
     for (size_t i = 0; i < count; i++) mont_mul(&M, bases + i * n, bases + i * n, M.r2); /* b R */
     for (size_t k = 0; k < links; k++) {
