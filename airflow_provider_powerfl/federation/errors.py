@@ -19,6 +19,20 @@ class RecvTimeout(FederationError, TimeoutError):
         self.tag = tag
 
 
+class OwnInboxUnreachable(FederationError):
+    """This party heard nothing from a peer because it cannot read its own inbox: the fault is here, not at the peer."""
+
+    def __init__(self, src: str, dst: str, job_id: str, attempt: int, tag: str, silent_for: float, why: str) -> None:
+        super().__init__(
+            f"party {dst} has heard nothing from party {src} for {silent_for:.0f}s while waiting for tag {tag!r} in "
+            f"job {job_id!r} attempt {attempt}: {why}, so no peer's message can reach it; the fault is at party {dst}"
+        )
+        self.src = src
+        self.job_id = job_id
+        self.attempt = attempt
+        self.tag = tag
+
+
 class PeerFailed(FederationError):
     """A peer's step failed and said so on the channel (Party.__exit__): stop now instead of waiting out a timeout.
 

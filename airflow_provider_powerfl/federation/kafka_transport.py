@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +29,7 @@ from airflow_provider_powerfl.federation.transport import Transport, Wire
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 16 << 20  # the brokers' message.max.bytes
+OWN_BROKER_PROBE_SECONDS = 3.0
 HEAD_HEADER = "powerfl"  # record header holding the wire head; the record value is the payload
 _TOPIC_ILLEGAL = re.compile(r"[^A-Za-z0-9._-]")
 _MAX_TOPIC_LEN = 249
@@ -134,6 +136,16 @@ def _wire(headers: Sequence[tuple[str, bytes | None]] | None, value: bytes | Non
     return value or b"", None
 
 
+def answers(server: str, timeout: float) -> bool:
+    """Whether a TCP connection to ``host:port`` opens within ``timeout`` seconds."""
+    host, _, port = server.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class KafkaTransport(Transport):
     """Reads `party_id`'s inbox topic on its own broker; publishes into each peer's inbox on the peer's broker."""
 
@@ -159,6 +171,7 @@ class KafkaTransport(Transport):
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
         own = registry.get(party_id).kafka_config()
+        self._own_servers: list[str] = list(own["bootstrap_servers"])
         self.topic = topic_name(job_id, party_id)
         try:
             ensure_topic(own, self.topic, INBOX_TOPIC_CONFIG)
@@ -201,6 +214,11 @@ class KafkaTransport(Transport):
     def poll(self, timeout: float) -> Iterable[Wire]:
         batches = self._consumer.poll(timeout_ms=max(int(timeout * 1000), 0))
         return [_wire(record.headers, record.value) for records in batches.values() for record in records]
+
+    def own_inbox_unreachable(self) -> str | None:
+        if any(answers(server, OWN_BROKER_PROBE_SECONDS) for server in self._own_servers):
+            return None
+        return f"its own broker {','.join(self._own_servers)} does not answer (inbox {self.topic})"
 
     def close(self, timeout: float | None = None) -> None:
         try:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_powerfl.exceptions import ConfigError, FederationError
 from airflow_provider_powerfl.federation import codec
 from airflow_provider_powerfl.federation.envelope import Header, sign_head, split
-from airflow_provider_powerfl.federation.errors import ClockSkewed, PeerFailed, PeerSilent, RecvTimeout
+from airflow_provider_powerfl.federation.errors import ClockSkewed, OwnInboxUnreachable, PeerFailed, PeerSilent, RecvTimeout
 from airflow_provider_powerfl.federation.inbox import DEFAULT_MAX_AGE, MAX_CLOCK_SKEW, Inbox
 from airflow_provider_powerfl.federation.keys import SigningKey, VerifyKey
 from airflow_provider_powerfl.federation.transport import Transport
@@ -283,7 +283,8 @@ class Party:
                 pass
 
     def _raise_if_silent(self, src: str, tag: str, waiting_since: float) -> None:
-        """PeerSilent when ``src``, heard from before, has sent nothing for silence_timeout while we polled.
+        """PeerSilent when ``src``, heard from before, has sent nothing for silence_timeout while we polled
+        (OwnInboxUnreachable when this party's own inbox is what cannot be read).
 
         Polling time counts from ``waiting_since``: messages that waited in Kafka while this party
         computed are not silence. A peer never heard from may not have started yet; the recv
@@ -294,6 +295,9 @@ class Party:
             return
         now = time.monotonic()
         if now - max(heard, waiting_since) > self._silence_timeout:
+            why = self.transport.own_inbox_unreachable()
+            if why is not None:
+                raise OwnInboxUnreachable(src, self.party_id, self.job_id, self.attempt, tag, now - heard, why)
             raise PeerSilent(src, self.party_id, self.job_id, self.attempt, tag, now - heard)
 
     def _raise_if_clock_skewed(self) -> None:

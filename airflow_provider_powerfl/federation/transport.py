@@ -31,3 +31,8 @@ class Transport(ABC):
     @abstractmethod
     def close(self, timeout: float | None = None) -> None:
         """Deliver what is pending (giving up after `timeout` seconds, None: no bound) and release connections."""
+
+    def own_inbox_unreachable(self) -> str | None:
+        """Why this party cannot read its own inbox now (e.g. its broker does not answer), or None: a party that hears
+        nothing from its peers then says the fault is its own instead of blaming them."""
+        return None

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import re
+import socket
 
-from airflow_provider_powerfl.federation.kafka_transport import topic_name
+from airflow_provider_powerfl.federation.kafka_transport import answers, topic_name
 
 
 def test_topic_names_are_legal_and_unique() -> None:
@@ -21,3 +22,13 @@ def test_a_record_carries_the_head_in_a_header_or_the_whole_wire_message_in_its_
     assert _wire([(HEAD_HEADER, b"HEAD")], None) == (b"HEAD", b"")
     assert _wire([], b"head+payload") == (b"head+payload", None)
     assert _wire(None, None) == (b"", None)
+
+
+def test_a_broker_answers_only_when_its_port_accepts() -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        server = f"127.0.0.1:{listening.getsockname()[1]}"
+        assert answers(server, 1.0)
+    assert not answers(server, 1.0)  # closed now
+    assert not answers("no-port-here", 1.0)

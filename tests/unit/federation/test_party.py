@@ -10,7 +10,14 @@ import pytest
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation import party as party_module
 from airflow_provider_powerfl.federation.envelope import Header, new_nonce, open_envelope, seal
-from airflow_provider_powerfl.federation.errors import ClockSkewed, MalformedMessage, PeerFailed, PeerSilent, RecvTimeout
+from airflow_provider_powerfl.federation.errors import (
+    ClockSkewed,
+    MalformedMessage,
+    OwnInboxUnreachable,
+    PeerFailed,
+    PeerSilent,
+    RecvTimeout,
+)
 from airflow_provider_powerfl.federation.keys import SigningKey
 from airflow_provider_powerfl.federation.memory import MemoryHub, MemoryTransport, memory_parties
 from airflow_provider_powerfl.federation.party import ALIVE_TAG, Party
@@ -283,6 +290,29 @@ def test_a_peer_gone_silent_fails_the_waiting_party_within_the_silence_timeout()
     assert SILENCE < time.monotonic() - start < SILENCE + 5
     assert caught.value.src == HOST
     for word in (f"party {HOST} has sent nothing", f"party {GUEST} waited", "'gradient'", "job-alive", "attempt 1"):
+        assert word in str(caught.value)
+    guest.close()
+
+
+def test_a_party_that_cannot_read_its_own_inbox_says_the_fault_is_its_own() -> None:
+    """A party whose own broker is down hears nothing from anyone: it names itself, not the peer, as the fault."""
+
+    class OwnBrokerDown(MemoryTransport):
+        def own_inbox_unreachable(self) -> str | None:
+            return "its own broker 10.0.0.1:9092 does not answer (inbox powerfl.job-t.10000)"
+
+    guest, host = heartbeating_guest_over(OwnBrokerDown, {GUEST: "guest", HOST: "host"})
+    host.send(GUEST, "hello", 1)
+    assert guest.recv(HOST, "hello", timeout=10) == 1
+    host.close()
+    with pytest.raises(OwnInboxUnreachable) as caught:
+        guest.recv(HOST, "gradient", timeout=600)
+    assert not isinstance(caught.value, PeerSilent)
+    for word in (
+        f"party {GUEST} has heard nothing from party {HOST}",
+        "10.0.0.1:9092 does not answer",
+        f"fault is at party {GUEST}",
+    ):
         assert word in str(caught.value)
     guest.close()
 
