@@ -28,8 +28,8 @@ class Runner:
 
     def __init__(self, executor: object = None) -> None:
         self.kernels = pk.Kernels(executor)
-        self.map, chunk_rows = pk.as_chunk_map(executor)
-        self.parts = getattr(executor, "parallelism", None) or (1 if chunk_rows is None else 4)
+        self.map, _ = pk.as_chunk_map(executor)
+        self.parts = getattr(executor, "parallelism", None) or 4
 
 
 def shifted_encryptions(kernels: pk.Kernels, key: PaillierPrivateKey, factor: np.ndarray, layout: Layout) -> np.ndarray:
