@@ -353,7 +353,6 @@ def test_executor_powerfl_error_is_recovered(spark):
 def test_crypto_map_is_the_drivers_threads_on_a_local_master_unless_the_conf_says_spark(spark):
     threads = crypto_map(spark)
     assert isinstance(threads, ThreadChunkMap) and threads.parallelism == spark.sparkContext.defaultParallelism
-    threads.close()
     try:
         spark.conf.set(CRYPTO_EXECUTOR_CONF, "spark")
         assert isinstance(crypto_map(spark), SparkChunkMap)
