@@ -147,9 +147,8 @@ class Kernels:
     """Chunked encrypt / decrypt / X^T c for one party, through its chunk map (None: this process's crypto threads)."""
 
     def __init__(self, executor: object = None) -> None:
-        executor = ThreadChunkMap() if executor is None else executor
         self._map, self._chunk_rows = as_chunk_map(executor)
-        self._parallelism = executor.parallelism if isinstance(executor, ThreadChunkMap) else None
+        self._parallelism = self._map.parallelism if isinstance(self._map, ThreadChunkMap) else None
 
     def _slices(self, n: int) -> list[slice]:
         size = self._chunk_rows
