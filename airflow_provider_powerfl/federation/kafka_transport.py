@@ -146,6 +146,13 @@ def answers(server: str, timeout: float) -> bool:
     return True
 
 
+def broker_unreachable(servers: Sequence[str], timeout: float = OWN_BROKER_PROBE_SECONDS) -> str | None:
+    """Why a broker cannot be used now (no server of it accepts a connection), or None when one answers."""
+    if any(answers(server, timeout) for server in servers):
+        return None
+    return f"broker {','.join(servers)} does not answer"
+
+
 class KafkaTransport(Transport):
     """Reads `party_id`'s inbox topic on its own broker; publishes into each peer's inbox on the peer's broker."""
 
@@ -216,9 +223,8 @@ class KafkaTransport(Transport):
         return [_wire(record.headers, record.value) for records in batches.values() for record in records]
 
     def own_inbox_unreachable(self) -> str | None:
-        if any(answers(server, OWN_BROKER_PROBE_SECONDS) for server in self._own_servers):
-            return None
-        return f"its own broker {','.join(self._own_servers)} does not answer (inbox {self.topic})"
+        why = broker_unreachable(self._own_servers)
+        return None if why is None else f"its own {why} (inbox {self.topic})"
 
     def close(self, timeout: float | None = None) -> None:
         try:

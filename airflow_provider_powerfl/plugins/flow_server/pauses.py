@@ -9,6 +9,7 @@ broker (for the api-server process's life, one request at a time) reads every ru
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,10 +20,12 @@ from kafka.errors import KafkaError
 
 from airflow_provider_powerfl.exceptions import FederationError, PowerFLError
 from airflow_provider_powerfl.federation.events import StatusEvent, event_topic, open_event
+from airflow_provider_powerfl.federation.kafka_transport import broker_unreachable
 from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.plugins.flow_server.peers import known_of, paused
 from airflow_provider_powerfl.plugins.flow_server.runs import run_nonces
 
+log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 _CONSUMERS: dict[tuple[str, ...], KafkaConsumer] = {}
 
@@ -37,7 +40,16 @@ def paused_jobs(runs: Sequence[Mapping[str, Any]], registry: PartyRegistry, me: 
             if run["dag_run_id"] in nonces}  # fmt: skip
     if not jobs:
         return set()
-    records = read_topics(registry.get(me).kafka_config(), list(jobs), timeout)
+    config = registry.get(me).kafka_config()
+    why = broker_unreachable(config["bootstrap_servers"])
+    if why is None:
+        try:
+            records = read_topics(config, list(jobs), timeout)
+        except FederationError as exc:
+            why = str(exc)
+    if why is not None:  # the list still answers from Airflow: a pause is news on the broker, unknown meanwhile
+        log.warning("party %s lists its jobs without their pauses: %s", me, why)
+        return set()
     found = set()
     for topic, wires in records.items():
         job_id, nonce = jobs[topic]
