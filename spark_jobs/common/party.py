@@ -15,6 +15,7 @@ from airflow_provider_powerfl.federation.registry import PartyRegistry
 from airflow_provider_powerfl.jobs.params import StepParams
 from airflow_provider_powerfl.jobs.spec import TaskSpec
 from airflow_provider_powerfl.validation import parse
+from spark_jobs.common import startup
 
 
 def registry_from_spec(spec: TaskSpec) -> PartyRegistry:
@@ -47,13 +48,16 @@ def channel_name(job_id: str, step: str, channel: str | None) -> str:
 def build_party(spec: TaskSpec, step: str) -> Party:
     """This party of the spec's job and attempt on the step's channel, talking to every other party of the spec."""
     logging.getLogger("kafka").setLevel(logging.WARNING)  # its per-connection INFO lines bury the step's log
+    startup.mark("party")  # the inputs are read and checked
     roles = {p.id: p.role for p in spec.parties}
     signing_key = SigningKey.from_file(spec.private_key)
     shared = shared_params(spec)
-    return Party.from_registry(
+    party = Party.from_registry(
         registry_from_spec(spec), spec.party_id, signing_key, channel_name(spec.job_id, step, shared.channel), spec.attempt,
         roles, nonce=bytes.fromhex(spec.nonce), silence_timeout=shared.silence_timeout,
     )  # fmt: skip
+    startup.mark("connected")  # own inbox open; the first heartbeat to each peer is on its way
+    return party
 
 
 def tell_peers_failed(spec: TaskSpec, step: str, exc: BaseException) -> None:

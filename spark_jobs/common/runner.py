@@ -23,6 +23,7 @@ from airflow_provider_powerfl.federation.errors import PeerFailed, PeerSilent
 from airflow_provider_powerfl.jobs.contract import EXIT_OK, EXIT_PEER_FAILED, EXIT_STEP_ERROR, STEP_ERROR_PREFIX
 from airflow_provider_powerfl.jobs.params import STEPS, validate_step_params
 from airflow_provider_powerfl.jobs.spec import TaskSpec
+from spark_jobs.common import startup
 from spark_jobs.common.party import tell_peers_failed
 from spark_jobs.common.session import build_session
 
@@ -42,6 +43,7 @@ def run_step(name: str, step: Step, argv: Sequence[str] | None = None, *, federa
     parser = argparse.ArgumentParser(prog=f"spark-submit spark_jobs/run.py {name}", description=step.__doc__)
     parser.add_argument("--spec", required=True, help="task spec file (YAML, or JSON when it ends in .json)")
     args = parser.parse_args(argv)
+    startup.mark("main")  # the step's modules are imported
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = None
     try:
@@ -49,9 +51,11 @@ def run_step(name: str, step: Step, argv: Sequence[str] | None = None, *, federa
         # checked before the JVM starts and before any peer hears from this party
         params = validate_step_params(name, spec.params) if name in STEPS else None
         spark = build_session(f"powerfl-{name}-{spec.job_id}-{spec.party_id}")
+        startup.mark("session")
         try:
             step(spark, spec, params)
         finally:
+            startup.report(spark)
             spark.stop()
     except Exception as exc:
         if federated and spec is not None:
