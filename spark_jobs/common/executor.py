@@ -41,11 +41,16 @@ class SparkChunkMap:
         self.sc = sc
         self.tasks_per_core = tasks_per_core
 
+    @property
+    def parallelism(self) -> int:
+        """The most tasks a call runs at once (per core, ``tasks_per_core`` or 1): how many parts a caller may cut its work into."""
+        return (self.tasks_per_core or 1) * self.sc.defaultParallelism
+
     def __call__(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         items = list(items)
         if len(items) <= 1:
             return [fn(item) for item in items]
-        tasks = len(items) if self.tasks_per_core is None else min(len(items), self.tasks_per_core * self.sc.defaultParallelism)
+        tasks = len(items) if self.tasks_per_core is None else min(len(items), self.parallelism)
         return self.sc.parallelize(items, tasks).map(fn).collect()
 
     def share(self, value: Any) -> tuple[Broadcast[Any], Callable[[], None]]:

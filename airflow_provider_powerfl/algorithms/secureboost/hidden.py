@@ -64,6 +64,7 @@ class HiddenSpaceHost:
         products = bin_products(
             self._map,  # type: ignore[attr-defined]
             self._chunk_rows,  # type: ignore[attr-defined]
+            self._parts,  # type: ignore[attr-defined]
             self.public_key.nsquare,  # type: ignore[attr-defined]
             gh,
             self._shared_gh,

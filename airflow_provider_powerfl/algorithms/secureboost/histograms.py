@@ -42,9 +42,38 @@ def _bin_chunk(shared: Any, args: tuple[mpz, list[Any], np.ndarray, np.ndarray])
     return products[0], per_bin
 
 
+def _multiply(
+    nsq: mpz, a: tuple[mpz, list[dict[int, mpz]]], b: tuple[mpz, list[dict[int, mpz]]]
+) -> tuple[mpz, list[dict[int, mpz]]]:
+    """Two partial histograms of one node as one (``a``'s dicts updated in place)."""
+    (total_a, bins_a), (total_b, bins_b) = a, b
+    for acc, theirs in zip(bins_a, bins_b, strict=True):
+        for k, c in theirs.items():
+            acc[k] = c if k not in acc else acc[k] * c % nsq
+    return total_a * total_b % nsq, bins_a
+
+
+def _bin_span(
+    shared: Any, chunk_rows: int, args: tuple[mpz, list[Any], np.ndarray, np.ndarray]
+) -> tuple[mpz, list[dict[int, mpz]]]:
+    """_bin_chunk over a span of one node's rows, ``chunk_rows`` at a time, multiplied as it goes.
+
+    Why: one chunk's histogram is a ciphertext per feature and bin (~2.7 MB for 20 features of 256 bins
+    at 2048 bits), so a result per chunk made the level's results grow with the rows (2.4 GB at the host
+    for 100k rows, docs/benchmarks/scale.md); a result per span keeps them at about one per task.
+    """
+    nsq, at, bins, default = args
+    out = None
+    for start in range(0, max(len(at), 1), chunk_rows):
+        part = _bin_chunk(shared, (nsq, at[start : start + chunk_rows], bins[start : start + chunk_rows], default))
+        out = part if out is None else _multiply(nsq, out, part)
+    return out  # type: ignore[return-value]
+
+
 def bin_products(
     chunk_map: ChunkMap,
     chunk_rows: int,
+    parts: int,
     nsq: mpz,
     gh: np.ndarray,
     shared: Any,
@@ -54,26 +83,22 @@ def bin_products(
     default: np.ndarray,
     offsets: Sequence[int] | None = None,
 ) -> list[tuple[mpz, list[dict[int, mpz]]]]:
-    """_bin_chunk for every node of a level in one pass of the chunk map (one Spark job per level); partials multiplied.
+    """_bin_span for every node of a level in one pass of the chunk map (one Spark job per level); partials multiplied.
 
-    ``shared``: ``gh`` shared by the executor (chunks then carry positions only), or None. ``offsets``: per node,
-    where its ciphertexts start in ``gh`` (a hidden instance space sends every row's per node), else 0.
+    The level's rows are cut into about ``parts`` spans (the chunk map's parallelism), none across nodes, so
+    the map returns at most ``parts`` + nodes histograms whatever the rows. ``shared``: ``gh`` shared by the
+    executor (spans then carry positions only), or None. ``offsets``: per node, where its ciphertexts start
+    in ``gh`` (a hidden instance space sends every row's per node), else 0.
     """
+    span = max(chunk_rows, -(-sum(len(rows) for rows in row_sets) // max(parts, 1)))
     items, owners = [], []
     for k, rows in enumerate(row_sets):
-        for start in range(0, max(len(rows), 1), chunk_rows):
-            part = rows[start : start + chunk_rows]
+        for start in range(0, max(len(rows), 1), span):
+            part = rows[start : start + span]
             at = row_ct[part].tolist() if offsets is None else (row_ct[part] + offsets[k]).tolist()
             items.append((nsq, at if shared is not None else [gh[i] for i in at], bins[part], default))
             owners.append(k)
     out: list[tuple[mpz, list[dict[int, mpz]]] | None] = [None] * len(row_sets)
-    for k, (total, per_bin) in zip(owners, chunk_map(partial(_bin_chunk, shared), items), strict=True):
-        if out[k] is None:
-            out[k] = (total, per_bin)
-            continue
-        mine_total, mine = out[k]  # type: ignore[misc]
-        for acc, theirs in zip(mine, per_bin, strict=True):
-            for b, c in theirs.items():
-                acc[b] = c if b not in acc else acc[b] * c % nsq
-        out[k] = (mine_total * total % nsq, mine)
+    for k, product in zip(owners, chunk_map(partial(_bin_span, shared, chunk_rows), items), strict=True):
+        out[k] = product if out[k] is None else _multiply(nsq, out[k], product)  # type: ignore[arg-type]
     return out  # type: ignore[return-value]

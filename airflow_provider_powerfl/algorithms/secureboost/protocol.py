@@ -33,6 +33,7 @@ from airflow_provider_powerfl.algorithms.secureboost import encoding
 from airflow_provider_powerfl.algorithms.secureboost.hidden import HiddenSpaceHost
 from airflow_provider_powerfl.algorithms.secureboost.histograms import bin_products
 from airflow_provider_powerfl.algorithms.secureboost.local import CandidateLayout
+from airflow_provider_powerfl.crypto import parallel
 from airflow_provider_powerfl.crypto.obfuscator_pool import ObfuscatorPool
 from airflow_provider_powerfl.crypto.paillier import PaillierPublicKey
 from airflow_provider_powerfl.crypto.paillier_private import PaillierPrivateKey
@@ -175,6 +176,7 @@ class HostServer(HiddenSpaceHost):
         self.progress, self.trees, self.trees_started = progress, trees, 0  # told of each tree the guest starts
         self._executor = executor
         self._map, self._chunk_rows = as_chunk_map(executor)
+        self._parts = getattr(executor, "parallelism", None) or parallel.threads()  # a level's spans (histograms.bin_products)
         self._shared_gh: Any = None  # the tree's ciphertexts shared with the chunks (a Spark broadcast) or None
         self._release_gh: Any = lambda: None
         self.public_key: PaillierPublicKey | None = None
@@ -243,6 +245,7 @@ class HostServer(HiddenSpaceHost):
         products = bin_products(
             self._map,
             self._chunk_rows,
+            self._parts,
             self.public_key.nsquare,
             self.gh,
             self._shared_gh,
