@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 
 from airflow_provider_powerfl.cli_bench import add_bench_commands
 from airflow_provider_powerfl.cli_flow import add_flow_commands
@@ -29,6 +30,26 @@ def _class_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _step_server(args: argparse.Namespace) -> int:
+    import signal
+
+    from airflow_provider_powerfl.runtimes.command import SparkSettings
+    from airflow_provider_powerfl.runtimes.step_server import StepServer
+
+    conf = dict(item.split("=", 1) for item in args.conf)
+    settings = SparkSettings(master=args.master, conf=conf)
+    server = StepServer(args.socket, spares=args.spares, max_age=args.max_age, prewarm=[settings])
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(f"step server on {args.socket}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def build_parser(bench_name: str | None = None) -> argparse.ArgumentParser:
     """Build the parser; only the named benchmark's module is imported (they pull in heavy deps)."""
     parser = argparse.ArgumentParser(prog="powerfl", description=__doc__)
@@ -48,6 +69,16 @@ def build_parser(bench_name: str | None = None) -> argparse.ArgumentParser:
     )
     archive.add_argument("--force", action="store_true", help="dump it again even if it exists")
     archive.set_defaults(func=_class_archive)
+
+    server = commands.add_parser(
+        "step-server", help="serve this party's local steps from warm Spark drivers (the connection's step_server)"
+    )
+    server.add_argument("--socket", required=True, help="Unix socket path, as the powerfl connection's step_server names it")
+    server.add_argument("--spares", type=int, default=1, help="warm drivers kept per Spark settings (default 1)")
+    server.add_argument("--max-age", type=float, default=3600.0, help="seconds before an idle spare is replaced")
+    server.add_argument("--master", default="local[*]", help="warm these settings from the start (the operators' default)")
+    server.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="spark.* setting to warm with")
+    server.set_defaults(func=_step_server)
 
     add_bench_commands(commands, bench_name)
     return parser

@@ -29,6 +29,8 @@ def _square(value: int) -> int:
 def warm_up(spark: SparkSession, spec: TaskSpec, params: None) -> None:
     """Read, join, write and read back the spec's inputs; check what came back so a broken path fails here."""
     tables = [read_input(spark, spec.input(name), name=name) for name in sorted(spec.inputs)]
+    for name in sorted(spec.inputs):  # the steps' own read (one collect), as train and align call it
+        read_arrays(spark, spec.input(name), name=name)
     joined = tables[0].df
     for table in tables[1:]:
         joined = joined.join(table.df.drop(*(c for c in table.df.columns if c != ID and c in joined.columns)), ID)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from airflow_provider_powerfl.jobs.contract import EXIT_STEP_ERROR, STEP_ERROR_PREFIX
 
-STEPS = ("align", "class_archive", "feature_engineering", "inspect_data", "predict", "train")
+STEPS = ("align", "class_archive", "feature_engineering", "inspect_data", "predict", "spare", "train")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -58,6 +58,7 @@ class PartyConnection:
     aws_conn_id: str | None = None  # an ``aws`` connection: the object store's credentials for its steps (hooks.storage)
     tee_policy_path: str | None = None  # this party's own TEE policy file (tee.policy): what an enclave may get
     enclave_host: EnclaveHost | None = None  # the enclave host this party operates, if any
+    step_server: str | None = None  # Unix socket of this party's warm step server (runtimes.step_server) for local steps
 
     @classmethod
     def from_connection(cls, conn: Any) -> PartyConnection:
@@ -94,6 +95,7 @@ class PartyConnection:
             aws_conn_id=_conn_id(extra, "aws_conn_id", fail),
             tee_policy_path=extra.get("tee_policy_path") or None,
             enclave_host=_enclave_host(extra, fail),
+            step_server=_step_server(extra, fail),
         )
 
 
@@ -178,6 +180,15 @@ def _kubernetes(extra: dict[str, Any], fail: Any) -> dict[str, Any]:
         name, _, problem = str(exc).partition(": ")
         raise fail(name, problem) from exc
     return dict(value)
+
+
+def _step_server(extra: dict[str, Any], fail: Any) -> str | None:
+    value = extra.get("step_server")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise fail("step_server", f"expected the absolute path of the step server's Unix socket, got {value!r}")
+    return value
 
 
 def _enclave_host(extra: dict[str, Any], fail: Any) -> EnclaveHost | None:

@@ -38,7 +38,8 @@ from airflow_provider_powerfl.runtimes.kubernetes import (
     spec_for_pod,
     step_failure,
 )
-from airflow_provider_powerfl.runtimes.local import LocalProcess, PreviousStep, previous_step, record_path
+from airflow_provider_powerfl.runtimes.local import PreviousStep, previous_step, record_path
+from airflow_provider_powerfl.runtimes.step_server import LocalStep
 
 # how long a step's success event keeps trying a peer's broker: one restarting on a loaded 2-core machine was
 # away over 30 s (tests/faults' broker kill -9), and a lost success fails the task, and so the job
@@ -118,7 +119,7 @@ class FederatedStepOperator(BaseOperator):
         self.job_guard = job_guard
         self.job_ctx: JobContext | None = None  # read once per try, at execute
         self._guard: StepGuard | None = None
-        self._process: LocalProcess | PreviousStep | None = None
+        self._process: LocalStep | PreviousStep | None = None
         self._pod_operator: Any = None
 
     # ------------------------------------------------------------ spec
@@ -247,7 +248,8 @@ class FederatedStepOperator(BaseOperator):
         env = self.step_environment()
         with tempfile.TemporaryDirectory(prefix=f"powerfl-{self.task_id}-") as tmp:
             spec.dump(Path(tmp) / SPEC_FILE)
-            self._process = LocalProcess(argv, tmp, env)
+            server = self.job_ctx.party.step_server if self.job_ctx is not None else None
+            self._process = LocalStep(self.step, argv, Path(tmp) / SPEC_FILE, self.spark, env, server)
             self._process.run(self.log, what, record=self._record(spec))
 
     def step_environment(self) -> dict[str, str] | None:

@@ -106,7 +106,7 @@ def build_archive(environ: Mapping[str, str] | None = None, *, force: bool = Fal
     with tempfile.TemporaryDirectory(prefix=".class-archive-", dir=path.parent) as tmp:
         work = Path(tmp)
         dumped = work / "driver.jsa"
-        _write_spec(work)
+        write_warm_up_spec(work)
         options = f"{LOCAL_DRIVER_JAVA_OPTIONS} -XX:ArchiveClassesAtExit={dumped}"
         settings = SparkSettings(master="local[2]", conf={"spark.driver.extraJavaOptions": options})
         argv = step_command("class_archive", "powerfl-class-archive", settings)
@@ -117,10 +117,12 @@ def build_archive(environ: Mapping[str, str] | None = None, *, force: bool = Fal
     return path, True
 
 
-def _write_spec(work: Path) -> None:
-    """A spec with one small input of each format the steps read (Parquet is written and read back by the step)."""
+def write_warm_up_spec(work: Path) -> Path:
+    """A spec with one small input of each format the steps read (Parquet is written and read back by the step);
+    also the step server's spares' warm-up (runtimes.step_server). Returns the spec's path."""
     from airflow_provider_powerfl.jobs.spec import TaskSpec
 
+    work.mkdir(parents=True, exist_ok=True)
     csv = work / "input.csv"
     csv.write_text("id,y,x0,x1\n" + "".join(f"{i},{i % 2},{i / 7:.3f},{i % 5}\n" for i in range(_ROWS)))
     libsvm = work / "input.libsvm"
@@ -139,3 +141,4 @@ def _write_spec(work: Path) -> None:
         "nonce": "0" * 32,  # never sent
     }
     TaskSpec.from_dict(spec).dump(work / SPEC_FILE)
+    return work / SPEC_FILE

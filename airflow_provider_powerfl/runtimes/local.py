@@ -42,6 +42,35 @@ class StepFailed(PowerFLError):
         self.returncode = returncode
 
 
+class StepOutput:
+    """A step's output as it comes: each line to the task log, its ``POWERFL-ERROR:`` line and last lines kept for
+    the failure's reason (the local runtime's and the step server's client alike)."""
+
+    def __init__(self, log: logging.Logger | logging.LoggerAdapter, on_line: Callable[[str], None] | None = None) -> None:
+        self.log, self.on_line = log, on_line
+        self.error: str | None = None
+        self.tail: deque[str] = deque(maxlen=_TAIL)
+
+    def line(self, raw: str) -> None:
+        line = raw.rstrip("\n")
+        self.log.info("%s", line)
+        self.tail.append(line)
+        self.error = step_error_in(line) or self.error
+        if self.on_line is not None:
+            self.on_line(line)
+
+    def check(self, what: str, code: int, killed: bool) -> None:
+        """Raise StepFailed naming ``what`` unless the step exited 0."""
+        if code == 0:
+            return
+        if killed:
+            raise StepFailed(f"{what} was killed", code)
+        if self.error:
+            raise StepFailed(f"{what} failed: {self.error}", code)
+        last = " | ".join(line for line in self.tail if line.strip())[-2000:]
+        raise StepFailed(f"{what} exited with code {code}; last output: {last}", code)
+
+
 class LocalProcess:
     """Runs one argv in ``cwd``; ``run`` blocks, ``kill`` may be called from another thread."""
 
@@ -80,33 +109,19 @@ class LocalProcess:
         except OSError as exc:
             raise StepFailed(f"{what}: cannot start {self.argv[0]!r}: {exc.strerror or exc}", -1) from exc
         if record is not None:
-            _write_record(record, self._proc.pid)
+            write_record(record, self._proc.pid)
         try:
             self._stream(log, what, on_line)
         finally:
             if record is not None:
-                _write_record(record, self._proc.pid, self._proc.poll())
+                write_record(record, self._proc.pid, self._proc.poll())
 
     def _stream(self, log: logging.Logger | logging.LoggerAdapter, what: str, on_line: Callable[[str], None] | None) -> None:
-        error: str | None = None
-        tail: deque[str] = deque(maxlen=_TAIL)
         assert self._proc is not None and self._proc.stdout is not None
+        output = StepOutput(log, on_line)
         for raw in self._proc.stdout:
-            line = raw.rstrip("\n")
-            log.info("%s", line)
-            tail.append(line)
-            error = step_error_in(line) or error
-            if on_line is not None:
-                on_line(line)
-        code = self._proc.wait()
-        if code == 0:
-            return
-        if self._killed:
-            raise StepFailed(f"{what} was killed", code)
-        if error:
-            raise StepFailed(f"{what} failed: {error}", code)
-        last = " | ".join(line for line in tail if line.strip())[-2000:]
-        raise StepFailed(f"{what} exited with code {code}; last output: {last}", code)
+            output.line(raw)
+        output.check(what, self._proc.wait(), self._killed)
 
     def kill(self) -> None:
         """SIGTERM the process group, SIGKILL it if it is still there after a grace period."""
@@ -147,7 +162,7 @@ def _started(pid: int) -> str | None:
 RECORD_DAYS = 1.0  # a task is not tried again after that
 
 
-def _write_record(path: Path, pid: int, exit_code: int | None = None) -> None:
+def write_record(path: Path, pid: int, exit_code: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if exit_code is None:
         record = {"pid": pid, "started": _started(pid), "at": time.time()}

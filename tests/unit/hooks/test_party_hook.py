@@ -37,6 +37,8 @@ def test_fields_are_read():
     assert (party.party_id, party.role, party.runtime) == ("10000", "guest", "local")
     assert party.bootstrap_servers == "127.0.0.1:19092"
     assert PartyConnection.from_connection(_conn(host=None)).bootstrap_servers is None  # the registry's entry is the broker
+    assert party.step_server is None  # spark-submit unless the connection names a step server
+    assert PartyConnection.from_connection(_conn(step_server="/run/powerfl/s.sock")).step_server == "/run/powerfl/s.sock"
 
 
 @pytest.mark.parametrize(
@@ -45,6 +47,7 @@ def test_fields_are_read():
         ({"party_id": None}, "party_id"),
         ({"role": "hots"}, "role"),
         ({"runtime": "docker"}, "runtime"),
+        ({"step_server": "s.sock"}, "step_server"),
         ({"sasl_mechanism": "SCRAM-SHA-256"}, "sasl_mechanism"),
         ({"login": "powerfl"}, "login"),
     ],

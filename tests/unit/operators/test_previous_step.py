@@ -74,7 +74,7 @@ def test_a_try_failing_while_its_step_still_runs_keeps_the_record_and_tells_no_p
     op, spec = operator
     record = op._record(spec)
     record.parent.mkdir(parents=True)
-    local._write_record(record, os.getpid())  # a live process: the step still running
+    local.write_record(record, os.getpid())  # a live process: the step still running
     assert fail_a_try(op, spec, monkeypatch, BrokenPipeError(32, "Broken pipe")) == ["running"]
     assert record.exists()
 
