@@ -3,6 +3,8 @@ fails at every party with a reason, within the silence timeout and the goal's 60
 result at either party; once the disk has room and the broker is back, a rerun completes with the fault-free model.
 
 The broker's data lives on a tmpfs of its own for this test (NamespacedBroker.small_disk), filled by a file.
+While the host's broker is down its flow-server still shows the job (from its Airflow; the peers' states unknown),
+and its step's reason names its own broker, not the guest (OwnInboxUnreachable).
 """
 
 from __future__ import annotations
@@ -19,12 +21,6 @@ DISK_MB = 256  # the host broker's disk: the harness's jobs so far take a few MB
 RECOVERY = 60.0  # s: the goal's bound on the job ending everywhere after the silence timeout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a known gap (docs/reliability.md): the job fails at both parties in Airflow (PeerSilent, PeerFailed) within "
-    "70 s of the broker's stop, but the host's flow-server shows no view of it while its own broker is down (its job "
-    "view reads the job's events from that broker): no answer in 330 s",
-)
 def test_a_broker_disk_full_mid_training_fails_the_job_at_every_party_with_no_result_and_a_rerun_completes(
     harness: Harness, reference
 ):
@@ -43,6 +39,10 @@ def test_a_broker_disk_full_mid_training_fails_the_job_at_every_party_with_no_re
         assert {role: view["state"] for role, view in views.items()} == {"guest": "failed", "host": "failed"}, views
         assert max(after.values()) <= SILENCE + RECOVERY, after
         assert all(reasons.values()), reasons
+        host = harness.party("host").party_id
+        assert "its own broker" in reasons["host"] and f"the fault is at party {host}" in reasons["host"], reasons
+        guest = harness.party("guest").party_id
+        assert views["host"]["peers_unknown"] and views["host"]["parties"][guest]["state"] == "unknown", views["host"]
         assert "No space left on device" in (broker.dir / "logs" / "server.log").read_text(errors="replace")
         for role in ("guest", "host"):  # the step's result.json marks a complete output: none is there
             out = harness.parties.work_dir / job_id / harness.party(role).party_id / "train"
