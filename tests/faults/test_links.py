@@ -1,5 +1,5 @@
 """Links between the parties' networks drop: a short cut heals with the same model, a long one fails the job
-at every party with the reason, and a rerun then completes."""
+at every party with the reason, and a rerun then completes. A slow link (200 ms a round trip) changes nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.support.parties import until
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(1500)]
 
 SHORT_CUT = 8.0  # seconds: well under SILENCE
+DELAY = 0.1  # seconds each way between the parties: 200 ms a round trip (Network.delay, a relay: no tc netem here)
 
 
 def test_a_short_cut_during_training_heals_and_the_model_is_the_fault_free_one(harness: Harness, reference):
@@ -46,4 +47,20 @@ def test_a_cut_beyond_the_silence_timeout_fails_the_job_at_every_party_with_the_
     until(lambda: all(harness.view(r, job_id).get("state") != "failed" for r in ("guest", "host")), 120,
           f"the rerun of {job_id} to reach both parties")  # fmt: skip
     harness.succeeded(job_id)
+    assert harness.model_digests(job_id) == reference
+
+
+def test_a_job_over_a_link_with_200_ms_round_trips_completes_with_the_fault_free_model(harness: Harness, reference):
+    harness.network.delay("guest", "host", DELAY)
+    started = time.monotonic()
+    try:
+        job_id = harness.submit("faults-latency")
+        harness.succeeded(job_id)
+    finally:
+        relayed = harness.network.undelay()
+    print(
+        f"latency {2 * DELAY:g} s a round trip: completed in {time.monotonic() - started:.0f} s, {len(relayed)} connections relayed"
+    )
+    brokers = {harness.brokers[role].address for role in ("guest", "host")}
+    assert brokers <= set(relayed), relayed  # each party's messages to the other went through the delay
     assert harness.model_digests(job_id) == reference

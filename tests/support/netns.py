@@ -9,8 +9,10 @@ and the faults never touch the root namespace's own firewall or ``ip_forward``::
     root ns  10.B.0.1 ── 10.B.0.2  router ns  10.B.i.1 ── 10.B.i.2  party i ns (broker :9092, Airflow :port)
 
 Faults (all in the router, so the test process still reaches every party's API): ``cut(a, b)`` drops every
-packet between two parties until ``heal()``; ``loss(a, b, percent)`` drops that share at random. Latency
-needs ``tc netem``, which this kernel lacks (CONFIG_NET_SCH_NETEM is not set): it is not offered.
+packet between two parties until ``heal()``; ``loss(a, b, percent)`` drops that share at random. Latency:
+``tc netem`` is missing on this kernel (CONFIG_NET_SCH_NETEM is not set), so ``delay(a, b, seconds)`` sends
+the Kafka connections opened between two parties from then on through a relay in the router that holds every
+byte back that long each way (tests/support/delay_relay.py), until ``undelay()``.
 Root only (``ip netns``, ``nft``); ``make test`` installs nftables.
 """
 
@@ -18,11 +20,15 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[2]
 KAFKA_PORT = 9092
 KAFKA_CONTROLLER_PORT = 9093
+RELAY_PORT = 19092  # the delaying relay's, in the router namespace
 
 
 def sh(*cmd: str, ns: str | None = None, stdin: str | None = None, check: bool = True, env: Mapping[str, str] | None = None,
@@ -76,6 +82,7 @@ class Network:
             for i, role in enumerate(roles, start=1)
         }
         self.gateway = f"10.{self.block}.0.1"  # the root namespace's end: the test process's address to the parties
+        self._relay: subprocess.Popen[str] | None = None
 
     def create(self) -> Network:
         sh("ip", "netns", "add", self.router)
@@ -112,6 +119,7 @@ class Network:
 
     def destroy(self) -> None:
         """Remove every namespace and link of this network (processes still inside are the caller's to stop)."""
+        self.undelay()
         for party in self.parties.values():
             sh("ip", "netns", "del", party.ns, check=False)
         sh("ip", "netns", "del", self.router, check=False)
@@ -125,6 +133,32 @@ class Network:
     def loss(self, a: str, b: str, percent: int) -> None:
         """Drop `percent` % of the packets between `a` and `b`, at random, until `heal()`."""
         self._between(a, b, f"numgen random mod 100 < {int(percent)} drop")
+
+    def delay(self, a: str, b: str, seconds: float) -> None:
+        """Hold every byte of the Kafka connections `a` and `b` open to each other from now on back `seconds` each
+        way (a round trip 2 x `seconds` longer), until `undelay()`; connections already open are not delayed."""
+        assert self._relay is None, "one delay at a time"
+        self._relay = subprocess.Popen(
+            ["ip", "netns", "exec", self.router, sys.executable, "-m", "tests.support.delay_relay", str(RELAY_PORT),
+             str(seconds)], stdout=subprocess.PIPE, text=True, cwd=REPO,
+        )  # fmt: skip
+        assert self._relay.stdout is not None and self._relay.stdout.readline().strip() == "relaying", "relay did not start"
+        x, y = self.parties[a].address, self.parties[b].address
+        redirects = "".join(
+            f"ip saddr {src} ip daddr {dst} tcp dport {KAFKA_PORT} redirect to :{RELAY_PORT}\n" for src, dst in ((x, y), (y, x))
+        )
+        sh("nft", "-f", "-", ns=self.router, stdin=DELAY_RULES.format(redirects=redirects))
+
+    def undelay(self) -> list[str]:
+        """Stop the relay (the delayed connections break; Kafka's clients connect again, undelayed); the
+        destinations (``address:port``) of the connections it relayed."""
+        if self._relay is None:
+            return []
+        sh("nft", "delete", "table", "ip", "delay", ns=self.router, check=False)
+        self._relay.kill()
+        relayed, _ = self._relay.communicate()
+        self._relay = None
+        return relayed.split()
 
     def heal(self) -> None:
         sh("nft", "flush", "chain", "inet", "faults", "links", ns=self.router)
@@ -163,6 +197,15 @@ table inet party {{
         ct state established,related accept
         tcp dport {kafka} accept
         ip saddr {gateway} accept
+    }}
+}}
+"""
+# Kafka connections between two parties go to the delaying relay (Network.delay).
+DELAY_RULES = """
+table ip delay {{
+    chain prerouting {{
+        type nat hook prerouting priority dstnat;
+        {redirects}
     }}
 }}
 """
