@@ -34,6 +34,7 @@ BENCHMARKS = {
     "defaults": "defaults",
     "tee": "tee",
     "secretflow": "secretflow",
+    "startup": "startup",
 }
 NO_CHECKOUT = "powerfl bench runs from a source checkout (make install); this install has no bench/"
 
