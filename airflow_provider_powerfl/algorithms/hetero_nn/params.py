@@ -65,4 +65,8 @@ class HeteroNNParams(Contract):
             raise ValueError(f"batch_size={self.batch_size} is below min_batch_size={self.min_batch_size}")
         if self.epsilon is not None and self.max_norm is None:
             raise ValueError(f"epsilon={self.epsilon} needs max_norm: the noise is calibrated to the clipped gradient's norm")
+        if self.epsilon is not None and self.batch_norm:
+            raise ValueError(f"epsilon={self.epsilon} with batch_norm=True: batch norm couples a batch's rows (one row's "
+                             "label moves every row's gradient), which the per-row noise's accounting does not cover; "
+                             "set epsilon=None to train with batch norm and no differential privacy")  # fmt: skip
         return self

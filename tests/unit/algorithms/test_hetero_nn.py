@@ -233,6 +233,12 @@ def test_categorical_and_batch_norm_train_jointly_and_round_trip(breast):
     np.testing.assert_allclose(predict_all(loaded, columns), scores)
 
 
+def test_batch_norm_is_refused_with_epsilon_whose_per_row_accounting_it_breaks():
+    with pytest.raises(ValueError, match="batch_norm=True"):
+        HeteroNNParams(batch_norm=True)  # epsilon 16 by default
+    assert HeteroNNParams(batch_norm=True, epsilon=None).batch_norm
+
+
 def test_categorical_names_and_codes_are_checked():
     with pytest.raises(ValueError, match="categorical"):
         HeteroNNParams(categorical=["a", "a"])
