@@ -66,7 +66,7 @@ class PartyPolicy(BaseModel):
         default=False, description="SecureBoost guest: whether GOSS may pick rows (it leaks labels to hosts)"
     )
     hide_instance_space: StrictBool = Field(
-        default=False, description="SecureBoost guest: train only with hosts never learning which rows share a node"
+        default=True, description="SecureBoost guest: train only with hosts never learning which rows share a node"
     )
     min_hist_noise: float = Field(
         default=0.0, ge=0, allow_inf_nan=False, description="SecureBoost host: least noise on its histograms (rows' worth)"

@@ -35,7 +35,8 @@ at the guest). Params: ``objective`` (``binary``, ``multiclass`` with labels
 ``early_stopping_rounds``) and the estimator's: ``n_estimators``, ``max_depth``,
 ``learning_rate``, ``max_bin``, ``min_child_weight``, ``reg_lambda``, ``gamma``,
 ``subsample``, ``goss``, ``top_rate``, ``other_rate``, ``early_stopping_rounds``,
-``random_state``, ``key_length``, ``guest_only_trees``, ``hist_noise`` (a host's own).
+``random_state``, ``key_length``, ``guest_only_trees``, ``hist_noise`` (a host's own), ``hide_instance_space``
+(the guest's, default true).
 """
 
 from __future__ import annotations

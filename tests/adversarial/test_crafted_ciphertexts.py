@@ -68,11 +68,11 @@ PATHS = [
 def _fit(algorithm: str, party, X: np.ndarray, y: np.ndarray | None) -> Any:
     if algorithm == "hetero_lr":
         return HeteroLogisticRegression(party=party, key_length=KEY, max_iter=1, batch_size=80, random_state=1).fit(X, y)
-    if algorithm == "secureboost":
+    if algorithm == "secureboost":  # the partitions shown to hosts, no longer the default
+        shown = HeteroSecureBoost(party=party, key_length=KEY, n_estimators=4, max_depth=2, timeout=60, hide_instance_space=False)
+        return shown.fit(X, y)
+    if algorithm == "secureboost_hidden":  # the default
         return HeteroSecureBoost(party=party, key_length=KEY, n_estimators=4, max_depth=2, timeout=60).fit(X, y)
-    if algorithm == "secureboost_hidden":
-        hidden = HeteroSecureBoost(party=party, key_length=KEY, n_estimators=4, max_depth=2, timeout=60, hide_instance_space=True)
-        return hidden.fit(X, y)
     return HeteroFeatureBinning(party=party, key_length=KEY, n_bins=4, timeout=60).fit(X, y)
 
 

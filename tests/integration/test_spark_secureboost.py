@@ -54,8 +54,7 @@ def test_secureboost_train_predict_equals_plaintext_gbdt(kafka_brokers, tmp_path
     inputs = write_breast(tmp_path / "data")
     brokers, job = {GUEST: kafka_brokers["guest"], HOST: kafka_brokers["host"]}, f"sbt-e2e-{uuid.uuid4().hex[:8]}"
     # guest_only_trees=0: every tree on all columns, as the plaintext GBDT it is compared with; the hidden instance
-    # space (per-level Spark broadcasts, host cuts for every row at predict) still gives that model exactly
-    # (test_spark_cluster.py runs the default mode through Spark)
+    # space (the default; per-level Spark broadcasts, host cuts for every row at predict) still gives that model exactly
     params = {"algorithm": "secureboost", "objective": "binary", "key_length": 1024, "timeout": 300, "guest_only_trees": 0,
               "hide_instance_space": True, **SBT}  # fmt: skip
     train_inputs = {pid: {"train": i["train"]} for pid, i in inputs.items()}

@@ -64,13 +64,15 @@ class HeteroSecureBoost(BoostedTreesEstimator):
     :param timeout: seconds to wait for any one message of a peer (None: forever).
     :param guest_only_trees: the first rounds grow on the guest's columns only (FATE's ``complete_secure``):
         hosts see no row partition of the trees fitted to the rawest label signal (measured, later trees'
-        partitions leak about as much: docs/protocols/secureboost.md). The guest's value rules.
+        partitions leak about as much, and with ``hide_instance_space`` it does not lower what the host's own
+        splits tell it: docs/security.md). The guest's value rules.
     :param hist_noise: a host's own protection of its feature distributions: Gaussian noise of this many
         rows' worth (standard deviation, in units of the largest quantized |g| or h one row can have) added
         to every encrypted left sum it sends. Each host's own value rules; 0 adds none.
     :param hide_instance_space: hosts never learn which rows are in which node (nor which are sampled): per node
         the guest sends every row's ciphertext, [[0]] outside the node, and a host split comes back as the cut of
-        every row (the guest learns it). ~2^(max_depth-1) times the encryptions. The guest's value rules.
+        every row (the guest learns it). On by default: the partitions give hosts the labels. ~2^(max_depth-1) times
+        the encryptions (4x at depth 3, 32x at depth 6); False shows hosts the partitions. The guest's value rules.
     :param progress: None, or a callable told a ``algorithms.progress.TrainingProgress`` (unit "tree") at the
         start and after each tree: the guest counts rounds and knows the loss, a host counts the trees it
         helped grow (of its own ``n_estimators``) and has no loss. Not part of the model's state.
@@ -84,7 +86,7 @@ class HeteroSecureBoost(BoostedTreesEstimator):
         subsample: float = 1.0, goss: bool = False, top_rate: float = 0.2, other_rate: float = 0.1,
         early_stopping_rounds: int | None = None, objective: str = "binary:logistic",
         random_state: int | None = None, key_length: int = 2048, executor: Any = None, timeout: float | None = 600.0,
-        guest_only_trees: int = 0, hist_noise: float = 0.0, hide_instance_space: bool = False,
+        guest_only_trees: int = 0, hist_noise: float = 0.0, hide_instance_space: bool = True,
         progress: ProgressCallback | None = None,
     ) -> None:  # fmt: skip
         self._store(locals())

@@ -44,6 +44,7 @@ class SecureBoostParams(BoostingParams):
     key_length: StrictInt = DEFAULT_KEY_BITS
     guest_only_trees: StrictInt = Field(0, ge=0)
     hist_noise: float = Field(0.0, ge=0, allow_inf_nan=False)
-    hide_instance_space: StrictBool = False  # the guest's: hosts never learn which rows are in which node
+    # on by default (issue 18): the partitions give hosts the labels (docs/security.md, "SecureBoost")
+    hide_instance_space: StrictBool = True  # the guest's: hosts never learn which rows are in which node
 
     _key_length = field_validator("key_length")(classmethod(lambda cls, bits: valid_key_length(bits)))

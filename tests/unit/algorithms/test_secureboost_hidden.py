@@ -83,5 +83,7 @@ def test_attack_bench_hidden_setting_leaves_no_partition() -> None:
     out = run_secureboost_attack("breast", "hidden", trees=2, depth=2, key_length=KEY)
     assert out["attack_auc_partition"] == out["attack_auc_first_tree"] == out["attack_auc_sampling"] == 0.5
     assert out["params"]["hide_instance_space"] is True and out["federated_auc"] == out["plaintext_gbdt_auc"]
+    shown = run_secureboost_attack("breast", "shown", trees=2, depth=2, key_length=KEY)
+    assert out["guest_encryptions"] == 2 * shown["guest_encryptions"]  # depth 2: the root and one child per tree
     default = run_secureboost_attack("breast", "default", trees=2, depth=2, key_length=KEY)
-    assert out["guest_encryptions"] == 2 * default["guest_encryptions"]  # depth 2: the root and one child per tree
+    assert default["params"]["hide_instance_space"] is True and default["attack_auc_partition"] == 0.5

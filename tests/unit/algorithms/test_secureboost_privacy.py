@@ -40,7 +40,9 @@ def _fit(d: dict[str, np.ndarray], guest: dict[str, Any], host: dict[str, Any]) 
 
     def party(pid: str, params: dict[str, Any], X: np.ndarray, T: np.ndarray, y: np.ndarray | None) -> Any:
         def fn() -> Any:
-            models[pid] = HeteroSecureBoost(party=parties[pid], key_length=KEY, timeout=60, **params).fit(X, y)
+            # hosts see the partitions unless a test hides them: the options measured here act on what they see
+            params_ = {"hide_instance_space": False, **params}
+            models[pid] = HeteroSecureBoost(party=parties[pid], key_length=KEY, timeout=60, **params_).fit(X, y)
             return models[pid].decision_function(T)
 
         return fn
@@ -61,9 +63,11 @@ PARAMS = dict(n_estimators=4, max_depth=3, learning_rate=0.3, max_bin=16, random
 
 
 def test_defaults() -> None:
-    """GOSS leaks labels to hosts, so it is off; guest-only trees and noise are off (measured: docs/protocols/secureboost.md)."""
+    """Partitions and GOSS leak labels to hosts, so the instance space is hidden and GOSS off; guest-only trees and noise
+    lower no label leak, so they are off (measured: docs/security.md)."""
     model = HeteroSecureBoost()
-    assert model.guest_only_trees == 0 and model.goss is False and model.hist_noise == 0.0
+    assert model.hide_instance_space is True and model.goss is False
+    assert model.guest_only_trees == 0 and model.hist_noise == 0.0
 
 
 def test_guest_only_trees_hide_the_first_partitions_from_hosts(breast: dict[str, np.ndarray]) -> None:
@@ -140,5 +144,6 @@ def test_attack_bench_returns_the_figures() -> None:
     for field in fields:
         assert 0.0 <= out[field] and (field == "seconds" or out[field] <= 1.0)
     assert out["trees_seen_by_host"] == 1 and out["params"]["guest_only_trees"] == 1
-    default = run_secureboost_attack("breast", "default", trees=2, depth=2, key_length=KEY)
-    assert default["trees_seen_by_host"] == 2 and default["federated_auc"] == default["plaintext_gbdt_auc"]
+    shown = run_secureboost_attack("breast", "shown", trees=2, depth=2, key_length=KEY)
+    assert shown["trees_seen_by_host"] == 2 and shown["federated_auc"] == shown["plaintext_gbdt_auc"]
+    assert shown["params"]["hide_instance_space"] is False and shown["attack_auc_partition"] > 0.5
