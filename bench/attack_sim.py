@@ -20,7 +20,7 @@ def train(XG: np.ndarray, XH: np.ndarray, y: np.ndarray, changes: dict[str, Any]
           record: bool = False) -> tuple[np.ndarray, np.ndarray, list]:  # fmt: skip
     """(guest weights with intercept last, host weights, the host's recorded sums) after ``max_iter`` epochs."""
     from airflow_provider_powerfl.algorithms.hetero_lr.defences import noise_scale, supported_columns
-    from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
+    from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams, mode_average, mode_residual
     from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan
     from airflow_provider_powerfl.algorithms.optimizers import LocalUpdate
 
@@ -32,11 +32,12 @@ def train(XG: np.ndarray, XH: np.ndarray, y: np.ndarray, changes: dict[str, Any]
     update_h = LocalUpdate(p.optimizer, p.learning_rate, p.penalty, p.alpha, np.ones(XH.shape[1]))
     wg, wh = np.zeros(XG1.shape[1]), np.zeros(XH.shape[1])
     sigma = 0.0 if p.epsilon is None else noise_scale(p.epsilon, p.delta, p.max_iter)
-    plan = BatchPlan(len(y), min(p.batch_size, len(y)), p.max_iter, 0.0, seed, False, p.residual, int(p.slope_every or 0))
+    residual, average = mode_residual(p.privacy, p.residual), mode_average(p.privacy, p.average)
+    plan = BatchPlan(len(y), min(p.batch_size, len(y)), p.max_iter, 0.0, seed, False, residual, int(p.slope_every or 0))
     rng = np.random.default_rng([seed, 1])
     slopes = np.full(len(y), 0.25)  # guest_expansion: 0.25 until the first refresh
     sums_g, sums_h, averaged = np.zeros_like(wg), np.zeros_like(wh), 0
-    first_averaged = p.max_iter - round(p.average * p.max_iter)
+    first_averaged = p.max_iter - round(average * p.max_iter)
     seen = []
     for epoch in range(p.max_iter):
         if plan.refreshes_slopes(epoch):
@@ -44,7 +45,7 @@ def train(XG: np.ndarray, XH: np.ndarray, y: np.ndarray, changes: dict[str, Any]
             slopes = s * (1.0 - s)
         for rows in plan.batches(epoch):
             u_g, u_h = XG1[rows] @ wg, XH[rows] @ wh
-            if p.residual == "taylor":
+            if residual == "taylor":
                 d = 0.25 * (u_g + u_h) + 0.5 - y[rows]
             else:
                 d = 1.0 / (1.0 + np.exp(-u_g)) - y[rows] + slopes[rows] * u_h

@@ -180,7 +180,7 @@ def report(job_id: str, guest: LocalAirflow, host: LocalAirflow, summary: dict[s
         f"  test AUC {_num(metrics.get('auc'))}, KS {_num(metrics.get('ks'))} on {metrics.get('n', '?')} test rows (the guest's joint prediction)"
     )
     print(f"  hetero LR: {TRAINING['max_iter']} epochs, batch {TRAINING['batch_size']}, {TRAINING['optimizer']} at {TRAINING['learning_rate']}, "
-          f"{KEY_LENGTH}-bit Paillier; label defences at the product's defaults (epsilon 16 label noise, min_support 16)")  # fmt: skip
+          f"{KEY_LENGTH}-bit Paillier; label defences at the product's defaults (epsilon 10 label noise, min_support 16)")  # fmt: skip
     print(
         f"  models: guest {(summary.get('model') or {}).get('model_id')}, host {(host_summary.get('model') or {}).get('model_id')}"
     )

@@ -16,7 +16,7 @@ from airflow_provider_powerfl.algorithms import fixed_point as fp
 from airflow_provider_powerfl.algorithms.hetero_lr.defences import NOISE_BOUND, noise_scale
 from airflow_provider_powerfl.algorithms.hetero_lr.guest import GuestSession
 from airflow_provider_powerfl.algorithms.hetero_lr.host import HostSession
-from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams
+from airflow_provider_powerfl.algorithms.hetero_lr.params import HeteroLRParams, mode_average, mode_residual
 from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan, new_seed, tag
 from airflow_provider_powerfl.algorithms.hetero_lr.strict_guest import StrictGuestSession
 from airflow_provider_powerfl.algorithms.hetero_lr.strict_host import StrictHostSession
@@ -38,16 +38,19 @@ class HeteroLogisticRegression:
     :param max_iter: epochs at most (the guest's value rules).
     :param batch_size: rows per mini-batch (the guest's value rules); batches are near-equal
         splits of the epoch's shuffled rows, each at least ``batch_size`` rows, or all rows if fewer.
+        Default 4096: each gradient sum a host sees mixes that many rows' residuals.
     :param learning_rate: step size of the local optimizer.
-    :param optimizer: "adam" or "sgd".
+    :param optimizer: "adam" or "sgd". Default SGD 1.0: its step shrinks with the noisy gradient, where
+        Adam's keeps moving the host's weights by about the learning rate (docs/benchmarks/defaults.md).
     :param penalty: "l2", "l1" or None, applied by each party to its own weights (not the intercept).
     :param alpha: penalty strength (objective: mean approximated loss + alpha/2 ||w||^2, or alpha ||w||_1).
     :param residual: how the parties approximate sigmoid(u) - y with additive encryption only (the guest's
         value rules): "taylor" (FATE's 0.25 u + 0.5 - y) or "guest_expansion" (sigmoid(u_G) - y, exact at the
         guest, plus s_i u_H with per-row slopes s_i = sigmoid'(u_G,i), 0.25 until the first refresh).
+        None (default): the mode's own, "guest_expansion" in the default mode, "taylor" in strict mode.
         See docs/protocols/hetero_lr.md.
     :param slope_every: "guest_expansion" only: the guest re-encrypts the slopes before every
-        ``slope_every``-th epoch (None: never); each refresh costs one encryption per row, and from then on
+        ``slope_every``-th epoch (None: never; default 5); each refresh costs one encryption per row, and from then on
         every batch costs one exponentiation per row at each party.
     :param tol: stop when the epoch loss changes by less than this (the guest's value rules).
     :param class_weight: None, "balanced" or {0: w0, 1: w1}; guest only.
@@ -66,18 +69,19 @@ class HeteroLogisticRegression:
         so no gradient sum isolates fewer rows (1: no check). Default 16.
     :param epsilon: guest: None, or (epsilon, delta)-DP of labels towards the hosts over all epochs:
         Gaussian noise on each row's residual in the hosts' gradients (removed from the guest's own);
-        see ``noise_scale`` and docs/protocols/hetero_lr.md. Not with ``class_weight``. Default 16: within
-        0.005 AUC of centralized in both a9a runs and 3 of 4 default_credit runs (10 cost up to 0.011,
-        32 let the attack rise); the measured trade-off is in the docs.
+        see ``noise_scale`` and docs/protocols/hetero_lr.md. Not with ``class_weight``. Default 10: with the
+        other defaults the best measured host attack stays <= 0.55 AUC on default_credit and a9a within 0.005 AUC
+        of centralized (docs/security.md).
     :param delta: the delta of ``epsilon``.
     :param privacy: "default", or "strict": the host's weights are secret-shared with the guest during training
         (FATE's SSHE-LR), so no party sees the host's gradient, weights or partial scores until the end, when
         the host gets its own weights. One guest and one host; needs optimizer="sgd", penalty "l2" or None,
-        residual="taylor", no class_weight; ``min_support`` has nothing to act on (the host sees no gradient),
-        ``epsilon`` still noises the host's gradient. Both parties must set it. See docs/protocols/hetero_lr.md.
+        residual="taylor" and average 0 (its defaults there), no class_weight; ``min_support`` has nothing to act
+        on (the host sees no gradient), ``epsilon`` still noises the host's gradient. Both parties must set it. See docs/protocols/hetero_lr.md.
     :param average: the guest's value rules: every party ends with the mean of its weights over the steps of the
-        last ``average`` fraction of the epochs (0: the last weights). Post-processing: the accounting of ``epsilon``
-        holds, and the noise left in the last iterate averages out (docs/protocols/hetero_lr.md). Not in strict mode.
+        last ``average`` fraction of the epochs (0: the last weights; None, the default: 1 in the default mode, all
+        the steps, 0 in strict mode). Post-processing: the accounting of ``epsilon`` holds, and the noise left in
+        the last iterate averages out (docs/protocols/hetero_lr.md). Not in strict mode.
     :param timeout: seconds to wait for any one message of a peer (None: forever); a dead peer then
         fails the job with the federation's RecvTimeout naming peer, job and tag instead of hanging.
     :param progress: None, or a callable told a ``algorithms.progress.TrainingProgress`` (unit "epoch") at the
@@ -90,9 +94,9 @@ class HeteroLogisticRegression:
         *,
         party: Party | None = None,
         max_iter: int = 10,
-        batch_size: int = 1024,
-        learning_rate: float = 0.05,
-        optimizer: str = "adam",
+        batch_size: int = 4096,
+        learning_rate: float = 1.0,
+        optimizer: str = "sgd",
         penalty: str | None = "l2",
         alpha: float = 0.01,
         tol: float = 1e-4,
@@ -102,14 +106,14 @@ class HeteroLogisticRegression:
         random_state: int | None = None,
         executor: Any = None,
         timeout: float | None = 600.0,
-        residual: str = "taylor",
-        slope_every: int | None = None,
+        residual: str | None = None,
+        slope_every: int | None = 5,
         init_scale: float = 0.0,
         min_support: int = 16,
-        epsilon: float | None = 16.0,
+        epsilon: float | None = 10.0,
         delta: float = 1e-5,
         privacy: str = "default",
-        average: float = 0.0,
+        average: float | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
         self.party = party
@@ -196,8 +200,8 @@ class HeteroLogisticRegression:
             seed = self.random_state if self.random_state is not None else new_seed()
             row_weights = self._row_weights(y)
             plan = BatchPlan(n_rows, min(self.batch_size, n_rows), self.max_iter, float(self.tol), int(seed),
-                             row_weights is not None, self.residual, int(self.slope_every or 0), int(self.min_support),
-                             float(self.average))  # fmt: skip
+                             row_weights is not None, mode_residual(self.privacy, self.residual),
+                             int(self.slope_every or 0), int(self.min_support), mode_average(self.privacy, self.average))  # fmt: skip
             penalized = np.r_[np.ones(X.shape[1]), 0.0]
             noise = 0.0 if self.epsilon is None else noise_scale(float(self.epsilon), float(self.delta), self.max_iter)
             if noise > NOISE_BOUND / 32:  # the clip must stay far out in the tail, or the accounting would not hold

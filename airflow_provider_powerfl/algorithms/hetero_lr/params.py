@@ -12,13 +12,23 @@ from airflow_provider_powerfl.crypto.paillier import DEFAULT_KEY_BITS, valid_key
 from airflow_provider_powerfl.validation import Contract
 
 
+def mode_residual(privacy: str, residual: str | None) -> str:
+    """The residual a mode trains with: None is the mode's own (strict: "taylor", default: "guest_expansion")."""
+    return residual or ("taylor" if privacy == "strict" else "guest_expansion")
+
+
+def mode_average(privacy: str, average: float | None) -> float:
+    """The tail-averaging fraction a mode trains with: None is the mode's own (strict: 0, default: 1)."""
+    return (0.0 if privacy == "strict" else 1.0) if average is None else float(average)
+
+
 class HeteroLRParams(Contract):
     """The estimator's serialisable parameters (HeteroLogisticRegression documents each); defaults are its."""
 
     max_iter: StrictInt = Field(10, ge=1)
-    batch_size: StrictInt = Field(1024, ge=1)
-    learning_rate: float = Field(0.05, gt=0, allow_inf_nan=False)
-    optimizer: Literal[OPTIMIZERS] = "adam"
+    batch_size: StrictInt = Field(4096, ge=1)
+    learning_rate: float = Field(1.0, gt=0, allow_inf_nan=False)
+    optimizer: Literal[OPTIMIZERS] = "sgd"
     penalty: Literal[PENALTIES] = "l2"
     alpha: float = Field(0.01, ge=0, allow_inf_nan=False)
     tol: float = Field(1e-4, ge=0, allow_inf_nan=False)
@@ -26,14 +36,14 @@ class HeteroLRParams(Contract):
     min_batch_size: StrictInt = Field(64, ge=1)
     key_length: StrictInt = DEFAULT_KEY_BITS
     random_state: StrictInt | None = None
-    residual: Literal[RESIDUALS] = "taylor"
-    slope_every: StrictInt | None = Field(None, ge=1)
+    residual: Literal[RESIDUALS] | None = None
+    slope_every: StrictInt | None = Field(5, ge=1)
     init_scale: float = Field(0.0, ge=0, allow_inf_nan=False)
     min_support: StrictInt = Field(16, ge=1)
-    epsilon: float | None = Field(16.0, gt=0, allow_inf_nan=False)
+    epsilon: float | None = Field(10.0, gt=0, allow_inf_nan=False)
     delta: float = Field(1e-5, gt=0, le=1)
     privacy: Literal["default", "strict"] = "default"
-    average: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
+    average: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
 
     _key_length = field_validator("key_length")(classmethod(lambda cls, bits: valid_key_length(bits)))
 
@@ -57,9 +67,9 @@ class HeteroLRParams(Contract):
         if self.privacy == "strict" and (
             self.optimizer != "sgd"
             or self.penalty == "l1"
-            or self.residual != "taylor"
+            or mode_residual(self.privacy, self.residual) != "taylor"
             or self.class_weight is not None
-            or self.average
+            or mode_average(self.privacy, self.average)
         ):
             raise ValueError(
                 "privacy='strict' updates secret-shared weights linearly with the Taylor residual: it needs "

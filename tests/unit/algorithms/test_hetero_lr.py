@@ -56,8 +56,10 @@ def predict_all(models, columns) -> np.ndarray:
 
 
 # strong L2 keeps u near 0, where the Taylor loss matches the logistic loss, so sklearn is a fair reference;
-# without label noise (epsilon), whose cost on 569 rows test_hetero_lr_privacy.py covers
-TRAIN = dict(max_iter=8, batch_size=128, learning_rate=0.05, alpha=1.0, random_state=7, epsilon=None)
+# without label noise (epsilon), whose cost on 569 rows test_hetero_lr_privacy.py covers; Adam and the Taylor
+# residual with the last iterate, the training these comparisons were set for (the defaults are SGD, guest_expansion)
+TRAIN = dict(max_iter=8, batch_size=128, learning_rate=0.05, alpha=1.0, random_state=7, epsilon=None,
+             optimizer="adam", residual="taylor", average=0.0)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +177,8 @@ def test_federated_gradients_and_loss_equal_plaintext_training(breast, n_hosts, 
         slope_every=1,
         epsilon=None,
         init_scale=0.0,
-    )  # exact: no label noise, zero initial weights
+        average=0.0,
+    )  # exact: no label noise, zero initial weights, the last iterate
     fns = {
         pid: (
             lambda pid=pid: HeteroLogisticRegression(

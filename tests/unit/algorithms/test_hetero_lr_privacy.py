@@ -10,6 +10,7 @@ import pytest
 from airflow_provider_powerfl.algorithms.hetero_lr import HeteroLogisticRegression, guest
 from airflow_provider_powerfl.algorithms.hetero_lr.defences import NOISE_BOUND, noise_scale, secure_normal, supported_columns
 from airflow_provider_powerfl.algorithms.hetero_lr.host import HostSession
+from airflow_provider_powerfl.algorithms.hetero_lr.params import mode_average, mode_residual
 from airflow_provider_powerfl.algorithms.hetero_lr.protocol import BatchPlan
 from airflow_provider_powerfl.exceptions import ConfigError
 from airflow_provider_powerfl.federation.memory import memory_parties, run_parties
@@ -44,7 +45,7 @@ def fit_recording(data, job: str, **params) -> tuple[dict, list[tuple[np.ndarray
         return grad
 
     common = dict(max_iter=2, batch_size=BATCH, optimizer="sgd", learning_rate=0.5, penalty=None, tol=0.0,
-                  random_state=3, key_length=KEY)  # fmt: skip
+                  residual="taylor", average=0.0, random_state=3, key_length=KEY)  # fmt: skip  # the replays' update
     guest_only = {k: params.pop(k) for k in ("init_scale", "epsilon") if k in params}
     fns = {
         GUEST: lambda: HeteroLogisticRegression(party=parties[GUEST], **common, **params, **guest_only).fit(
@@ -136,7 +137,10 @@ def test_noise_reaches_the_hosts_gradients_only(data, monkeypatch):
 
 def test_the_defences_are_on_by_default():
     params = HeteroLogisticRegression().get_params()
-    assert (params["init_scale"], params["min_support"], params["epsilon"], params["delta"]) == (0.0, 16, 16.0, 1e-5)
+    assert (params["init_scale"], params["min_support"], params["epsilon"], params["delta"]) == (0.0, 16, 10.0, 1e-5)
+    assert (params["optimizer"], params["learning_rate"], params["batch_size"], params["slope_every"]) == ("sgd", 1.0, 4096, 5)
+    assert mode_residual("default", params["residual"]) == "guest_expansion" and mode_average("default", params["average"]) == 1.0
+    assert mode_residual("strict", params["residual"]) == "taylor" and mode_average("strict", params["average"]) == 0.0
 
 
 def test_noise_scale_accounting_gives_back_epsilon():

@@ -23,7 +23,9 @@ from airflow_provider_powerfl.federation.memory import memory_parties, run_parti
 DATA = Path("/work/shared/datasets/fate")
 GUEST, HOST, HOST2 = "10000", "20000", "30000"
 KEY = 1024  # test-only key length
-# sgd (strict mode's optimizer) with a light L2; no label noise, so both modes train the same model
+# sgd (strict mode's optimizer) with a light L2; no label noise, so both modes train the same model (the default
+# mode told strict's own residual and last iterate, SAME_AS_STRICT: strict mode needs neither spelled out)
+SAME_AS_STRICT = {"default": {"residual": "taylor", "average": 0.0}, "strict": {}}
 TRAIN = dict(max_iter=4, batch_size=128, optimizer="sgd", learning_rate=0.15, alpha=0.01, tol=0.0, random_state=7,
              epsilon=None, key_length=KEY)  # fmt: skip
 
@@ -56,7 +58,7 @@ def train(breast, privacy: str, job: str, received: list | None = None, keys: di
 
     def fit(pid: str):
         threading.current_thread().name = pid
-        model = HeteroLogisticRegression(party=parties[pid], privacy=privacy, **TRAIN)
+        model = HeteroLogisticRegression(party=parties[pid], privacy=privacy, **TRAIN, **SAME_AS_STRICT[privacy])
         return model.fit(breast[pid], breast["y"] if pid == GUEST else None)
 
     real_generate = paillier_private.generate_keypair
@@ -190,7 +192,7 @@ def test_both_parties_must_ask_for_strict_mode(breast, guest_mode, host_mode):
 def test_a_job_conf_can_ask_for_strict_mode():
     from airflow_provider_powerfl.jobs.params import validate_step_params
 
-    params = validate_step_params("train", {"algorithm": "hetero_lr", "privacy": "strict", "optimizer": "sgd"})
+    params = validate_step_params("train", {"algorithm": "hetero_lr", "privacy": "strict"})
     assert params.privacy == "strict"
     assert validate_step_params("train", {}).privacy == "default"
     with pytest.raises(ConfigError, match="privacy"):
