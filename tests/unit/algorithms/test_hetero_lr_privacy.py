@@ -46,6 +46,7 @@ def fit_recording(data, job: str, **params) -> tuple[dict, list[tuple[np.ndarray
 
     common = dict(max_iter=2, batch_size=BATCH, optimizer="sgd", learning_rate=0.5, penalty=None, tol=0.0,
                   residual="taylor", average=0.0, random_state=3, key_length=KEY)  # fmt: skip  # the replays' update
+    common.update({k: params.pop(k) for k in ("residual", "average") if k in params})
     guest_only = {k: params.pop(k) for k in ("init_scale", "epsilon") if k in params}
     fns = {
         GUEST: lambda: HeteroLogisticRegression(party=parties[GUEST], **common, **params, **guest_only).fit(
@@ -67,7 +68,9 @@ def test_average_ends_each_party_with_its_mean_weights_over_the_tail_steps(data)
     from bench.attack_sim import train
 
     models, _ = fit_recording(data, "hlr-priv-average", **LEAKY, average=0.5)
-    changes = dict(max_iter=2, batch_size=BATCH, optimizer="sgd", learning_rate=0.5, penalty=None, **LEAKY, average=0.5)
+    changes = dict(
+        max_iter=2, batch_size=BATCH, optimizer="sgd", learning_rate=0.5, penalty=None, **LEAKY, average=0.5, residual="taylor"
+    )
     wg, wh, _ = train(data["guest"], data["host"], data["y"], changes, seed=3)
     last_g, last_h, _ = train(data["guest"], data["host"], data["y"], {**changes, "average": 0.0}, seed=3)
     np.testing.assert_allclose(np.r_[models[GUEST].coef_, models[GUEST].intercept_], wg, atol=1e-6)

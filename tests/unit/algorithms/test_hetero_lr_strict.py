@@ -196,6 +196,6 @@ def test_a_job_conf_can_ask_for_strict_mode():
     assert params.privacy == "strict"
     assert validate_step_params("train", {}).privacy == "default"
     with pytest.raises(ConfigError, match="privacy"):
-        validate_step_params("train", {"privacy": "strict"})  # adam, the default optimizer
+        validate_step_params("train", {"privacy": "strict", "optimizer": "adam"})
     with pytest.raises(ConfigError, match="privacy"):
         validate_step_params("train", {"privacy": "paranoid", "optimizer": "sgd"})
