@@ -112,7 +112,8 @@ def _ours(args: argparse.Namespace, shared: dict[str, Any]) -> dict[str, Any]:
 
         ns = argparse.Namespace(dataset=shared["dataset"], trees=shared["trees"], depth=shared["depth"], bins=shared["bins"],
                                 learning_rate=shared["learning_rate"], reg_lambda=1.0, key_length=shared["key_length"],
-                                guest_only_trees=0, master="local[2]", work_dir=None)  # fmt: skip
+                                guest_only_trees=0, master="local[2]", work_dir=None,
+                                hide_instance_space="off")  # fmt: skip  # partitions shown, as its figures were measured
     else:
         from bench import hetero_lr as module
 

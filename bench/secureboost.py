@@ -156,6 +156,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="first trees on the guest's columns only (above 0 the federated model is no longer the plaintext GBDT)",
     )
+    parser.add_argument(
+        "--hide-instance-space",
+        choices=("on", "off"),
+        default="on",
+        help="on: the default since issue 18 (hosts see no partitions); off: partitions shown, as the figures in "
+        "docs/benchmarks/secureboost.md before 2026-12-08 were measured",
+    )
     parser.add_argument("--master", default="local[2]", help="Spark master of each party's spark-submit")
     parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary directory")
 
@@ -170,6 +177,7 @@ def _train_params(args: argparse.Namespace, multiclass: bool) -> dict[str, Any]:
         "n_estimators": args.trees or defaults["trees"], "max_depth": args.depth or defaults["depth"],
         "max_bin": args.bins or defaults["bins"], "learning_rate": args.learning_rate, "reg_lambda": args.reg_lambda,
         "key_length": key_length, "random_state": 0, "timeout": 3600, "guest_only_trees": args.guest_only_trees,
+        "hide_instance_space": args.hide_instance_space == "on",
     }  # fmt: skip
 
 
@@ -225,7 +233,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "bench": "secureboost", "dataset": args.dataset, "rows_train": int(len(d["y"])), "rows_test": int(len(d["y_test"])),
         "trees": trees, "depth": params["max_depth"], "bins": params["max_bin"], "learning_rate": params["learning_rate"],
-        "key_length": key_length, "master": args.master, "wall_seconds": round(wall, 1), "step_seconds": seconds,
+        "key_length": key_length, "hide_instance_space": params["hide_instance_space"], "master": args.master, "wall_seconds": round(wall, 1), "step_seconds": seconds,
         "fit_seconds": round(train["fit_seconds"], 1), "seconds_per_tree": round(train["seconds_per_tree"], 2),
         "metric": metric, "federated": round(fed_value, 4), "xgboost": round(x_value, 4),
         "difference": round(fed_value - x_value, 4), "max_plaintext_difference": difference,
