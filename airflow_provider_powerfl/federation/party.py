@@ -94,6 +94,7 @@ class Party:
         self._stream_locks: dict[tuple[str, str], threading.Lock] = {}
         self._stream_locks_guard = threading.Lock()
         self._silence_timeout = silence_timeout
+        self._own_seen_down = float("-inf")  # when a probe last found this party's own broker down (monotonic)
         self._stop_beating = threading.Event()
         self._heartbeat: threading.Thread | None = None
         if silence_timeout is not None:
@@ -288,16 +289,24 @@ class Party:
 
         Polling time counts from ``waiting_since``: messages that waited in Kafka while this party
         computed are not silence. A peer never heard from may not have started yet; the recv
-        timeout covers it.
+        timeout covers it. Past half the timeout each poll probes this party's own broker: while it is down
+        nothing can arrive, so the peer's silence counts again from the last probe that found it down (a
+        broker restart shorter than the timeout is not the peer's silence); down for the whole timeout is
+        OwnInboxUnreachable, so the wait stays bounded.
         """
         heard = self.inbox.last_heard.get(src)
         if self._silence_timeout is None or heard is None:
             return
         now = time.monotonic()
-        if now - max(heard, waiting_since) > self._silence_timeout:
-            why = self.transport.own_inbox_unreachable()
-            if why is not None:
+        silent_for = now - max(heard, waiting_since)
+        if silent_for <= self._silence_timeout / 2:
+            return
+        why = self.transport.own_inbox_unreachable()
+        if why is not None:
+            self._own_seen_down = now
+            if silent_for > self._silence_timeout:
                 raise OwnInboxUnreachable(src, self.party_id, self.job_id, self.attempt, tag, now - heard, why)
+        elif now - max(heard, waiting_since, self._own_seen_down) > self._silence_timeout:
             raise PeerSilent(src, self.party_id, self.job_id, self.attempt, tag, now - heard)
 
     def _raise_if_clock_skewed(self) -> None:

@@ -317,6 +317,35 @@ def test_a_party_that_cannot_read_its_own_inbox_says_the_fault_is_its_own() -> N
     guest.close()
 
 
+def test_a_restart_of_the_own_broker_shorter_than_the_silence_timeout_is_not_the_peers_silence() -> None:
+    """Nothing arrives while this party's own broker is down: the peer's silence counts again from when a probe last
+    found it down, so a peer whose messages arrive soon after the broker is back is waited for (the fault harness's
+    broker kill: down 26 s, PeerSilent 4.6 s after its return under the old count)."""
+    down, delivered = 0.8 * SILENCE, 1.5 * SILENCE  # the peer's retried message lands after the silence timeout
+
+    class OwnBrokerRestarts(MemoryTransport):
+        started = time.monotonic()
+
+        def own_inbox_unreachable(self) -> str | None:
+            return "its own broker does not answer" if time.monotonic() - self.started < down else None
+
+        def poll(self, timeout: float) -> list:
+            if time.monotonic() - self.started < down:
+                time.sleep(min(timeout, 0.05))
+                return []
+            return super().poll(min(timeout, 0.05))  # judged every 50 ms, as the fault's seconds are by 1 s slices
+
+    guest, host = heartbeating_guest_over(OwnBrokerRestarts, {GUEST: "guest", HOST: "host"})
+    host.send(GUEST, "hello", 1)
+    assert guest.recv(HOST, "hello", timeout=10) == 1
+    OwnBrokerRestarts.started = time.monotonic()
+    answer = threading.Timer(delivered, lambda: host.send(GUEST, "result", 42))
+    answer.start()
+    assert guest.recv(HOST, "result", timeout=30) == 42
+    answer.join()
+    guest.close()
+
+
 def test_a_live_peer_computing_longer_than_the_silence_timeout_is_waited_for() -> None:
     """Heartbeats keep a busy peer alive; messages that waited while this party computed are not silence."""
     guest, host = heartbeating_pair()
