@@ -8,7 +8,7 @@ says who plays which role. Trigger it at every party with the same conf
     airflow dags trigger powerfl_hetero_lr --conf '{
       "job_id": "credit-2024-06",
       "parties": ["10000=guest", "20000=host"],
-      "common-args": {"work_dir": "/data/powerfl", "train": {"max_iter": 30, "learning_rate": 0.15}},
+      "common-args": {"work_dir": "/data/powerfl", "train": {"max_iter": 10, "learning_rate": 1.0}},
       "parties-args": {
         "10000": {"align": {"inputs": {"data": {"uri": "/data/guest.csv", "format": "csv", "label_column": "y"}}}},
         "20000": {"align": {"inputs": {"data": {"uri": "/data/host.csv", "format": "csv"}}}}
