@@ -23,7 +23,7 @@ def test_an_unknown_step_is_a_step_error_naming_the_known_ones(tmp_path):
     proc = run_file("inspect", "--spec", "spec.json", cwd=tmp_path)
     assert proc.returncode == EXIT_STEP_ERROR
     assert step_error_in(proc.stderr) == (
-        "step 'inspect': expected one of align, class_archive, feature_engineering, inspect_data, predict, train "
+        "step 'inspect': expected one of align, class_archive, feature_engineering, inspect_data, predict, spare, train "
         "(usage: spark-submit spark_jobs/run.py STEP --spec spec.json)"
     )
 
