@@ -25,6 +25,7 @@ start: old invitations are for jobs nobody waits for.
 
 from __future__ import annotations
 
+import base64
 import time
 
 from airflow_provider_powerfl.exceptions import ConfigError
@@ -47,6 +48,12 @@ def check_conf_policy(invitation: Invitation, policy: PartyPolicy) -> None:
         JobConf.from_conf(invitation.conf, invitation.job_id).check_policy(invitation.receiver, policy)
     except ConfigError as exc:  # PolicyRefused included
         raise InvitationRefused(f"{invitation.describe()}: {exc}", invitation.initiator, invitation.job_id) from exc
+
+
+def invitations_event(found: list[tuple[int, bytes]], next_offset: int) -> dict:
+    """The event for invitations read, as the listener's trigger fires it (wires in base64: an event is JSON)."""
+    messages = [{"offset": offset, "wire": base64.b64encode(wire).decode("ascii")} for offset, wire in found]
+    return {"status": "invitations", "messages": messages, "offset": next_offset}
 
 
 def read_invitations(

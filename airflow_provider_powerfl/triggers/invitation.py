@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_powerfl.orchestration.listener import read_invitations
+from airflow_provider_powerfl.orchestration.listener import invitations_event, read_invitations
 
 
 class InvitationTrigger(BaseTrigger):
@@ -62,5 +61,4 @@ class InvitationTrigger(BaseTrigger):
         if not found:
             yield TriggerEvent({"status": "idle", "offset": next_offset})
             return
-        messages = [{"offset": offset, "wire": base64.b64encode(wire).decode("ascii")} for offset, wire in found]
-        yield TriggerEvent({"status": "invitations", "messages": messages, "offset": next_offset})
+        yield TriggerEvent(invitations_event(found, next_offset))

@@ -40,6 +40,7 @@ def host(keys, monkeypatch):
     monkeypatch.setattr(listener, "_party_keys", lambda conn_id: (party, registry, keys[HOST]))
     monkeypatch.setattr(listener, "answer_invitation", lambda *args: told.append(args))
     monkeypatch.setattr(listener.Variable, "set", lambda key, value: offsets.__setitem__(key, value))
+    monkeypatch.setattr(listener, "read_invitations", lambda *args: ([], 8))  # none waiting: listen defers
     return SimpleNamespace(told=told, offsets=offsets)
 
 
@@ -56,6 +57,16 @@ def test_listen_ends_with_the_accepted_invitations_as_starts_arguments(keys, hos
     (run,) = op.execute_complete({}, event, deadline=time.time() + 60)
     assert run == {"dag_id": "pipe", "job_id": "job-i", "initiator": GUEST, "conf": {**CONF, "initiator": GUEST}}
     assert host.offsets == {f"powerfl_listener_offset_{HOST}": "8"} and host.told == []  # the answer is start's
+
+
+def test_listen_answers_invitations_already_waiting_without_deferring(keys, host, monkeypatch):
+    """A trigger firing at once races Airflow's handling of the deferral's exit: what waits is answered in the task."""
+    import base64
+
+    monkeypatch.setattr(listener, "read_invitations", lambda *args: ([(7, base64.b64decode(wire(keys)))], 8))
+    op = InvitationListenerOperator(task_id="listen", pipelines=["pipe"])
+    (run,) = op._listen({}, 7, time.time() + 60)
+    assert run["job_id"] == "job-i" and host.offsets == {f"powerfl_listener_offset_{HOST}": "8"}
 
 
 def test_listen_answers_a_refusal_itself_and_listens_on(keys, host):
