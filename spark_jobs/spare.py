@@ -26,8 +26,9 @@ from airflow_provider_powerfl.runtimes.step_server import READY_LINE
 from spark_jobs.class_archive import warm_up
 from spark_jobs.common import startup
 from spark_jobs.common.session import build_session
+from spark_jobs.run import STEPS
 
-SERVED = ("align", "feature_engineering", "inspect_data", "predict", "train")  # the steps a spare may run
+SERVED = tuple(s for s in STEPS if s not in ("class_archive", "spare"))  # the steps a spare may run: run.py's own
 
 
 def main(argv: Sequence[str] | None = None) -> int:
